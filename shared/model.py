@@ -1,0 +1,164 @@
+"""Domain types shared by every layer of the engine.
+
+The bottom layer: adapters build these from Azure's wire formats, the pure reconcile
+decisions read them, the store persists them and notify renders them. Nothing here does
+I/O; everything is a frozen value so it can be compared, hashed and tested as data.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class PrincipalKind(enum.StrEnum):
+    USER = "User"
+    GROUP = "Group"
+    SERVICE_PRINCIPAL = "ServicePrincipal"
+    MANAGED_IDENTITY = "ManagedIdentity"
+    UNKNOWN = "Unknown"
+
+
+class PrincipalState(enum.StrEnum):
+    """What Graph says of an identity now (not what an event claimed)."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    SOFT_DELETED = "softDeleted"  # in directory/deletedItems, restorable for 30 days
+    DELETED = "deleted"  # gone for good (or never existed)
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Lower sorts first: most severe first in every message."""
+        return {"critical": 0, "warning": 1, "info": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """One entry of a registration definition's `authorizations` or `eligibleAuthorizations`."""
+
+    principal_id: str
+    role_definition_id: str
+    principal_display_name: str = ""
+    just_in_time: bool = False
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """A Lighthouse registration assignment with its definition, as the managing tenant sees it."""
+
+    assignment_id: str  # full ARM id, as ARM returns it
+    scope: str  # /subscriptions/{sub} or /subscriptions/{sub}/resourceGroups/{rg}
+    customer_tenant_id: str
+    managed_by_tenant_id: str
+    definition_id: str = ""
+    definition_name: str = ""
+    customer_tenant_name: str = ""
+    provisioning_state: str = "Succeeded"
+    authorizations: tuple[Authorization, ...] = ()
+    eligible_authorizations: tuple[Authorization, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Stable identity of a delegation: the assignment id, case-folded (ARM ids are case-insensitive)."""
+        return self.assignment_id.lower()
+
+    @property
+    def subscription_id(self) -> str:
+        parts = self.scope.strip("/").split("/")
+        return parts[1] if len(parts) >= 2 else ""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An identity in the managing tenant, resolved through Graph."""
+
+    object_id: str
+    kind: PrincipalKind
+    state: PrincipalState = PrincipalState.ACTIVE
+    display_name: str = ""
+    app_id: str = ""  # service principals and managed identities
+    user_principal_name: str = ""  # users
+    member_ids: tuple[str, ...] = ()  # groups: transitive members' object ids
+
+    @property
+    def usable(self) -> bool:
+        """Microsoft counts attribution only for identities that exist and are enabled."""
+        return self.state is PrincipalState.ACTIVE
+
+
+@dataclass(frozen=True)
+class PartnerLink:
+    """A PAL link as Microsoft.ManagementPartner returns it for the calling identity."""
+
+    tenant_id: str
+    object_id: str
+    partner_id: str
+    partner_name: str = ""
+    state: str = "Active"
+    version: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.state.lower() == "active"
+
+
+@dataclass(frozen=True)
+class ActingIdentity:
+    """An identity the app can authenticate as, and so link.
+
+    `kind` is `managedIdentity`, `federated`, `certificate` or `secret`. `client_id` is the
+    app (client) id; the object id in a tenant is learned from the token.
+    """
+
+    name: str
+    kind: str
+    client_id: str = ""
+    certificate_setting: str = ""
+    secret_setting: str = ""
+    multi_tenant: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something an ops engineer must know. `key` is stable: the same problem has the same key.
+
+    `subject` groups findings that one reconcile pass decides together (e.g. a delegation's
+    key, or `identity:{objectId}`), so a pass can resolve what no longer holds for it.
+    """
+
+    key: str
+    kind: str  # unattributed_delegation, link_failed, delegation_removed, attribution_lost, ...
+    severity: Severity
+    subject: str
+    title: str
+    reason: str = ""  # a reason code, e.g. users_only, no_eligible_role, just_in_time_only
+    detail: str = ""  # plain text: what happened and what it costs
+    fix: str = ""  # plain text: the exact command or portal step
+    tenant_id: str = ""
+    tenant_name: str = ""
+    scope: str = ""
+    principal_id: str = ""
+    facts: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class RecordedFinding:
+    """A finding as the store keeps it, with its life cycle."""
+
+    finding: Finding
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    last_notified_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
