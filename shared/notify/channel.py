@@ -1,0 +1,62 @@
+"""What every alert channel looks like to the dispatcher, and the one error it raises.
+
+A channel sends one batch of notices as one message (mail, SMTP, webhook, `.eml` file) or
+as one event per notice (Event Grid). It turns its library's exceptions into
+`DeliveryError` (transient or permanent, with a short message free of URLs, secrets and
+stack traces); the dispatcher records that per channel and retries later. Implemented by
+`mail`, `webhook` and `eventgrid`; called by `dispatch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from shared.notify import notices as notices_
+
+
+class DeliveryError(Exception):
+    """A send that did not go through. `transient` failures are retried longer than permanent ones."""
+
+    def __init__(self, message: str, *, transient: bool = True, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """An alert channel. `name` keys its delivery state in the outbox: keep it stable."""
+
+    name: str
+
+    def accepts(self, notice: notices_.Notice) -> bool:
+        """Whether this channel carries this kind of notice at all (others are marked skipped)."""
+        ...
+
+    def send(self, batch: Sequence[notices_.Notice], now: datetime) -> None:
+        """Deliver the batch as one message, or raise `DeliveryError`. `now` dates the message."""
+        ...
+
+
+def transient_status(status: int) -> bool:
+    """Timeouts, throttling and server errors may pass on a later try; other 4xx will not."""
+    return status in (408, 425, 429) or status >= 500
+
+
+def describe(exc: BaseException) -> str:
+    """A log- and store-safe description of an exception: its class and, for HTTP, the status.
+
+    Library messages can embed the URL (a webhook URL carries its signature in the query)
+    or a server's reply, so only the class name and status are kept.
+    """
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    code = getattr(exc, "smtp_code", None)
+    parts = [type(exc).__name__]
+    if isinstance(status, int):
+        parts.append(f"HTTP {status}")
+    if isinstance(code, int):
+        parts.append(f"SMTP {code}")
+    return " ".join(parts)

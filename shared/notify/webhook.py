@@ -1,0 +1,172 @@
+"""Webhook channel: one JSON POST per batch, for Teams workflows, Logic Apps or any receiver.
+
+The body carries the notices as structured JSON (`notices`, each with the finding's public
+fields), a plain `text` summary, and an Adaptive Card in `attachments` so that Teams'
+"post to a channel when a webhook request is received" workflow shows it as is. Retries of
+connection failures, 429 and 5xx come from urllib3's `Retry`; what still fails becomes a
+`DeliveryError` for the dispatcher. The URL is never logged: Teams and Logic Apps URLs carry
+their signature in the query string. Built by `factory.channels_from_env` or the lead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import urllib.parse
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from shared.notify import channel, mail, render
+from shared.notify import notices as notices_
+
+log = logging.getLogger(__name__)
+
+TEXT_LINES = 50
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#+\-.!|<>{}~])")
+
+
+def _md(value: str) -> str:
+    """Adaptive Card TextBlocks parse markdown: a customer name must not become a link."""
+    return _MARKDOWN.sub(r"\\\1", value)
+
+
+def summary_text(batch: Sequence[notices_.Notice]) -> str:
+    """A short plain summary: the subject and one line per notice (what a chat message can hold)."""
+    items = render.ordered(batch)
+    lines = [render.subject(items)]
+    for notice in items[:TEXT_LINES]:
+        f = notice.finding
+        where = f" — {f.tenant_name or f.tenant_id}" if (f.tenant_name or f.tenant_id) else ""
+        lines.append(
+            render.one_line(f"[{f.severity.value.upper()}] {notice.kind.value}: {f.title or f.key}{where}", 300)
+        )
+    if len(items) > TEXT_LINES:
+        lines.append(f"… and {len(items) - TEXT_LINES} more")
+    return "\n".join(lines)
+
+
+def _card(batch: Sequence[notices_.Notice]) -> dict[str, Any]:
+    items = render.ordered(batch)
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": _md(render.subject(items)), "weight": "Bolder", "wrap": True}
+    ]
+    for notice in items[:TEXT_LINES]:
+        f = notice.finding
+        facts = [
+            {"title": "Severity", "value": f.severity.value},
+            {"title": "Notice", "value": notice.kind.value},
+            {"title": "Customer", "value": _md(f"{f.tenant_name} ({f.tenant_id})" if f.tenant_id else f.tenant_name)},
+            {"title": "Scope", "value": _md(render.describe_scope(f.scope))},
+            {"title": "Since", "value": notices_.utc(notice.since).strftime("%Y-%m-%d %H:%M UTC")},
+        ]
+        body.append({"type": "TextBlock", "text": _md(f.title or f.key), "weight": "Bolder", "wrap": True})
+        body.append({"type": "FactSet", "facts": [x for x in facts if x["value"]]})
+        if f.fix and notice.kind is not notices_.NoticeKind.RESOLVED:
+            body.append({"type": "TextBlock", "text": _md("Fix: " + f.fix), "wrap": True, "fontType": "Monospace"})
+    return {
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": {
+            "type": "AdaptiveCard",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": "1.4",
+            "body": body,
+        },
+    }
+
+
+def payload(batch: Sequence[notices_.Notice]) -> dict[str, Any]:
+    """The JSON body. `id` is stable for the same batch, so a receiver can drop a resent duplicate."""
+    items = render.ordered(batch)
+    counts: dict[str, int] = {}
+    for notice in items:
+        label = "resolved" if notice.kind is notices_.NoticeKind.RESOLVED else notice.finding.severity.value
+        counts[label] = counts.get(label, 0) + 1
+    return {
+        "type": "message",
+        "source": "palwatch",
+        "id": mail.batch_digest(items),
+        "subject": render.subject(items),
+        "text": summary_text(items),
+        "counts": counts,
+        "notices": [
+            {
+                "id": n.notice_id,
+                "kind": n.kind.value,
+                "sequence": n.sequence,
+                "since": notices_.utc(n.since).isoformat(),
+                "resolvedAt": notices_.utc(n.resolved_at).isoformat() if n.resolved_at else None,
+                "finding": notices_.finding_to_dict(n.finding),
+            }
+            for n in items
+        ],
+        "attachments": [_card(items)],
+    }
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+class WebhookChannel:
+    """JSON POST to `PAL_ALERT_WEBHOOK_URL` (https, or http on loopback for local receivers)."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 2,
+        backoff_factor: float = 0.5,
+        session: requests.Session | None = None,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError("PAL_ALERT_WEBHOOK_URL must be an https URL")
+        self._url = url
+        self.host = parts.hostname or ""
+        self.timeout = timeout
+        self._session = session or requests.Session()
+        # Retry what may pass a second later; the outbox retries the rest on the next runs.
+        # Retry-After is not slept on here (a function must not hang): it comes back to the
+        # dispatcher, which schedules the next attempt after it.
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=0,  # the receiver may have acted on a POST whose answer was lost
+            status=retries,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"POST"}),
+            backoff_factor=backoff_factor,
+            backoff_max=10,
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
+        self._session.mount(f"{parts.scheme}://", HTTPAdapter(max_retries=retry))
+
+    def __repr__(self) -> str:  # the URL's query is a secret
+        return f"WebhookChannel(host={self.host})"
+
+    def accepts(self, notice: notices_.Notice) -> bool:
+        return True
+
+    def send(self, batch: Sequence[notices_.Notice], now: datetime) -> None:
+        try:
+            response = self._session.post(self._url, json=payload(batch), timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise channel.DeliveryError(channel.describe(exc), transient=True) from exc
+        if response.status_code >= 300:
+            raise channel.DeliveryError(
+                f"webhook answered HTTP {response.status_code}",
+                transient=channel.transient_status(response.status_code),
+                retry_after=_retry_after(response),
+            )
+        log.info("webhook sent: %d notices to %s (HTTP %d)", len(batch), self.host, response.status_code)

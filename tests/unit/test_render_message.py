@@ -1,0 +1,148 @@
+"""Rendering: subject counts most severe first, every part of a good alert, hostile strings as text."""
+
+from __future__ import annotations
+
+import html.parser
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared import model
+from shared.notify import notices, render
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def notice(
+    key: str,
+    severity: model.Severity = model.Severity.CRITICAL,
+    kind: notices.NoticeKind = notices.NoticeKind.OPENED,
+    **kw,
+) -> notices.Notice:
+    fields = {
+        "kind": "attribution_lost",
+        "subject": "s",
+        "title": f"Attribution lost ({key})",
+        "tenant_name": "Contoso",
+        "tenant_id": "11111111-1111-1111-1111-111111111111",
+        "scope": "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-app",
+        "detail": "The user ops@contoso.example that carried the PAL link was deleted.",
+        "fix": "az managementpartner create --partner-id 1234567",
+    }
+    fields.update(kw)
+    f = model.Finding(key=key, severity=severity, **fields)
+    resolved = T0 + timedelta(days=1) if kind is notices.NoticeKind.RESOLVED else None
+    return notices.Notice(finding=f, kind=kind, since=T0, resolved_at=resolved)
+
+
+class _Collect(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data) -> None:
+        self.text.append(data)
+
+
+def test_subject_counts_severities_most_severe_first_and_names_the_worst() -> None:
+    batch = [
+        notice("w1", model.Severity.WARNING, title="Identity lost"),
+        notice("c1"),
+        notice("i1", model.Severity.INFO, title="Delegation removed"),
+        notice("c2"),
+        notice("r1", kind=notices.NoticeKind.RESOLVED),
+    ]
+    subject = render.subject(batch)
+    assert subject.startswith("[PAL Watch] 2 critical, 1 warning, 1 info, 1 resolved: ")
+    assert "Attribution lost (c1)" in subject
+    assert subject.endswith("(+4 more)")
+
+
+def test_all_resolved_subject() -> None:
+    assert render.subject([notice("r", kind=notices.NoticeKind.RESOLVED)]).startswith(
+        "[PAL Watch] 1 resolved: Resolved: "
+    )
+
+
+def test_message_says_what_who_where_since_cost_and_fix() -> None:
+    msg = render.render([notice("c1")], now=T0 + timedelta(days=2, hours=3))
+    for part in (msg.text, msg.html):
+        assert "deleted" in part  # what happened
+        assert "Contoso" in part
+        assert "11111111-1111-1111-1111-111111111111" in part
+        assert "subscription 22222222-2222-2222-2222-222222222222, resource group rg-app" in part
+        assert "2025-03-01 08:00 UTC" in part
+        assert "open for 2 d 3 h" in part
+        assert "ACR attribution stop" in part
+        assert "az managementpartner create --partner-id 1234567" in part
+
+
+def test_hostile_tenant_name_renders_as_text_in_html() -> None:
+    msg = render.render([notice("c1", tenant_name=HOSTILE, title=f"Attribution lost for {HOSTILE}")])
+    assert HOSTILE not in msg.html
+    assert html.escape(HOSTILE) in msg.html
+    parsed = _Collect()
+    parsed.feed(msg.html)
+    assert "img" not in parsed.tags
+    assert any(HOSTILE in chunk for chunk in parsed.text)  # the reader sees the literal string
+    assert HOSTILE in msg.text  # plain text is plain
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_no_customer_string_can_open_a_tag(name: str) -> None:
+    msg = render.render([notice("c1", tenant_name=name, fix=name, detail=name, facts={"identity": name})])
+    parsed = _Collect()
+    parsed.feed(msg.html)
+    assert set(parsed.tags) <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "body",
+        "h2",
+        "div",
+        "p",
+        "strong",
+        "table",
+        "tr",
+        "th",
+        "td",
+        "pre",
+        "code",
+        "br",
+        "ul",
+        "li",
+    }
+
+
+def test_subject_is_one_header_line_even_with_newlines_in_names() -> None:
+    subject = render.subject([notice("c1", title="Lost\r\nBcc: victim@example.com")])
+    assert "\n" not in subject
+    assert "\r" not in subject
+
+
+def test_secret_looking_facts_are_not_shown() -> None:
+    msg = render.render([notice("c1", facts={"clientSecret": "s3cr3t", "accessToken": "eyJ", "identity": "ops"})])
+    assert "s3cr3t" not in msg.text + msg.html
+    assert "eyJ" not in msg.text + msg.html
+    assert "identity: ops" in msg.text
+
+
+def test_resolved_notice_has_no_fix_and_says_when() -> None:
+    msg = render.render([notice("r1", kind=notices.NoticeKind.RESOLVED)])
+    assert "Resolved: 2025-03-02 08:00 UTC" in msg.text
+    assert "managementpartner" not in msg.text
+
+
+def test_large_batches_detail_the_first_and_list_the_rest() -> None:
+    batch = [notice(f"k{i:04d}") for i in range(render.DETAILED + 30)]
+    msg = render.render(batch)
+    assert "30 more:" in msg.text
+    assert msg.text.count("What happened:") == render.DETAILED
+    assert msg.html.count("<li>") == 30
