@@ -1,0 +1,467 @@
+"""Is one Lighthouse delegation attributed, through whom, what to link, what to report.
+
+Pure: called by the delegation and verification use cases with everything already read
+(the delegation, its principals with groups' transitive members, the links we know, the
+identities we can act as, attested users, role eligibility); returns a DelegationAssessment.
+No I/O, no clock (`now` comes in), no logging, no settings.
+
+The rule (Microsoft's): a delegation is attributed iff some permanent authorization with a
+PEC-eligible role is held, directly or through a group, by an identity that exists, is
+enabled, and is linked to the partner ID in the managing tenant. The app cannot read a user's
+link, so users count as linked only when attested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from shared import model, roles
+from shared.reconcile import messages
+from shared.snapshots import AttributedBy, DelegationSnapshot
+
+RESTORE_WINDOW = timedelta(days=messages.RESTORE_DAYS)
+_NOT_IN_EFFECT = {"deleted", "deleting", "failed", "canceled"}
+
+Eligibility = Callable[[str], "bool | None"] | Mapping[str, "bool | None"] | None
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """What we know of one identity's PAL link in the managing tenant.
+
+    `partner_id` "" means not linked; None means unknown (could not be read). `error_code` is
+    set when the last link attempt failed (e.g. PartnerIdInvalid).
+    """
+
+    partner_id: str | None = ""
+    state: str = "Active"
+    error_code: str = ""
+    error_message: str = ""
+
+    def points_to(self, partner_id: str) -> bool:
+        return self.partner_id == partner_id and self.state.lower() == "active"
+
+    @classmethod
+    def from_link(cls, link: model.PartnerLink | None) -> LinkStatus:
+        if link is None:
+            return cls(partner_id="")
+        return cls(partner_id=link.partner_id if link.active else "", state=link.state)
+
+
+@dataclass(frozen=True)
+class LinkAction:
+    """Link this identity (which we can act as) to the partner ID in `tenant_id`."""
+
+    object_id: str
+    tenant_id: str
+    partner_id: str
+    operation: str  # "create" (not linked), "repoint" (linked elsewhere), "ensure" (not read yet)
+    current_partner_id: str = ""
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """An identity holding an eligible permanent role on the delegation, maybe through a group."""
+
+    principal_id: str
+    role_id: str
+    via_group: str
+    principal: model.Principal
+    group: model.Principal | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.principal.usable and (self.group is None or self.group.usable)
+
+
+@dataclass(frozen=True)
+class DelegationAssessment:
+    delegation: model.Delegation
+    attributed: bool
+    attributed_by: tuple[AttributedBy, ...]  # active ones first, then lost ones (active=False)
+    reason: str  # "" when attributed; else a reason code
+    carriers: tuple[Carrier, ...]
+    link_actions: tuple[LinkAction, ...]
+    findings: tuple[model.Finding, ...]
+    subjects: frozenset[str]  # the finding subjects this assessment decides completely
+    snapshot: DelegationSnapshot
+    unknown_roles: tuple[str, ...] = ()
+    in_effect: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.delegation.key
+
+
+@dataclass
+class _Knowledge:
+    linked: Mapping[str, LinkStatus]
+    attested: frozenset[str]
+    previous: frozenset[str] = field(default_factory=frozenset)
+
+    def known_linked(self, object_id: str, partner_id: str) -> bool:
+        status = self.linked.get(object_id)
+        if status is not None and status.partner_id is not None:
+            return status.points_to(partner_id)
+        return object_id in self.attested or object_id in self.previous
+
+
+def eligibility_function(role_eligibility: Eligibility) -> Callable[[str], bool | None]:
+    """A callable from a callable, a mapping (role id -> bool|None, falling back to the list) or None."""
+    if role_eligibility is None:
+        return roles.is_eligible
+    if callable(role_eligibility):
+        return role_eligibility
+    table = {roles.normalize_role_id(k): v for k, v in role_eligibility.items()}
+
+    def decide(role_id: str) -> bool | None:
+        rid = roles.normalize_role_id(role_id)
+        return table[rid] if rid in table else roles.is_eligible(rid)
+
+    return decide
+
+
+def _principal(object_id: str, principals: Mapping[str, model.Principal], name: str = "") -> model.Principal:
+    found = principals.get(object_id)
+    return found if found is not None else model.Principal(object_id, model.PrincipalKind.UNKNOWN, display_name=name)
+
+
+def expand_carriers(
+    authorizations: Iterable[model.Authorization],
+    principals: Mapping[str, model.Principal],
+    eligible: Callable[[str], bool | None],
+) -> tuple[list[Carrier], list[str], bool]:
+    """(carriers, unknown role ids, any eligible authorization) for permanent authorizations."""
+    carriers: dict[tuple[str, str, str], Carrier] = {}
+    unknown: list[str] = []
+    any_eligible = False
+    for auth in authorizations:
+        if auth.just_in_time:
+            continue
+        decision = eligible(auth.role_definition_id)
+        role = roles.normalize_role_id(auth.role_definition_id)
+        if decision is None and role not in unknown:
+            unknown.append(role)
+        if decision is not True:
+            continue
+        any_eligible = True
+        pid = auth.principal_id.lower()
+        holder = _principal(pid, principals, auth.principal_display_name)
+        if holder.kind is model.PrincipalKind.GROUP:
+            for member_id in holder.member_ids:
+                mid = member_id.lower()
+                member = _principal(mid, principals)
+                if member.kind is model.PrincipalKind.GROUP:
+                    continue  # transitive members already include the nested groups' members
+                carriers.setdefault((mid, role, pid), Carrier(mid, role, pid, member, holder))
+        else:
+            carriers.setdefault((pid, role, ""), Carrier(pid, role, "", holder))
+    return list(carriers.values()), unknown, any_eligible
+
+
+def _can_act(carrier: Carrier, acting: frozenset[str]) -> bool:
+    return carrier.principal_id in acting and carrier.principal.kind not in (
+        model.PrincipalKind.USER,
+        model.PrincipalKind.GROUP,
+    )
+
+
+def what_happened(
+    entry: AttributedBy,
+    states: Mapping[str, model.Principal],
+    carriers_now: set[tuple[str, str, str]] | None,
+    linked: Mapping[str, LinkStatus],
+    partner_id: str,
+) -> str:
+    """`<word>: <plain words>` for an identity that no longer attributes (word drives the fix)."""
+    principal = states.get(entry.principal_id)
+    if principal is not None and not principal.usable:
+        return f"{principal.state.value}: the {principal.kind.value.lower()} is {_state_text(principal.state)}"
+    if entry.via_group:
+        group = states.get(entry.via_group)
+        if group is not None and not group.usable:
+            return f"group_{group.state.value}: group {entry.via_group} is {_state_text(group.state)}"
+        if group is not None and entry.principal_id not in {m.lower() for m in group.member_ids}:
+            return f"removed_from_group: no longer a member of group {entry.via_group}"
+    status = linked.get(entry.principal_id)
+    if status is not None and status.partner_id is not None and not status.points_to(partner_id):
+        target = status.partner_id or "nothing"
+        return f"link_moved: its PAL link now points to {target}"
+    if carriers_now is not None and (entry.principal_id, entry.role_id, entry.via_group) not in carriers_now:
+        return f"role_removed: no longer holds {roles.role_name(entry.role_id)} on this delegation"
+    return "unknown: it no longer attributes the delegation"
+
+
+def _state_text(state: model.PrincipalState) -> str:
+    return {
+        model.PrincipalState.DISABLED: "disabled",
+        model.PrincipalState.SOFT_DELETED: "deleted (restorable for 30 days)",
+        model.PrincipalState.DELETED: "permanently deleted",
+    }.get(state, state.value)
+
+
+def assess_delegation(  # noqa: PLR0917  (the contract the use cases call)
+    delegation: model.Delegation,
+    principals: Mapping[str, model.Principal],
+    linked: Mapping[str, LinkStatus],
+    acting: Iterable[str],
+    attested_users: Iterable[str],
+    role_eligibility: Eligibility,
+    partner_id: str,
+    now: datetime,
+    *,
+    previous: DelegationSnapshot | None = None,
+) -> DelegationAssessment:
+    """Decide one delegation from observed state. `previous` (its stored snapshot) lets an identity
+    that carried the link but can no longer be read still be reported as lost rather than unknown."""
+    eligible = eligibility_function(role_eligibility)
+    acting_set = frozenset(a.lower() for a in acting)
+    know = _Knowledge(
+        linked={k.lower(): v for k, v in linked.items()},
+        attested=frozenset(a.lower() for a in attested_users),
+        previous=frozenset(a.principal_id for a in previous.attributed_by) if previous else frozenset(),
+    )
+    states = {k.lower(): v for k, v in principals.items()}
+    where = messages.Where(
+        delegation.key, delegation.customer_tenant_id, delegation.customer_tenant_name, delegation.scope
+    )
+    tenant = delegation.managed_by_tenant_id
+    carriers, unknown, any_eligible = expand_carriers(delegation.authorizations, states, eligible)
+    in_effect = delegation.provisioning_state.lower() not in _NOT_IN_EFFECT
+
+    attributing = [c for c in carriers if c.usable and know.known_linked(c.principal_id, partner_id)]
+    attributing_keys = {(c.principal_id, c.role_id, c.via_group) for c in attributing}
+    attributing_ids = {c.principal_id for c in attributing}
+    carrier_keys = {(c.principal_id, c.role_id, c.via_group) for c in carriers}
+
+    # Identities that carried the link and no longer attribute: unusable now, or remembered.
+    lost: dict[tuple[str, str, str], AttributedBy] = {}
+    previous_lost_at = {
+        (a.principal_id, a.role_id, a.via_group): a.lost_at
+        for a in (previous.attributed_by if previous else ())
+        if not a.active
+    }
+    for c in carriers:
+        key = (c.principal_id, c.role_id, c.via_group)
+        if not c.usable and c.principal_id not in attributing_ids and know.known_linked(c.principal_id, partner_id):
+            lost[key] = _entry(c, active=False, lost_at=previous_lost_at.get(key) or now)
+    for a in previous.attributed_by if previous else ():
+        key = (a.principal_id, a.role_id, a.via_group)
+        if key in lost or key in attributing_keys or a.principal_id in attributing_ids:
+            continue
+        lost_at = a.lost_at if not a.active and a.lost_at else now
+        if now - lost_at > RESTORE_WINDOW:
+            continue  # nothing can bring it back any more: forget it
+        lost[key] = a._replace(active=False, lost_at=lost_at)
+
+    attributed = bool(attributing) and in_effect
+    entries = tuple(_entry(c, active=True) for c in attributing) + tuple(lost.values())
+
+    actions = _link_actions(carriers, acting_set, know, tenant, partner_id)
+    findings: list[model.Finding] = []
+    subjects = {delegation.key}
+    reason = ""
+    if in_effect:
+        for c in carriers:
+            if _can_act(c, acting_set):
+                subjects.add(messages.link_subject(tenant, c.principal_id))
+                status = know.linked.get(c.principal_id)
+                if status is not None and status.error_code:
+                    findings.append(
+                        messages.link_failed(
+                            tenant,
+                            c.principal_id,
+                            name=c.principal.display_name,
+                            code=status.error_code,
+                            message=status.error_message,
+                            partner_id=partner_id,
+                        )
+                    )
+        since = previous.since if previous and previous.attributed == attributed and previous.since else now
+        loss = loss_findings(
+            where,
+            attributing_count=len(attributing_ids),
+            # Only remembered loss times go into words: without history the text must not depend on `now`.
+            lost=[e._replace(lost_at=previous_lost_at.get(k)) for k, e in lost.items()],
+            describe=lambda e: what_happened(e, states, carrier_keys, know.linked, partner_id),
+            tenant=tenant,
+            partner_id=partner_id,
+            now=now,
+        )
+        if loss:
+            findings.extend(loss)
+            reason = "" if attributed else "identity_lost"
+        elif not attributed:
+            reason, detail, ids = _unattributed_reason(
+                delegation,
+                carriers=carriers,
+                unknown=unknown,
+                any_eligible=any_eligible,
+                acting=acting_set,
+                know=know,
+                eligible=eligible,
+            )
+            findings.append(
+                messages.unattributed(
+                    where,
+                    reason,
+                    detail=detail,
+                    fix=messages.fix_for(reason, tenant, partner_id),
+                    principal_ids=ids,
+                    partner_id=partner_id,
+                )
+            )
+    else:
+        since = previous.since if previous and not previous.attributed and previous.since else now
+        reason = "not_in_effect"
+
+    snapshot = DelegationSnapshot(
+        key=delegation.key,
+        assignment_id=delegation.assignment_id,
+        customer_tenant_id=delegation.customer_tenant_id,
+        scope=delegation.scope,
+        customer_tenant_name=delegation.customer_tenant_name,
+        managed_by_tenant_id=tenant,
+        definition_name=delegation.definition_name,
+        authorizations=delegation.authorizations,
+        eligible_authorizations=delegation.eligible_authorizations,
+        attributed_by=entries,
+        attributed=attributed,
+        since=since,
+        updated_at=now,
+        removed=False,
+        reason=reason,
+    )
+    return DelegationAssessment(
+        delegation=delegation,
+        attributed=attributed,
+        attributed_by=entries,
+        reason=reason,
+        carriers=tuple(carriers),
+        link_actions=tuple(actions) if in_effect else (),
+        findings=tuple(findings),
+        subjects=frozenset(subjects),
+        snapshot=snapshot,
+        unknown_roles=tuple(unknown),
+        in_effect=in_effect,
+    )
+
+
+def loss_findings(
+    where: messages.Where,
+    *,
+    attributing_count: int,
+    lost: Sequence[AttributedBy],
+    describe: Callable[[AttributedBy], str],
+    tenant: str,
+    partner_id: str,
+    now: datetime,
+) -> list[model.Finding]:
+    """identity_lost per lost identity while others attribute; else one attribution_lost."""
+    if not lost:
+        return []
+    by_principal: dict[str, AttributedBy] = {}
+    for entry in lost:
+        by_principal.setdefault(entry.principal_id, entry)
+    if attributing_count:
+        return [
+            messages.identity_lost(
+                where, e, describe(e), remaining=attributing_count, managing_tenant_id=tenant, partner_id=partner_id
+            )
+            for e in by_principal.values()
+        ]
+    described = [(e.principal_id, e.display_name, e.kind, describe(e)) for e in by_principal.values()]
+    since = min((e.lost_at for e in lost if e.lost_at), default=None)
+    return [messages.attribution_lost(where, described, since.isoformat() if since else "", tenant, partner_id)]
+
+
+def _entry(c: Carrier, *, active: bool, lost_at: datetime | None = None) -> AttributedBy:
+    return AttributedBy(
+        c.principal_id,
+        c.role_id,
+        c.via_group,
+        active,
+        None if active else lost_at,
+        messages.short(c.principal.display_name),
+        c.principal.kind.value,
+    )
+
+
+def _link_actions(
+    carriers: Sequence[Carrier], acting: frozenset[str], know: _Knowledge, tenant: str, partner_id: str
+) -> list[LinkAction]:
+    actions: dict[str, LinkAction] = {}
+    for c in carriers:
+        if not c.usable or not _can_act(c, acting) or c.principal_id in actions:
+            continue
+        status = know.linked.get(c.principal_id)
+        if status is None or status.partner_id is None:
+            actions[c.principal_id] = LinkAction(c.principal_id, tenant, partner_id, "ensure")
+        elif not status.points_to(partner_id):
+            operation = "repoint" if status.partner_id else "create"
+            actions[c.principal_id] = LinkAction(c.principal_id, tenant, partner_id, operation, status.partner_id)
+    return list(actions.values())
+
+
+def _unattributed_reason(  # noqa: PLR0911  (one reason code each)
+    delegation: model.Delegation,
+    *,
+    carriers: Sequence[Carrier],
+    unknown: Sequence[str],
+    any_eligible: bool,
+    acting: frozenset[str],
+    know: _Knowledge,
+    eligible: Callable[[str], bool | None],
+) -> tuple[str, str, list[str]]:
+    """(reason code, plain detail, principal ids concerned) for a delegation nobody attributes."""
+    if not any_eligible:
+        jit = [a for a in delegation.eligible_authorizations if eligible(a.role_definition_id) is True]
+        held = sorted({roles.role_name(a.role_definition_id) for a in delegation.authorizations})
+        note = f" Roles that could not be classified: {', '.join(unknown)}." if unknown else ""
+        if jit:
+            names = sorted({roles.role_name(a.role_definition_id) for a in jit})
+            return (
+                "just_in_time_only",
+                f"Eligible roles ({', '.join(names)}) are granted only as just-in-time "
+                f"(eligibleAuthorizations), which never earn credit.{note}",
+                sorted({a.principal_id.lower() for a in jit}),
+            )
+        return (
+            "no_eligible_role",
+            f"The permanent authorizations hold only roles that earn no credit ({', '.join(held) or 'none'}).{note}",
+            [],
+        )
+    usable = [c for c in carriers if c.usable]
+    if not usable:
+        ids = sorted({c.principal_id for c in carriers})
+        return (
+            "identities_unusable",
+            "Every identity holding an eligible role is disabled or deleted"
+            + (" (or the group holding it has no members)." if not carriers else "."),
+            ids,
+        )
+    actable = [c for c in usable if _can_act(c, acting)]
+    if actable:
+        failed = [c for c in actable if (s := know.linked.get(c.principal_id)) is not None and s.error_code]
+        ids = sorted({c.principal_id for c in (failed or actable)})
+        if failed:
+            return "link_failed", "Linking the identity PAL Watch can act as failed.", ids
+        return "link_pending", "An identity PAL Watch can act as holds an eligible role but is not linked yet.", ids
+    users = sorted({c.principal_id for c in usable if c.principal.kind is model.PrincipalKind.USER})
+    others = sorted({c.principal_id for c in usable if c.principal.kind is not model.PrincipalKind.USER})
+    if users and not others:
+        names = ", ".join(sorted({messages.short(c.principal.display_name or c.principal_id, 60) for c in usable}))
+        return (
+            "users_only",
+            f"Only users ({names}) hold eligible roles; PAL Watch cannot link users, and none of them "
+            f"is recorded as linked.",
+            users,
+        )
+    return (
+        "cannot_act_as",
+        "The identities holding eligible roles are ones PAL Watch cannot authenticate as "
+        f"({', '.join(others + users)}).",
+        others + users,
+    )

@@ -1,0 +1,281 @@
+"""Finding keys and the words of every finding the decisions produce.
+
+Called only by the other `shared.reconcile` modules. Keys are stable (same problem, same key,
+whatever the wording), so the store and the alerts dedupe on them. Texts say who is affected
+(customer tenant name and id, scope), what it costs, and the exact fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shared import model
+from shared.snapshots import AttributedBy
+
+PORTAL_PAL_URL = "https://portal.azure.com/#blade/Microsoft_Azure_Billing/managementpartnerblade"
+RESTORE_DAYS = 30
+_MAX_NAME = 120  # names come from tenants we do not control: keep them short in texts
+
+
+def attribution_key(delegation_key: str) -> str:
+    """One key for "this delegation earns no credit", whether it never did or stopped."""
+    return f"attribution:{delegation_key}"
+
+
+def identity_lost_key(delegation_key: str, principal_id: str) -> str:
+    return f"identity_lost:{delegation_key}:{principal_id.lower()}"
+
+
+def link_failed_key(tenant_id: str, principal_id: str) -> str:
+    return f"link_failed:{tenant_id.lower()}:{principal_id.lower()}"
+
+
+def link_subject(tenant_id: str, principal_id: str) -> str:
+    return f"link:{tenant_id.lower()}:{principal_id.lower()}"
+
+
+def removed_key(delegation_key: str) -> str:
+    return f"delegation_removed:{delegation_key}"
+
+
+def short(text: str, limit: int = _MAX_NAME) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Who a delegation finding is about."""
+
+    delegation_key: str
+    tenant_id: str
+    tenant_name: str
+    scope: str
+
+    @property
+    def customer(self) -> str:
+        name = short(self.tenant_name)
+        return f"{name} ({self.tenant_id})" if name else self.tenant_id
+
+    def cost(self, partner_id: str) -> str:
+        return (
+            f"Until fixed, Microsoft credits no partner earned credit (PEC) and no Azure consumed "
+            f"revenue (ACR) to partner ID {partner_id} for {self.scope} of customer {self.customer}."
+        )
+
+
+def manual_link_fix(managing_tenant_id: str, partner_id: str) -> str:
+    tenant = managing_tenant_id or "<managing tenant id>"
+    return (
+        f"Each such user links once, signed in to the managing tenant:\n"
+        f"  az login --tenant {tenant}\n"
+        f"  az managementpartner create --partner-id {partner_id}\n"
+        f"or in the portal: {PORTAL_PAL_URL}\n"
+        f"Then record it so PAL Watch counts it: `palwatch link-me --tenant {tenant}` does both, "
+        f"or add the user's object id to PAL_ATTESTED_USERS."
+    )
+
+
+_FEDERATION_FIX = (
+    "Let PAL Watch act as the service principal: add a federated identity credential to its app "
+    "registration that trusts PAL Watch's managed identity (PAL_FEDERATION_DISCOVERY=true picks it up), "
+    "or add it to PAL_IDENTITIES with a certificate or secret setting. Or sign in as it and run "
+    "`az managementpartner create --partner-id {partner}`."
+)
+
+_ELIGIBLE_ROLE_FIX = (
+    "Add a permanent authorization with a PEC-eligible role (for example Contributor, "
+    "b24988ac-6180-42a0-ab88-20f7382dd24c) for an identity PAL Watch can act as (its managed identity "
+    "or one in PAL_IDENTITIES) to the Lighthouse offer, and have the customer update the delegation."
+)
+
+
+def unattributed(
+    where: Where, reason: str, *, detail: str, fix: str, principal_ids: Sequence[str] = (), partner_id: str = ""
+) -> model.Finding:
+    titles = {
+        "no_eligible_role": "no authorization holds a PEC-eligible role",
+        "just_in_time_only": "eligible roles are only just-in-time",
+        "users_only": "only users hold eligible roles; they must link by hand",
+        "cannot_act_as": "no identity PAL Watch can act as holds an eligible role",
+        "identities_unusable": "the identities holding eligible roles are disabled or deleted",
+        "link_pending": "the identity PAL Watch can act as is not linked yet",
+        "link_failed": "linking the identity PAL Watch can act as failed",
+    }
+    return model.Finding(
+        key=attribution_key(where.delegation_key),
+        kind="unattributed_delegation",
+        severity=model.Severity.WARNING,
+        subject=where.delegation_key,
+        title=f"Delegation of {where.customer} earns no partner credit: {titles.get(reason, reason)}",
+        reason=reason,
+        detail=f"{detail} {where.cost(partner_id)}".strip(),
+        fix=fix,
+        tenant_id=where.tenant_id,
+        tenant_name=short(where.tenant_name),
+        scope=where.scope,
+        principal_id=principal_ids[0] if len(principal_ids) == 1 else "",
+        facts={"principals": ",".join(principal_ids)} if principal_ids else {},
+    )
+
+
+def fix_for_lost(states: Sequence[tuple[str, str, str]], managing_tenant_id: str, partner_id: str) -> str:
+    """Fix lines for lost identities: (object id, kind, state) each."""
+    lines: list[str] = []
+    for object_id, kind, state in states:
+        if state == model.PrincipalState.SOFT_DELETED.value:
+            lines.append(
+                f"Restore {object_id} from deleted items (possible for {RESTORE_DAYS} days after "
+                f"deletion): az rest --method POST --url "
+                f"https://graph.microsoft.com/v1.0/directory/deletedItems/{object_id}/restore"
+            )
+        elif state == model.PrincipalState.DISABLED.value:
+            if kind == model.PrincipalKind.USER.value:
+                lines.append(f"Re-enable {object_id}: az ad user update --id {object_id} --account-enabled true")
+            else:
+                lines.append(f"Re-enable {object_id}: az ad sp update --id {object_id} --set accountEnabled=true")
+        elif state == "removed_from_group":
+            lines.append(f"Add {object_id} back to the group that holds the role (az ad group member add).")
+        elif state == "link_moved":
+            lines.append(
+                f"Link {object_id} back: signed in as it, az managementpartner update --partner-id {partner_id}"
+            )
+    lines.append(
+        "Or link another identity that holds an eligible role on this delegation: "
+        f"az login --tenant {managing_tenant_id or '<managing tenant id>'} && "
+        f"az managementpartner create --partner-id {partner_id} (or add it to PAL_IDENTITIES)."
+    )
+    return "\n".join(lines)
+
+
+def attribution_lost(
+    where: Where, lost: Sequence[tuple[str, str, str, str]], since_text: str, managing_tenant_id: str, partner_id: str
+) -> model.Finding:
+    """`lost`: (object id, display name, kind, what happened) of each identity that carried it."""
+    who = "; ".join(f"{short(name) or oid} ({oid}): {_prose(what)}" for oid, name, _, what in lost)
+    return model.Finding(
+        key=attribution_key(where.delegation_key),
+        kind="attribution_lost",
+        severity=model.Severity.CRITICAL,
+        subject=where.delegation_key,
+        title=f"Partner credit lost for {where.customer}: no linked identity attributes {where.scope}",
+        reason="identity_lost",
+        detail=f"{'Since ' + since_text + ', n' if since_text else 'N'}o identity linked to partner ID {partner_id} "
+        f"attributes this "
+        f"delegation. What happened: {who}. {where.cost(partner_id)}",
+        fix=fix_for_lost(
+            [(oid, kind, _state_word(what)) for oid, _, kind, what in lost], managing_tenant_id, partner_id
+        ),
+        tenant_id=where.tenant_id,
+        tenant_name=short(where.tenant_name),
+        scope=where.scope,
+        principal_id=lost[0][0] if len(lost) == 1 else "",
+        facts={"principals": ",".join(oid for oid, *_ in lost), **({"since": since_text} if since_text else {})},
+    )
+
+
+def identity_lost(
+    where: Where, entry: AttributedBy, what: str, *, remaining: int, managing_tenant_id: str, partner_id: str
+) -> model.Finding:
+    object_id, name, kind = entry.principal_id, entry.display_name, entry.kind
+    return model.Finding(
+        key=identity_lost_key(where.delegation_key, object_id),
+        kind="identity_lost",
+        severity=model.Severity.WARNING,
+        subject=where.delegation_key,
+        title=f"{short(name) or object_id} no longer attributes the delegation of {where.customer}",
+        reason=_state_word(what),
+        detail=f"{short(name) or object_id} ({object_id}): {_prose(what)}. The delegation of {where.scope} is still "
+        f"attributed through {remaining} other identit{'y' if remaining == 1 else 'ies'}, "
+        f"so partner ID {partner_id} keeps its credit (PEC, ACR) for now, but coverage is thinner: "
+        f"if the rest go too, it stops.",
+        fix=fix_for_lost([(object_id, kind, _state_word(what))], managing_tenant_id, partner_id),
+        tenant_id=where.tenant_id,
+        tenant_name=short(where.tenant_name),
+        scope=where.scope,
+        principal_id=object_id,
+    )
+
+
+def _prose(what: str) -> str:
+    """The plain-words part of a what-happened text."""
+    return what.split(":", 1)[1].strip() if ":" in what else what
+
+
+def _state_word(what: str) -> str:
+    """The machine word at the front of a what-happened text (`softDeleted: ...`)."""
+    return what.split(":", 1)[0].strip()
+
+
+def link_failed(
+    tenant_id: str, object_id: str, *, name: str, code: str, message: str, partner_id: str
+) -> model.Finding:
+    if code.lower() == "partneridinvalid":
+        detail = (
+            f"Microsoft rejected partner ID {partner_id} (PartnerIdInvalid) when linking "
+            f"{short(name) or object_id}. The setting most likely holds the global partner ID "
+            f"(PGA) instead of the associated (location) partner ID."
+        )
+        fix = (
+            "Set PAL_PARTNER_ID to the associated partner ID shown in Partner Center > Account settings "
+            "> Identifiers (the MPN/location id for Azure), then run `palwatch verify`."
+        )
+    else:
+        detail = (
+            f"Linking {short(name) or object_id} to partner ID {partner_id} in tenant {tenant_id} "
+            f"failed: {short(code or 'error', 60)} {short(message, 200)}".strip()
+        )
+        fix = (
+            "Check the identity's permissions and the partner ID, then run `palwatch verify`; "
+            f"or sign in as the identity and run `az managementpartner create --partner-id {partner_id}`."
+        )
+    return model.Finding(
+        key=link_failed_key(tenant_id, object_id),
+        kind="link_failed",
+        severity=model.Severity.CRITICAL if code.lower() == "partneridinvalid" else model.Severity.WARNING,
+        subject=link_subject(tenant_id, object_id),
+        title=f"Could not link {short(name) or object_id} to partner ID {partner_id}",
+        reason=short(code or "error", 60),
+        detail=detail,
+        fix=fix,
+        tenant_id=tenant_id,
+        principal_id=object_id,
+    )
+
+
+def delegation_removed(where: Where, when_text: str, was_attributed: bool) -> model.Finding:
+    return model.Finding(
+        key=removed_key(where.delegation_key),
+        kind="delegation_removed",
+        severity=model.Severity.INFO,
+        subject=where.delegation_key,
+        title=f"Delegation of {where.scope} by {where.customer} was removed",
+        reason="removed",
+        detail=(
+            f"The Lighthouse delegation ended ({when_text}). "
+            + ("It was attributed; its credit ends with it." if was_attributed else "It was not attributed.")
+        ),
+        fix="Nothing to do unless the removal was unexpected: then ask the customer to onboard again.",
+        tenant_id=where.tenant_id,
+        tenant_name=short(where.tenant_name),
+        scope=where.scope,
+    )
+
+
+def fix_for(reason: str, managing_tenant_id: str, partner_id: str) -> str:
+    """The fix text for an unattributed delegation's reason code."""
+    manual = manual_link_fix(managing_tenant_id, partner_id)
+    fixes = {
+        "no_eligible_role": _ELIGIBLE_ROLE_FIX,
+        "just_in_time_only": "Just-in-time (eligible) authorizations never earn credit. " + _ELIGIBLE_ROLE_FIX,
+        "users_only": manual,
+        "cannot_act_as": _FEDERATION_FIX.format(partner=partner_id) + "\nFor users among them: " + manual,
+        "identities_unusable": (
+            "Re-enable the identity, or restore it from deleted items within 30 days, "
+            "or add another identity with an eligible role. " + _ELIGIBLE_ROLE_FIX
+        ),
+        "link_pending": "PAL Watch links it on its next pass; run `palwatch verify` to do it now.",
+        "link_failed": "See the link_failed finding for this identity.",
+    }
+    return fixes.get(reason, "")

@@ -1,0 +1,141 @@
+"""Which Azure roles earn partner credit (PEC) when held in a Lighthouse authorization.
+
+Called by the reconcile decisions (through a callable or mapping the use case builds) and by
+use cases that must decide whether to read a role definition. The list of eligible built-in
+roles ships as `shared/data/pec-eligible-roles.json`, loaded once, lazily. A role that is not
+on the list (built-in roles newer than 2020) is decided from its definition's actions, as the
+list's rules say: eligible iff some action is not a read; DataActions do not matter.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_MAX_ACTIONS = 10_000  # a role definition is small; refuse to walk a hostile one forever
+
+
+@dataclass(frozen=True)
+class RoleCatalog:
+    """The shipped list: eligible and known-not-eligible role ids (lower case) with names."""
+
+    eligible: frozenset[str]
+    not_eligible: frozenset[str]
+    names: Mapping[str, str]
+    rules: tuple[str, ...]
+
+
+@functools.cache
+def catalog() -> RoleCatalog:
+    """Load the shipped role list once per process."""
+    text = resources.files("shared").joinpath("data/pec-eligible-roles.json").read_text("utf-8")
+    raw = json.loads(text)
+    names: dict[str, str] = {}
+    eligible: set[str] = set()
+    not_eligible: set[str] = set()
+    for bucket, target in (("eligible", eligible), ("not_eligible_examples", not_eligible)):
+        for item in raw.get(bucket, []):
+            role_id = str(item["roleDefinitionId"]).lower()
+            target.add(role_id)
+            names[role_id] = str(item.get("name", ""))
+    return RoleCatalog(
+        eligible=frozenset(eligible),
+        not_eligible=frozenset(not_eligible),
+        names=dict(names),
+        rules=tuple(str(r) for r in raw.get("rules", [])),
+    )
+
+
+def normalize_role_id(role_id: str) -> str:
+    """A bare lower-case GUID from a bare GUID or a full `.../roleDefinitions/{guid}` id."""
+    text = str(role_id or "").strip().rstrip("/")
+    tail = text.rsplit("/", 1)[-1]
+    return tail.lower()
+
+
+def is_known(role_id: str) -> bool:
+    """True when the shipped list decides this role without reading its definition."""
+    rid = normalize_role_id(role_id)
+    cat = catalog()
+    return rid in cat.eligible or rid in cat.not_eligible
+
+
+def is_eligible(role_id: str, definition: Mapping[str, Any] | None = None) -> bool | None:
+    """Whether holding `role_id` earns partner credit.
+
+    True/False when the list or the definition decides it; None when the role is unknown and no
+    definition was given (the caller then reads the definition and asks again with it).
+    `definition` is the ARM role definition (`{"properties": {"permissions": [...]}}`), its
+    `properties`, or anything with a `permissions` list.
+    """
+    rid = normalize_role_id(role_id)
+    cat = catalog()
+    if rid in cat.eligible:
+        return True
+    if rid in cat.not_eligible:
+        return False
+    if definition is None:
+        return None
+    actions = definition_actions(definition)
+    if actions is None:
+        return None
+    return eligible_from_actions(actions)
+
+
+def eligible_from_actions(actions: Iterable[str]) -> bool:
+    """Eligible iff some action is not a read (`*/read`, `.../read`). No actions: not eligible."""
+    for count, action in enumerate(actions):
+        if count >= _MAX_ACTIONS:
+            break
+        if not _is_read(action):
+            return True
+    return False
+
+
+def _is_read(action: str) -> bool:
+    text = str(action).strip().lower()
+    return text.endswith("/read")
+
+
+def definition_actions(definition: Mapping[str, Any] | Iterable[Any]) -> list[str] | None:
+    """The control-plane `actions` of a role definition (DataActions ignored); None if unreadable."""
+    try:
+        node: Any = definition
+        if isinstance(node, Mapping) and isinstance(node.get("properties"), Mapping):
+            node = node["properties"]
+        permissions = node.get("permissions") if isinstance(node, Mapping) else node
+        if not isinstance(permissions, list | tuple):
+            return None
+        actions: list[str] = []
+        for permission in permissions[:_MAX_ACTIONS]:
+            if not isinstance(permission, Mapping):
+                continue
+            for action in permission.get("actions") or []:
+                if isinstance(action, str):
+                    actions.append(action)
+        return actions
+    except (AttributeError, TypeError):
+        return None
+
+
+def role_name(role_id: str, definition: Mapping[str, Any] | None = None) -> str:
+    """A human name for messages: the shipped name, the definition's roleName, or the id."""
+    rid = normalize_role_id(role_id)
+    name = catalog().names.get(rid)
+    if name:
+        return name
+    if isinstance(definition, Mapping):
+        props = definition.get("properties", definition)
+        if isinstance(props, Mapping) and isinstance(props.get("roleName"), str) and props["roleName"]:
+            return props["roleName"][:200]
+    return f"role {rid[:64]}" if rid else "unknown role"
+
+
+def is_guid(value: object) -> bool:
+    return isinstance(value, str) and bool(_GUID.match(value))

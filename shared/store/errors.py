@@ -1,0 +1,63 @@
+"""The store's one error type, so no azure.core exception escapes the store.
+
+Raised by every `shared.store` module; caught by the use cases, which retry or re-raise a
+transient one (Event Grid redelivers) and record a permanent one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """Table Storage failed. `transient` says whether trying again later may work."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class TransientStoreError(StoreError):
+    """Network, timeout, 408, 429, 5xx: try again later."""
+
+    transient = True
+
+
+class PermanentStoreError(StoreError):
+    """Anything else (bad key, bad request, forbidden): it will not work by retrying."""
+
+
+@contextmanager
+def wrapped(operation: str) -> Iterator[None]:
+    """Turn azure.core exceptions raised inside into StoreError, chained."""
+    from azure.core import exceptions as core
+
+    try:
+        yield
+    except StoreError:
+        raise
+    except (core.ServiceRequestError, core.ServiceResponseError) as e:
+        raise TransientStoreError(f"{operation}: storage unreachable ({type(e).__name__})") from e
+    except core.ClientAuthenticationError as e:
+        raise PermanentStoreError(f"{operation}: not authorised on storage", status=e.status_code) from e
+    except core.HttpResponseError as e:
+        status = e.status_code
+        code = str(getattr(e, "error_code", "") or "")
+        message = f"{operation}: storage answered {status} {code}".strip()
+        if status is None or status in (408, 429) or status >= 500:
+            raise TransientStoreError(message, status=status, code=code) from e
+        raise PermanentStoreError(message, status=status, code=code) from e
+    except core.AzureError as e:
+        raise TransientStoreError(f"{operation}: {type(e).__name__}") from e
+
+
+def call(operation: str, fn: Callable[[], T]) -> T:
+    with wrapped(operation):
+        return fn()

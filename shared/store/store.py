@@ -1,0 +1,344 @@
+"""The Store: everything PAL Watch remembers, in Azure Table Storage (Azurite locally).
+
+Called by the use cases and the CLI; the only code that touches Table Storage. Returns model
+values (`shared.model`, `shared.snapshots`) and raises only `StoreError`. Concurrency: every
+read-modify-write is conditional on the etag read (replace-if-unchanged) or an insert that
+fails if the row exists, with a re-read and retry when another writer got there first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared import model
+from shared.snapshots import CoverageRow, DelegationSnapshot
+from shared.store import codec, errors, findings, keys, tables
+
+_ATTEMPTS = 8
+_BATCH = 100  # entities per table transaction (service limit)
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """A user declared linked to a partner id in a tenant (by `palwatch link-me` or an operator)."""
+
+    tenant_id: str
+    object_id: str
+    partner_id: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RememberedIdentity:
+    """An identity the app found it can act as (e.g. by federation), and its last known link."""
+
+    tenant_id: str
+    object_id: str
+    client_id: str = ""
+    name: str = ""
+    kind: str = "federated"
+    discovered_at: datetime | None = None
+    partner_id: str = ""  # the partner id its link pointed to when last read ("" unknown/none)
+    link_checked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    generated_at: datetime
+    rows: tuple[CoverageRow, ...]
+
+
+class Store:
+    """Facade over the PAL Watch tables. Build it with `from_connection_string` or `from_endpoint`."""
+
+    def __init__(self, tables_: tables.Tables) -> None:
+        self._t = tables_
+
+    @classmethod
+    def from_connection_string(cls, conn: str, prefix: str = "palwatch") -> Store:
+        return cls(tables.Tables.from_connection_string(conn, prefix))
+
+    @classmethod
+    def from_endpoint(cls, table_service_uri: str, credential: Any, prefix: str = "palwatch") -> Store:
+        """Identity-based: `AzureWebJobsStorage__tableServiceUri` and a TokenCredential."""
+        return cls(tables.Tables.from_endpoint(table_service_uri, credential, prefix))
+
+    def close(self) -> None:
+        self._t.close()
+
+    # ------------------------------------------------------------ delegation snapshots
+
+    def get_delegation(self, key: str) -> DelegationSnapshot | None:
+        entity = tables.get(self._t.table("Delegations"), "d", keys.encode_key(key.lower()))
+        return codec.snapshot(entity) if entity is not None else None
+
+    def list_delegations(self, *, include_removed: bool = True) -> list[DelegationSnapshot]:
+        found = [codec.snapshot(e) for e in tables.query(self._t.table("Delegations"), "PartitionKey eq 'd'")]
+        return [s for s in found if include_removed or not s.removed]
+
+    def put_delegation(self, snapshot: DelegationSnapshot) -> bool:
+        """Store it unless a newer snapshot (later `updated_at`) is already there. True if written."""
+        client = self._t.table("Delegations")
+        rk = keys.encode_key(snapshot.key.lower())
+        row = {"PartitionKey": "d", "RowKey": rk, **codec.snapshot_properties(snapshot)}
+        for _ in range(_ATTEMPTS):
+            current = tables.get(client, "d", rk)
+            if current is not None:
+                stored = codec.when(current.get("UpdatedAt"))
+                if stored and snapshot.updated_at and stored > snapshot.updated_at:
+                    return False
+            if tables.write(client, row, None if current is None else tables.etag_of(current)):
+                return True
+        raise errors.TransientStoreError("delegation snapshot kept changing under us")
+
+    # ------------------------------------------------------------ findings
+
+    def sync_findings(
+        self, subject: str, findings_now: Iterable[model.Finding], now: datetime
+    ) -> tuple[list[model.RecordedFinding], list[model.RecordedFinding]]:
+        """Open what is new, refresh what still holds, resolve the rest of `subject`'s open findings."""
+        return findings.sync_subject(self._t.table(findings.TABLE), subject, findings_now, now)
+
+    def sync_all_findings(
+        self, findings_now: Iterable[model.Finding], subjects: Iterable[str] | None, now: datetime
+    ) -> tuple[list[model.RecordedFinding], list[model.RecordedFinding]]:
+        """Verify's sync: for every subject in `subjects` (None: every subject with an open finding)
+        and every subject of `findings_now`, the open findings become exactly `findings_now`'s."""
+        client = self._t.table(findings.TABLE)
+        by_subject: dict[str, list[model.Finding]] = {}
+        for f in findings_now:
+            by_subject.setdefault(f.subject, []).append(f)
+        existing: dict[str, dict[str, Any]] = {}
+        for entity in tables.list_all(client):
+            existing.setdefault(entity.get("Subject", ""), {})[entity.get("Key", "")] = entity
+        scope = set(by_subject)
+        if subjects is None:
+            scope |= {s for s, rows in existing.items() if any(r.get("Open") for r in rows.values())}
+        else:
+            scope |= set(subjects)
+        opened: list[model.RecordedFinding] = []
+        resolved: list[model.RecordedFinding] = []
+        for subject in sorted(scope):
+            o, r = findings.sync_subject(client, subject, by_subject.get(subject, []), now, existing.get(subject, {}))
+            opened += o
+            resolved += r
+        return opened, resolved
+
+    def open_findings(self, subject: str | None = None) -> list[model.RecordedFinding]:
+        client = self._t.table(findings.TABLE)
+        if subject is None:
+            rows: Iterable[Any] = tables.query(client, "Open eq true")
+        else:
+            rows = [e for e in findings.read_subject(client, subject).values() if e.get("Open")]
+        return _sorted([codec.finding(e) for e in rows])
+
+    def list_findings(self, include_resolved: bool = False) -> list[model.RecordedFinding]:
+        if not include_resolved:
+            return self.open_findings()
+        return _sorted([codec.finding(e) for e in tables.list_all(self._t.table(findings.TABLE))])
+
+    def get_finding(self, key: str) -> model.RecordedFinding | None:
+        rows = tables.query(self._t.table(findings.TABLE), "RowKey eq @rk", {"rk": keys.encode_key(key)})
+        found = [codec.finding(e) for e in rows]
+        found.sort(key=lambda r: (r.open, r.opened_at), reverse=True)
+        return found[0] if found else None
+
+    def mark_notified(self, finding: model.Finding, at: datetime) -> bool:
+        return findings.mark_notified(self._t.table(findings.TABLE), finding.subject, finding.key, at)
+
+    # ------------------------------------------------------------ activity-log cursor
+
+    def get_cursor(self, name: str) -> tuple[str | None, str | None]:
+        """(value, etag); (None, None) when never set."""
+        entity = tables.get(self._t.table("Cursors"), "cursor", keys.encode_key(name))
+        if entity is None:
+            return None, None
+        return entity.get("Value"), tables.etag_of(entity)
+
+    def set_cursor(self, name: str, value: str, etag: str | None) -> bool:
+        """Move the cursor only if nobody moved it since `etag` was read (None: only if unset)."""
+        row = {"PartitionKey": "cursor", "RowKey": keys.encode_key(name), "Name": name, "Value": codec.text(value)}
+        return tables.write(self._t.table("Cursors"), row, etag)
+
+    # ------------------------------------------------------------ attestations
+
+    def attest_user(self, tenant_id: str, object_id: str, partner_id: str, by: str, at: datetime) -> None:
+        row = {
+            "PartitionKey": keys.encode_key(tenant_id.lower()),
+            "RowKey": keys.encode_key(object_id.lower()),
+            "TenantId": tenant_id.lower(),
+            "ObjectId": object_id.lower(),
+            "PartnerId": partner_id,
+            "By": codec.text(by)[:500],
+            "At": codec.iso(at),
+        }
+        _upsert(self._t.table("Attestations"), row)
+
+    def list_attested_users(self) -> list[Attestation]:
+        return [
+            Attestation(
+                e.get("TenantId", ""),
+                e.get("ObjectId", ""),
+                e.get("PartnerId", ""),
+                e.get("By", ""),
+                codec.when(e.get("At")) or datetime.min,
+            )
+            for e in tables.list_all(self._t.table("Attestations"))
+        ]
+
+    def remove_attestation(self, tenant_id: str, object_id: str) -> None:
+        _delete(self._t.table("Attestations"), keys.encode_key(tenant_id.lower()), keys.encode_key(object_id.lower()))
+
+    # ------------------------------------------------------------ remembered identities
+
+    def remember_identity(self, identity: RememberedIdentity) -> None:
+        row = {
+            "PartitionKey": keys.encode_key(identity.tenant_id.lower()),
+            "RowKey": keys.encode_key(identity.object_id.lower()),
+            "TenantId": identity.tenant_id.lower(),
+            "ObjectId": identity.object_id.lower(),
+            "ClientId": identity.client_id,
+            "Name": codec.text(identity.name)[:500],
+            "Kind": identity.kind,
+            "DiscoveredAt": codec.iso(identity.discovered_at),
+            "PartnerId": identity.partner_id,
+            "LinkCheckedAt": codec.iso(identity.link_checked_at),
+        }
+        _upsert(self._t.table("Identities"), row)
+
+    def list_remembered_identities(self) -> list[RememberedIdentity]:
+        return [
+            RememberedIdentity(
+                e.get("TenantId", ""),
+                e.get("ObjectId", ""),
+                e.get("ClientId", ""),
+                e.get("Name", ""),
+                e.get("Kind", ""),
+                codec.when(e.get("DiscoveredAt")),
+                e.get("PartnerId", ""),
+                codec.when(e.get("LinkCheckedAt")),
+            )
+            for e in tables.list_all(self._t.table("Identities"))
+        ]
+
+    def forget_identity(self, tenant_id: str, object_id: str) -> None:
+        _delete(self._t.table("Identities"), keys.encode_key(tenant_id.lower()), keys.encode_key(object_id.lower()))
+
+    # ------------------------------------------------------------ leases
+
+    def try_acquire(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool:
+        """Take the named lease for `ttl` unless someone else holds an unexpired one."""
+        client = self._t.table("Leases")
+        rk = keys.encode_key(name)
+        row = {"PartitionKey": "lease", "RowKey": rk, "Name": name, "Owner": owner, "ExpiresAt": codec.iso(now + ttl)}
+        for _ in range(_ATTEMPTS):
+            current = tables.get(client, "lease", rk)
+            if current is not None:
+                expires = codec.when(current.get("ExpiresAt"))
+                if current.get("Owner") != owner and expires is not None and expires > now:
+                    return False
+            if tables.write(client, row, None if current is None else tables.etag_of(current)):
+                return True
+            # Someone wrote between our read and write: look again (they probably hold it now).
+        return False
+
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease back if we hold it; idempotent."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        client = self._t.table("Leases")
+        current = tables.get(client, "lease", keys.encode_key(name))
+        if current is None or current.get("Owner") != owner:
+            return
+        with errors.wrapped("release lease"), contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            client.delete_entity(
+                "lease",
+                keys.encode_key(name),
+                etag=tables.etag_of(current),
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+    # ------------------------------------------------------------ coverage snapshot
+
+    def put_coverage(self, rows: Iterable[CoverageRow], now: datetime) -> None:
+        """Write a new generation of rows, then point to it, then drop the old one (crash-safe)."""
+        client = self._t.table("Coverage")
+        generation = f"g{now.strftime('%Y%m%d%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
+        entities = [
+            {"PartitionKey": generation, "RowKey": f"{i:08d}", "Row": codec.coverage_json(r)}
+            for i, r in enumerate(rows)
+        ]
+        for start in range(0, len(entities), _BATCH):
+            batch = [("upsert", e) for e in entities[start : start + _BATCH]]
+            with errors.wrapped("write coverage"):
+                client.submit_transaction(batch)
+        old = tables.get(client, "meta", "current")
+        pointer = {
+            "PartitionKey": "meta",
+            "RowKey": "current",
+            "Generation": generation,
+            "GeneratedAt": codec.iso(now),
+            "Count": len(entities),
+        }
+        _upsert(client, pointer)
+        if old is not None and old.get("Generation") and old.get("Generation") != generation:
+            self._drop_generation(old["Generation"])
+
+    def _drop_generation(self, generation: str) -> None:
+        client = self._t.table("Coverage")
+        stale = list(tables.query(client, "PartitionKey eq @pk", {"pk": generation}))
+        for start in range(0, len(stale), _BATCH):
+            batch = [("delete", e) for e in stale[start : start + _BATCH]]
+            with errors.wrapped("drop old coverage"):
+                client.submit_transaction(batch)
+
+    def get_coverage(self) -> Coverage | None:
+        client = self._t.table("Coverage")
+        pointer = tables.get(client, "meta", "current")
+        if pointer is None:
+            return None
+        rows = sorted(
+            tables.query(client, "PartitionKey eq @pk", {"pk": pointer["Generation"]}), key=lambda e: e["RowKey"]
+        )
+        return Coverage(
+            codec.when(pointer.get("GeneratedAt")) or datetime.min, tuple(codec.coverage_row(e["Row"]) for e in rows)
+        )
+
+    # ------------------------------------------------------------ small JSON state
+
+    def put_state(self, name: str, value: Any) -> None:
+        data = json.dumps(value, sort_keys=True)
+        if len(data) > codec.MAX_TEXT:
+            raise errors.PermanentStoreError(f"state {name[:60]!r} is too large ({len(data)} characters)")
+        _upsert(
+            self._t.table("State"),
+            {"PartitionKey": "state", "RowKey": keys.encode_key(name), "Name": name, "Json": data},
+        )
+
+    def get_state(self, name: str) -> Any | None:
+        entity = tables.get(self._t.table("State"), "state", keys.encode_key(name))
+        return json.loads(entity["Json"]) if entity is not None and entity.get("Json") else None
+
+
+def _upsert(client: Any, row: dict[str, Any]) -> None:
+    from azure.data.tables import UpdateMode
+
+    with errors.wrapped(f"write {client.table_name}"):
+        client.upsert_entity(row, mode=UpdateMode.REPLACE)
+
+
+def _delete(client: Any, pk: str, rk: str) -> None:
+    with errors.wrapped("delete " + client.table_name):
+        client.delete_entity(pk, rk)  # succeeds when already gone
+
+
+def _sorted(rows: list[model.RecordedFinding]) -> list[model.RecordedFinding]:
+    return sorted(rows, key=lambda r: (r.finding.severity.rank, r.opened_at, r.finding.key))
