@@ -34,6 +34,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	bash tools/lint-infra.sh
 
 bench: setup
 	$(PY) -m bench
