@@ -95,6 +95,8 @@ class Emulator:
     session: requests.Session = field(default_factory=requests.Session)
 
     def __post_init__(self) -> None:
+        # Not from the environment: REQUESTS_CA_BUNDLE there (often the system bundle) would win over `verify`.
+        self.session.trust_env = False
         self.session.verify = self.info["ca_bundle"]
 
     @property

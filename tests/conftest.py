@@ -82,3 +82,27 @@ def emulator(emulator_process: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emu
     for name, value in emulator_process.env.items():
         monkeypatch.setenv(name, value)
     return emulator_process
+
+
+@pytest.fixture
+def palwatch(emulator: Emulator, azurite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The engine as the function app builds it: emulator settings, a fresh set of tables on Azurite."""
+    import uuid
+
+    from shared.usecases import engine
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite)
+    monkeypatch.setenv("PAL_TABLE_PREFIX", "t" + uuid.uuid4().hex[:12])
+    engine.reset_engine()
+    yield engine.get_engine()
+    engine.reset_engine()
+
+
+def decode_event(event: dict[str, Any]) -> Any:
+    """An Event Grid event (either schema) exactly as the Functions worker hands it to a trigger."""
+    import json
+
+    from azure.functions import meta
+    from azure.functions.eventgrid import EventGridEventInConverter
+
+    return EventGridEventInConverter.decode(meta.Datum(json.dumps(event), "json"), trigger_metadata={})

@@ -36,6 +36,7 @@ from shared.reconcile.messages import (
     link_subject,
     removed_key,
 )
+from shared.reconcile.messages import not_visible as not_visible_finding
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "link_failed_key",
     "link_findings",
     "link_subject",
+    "not_visible_finding",
     "references",
     "removed_key",
 ]

@@ -279,3 +279,27 @@ def fix_for(reason: str, managing_tenant_id: str, partner_id: str) -> str:
         "link_failed": "See the link_failed finding for this identity.",
     }
     return fixes.get(reason, "")
+
+
+def not_visible(assignment_id: str, scope: str, refused: Sequence[str], managing_tenant_id: str) -> model.Finding:
+    """A delegation event names an assignment that none of the app's identities can read."""
+    key = assignment_id.lower()
+    who = ", ".join(refused) or "the managed identity"
+    return model.Finding(
+        key=f"not_visible:{key}",
+        kind="unattributed_delegation",
+        severity=model.Severity.WARNING,
+        subject=key,
+        title=f"A delegation of {scope} cannot be read by PAL Watch, so its attribution is unknown",
+        reason="not_visible",
+        detail=(
+            "Azure announced a Lighthouse delegation, but none of PAL Watch's identities "
+            f"({who}) holds an authorization in it, so it cannot check or link anything for it."
+        ),
+        fix=(
+            "Add PAL Watch's managed identity to the offer's permanent authorizations (Reader is enough to "
+            "verify; a PEC-eligible role such as Contributor also earns the credit), then ask the customer "
+            f"to update the delegation. Managing tenant: {managing_tenant_id}."
+        ),
+        scope=scope,
+    )

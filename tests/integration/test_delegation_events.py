@@ -1,0 +1,235 @@
+"""Issue 3 end to end: delegation events through the function entry point, over the emulator and Azurite.
+
+Each test changes the emulated world through the control API as a customer would, takes the
+Event Grid events Azure would publish for it, decodes them exactly as the Functions worker
+does and calls `function_app.delegation_events` with them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+import function_app
+from tests.conftest import DEMO_SCENARIO, decode_event
+
+SCENARIO = json.loads(DEMO_SCENARIO.read_text())
+HOME = next(t for t in SCENARIO["tenants"] if t.get("home"))
+MANAGING = HOME["tenantId"]
+PARTNER = next(iter(SCENARIO["partnerIds"]))
+PRINCIPALS = {p["displayName"]: p for t in SCENARIO["tenants"] for p in t.get("principals", []) if t.get("home")}
+MI = PRINCIPALS["id-palwatch-contoso"]["objectId"]
+PIPELINE = PRINCIPALS["contoso-pipeline"]  # federated trust to our MI, not configured: found by discovery
+AUTOMATION = PRINCIPALS["contoso-automation"]["objectId"]
+BOB = PRINCIPALS["Bob Engineer"]["objectId"]
+OPERATORS = PRINCIPALS["Contoso MSP Operators"]["objectId"]
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+CUSTOMER = next(t for t in SCENARIO["tenants"] if t["displayName"] == "Relecloud")
+CUSTOMER_SUB = CUSTOMER["subscriptions"][0]["subscriptionId"]
+
+PAL_WRITES = ("PUT", "PATCH", "DELETE")
+
+
+def delegation(*authorizations: tuple[str, str, str], eligible: list[dict[str, Any]] | None = None,
+               scope: str = f"/subscriptions/{CUSTOMER_SUB}") -> dict[str, Any]:
+    """A new delegation body for the control API: the MI as Reader (so PAL Watch can see it) plus `authorizations`."""
+    return {
+        "registrationAssignmentId": str(uuid.uuid4()),
+        "scope": scope,
+        "registrationDefinitionId": str(uuid.uuid4()),
+        "registrationDefinitionName": "Contoso Managed Azure (test)",
+        "managedByTenantId": MANAGING,
+        "authorizations": [
+            {"principalId": MI, "principalIdDisplayName": "id-palwatch-contoso", "roleDefinitionId": READER},
+            *({"principalId": p, "principalIdDisplayName": n, "roleDefinitionId": r} for p, n, r in authorizations),
+        ],
+        "eligibleAuthorizations": eligible or [],
+    }
+
+
+def onboard(emulator: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
+    return emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)["events"]
+
+
+def offboard(emulator: Any, assignment_id: str) -> list[dict[str, Any]]:
+    return emulator.control("DELETE", f"/delegations/{assignment_id}")["events"]
+
+
+def deliver(events: list[dict[str, Any]]) -> None:
+    for event in events:
+        function_app.delegation_events(decode_event(event))
+
+
+def pal_writes(emulator: Any) -> list[dict[str, Any]]:
+    return [
+        r for r in emulator.journal()
+        if r["method"] in PAL_WRITES and "/providers/microsoft.managementpartner/partners" in r["path"].lower()
+    ]
+
+
+def links(emulator: Any) -> dict[str, str]:
+    """objectId -> partnerId of the active links in the managing tenant, as the emulator holds them."""
+    return {
+        link["objectId"]: link["partnerId"]
+        for link in emulator.control("GET", "/links")["links"]
+        if link["tenantId"] == MANAGING and link.get("state", "Active") == "Active"
+    }
+
+
+def snapshot_of(engine: Any, assignment_id: str) -> Any:
+    return next(s for s in engine.store.list_delegations() if s.key.endswith(assignment_id.lower()))
+
+
+def open_findings(engine: Any) -> dict[str, Any]:
+    return {r.finding.key: r.finding for r in engine.store.open_findings()}
+
+
+def test_new_delegation_links_its_federated_principal_automatically(emulator, palwatch):
+    body = delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))
+    assert PIPELINE["objectId"] not in links(emulator)
+
+    deliver(onboard(emulator, body))
+
+    assert links(emulator).get(PIPELINE["objectId"]) == PARTNER
+    snap = snapshot_of(palwatch, body["registrationAssignmentId"])
+    assert snap.attributed
+    assert [a.principal_id for a in snap.attributed_by if a.active] == [PIPELINE["objectId"]]
+    assert not [f for f in open_findings(palwatch).values() if f.subject == snap.key]
+
+
+def test_the_link_is_visible_to_microsofts_sdk_as_that_principal(emulator, palwatch):
+    from azure.identity import ClientAssertionCredential, ManagedIdentityCredential
+    from azure.mgmt.managementpartner import ACEProvisioningManagementPartnerAPI
+
+    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
+
+    mi = ManagedIdentityCredential(client_id=emulator.env["AZURE_CLIENT_ID"])
+    as_pipeline = ClientAssertionCredential(
+        MANAGING, PIPELINE["appId"], lambda: mi.get_token("api://AzureADTokenExchange/.default").token,
+        authority=emulator.env["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True,
+    )
+    client = ACEProvisioningManagementPartnerAPI(as_pipeline, base_url=emulator.env["PAL_ARM_ENDPOINT"])
+    link = client.partner.get(PARTNER)
+    assert link.partner_id == PARTNER
+    assert link.object_id == PIPELINE["objectId"]
+    assert link.tenant_id == MANAGING
+
+
+@pytest.mark.parametrize(
+    ("authorizations", "eligible", "reason"),
+    [
+        pytest.param([(BOB, "Bob Engineer", CONTRIBUTOR)], None, "users_only", id="users-only"),
+        pytest.param([(AUTOMATION, "contoso-automation", READER)], None, "no_eligible_role", id="reader-only"),
+        pytest.param(
+            [],
+            [{"principalId": AUTOMATION, "principalIdDisplayName": "contoso-automation",
+              "roleDefinitionId": CONTRIBUTOR,
+              "justInTimeAccessPolicy": {"multiFactorAuthProvider": "Azure", "maximumActivationDuration": "PT8H"}}],
+            "just_in_time_only",
+            id="jit-only",
+        ),
+    ],
+)
+def test_unattributed_delegations_get_the_right_reason(emulator, palwatch, authorizations, eligible, reason):
+    body = delegation(*authorizations, eligible=eligible)
+    deliver(onboard(emulator, body))
+
+    snap = snapshot_of(palwatch, body["registrationAssignmentId"])
+    assert not snap.attributed
+    assert snap.reason == reason
+    findings = [f for f in open_findings(palwatch).values() if f.subject == snap.key]
+    assert [f.kind for f in findings] == ["unattributed_delegation"]
+    assert findings[0].reason == reason
+    assert findings[0].tenant_id == CUSTOMER["tenantId"]
+    if reason == "users_only":
+        assert f"az managementpartner create --partner-id {PARTNER}" in findings[0].fix
+
+
+def test_a_group_containing_a_linked_principal_attributes_its_delegation(emulator, palwatch):
+    body = delegation((OPERATORS, "Contoso MSP Operators", CONTRIBUTOR))
+    deliver(onboard(emulator, body))
+
+    snap = snapshot_of(palwatch, body["registrationAssignmentId"])
+    assert snap.attributed
+    assert {a.via_group for a in snap.attributed_by if a.active} == {OPERATORS}
+
+
+def test_the_same_event_five_times_writes_the_link_once(emulator, palwatch):
+    events = onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR)))
+    emulator.control("DELETE", "/journal")
+
+    for _ in range(5):
+        deliver(events)
+
+    writes = pal_writes(emulator)
+    assert len(writes) == 1, writes
+    assert writes[0]["objectId"] == PIPELINE["objectId"]
+
+
+def test_concurrent_duplicates_write_the_link_once(emulator, palwatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    events = onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR)))
+    emulator.control("DELETE", "/journal")
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        list(pool.map(lambda _: deliver(events), range(5)))
+
+    assert len(pal_writes(emulator)) == 1
+    assert links(emulator)[PIPELINE["objectId"]] == PARTNER
+
+
+def test_a_delete_event_records_the_removal(emulator, palwatch):
+    body = delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))
+    deliver(onboard(emulator, body))
+    deliver(offboard(emulator, body["registrationAssignmentId"]))
+
+    snap = snapshot_of(palwatch, body["registrationAssignmentId"])
+    assert snap.removed
+    kinds = [f.kind for f in open_findings(palwatch).values() if f.subject == snap.key]
+    assert kinds == ["delegation_removed"]
+
+
+def test_a_delete_delivered_before_its_write_ends_in_what_arm_shows(emulator, palwatch):
+    body = delegation((BOB, "Bob Engineer", CONTRIBUTOR))
+    write_events = onboard(emulator, body)
+    delete_events = offboard(emulator, body["registrationAssignmentId"])
+    second = copy.deepcopy(body)
+    rewrite_events = onboard(emulator, second)  # the customer delegated again
+
+    deliver(rewrite_events)
+    deliver(delete_events)  # stale: the delegation exists again
+    deliver(write_events)
+
+    snap = snapshot_of(palwatch, body["registrationAssignmentId"])
+    assert not snap.removed
+    assert snap.reason == "users_only"
+
+
+def test_events_in_cloudevents_schema_are_handled_too(emulator, palwatch):
+    body = delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))
+    cloud_events = []
+    for event in onboard(emulator, body):
+        cloud_events.append({
+            "specversion": "1.0", "id": event["id"], "source": event["topic"], "subject": event["subject"],
+            "type": event["eventType"], "time": event["eventTime"], "data": event["data"],
+        })
+    deliver(cloud_events)
+
+    assert links(emulator).get(PIPELINE["objectId"]) == PARTNER
+
+
+def test_a_delegation_to_another_managing_tenant_is_not_ours(emulator, palwatch):
+    other = next(t for t in SCENARIO["tenants"] if t["displayName"] == "Fourth Coffee MSP")
+    body = delegation()
+    body["managedByTenantId"] = other["tenantId"]
+    body["authorizations"] = [{"principalId": other["principals"][0]["objectId"], "principalIdDisplayName": "x",
+                               "roleDefinitionId": CONTRIBUTOR}]
+    deliver(onboard(emulator, body))
+
+    assert not [s for s in palwatch.store.list_delegations() if s.key.endswith(body["registrationAssignmentId"])]
