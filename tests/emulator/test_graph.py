@@ -1,0 +1,177 @@
+"""Microsoft Graph v1.0 as the engine reads it: principals, deletion and disabling, groups,
+bulk resolution, delta, change-notification subscriptions, sendMail and app permissions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.emulator.conftest import caller
+
+GRAPH = "https://graph.microsoft.com"
+
+
+def graph_as(emulator, demo, name: str = "id-palwatch-contoso"):
+    return caller(emulator, demo.principal(name)["objectId"], audience=GRAPH)
+
+
+def url(emulator, path: str) -> str:
+    return emulator.info["graph"] + "/v1.0" + path
+
+
+def test_principals_by_kind_and_as_directory_objects(emulator, demo):
+    g = graph_as(emulator, demo)
+    alice = demo.principal("Alice Operator")
+    user = g.get(url(emulator, f"/users/{alice['objectId']}"), params={"$select": "id,accountEnabled"}).json()
+    assert user == {"id": alice["objectId"], "accountEnabled": True}
+    mi = g.get(url(emulator, f"/servicePrincipals/{demo.principal('id-palwatch-contoso')['objectId']}")).json()
+    assert mi["servicePrincipalType"] == "ManagedIdentity"
+    obj = g.get(url(emulator, f"/directoryObjects/{demo.principal('Contoso MSP Operators')['objectId']}")).json()
+    assert obj["@odata.type"] == "#microsoft.graph.group"
+    ids = [p["objectId"] for p in demo.scenario["tenants"][0]["principals"]] + ["00000000-0000-4000-8000-000000000000"]
+    found = g.request(
+        "POST", url(emulator, "/directoryObjects/getByIds"), json={"ids": ids, "types": ["user", "group"]}
+    )
+    assert {o["@odata.type"] for o in found.json()["value"]} == {"#microsoft.graph.user", "#microsoft.graph.group"}
+    assert len(found.json()["value"]) == 5  # 3 users, 2 groups; the unknown id is skipped
+    # another tenant's objects are invisible
+    fourth = demo.principal("Fourth Coffee Admin")
+    assert g.get(url(emulator, f"/users/{fourth['objectId']}")).status_code == 404
+
+
+def test_soft_delete_restore_hard_delete_and_disable(emulator, demo):
+    g = graph_as(emulator, demo)
+    bob = demo.principal("Bob Engineer")["objectId"]
+    emulator.control("POST", f"/principals/{bob}", {"action": "softDelete"})
+    gone = g.get(url(emulator, f"/users/{bob}"))
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "Request_ResourceNotFound"
+    deleted = g.get(url(emulator, f"/directory/deletedItems/{bob}")).json()
+    assert deleted["deletedDateTime"]
+    listed = g.get(url(emulator, "/directory/deletedItems/microsoft.graph.user")).json()["value"]
+    assert [u["id"] for u in listed] == [bob]
+    emulator.control("POST", f"/principals/{bob}", {"action": "restore"})
+    assert g.get(url(emulator, f"/users/{bob}")).status_code == 200
+    emulator.control("POST", f"/principals/{bob}", {"action": "hardDelete"})
+    assert g.get(url(emulator, f"/users/{bob}")).status_code == 404
+    assert g.get(url(emulator, f"/directory/deletedItems/{bob}")).status_code == 404
+
+    ops = demo.principal("contoso-ops")["objectId"]
+    emulator.control("POST", f"/principals/{ops}", {"action": "disable"})
+    assert g.get(url(emulator, f"/servicePrincipals/{ops}")).json()["accountEnabled"] is False
+
+
+def test_transitive_members_are_paged(emulator, demo):
+    emulator.control("POST", "/config", {"pageSize": 2})
+    g = graph_as(emulator, demo)
+    members, link = (
+        [],
+        url(emulator, f"/groups/{demo.principal('Contoso MSP Operators')['objectId']}/transitiveMembers"),
+    )
+    while link:
+        body = g.get(link).json()
+        members += body["value"]
+        link = body.get("@odata.nextLink")
+    names = sorted(m["displayName"] for m in members)
+    assert names == ["Alice Operator", "Bob Engineer", "Contoso MSP Tier 2", "contoso-ops"]  # Bob via Tier 2
+
+
+def test_service_principal_delta(emulator, demo):
+    g = graph_as(emulator, demo)
+    first = g.get(url(emulator, "/servicePrincipals/delta")).json()
+    assert {"contoso-ops", "id-palwatch-contoso"} <= {sp["displayName"] for sp in first["value"]}
+    ops = demo.principal("contoso-ops")["objectId"]
+    pipeline = demo.principal("contoso-pipeline")["objectId"]
+    emulator.control("POST", f"/principals/{ops}", {"action": "disable"})
+    emulator.control("POST", f"/principals/{pipeline}", {"action": "hardDelete"})
+    changes = g.get(first["@odata.deltaLink"]).json()
+    by_id = {c["id"]: c for c in changes["value"]}
+    assert set(by_id) == {ops, pipeline}
+    assert by_id[ops]["accountEnabled"] is False
+    assert by_id[pipeline]["@removed"] == {"reason": "deleted"}
+    assert g.get(changes["@odata.deltaLink"]).json()["value"] == []
+
+
+def test_subscriptions_limit_renew_delete(emulator, demo):
+    g = graph_as(emulator, demo)
+    now = datetime.now(UTC)
+    topic = "EventGrid:?azuresubscriptionid=x&resourcegroup=y&partnertopic=z&location=westeurope"
+    body = {
+        "changeType": "updated,deleted",
+        "resource": "users",
+        "clientState": "s3cret",
+        "notificationUrl": topic,
+        "lifecycleNotificationUrl": topic,
+        "expirationDateTime": (now + timedelta(minutes=41_761)).isoformat(),
+    }
+    too_far = g.request("POST", url(emulator, "/subscriptions"), json=body)
+    assert too_far.status_code == 400
+    body["expirationDateTime"] = (now + timedelta(days=2)).isoformat()
+    created = g.request("POST", url(emulator, "/subscriptions"), json=body)
+    assert created.status_code == 201
+    sub_id = created.json()["id"]
+    later = (now + timedelta(days=20)).isoformat()
+    renewed = g.request("PATCH", url(emulator, f"/subscriptions/{sub_id}"), json={"expirationDateTime": later})
+    assert renewed.json()["expirationDateTime"] == later
+    assert [s["id"] for s in g.get(url(emulator, "/subscriptions")).json()["value"]] == [sub_id]
+    assert g.request("DELETE", url(emulator, f"/subscriptions/{sub_id}")).status_code == 204
+    assert g.get(url(emulator, f"/subscriptions/{sub_id}")).status_code == 404
+
+
+def test_send_mail_lands_in_the_mailbox(emulator, demo):
+    g = graph_as(emulator, demo)
+    emulator.control("DELETE", "/mailbox")
+    message = {
+        "subject": "Attribution lost",
+        "body": {"contentType": "Text", "content": "Fabrikam"},
+        "toRecipients": [{"emailAddress": {"address": "ops@contosomsp.com"}}],
+    }
+    sent = g.request(
+        "POST",
+        url(emulator, "/users/palwatch@contosomsp.onmicrosoft.com/sendMail"),
+        json={"message": message, "saveToSentItems": False},
+    )
+    assert sent.status_code == 202
+    mailbox = emulator.control("GET", "/mailbox")["messages"]
+    assert [m["message"]["subject"] for m in mailbox] == ["Attribution lost"]
+    assert mailbox[0]["from"] == "palwatch@contosomsp.onmicrosoft.com"
+
+
+def test_graph_app_roles_are_enforced(emulator, demo):
+    scenario = demo.scenario
+    mi = scenario["tenants"][0]["principals"][0]
+    mi["graphAppRoles"] = ["User.Read.All"]
+    emulator.reset(scenario)
+    g = graph_as(emulator, demo)
+    assert g.get(url(emulator, f"/users/{demo.principal('Alice Operator')['objectId']}")).status_code == 200
+    refused = g.get(url(emulator, f"/groups/{demo.principal('Contoso MSP Operators')['objectId']}"))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "Authorization_RequestDenied"
+    mail = g.request(
+        "POST",
+        url(emulator, "/users/palwatch@contosomsp.onmicrosoft.com/sendMail"),
+        json={"message": {"toRecipients": [{"emailAddress": {"address": "a@b.c"}}]}},
+    )
+    assert mail.status_code == 403
+
+
+def test_json_batch_runs_each_request(emulator, demo):
+    g = graph_as(emulator, demo)
+    alice = demo.principal("Alice Operator")["objectId"]
+    batch = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": f"/users/{alice}?$select=id,accountEnabled"},
+            {"id": "2", "method": "GET", "url": "/users/00000000-0000-4000-8000-000000000000"},
+            {
+                "id": "3",
+                "method": "POST",
+                "url": "/directoryObjects/getByIds",
+                "body": {"ids": [alice]},
+                "headers": {"Content-Type": "application/json"},
+            },
+        ]
+    }
+    answers = {r["id"]: r for r in g.request("POST", url(emulator, "/$batch"), json=batch).json()["responses"]}
+    assert answers["1"]["status"] == 200
+    assert answers["1"]["body"] == {"id": alice, "accountEnabled": True}
+    assert answers["2"]["status"] == 404
+    assert [o["id"] for o in answers["3"]["body"]["value"]] == [alice]

@@ -1,0 +1,218 @@
+"""Subscriptions, tenants, registration assignments, role definitions and the activity log,
+read through Microsoft's SDK clients (unmodified) and raw calls, with Lighthouse visibility."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.identity import ClientSecretCredential, ManagedIdentityCredential
+from azure.mgmt.managedservices import ManagedServicesClient
+from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+from tests.emulator.conftest import caller, identities
+
+MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+
+
+def test_managing_tenant_sees_delegated_subscriptions_and_assignments(emulator, demo):
+    emulator.control("POST", "/config", {"pageSize": 2})
+    mi = ManagedIdentityCredential()
+    subs = list(SubscriptionClient(mi, base_url=emulator.info["arm"]).subscriptions.list())
+    by_name = {s.display_name: s for s in subs}
+    assert set(by_name) == {"Contoso MSP - Operations", "Fabrikam Production"}  # MI holds one delegation
+    fabrikam = by_name["Fabrikam Production"]
+    assert fabrikam.tenant_id == demo.tenant("Fabrikam")["tenantId"]
+    assert [t.tenant_id for t in fabrikam.managed_by_tenants] == [demo.home]
+
+    ops = identities(emulator)["ops"]
+    ops_cred = ClientSecretCredential(
+        demo.home,
+        ops["clientId"],
+        emulator.env[ops["secretSetting"]],
+        authority=emulator.info["authority"],
+        disable_instance_discovery=True,
+    )
+    seen = {s.display_name for s in SubscriptionClient(ops_cred, base_url=emulator.info["arm"]).subscriptions.list()}
+    # directly (Tailwind rg-web) and through the Operators group (Fabrikam, Woodgrove Core, Litware)
+    assert seen == {
+        "Contoso MSP - Operations",
+        "Fabrikam Production",
+        "Tailwind Retail",
+        "Woodgrove Core Banking",
+        "Litware Analytics",
+    }
+    pages = [e for e in emulator.journal() if e["path"] == "/subscriptions" and e["objectId"] == ops_cred_oid(demo)]
+    assert len(pages) == 3  # 5 subscriptions, 2 per page
+
+    client = ManagedServicesClient(ops_cred, base_url=emulator.info["arm"])
+    litware_sub = demo.tenant("Litware")["subscriptions"][0]["subscriptionId"]
+    assignments = list(
+        client.registration_assignments.list(f"subscriptions/{litware_sub}", expand_registration_definition=True)
+    )
+    expected = {demo.delegation(name)["registrationAssignmentId"] for name in ("litware", "litware-ml")}
+    assert {a.name for a in assignments} == expected, "subscription scope also lists its resource groups'"
+    assert any("/resourceGroups/rg-ml/" in a.id for a in assignments)
+    definition = next(a for a in assignments if "/resourceGroups/" not in a.id).properties.registration_definition
+    assert definition.properties.managed_by_tenant_id == demo.home
+    assert definition.properties.authorizations[0].role_definition_id == "b24988ac-6180-42a0-ab88-20f7382dd24c"
+
+
+def ops_cred_oid(demo) -> str:
+    return demo.principal("contoso-ops")["objectId"]
+
+
+def test_resource_group_only_caller_is_refused_at_subscription_scope(emulator, demo):
+    deploy = caller(emulator, demo.principal("contoso-deploy")["objectId"])
+    tailwind = demo.tenant("Tailwind")["subscriptions"][0]["subscriptionId"]
+    at_sub = deploy.get(
+        f"/subscriptions/{tailwind}/providers/Microsoft.ManagedServices/registrationAssignments",
+        params={"api-version": "2022-10-01", "$expandRegistrationDefinition": "true"},
+    )
+    assert at_sub.status_code == 403
+    assert at_sub.json()["error"]["code"] == "AuthorizationFailed"
+    groups = deploy.get(f"/subscriptions/{tailwind}/resourcegroups", params={"api-version": "2021-04-01"}).json()[
+        "value"
+    ]
+    assert [g["name"] for g in groups] == ["rg-data"]
+    at_rg = deploy.get(
+        f"/subscriptions/{tailwind}/resourceGroups/rg-data/providers/Microsoft.ManagedServices/registrationAssignments",
+        params={"api-version": "2022-10-01"},
+    ).json()["value"]
+    assert [a["name"] for a in at_rg] == [demo.delegation("tailwind-data")["registrationAssignmentId"]]
+    other_rg = deploy.get(
+        f"/subscriptions/{tailwind}/resourceGroups/rg-web/providers/Microsoft.ManagedServices/registrationAssignments",
+        params={"api-version": "2022-10-01"},
+    )
+    assert other_rg.status_code == 403
+
+
+def test_filter_by_managing_tenant_and_get_one(emulator, demo):
+    me = caller(emulator, demo.principal("Contoso Managed Services Portal", demo.home)["objectId"])
+    sub = demo.tenant("Proseware")["subscriptions"][0]["subscriptionId"]
+    path = f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments"
+    everything = me.get(path, params={"api-version": "2022-10-01"}).json()["value"]
+    assert len(everything) == 2  # ours and Fourth Coffee's
+    ours = me.get(
+        path,
+        params={
+            "api-version": "2022-10-01",
+            "$filter": f"managedByTenantId eq '{demo.home}'",
+            "$expandRegistrationDefinition": "true",
+        },
+    ).json()["value"]
+    assert [a["name"] for a in ours] == [demo.delegation("proseware")["registrationAssignmentId"]]
+    one = me.get(
+        f"{path}/{ours[0]['name']}", params={"api-version": "2019-09-01", "$expandRegistrationDefinition": "true"}
+    )
+    assert one.json()["properties"]["registrationDefinition"]["properties"]["manageeTenantName"] == "Proseware, Inc."
+
+
+def test_tenants_list_categories(emulator, demo):
+    ops = identities(emulator)["ops"]
+    credential = ClientSecretCredential(
+        demo.home,
+        ops["clientId"],
+        emulator.env[ops["secretSetting"]],
+        authority=emulator.info["authority"],
+        disable_instance_discovery=True,
+    )
+    tenants = {t.tenant_id: t for t in SubscriptionClient(credential, base_url=emulator.info["arm"]).tenants.list()}
+    assert tenants[demo.home].tenant_category == "Home"
+    assert tenants[demo.tenant("Tailwind")["tenantId"]].tenant_category == "ProjectedBy"
+    assert tenants[demo.tenant("Tailwind")["tenantId"]].default_domain == "tailwindtraders.onmicrosoft.com"
+    portal = identities(emulator)["portal"]
+    multi = ClientSecretCredential(
+        demo.home,
+        portal["clientId"],
+        emulator.env[portal["secretSetting"]],
+        authority=emulator.info["authority"],
+        disable_instance_discovery=True,
+    )
+    found = {t.tenant_id for t in SubscriptionClient(multi, base_url=emulator.info["arm"]).tenants.list()}
+    assert {demo.tenant("Litware")["tenantId"], demo.tenant("Proseware")["tenantId"]} <= found
+
+
+def test_role_definitions_tell_eligible_from_read_only(emulator, demo):
+    me = caller(emulator, demo.principal("id-palwatch-contoso")["objectId"])
+
+    def actions(role: str) -> list[str]:
+        body = me.get(
+            f"/providers/Microsoft.Authorization/roleDefinitions/{role}", params={"api-version": "2022-04-01"}
+        )
+        return body.json()["properties"]["permissions"][0]["actions"]
+
+    assert actions("acdd72a7-3385-48ef-bd42-f606fba81ae7") == ["*/read"]
+    assert actions(MONITORING_READER) == ["*/read"]
+    assert any(a.endswith("/write") or a == "*" for a in actions("9980e02c-c2be-4d73-94e8-173b1dc7cf3c"))
+    assert "Microsoft.DesktopVirtualization/*" in actions("082f0a83-3be5-4ba1-904c-961cca79b387")  # scenario-added
+    sub = demo.tenant("Fabrikam")["subscriptions"][0]["subscriptionId"]
+    scoped = me.get(
+        f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c",
+        params={"api-version": "2022-04-01"},
+    ).json()
+    assert scoped["properties"]["roleName"] == "Contributor"
+    assert scoped["id"].startswith(f"/subscriptions/{sub}/")
+    missing = me.get(
+        "/providers/Microsoft.Authorization/roleDefinitions/00000000-0000-0000-0000-000000000001",
+        params={"api-version": "2022-04-01"},
+    )
+    assert missing.status_code == 404
+
+
+def activity(me, since: str) -> list[dict]:
+    records, url = [], "/providers/microsoft.insights/eventtypes/management/values"
+    params: dict | None = {"api-version": "2015-04-01", "$filter": f"eventTimestamp ge '{since}'"}
+    while url:
+        body = me.get(url, params=params).json()
+        records += body["value"]
+        url, params = body.get("nextLink"), None
+    return records
+
+
+def test_activity_log_records_delegations_and_needs_monitoring_reader(emulator, demo):
+    emulator.control("POST", "/config", {"pageSize": 5})
+    me = caller(emulator, demo.principal("id-palwatch-contoso")["objectId"])
+    initial = activity(me, "2000-01-01T00:00:00Z")
+    ours = [d for d in demo.scenario["delegations"] if d["managedByTenantId"] == demo.home]
+    assert len(initial) == len(ours)
+    detail = json.loads(initial[0]["description"])
+    assert {"delegationResourceId", "subscriptionTenantId", "subscriptionId"} <= set(detail)
+    newest = initial[0]["eventTimestamp"]
+
+    removed = demo.delegation("northwind")
+    emulator.control("DELETE", f"/delegations/{removed['registrationAssignmentId']}")
+    later = activity(me, newest)
+    unregister = [r for r in later if r["operationName"]["value"] == "Microsoft.Resources/tenants/unregister/action"]
+    assert len(unregister) == 1
+    assert json.loads(unregister[0]["description"])["delegationResourceId"].endswith(
+        removed["registrationAssignmentId"]
+    )
+
+    automation = caller(emulator, demo.principal("contoso-automation")["objectId"])
+    assert (
+        automation.get(
+            "/providers/microsoft.insights/eventtypes/management/values",
+            params={"api-version": "2015-04-01", "$filter": "eventTimestamp ge '2000-01-01T00:00:00Z'"},
+        ).status_code
+        == 200
+    )  # no rootRoles key: granted
+    scenario = demo.scenario
+    scenario["tenants"][0]["principals"][0]["rootRoles"] = []
+    emulator.reset(scenario)
+    refused = me.get(
+        "/providers/microsoft.insights/eventtypes/management/values",
+        params={"api-version": "2015-04-01", "$filter": "eventTimestamp ge '2000-01-01T00:00:00Z'"},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "AuthorizationFailed"
+
+
+def test_unknown_api_version_is_rejected(emulator, demo):
+    mi = ManagedIdentityCredential()
+    client = ManagedServicesClient(mi, base_url=emulator.info["arm"], api_version="2017-01-01")
+    sub = demo.tenant("Fabrikam")["subscriptions"][0]["subscriptionId"]
+    with pytest.raises(HttpResponseError) as caught:
+        list(client.registration_assignments.list(f"subscriptions/{sub}"))
+    assert caught.value.status_code == 400
