@@ -1,0 +1,123 @@
+"""Partner Admin Link (Microsoft.ManagementPartner, api-version 2018-02-01) for the calling identity.
+
+A link belongs to whoever's token makes the call, in the token's tenant, so a `PartnerLinkClient`
+is built per (identity, tenant) with that identity's credential. `ensure_link` is the idempotent
+write the use cases call: GET first, then PUT if none, PATCH if it points elsewhere, nothing if
+right. Called by the delegation/verify use cases, `link-me` and the doctor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from shared import model
+from shared.azure import errors
+from shared.azure.http import AzureHttpClient
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2018-02-01"
+PARTNERS = "/providers/Microsoft.ManagementPartner/partners"
+_PARAMS = {"api-version": API_VERSION}
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """What `ensure_link` did: `unchanged`, `created` (PUT) or `repointed` (PATCH)."""
+
+    action: str
+    link: model.PartnerLink
+    previous_partner_id: str = ""
+
+    @property
+    def wrote(self) -> bool:
+        return self.action != "unchanged"
+
+
+class PartnerLinkClient:
+    """The calling identity's PAL link."""
+
+    def __init__(self, http: AzureHttpClient) -> None:
+        self._http = http
+
+    @classmethod
+    def from_settings(cls, settings: Any, credential: Any, **kwargs: Any) -> PartnerLinkClient:
+        return cls(AzureHttpClient.for_arm(settings, credential, **kwargs))
+
+    def get_link(self) -> model.PartnerLink | None:
+        """The caller's link, or None when it has none (404 ManagementPartnerNotFound)."""
+        try:
+            body = self._http.get(PARTNERS, _PARAMS)
+        except errors.NotFoundError:
+            return None
+        return parse_link(body) if body else None
+
+    def create_link(self, partner_id: str) -> model.PartnerLink:
+        """PUT: link the caller (fails with ConflictError when it already has a link)."""
+        return parse_link(self._http.put(f"{PARTNERS}/{_checked(partner_id)}", None, _PARAMS))
+
+    def update_link(self, partner_id: str) -> model.PartnerLink:
+        """PATCH: move the caller's existing link to `partner_id`."""
+        return parse_link(self._http.patch(f"{PARTNERS}/{_checked(partner_id)}", None, _PARAMS))
+
+    def delete_link(self, partner_id: str) -> None:
+        """DELETE: remove the caller's link; succeeds when there is none."""
+        try:
+            self._http.delete(f"{PARTNERS}/{_checked(partner_id)}", _PARAMS)
+        except errors.NotFoundError:
+            return
+
+    def ensure_link(self, partner_id: str) -> LinkResult:
+        """Make the caller linked to `partner_id` with at most one write.
+
+        Raises PartnerIdInvalidError (a global id, a typo), ForbiddenError, TransientError.
+        """
+        current = self.get_link()
+        if current is not None and current.active and current.partner_id == partner_id:
+            return LinkResult("unchanged", current)
+        if current is not None and current.active:
+            link = self.update_link(partner_id)
+            log.info("PAL link of %s re-pointed from %s to %s", current.object_id, current.partner_id, partner_id)
+            return LinkResult("repointed", link, current.partner_id)
+        try:
+            link = self.create_link(partner_id)
+        except errors.ConflictError:
+            # Someone (a concurrent handler, a human) linked between our GET and PUT: look again once.
+            again = self.get_link()
+            if again is not None and again.active and again.partner_id == partner_id:
+                return LinkResult("unchanged", again)
+            if again is not None and again.active:
+                link = self.update_link(partner_id)
+                return LinkResult("repointed", link, again.partner_id)
+            raise
+        log.info("PAL link of %s created for partner id %s", link.object_id, partner_id)
+        return LinkResult("created", link, current.partner_id if current else "")
+
+
+def parse_link(body: dict[str, Any]) -> model.PartnerLink:
+    """A `PartnerLink` from a ManagementPartner response (fields under `properties`)."""
+    props = body.get("properties") if isinstance(body.get("properties"), dict) else body
+    try:
+        version = int(props.get("version") or body.get("etag") or 0)
+    except (TypeError, ValueError):
+        version = 0
+    partner_id = str(props.get("partnerId") or body.get("name") or "")
+    if not partner_id:
+        raise errors.PermanentError("ManagementPartner answer without a partnerId", code="MalformedResponse")
+    return model.PartnerLink(
+        tenant_id=str(props.get("tenantId") or ""),
+        object_id=str(props.get("objectId") or ""),
+        partner_id=partner_id,
+        partner_name=str(props.get("partnerName") or ""),
+        state=str(props.get("state") or "Active"),
+        version=version,
+    )
+
+
+def _checked(partner_id: str) -> str:
+    # Settings validate this already; a path segment must never carry anything but digits.
+    if not partner_id.isascii() or not partner_id.isdigit():
+        raise errors.PartnerIdInvalidError(f"partner id {partner_id[:20]!r} is not digits", code="PartnerIdInvalid")
+    return partner_id

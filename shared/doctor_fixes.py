@@ -1,0 +1,105 @@
+"""The fix hints `palwatch doctor` prints: the exact role, Graph permission or command to run.
+
+Plain text builders, no I/O. Kept apart from the checks (`shared/doctor.py`) so the wording of
+every grant lives in one place and matches what `scripts/grant-permissions.sh` does.
+"""
+
+from __future__ import annotations
+
+import json
+
+from shared import model
+from shared.azure import errors
+
+READER_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+MONITORING_READER_ROLE = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+# Microsoft Graph application permissions (app role ids are the same in every tenant).
+GRAPH_ROLES = {
+    "User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
+    "Group.Read.All": "5b567255-7703-4780-807c-7be8301ae99b",
+    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
+}
+
+
+def token_fix(
+    acting: model.ActingIdentity, error: errors.AzureError, *, authority_host: str, tenant_id: str, mi_object_id: str
+) -> str:
+    """How to make `acting`'s token work again."""
+    if acting.kind == "managedIdentity":
+        return (
+            "turn on the function app's managed identity (az functionapp identity assign -g <rg> -n <app>); "
+            "for a user-assigned one set AZURE_CLIENT_ID to its client id. Outside Azure there is none: "
+            "IDENTITY_ENDPOINT/IDENTITY_HEADER are set only in Azure (or by the emulator)"
+        )
+    if isinstance(error, errors.TransientError):
+        return "the identity endpoint was unreachable or throttled: run the doctor again"
+    if acting.kind == "secret":
+        return (
+            f"the secret in {acting.secret_setting} was refused ({error.code or 'invalid_client'}): create "
+            f"one with `az ad app credential reset --id {acting.client_id} --append --display-name palwatch "
+            f"--query password -o tsv` and store it in {acting.secret_setting} (a Key Vault reference)"
+        )
+    if acting.kind == "certificate":
+        return (
+            f"the certificate in {acting.certificate_setting} was refused ({error.code or 'invalid_client'}):"
+            f" upload its public part with `az ad app credential reset --id {acting.client_id} --cert "
+            f"@palwatch-cert.pem --append` and keep certificate + private key (PEM) in "
+            f"{acting.certificate_setting}"
+        )
+    parameters = json.dumps(
+        {
+            "name": "palwatch-managed-identity",
+            "issuer": f"{authority_host}/{tenant_id}/v2.0",
+            "subject": mi_object_id,
+            "audiences": ["api://AzureADTokenExchange"],
+        }
+    )
+    return (
+        f"let app {acting.client_id} trust the function app's managed identity: "
+        f"`az ad app federated-credential create --id {acting.client_id} --parameters '{parameters}'`"
+    )
+
+
+def offer_fix(mi_object_id: str) -> str:
+    """The app must be authorized in each delegation to read it."""
+    return (
+        f"add the app's managed identity (principalId {mi_object_id}) to your Lighthouse offer's "
+        f"authorizations with Reader ({READER_ROLE}) and have customers update to that offer version"
+    )
+
+
+def graph_fix(permission: str, *, graph_endpoint: str, mi_object_id: str) -> str:
+    """Grant one Microsoft Graph application permission to the managed identity."""
+    body = json.dumps(
+        {
+            "principalId": mi_object_id,
+            "resourceId": "<Graph service principal id>",
+            "appRoleId": GRAPH_ROLES[permission],
+        }
+    )
+    return (
+        f"grant the Microsoft Graph application permission {permission} to the managed identity: "
+        f"scripts/grant-permissions.sh, or `az rest --method POST --uri "
+        f"{graph_endpoint}/v1.0/servicePrincipals/{mi_object_id}/appRoleAssignments --body "
+        f"'{body}'` (Graph service principal id: `az ad sp show --id {GRAPH_APP_ID} --query id -o tsv`)"
+    )
+
+
+def monitoring_reader_fix(mi_object_id: str) -> str:
+    """The tenant activity log needs Monitoring Reader at root scope."""
+    return (
+        f"assign Monitoring Reader at root scope to the managed identity (a Global Administrator first "
+        f"elevates access): `az role assignment create --assignee-object-id {mi_object_id} "
+        f"--assignee-principal-type ServicePrincipal --role 'Monitoring Reader' --scope /`"
+    )
+
+
+def retry_or(fix: str, error: errors.AzureError) -> str:
+    """`fix`, unless the error says the problem is elsewhere (a blip, an untrusted CA)."""
+    if isinstance(error, errors.TransientError):
+        return "the service was unreachable or throttled after retries: run the doctor again"
+    if error.code == "TlsError":
+        return "trust the endpoint's CA: set REQUESTS_CA_BUNDLE to its PEM"
+    return fix

@@ -1,0 +1,383 @@
+"""Every Azure adapter against the emulator over HTTPS, with real azure-identity credentials.
+
+The demo scenario: the app's managed identity, a federated automation principal, a secret one
+(`ops`, whose only access is a resource-group delegation), a certificate one (`deploy`), users,
+nested groups, and customers with subscription- and resource-group-scope delegations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared import model
+from shared.azure import errors, identity
+from shared.azure.activity_log import ActivityLogClient
+from shared.azure.arm import ArmClient
+from shared.azure.graph import GraphClient
+from shared.azure.http import AzureHttpClient
+from shared.azure.lighthouse import LighthouseClient
+from shared.azure.pal import PARTNERS, PartnerLinkClient
+from shared.settings import Settings, load_settings
+from tests.conftest import DEMO_SCENARIO, Emulator
+
+pytestmark = pytest.mark.integration
+
+# A machine-wide REQUESTS_CA_BUNDLE (the system bundle) overrides the fixture session's
+# `verify=ca_bundle` before the `emulator` fixture sets the emulator's CA. Belongs in
+# tests/conftest.py (reported to the lead); tests/emulator/conftest.py does the same.
+for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    os.environ.pop(_name, None)
+
+PARTNER = "5127255"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+
+def scenario() -> dict[str, Any]:
+    return json.loads(DEMO_SCENARIO.read_text())
+
+
+def principal(label_or_name: str) -> dict[str, Any]:
+    for tenant in scenario()["tenants"]:
+        if not tenant.get("home"):
+            continue
+        for p in tenant["principals"]:
+            if label_or_name in (p.get("label"), p.get("displayName"), p.get("type")):
+                return p
+    raise KeyError(label_or_name)
+
+
+def oid(label: str) -> str:
+    return principal(label)["objectId"].lower()
+
+
+def holders(object_id: str) -> set[str]:
+    """The principal and every group it is in, transitively (authorizations through groups count)."""
+    groups = [p for t in scenario()["tenants"] for p in t["principals"] if p["type"] == "Group"]
+    found = {object_id}
+    while True:
+        more = {g["objectId"].lower() for g in groups if found & {m.lower() for m in g.get("members", [])}}
+        if more <= found:
+            return found
+        found |= more
+
+
+def delegations_of(object_id: str) -> set[str]:
+    """What ARM shows the principal: delegations it holds, plus every delegation (resource groups
+    included) in a subscription where it holds a subscription-scope one (reference §2)."""
+    ids, home = holders(object_id), scenario()["tenants"][0]["tenantId"].lower()
+    ours = [d for d in scenario()["delegations"] if d["managedByTenantId"].lower() == home]
+    held = [d for d in ours if any(a["principalId"].lower() in ids for a in d["authorizations"])]
+    subs = {d["scope"].lower() for d in held if "/resourcegroups/" not in d["scope"].lower()}
+    visible = held + [d for d in ours if any(d["scope"].lower().startswith(s + "/") for s in subs)]
+    return {
+        f"{d['scope']}/providers/Microsoft.ManagedServices/registrationAssignments/{d['registrationAssignmentId']}".lower()
+        for d in visible
+    }
+
+
+@pytest.fixture
+def settings(emulator: Emulator) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def creds(settings: Settings) -> Iterator[identity.Credentials]:
+    credentials = identity.Credentials(settings)
+    yield credentials
+    credentials.close()
+
+
+def arm_as(settings: Settings, creds: identity.Credentials, name: str) -> AzureHttpClient:
+    return AzureHttpClient.for_arm(settings, creds.for_identity(settings.identity(name)))
+
+
+def graph(settings: Settings, creds: identity.Credentials) -> GraphClient:
+    return GraphClient.from_settings(settings, creds.managed_identity())
+
+
+def test_every_configured_identity_gets_a_token_for_itself(settings: Settings, creds: identity.Credentials) -> None:
+    expected = {
+        "managed-identity": principal("ManagedIdentity")["objectId"],
+        "automation": oid("automation"),
+        "ops": oid("ops"),
+        "deploy": oid("deploy"),
+    }
+    for acting in settings.identities:
+        who = identity.whoami(creds.for_identity(acting), settings.arm_scope)
+        assert who.tenant_id == settings.managing_tenant_id
+        if acting.name in expected:
+            assert who.object_id == expected[acting.name]
+    # Credentials are reused per (identity, tenant), so their token caches are too.
+    ops = settings.identity("ops")
+    assert creds.for_identity(ops) is creds.for_identity(ops, settings.managing_tenant_id)
+
+
+def test_a_wrong_secret_is_a_credential_error_without_the_secret(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAL_IDENTITY_OPS_SECRET", "definitely-wrong-secret")
+    settings = load_settings()
+    credentials = identity.Credentials(settings)
+    with pytest.raises(errors.CredentialError) as caught:
+        PartnerLinkClient(arm_as(settings, credentials, "ops")).get_link()
+    assert caught.value.code.startswith("AADSTS")
+    assert "definitely-wrong-secret" not in str(caught.value)
+
+
+def test_ensure_link_as_a_federated_principal_writes_once(
+    emulator: Emulator, settings: Settings, creds: identity.Credentials
+) -> None:
+    emulator.control("DELETE", "/journal")
+    pal = PartnerLinkClient(arm_as(settings, creds, "automation"))
+    assert pal.get_link() is None
+    first = pal.ensure_link(PARTNER)
+    assert first.action == "created"
+    assert (first.link.object_id, first.link.tenant_id, first.link.partner_id) == (
+        oid("automation"),
+        settings.managing_tenant_id,
+        PARTNER,
+    )
+    for _ in range(3):
+        assert pal.ensure_link(PARTNER).action == "unchanged"
+    links = emulator.control("GET", "/links")["links"]
+    assert any(
+        link["objectId"] == oid("automation") and link["partnerId"] == PARTNER and link["state"] == "Active"
+        for link in links
+    )
+    writes = [
+        r
+        for r in emulator.journal()
+        if r["method"] in ("PUT", "PATCH") and r["path"].startswith(PARTNERS) and r["objectId"] == oid("automation")
+    ]
+    assert len(writes) == 1
+
+
+def test_ensure_link_repoints_a_link_changed_by_hand(
+    emulator: Emulator, settings: Settings, creds: identity.Credentials
+) -> None:
+    emulator.control("PUT", f"/links/{settings.managing_tenant_id}/{oid('ops')}", {"partnerId": "4000001"})
+    pal = PartnerLinkClient(arm_as(settings, creds, "ops"))
+    assert pal.get_link().partner_id == "4000001"
+    result = pal.ensure_link(PARTNER)
+    assert (result.action, result.previous_partner_id, result.link.partner_id) == ("repointed", "4000001", PARTNER)
+    assert pal.get_link().partner_id == PARTNER
+
+
+def test_an_invalid_partner_id_is_its_own_error(settings: Settings, creds: identity.Credentials) -> None:
+    with pytest.raises(errors.PartnerIdInvalidError):
+        PartnerLinkClient(arm_as(settings, creds, "deploy")).ensure_link("4000001")  # a global id
+
+
+def test_delete_link_is_idempotent_and_relinking_works(settings: Settings, creds: identity.Credentials) -> None:
+    pal = PartnerLinkClient(arm_as(settings, creds, "ops"))
+    pal.delete_link(PARTNER)
+    pal.delete_link(PARTNER)
+    link = pal.get_link()
+    assert link is None or not link.active
+    assert pal.ensure_link(PARTNER).action == "created"
+    assert pal.get_link().active
+
+
+def test_arm_reads(settings: Settings, creds: identity.Credentials) -> None:
+    arm = ArmClient(arm_as(settings, creds, "automation"))
+    tenants = {t.tenant_id: t for t in arm.list_tenants()}
+    assert settings.managing_tenant_id in tenants
+    subscriptions = list(arm.list_subscriptions())
+    delegated = [s for s in subscriptions if s.delegated_to(settings.managing_tenant_id)]
+    assert delegated
+    assert all(s.tenant_id != settings.managing_tenant_id for s in delegated)
+    sub_of_rg = "271d51a5-d5f3-4f2a-af23-7e3650394a3d"
+    assert {g.name.lower() for g in arm.list_resource_groups(sub_of_rg)} >= {"rg-app", "rg-db"}
+    reader = arm.get_role_definition(READER)
+    assert reader.role_definition_id == READER
+    assert reader.actions
+    assert all("write" not in a.lower() for a in reader.actions)
+
+
+@pytest.mark.parametrize("name", ["managed-identity", "automation", "ops"])
+def test_full_enumeration_sees_exactly_what_each_identity_holds(
+    emulator: Emulator, settings: Settings, creds: identity.Credentials, name: str
+) -> None:
+    emulator.control("POST", "/config", {"pageSize": 1})  # every list pages
+    lighthouse = LighthouseClient(arm_as(settings, creds, name))
+    who = identity.whoami(creds.for_identity(settings.identity(name)), settings.arm_scope)
+    inventory = lighthouse.list_all_delegations(settings.managing_tenant_id, max_workers=4)
+    assert inventory.complete
+    assert {d.key for d in inventory} == delegations_of(who.object_id)
+    for delegation in inventory:
+        assert delegation.customer_tenant_id
+        assert delegation.managed_by_tenant_id == settings.managing_tenant_id
+        assert lighthouse.get_assignment(delegation.assignment_id) == delegation
+    assert any("nextLink" in json.dumps(r) or "skip" in r.get("query", "").lower() for r in emulator.journal())
+
+
+def test_resource_group_only_access_falls_back_to_the_groups(
+    emulator: Emulator, settings: Settings, creds: identity.Credentials
+) -> None:
+    lighthouse = LighthouseClient(arm_as(settings, creds, "ops"))
+    sub = "/subscriptions/0b5d9a25-573b-4f2c-98a3-8b6f06e0df98"
+    with pytest.raises(errors.ForbiddenError):
+        list(lighthouse.list_assignments(sub, settings.managing_tenant_id))
+    scopes = [d.scope for d in lighthouse.list_all_delegations(settings.managing_tenant_id)]
+    assert [s for s in scopes if s.startswith(sub)] == [f"{sub}/resourceGroups/rg-web"]
+
+
+def test_a_missing_assignment_is_not_found(settings: Settings, creds: identity.Credentials) -> None:
+    lighthouse = LighthouseClient(arm_as(settings, creds, "automation"))
+    missing = (
+        "/subscriptions/8d6ebcbb-ba20-4268-b209-47e86716c87c/providers/Microsoft.ManagedServices/"
+        "registrationAssignments/00000000-0000-0000-0000-000000000000"
+    )
+    with pytest.raises(errors.NotFoundError):
+        lighthouse.get_assignment(missing)
+
+
+def test_principals_and_their_state(emulator: Emulator, settings: Settings, creds: identity.Credentials) -> None:
+    g = graph(settings, creds)
+    alice, bob, ops = oid("Alice Operator"), oid("Bob Engineer"), oid("ops")
+    operators, mi = oid("Contoso MSP Operators"), principal("ManagedIdentity")["objectId"]
+    assert g.get_principal(alice).kind is model.PrincipalKind.USER
+    assert g.get_principal(alice).user_principal_name == principal("Alice Operator")["userPrincipalName"]
+    assert g.get_principal(operators).kind is model.PrincipalKind.GROUP
+    assert g.get_principal(ops).kind is model.PrincipalKind.SERVICE_PRINCIPAL
+    assert g.get_principal(mi).kind is model.PrincipalKind.MANAGED_IDENTITY
+    assert set(g.list_transitive_member_ids(operators)) >= {alice, bob, ops}
+    emulator.control("POST", f"/principals/{bob}", {"action": "disable"})
+    emulator.control("POST", f"/principals/{alice}", {"action": "softDelete"})
+    emulator.control("POST", f"/principals/{ops}", {"action": "hardDelete"})
+    found = g.get_principals([alice, bob, ops, operators, mi])
+    assert found[bob].state is model.PrincipalState.DISABLED
+    assert found[alice].state is model.PrincipalState.SOFT_DELETED
+    assert found[alice].kind is model.PrincipalKind.USER
+    assert found[ops].state is model.PrincipalState.DELETED
+    assert found[operators].state is model.PrincipalState.ACTIVE
+    assert g.get_principal(alice) == found[alice]
+
+
+def test_service_principal_delta(emulator: Emulator, settings: Settings, creds: identity.Credentials) -> None:
+    emulator.control("POST", "/config", {"pageSize": 2})
+    g = graph(settings, creds)
+    first = g.list_service_principals_delta()
+    assert oid("automation") in {p.object_id for p in first.principals}
+    assert first.delta_link
+    emulator.control("POST", f"/principals/{oid('deploy')}", {"action": "disable"})
+    second = g.list_service_principals_delta(first.delta_link)
+    changed = {p.object_id: p for p in second.principals}
+    assert changed[oid("deploy")].state is model.PrincipalState.DISABLED
+    assert oid("automation") not in changed
+
+
+def test_graph_subscription_upkeep(settings: Settings, creds: identity.Credentials) -> None:
+    g = graph(settings, creds)
+    url = settings.graph_notification_url
+    assert url.startswith("EventGrid:?")
+    created = g.create_subscription("users", url, datetime.now(UTC) + timedelta(days=2), settings.graph_client_state)
+    assert created.resource == "users"
+    assert created.expiration is not None
+    assert created.subscription_id in {s.subscription_id for s in g.list_subscriptions()}
+    later = datetime.now(UTC) + timedelta(days=20)
+    renewed = g.renew_subscription(created.subscription_id, later)
+    assert renewed.expiration is not None
+    assert abs((renewed.expiration - later).total_seconds()) < 5
+    with pytest.raises(errors.PermanentError):
+        g.renew_subscription(created.subscription_id, datetime.now(UTC) + timedelta(days=40))  # over 41,760 min
+    g.delete_subscription(created.subscription_id)
+    g.delete_subscription(created.subscription_id)
+    assert created.subscription_id not in {s.subscription_id for s in g.list_subscriptions()}
+
+
+def test_send_mail_lands_in_the_mailbox(emulator: Emulator, settings: Settings, creds: identity.Credentials) -> None:
+    sender = principal("PAL Watch alerts")["userPrincipalName"]
+    message = {
+        "subject": "PAL Watch test",
+        "body": {"contentType": "Text", "content": "hello"},
+        "toRecipients": [{"emailAddress": {"address": "ops@contoso.example"}}],
+    }
+    graph(settings, creds).send_mail(sender, message)
+    mailbox = emulator.control("GET", "/mailbox")["messages"]
+    assert any("PAL Watch test" in json.dumps(m) for m in mailbox)
+
+
+def test_activity_log_register_and_unregister_records(
+    emulator: Emulator, settings: Settings, creds: identity.Credentials
+) -> None:
+    emulator.control("POST", "/config", {"pageSize": 3})
+    activity = ActivityLogClient.from_settings(settings, creds.managed_identity())
+    since = datetime.now(UTC) - timedelta(days=30)
+    before = list(activity.list_delegation_records(since))
+    assert before
+    assert all(r.operation == "register" for r in before)
+    assert all(r.subscription_id and r.scope.startswith("/subscriptions/") for r in before)
+    removed = scenario()["delegations"][1]
+    emulator.control("DELETE", f"/delegations/{removed['registrationAssignmentId']}")
+    after = list(activity.list_delegation_records(since))
+    unregister = [r for r in after if r.operation == "unregister"]
+    assert unregister
+    assert unregister[0].scope.lower() == removed["scope"].lower()
+    newest = max(r.timestamp for r in after)
+    assert list(activity.list_delegation_records(newest + timedelta(seconds=1))) == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 429, "retryAfter": 0}, {"status": 503}, {"status": "drop"}],
+)
+def test_transient_faults_are_retried(
+    emulator: Emulator, settings: Settings, creds: identity.Credentials, fault: dict[str, Any]
+) -> None:
+    emulator.control("DELETE", "/journal")
+    emulator.control(
+        "POST", "/faults", {"route": "/providers/Microsoft.ManagementPartner/partners", "count": 1, **fault}
+    )
+    pal = PartnerLinkClient(
+        AzureHttpClient(settings.arm_endpoint, creds.managed_identity(), settings.arm_scope, backoff_factor=0.0)
+    )
+    assert pal.get_link().partner_id == PARTNER
+    hits = [r for r in emulator.journal() if r["path"].startswith(PARTNERS)]
+    assert len(hits) == 2
+
+
+def test_persistent_throttling_ends_in_a_transient_error(
+    emulator: Emulator, settings: Settings, creds: identity.Credentials
+) -> None:
+    emulator.control("POST", "/faults", {"route": "/subscriptions", "status": 429, "retryAfter": 0})
+    arm = ArmClient(
+        AzureHttpClient(
+            settings.arm_endpoint, creds.managed_identity(), settings.arm_scope, max_retries=2, backoff_factor=0.0
+        )
+    )
+    with pytest.raises(errors.TransientError) as caught:
+        list(arm.list_subscriptions())
+    assert caught.value.status == 429
+
+
+def test_an_unconfigured_principal_is_tried_by_federation(settings: Settings, creds: identity.Credentials) -> None:
+    pipeline = next(p for t in scenario()["tenants"] for p in t["principals"] if p["displayName"] == "contoso-pipeline")
+    who = identity.whoami(creds.federated_for_client_id(pipeline["appId"]), settings.arm_scope)
+    assert who.object_id == pipeline["objectId"].lower()
+    portal = principal("portal")  # trusts no managed identity: federation is refused
+    with pytest.raises(errors.CredentialError) as caught:
+        identity.whoami(creds.federated_for_client_id(portal["appId"]), settings.arm_scope)
+    assert caught.value.code.startswith("AADSTS")
+
+
+def test_a_multi_tenant_identity_links_itself_in_a_customer_tenant(
+    emulator: Emulator, settings: Settings, creds: identity.Credentials
+) -> None:
+    portal = settings.identity("portal")
+    assert portal.multi_tenant
+    customer = next(t for t in scenario()["tenants"] if t["displayName"].startswith("Litware"))
+    there = next(p for p in customer["principals"] if p.get("appId") == portal.client_id)
+    credential = creds.for_identity(portal, customer["tenantId"])
+    who = identity.whoami(credential, settings.arm_scope)
+    assert (who.tenant_id, who.object_id) == (customer["tenantId"].lower(), there["objectId"].lower())
+    tenants = {t.tenant_id for t in ArmClient(AzureHttpClient.for_arm(settings, credential)).list_tenants()}
+    assert customer["tenantId"].lower() in tenants
+    result = PartnerLinkClient(AzureHttpClient.for_arm(settings, credential)).ensure_link(PARTNER)
+    assert (result.action, result.link.tenant_id) == ("created", customer["tenantId"].lower())

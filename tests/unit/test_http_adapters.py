@@ -1,0 +1,402 @@
+"""Adapters turn Azure's wire formats into model values, and their verbs behave as the SDK guidelines say.
+
+Wire examples come from the reference facts (§1, §2); a scripted loopback server plays ARM/Graph.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from shared import model
+from shared.azure import errors
+from shared.azure.activity_log import ActivityLogClient, parse_record
+from shared.azure.graph import GraphClient
+from shared.azure.lighthouse import LighthouseClient, parse_assignment
+from shared.azure.pal import PARTNERS, PartnerLinkClient
+from tests.unit.test_http_client import FakeService, Reply, Seen, client
+
+SUB = "0afefe50-734e-4610-8c82-a144aff49dea"
+CUSTOMER = "01c0bcd5-4f47-4e4b-b492-418b7e2a8854"
+MANAGING = "83abe5cd-bcc3-441a-bd86-e6a75360cecc"
+
+
+def assignment(sub: str = SUB, rg: str = "", name: str = "484a7d5f-9729-4b87-bc9b-26610985a013") -> dict:
+    scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
+    return {
+        "id": f"{scope}/providers/Microsoft.ManagedServices/registrationAssignments/{name}",
+        "type": "Microsoft.ManagedServices/registrationAssignments",
+        "name": name,
+        "properties": {
+            "registrationDefinitionId": f"{scope}/providers/Microsoft.ManagedServices/registrationDefinitions/26c1",
+            "provisioningState": "Succeeded",
+            "registrationDefinition": {
+                "id": f"{scope}/providers/Microsoft.ManagedServices/registrationDefinitions/26c1",
+                "properties": {
+                    "registrationDefinitionName": "DefinitionName",
+                    "authorizations": [
+                        {
+                            "principalId": "F98D86A2-4cc4-4e9d-ad47-b3e80a1bcdfc",
+                            "principalIdDisplayName": "Support",
+                            "roleDefinitionId": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+                        },
+                        {
+                            "principalId": "f98d86a2-4cc4-4e9d-ad47-b3e80a1bcdfc",
+                            "roleDefinitionId": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+                            "delegatedRoleDefinitionIds": ["b24988ac-6180-42a0-ab88-20f7382dd24c"],
+                        },
+                        {"principalIdDisplayName": "broken entry"},
+                    ],
+                    "eligibleAuthorizations": [
+                        {
+                            "principalId": "3e0ed8c6-e902-4fc5-863c-e3ddbb2ae2a2",
+                            "roleDefinitionId": "ae349356-3a1b-4a5e-921d-050484c6347e",
+                            "justInTimeAccessPolicy": {"multiFactorAuthProvider": "Azure"},
+                        }
+                    ],
+                    "manageeTenantId": CUSTOMER,
+                    "manageeTenantName": "Fabrikam",
+                    "managedByTenantId": MANAGING,
+                    "managedByTenantName": "Contoso Corp.",
+                },
+            },
+        },
+    }
+
+
+@pytest.fixture
+def service() -> Iterator[FakeService]:
+    fake = FakeService()
+    yield fake
+    fake.close()
+
+
+def test_assignment_becomes_a_delegation() -> None:
+    d = parse_assignment(assignment(rg="rg1"))
+    assert d.scope == f"/subscriptions/{SUB}/resourceGroups/rg1"
+    assert d.subscription_id == SUB
+    assert (d.customer_tenant_id, d.customer_tenant_name, d.managed_by_tenant_id) == (CUSTOMER, "Fabrikam", MANAGING)
+    assert d.definition_name == "DefinitionName"
+    assert [a.principal_id for a in d.authorizations] == ["f98d86a2-4cc4-4e9d-ad47-b3e80a1bcdfc"] * 2
+    assert d.authorizations[0].principal_display_name == "Support"
+    assert not any(a.just_in_time for a in d.authorizations)
+    assert [(a.role_definition_id, a.just_in_time) for a in d.eligible_authorizations] == [
+        ("ae349356-3a1b-4a5e-921d-050484c6347e", True)
+    ]
+
+
+def test_something_that_is_not_an_assignment_is_permanent() -> None:
+    with pytest.raises(errors.PermanentError):
+        parse_assignment({"id": "/subscriptions/x/providers/Microsoft.Storage/storageAccounts/y"})
+
+
+def link_body(pid: str, state: str = "Active", version: int = 18) -> dict:
+    return {
+        "id": f"/providers/microsoft.managementpartner/partners/{pid}",
+        "name": pid,
+        "etag": version,
+        "type": "Microsoft.ManagementPartner/partners",
+        "properties": {
+            "partnerId": pid,
+            "partnerName": "Contoso MSP",
+            "tenantId": MANAGING,
+            "objectId": "ac9a0626-3ff0-46e2-9974-bbfba246f6dc",
+            "version": version,
+            "state": state,
+        },
+    }
+
+
+NOT_LINKED = Reply(
+    404, {"error": {"code": "ManagementPartnerNotFound", "message": "not linked"}, "code": "ManagementPartnerNotFound"}
+)
+
+
+def methods(service: FakeService) -> list[str]:
+    return [f"{s.method} {s.path.split('?')[0]}" for s in service.seen]
+
+
+def test_get_link_returns_none_when_not_linked(service: FakeService) -> None:
+    service.on(PARTNERS, NOT_LINKED)
+    assert PartnerLinkClient(client(service)).get_link() is None
+
+
+@pytest.mark.parametrize(
+    ("current", "action", "writes"),
+    [
+        (None, "created", ["PUT"]),
+        (link_body("5127255", state="Deleted"), "created", ["PUT"]),
+        (link_body("1111111"), "repointed", ["PATCH"]),
+        (link_body("5127255"), "unchanged", []),
+    ],
+)
+def test_ensure_link_writes_at_most_once(
+    service: FakeService, current: dict | None, action: str, writes: list[str]
+) -> None:
+    service.on(PARTNERS, Reply(200, current) if current else NOT_LINKED)
+    service.on(f"{PARTNERS}/5127255", Reply(200, link_body("5127255", version=19)))
+    result = PartnerLinkClient(client(service)).ensure_link("5127255")
+    assert result.action == action
+    assert result.link.partner_id == "5127255"
+    assert [m.split()[0] for m in methods(service)[1:]] == writes
+    put = [s for s in service.seen if s.method == "PUT"]
+    assert all(s.body == b"" and s.headers.get("Content-Length") == "0" for s in put)
+
+
+def test_ensure_link_rereads_once_after_a_conflict(service: FakeService) -> None:
+    service.on(PARTNERS, NOT_LINKED, Reply(200, link_body("5127255")))
+    service.on(f"{PARTNERS}/5127255", Reply(409, {"error": {"code": "Conflict", "message": "already linked"}}))
+    result = PartnerLinkClient(client(service)).ensure_link("5127255")
+    assert result.action == "unchanged"
+    assert methods(service) == [f"GET {PARTNERS}", f"PUT {PARTNERS}/5127255", f"GET {PARTNERS}"]
+
+
+def test_partner_id_invalid_is_its_own_error(service: FakeService) -> None:
+    service.on(PARTNERS, NOT_LINKED)
+    service.on(
+        f"{PARTNERS}/1234567",
+        Reply(
+            400,
+            {
+                "error": {"code": "PartnerIdInvalid", "message": "not valid"},
+                "code": "PartnerIdInvalid",
+                "message": "not valid",
+            },
+        ),
+    )
+    with pytest.raises(errors.PartnerIdInvalidError):
+        PartnerLinkClient(client(service)).ensure_link("1234567")
+
+
+def test_delete_link_succeeds_when_already_gone(service: FakeService) -> None:
+    service.on(f"{PARTNERS}/5127255", NOT_LINKED)
+    PartnerLinkClient(client(service)).delete_link("5127255")
+    assert methods(service) == [f"DELETE {PARTNERS}/5127255"]
+
+
+def test_enumeration_falls_back_to_resource_groups_and_deduplicates(service: FakeService) -> None:
+    other = "11111111-2222-3333-4444-555555555555"
+    service.on(
+        "/subscriptions",
+        Reply(
+            200,
+            {
+                "value": [
+                    {"subscriptionId": SUB, "tenantId": CUSTOMER, "managedByTenants": [{"tenantId": MANAGING}]},
+                    {"subscriptionId": other, "tenantId": CUSTOMER, "managedByTenants": [{"tenantId": MANAGING}]},
+                    {
+                        "subscriptionId": "99999999-0000-0000-0000-000000000000",
+                        "tenantId": MANAGING,
+                    },  # our own: skipped
+                ]
+            },
+        ),
+    )
+    listing = "/providers/Microsoft.ManagedServices/registrationAssignments"
+    # Subscription scope returns its own and its resource group's assignments (one appears twice via rg1).
+    service.on(f"/subscriptions/{SUB}{listing}", Reply(200, {"value": [assignment(), assignment(rg="rg1", name="b")]}))
+    service.on(f"/subscriptions/{other}{listing}", Reply(403, {"error": {"code": "AuthorizationFailed"}}))
+    service.on(
+        f"/subscriptions/{other}/resourcegroups",
+        Reply(
+            200,
+            {
+                "value": [
+                    {"name": "rgA", "id": f"/subscriptions/{other}/resourceGroups/rgA"},
+                    {"name": "rgB", "id": f"/subscriptions/{other}/resourceGroups/rgB"},
+                ]
+            },
+        ),
+    )
+    service.on(
+        f"/subscriptions/{other}/resourceGroups/rgA{listing}",
+        Reply(200, {"value": [assignment(sub=other, rg="rgA", name="c")]}),
+    )
+    service.on(f"/subscriptions/{other}/resourceGroups/rgB{listing}", Reply(403, {"error": {"code": "Denied"}}))
+    inventory = LighthouseClient(client(service)).list_all_delegations(MANAGING, max_workers=4)
+    assert sorted(d.assignment_id.rsplit("/", 1)[1] for d in inventory) == [
+        "484a7d5f-9729-4b87-bc9b-26610985a013",
+        "b",
+        "c",
+    ]
+    assert inventory.complete
+    assert not any("99999999" in s.path for s in service.seen)
+    filtered = [s for s in service.seen if listing in s.path]
+    assert all("managedByTenantId%20eq%20'" + MANAGING + "'" in s.path for s in filtered)
+    assert all("$expandRegistrationDefinition=true" in s.path for s in filtered)
+
+
+def test_enumeration_reports_scopes_it_could_not_read(service: FakeService) -> None:
+    service.on("/subscriptions", Reply(200, {"value": [{"subscriptionId": SUB, "tenantId": CUSTOMER}]}))
+    service.on(
+        f"/subscriptions/{SUB}/providers/Microsoft.ManagedServices/registrationAssignments",
+        Reply(400, {"error": {"code": "BadRequest"}}),
+    )
+    inventory = LighthouseClient(client(service)).list_all_delegations(MANAGING)
+    assert not inventory.complete
+    assert inventory.incomplete_scopes[0][0] == f"/subscriptions/{SUB}"
+    assert len(inventory) == 0
+
+
+USER = "7c2f5d11-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
+SP = "5b5a4c1e-1f2f-4d6e-9d1a-0b6c1d2e3f40"
+MI = "00d8a100-2e92-4bfa-86e1-0056dacd0fce"
+GONE = "a1b2c3d4-0000-4000-8000-000000000001"
+SOFT = "a1b2c3d4-0000-4000-8000-000000000002"
+
+
+def graph_handler(seen: Seen) -> Reply:
+    path = seen.path.split("?")[0]
+    objects = {
+        USER: {
+            "@odata.type": "#microsoft.graph.user",
+            "id": USER,
+            "displayName": "Ann",
+            "userPrincipalName": "ann@contoso.com",
+            "accountEnabled": False,
+        },
+        SP: {
+            "@odata.type": "#microsoft.graph.servicePrincipal",
+            "id": SP,
+            "appId": "APP",
+            "accountEnabled": True,
+            "servicePrincipalType": "Application",
+        },
+        MI: {"@odata.type": "#microsoft.graph.servicePrincipal", "id": MI, "servicePrincipalType": "ManagedIdentity"},
+    }
+    if path == "/v1.0/directoryObjects/getByIds":
+        ids = json.loads(seen.body)["ids"]
+        return Reply(200, {"value": [objects[i] for i in ids if i in objects]})
+    if path.startswith("/v1.0/directoryObjects/"):
+        found = objects.get(path.rsplit("/", 1)[1])
+        return Reply(200, found) if found else Reply(404, {"error": {"code": "Request_ResourceNotFound"}})
+    if path == f"/v1.0/directory/deletedItems/{SOFT}":
+        return Reply(200, {"@odata.type": "#microsoft.graph.group", "id": SOFT, "displayName": "Ops"})
+    return Reply(404, {"error": {"code": "Request_ResourceNotFound", "message": "gone"}})
+
+
+def test_principals_are_resolved_with_their_state(service: FakeService) -> None:
+    service.handler = graph_handler
+    graph = GraphClient(client(service))
+    assert graph.get_principal(USER).state is model.PrincipalState.DISABLED
+    assert graph.get_principal(MI).kind is model.PrincipalKind.MANAGED_IDENTITY
+    soft = graph.get_principal(SOFT)
+    assert (soft.kind, soft.state, soft.display_name) == (
+        model.PrincipalKind.GROUP,
+        model.PrincipalState.SOFT_DELETED,
+        "Ops",
+    )
+    gone = graph.get_principal(GONE)
+    assert (gone.kind, gone.state) == (model.PrincipalKind.UNKNOWN, model.PrincipalState.DELETED)
+
+
+def test_get_principals_uses_get_by_ids_and_deleted_items_for_the_rest(service: FakeService) -> None:
+    service.handler = graph_handler
+    found = GraphClient(client(service)).get_principals([USER, SP.upper(), SOFT, GONE, USER])
+    assert set(found) == {USER, SP, SOFT, GONE}
+    assert found[SP].kind is model.PrincipalKind.SERVICE_PRINCIPAL
+    assert found[SP].usable
+    assert found[SOFT].state is model.PrincipalState.SOFT_DELETED
+    assert found[GONE].state is model.PrincipalState.DELETED
+    posts = [s for s in service.seen if s.method == "POST"]
+    assert len(posts) == 1
+    assert json.loads(posts[0].body)["types"] == ["user", "group", "servicePrincipal"]
+
+
+def test_get_principals_chunks_by_a_thousand(service: FakeService) -> None:
+    service.handler = lambda seen: Reply(
+        200, {"value": [{"id": i, "@odata.type": "#microsoft.graph.user"} for i in json.loads(seen.body)["ids"]]}
+    )
+    ids = [f"00000000-0000-0000-0000-{n:012d}" for n in range(2001)]
+    found = GraphClient(client(service)).get_principals(ids)
+    assert len(found) == 2001
+    assert [len(json.loads(s.body)["ids"]) for s in service.seen] == [1000, 1000, 1]
+
+
+def test_service_principal_delta_returns_changes_and_the_next_link(service: FakeService) -> None:
+    base = service.url
+    service.on(
+        "/v1.0/servicePrincipals/delta",
+        Reply(
+            200,
+            {"value": [{"id": SP, "accountEnabled": True}], "@odata.nextLink": f"{base}/v1.0/servicePrincipals/delta2"},
+        ),
+    )
+    service.on(
+        "/v1.0/servicePrincipals/delta2",
+        Reply(
+            200,
+            {
+                "value": [{"id": GONE, "@removed": {"reason": "deleted"}}],
+                "@odata.deltaLink": f"{base}/v1.0/servicePrincipals/delta?$deltatoken=abc",
+            },
+        ),
+    )
+    delta = GraphClient(client(service)).list_service_principals_delta()
+    assert [p.object_id for p in delta.principals] == [SP]
+    assert delta.principals[0].kind is model.PrincipalKind.SERVICE_PRINCIPAL
+    assert delta.removed_ids == (GONE,)
+    assert delta.delta_link.endswith("$deltatoken=abc")
+
+
+def record(op: str, description: object, **extra: object) -> dict:
+    body = {
+        "eventDataId": "e1",
+        "eventTimestamp": "2026-01-02T03:04:05.1234567Z",
+        "operationName": {"value": op, "localizedValue": "x"},
+        "eventName": {"value": "EndRequest"},
+        "status": {"value": "Succeeded"},
+        "description": description,
+    }
+    body.update(extra)
+    return body
+
+
+def test_activity_records_are_parsed_defensively() -> None:
+    desc = json.dumps(
+        {
+            "delegationResourceId": f"/subscriptions/{SUB}/resourceGroups/rg1",
+            "subscriptionTenantId": CUSTOMER.upper(),
+            "subscriptionId": SUB,
+        }
+    )
+    r = parse_record(record("Microsoft.Resources/tenants/register/action", desc))
+    assert r is not None
+    assert (r.operation, r.customer_tenant_id, r.subscription_id) == ("register", CUSTOMER, SUB)
+    assert r.scope == f"/subscriptions/{SUB}/resourceGroups/rg1"
+    assert r.timestamp == datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    assert r.succeeded
+    bad = parse_record(record("Microsoft.Resources/tenants/unregister/action", "{not json", subscriptionId=SUB))
+    assert bad is not None
+    assert bad.operation == "unregister"
+    assert bad.scope == f"/subscriptions/{SUB}"
+    assert parse_record(record("Microsoft.Compute/virtualMachines/write", desc)) is None
+    assert parse_record(record("Microsoft.Resources/tenants/register/action", desc, eventTimestamp="yesterday")) is None
+    assert parse_record(record("Microsoft.Resources/tenants/register/action", ["list"])) is not None
+
+
+def test_activity_log_filters_by_time_and_pages(service: FakeService) -> None:
+    desc = json.dumps({"subscriptionId": SUB})
+    path = "/providers/microsoft.insights/eventtypes/management/values"
+    service.on(
+        path,
+        Reply(
+            200,
+            {
+                "value": [
+                    record("Microsoft.Resources/tenants/register/action", desc),
+                    record("Microsoft.Insights/alertRules/write", desc),
+                ],
+                "nextLink": f"{service.url}/page2",
+            },
+        ),
+    )
+    service.on("/page2", Reply(200, {"value": [record("Microsoft.Resources/tenants/unregister/action", desc)]}))
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    records = list(ActivityLogClient(client(service)).list_delegation_records(since))
+    assert [r.operation for r in records] == ["register", "unregister"]
+    assert "eventTimestamp%20ge%20'2026-01-01T00:00:00.000000Z'" in service.seen[0].path
+    assert "api-version=2015-04-01" in service.seen[0].path

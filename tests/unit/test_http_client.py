@@ -1,0 +1,399 @@
+"""The HTTP client retries what is transient, pages, classifies errors once, and never logs a token.
+
+A tiny scripted HTTP server on 127.0.0.1 stands in for ARM/Graph, so urllib3's retry logic runs for real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+from azure.identity import CredentialUnavailableError
+
+from shared.azure import errors
+from shared.azure.activity_log import ActivityLogClient
+from shared.azure.arm import ArmClient
+from shared.azure.graph import GraphClient
+from shared.azure.http import AzureHttpClient, parse_error_body, retry_after_seconds
+from shared.azure.lighthouse import LighthouseClient
+from shared.azure.pal import PartnerLinkClient
+
+TOKEN = "eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ0In0.c2lnbmF0dXJlLXNlY3JldA"
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    raw: bytes | None = None
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class FakeService:
+    """Answers each request with the next scripted reply for its path (the last one repeats)."""
+
+    def __init__(self) -> None:
+        self.script: dict[str, list[Reply]] = {}
+        self.handler: Callable[[Seen], Reply] | None = None
+        self.seen: list[Seen] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                seen = Seen(self.command, self.path, dict(self.headers), self.rfile.read(length) if length else b"")
+                service.seen.append(seen)
+                reply = service.reply_for(seen)
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                payload = (
+                    reply.raw
+                    if reply.raw is not None
+                    else (b"" if reply.body is None else json.dumps(reply.body).encode())
+                )
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = _handle  # noqa: N815 - http.server's names
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def reply_for(self, seen: Seen) -> Reply:
+        path = seen.path.split("?", 1)[0]
+        if path in self.script:
+            replies = self.script[path]
+            return replies.pop(0) if len(replies) > 1 else replies[0]
+        if self.handler is not None:
+            return self.handler(seen)
+        return Reply(404, {"error": {"code": "NotFound", "message": "no route"}})
+
+    def on(self, path: str, *replies: Reply) -> None:
+        self.script[path] = list(replies)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeCredential:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return AccessToken(TOKEN, 4_000_000_000)
+
+
+@pytest.fixture
+def service() -> Iterator[FakeService]:
+    fake = FakeService()
+    yield fake
+    fake.close()
+
+
+def client(service: FakeService, credential: Any = None, **kwargs: Any) -> AzureHttpClient:
+    options = {"timeout": 5.0, "max_retries": 3, "backoff_factor": 0.0}
+    options.update(kwargs)
+    return AzureHttpClient(
+        service.url, credential or FakeCredential(), "https://management.azure.com/.default", **options
+    )
+
+
+def test_get_sends_a_bearer_token_and_returns_json(service: FakeService) -> None:
+    service.on("/x", Reply(200, {"a": 1}))
+    assert client(service).get("/x", {"api-version": "2022-12-01", "$filter": "a eq 'b c'"}) == {"a": 1}
+    seen = service.seen[0]
+    assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "$filter=a%20eq%20'b%20c'" in seen.path
+    assert "api-version=2022-12-01" in seen.path
+
+
+def test_429_is_retried_after_retry_after(service: FakeService) -> None:
+    service.on("/x", Reply(429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "1"}), Reply(200, {"ok": True}))
+    assert client(service).get("/x") == {"ok": True}
+    assert len(service.seen) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
+def test_server_errors_are_retried(service: FakeService, status: int) -> None:
+    service.on("/x", Reply(status, {"error": {"code": "Boom"}}), Reply(200, {"ok": True}))
+    assert client(service).get("/x") == {"ok": True}
+    assert len(service.seen) == 2
+
+
+def test_put_patch_delete_are_retried_because_our_writes_are_idempotent(service: FakeService) -> None:
+    for verb in ("put", "patch", "delete"):
+        service.seen.clear()
+        service.on("/w", Reply(503, {}), Reply(200, {"verb": verb}))
+        assert getattr(client(service), verb)("/w") == {"verb": verb}
+        assert len(service.seen) == 2
+
+
+def test_a_dropped_connection_is_retried(service: FakeService) -> None:
+    service.on("/x", Reply(drop=True), Reply(200, {"ok": True}))
+    assert client(service).get("/x") == {"ok": True}
+    assert len(service.seen) == 2
+
+
+def test_retries_exhausted_become_transient_with_retry_after(service: FakeService) -> None:
+    service.on("/x", Reply(429, {"error": {"code": "TooManyRequests", "message": "slow down"}}, {"Retry-After": "0"}))
+    with pytest.raises(errors.TransientError) as caught:
+        client(service, max_retries=2).get("/x")
+    assert caught.value.status == 429
+    assert caught.value.code == "TooManyRequests"
+    assert caught.value.retry_after == 0.0
+    assert len(service.seen) == 3
+
+
+def test_connection_refused_is_transient() -> None:
+    dead = AzureHttpClient("http://127.0.0.1:9", FakeCredential(), "s", timeout=1.0, max_retries=1, backoff_factor=0.0)
+    with pytest.raises(errors.TransientError) as caught:
+        dead.get("/x")
+    assert caught.value.status is None
+
+
+def test_non_idempotent_post_is_not_retried_on_500_but_is_on_429(service: FakeService) -> None:
+    service.on("/mail", Reply(500, {"error": {"code": "Boom"}}), Reply(202))
+    with pytest.raises(errors.TransientError):
+        client(service).post("/mail", {"m": 1})
+    assert len(service.seen) == 1
+    service.seen.clear()
+    service.on("/mail", Reply(429, {}, {"Retry-After": "0"}), Reply(202))
+    assert client(service).post("/mail", {"m": 1}) == {}
+    assert len(service.seen) == 2
+    service.seen.clear()
+    service.on("/read", Reply(500, {}), Reply(200, {"value": []}))
+    assert client(service).post("/read", {"ids": []}, idempotent=True) == {"value": []}
+    assert len(service.seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "code"),
+    [
+        (
+            400,
+            {
+                "error": {"code": "PartnerIdInvalid", "message": "The Partner ID is not valid"},
+                "code": "PartnerIdInvalid",
+                "message": "The Partner ID is not valid",
+            },
+            errors.PartnerIdInvalidError,
+            "PartnerIdInvalid",
+        ),
+        (400, {"error": {"code": "BadRequest", "message": "nope"}}, errors.PermanentError, "BadRequest"),
+        (
+            401,
+            {"error": {"code": "InvalidAuthenticationToken", "message": "bad"}},
+            errors.CredentialError,
+            "InvalidAuthenticationToken",
+        ),
+        (
+            403,
+            {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}},
+            errors.ForbiddenError,
+            "Authorization_RequestDenied",
+        ),
+        (
+            404,
+            {"code": "ManagementPartnerNotFound", "message": "not linked"},
+            errors.NotFoundError,
+            "ManagementPartnerNotFound",
+        ),
+        (409, {"error": {"code": "Conflict"}}, errors.ConflictError, "Conflict"),
+        (422, "not json at all", errors.PermanentError, ""),
+    ],
+)
+def test_error_answers_are_classified(
+    service: FakeService, status: int, body: Any, cls: type[errors.AzureError], code: str
+) -> None:
+    raw = body.encode() if isinstance(body, str) else None
+    service.on("/x", Reply(status, body, raw=raw))
+    with pytest.raises(cls) as caught:
+        client(service).get("/x")
+    assert type(caught.value) is cls
+    assert caught.value.status == status
+    assert caught.value.code == code
+    assert isinstance(caught.value, errors.PermanentError)
+
+
+def test_success_with_a_body_that_is_not_json_is_permanent(service: FakeService) -> None:
+    service.on("/x", Reply(200, raw=b"<html>proxy</html>"))
+    with pytest.raises(errors.PermanentError) as caught:
+        client(service).get("/x")
+    assert caught.value.code == "MalformedResponse"
+
+
+def test_list_follows_next_links_across_pages(service: FakeService) -> None:
+    base = service.url
+    service.on("/items", Reply(200, {"value": [{"n": 1}, {"n": 2}], "nextLink": f"{base}/items2?skip=2"}))
+    service.on("/items2", Reply(200, {"value": [{"n": 3}], "@odata.nextLink": f"{base}/items3?skip=3"}))
+    service.on("/items3", Reply(200, {"value": []}))
+    assert [i["n"] for i in client(service).list("/items")] == [1, 2, 3]
+    assert [s.path for s in service.seen][1:] == ["/items2?skip=2", "/items3?skip=3"]
+
+
+def test_paging_loop_is_stopped(service: FakeService) -> None:
+    service.on("/loop", Reply(200, {"value": [{"n": 1}], "nextLink": f"{service.url}/loop?again"}))
+    with pytest.raises(errors.PermanentError) as caught:
+        list(client(service).list("/loop"))
+    assert caught.value.code == "PagingLoop"
+
+
+def test_next_link_to_another_host_is_refused(service: FakeService) -> None:
+    service.on("/items", Reply(200, {"value": [{"n": 1}], "nextLink": "https://evil.example.com/steal"}))
+    with pytest.raises(errors.PermanentError) as caught:
+        list(client(service).list("/items"))
+    assert caught.value.code == "ForeignLink"
+    assert len(service.seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("failure", "cls", "code"),
+    [
+        (
+            ClientAuthenticationError("AADSTS7000215: Invalid client secret provided."),
+            errors.CredentialError,
+            "AADSTS7000215",
+        ),
+        (
+            CredentialUnavailableError("ManagedIdentityCredential authentication unavailable"),
+            errors.CredentialError,
+            "",
+        ),
+        (ServiceRequestError("connection refused"), errors.TransientError, "NetworkError"),
+        (ValueError("Could not deserialize key data"), errors.CredentialError, "InvalidCredential"),
+    ],
+)
+def test_token_failures_are_classified(
+    service: FakeService, failure: Exception, cls: type[errors.AzureError], code: str
+) -> None:
+    with pytest.raises(cls) as caught:
+        client(service, FakeCredential(failure)).get("/x")
+    assert caught.value.code == code
+    assert caught.value.__cause__ is failure
+    assert service.seen == []
+
+
+def test_failed_requests_are_logged_once_without_token_or_query(
+    service: FakeService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    service.on("/secret-path", Reply(403, {"error": {"code": "AuthorizationFailed", "message": "x" * 1000}}))
+    with pytest.raises(errors.ForbiddenError):
+        client(service).get("/secret-path", {"sig": "query-secret"})
+    failures = [r for r in caplog.records if r.name == "shared.azure.http" and r.levelno >= logging.WARNING]
+    assert len(failures) == 1
+    line = failures[0].getMessage()
+    assert "GET /secret-path -> 403" in line
+    assert len(line) < 400
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    assert TOKEN not in everything
+    assert "Bearer" not in everything
+    assert "query-secret" not in everything
+
+
+def test_parse_error_body_shapes() -> None:
+    assert parse_error_body('{"error": {"code": "A", "message": "m"}}') == ("A", "m")
+    assert parse_error_body('{"code": "B", "message": "n"}') == ("B", "n")
+    assert parse_error_body('{"error": "invalid_client", "error_description": "AADSTS1"}') == (
+        "invalid_client",
+        "AADSTS1",
+    )
+    assert parse_error_body("") == ("", "")
+
+
+def test_retry_after_header_forms() -> None:
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert retry_after_seconds("soon") is None
+
+
+# -- no requests / azure.core exception escapes any adapter ---------------------------------------
+
+
+def _calls(http: AzureHttpClient) -> list[Callable[[], Any]]:
+    pal, arm, lh, graph = PartnerLinkClient(http), ArmClient(http), LighthouseClient(http), GraphClient(http)
+    activity = ActivityLogClient(http)
+    return [
+        pal.get_link,
+        lambda: pal.ensure_link("5127255"),
+        lambda: pal.delete_link("5127255"),
+        lambda: list(arm.list_tenants()),
+        lambda: list(arm.list_subscriptions()),
+        lambda: list(arm.list_resource_groups("s")),
+        lambda: arm.get_role_definition("r"),
+        lambda: list(lh.list_assignments("/subscriptions/s")),
+        lambda: lh.get_assignment("/subscriptions/s/providers/Microsoft.ManagedServices/registrationAssignments/a"),
+        lambda: lh.list_all_delegations("t", max_workers=2),
+        lambda: graph.get_principal("0000"),
+        lambda: graph.get_principals(["0000"]),
+        lambda: list(graph.list_transitive_member_ids("0000")),
+        graph.list_service_principals_delta,
+        lambda: list(graph.list_subscriptions()),
+        lambda: graph.send_mail("a@b.c", {}),
+        lambda: list(activity.list_delegation_records(datetime(2026, 1, 1, tzinfo=UTC))),
+    ]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(drop=True),
+        Reply(500, raw=b"oops"),
+        Reply(200, raw=b"{not json"),
+        Reply(200, {"value": "nope"}),
+        Reply(401, {"error": {"code": "InvalidAuthenticationToken"}}),
+        Reply(200, {"value": [{"id": 5}, "x", None]}),
+    ],
+)
+def test_no_library_exception_escapes_the_adapters(service: FakeService, reply: Reply) -> None:
+    service.handler = lambda _seen: reply
+    http = client(service, max_retries=1)
+    for call in _calls(http):
+        with contextlib.suppress(errors.AzureError):  # the only kind allowed out
+            call()
+
+
+def test_token_failures_do_not_escape_the_adapters_either(service: FakeService) -> None:
+    http = client(service, FakeCredential(ClientAuthenticationError("AADSTS700016: app not found")))
+    for call in _calls(http):
+        with pytest.raises(errors.AzureError):
+            call()
