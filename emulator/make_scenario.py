@@ -262,33 +262,38 @@ def demo() -> dict[str, Any]:
         return f"/subscriptions/{gid('sub:' + key)}" + (f"/resourceGroups/{rg}" if rg else "")
 
     offer = "Contoso Managed Azure"
+    # Every current offer names PAL Watch's managed identity as Reader (customer-onboarding/ adds it),
+    # so the app can read the delegation; Adventure Works onboarded with a 2019 offer that does not.
+    watch = auth(mi, READER)
     delegations = [
         delegation("fabrikam", sub("fabrikam-prod"), home, offer, [auth(mi, CONTRIBUTOR), auth(operators, READER)]),
-        delegation("northwind", sub("northwind-prod"), home, offer, [auth(automation, CONTRIBUTOR)]),
-        delegation("tailwind-web", sub("tailwind-retail", "rg-web"), home, offer, [auth(ops, CONTRIBUTOR)]),
-        delegation("tailwind-data", sub("tailwind-retail", "rg-data"), home, offer, [auth(deploy, VM_CONTRIBUTOR)]),
+        delegation("northwind", sub("northwind-prod"), home, offer, [watch, auth(automation, CONTRIBUTOR)]),
+        delegation("tailwind-web", sub("tailwind-retail", "rg-web"), home, offer, [watch, auth(ops, CONTRIBUTOR)]),
+        delegation("tailwind-data", sub("tailwind-retail", "rg-data"), home, offer, [watch, auth(deploy, VM_CONTRIBUTOR)]),
         delegation(
             "woodgrove-core",
             sub("woodgrove-core"),
             home,
             "Contoso Monitoring",
-            [auth(operators, READER), auth(alice, READER)],
+            [watch, auth(operators, READER), auth(alice, READER)],
         ),
         delegation(
             "woodgrove-dev",
             sub("woodgrove-dev"),
             home,
             "Contoso Just-in-time",
-            [auth(alice, READER)],
+            [watch, auth(alice, READER)],
             [auth(bob, CONTRIBUTOR)],
         ),
-        delegation("adventureworks", sub("adventureworks-prod"), home, offer, [auth(bob, CONTRIBUTOR)]),
-        delegation("litware", sub("litware-analytics"), home, offer, [auth(operators, CONTRIBUTOR)]),
         delegation(
-            "litware-ml", sub("litware-analytics", "rg-ml"), home, "Contoso MLOps", [auth(pipeline, CONTRIBUTOR)]
+            "adventureworks", sub("adventureworks-prod"), home, "Contoso Managed Azure (2019)", [auth(bob, CONTRIBUTOR)]
+        ),
+        delegation("litware", sub("litware-analytics"), home, offer, [watch, auth(operators, CONTRIBUTOR)]),
+        delegation(
+            "litware-ml", sub("litware-analytics", "rg-ml"), home, "Contoso MLOps", [watch, auth(pipeline, CONTRIBUTOR)]
         ),
         delegation(
-            "proseware", sub("proseware-platform"), home, offer, [auth(portal, CONTRIBUTOR), auth(deploy, READER)]
+            "proseware", sub("proseware-platform"), home, offer, [watch, auth(portal, CONTRIBUTOR), auth(deploy, READER)]
         ),
         delegation(
             "proseware-fourthcoffee",
@@ -297,13 +302,13 @@ def demo() -> dict[str, Any]:
             "Fourth Coffee Support",
             [auth(other_user, CONTRIBUTOR)],
         ),
-        delegation("relecloud-app", sub("relecloud-prod", "rg-app"), home, offer, [auth(automation, VM_CONTRIBUTOR)]),
+        delegation("relecloud-app", sub("relecloud-prod", "rg-app"), home, offer, [watch, auth(automation, VM_CONTRIBUTOR)]),
         delegation(
             "relecloud-db",
             sub("relecloud-prod", "rg-db"),
             home,
             "Contoso AVD",
-            [auth(automation, DESKTOP_VIRTUALIZATION_CONTRIBUTOR)],
+            [watch, auth(automation, DESKTOP_VIRTUALIZATION_CONTRIBUTOR)],
         ),
     ]
     return {

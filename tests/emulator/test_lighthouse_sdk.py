@@ -21,7 +21,18 @@ def test_managing_tenant_sees_delegated_subscriptions_and_assignments(emulator, 
     mi = ManagedIdentityCredential()
     subs = list(SubscriptionClient(mi, base_url=emulator.info["arm"]).subscriptions.list())
     by_name = {s.display_name: s for s in subs}
-    assert set(by_name) == {"Contoso MSP - Operations", "Fabrikam Production"}  # MI holds one delegation
+    # The MI is Reader in every current offer; Adventure Works onboarded with an old offer without it.
+    assert set(by_name) == {
+        "Contoso MSP - Operations",
+        "Fabrikam Production",
+        "Northwind - Prod",
+        "Tailwind Retail",
+        "Woodgrove Core Banking",
+        "Woodgrove Dev/Test",
+        "Litware Analytics",
+        "Proseware Platform",
+        "Relecloud Prod",
+    }
     fabrikam = by_name["Fabrikam Production"]
     assert fabrikam.tenant_id == demo.tenant("Fabrikam")["tenantId"]
     assert [t.tenant_id for t in fabrikam.managed_by_tenants] == [demo.home]
@@ -56,7 +67,8 @@ def test_managing_tenant_sees_delegated_subscriptions_and_assignments(emulator, 
     assert any("/resourceGroups/rg-ml/" in a.id for a in assignments)
     definition = next(a for a in assignments if "/resourceGroups/" not in a.id).properties.registration_definition
     assert definition.properties.managed_by_tenant_id == demo.home
-    assert definition.properties.authorizations[0].role_definition_id == "b24988ac-6180-42a0-ab88-20f7382dd24c"
+    roles = [a.role_definition_id for a in definition.properties.authorizations]
+    assert "b24988ac-6180-42a0-ab88-20f7382dd24c" in roles
 
 
 def ops_cred_oid(demo) -> str:

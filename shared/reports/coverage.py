@@ -1,0 +1,225 @@
+"""Coverage reports: where attribution stands, per delegation, as a terminal table or JSON.
+
+Called by `palwatch report` (table, `--json`) and the `coverage` HTTP function (JSON) with
+the store's latest `Coverage` snapshot, or None when no verification has run yet. Also holds
+what the HTML page (`shared.reports.page`) shares with them: the status of a row, totals,
+the order of rows and how an attributing identity is described. Pure: no I/O, no clock
+(the snapshot's `generated_at` is the only time shown besides each row's `since`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared import snapshots
+from shared.reports import text as text_
+
+if TYPE_CHECKING:  # the store pulls in the Table Storage SDK; a report only reads two fields
+    from shared.store import store
+
+ATTRIBUTED = "attributed"
+AT_RISK = "at_risk"
+NOT_ATTRIBUTED = "not_attributed"
+STATUSES = (ATTRIBUTED, AT_RISK, NOT_ATTRIBUTED)
+LABELS = {ATTRIBUTED: "attributed", AT_RISK: "at risk", NOT_ATTRIBUTED: "not attributed"}
+EMPTY_NEVER_RUN = "No verification has run yet: run `palwatch verify`."
+EMPTY_NO_DELEGATIONS = (
+    "No delegations: the managing tenant sees no Azure Lighthouse registration assignment. "
+    "Onboard a customer (customer-onboarding/) and run `palwatch verify`."
+)
+
+
+def status(row: snapshots.CoverageRow) -> str:
+    """The row's status, falling back on `attributed` if a newer engine wrote a status we don't know."""
+    if row.status in STATUSES:
+        return row.status
+    return ATTRIBUTED if row.attributed else NOT_ATTRIBUTED
+
+
+def ordered(rows: Iterable[snapshots.CoverageRow]) -> list[snapshots.CoverageRow]:
+    """By customer name, then tenant id (customers without a name or sharing one), then scope."""
+    return sorted(
+        rows,
+        key=lambda r: (
+            text_.clean(r.customer_tenant_name).casefold(),
+            r.customer_tenant_id.lower(),
+            r.scope.lower(),
+            r.delegation_key,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Customer:
+    tenant_id: str
+    name: str
+    rows: tuple[snapshots.CoverageRow, ...]
+
+    def count(self, which: str) -> int:
+        return sum(1 for r in self.rows if status(r) == which)
+
+    @property
+    def status(self) -> str:
+        """The worst status of its delegations."""
+        found = {status(r) for r in self.rows}
+        if NOT_ATTRIBUTED in found:
+            return NOT_ATTRIBUTED
+        return AT_RISK if AT_RISK in found else ATTRIBUTED
+
+
+def customers(rows: Iterable[snapshots.CoverageRow]) -> list[Customer]:
+    """Rows grouped per customer tenant (case-insensitive id), in report order."""
+    groups: dict[str, list[snapshots.CoverageRow]] = {}
+    for row in ordered(rows):
+        groups.setdefault(row.customer_tenant_id.lower(), []).append(row)
+    return [
+        Customer(
+            tenant_id=g[0].customer_tenant_id,
+            name=next((r.customer_tenant_name for r in g if r.customer_tenant_name), ""),
+            rows=tuple(g),
+        )
+        for g in groups.values()
+    ]
+
+
+def totals(rows: Sequence[snapshots.CoverageRow]) -> dict[str, int]:
+    """Delegation counts by status, and customer counts by their worst status."""
+    per_customer = customers(rows)
+    by_status = [status(r) for r in rows]
+    worst = [c.status for c in per_customer]
+    return {
+        "delegations": len(rows),
+        "attributed": by_status.count(ATTRIBUTED),
+        "atRisk": by_status.count(AT_RISK),
+        "notAttributed": by_status.count(NOT_ATTRIBUTED),
+        "customers": len(per_customer),
+        "customersAttributed": worst.count(ATTRIBUTED),
+        "customersAtRisk": worst.count(AT_RISK),
+        "customersNotAttributed": worst.count(NOT_ATTRIBUTED),
+    }
+
+
+def role_name(row: snapshots.CoverageRow, index: int) -> str:
+    """The role's name as the snapshot recorded it, else its id (a custom or unknown role)."""
+    if index < len(row.role_names) and row.role_names[index]:
+        return row.role_names[index]
+    return row.attributed_by[index].role_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def describe_attributor(row: snapshots.CoverageRow, index: int, *, limit: int = 60) -> str:
+    """`Ops Automation as Contributor via group 1a2b3c4d…`: who, with which role, through what."""
+    entry = row.attributed_by[index]
+    who = text_.fit(text_.clean(entry.display_name), limit) or text_.clean(entry.principal_id)
+    words = f"{who} as {text_.fit(text_.clean(role_name(row, index)), limit)}"
+    if entry.via_group:
+        words += f" via group {text_.short_id(entry.via_group)}"
+    return words
+
+
+def scope_parts(scope: str) -> tuple[str, str]:
+    """(subscription id, resource group) of an ARM scope; ("", "") for anything else."""
+    parts = scope.strip("/").split("/")
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        group = parts[3] if len(parts) >= 4 and parts[2].lower() == "resourcegroups" else ""
+        return parts[1], group
+    return "", ""
+
+
+def _compact_scope(scope: str) -> str:
+    subscription, group = scope_parts(scope)
+    if not subscription:
+        return text_.fit(text_.clean(scope), 80)
+    return text_.clean(subscription) + (f" / {text_.fit(text_.clean(group), 40)}" if group else "")
+
+
+def _customer_label(row: snapshots.CoverageRow) -> text_.Cell:
+    tenant = text_.short_id(row.customer_tenant_id)
+    name = text_.clean(row.customer_tenant_name)
+    if not name:
+        return text_.Cell(f"tenant {tenant}")
+    return text_.Cell(name, f" ({tenant})")
+
+
+def _attributors_cell(row: snapshots.CoverageRow) -> text_.Cell:
+    if not row.attributed_by:
+        return text_.Cell("-")
+    more = len(row.attributed_by) - 1
+    return text_.Cell(describe_attributor(row, 0), f" +{more} more" if more else "")
+
+
+_COLUMNS = (
+    text_.Column("CUSTOMER", cap=48, minimum=16),
+    # A subscription id is what people search for: it is the last thing cut.
+    text_.Column("SCOPE (SUBSCRIPTION / RESOURCE GROUP)", cap=80, minimum=38, floor=20),
+    text_.Column("STATUS", cap=14),
+    text_.Column("ATTRIBUTED BY", cap=72, minimum=16),
+    text_.Column("REASON", cap=28, minimum=8),
+    text_.Column("SINCE (UTC)", cap=16),
+)
+
+
+def summary_lines(coverage: store.Coverage) -> list[str]:
+    t = totals(coverage.rows)
+    return [
+        f"Coverage at {text_.minute(coverage.generated_at)} UTC: {text_.plural(t['delegations'], 'delegation')}, "
+        f"{t['attributed']} attributed, {t['atRisk']} at risk, {t['notAttributed']} not attributed",
+        f"Customers: {t['customers']} ({t['customersAttributed']} fully attributed, "
+        f"{t['customersAtRisk']} at risk, {t['customersNotAttributed']} with delegations not attributed)",
+    ]
+
+
+def coverage_table(coverage: store.Coverage | None, *, width: int | None = None) -> str:
+    """Totals, then one aligned line per delegation; fits `width` terminal columns when given."""
+    if coverage is None:
+        return EMPTY_NEVER_RUN
+    if not coverage.rows:
+        return f"Coverage at {text_.minute(coverage.generated_at)} UTC: {EMPTY_NO_DELEGATIONS}"
+    rows = [
+        [
+            _customer_label(r),
+            text_.Cell(_compact_scope(r.scope)),
+            text_.Cell(LABELS[status(r)]),
+            _attributors_cell(r),
+            text_.Cell(text_.clean(r.reason) if status(r) != ATTRIBUTED else ""),
+            text_.Cell(text_.minute(r.since)),
+        ]
+        for r in ordered(coverage.rows)
+    ]
+    return "\n".join([*summary_lines(coverage), "", *text_.layout(_COLUMNS, rows, width)])
+
+
+def _attributor_json(row: snapshots.CoverageRow, index: int) -> dict[str, Any]:
+    entry = row.attributed_by[index]
+    return {
+        "principalId": entry.principal_id,
+        "displayName": entry.display_name,
+        "kind": entry.kind,
+        "roleId": entry.role_id,
+        "roleName": role_name(row, index),
+        "viaGroup": entry.via_group or None,
+    }
+
+
+def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
+    """Stable camelCase document; `generatedAt` null and no delegations when no verify has run."""
+    rows = ordered(coverage.rows) if coverage is not None else []
+    return {
+        "generatedAt": text_.iso_z(coverage.generated_at) if coverage is not None else None,
+        "totals": totals(rows),
+        "delegations": [
+            {
+                "delegationKey": r.delegation_key,
+                "customerTenantId": r.customer_tenant_id,
+                "customerTenantName": r.customer_tenant_name,
+                "scope": r.scope,
+                "status": status(r),
+                "attributed": r.attributed,
+                "attributedBy": [_attributor_json(r, i) for i in range(len(r.attributed_by))],
+                "reason": r.reason or None,
+                "since": text_.iso_z(r.since),
+            }
+            for r in rows
+        ],
+    }
