@@ -8,11 +8,13 @@ duplicates, reordering and stale events all end in the state ARM holds.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared import events, model
-from shared.azure import errors
+from shared.azure import activity_log, errors
+from shared.snapshots import DelegationSnapshot
 from shared.usecases import alerts, attribution
 from shared.usecases.engine import Engine
 
@@ -54,29 +56,56 @@ def handle_delegation_event(engine: Engine, event: object, now: datetime) -> Eve
     return EventOutcome("reconciled", f"{parsed.change} {parsed.assignment_id}: {report.summary()}", report)
 
 
-def reconcile_scope(engine: Engine, scope: str, now: datetime, *, only: str = "") -> attribution.RunReport:
-    """Bring every delegation at `scope` (or just the assignment `only`) in line with what ARM shows now.
+@dataclass(frozen=True)
+class Target:
+    """What to bring in line: every delegation at `scope`, or only the assignment `assignment_id`.
 
-    Delegations remembered at that scope that no identity of ours can read any more are
-    recorded as removed. A delegation that none of our identities can read is reported, since
-    nothing can be verified or linked for it.
+    `announced` says Azure told us the delegation exists (a write event or a register record),
+    so one that none of our identities can read is worth a finding.
     """
-    current, unreadable = read_delegations(engine, scope, only=only)
+
+    scope: str
+    assignment_id: str = ""
+    announced: bool = False
+
+    def covers(self, snapshot_key: str, snapshot_scope: str) -> bool:
+        if self.assignment_id:
+            return snapshot_key == self.assignment_id.lower()
+        return _at_scope(snapshot_scope, self.scope)
+
+
+def reconcile_scope(engine: Engine, scope: str, now: datetime, *, only: str = "") -> attribution.RunReport:
+    """Bring every delegation at `scope` (or just the assignment `only`) in line with what ARM shows now."""
+    return reconcile_targets(engine, [Target(scope, only, announced=bool(only))], now)
+
+
+def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> attribution.RunReport:
+    """One pass over several targets: read each as ARM shows it now, decide once, record.
+
+    Delegations remembered for a target that no identity of ours can read any more are
+    recorded as removed. An announced delegation that none of our identities can read is
+    reported, since nothing can be verified or linked for it.
+    """
+    stored_all = engine.store.list_delegations()
+    current: dict[str, model.Delegation] = {}
+    stored: dict[str, DelegationSnapshot] = {}
+    unseen: list[tuple[Target, list[str]]] = []
+    for target in targets:
+        found, refused = read_delegations(engine, target.scope, only=target.assignment_id)
+        for delegation in found:
+            current.setdefault(delegation.key, delegation)
+        stored.update({s.key: s for s in stored_all if target.covers(s.key, s.scope)})
+        if target.assignment_id and target.announced and not found:
+            unseen.append((target, refused))
     run = attribution.Run(engine, now)
-    stored = {
-        s.key: s
-        for s in engine.store.list_delegations()
-        if _at_scope(s.scope, scope) and (not only or s.key == only.lower())
-    }
-    assessments = run.assess(current, stored)
-    run.record(assessments)
+    run.record(run.assess(list(current.values()), stored))
     run.record_links()
-    seen = {d.key for d in current}
     for key, snapshot in stored.items():
-        if key not in seen and not snapshot.removed:
+        if key not in current and not snapshot.removed:
             run.record_removal(snapshot)
-    if only and not current and only.lower() not in stored:
-        run.record_not_visible(only, scope, unreadable)
+    for target, refused in unseen:
+        if target.assignment_id.lower() not in stored:
+            run.record_not_visible(target.assignment_id, target.scope, refused)
     return run.report
 
 
@@ -149,18 +178,31 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
         return WatchOutcome("blocked", report=run.report, detail=str(e))
     run._sync(ACTIVITY_LOG_SUBJECT, [])
     fresh = [r for r in records if r.event_id not in state.seen and r.succeeded and r.scope]
-    scopes = sorted({r.scope for r in fresh})
+    targets = list(dict.fromkeys(_target(r) for r in fresh))
     report = attribution.RunReport()
     report.merge(run.report)
-    for scope in scopes:
-        report.merge(reconcile_scope(engine, scope, now))
+    if targets:
+        report.merge(reconcile_targets(engine, targets, now))
     newest = max((r.timestamp for r in records), default=state.position)
     position = max(state.position, min(newest, now))
     seen = {eid: ts for eid, ts in state.seen.items() if datetime.fromisoformat(ts) >= position - OVERLAP}
     seen.update({r.event_id: r.timestamp.isoformat() for r in fresh if r.event_id})
     if not store.set_cursor(CURSOR, _CursorState(position, seen).dump(), etag):
         log.info("activity-log cursor moved by a concurrent watcher; its run counts")
-    return WatchOutcome("ok", records=len(fresh), scopes=scopes, report=report)
+    return WatchOutcome("ok", records=len(fresh), scopes=sorted({t.scope for t in targets}), report=report)
+
+
+def _target(record: activity_log.DelegationRecord) -> Target:
+    match = _ASSIGNMENT_ID.search(record.delegation_resource_id)
+    if match:
+        return Target(record.scope, match.group(0), announced=record.operation == "register")
+    return Target(record.scope)
+
+
+_ASSIGNMENT_ID = re.compile(
+    r"/subscriptions/[^/]+(/resourceGroups/[^/]+)?/providers/Microsoft\.ManagedServices/registrationAssignments/[^/?#]+",
+    re.IGNORECASE,
+)
 
 
 def clear_activity_log_block(engine: Engine) -> None:

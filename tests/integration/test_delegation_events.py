@@ -35,8 +35,11 @@ CUSTOMER_SUB = CUSTOMER["subscriptions"][0]["subscriptionId"]
 PAL_WRITES = ("PUT", "PATCH", "DELETE")
 
 
-def delegation(*authorizations: tuple[str, str, str], eligible: list[dict[str, Any]] | None = None,
-               scope: str = f"/subscriptions/{CUSTOMER_SUB}") -> dict[str, Any]:
+def delegation(
+    *authorizations: tuple[str, str, str],
+    eligible: list[dict[str, Any]] | None = None,
+    scope: str = f"/subscriptions/{CUSTOMER_SUB}",
+) -> dict[str, Any]:
     """A new delegation body for the control API: the MI as Reader (so PAL Watch can see it) plus `authorizations`."""
     return {
         "registrationAssignmentId": str(uuid.uuid4()),
@@ -67,7 +70,8 @@ def deliver(events: list[dict[str, Any]]) -> None:
 
 def pal_writes(emulator: Any) -> list[dict[str, Any]]:
     return [
-        r for r in emulator.journal()
+        r
+        for r in emulator.journal()
         if r["method"] in PAL_WRITES and "/providers/microsoft.managementpartner/partners" in r["path"].lower()
     ]
 
@@ -110,8 +114,11 @@ def test_the_link_is_visible_to_microsofts_sdk_as_that_principal(emulator, palwa
 
     mi = ManagedIdentityCredential(client_id=emulator.env["AZURE_CLIENT_ID"])
     as_pipeline = ClientAssertionCredential(
-        MANAGING, PIPELINE["appId"], lambda: mi.get_token("api://AzureADTokenExchange/.default").token,
-        authority=emulator.env["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True,
+        MANAGING,
+        PIPELINE["appId"],
+        lambda: mi.get_token("api://AzureADTokenExchange/.default").token,
+        authority=emulator.env["AZURE_AUTHORITY_HOST"],
+        disable_instance_discovery=True,
     )
     client = ACEProvisioningManagementPartnerAPI(as_pipeline, base_url=emulator.env["PAL_ARM_ENDPOINT"])
     link = client.partner.get(PARTNER)
@@ -127,9 +134,14 @@ def test_the_link_is_visible_to_microsofts_sdk_as_that_principal(emulator, palwa
         pytest.param([(AUTOMATION, "contoso-automation", READER)], None, "no_eligible_role", id="reader-only"),
         pytest.param(
             [],
-            [{"principalId": AUTOMATION, "principalIdDisplayName": "contoso-automation",
-              "roleDefinitionId": CONTRIBUTOR,
-              "justInTimeAccessPolicy": {"multiFactorAuthProvider": "Azure", "maximumActivationDuration": "PT8H"}}],
+            [
+                {
+                    "principalId": AUTOMATION,
+                    "principalIdDisplayName": "contoso-automation",
+                    "roleDefinitionId": CONTRIBUTOR,
+                    "justInTimeAccessPolicy": {"multiFactorAuthProvider": "Azure", "maximumActivationDuration": "PT8H"},
+                }
+            ],
             "just_in_time_only",
             id="jit-only",
         ),
@@ -215,10 +227,17 @@ def test_events_in_cloudevents_schema_are_handled_too(emulator, palwatch):
     body = delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))
     cloud_events = []
     for event in onboard(emulator, body):
-        cloud_events.append({
-            "specversion": "1.0", "id": event["id"], "source": event["topic"], "subject": event["subject"],
-            "type": event["eventType"], "time": event["eventTime"], "data": event["data"],
-        })
+        cloud_events.append(
+            {
+                "specversion": "1.0",
+                "id": event["id"],
+                "source": event["topic"],
+                "subject": event["subject"],
+                "type": event["eventType"],
+                "time": event["eventTime"],
+                "data": event["data"],
+            }
+        )
     deliver(cloud_events)
 
     assert links(emulator).get(PIPELINE["objectId"]) == PARTNER
@@ -228,8 +247,13 @@ def test_a_delegation_to_another_managing_tenant_is_not_ours(emulator, palwatch)
     other = next(t for t in SCENARIO["tenants"] if t["displayName"] == "Fourth Coffee MSP")
     body = delegation()
     body["managedByTenantId"] = other["tenantId"]
-    body["authorizations"] = [{"principalId": other["principals"][0]["objectId"], "principalIdDisplayName": "x",
-                               "roleDefinitionId": CONTRIBUTOR}]
+    body["authorizations"] = [
+        {
+            "principalId": other["principals"][0]["objectId"],
+            "principalIdDisplayName": "x",
+            "roleDefinitionId": CONTRIBUTOR,
+        }
+    ]
     deliver(onboard(emulator, body))
 
     assert not [s for s in palwatch.store.list_delegations() if s.key.endswith(body["registrationAssignmentId"])]

@@ -1,0 +1,115 @@
+"""Issue 3: the activity-log watcher learns of new and removed delegations without Event Grid.
+
+Over the emulator's tenant activity log (paged) and Azurite. The watcher's cursor must move
+forward only and never re-process a record once the cursor passed it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+
+from shared.usecases import delegations
+from tests.conftest import DEMO_SCENARIO
+from tests.integration.test_delegation_events import (
+    BOB,
+    CONTRIBUTOR,
+    MI,
+    PARTNER,
+    PIPELINE,
+    delegation,
+    links,
+    offboard,
+    onboard,
+)
+
+ACTIVITY_LOG = "/providers/microsoft.insights/eventtypes/management/values"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def activity_log_reads(emulator) -> int:
+    return sum(1 for r in emulator.journal() if r["path"].lower().startswith(ACTIVITY_LOG))
+
+
+def test_first_watch_reconciles_every_delegation_in_the_log_across_pages(emulator, palwatch):
+    emulator.control("POST", "/config", {"pageSize": 2})
+
+    outcome = delegations.watch_delegations(palwatch, now())
+
+    assert outcome.status == "ok"
+    assert activity_log_reads(emulator) > 1, "the log was read in more than one page"
+    stored = {s.key.rsplit("/", 1)[-1] for s in palwatch.store.list_delegations()}
+    scenario = json.loads(DEMO_SCENARIO.read_text())
+    managing = scenario["tenants"][0]["tenantId"]
+    ours = {d["registrationAssignmentId"]: d for d in scenario["delegations"] if d["managedByTenantId"] == managing}
+    # The old Adventure Works offer does not name any identity of ours: it cannot be read, and says so.
+    hidden = {a for a, d in ours.items() if d["registrationDefinitionName"].endswith("(2019)")}
+    assert len(hidden) == 1
+    assert stored == set(ours) - hidden
+    not_visible = [r.finding for r in palwatch.store.open_findings() if r.finding.reason == "not_visible"]
+    assert [f.subject.rsplit("/", 1)[-1] for f in not_visible] == list(hidden)
+
+
+def test_a_new_delegation_is_linked_on_the_next_watch_and_not_processed_again(emulator, palwatch):
+    delegations.watch_delegations(palwatch, now())
+    body = delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))
+    onboard(emulator, body)  # no Event Grid topic: only the activity log tells
+
+    first = delegations.watch_delegations(palwatch, now())
+    assert first.records == 1
+    assert links(emulator).get(PIPELINE["objectId"]) == PARTNER
+
+    emulator.control("DELETE", "/journal")
+    again = delegations.watch_delegations(palwatch, now())
+    assert again.records == 0
+    assert again.scopes == []
+    assert not [r for r in emulator.journal() if "registrationAssignments" in r["path"]]
+
+
+def test_an_unregister_record_marks_the_delegation_removed(emulator, palwatch):
+    body = delegation((BOB, "Bob Engineer", CONTRIBUTOR))
+    onboard(emulator, body)
+    delegations.watch_delegations(palwatch, now())
+    offboard(emulator, body["registrationAssignmentId"])
+
+    outcome = delegations.watch_delegations(palwatch, now())
+
+    assert outcome.records == 1
+    snap = next(s for s in palwatch.store.list_delegations() if s.key.endswith(body["registrationAssignmentId"]))
+    assert snap.removed
+
+
+def test_without_monitoring_reader_one_finding_then_quiet_until_verification(emulator, palwatch):
+    scenario = json.loads(DEMO_SCENARIO.read_text())
+    scenario = copy.deepcopy(scenario)
+    for tenant in scenario["tenants"]:
+        for principal in tenant.get("principals", []):
+            if principal["objectId"] == MI:
+                principal["rootRoles"] = []
+    emulator.reset(scenario)
+
+    first = delegations.watch_delegations(palwatch, now())
+    second = delegations.watch_delegations(palwatch, now())
+
+    assert first.status == "blocked"
+    assert second.status == "blocked"
+    assert activity_log_reads(emulator) == 1
+    open_keys = [r.finding.key for r in palwatch.store.open_findings()]
+    assert open_keys.count("config:activity-log-unreadable") == 1
+
+    emulator.reset()  # Monitoring Reader granted again
+    delegations.clear_activity_log_block(palwatch)
+    third = delegations.watch_delegations(palwatch, now())
+    assert third.status == "ok"
+    assert "config:activity-log-unreadable" not in [r.finding.key for r in palwatch.store.open_findings()]
+
+
+def test_a_corrupt_cursor_restarts_from_the_lookback_window(emulator, palwatch):
+    palwatch.store.set_cursor(delegations.CURSOR, "{not json", None)
+    outcome = delegations.watch_delegations(palwatch, now())
+    assert outcome.status == "ok"
+    assert outcome.records > 0
