@@ -31,7 +31,7 @@ COMMANDS: dict[str, Command] = {}
 
 # Modules that call `register` on import (the lead adds e.g. "shared.usecases.commands").
 # A missing one is skipped so the CLI keeps working while commands are being built.
-PLUGIN_MODULES: list[str] = []
+PLUGIN_MODULES: list[str] = ["shared.cli_link_me"]
 
 
 def register(
