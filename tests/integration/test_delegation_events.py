@@ -257,3 +257,84 @@ def test_a_delegation_to_another_managing_tenant_is_not_ours(emulator, palwatch)
     deliver(onboard(emulator, body))
 
     assert not [s for s in palwatch.store.list_delegations() if s.key.endswith(body["registrationAssignmentId"])]
+
+
+def test_a_transient_fault_raises_so_event_grid_redelivers_and_the_retry_links_once(emulator, palwatch):
+    from shared.azure import errors
+
+    events = onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR)))
+    emulator.control(
+        "POST", "/faults", {"route": "Microsoft.ManagementPartner/partners", "method": "PUT", "status": 503, "rate": 1}
+    )
+    with pytest.raises(errors.TransientError):
+        deliver(events)
+    assert PIPELINE["objectId"] not in links(emulator)
+
+    emulator.control("DELETE", "/faults")
+    emulator.control("DELETE", "/journal")
+    deliver(events)  # Event Grid's redelivery of the whole batch
+
+    assert links(emulator)[PIPELINE["objectId"]] == PARTNER
+    assert len(pal_writes(emulator)) == 1
+
+
+def test_throttling_with_retry_after_is_absorbed(emulator, palwatch):
+    emulator.control(
+        "POST",
+        "/faults",
+        {"route": "registrationAssignments", "status": 429, "retryAfter": 1, "rate": 1, "count": 2},
+    )
+    body = delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))
+    deliver(onboard(emulator, body))
+
+    assert snapshot_of(palwatch, body["registrationAssignmentId"]).attributed
+    throttled = [r for r in emulator.journal() if r["status"] == 429]
+    assert len(throttled) == 2
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(
+            {
+                "id": "1",
+                "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+                "subject": "/subscriptions/x",
+                "data": {},
+                "eventTime": "2026-01-01T00:00:00Z",
+                "dataVersion": "2",
+                "topic": "t",
+            },
+            id="no-assignment",
+        ),
+        pytest.param(
+            {
+                "id": "2",
+                "eventType": "Microsoft.Storage.BlobCreated",
+                "subject": "/blob",
+                "data": {},
+                "eventTime": "2026-01-01T00:00:00Z",
+                "dataVersion": "1",
+                "topic": "t",
+            },
+            id="other-type",
+        ),
+        pytest.param(
+            {
+                "id": "3",
+                "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+                "subject": "/subscriptions/" + "a" * 100_000,
+                "data": "not a dict",
+                "eventTime": "2026-01-01T00:00:00Z",
+                "dataVersion": "2",
+                "topic": "t",
+            },
+            id="huge-and-wrong-types",
+        ),
+    ],
+)
+def test_malformed_events_are_ignored_without_an_exception_or_a_request(emulator, palwatch, event):
+    emulator.control("DELETE", "/journal")
+    deliver([event])
+    assert emulator.journal() == []
+    assert palwatch.store.list_delegations() == []
