@@ -76,7 +76,9 @@ class Target:
 
 def reconcile_scope(engine: Engine, scope: str, now: datetime, *, only: str = "") -> attribution.RunReport:
     """Bring every delegation at `scope` (or just the assignment `only`) in line with what ARM shows now."""
-    return reconcile_targets(engine, [Target(scope, only, announced=bool(only))], now)
+    # An event alone does not say whether an unreadable assignment exists (it may be gone already):
+    # the watcher, which sees the last register/unregister record, reports unreadable ones.
+    return reconcile_targets(engine, [Target(scope, only)], now)
 
 
 def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> attribution.RunReport:
@@ -95,7 +97,7 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
         for delegation in found:
             current.setdefault(delegation.key, delegation)
         stored.update({s.key: s for s in stored_all if target.covers(s.key, s.scope)})
-        if target.assignment_id and target.announced and not found:
+        if target.assignment_id and target.announced and not found and refused:
             unseen.append((target, refused))
     run = attribution.Run(engine, now)
     run.record(run.assess(list(current.values()), stored))
@@ -112,7 +114,8 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
 def read_delegations(engine: Engine, scope: str, *, only: str = "") -> tuple[list[model.Delegation], list[str]]:
     """The delegations to our managing tenant at `scope` (or `only`), as any of our identities sees them.
 
-    Returns them with the names of the identities that were refused (for the not-visible report).
+    Returns them with the names of the identities that were refused (for the not-visible report);
+    none when a reader could see the subscription and the assignment is simply gone.
     """
     managing = engine.managing_tenant_id.lower()
     found: dict[str, model.Delegation] = {}
@@ -128,7 +131,11 @@ def read_delegations(engine: Engine, scope: str, *, only: str = "") -> tuple[lis
                 for delegation in reader.list_assignments(scope, managed_by_tenant_id=engine.managing_tenant_id):
                     if _at_scope(delegation.scope, scope):
                         found.setdefault(delegation.key, delegation)
-        except (errors.NotFoundError, errors.ForbiddenError):
+        except errors.NotFoundError as e:
+            if e.code.lower() == "registrationassignmentnotfound":
+                return list(found.values()), []  # the subscription is readable and the assignment is gone
+            refused.append(name)
+        except errors.ForbiddenError:
             refused.append(name)
         except errors.CredentialError as e:
             log.warning("identity %s cannot read delegations: %s", name, e)
@@ -178,7 +185,10 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
         return WatchOutcome("blocked", report=run.report, detail=str(e))
     run._sync(ACTIVITY_LOG_SUBJECT, [])
     fresh = [r for r in records if r.event_id not in state.seen and r.succeeded and r.scope]
-    targets = list(dict.fromkeys(_target(r) for r in fresh))
+    latest: dict[Target, activity_log.DelegationRecord] = {}
+    for record in sorted(fresh, key=lambda r: r.timestamp):
+        latest[_target(record, announced=False)] = record  # the last record per delegation says how it ends
+    targets = [_target(r) for r in latest.values()]
     report = attribution.RunReport()
     report.merge(run.report)
     if targets:
@@ -192,10 +202,10 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
     return WatchOutcome("ok", records=len(fresh), scopes=sorted({t.scope for t in targets}), report=report)
 
 
-def _target(record: activity_log.DelegationRecord) -> Target:
+def _target(record: activity_log.DelegationRecord, *, announced: bool = True) -> Target:
     match = _ASSIGNMENT_ID.search(record.delegation_resource_id)
     if match:
-        return Target(record.scope, match.group(0), announced=record.operation == "register")
+        return Target(record.scope, match.group(0), announced=announced and record.operation == "register")
     return Target(record.scope)
 
 

@@ -338,3 +338,13 @@ def test_malformed_events_are_ignored_without_an_exception_or_a_request(emulator
     deliver([event])
     assert emulator.journal() == []
     assert palwatch.store.list_delegations() == []
+
+
+def test_a_write_event_for_a_delegation_already_gone_raises_no_alarm(emulator, palwatch):
+    body = delegation((BOB, "Bob Engineer", CONTRIBUTOR))
+    write_events = onboard(emulator, body)
+    offboard(emulator, body["registrationAssignmentId"])
+
+    deliver(write_events)
+
+    assert palwatch.store.open_findings() == []
