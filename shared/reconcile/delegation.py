@@ -178,7 +178,8 @@ def what_happened(
     """`<word>: <plain words>` for an identity that no longer attributes (word drives the fix)."""
     principal = states.get(entry.principal_id)
     if principal is not None and not principal.usable:
-        return f"{principal.state.value}: the {principal.kind.value.lower()} is {_state_text(principal.state)}"
+        kind = _KIND_TEXT.get(principal.kind, "identity")
+        return f"{principal.state.value}: the {kind} is {_state_text(principal.state)}"
     if entry.via_group:
         group = states.get(entry.via_group)
         if group is not None and not group.usable:
@@ -192,6 +193,14 @@ def what_happened(
     if carriers_now is not None and (entry.principal_id, entry.role_id, entry.via_group) not in carriers_now:
         return f"role_removed: no longer holds {roles.role_name(entry.role_id)} on this delegation"
     return "unknown: it no longer attributes the delegation"
+
+
+_KIND_TEXT = {
+    model.PrincipalKind.USER: "user",
+    model.PrincipalKind.GROUP: "group",
+    model.PrincipalKind.SERVICE_PRINCIPAL: "service principal",
+    model.PrincipalKind.MANAGED_IDENTITY: "managed identity",
+}
 
 
 def _state_text(state: model.PrincipalState) -> str:

@@ -7,6 +7,7 @@ whatever the wording), so the store and the alerts dedupe on them. Texts say who
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -122,8 +123,23 @@ def unattributed(
 
 def fix_for_lost(states: Sequence[tuple[str, str, str]], managing_tenant_id: str, partner_id: str) -> str:
     """Fix lines for lost identities: (object id, kind, state) each."""
+    return fix_for_lost_identities(states, managing_tenant_id, partner_id)
+
+
+_GROUP_IN_TEXT = re.compile(r"group ([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})")
+
+
+def fix_for_lost_identities(lost: Sequence[tuple[str, str, str]], managing_tenant_id: str, partner_id: str) -> str:
+    """Fix lines for lost identities: (object id, kind, what happened) each.
+
+    `what happened` is a `what_happened` text (or just its state word); for a group's loss it
+    names the group, which the fix needs.
+    """
     lines: list[str] = []
-    for object_id, kind, state in states:
+    for object_id, kind, what in lost:
+        state = _state_word(what)
+        found = _GROUP_IN_TEXT.search(what)
+        group = found.group(1).lower() if found else ""
         if state == model.PrincipalState.SOFT_DELETED.value:
             lines.append(
                 f"Restore {object_id} from deleted items (possible for {RESTORE_DAYS} days after "
@@ -135,8 +151,32 @@ def fix_for_lost(states: Sequence[tuple[str, str, str]], managing_tenant_id: str
                 lines.append(f"Re-enable {object_id}: az ad user update --id {object_id} --account-enabled true")
             else:
                 lines.append(f"Re-enable {object_id}: az ad sp update --id {object_id} --set accountEnabled=true")
+        elif state == model.PrincipalState.DELETED.value:
+            lines.append(
+                f"{object_id} is permanently deleted and cannot come back; a new identity does not inherit its "
+                "authorization. Link another identity that holds an eligible role on this delegation (below), or "
+                "publish an updated Lighthouse offer that authorizes a linked identity and have the customer "
+                "update the delegation."
+            )
+        elif state == "group_softDeleted" and group:
+            lines.append(
+                f"Restore group {group} from deleted items (possible for {RESTORE_DAYS} days after deletion): "
+                f"az rest --method POST --url https://graph.microsoft.com/v1.0/directory/deletedItems/{group}/restore"
+            )
+        elif state == "group_deleted" and group:
+            lines.append(
+                f"Group {group} is permanently deleted and cannot come back; the delegation's authorization for it "
+                "is dead. Publish an updated Lighthouse offer that authorizes a group or identity carrying the "
+                "link, and have the customer update the delegation; or link another identity (below)."
+            )
         elif state == "removed_from_group":
-            lines.append(f"Add {object_id} back to the group that holds the role (az ad group member add).")
+            if group:
+                lines.append(
+                    f"Add {object_id} back to group {group}: az ad group member add --group {group} "
+                    f"--member-id {object_id}"
+                )
+            else:
+                lines.append(f"Add {object_id} back to the group that holds the role (az ad group member add).")
         elif state == "link_moved":
             lines.append(
                 f"Link {object_id} back: signed in as it, az managementpartner update --partner-id {partner_id}"
@@ -146,7 +186,7 @@ def fix_for_lost(states: Sequence[tuple[str, str, str]], managing_tenant_id: str
         f"az login --tenant {managing_tenant_id or '<managing tenant id>'} && "
         f"az managementpartner create --partner-id {partner_id} (or add it to PAL_IDENTITIES)."
     )
-    return "\n".join(lines)
+    return "\n".join(dict.fromkeys(lines))  # several members lost with one group: say it once
 
 
 def attribution_lost(
@@ -164,9 +204,7 @@ def attribution_lost(
         detail=f"{'Since ' + since_text + ', n' if since_text else 'N'}o identity linked to partner ID {partner_id} "
         f"attributes this "
         f"delegation. What happened: {who}. {where.cost(partner_id)}",
-        fix=fix_for_lost(
-            [(oid, kind, _state_word(what)) for oid, _, kind, what in lost], managing_tenant_id, partner_id
-        ),
+        fix=fix_for_lost_identities([(oid, kind, what) for oid, _, kind, what in lost], managing_tenant_id, partner_id),
         tenant_id=where.tenant_id,
         tenant_name=short(where.tenant_name),
         scope=where.scope,
@@ -190,7 +228,7 @@ def identity_lost(
         f"attributed through {remaining} other identit{'y' if remaining == 1 else 'ies'}, "
         f"so partner ID {partner_id} keeps its credit (PEC, ACR) for now, but coverage is thinner: "
         f"if the rest go too, it stops.",
-        fix=fix_for_lost([(object_id, kind, _state_word(what))], managing_tenant_id, partner_id),
+        fix=fix_for_lost_identities([(object_id, kind, what)], managing_tenant_id, partner_id),
         tenant_id=where.tenant_id,
         tenant_name=short(where.tenant_name),
         scope=where.scope,

@@ -1,0 +1,296 @@
+"""Identity deleted, disabled, restored, or out of a group: what it costs in partner credit.
+
+Called by function_app.py (`identity_events`: Graph change and lifecycle notifications from the
+partner topic) and by the watch timer (shared.usecases.watch: `poll_identities`, then
+`ensure_graph_subscriptions`). The event is a hint: the handler finds the stored delegations
+that the identity attributes (or attributed, or is authorized on) and re-runs the attribution
+pipeline on them (shared.usecases.attribution.Run) with what Graph shows now, so
+attribution_lost / identity_lost and their resolution come from the same decisions as every
+other pass. Service principals and managed identities have no notifications: the poll reads
+the identities that attribute a delegation (one getByIds call per thousand) and re-assesses
+the delegations whose identities changed since the last poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from shared import events, model, reconcile
+from shared.azure import errors
+from shared.snapshots import DelegationSnapshot
+from shared.store import errors as store_errors
+from shared.usecases import alerts, attribution, graph_subscriptions
+from shared.usecases.engine import Engine
+
+log = logging.getLogger(__name__)
+
+POLL_STATE = "identity-poll"  # object id -> state, for the watched identities that are not active
+
+
+@dataclass(frozen=True)
+class IdentityOutcome:
+    """What an identity event, poll or subscription upkeep led to; `status` first in the log line.
+
+    status: reconciled | no_impact | ok | renewed | skipped | ignored | rejected | failed
+    """
+
+    status: str
+    detail: str
+    report: attribution.RunReport | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.detail}"
+
+
+# -- the Event Grid trigger ------------------------------------------------------------------------
+
+
+def handle_identity_event(engine: Engine, event: object, now: datetime) -> IdentityOutcome:
+    """One Graph notification (either delivery schema). Raises only TransientError (Event Grid redelivers)."""
+    secret = engine.settings.graph_client_state
+    if not secret:
+        log.warning("Graph notification refused: PAL_GRAPH_CLIENT_STATE is not set, so it cannot be verified")
+        return IdentityOutcome("rejected", "PAL_GRAPH_CLIENT_STATE is not set: notifications cannot be verified")
+    parsed = events.parse_graph_event(event, expected_client_state=secret, expected_tenant_id=engine.managing_tenant_id)
+    if isinstance(parsed, events.Ignored):
+        log.info("Graph notification %s ignored: %s", parsed.event_id or "?", parsed.reason)
+        return IdentityOutcome("ignored", parsed.reason)
+    if isinstance(parsed, events.Rejected):
+        # The reason never contains the clientState (events.py); a spoof is worth a warning.
+        log.warning("Graph notification %s (%s) rejected: %s", parsed.event_id or "?", parsed.event_type, parsed.reason)
+        return IdentityOutcome("rejected", parsed.reason)
+    try:
+        if isinstance(parsed, events.GraphSubscriptionLifecycle):
+            return _lifecycle(engine, parsed, now)
+        return reconcile_identity(engine, parsed.object_id, now, change=f"{parsed.kind} {parsed.change}")
+    except errors.TransientError:
+        raise
+    except errors.PermanentError as e:
+        log.warning("Graph notification %s could not be handled: %s", parsed.event_id or "?", e)
+        return IdentityOutcome("failed", str(e))
+
+
+def reconcile_identity(engine: Engine, object_id: str, now: datetime, *, change: str = "") -> IdentityOutcome:
+    """Re-assess every stored delegation that depends on `object_id`, from Graph's current state."""
+    oid = object_id.lower()
+    affected = [s for s in engine.store.list_delegations(include_removed=False) if depends_on(s, oid)]
+    prefix = f"{change} {oid}" if change else oid
+    if not affected:
+        # Most user changes in a tenant are of this kind: no Graph read for them.
+        log.info("identity %s attributes no known delegation", oid)
+        return IdentityOutcome("no_impact", f"{prefix}: no known delegation depends on it")
+    run = attribution.Run(engine, now)
+    report = reassess(run, affected)
+    alerts.enqueue(engine, report.opened, report.resolved, now)
+    principal = run.principals.get(oid)
+    state = _describe(principal) if principal is not None else "state unknown"
+    detail = f"{prefix}: {state}; {len(affected)} delegation(s) of {_customers(affected)}: {report.summary()}"
+    log.info("identity change %s", detail)
+    return IdentityOutcome("reconciled", detail, report)
+
+
+def depends_on(snapshot: DelegationSnapshot, object_id: str) -> bool:
+    """Whether the identity attributes (or attributed) the delegation, or holds an authorization in it."""
+    oid = object_id.lower()
+    return reconcile.references(snapshot, oid) or any(
+        a.principal_id.lower() == oid for a in (*snapshot.authorizations, *snapshot.eligible_authorizations)
+    )
+
+
+def reassess(run: attribution.Run, snapshots: list[DelegationSnapshot]) -> attribution.RunReport:
+    """The attribution pipeline on stored delegations (their authorizations do not change with an identity).
+
+    Only what changed is written: a steady estate re-checked (verification, a gap) costs reads only.
+    """
+    # A delegation ARM shows as not in effect stays ARM's to decide (the snapshot has no state).
+    snapshots = [s for s in snapshots if s.reason != "not_in_effect"]
+    if not snapshots:
+        return run.report
+    delegations = [s.to_delegation() for s in snapshots]
+    before = {s.key: s for s in snapshots}
+    run.resolve_principals(delegations)
+    _keep_names(run.principals, snapshots)
+    first = run.assess(delegations, before)
+    # Decide once more with what that decision remembered (when each identity was lost), so the
+    # finding says since when from the first alert on, as every later pass will.
+    assessments = run.assess(delegations, {a.key: a.snapshot for a in first}, act=False)
+    open_now: dict[str, set[tuple[str, ...]]] = {}
+    for recorded in run.engine.store.open_findings():
+        open_now.setdefault(recorded.finding.subject, set()).add(_essence(recorded.finding))
+    changed = [a for a in assessments if _differs(a, before[a.key], open_now.get(a.key, set()))]
+    run.record(changed)
+    for assessment in assessments:
+        run.report.delegations[assessment.key] = "attributed" if assessment.attributed else assessment.reason
+    run.record_links()
+    return run.report
+
+
+def _essence(finding: model.Finding) -> tuple[str, ...]:
+    return (finding.key, finding.kind, finding.severity.value, finding.title, finding.detail, finding.fix)
+
+
+def _differs(
+    assessment: reconcile.DelegationAssessment, before: DelegationSnapshot, open_now: set[tuple[str, ...]]
+) -> bool:
+    if replace(assessment.snapshot, updated_at=before.updated_at) != before:
+        return True
+    return {_essence(f) for f in assessment.findings if f.subject == assessment.key} != open_now
+
+
+def _keep_names(principals: dict[str, model.Principal], snapshots: Iterable[DelegationSnapshot]) -> None:
+    """Graph forgets a permanently deleted object entirely; the snapshots still know what it was."""
+    names: dict[str, str] = {}
+    kinds: dict[str, model.PrincipalKind] = {}
+    for snap in snapshots:
+        for auth in (*snap.authorizations, *snap.eligible_authorizations):
+            names.setdefault(auth.principal_id.lower(), auth.principal_display_name)
+        for entry in snap.attributed_by:
+            if entry.display_name:
+                names[entry.principal_id] = entry.display_name
+            if entry.kind in {k.value for k in model.PrincipalKind}:
+                kinds[entry.principal_id] = model.PrincipalKind(entry.kind)
+            if entry.via_group:
+                kinds[entry.via_group] = model.PrincipalKind.GROUP
+    for oid, principal in list(principals.items()):
+        if principal.state is model.PrincipalState.DELETED and principal.kind is model.PrincipalKind.UNKNOWN:
+            principals[oid] = replace(
+                principal,
+                kind=kinds.get(oid, model.PrincipalKind.UNKNOWN),
+                display_name=principal.display_name or names.get(oid, ""),
+            )
+
+
+# -- the poll (service principals and managed identities have no notifications) -------------------
+
+
+def poll_identities(engine: Engine, now: datetime, *, full: bool = False) -> IdentityOutcome:
+    """Existence and accountEnabled of the identities that attribute a delegation (and their groups).
+
+    Light (watch cadence): one bulk read; only delegations whose identities changed since the last
+    poll (or that still count a now-unusable identity as attributing) are re-assessed. `full`
+    (verification, and after a gap in notifications) re-assesses every delegation, group
+    memberships included.
+    """
+    snapshots = [s for s in engine.store.list_delegations(include_removed=False) if s.authorizations]
+    watched = sorted({oid for s in snapshots for e in s.attributed_by for oid in (e.principal_id, e.via_group) if oid})
+    run = attribution.Run(engine, now)
+    states = engine.graph().get_principals(watched) if watched else {}
+    run.principals.update(states)
+    last: dict[str, str] = engine.store.get_state(POLL_STATE) or {}
+    stale = snapshots if full else [s for s in snapshots if _stale(s, states, last)]
+    report = reassess(run, stale) if stale else run.report
+    _remember_states(engine, states, last)
+    alerts.enqueue(engine, report.opened, report.resolved, now)
+    unusable = sorted(f"{oid} {p.state.value}" for oid, p in states.items() if not p.usable)
+    detail = (
+        f"{'full' if full else 'light'} check of {len(watched)} identit{'y' if len(watched) == 1 else 'ies'}"
+        f"{' (not usable: ' + ', '.join(unusable[:10]) + ')' if unusable else ''}; "
+        f"{len(stale)} delegation(s) re-assessed; {report.summary()}"
+    )
+    if stale:
+        log.info("identity poll: %s", detail)
+    return IdentityOutcome("ok", detail, report)
+
+
+def _stale(snapshot: DelegationSnapshot, states: Mapping[str, model.Principal], last: Mapping[str, str]) -> bool:
+    for entry in snapshot.attributed_by:
+        for oid in (entry.principal_id, entry.via_group):
+            principal = states.get(oid) if oid else None
+            if principal is None:
+                continue
+            if entry.active and not principal.usable:
+                return True  # counted as attributing, but Graph says it cannot
+            if last.get(oid, model.PrincipalState.ACTIVE.value) != principal.state.value:
+                return True  # changed since the last poll (e.g. restored or re-enabled)
+    return False
+
+
+def _remember_states(engine: Engine, states: Mapping[str, model.Principal], last: Mapping[str, str]) -> None:
+    current = {oid: p.state.value for oid, p in states.items() if not p.usable}
+    if current == dict(last):
+        return
+    try:
+        engine.store.put_state(POLL_STATE, current)
+    except store_errors.PermanentStoreError as e:
+        # Thousands of lost identities at once: restores are then found by events and verification.
+        log.warning("identity poll state not kept (%s); the next poll re-assesses them again", e)
+
+
+# -- Graph subscription upkeep ----------------------------------------------------------------------
+
+
+def ensure_graph_subscriptions(engine: Engine, now: datetime) -> IdentityOutcome:
+    """Keep the users and groups subscriptions alive; after a gap, re-read every identity we care about."""
+    return _ensure(engine, now)[0]
+
+
+def _ensure(engine: Engine, now: datetime) -> tuple[IdentityOutcome, bool]:
+    """(outcome, whether identities were re-read)."""
+    why = graph_subscriptions.missing_settings(engine)
+    if why:
+        return IdentityOutcome("skipped", why), False
+    store = engine.store
+    try:
+        done = graph_subscriptions.upkeep(engine, now)
+    except errors.TransientError:
+        raise
+    except errors.PermanentError as e:
+        opened, resolved = store.sync_findings(
+            graph_subscriptions.CONFIG_SUBJECT, [graph_subscriptions.failure_finding(engine, e)], now
+        )
+        alerts.enqueue(engine, opened, resolved, now)
+        log.warning("Graph subscriptions could not be kept: %s", e)
+        return IdentityOutcome("failed", str(e), attribution.RunReport(opened=opened, resolved=resolved)), False
+    opened, resolved = store.sync_findings(graph_subscriptions.CONFIG_SUBJECT, [], now)
+    alerts.enqueue(engine, opened, resolved, now)
+    report = attribution.RunReport(opened=opened, resolved=resolved)
+    detail = done.summary()
+    if done.gap:
+        detail += f"; notifications may have been missed, identities re-read: {_reread(engine, now, report)}"
+    return IdentityOutcome("ok", detail, report), done.gap
+
+
+def _reread(engine: Engine, now: datetime, report: attribution.RunReport) -> str:
+    outcome = poll_identities(engine, now, full=True)
+    if outcome.report is not None:
+        report.merge(outcome.report)
+    return outcome.detail
+
+
+def _lifecycle(engine: Engine, parsed: events.GraphSubscriptionLifecycle, now: datetime) -> IdentityOutcome:
+    """reauthorizationRequired: renew that subscription; removed or missed: upkeep, and re-read."""
+    why = graph_subscriptions.missing_settings(engine)
+    if why:
+        return IdentityOutcome("skipped", f"{parsed.lifecycle_event}: {why}")
+    what = f"{parsed.lifecycle_event} for subscription {parsed.subscription_id}"
+    if parsed.lifecycle_event == "reauthorizationRequired":
+        # Renewing also reauthorizes; one that is gone (or not ours) is left to the upkeep below.
+        subscription = graph_subscriptions.get_ours(engine, parsed.subscription_id)
+        if subscription is not None and graph_subscriptions.renew(
+            engine, subscription.subscription_id, subscription.resource, now
+        ):
+            return IdentityOutcome("renewed", f"{what}: renewed")
+    outcome, reread = _ensure(engine, now)
+    detail = f"{what}: {outcome.detail}"
+    if parsed.lifecycle_event == "missed" and not reread and outcome.status == "ok":
+        report = outcome.report or attribution.RunReport()
+        detail += f"; notifications were missed, identities re-read: {_reread(engine, now, report)}"
+        return IdentityOutcome(outcome.status, detail, report)
+    return IdentityOutcome(outcome.status, detail, outcome.report)
+
+
+# -- words for the outcome line -------------------------------------------------------------------------
+
+
+def _describe(principal: model.Principal) -> str:
+    name = principal.display_name or principal.user_principal_name or principal.object_id
+    return f"{principal.kind.value.lower()} {name} is {principal.state.value}"
+
+
+def _customers(snapshots: list[DelegationSnapshot]) -> str:
+    listed = [f"{s.customer_tenant_name or '?'} ({s.customer_tenant_id}) {s.scope}" for s in snapshots[:5]]
+    more = f" and {len(snapshots) - 5} more" if len(snapshots) > 5 else ""
+    return "; ".join(listed) + more
