@@ -39,3 +39,36 @@ def watch_delegations(timer: func.TimerRequest) -> None:
 
     outcome = watch.run_watch(engine.get_engine(), _now(), past_due=timer.past_due)
     log.info("watch_delegations %s", outcome)
+
+
+@app.function_name("identity_events")
+@app.event_grid_trigger(arg_name="event")
+def identity_events(event: func.EventGridEvent) -> None:
+    """Microsoft Graph change notifications (users, groups) through the Graph partner topic."""
+    from shared.usecases import engine, identities
+
+    outcome = identities.handle_identity_event(engine.get_engine(), event, _now())
+    log.info("identity_events %s", outcome)
+
+
+@app.function_name("verify_attribution")
+@app.timer_trigger(arg_name="timer", schedule="%PAL_VERIFY_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def verify_attribution(timer: func.TimerRequest) -> None:
+    """Every few hours: the whole estate re-checked, drift repaired, coverage stored."""
+    from shared.usecases import engine, verify
+
+    outcome = verify.run_verify(engine.get_engine(), _now(), past_due=timer.past_due)
+    log.info("verify_attribution %s", outcome)
+
+
+@app.function_name("coverage")
+@app.route(route="coverage", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def coverage(req: func.HttpRequest) -> func.HttpResponse:
+    """The latest coverage snapshot: JSON by default, the HTML page with ?format=html (or Accept: text/html)."""
+    from shared.usecases import engine, verify
+
+    answer = verify.coverage_page(engine.get_engine(), req.params.get("format", ""), req.headers.get("accept", ""))
+    log.info("coverage %s %s", answer.status, answer.content_type)
+    return func.HttpResponse(
+        answer.body, status_code=answer.status, mimetype=answer.content_type, headers=answer.headers
+    )

@@ -29,9 +29,9 @@ class Command:
 
 COMMANDS: dict[str, Command] = {}
 
-# Modules that call `register` on import (the lead adds e.g. "shared.usecases.commands").
+# Modules that call `register` on import (the lead adds e.g. "shared.cli_verify").
 # A missing one is skipped so the CLI keeps working while commands are being built.
-PLUGIN_MODULES: list[str] = ["shared.cli_link_me"]
+PLUGIN_MODULES: list[str] = ["shared.cli_link_me", "shared.cli_verify"]
 
 
 def register(

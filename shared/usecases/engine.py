@@ -140,6 +140,13 @@ class Engine:
             lambda: identity.whoami(self.credential_for(acting, tenant), self.settings.arm_scope),
         )
 
+    def use_credentials(self, credentials: identity.Credentials) -> None:
+        """Get tokens another way from now on (the CLI's `--credential default`); drops cached clients."""
+        with self._lock:
+            self.credentials.close()
+            self.credentials = credentials
+            self._cache.clear()
+
     def forget(self, *key_prefix: Any) -> None:
         """Drop cached clients whose key starts with `key_prefix` (e.g. after a credential failed)."""
         with self._lock:

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from shared.azure import errors
 from shared.store import errors as store_errors
-from shared.usecases import alerts, delegations
+from shared.usecases import alerts, delegations, identities, verify
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ def run_watch(engine: Engine, now: datetime, *, past_due: bool = False) -> Watch
     outcome = _step(run, "activity-log", lambda: delegations.watch_delegations(engine, now))
     if outcome is not None:
         alerts.enqueue(engine, outcome.report.opened, outcome.report.resolved, now)
+    _step(run, "identities", lambda: identities.poll_identities(engine, now, full=False))
+    _step(run, "graph-subscriptions", lambda: identities.ensure_graph_subscriptions(engine, now))
+    _step(run, "links", lambda: verify.watch_links(engine, now))
     _step(run, "alerts", lambda: alerts.deliver(engine, now))
     if run.failed and len(run.failed) == len(run.steps):
         raise RuntimeError(f"every watch step failed: {run}")

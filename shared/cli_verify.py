@@ -1,0 +1,211 @@
+"""`palwatch verify`, `palwatch report` and `palwatch findings`: the verification from a laptop or pipeline.
+
+Registered with `shared.cli` on import (listed in `cli.PLUGIN_MODULES`). They use the same
+engine and store as the function app (so they need `AzureWebJobsStorage` and the PAL_ settings).
+`--credential default` gets tokens from azure-identity's DefaultAzureCredential (Azure CLI,
+VS Code, environment, workload identity...) wherever the app would use its managed identity;
+the identities in PAL_IDENTITIES keep their own credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from shared import cli
+from shared.azure import identity
+
+CREDENTIALS = ("managed-identity", "default")
+
+
+class DefaultCredentials(identity.Credentials):
+    """Credentials where DefaultAzureCredential plays the managed identity (a person or a pipeline)."""
+
+    def managed_identity(self) -> Any:
+        def build() -> Any:
+            from azure.identity import DefaultAzureCredential
+
+            options: dict[str, Any] = {"authority": self.settings.authority_host, **self.options}
+            if self.settings.managed_identity_client_id:
+                options["managed_identity_client_id"] = self.settings.managed_identity_client_id
+            return DefaultAzureCredential(**options)
+
+        return self._get(("default", "", ""), build)
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr for long runs (only when stderr is a terminal)."""
+
+    def __init__(self, stream: TextIO | None = None, *, width: int = 30, force: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.enabled = force or self.stream.isatty()
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return  # redraw at most ten times a second
+        self._last = now
+        filled = int(self.width * done / total) if total else self.width
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{stage[:40]:<40} [{bar}] {done}/{total}")
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self.stream.write("\r" + " " * (self.width + 60) + "\r")
+            self.stream.flush()
+
+
+def build_engine(credential: str = "managed-identity") -> Any:
+    """The engine as the function app builds it, from the environment's settings."""
+    from shared import settings as settings_module
+    from shared.usecases.engine import Engine
+
+    engine = Engine(settings_module.load_settings())
+    if credential == "default":
+        engine.use_credentials(DefaultCredentials(engine.settings))
+    return engine
+
+
+def _add_credential(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--credential",
+        choices=CREDENTIALS,
+        default="managed-identity",
+        help="how to get the tokens the app's managed identity would get (default: managed-identity; "
+        "'default' = azure-identity DefaultAzureCredential: Azure CLI, VS Code, environment...)",
+    )
+
+
+def _engine_or_error(args: argparse.Namespace) -> Any:
+    from shared import settings as settings_module
+
+    try:
+        return build_engine(getattr(args, "credential", "managed-identity"))
+    except settings_module.SettingsError as e:
+        print(f"palwatch: {e}", file=sys.stderr)
+        return None
+
+
+# -- verify ------------------------------------------------------------------------------------
+
+
+def _configure_verify(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON (for pipelines)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_credential(parser)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from shared import reports
+    from shared.azure import errors
+    from shared.store import errors as store_errors
+    from shared.usecases import verify
+
+    engine = _engine_or_error(args)
+    if engine is None:
+        return 1
+    bar = ProgressBar() if not args.no_progress else None
+    try:
+        outcome = verify.run_verify(engine, datetime.now(UTC), progress=bar)
+        coverage = engine.store.get_coverage() if not args.json else None
+    except (errors.AzureError, store_errors.StoreError) as e:
+        print(f"palwatch verify failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if bar:
+            bar.close()
+        engine.close()
+    if args.json:
+        print(json.dumps(outcome.to_json(), indent=2))
+    else:
+        print(f"Verification {outcome}")
+        if outcome.status != "skipped":
+            print()
+            print(reports.coverage_table(coverage, width=_terminal_width()))
+    return 0 if outcome.status in ("ok", "skipped") else 1
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def _configure_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "json", "html"), default="table", help="output format")
+    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    parser.add_argument("--json", action="store_true", help="same as --format json")
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from shared import reports
+
+    engine = _engine_or_error(args)
+    if engine is None:
+        return 1
+    try:
+        coverage = engine.store.get_coverage()
+    finally:
+        engine.close()
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        text = json.dumps(reports.coverage_json(coverage), indent=2) + "\n"
+    elif fmt == "html":
+        text = reports.coverage_html(coverage)
+    else:
+        text = reports.coverage_table(coverage, width=None if args.out else _terminal_width()) + "\n"
+    _emit(text, args.out)
+    return 0
+
+
+# -- findings ----------------------------------------------------------------------------------
+
+
+def _configure_findings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.add_argument("--all", action="store_true", help="include resolved findings")
+
+
+def _run_findings(args: argparse.Namespace) -> int:
+    from shared import reports
+
+    engine = _engine_or_error(args)
+    if engine is None:
+        return 1
+    try:
+        recorded = engine.store.list_findings(include_resolved=args.all)
+    finally:
+        engine.close()
+    if args.json:
+        _emit(json.dumps(reports.findings_json(recorded), indent=2) + "\n", None)
+    else:
+        _emit(reports.findings_table(recorded, width=_terminal_width()) + "\n", None)
+    return 0
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _terminal_width() -> int | None:
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else None
+
+
+cli.register("verify", "re-check the whole estate now, repair drift, store coverage", _configure_verify, _run_verify)
+cli.register("report", "the latest coverage: table, JSON or a self-contained HTML page", _configure_report, _run_report)
+cli.register("findings", "open findings (--all: with resolved ones)", _configure_findings, _run_findings)

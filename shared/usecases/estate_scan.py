@@ -1,0 +1,198 @@
+"""The verification's enumeration: every Lighthouse delegation any of our identities can see.
+
+Called by `shared.usecases.verify` (step 1). A managing-tenant identity sees a customer
+subscription only where it (or a group it is in) holds an authorization, so each identity we
+act as is a reader; the managed identity reads first. A subscription listed in full at
+subscription scope by one reader returns every assignment there (its resource groups' too),
+so later readers skip it: the estate costs one list per delegated subscription, not one per
+subscription and reader. Where a reader may only see some resource groups (403 at subscription
+scope), their scopes are listed one by one. Lists run with bounded concurrency
+(`PAL_MAX_CONCURRENCY`). What could not be read is reported as incomplete, never as removed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from shared import model
+from shared.azure import arm, errors, lighthouse
+from shared.usecases.engine import Engine
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Inventory:
+    """What the enumeration saw. `uncertain` is True when a whole reader failed: then nothing
+    unseen may be concluded removed (we cannot tell which scopes only that reader saw)."""
+
+    delegations: dict[str, model.Delegation] = field(default_factory=dict)
+    tenants: dict[str, arm.Tenant] = field(default_factory=dict)
+    subscriptions: set[str] = field(default_factory=set)
+    incomplete_scopes: dict[str, str] = field(default_factory=dict)  # scope -> error
+    readers: list[str] = field(default_factory=list)  # identities that listed subscriptions
+    failed_readers: dict[str, str] = field(default_factory=dict)  # name -> error
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def uncertain(self) -> bool:
+        return bool(self.failed_readers)
+
+    def covers(self, scope: str) -> bool:
+        """Whether `scope` was read completely (neither it nor its subscription is incomplete)."""
+        if self.uncertain:
+            return False
+        scope = scope.rstrip("/").lower()
+        parts = scope.strip("/").split("/")
+        subscription = "/" + "/".join(parts[:2]) if len(parts) >= 2 else scope
+        return scope not in self.incomplete_scopes and subscription not in self.incomplete_scopes
+
+
+@dataclass
+class _Scan:
+    delegations: list[model.Delegation] = field(default_factory=list)
+    complete: bool = False  # listed at subscription scope: every assignment there seen
+    groups_listed: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inventory:
+    """Every delegation to the managing tenant, read by every identity we act as.
+
+    Raises the first reader's error when no reader at all could list subscriptions.
+    """
+    managing = engine.managing_tenant_id.lower()
+    inventory = Inventory()
+    _read_tenants(engine, inventory)
+    complete_subs: set[str] = set()
+    listed_groups: set[str] = set()
+    failures: dict[str, str] = {}
+    first_error: errors.AzureError | None = None
+    workers = max(1, engine.settings.max_concurrency)
+    readers = _readers(engine)
+    # Every reader's subscription list side by side (one tenant-level read each, own token each).
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(readers))), thread_name_prefix="verify-subs") as pool:
+        listed = list(pool.map(lambda r: _list_subscriptions(r[2], managing), readers))
+    for (acting, reader, arm_client), subscriptions in zip(readers, listed, strict=True):
+        if isinstance(subscriptions, errors.AzureError):
+            first_error = first_error or subscriptions
+            inventory.failed_readers[acting.name] = str(subscriptions)[:300]
+            log.warning("identity %s cannot list subscriptions: %s", acting.name, subscriptions)
+            continue
+        inventory.readers.append(acting.name)
+        inventory.subscriptions.update(s.subscription_id for s in subscriptions)
+        todo = [s for s in subscriptions if s.subscription_id not in complete_subs]
+        if not todo:
+            continue
+        done = 0
+        with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="verify-scan") as pool:
+            scan_one = functools.partial(_scan, reader, arm_client, managing=managing, listed=listed_groups)
+            scans = pool.map(scan_one, todo)
+            for subscription, scan in zip(todo, scans, strict=True):
+                done += 1
+                if progress is not None:
+                    progress(f"delegations ({acting.name})", done, len(todo))
+                for d in scan.delegations:
+                    inventory.delegations.setdefault(d.key, _with_tenant(d, subscription))
+                scope = f"/subscriptions/{subscription.subscription_id}"
+                if scan.complete:
+                    complete_subs.add(subscription.subscription_id)
+                    failures = {k: v for k, v in failures.items() if not _under(k, scope)}
+                listed_groups.update(scan.groups_listed)
+                for failed_scope, error in scan.failures:
+                    failures.setdefault(failed_scope, error)
+        failures = {k: v for k, v in failures.items() if k not in listed_groups}
+    if not inventory.readers:
+        raise first_error or errors.CredentialError("no identity could list subscriptions")
+    inventory.incomplete_scopes = failures
+    return inventory
+
+
+def _readers(engine: Engine) -> list[tuple[model.ActingIdentity, lighthouse.LighthouseClient, arm.ArmClient]]:
+    """(identity, Lighthouse client, ARM client) per identity we act as; the managed identity first."""
+    identities = list(engine.settings.identities)
+    out = []
+    for acting, (_name, reader) in zip(identities, engine.lighthouse_readers(), strict=False):
+        if acting.kind == "managedIdentity":
+            arm_client = engine.arm()
+        else:
+            try:
+                credential = engine.credential_for(acting)
+            except errors.AzureError as e:
+                log.warning("identity %s has no usable credential: %s", acting.name, e)
+                continue
+            arm_client = engine.arm_as(credential, ("reader", acting.kind, acting.client_id.lower()))
+        out.append((acting, reader, arm_client))
+    return out
+
+
+def _list_subscriptions(arm_client: arm.ArmClient, managing: str) -> list[arm.Subscription] | errors.AzureError:
+    try:
+        return [s for s in arm_client.list_subscriptions() if s.tenant_id != managing]
+    except errors.AzureError as e:
+        return e
+
+
+def _read_tenants(engine: Engine, inventory: Inventory) -> None:
+    try:
+        for tenant in engine.arm().list_tenants():
+            inventory.tenants[tenant.tenant_id] = tenant
+    except errors.AzureError as e:
+        inventory.problems.append(f"tenants unreadable: {e}")
+        log.warning("GET /tenants failed: %s", e)
+
+
+def _scan(
+    reader: lighthouse.LighthouseClient,
+    arm_client: arm.ArmClient,
+    subscription: arm.Subscription,
+    *,
+    managing: str,
+    listed: set[str],
+) -> _Scan:
+    """One subscription: one list at its scope, or its visible resource groups one by one."""
+    scope = f"/subscriptions/{subscription.subscription_id}"
+    scan = _Scan()
+    try:
+        scan.delegations = list(reader.list_assignments(scope, managing))
+        scan.complete = True
+        return scan
+    except errors.ForbiddenError:
+        pass  # this identity holds only resource-group delegations here
+    except errors.AzureError as e:
+        scan.failures.append((scope, str(e)[:300]))
+        return scan
+    try:
+        groups = list(arm_client.list_resource_groups(subscription.subscription_id))
+    except errors.AzureError as e:
+        scan.failures.append((scope, str(e)[:300]))
+        return scan
+    for group in groups:
+        group_scope = (group.id or f"{scope}/resourceGroups/{group.name}").rstrip("/")
+        if group_scope.lower() in listed:
+            continue
+        try:
+            scan.delegations += list(reader.list_assignments(group_scope, managing))
+            scan.groups_listed.append(group_scope.lower())
+        except errors.ForbiddenError:
+            continue  # a group we see but hold nothing in
+        except errors.AzureError as e:
+            scan.failures.append((group_scope.lower(), str(e)[:300]))
+    return scan
+
+
+def _under(scope: str, parent: str) -> bool:
+    scope, parent = scope.lower().rstrip("/"), parent.lower().rstrip("/")
+    return scope == parent or scope.startswith(parent + "/")
+
+
+def _with_tenant(delegation: model.Delegation, subscription: arm.Subscription) -> model.Delegation:
+    if delegation.customer_tenant_id or not subscription.tenant_id:
+        return delegation
+    return replace(delegation, customer_tenant_id=subscription.tenant_id)

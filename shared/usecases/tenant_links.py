@@ -1,0 +1,324 @@
+"""PAL links of the identities we act as: drift in the managing tenant, links in customer tenants.
+
+Called by `shared.usecases.verify` (the full check in every verification, and `watch_links` on
+the watch cadence). A link belongs to its caller, so each check runs as the identity itself.
+
+- Managing tenant: every identity's link is read once (`Run.read_links`). One that pointed to
+  our partner ID when we last looked (remembered in store state) and is now gone or points
+  elsewhere was changed by hand: it is put back and reported as `link_drift_repaired` (info,
+  said once: opened and resolved in the same pass) or, when that fails, as `link_failed`.
+- Customer tenants: a multi-tenant app identity (`multiTenant` in PAL_IDENTITIES) is linked in
+  every tenant where its app has a principal (`GET /tenants` as that identity), as that
+  tenant's principal. What it found is remembered per tenant in the store's identities table
+  (rows outside the managing tenant, which the federation discovery ignores).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared import model, reconcile
+from shared.azure import arm, errors
+from shared.reconcile import messages
+from shared.store import store as store_module
+from shared.usecases import attribution
+
+log = logging.getLogger(__name__)
+
+KNOWN_STATE = "verify-known-links"  # managing tenant: object id -> partner id its link last pointed to
+DRIFT_KIND = "link_drift_repaired"
+
+
+@dataclass
+class LinkCheck:
+    """What a link check saw and did; findings and subjects go to the verification's sync."""
+
+    checked: int = 0
+    repaired: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)  # first links made in customer tenants
+    tenants: dict[str, list[str]] = field(default_factory=dict)  # identity name -> customer tenants
+    findings: list[model.Finding] = field(default_factory=list)
+    subjects: set[str] = field(default_factory=set)
+    drift: list[model.Finding] = field(default_factory=list)  # notices to open and resolve at once
+    problems: list[str] = field(default_factory=list)
+    unchecked_identities: set[str] = field(default_factory=set)  # client ids whose tenants were not listed
+
+    def merge(self, other: LinkCheck) -> None:
+        self.checked += other.checked
+        self.repaired += other.repaired
+        self.failed += other.failed
+        self.linked += other.linked
+        self.tenants.update(other.tenants)
+        self.findings += other.findings
+        self.subjects |= other.subjects
+        self.drift += other.drift
+        self.problems += other.problems
+        self.unchecked_identities |= other.unchecked_identities
+
+    def summary(self) -> str:
+        return (
+            f"{self.checked} link(s) checked, {len(self.repaired)} drift repaired, "
+            f"{len(self.linked)} linked in customer tenants, {len(self.failed)} failed"
+        )
+
+
+def drift_notice(
+    tenant_id: str, object_id: str, name: str, found: str, partner_id: str, *, tenant_name: str = ""
+) -> model.Finding:
+    """`link_drift_repaired`: the link had been removed (`found` "") or re-pointed, and is back."""
+    who = messages.short(name) or object_id
+    what = f"re-pointed to partner ID {found}" if found else "removed"
+    return model.Finding(
+        key=f"{DRIFT_KIND}:{tenant_id.lower()}:{object_id.lower()}",
+        kind=DRIFT_KIND,
+        severity=model.Severity.INFO,
+        subject=f"link_drift:{tenant_id.lower()}:{object_id.lower()}",
+        title=f"The PAL link of {who} had been {what}; PAL Watch put it back",
+        reason="removed" if not found else "repointed",
+        detail=(
+            f"The Partner Admin Link of {who} ({object_id}) in tenant {tenant_id} was {what} outside PAL Watch. "
+            f"It has been linked to partner ID {partner_id} again; attribution did not lapse for long."
+        ),
+        fix=(
+            "Nothing to do now. If someone changes links on purpose (e.g. a partner change), update "
+            "PAL_PARTNER_ID instead, or PAL Watch will keep putting the link back."
+        ),
+        tenant_id=tenant_id,
+        tenant_name=tenant_name,
+        principal_id=object_id,
+    )
+
+
+# -- managing tenant ------------------------------------------------------------------------------
+
+
+def check_managing_links(run: attribution.Run) -> LinkCheck:
+    """Read every acting identity's link (one GET each) and put back the ones changed by hand."""
+    settings = run.settings
+    partner, tenant = settings.partner_id, settings.managing_tenant_id
+    known: dict[str, str] = run.engine.store.get_state(KNOWN_STATE) or {}
+    acting = run.acting()
+    check = LinkCheck()
+    _read_links_concurrently(run, acting)
+    links = run.read_links()
+    for object_id, status in sorted(links.items()):
+        check.checked += 1
+        if status.partner_id is None or known.get(object_id) != partner or status.points_to(partner):
+            continue  # unreadable, never ours, or fine: the estate's decisions handle the rest
+        identity = acting[object_id]
+        log.warning("PAL link of %s was %s by hand; putting it back", identity.name, status.partner_id or "removed")
+        repaired = run.ensure_link(identity, tenant, object_id)
+        run.links[object_id] = repaired
+        check.subjects.add(messages.link_subject(tenant, object_id))
+        if repaired.points_to(partner):
+            check.repaired.append(f"{identity.name} in {tenant}")
+            check.drift.append(drift_notice(tenant, object_id, identity.name, status.partner_id or "", partner))
+        else:
+            check.failed.append(f"{identity.name} in {tenant}: {repaired.error_code}")
+            check.findings.append(
+                messages.link_failed(
+                    tenant,
+                    object_id,
+                    name=identity.name,
+                    code=repaired.error_code or "NotLinked",
+                    message=repaired.error_message,
+                    partner_id=partner,
+                )
+            )
+    return check
+
+
+def _read_links_concurrently(run: attribution.Run, acting: dict[str, model.ActingIdentity]) -> None:
+    """One GET per identity, side by side (each as itself); `Run.read_links` then finds them read."""
+    todo = [oid for oid in acting if oid not in run.links]
+    if len(todo) < 2:
+        return
+
+    def read(object_id: str) -> tuple[str, reconcile.LinkStatus | None]:
+        try:
+            return object_id, reconcile.LinkStatus.from_link(run.engine.pal_for(acting[object_id]).get_link())
+        except errors.AzureError:
+            return object_id, None  # Run.read_links reads it again and classifies the failure
+
+    workers = max(1, min(run.settings.max_concurrency, len(todo)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-links") as pool:
+        for object_id, status in pool.map(read, todo):
+            if status is not None:
+                run.links[object_id] = status
+
+
+def remember_managing_links(run: attribution.Run) -> None:
+    """Remember which identities' links point to our partner ID now (the baseline for drift)."""
+    store = run.engine.store
+    partner = run.settings.partner_id
+    known: dict[str, str] = store.get_state(KNOWN_STATE) or {}
+    current = dict(known)
+    for object_id, status in run.links.items():
+        if status.partner_id is None:
+            continue  # unreadable now: keep what we knew
+        if status.points_to(partner):
+            current[object_id] = partner
+        elif not status.error_code:
+            current.pop(object_id, None)  # not ours (never linked, or a human chose another id)
+    if current != known:
+        store.put_state(KNOWN_STATE, current)
+
+
+# -- customer tenants (multi-tenant app identities) -------------------------------------------
+
+
+def check_customer_tenants(
+    run: attribution.Run, now: datetime, *, only_new: bool = False, workers: int = 8
+) -> LinkCheck:
+    """Link each multi-tenant identity in every customer tenant where its app has a principal.
+
+    `only_new` (the watch cadence) touches only tenants not seen before; verify checks them all.
+    """
+    engine = run.engine
+    managing = engine.managing_tenant_id.lower()
+    total = LinkCheck()
+    remembered_rows = engine.store.list_remembered_identities()
+    for identity in engine.settings.identities:
+        if not identity.multi_tenant:
+            continue
+        client_id = identity.client_id.lower()
+        try:
+            arm_client = engine.arm_as(engine.credential_for(identity), ("tenants", identity.kind, client_id))
+            tenants = [t for t in arm_client.list_tenants() if t.tenant_id and t.tenant_id != managing]
+        except errors.AzureError as e:
+            total.problems.append(f"{identity.name} cannot list its tenants: {e}")
+            total.unchecked_identities.add(client_id)
+            log.warning("identity %s cannot list its tenants: %s", identity.name, e)
+            continue
+        remembered = {
+            r.tenant_id.lower(): r
+            for r in remembered_rows
+            if r.client_id.lower() == client_id and r.tenant_id.lower() != managing
+        }
+        total.tenants[identity.name] = sorted(t.tenant_id for t in tenants)
+        targets = [t for t in tenants if not only_new or t.tenant_id not in remembered]
+        if not targets:
+            continue
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets))), thread_name_prefix="verify-mt") as pool:
+            link = functools.partial(_link_in_tenant_safely, run, identity, remembered=remembered, now=now)
+            for result in pool.map(link, targets):
+                total.merge(result)
+    return total
+
+
+def _link_in_tenant_safely(
+    run: attribution.Run,
+    identity: model.ActingIdentity,
+    tenant: arm.Tenant,
+    *,
+    remembered: dict[str, store_module.RememberedIdentity],
+    now: datetime,
+) -> LinkCheck:
+    """A transient failure is a problem to retry next pass, not a finding: the subject is left alone."""
+    try:
+        return _link_in_tenant(
+            run, identity, tenant.tenant_id, tenant.display_name, remembered.get(tenant.tenant_id), now
+        )
+    except errors.TransientError as e:
+        log.warning("checking %s in tenant %s failed for now: %s", identity.name, tenant.tenant_id, e)
+        return LinkCheck(problems=[f"{identity.name} in {tenant.tenant_id}: {e}"])
+
+
+def _link_in_tenant(  # noqa: PLR0917
+    run: attribution.Run,
+    identity: model.ActingIdentity,
+    tenant_id: str,
+    tenant_name: str,
+    remembered: store_module.RememberedIdentity | None,
+    now: datetime,
+) -> LinkCheck:
+    engine = run.engine
+    partner = run.settings.partner_id
+    check = LinkCheck(checked=1)
+    try:
+        object_id = engine.whoami(identity, tenant_id).object_id.lower()
+    except errors.TransientError:
+        raise
+    except errors.AzureError as e:
+        engine.forget("whoami", identity.kind, identity.client_id.lower(), tenant_id.lower())
+        return _failed(
+            check, identity, tenant_id, identity.client_id.lower(), e.code or "CredentialError", str(e), partner
+        )
+    check.subjects.add(messages.link_subject(tenant_id, object_id))
+    try:
+        link = engine.pal_for(identity, tenant_id).get_link()
+    except errors.TransientError:
+        raise
+    except errors.AzureError as e:
+        return _failed(check, identity, tenant_id, object_id, e.code or type(e).__name__, str(e), partner)
+    before = reconcile.LinkStatus.from_link(link)
+    status = before
+    if not before.points_to(partner):
+        status = run.ensure_link(identity, tenant_id, object_id)
+        if status.error_code:
+            return _failed(check, identity, tenant_id, object_id, status.error_code, status.error_message, partner)
+        if remembered is not None and remembered.partner_id == partner:
+            check.repaired.append(f"{identity.name} in {tenant_id}")
+            check.drift.append(
+                drift_notice(
+                    tenant_id, object_id, identity.name, before.partner_id or "", partner, tenant_name=tenant_name
+                )
+            )
+        else:
+            check.linked.append(f"{identity.name} in {tenant_id}")
+    if remembered is None or remembered.partner_id != (status.partner_id or "") or remembered.object_id != object_id:
+        engine.store.remember_identity(
+            store_module.RememberedIdentity(
+                tenant_id=tenant_id.lower(),
+                object_id=object_id,
+                client_id=identity.client_id,
+                name=identity.name,
+                kind=identity.kind,
+                discovered_at=remembered.discovered_at if remembered and remembered.discovered_at else now,
+                partner_id=status.partner_id or "",
+                link_checked_at=now,
+            )
+        )
+    return check
+
+
+def _failed(  # noqa: PLR0917
+    check: LinkCheck,
+    identity: model.ActingIdentity,
+    tenant_id: str,
+    object_id: str,
+    code: str,
+    message: str,
+    partner_id: str,
+) -> LinkCheck:
+    log.warning("linking %s in tenant %s failed: %s %s", identity.name, tenant_id, code, message[:200])
+    check.failed.append(f"{identity.name} in {tenant_id}: {code}")
+    check.subjects.add(messages.link_subject(tenant_id, object_id))
+    check.findings.append(
+        messages.link_failed(
+            tenant_id,
+            object_id,
+            name=identity.name,
+            code=code,
+            message=message,
+            partner_id=partner_id,
+        )
+    )
+    return check
+
+
+def publish_drift(store: store_module.Store, notices: list[model.Finding], now: datetime) -> tuple[list, list]:
+    """Say each drift once: open the notice and resolve it in the same pass (info, no resolved mail)."""
+    opened: list[model.RecordedFinding] = []
+    resolved: list[model.RecordedFinding] = []
+    for notice in notices:
+        o, _ = store.sync_findings(notice.subject, [notice], now)
+        _, r = store.sync_findings(notice.subject, [], now)
+        opened += o
+        resolved += r
+    return opened, resolved

@@ -1,0 +1,425 @@
+"""The verification: the whole estate re-checked, drift repaired, findings made true, coverage stored.
+
+Called by function_app (`verify_attribution` timer, `coverage` HTTP function, and the watch
+timer's `watch_links` step) and by the CLI (`palwatch verify|report`). Events are hints; this
+is the truth. One run, under a store lease so only one runs at a time:
+
+1. enumerate tenants, subscriptions and every delegation our identities can see (estate_scan);
+2. check the PAL link of every identity we act as, in the managing tenant and, for multi-tenant
+   app identities, in each customer tenant where the app has a principal (tenant_links);
+3. check every identity that attributes something still exists and is enabled (identities);
+4. decide every delegation (`reconcile.assess_estate`), make the links it asks for, decide again,
+   and make the open findings exactly those that hold now (`Store.sync_all_findings`);
+5. store the coverage snapshot, clear the activity-log block, enqueue and deliver alerts.
+
+Every step writes what it learnt before the next starts, and every write is idempotent, so a
+crash at any point leaves a state the next run (or an event handler) simply continues from.
+A scope that could not be read keeps its last known snapshot: it is never taken as removed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared import model, reconcile
+from shared.azure import errors
+from shared.snapshots import DelegationSnapshot
+from shared.store import errors as store_errors
+from shared.usecases import alerts, attribution, delegations, estate_scan, tenant_links
+from shared.usecases.engine import Engine
+
+log = logging.getLogger(__name__)
+
+LEASE = "verify"
+LEASE_TTL = timedelta(minutes=20)  # longer than a Functions timeout: a crashed run frees it soon after
+LAST_STATE = "verify-last"
+OWNED_KINDS = frozenset(
+    {"unattributed_delegation", "attribution_lost", "identity_lost", "link_failed", "delegation_removed"}
+)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class VerifyOutcome:
+    """What one verification saw and did: logged by the timer, printed by `palwatch verify`."""
+
+    status: str  # ok | partial (something could not be read or done) | skipped (another run holds the lease)
+    tenants: int = 0
+    subscriptions: int = 0
+    delegations: int = 0
+    attributed: int = 0
+    at_risk: int = 0
+    not_attributed: int = 0
+    removed: int = 0
+    links_checked: int = 0
+    links_written: list[str] = field(default_factory=list)
+    drift_repaired: list[str] = field(default_factory=list)
+    link_failures: list[str] = field(default_factory=list)
+    customer_tenants: dict[str, list[str]] = field(default_factory=dict)
+    opened: int = 0
+    resolved: int = 0
+    incomplete_scopes: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        if self.status == "skipped":
+            return "skipped: " + "; ".join(self.problems)
+        text = (
+            f"{self.status}: {self.delegations} delegation(s) in {self.subscriptions} subscription(s): "
+            f"{self.attributed} attributed, {self.at_risk} at risk, {self.not_attributed} not attributed; "
+            f"{len(self.links_written)} link write(s), {len(self.drift_repaired)} drift repaired, "
+            f"{len(self.link_failures)} link failure(s); {self.opened} finding(s) opened, {self.resolved} resolved"
+            f"; {self.seconds:.1f}s"
+        )
+        if self.problems:
+            text += f"; {len(self.problems)} problem(s): " + "; ".join(p[:160] for p in self.problems[:3])
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "tenants": self.tenants,
+            "subscriptions": self.subscriptions,
+            "delegations": self.delegations,
+            "attributed": self.attributed,
+            "atRisk": self.at_risk,
+            "notAttributed": self.not_attributed,
+            "removed": self.removed,
+            "linksChecked": self.links_checked,
+            "linksWritten": self.links_written,
+            "driftRepaired": self.drift_repaired,
+            "linkFailures": self.link_failures,
+            "customerTenants": self.customer_tenants,
+            "findingsOpened": self.opened,
+            "findingsResolved": self.resolved,
+            "incompleteScopes": [{"scope": s, "error": e} for s, e in sorted(self.incomplete_scopes.items())],
+            "steps": self.steps,
+            "problems": self.problems,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_verify(
+    engine: Engine, now: datetime, *, past_due: bool = False, progress: Progress | None = None
+) -> VerifyOutcome:
+    """One verification of the whole estate. Raises only when the run as a whole failed."""
+    if past_due:
+        log.info("verification is past due; running now")
+    store = engine.store
+    owner = uuid.uuid4().hex
+    if not store.try_acquire(LEASE, owner, LEASE_TTL, _wall(now)):
+        log.info("another verification holds the lease; skipping")
+        return VerifyOutcome("skipped", problems=["another verification is running"])
+    try:
+        return _verify(engine, now, owner, progress)
+    finally:
+        store.release(LEASE, owner)
+
+
+def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None) -> VerifyOutcome:
+    started = time.monotonic()
+    store = engine.store
+    out = VerifyOutcome("ok")
+    say = progress or (lambda _stage, _done, _total: None)
+
+    # 1. What exists. No reader at all: the whole run fails (raises).
+    say("enumerate", 0, 1)
+    inventory = estate_scan.enumerate_estate(engine, progress=progress)
+    _describe_inventory(out, inventory)
+    _renew(store, owner, now)
+
+    # 2. Links of every identity we act as: drift in the managing tenant, then customer tenants.
+    say("links", 0, 1)
+    run = attribution.Run(engine, now)
+    links = tenant_links.check_managing_links(run)
+    customer = tenant_links.check_customer_tenants(run, now, workers=engine.settings.max_concurrency)
+    links.merge(customer)
+    out.customer_tenants = customer.tenants
+    out.problems += links.problems
+    _renew(store, owner, now)
+
+    # 3. Identities without notifications (service principals, managed identities): full poll.
+    _step(out, "identities", lambda: _poll_identities(engine, now))
+    _renew(store, owner, now)
+
+    # 4. Decide every delegation, link what it asks for, decide again.
+    say("assess", 0, 1)
+    previous = {s.key: s for s in store.list_delegations()}
+    current = _current(inventory, previous)
+    run.resolve_principals(current)
+    run.resolve_roles(current)
+    run.discover_federated(current)
+    run.read_links()
+    estate = _assess(run, current, previous)
+    if estate.link_actions:
+        run.apply(estate.link_actions)
+        estate = _assess(run, current, previous)
+    _renew(store, owner, now)
+
+    # Findings: exactly those that hold now, for everything this run could judge.
+    say("record", 0, 1)
+    findings = list(estate.findings) + links.findings
+    subjects = set(estate.subjects) | links.subjects | _stale_subjects(engine, inventory, links, estate.subjects)
+    opened, resolved = store.sync_all_findings(findings, subjects, now)
+    _put_snapshots(engine, estate.snapshots, previous)
+    notices = [reconcile.assess_removal(previous[s.key], now).finding for s in estate.removed]
+    o, r = tenant_links.publish_drift(store, links.drift + notices, now)
+    opened, resolved = opened + o, resolved + r
+    store.put_coverage(estate.coverage, now)
+    tenant_links.remember_managing_links(run)
+    delegations.clear_activity_log_block(engine)
+
+    _describe_result(out, estate, links, run)
+    out.opened, out.resolved = len(opened), len(resolved)
+
+    # 5. Alerts: what opened or resolved, then deliver everything pending.
+    _step(out, "alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now))
+    _step(out, "alerts", lambda: alerts.deliver(engine, now))
+    if out.problems or out.incomplete_scopes:
+        out.status = "partial"
+    out.seconds = time.monotonic() - started
+    store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(out)[:2000]})
+    log.info("verification %s", out)
+    return out
+
+
+def _current(inventory: estate_scan.Inventory, previous: dict[str, DelegationSnapshot]) -> list[model.Delegation]:
+    """What was seen, plus what we last saw where a scope could not be read (never taken as removed)."""
+    kept = [
+        snap.to_delegation()
+        for key, snap in previous.items()
+        if key not in inventory.delegations and not snap.removed and not inventory.covers(snap.scope)
+    ]
+    return list(inventory.delegations.values()) + kept
+
+
+def _describe_inventory(out: VerifyOutcome, inventory: estate_scan.Inventory) -> None:
+    out.tenants = len(inventory.tenants)
+    out.subscriptions = len(inventory.subscriptions)
+    out.incomplete_scopes = dict(inventory.incomplete_scopes)
+    out.problems += inventory.problems
+    out.problems += [f"identity {n} could not enumerate: {e}" for n, e in inventory.failed_readers.items()]
+    out.steps["enumerate"] = f"{len(inventory.delegations)} delegation(s) seen by {', '.join(inventory.readers)}" + (
+        f"; {len(inventory.incomplete_scopes)} scope(s) unreadable" if inventory.incomplete_scopes else ""
+    )
+
+
+def _describe_result(
+    out: VerifyOutcome, estate: reconcile.EstateAssessment, links: tenant_links.LinkCheck, run: attribution.Run
+) -> None:
+    out.delegations = len(estate.coverage)
+    for row in estate.coverage:
+        if row.status == "attributed":
+            out.attributed += 1
+        elif row.status == "at_risk":
+            out.at_risk += 1
+        else:
+            out.not_attributed += 1
+    out.removed = len(estate.removed)
+    out.links_checked = links.checked
+    out.links_written = list(run.report.links_written)
+    out.drift_repaired = links.repaired
+    out.link_failures = links.failed + [
+        f"{f.principal_id} in {f.tenant_id}: {f.reason}" for f in estate.findings if f.kind == "link_failed"
+    ]
+    out.problems += run.report.problems
+
+
+def _assess(
+    run: attribution.Run, current: list[model.Delegation], previous: dict[str, DelegationSnapshot]
+) -> reconcile.EstateAssessment:
+    settings = run.settings
+    return reconcile.assess_estate(
+        current,
+        run.principals,
+        run.links,
+        run.acting().keys(),
+        run.attested_users(),
+        run.eligibility,
+        settings.partner_id,
+        run.now,
+        managing_tenant_id=settings.managing_tenant_id,
+        previous=previous,
+        acting_names=run.names(),
+    )
+
+
+def _stale_subjects(
+    engine: Engine, inventory: estate_scan.Inventory, links: tenant_links.LinkCheck, decided: frozenset[str]
+) -> set[str]:
+    """Subjects of open findings this run owns but did not decide: they no longer hold.
+
+    Left alone: findings of other subsystems (configuration, Graph subscriptions), a delegation
+    announced by an event that none of our identities can read (`not_visible`: verify cannot see
+    it either), scopes that could not be read, and customer-tenant links that were not checked.
+    """
+    managing = engine.managing_tenant_id.lower()
+    stale: set[str] = set()
+    for recorded in engine.store.open_findings():
+        f = recorded.finding
+        if f.subject in decided or f.kind not in OWNED_KINDS or f.reason == "not_visible":
+            continue
+        if f.subject.startswith("/subscriptions/"):
+            scope = f.subject.split("/providers/", 1)[0]
+            if inventory.covers(scope):
+                stale.add(f.subject)
+        elif f.subject.startswith("link:"):
+            tenant = f.subject.split(":")[1]
+            if tenant == managing or not (links.unchecked_identities or links.problems):
+                stale.add(f.subject)
+    return stale
+
+
+def _put_snapshots(
+    engine: Engine, snapshots: tuple[DelegationSnapshot, ...], previous: dict[str, DelegationSnapshot]
+) -> None:
+    """Write the snapshots that changed (a steady estate writes none), a few at a time."""
+    changed = [s for s in snapshots if not _same(s, previous.get(s.key))]
+    if not changed:
+        return
+    workers = max(1, min(engine.settings.max_concurrency, len(changed)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-store") as pool:
+        list(pool.map(engine.store.put_delegation, changed))
+
+
+def _same(snapshot: DelegationSnapshot, before: DelegationSnapshot | None) -> bool:
+    return before is not None and replace(snapshot, updated_at=before.updated_at) == before
+
+
+def _poll_identities(engine: Engine, now: datetime) -> object:
+    try:
+        from shared.usecases import identities
+    except ImportError:  # the identity use case is not there (yet): the estate step still judges state
+        return "skipped: shared.usecases.identities not available"
+    return identities.poll_identities(engine, now, full=True)
+
+
+def _step(out: VerifyOutcome, name: str, action: Callable[[], object]) -> None:
+    try:
+        out.steps[name] = str(action())[:500]
+    except (errors.AzureError, store_errors.StoreError, ValueError, OSError) as e:
+        out.steps[name] = f"failed: {e}"
+        out.problems.append(f"{name}: {e}")
+        log.warning("verification step %s failed: %s", name, e)
+
+
+def _renew(store: Any, owner: str, now: datetime) -> None:
+    store.try_acquire(LEASE, owner, LEASE_TTL, _wall(now))
+
+
+def _wall(now: datetime) -> datetime:
+    # Leases compare against wall time; `now` may be a test's fixed instant in the past.
+    return max(now, datetime.now(now.tzinfo))
+
+
+# -- the watch cadence: links repaired within minutes ---------------------------------------------
+
+
+@dataclass
+class LinkWatchOutcome:
+    check: tenant_links.LinkCheck
+    opened: int = 0
+    resolved: int = 0
+
+    def __str__(self) -> str:
+        text = f"{self.check.summary()}; {self.opened} finding(s) opened, {self.resolved} resolved"
+        return text + (f"; problems: {'; '.join(self.check.problems[:3])}" if self.check.problems else "")
+
+
+def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
+    """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
+    hand; let each multi-tenant identity link itself in tenants it has not seen (one GET /tenants)."""
+    store = engine.store
+    run = attribution.Run(engine, now)
+    check = tenant_links.check_managing_links(run)
+    check.merge(tenant_links.check_customer_tenants(run, now, only_new=True, workers=engine.settings.max_concurrency))
+    # Only the subjects this pass decided: links it repaired or tried to, tenants it linked in.
+    by_subject: dict[str, list[model.Finding]] = {s: [] for s in check.subjects}
+    for f in check.findings:
+        by_subject.setdefault(f.subject, []).append(f)
+    opened: list[model.RecordedFinding] = []
+    resolved: list[model.RecordedFinding] = []
+    for subject, items in sorted(by_subject.items()):
+        o, r = store.sync_findings(subject, items, now)
+        opened += o
+        resolved += r
+    o, r = tenant_links.publish_drift(store, check.drift, now)
+    opened, resolved = opened + o, resolved + r
+    tenant_links.remember_managing_links(run)
+    alerts.enqueue(engine, opened, resolved, now)
+    return LinkWatchOutcome(check, len(opened), len(resolved))
+
+
+# -- the coverage HTTP function ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str
+    body: str
+    headers: dict[str, str]
+
+
+def coverage_page(engine: Engine, fmt: str, accept: str) -> Answer:
+    """The latest coverage snapshot as JSON (default) or the HTML page (`format=html` or Accept)."""
+    from shared import reports
+    from shared.reports import page
+
+    headers = {
+        "Content-Security-Policy": page.CSP,
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    wanted = (fmt or "").strip().lower()
+    if wanted not in ("", "json", "html"):
+        body = {"error": {"code": "UnsupportedFormat", "message": "format must be json or html"}}
+        return Answer(400, "application/json", json.dumps(body), headers)
+    as_html = wanted == "html" or (not wanted and prefers_html(accept))
+    try:
+        coverage = engine.store.get_coverage()
+    except store_errors.StoreError as e:
+        log.warning("coverage unreadable: %s", e)
+        body = {"error": {"code": "StoreUnavailable", "message": "the coverage snapshot cannot be read now"}}
+        return Answer(503, "application/json", json.dumps(body), {**headers, "Retry-After": "30"})
+    status = 200 if coverage is not None else 404
+    if as_html:
+        return Answer(status, "text/html", reports.coverage_html(coverage), headers)
+    document = reports.coverage_json(coverage)
+    if coverage is None:
+        document["error"] = {
+            "code": "NoVerificationYet",
+            "message": "No verification has run yet: wait for the verify_attribution timer or run `palwatch verify`.",
+        }
+    return Answer(status, "application/json", json.dumps(document), headers)
+
+
+def prefers_html(accept: str) -> bool:
+    """Whether an Accept header ranks text/html above JSON (browsers do; curl's */* does not)."""
+    html_q = json_q = 0.0
+    for part in (accept or "").split(","):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        q = 1.0
+        for param in pieces[1:]:
+            if param.lower().startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        if media == "text/html":
+            html_q = max(html_q, q)
+        elif media in ("application/json", "application/*"):
+            json_q = max(json_q, q)
+    return html_q > 0 and html_q > json_q

@@ -1,0 +1,216 @@
+"""Issue 5: the verification timer over the emulator and Azurite — drift found and repaired or
+flagged, multi-tenant links kept, findings opened and resolved as the world changes.
+
+Each test changes the emulated world through the control API as a person would (no events are
+delivered: the verification must find everything itself) and runs the `verify_attribution`
+timer exactly as the Functions host does.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from tests.integration.verify_helpers import (
+    AUTOMATION,
+    MANAGING,
+    MI,
+    OPS,
+    OTHER_PARTNER,
+    PARTNER,
+    PORTAL,
+    PRINCIPALS,
+    READER,
+    all_findings,
+    delegation,
+    delegation_key,
+    links,
+    open_findings,
+    pal_writes,
+    tenant,
+    verify_now,
+)
+
+
+def test_first_verify_links_what_it_can_and_stores_coverage(emulator, palwatch):
+    verify_now()
+
+    linked = links(emulator)
+    for name in ("contoso-automation", "contoso-deploy", "Contoso Managed Services Portal", "contoso-pipeline"):
+        assert linked.get(PRINCIPALS[name]["objectId"]) == PARTNER, name
+    coverage = palwatch.store.get_coverage()
+    assert coverage is not None
+    rows = {r.delegation_key: r for r in coverage.rows}
+    fabrikam = rows[delegation_key(delegation("fabrikam"))]
+    assert fabrikam.status == "attributed"
+    assert MI in [a.principal_id for a in fabrikam.attributed_by]
+    core = rows[delegation_key(delegation("woodgrove-core"))]  # seen by contoso-ops through its group
+    assert (core.status, core.reason) == ("not_attributed", "no_eligible_role")
+    # Bob's delegation names none of our identities: nobody of ours can see it.
+    assert delegation_key(delegation("adventureworks")) not in rows
+    assert not any(r.delegation_key == delegation_key(delegation("proseware-fourthcoffee")) for r in coverage.rows)
+    findings = open_findings(palwatch)
+    assert f"attribution:{delegation_key(delegation('woodgrove-core'))}" in findings
+    assert not [f for f in findings.values() if f.kind == "link_drift_repaired"]
+
+
+def test_multi_tenant_identity_is_linked_in_each_customer_tenant_where_it_has_a_principal(emulator, palwatch):
+    customer_tenants = [tenant("Litware")["tenantId"], tenant("Proseware")["tenantId"]]
+    for tid in customer_tenants:
+        assert not links(emulator, tid)
+
+    verify_now()
+
+    for tid in customer_tenants:
+        there = links(emulator, tid)
+        assert list(there.values()) == [PARTNER], tid
+    # Its principal there, not the home one: the link belongs to that tenant's service principal.
+    assert PORTAL["objectId"] not in links(emulator, customer_tenants[0])
+    writes = len(pal_writes(emulator))
+    verify_now()
+    assert len(pal_writes(emulator)) == writes  # nothing to do the second time
+
+
+def test_a_link_deleted_by_hand_is_put_back_and_reported_once(emulator, palwatch):
+    verify_now()
+    emulator.control("DELETE", f"/links/{MANAGING}/{MI}")
+    assert MI not in links(emulator)
+    emulator.control("DELETE", "/journal")
+
+    verify_now()
+
+    assert links(emulator)[MI] == PARTNER
+    assert [w["method"] for w in pal_writes(emulator)] == ["PUT"]
+    drift = [r for r in all_findings(palwatch) if r.finding.kind == "link_drift_repaired"]
+    assert len(drift) == 1
+    assert drift[0].finding.principal_id == MI
+    assert drift[0].finding.severity.value == "info"
+    assert not drift[0].open  # said once, not left open
+    verify_now()
+    assert len([r for r in all_findings(palwatch) if r.finding.kind == "link_drift_repaired"]) == 1
+
+
+def test_a_link_repointed_by_hand_is_repaired_within_the_watch_cadence(emulator, palwatch):
+    from shared.usecases import verify
+
+    verify_now()
+    emulator.control("PUT", f"/links/{MANAGING}/{OPS}", {"partnerId": OTHER_PARTNER})
+    emulator.control("DELETE", "/journal")
+
+    outcome = verify.watch_links(palwatch, _now())
+
+    assert links(emulator)[OPS] == PARTNER
+    assert [w["method"] for w in pal_writes(emulator)] == ["PATCH"]
+    assert outcome.check.repaired
+    drift = [r.finding for r in all_findings(palwatch) if r.finding.kind == "link_drift_repaired"]
+    assert [f.reason for f in drift] == ["repointed"]
+    assert OTHER_PARTNER in drift[0].title
+
+
+def test_a_new_customer_of_the_multi_tenant_app_is_linked_by_the_watch(emulator, palwatch):
+    from shared.usecases import verify
+
+    verify.watch_links(palwatch, _now())  # sees Litware and Proseware
+    new_tenant = "0f5b8d7e-1c2a-4b3c-9d4e-5f6a7b8c9d0e"
+    new_sp = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    emulator.control(
+        "PUT",
+        f"/tenants/{new_tenant}",
+        {
+            "tenantId": new_tenant,
+            "displayName": "Contoso Newcomer",
+            "defaultDomain": "newcomer.onmicrosoft.com",
+            "principals": [
+                {
+                    "objectId": new_sp,
+                    "type": "ServicePrincipal",
+                    "displayName": PORTAL["displayName"],
+                    "appId": PORTAL["appId"],
+                }
+            ],
+        },
+    )
+    emulator.control("DELETE", "/journal")
+
+    verify.watch_links(palwatch, _now())
+
+    assert links(emulator, new_tenant) == {new_sp: PARTNER}
+    tenants_asked = [r for r in emulator.journal() if r["path"].rstrip("/") == "/tenants"]
+    assert len(tenants_asked) == 1  # one GET /tenants per multi-tenant identity
+    assert [w["method"] for w in pal_writes(emulator)] == ["PUT"]  # only the new tenant
+
+
+def test_a_disabled_identity_is_flagged_and_the_finding_resolves_when_it_is_back(emulator, palwatch):
+    verify_now()
+    northwind = delegation_key(delegation("northwind"))  # attributed only by contoso-automation
+    assert f"attribution:{northwind}" not in open_findings(palwatch)
+
+    emulator.control("POST", f"/principals/{AUTOMATION}", {"action": "disable"})
+    verify_now()
+
+    finding = open_findings(palwatch)[f"attribution:{northwind}"]
+    assert finding.severity.value == "critical"
+    row = next(r for r in palwatch.store.get_coverage().rows if r.delegation_key == northwind)
+    assert row.status == "not_attributed"
+
+    emulator.control("POST", f"/principals/{AUTOMATION}", {"action": "enable"})
+    verify_now()
+
+    assert f"attribution:{northwind}" not in open_findings(palwatch)
+    row = next(r for r in palwatch.store.get_coverage().rows if r.delegation_key == northwind)
+    assert row.status == "attributed"
+
+
+def test_an_authorization_removed_opens_a_finding_and_a_removed_delegation_resolves_it(emulator, palwatch):
+    verify_now()
+    body = copy.deepcopy(delegation("fabrikam"))
+    key = delegation_key(body)
+    assert f"attribution:{key}" not in open_findings(palwatch)
+
+    body["authorizations"] = [a for a in body["authorizations"] if a["roleDefinitionId"] == READER] + [
+        {"principalId": MI, "principalIdDisplayName": "id-palwatch-contoso", "roleDefinitionId": READER}
+    ]
+    emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)
+    verify_now()
+
+    finding = open_findings(palwatch)[f"attribution:{key}"]
+    # The MI carried the link here; with its Contributor gone the delegation lost attribution.
+    assert finding.kind == "attribution_lost"
+    assert finding.severity.value == "critical"
+    assert "no longer holds" in finding.detail
+    assert finding.tenant_id == tenant("Fabrikam")["tenantId"]
+
+    emulator.control("DELETE", f"/delegations/{body['registrationAssignmentId']}")
+    verify_now()
+
+    assert not [f for f in open_findings(palwatch).values() if f.subject == key]
+    removed = [r for r in all_findings(palwatch) if r.finding.kind == "delegation_removed"]
+    assert [r.finding.subject for r in removed] == [key]
+    assert key not in {r.delegation_key for r in palwatch.store.get_coverage().rows}
+    snapshot = palwatch.store.get_delegation(key)
+    assert snapshot is not None
+    assert snapshot.removed
+
+
+def test_an_unreadable_subscription_is_not_taken_as_removed(emulator, palwatch):
+    verify_now()
+    body = delegation("litware")
+    key = delegation_key(body)
+    emulator.control(
+        "POST", "/faults", {"route": body["scope"] + "/providers/Microsoft.ManagedServices", "status": 409, "rate": 1.0}
+    )
+
+    from shared.usecases import verify
+
+    outcome = verify.run_verify(palwatch, _now())
+
+    assert outcome.status == "partial"
+    assert any(body["scope"].lower() in s.lower() for s in outcome.incomplete_scopes)
+    assert not palwatch.store.get_delegation(key).removed
+    assert key in {r.delegation_key for r in palwatch.store.get_coverage().rows}
+    assert not [r for r in all_findings(palwatch) if r.finding.kind == "delegation_removed"]
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
