@@ -269,7 +269,9 @@ def demo() -> dict[str, Any]:
         delegation("fabrikam", sub("fabrikam-prod"), home, offer, [auth(mi, CONTRIBUTOR), auth(operators, READER)]),
         delegation("northwind", sub("northwind-prod"), home, offer, [watch, auth(automation, CONTRIBUTOR)]),
         delegation("tailwind-web", sub("tailwind-retail", "rg-web"), home, offer, [watch, auth(ops, CONTRIBUTOR)]),
-        delegation("tailwind-data", sub("tailwind-retail", "rg-data"), home, offer, [watch, auth(deploy, VM_CONTRIBUTOR)]),
+        delegation(
+            "tailwind-data", sub("tailwind-retail", "rg-data"), home, offer, [watch, auth(deploy, VM_CONTRIBUTOR)]
+        ),
         delegation(
             "woodgrove-core",
             sub("woodgrove-core"),
@@ -293,7 +295,11 @@ def demo() -> dict[str, Any]:
             "litware-ml", sub("litware-analytics", "rg-ml"), home, "Contoso MLOps", [watch, auth(pipeline, CONTRIBUTOR)]
         ),
         delegation(
-            "proseware", sub("proseware-platform"), home, offer, [watch, auth(portal, CONTRIBUTOR), auth(deploy, READER)]
+            "proseware",
+            sub("proseware-platform"),
+            home,
+            offer,
+            [watch, auth(portal, CONTRIBUTOR), auth(deploy, READER)],
         ),
         delegation(
             "proseware-fourthcoffee",
@@ -302,7 +308,9 @@ def demo() -> dict[str, Any]:
             "Fourth Coffee Support",
             [auth(other_user, CONTRIBUTOR)],
         ),
-        delegation("relecloud-app", sub("relecloud-prod", "rg-app"), home, offer, [watch, auth(automation, VM_CONTRIBUTOR)]),
+        delegation(
+            "relecloud-app", sub("relecloud-prod", "rg-app"), home, offer, [watch, auth(automation, VM_CONTRIBUTOR)]
+        ),
         delegation(
             "relecloud-db",
             sub("relecloud-prod", "rg-db"),

@@ -24,8 +24,10 @@ from scripts import services
 
 RUN_DIR = services.ROOT / ".run"
 INBOX = RUN_DIR / "inbox"
+REPORT = RUN_DIR / "coverage.html"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+DEMO_ASSIGNMENT = "5e1f7c3a-9d42-4b8e-a6f1-2c3d4e5f6a7b"
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
 
@@ -157,6 +159,99 @@ def new_customer(demo: Demo) -> None:
     say(f"contoso-pipeline linked now: {demo.links().get(pipeline, 'no')} (found by federation and linked as itself)")
 
 
+class SignedIn:
+    """Stands in for azure-identity's developer sign-in (az login) of a person in the emulated tenant."""
+
+    def __init__(self, demo: Demo, object_id: str) -> None:
+        from azure.core.credentials import AccessToken
+
+        answer = demo.emulator.control("POST", "/tokens", {"objectId": object_id, "tenantId": demo.home["tenantId"]})
+        self.token = AccessToken(answer["access_token"], int(answer["expires_on"]))
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        return self.token
+
+
+def person_delegation(demo: Demo) -> None:
+    """Northwind adds a person to its delegation; she links herself with `palwatch link-me`."""
+    from datetime import UTC, datetime
+
+    import function_app
+    from shared.usecases import engine, users
+
+    northwind = next(t for t in demo.scenario["tenants"] if t["displayName"] == "Northwind Traders")
+    subscription = northwind["subscriptions"][0]["subscriptionId"]
+    alice = demo.principal("Alice Operator")
+    body = {
+        "registrationAssignmentId": DEMO_ASSIGNMENT,
+        "scope": f"/subscriptions/{subscription}",
+        "registrationDefinitionId": str(uuid.uuid4()),
+        "registrationDefinitionName": "Contoso Premier Support",
+        "managedByTenantId": demo.home["tenantId"],
+        "authorizations": [
+            {
+                "principalId": demo.principal("id-palwatch-contoso"),
+                "principalIdDisplayName": "PAL Watch",
+                "roleDefinitionId": READER,
+            },
+            {"principalId": alice, "principalIdDisplayName": "Alice Operator", "roleDefinitionId": CONTRIBUTOR},
+        ],
+        "eligibleAuthorizations": [],
+    }
+    for event in demo.emulator.control("PUT", f"/delegations/{DEMO_ASSIGNMENT}", body)["events"]:
+        function_app.delegation_events(decode(event))
+    store = engine.get_engine().store
+    finding = next(r.finding for r in store.open_findings() if r.finding.subject.endswith(DEMO_ASSIGNMENT))
+    say(f"""
+        Northwind's new "Contoso Premier Support" delegation gives Alice Operator (a user) Contributor.
+        The app cannot link a person, so it says what she must do ({finding.reason}):
+        """)
+    print(textwrap.indent(finding.fix, "      "))
+    outcome = users.link_me(engine.get_engine(), SignedIn(demo, alice), datetime.now(UTC))
+    say(f"Alice runs `palwatch link-me`: {outcome}.")
+
+
+def operator_leaves(demo: Demo) -> None:
+    """Alice leaves the company: her account is deleted, and the loss is flagged with what it costs."""
+    from datetime import UTC, datetime
+
+    import function_app
+    from shared.usecases import engine, identities
+
+    identities.ensure_graph_subscriptions(engine.get_engine(), datetime.now(UTC))
+    alice = demo.principal("Alice Operator")
+    events = demo.emulator.control("POST", f"/principals/{alice}", {"action": "softDelete"})["events"]
+    say(f"An admin deletes Alice's account; Microsoft Graph sends {len(events)} change notification(s).")
+    for event in events:
+        say(f"{DIM}Graph partner topic → identity_events: {event.get('type')} {event.get('subject')}{RESET}")
+        function_app.identity_events(decode(event))
+    for recorded in engine.get_engine().store.open_findings():
+        finding = recorded.finding
+        if finding.kind in ("attribution_lost", "identity_lost"):
+            print(f"      [{finding.severity.value:<8}] {finding.title}")
+            print(textwrap.indent(finding.fix, "                 "))
+
+
+def verification(demo: Demo) -> None:
+    """Someone removes a link by hand; the verification timer repairs it and reports coverage."""
+    import function_app
+    from shared import reports
+    from shared.usecases import engine
+
+    automation = demo.principal("contoso-automation")
+    demo.emulator.control("DELETE", f"/links/{demo.home['tenantId']}/{automation}")
+    say(f"""
+        An engineer runs `az managementpartner delete` as contoso-automation: its link is gone
+        (linked now: {demo.links().get(automation, "no")}). No event exists for that; the verification finds it.
+        """)
+    function_app.verify_attribution(timer())
+    say(f"After verify_attribution: contoso-automation linked to {demo.links().get(automation, 'no')} again.")
+    coverage = engine.get_engine().store.get_coverage()
+    print(textwrap.indent(reports.coverage_table(coverage, width=160), "    "))
+    REPORT.write_text(reports.coverage_html(coverage))
+    say(f"The same coverage as a self-contained HTML page: {REPORT}")
+
+
 def alerts(demo: Demo) -> None:
     """Alerts reach the ops inbox: one message per batch, most severe first."""
     import function_app
@@ -174,7 +269,15 @@ def alerts(demo: Demo) -> None:
         print(f"      {path.name}: {message['Subject']}")
 
 
-STEPS: list[Callable[[Demo], None]] = [doctor, new_customer, first_watch, alerts]
+STEPS: list[Callable[[Demo], None]] = [
+    doctor,
+    new_customer,
+    first_watch,
+    person_delegation,
+    operator_leaves,
+    verification,
+    alerts,
+]
 
 
 def main() -> int:
@@ -188,7 +291,7 @@ def main() -> int:
     with services.azurite() as storage, services.emulator() as emulator:
         say(f"emulator on {emulator.info['arm']}, Azurite tables on loopback; nothing leaves this machine")
         run_steps(Demo(emulator, storage), STEPS)
-    print(f"\n{BOLD}Done.{RESET} Alerts: {INBOX}   Engine log: {RUN_DIR / 'palwatch.log'}")
+    print(f"\n{BOLD}Done.{RESET} Alerts: {INBOX}   Coverage page: {REPORT}   Engine log: {RUN_DIR / 'palwatch.log'}")
     return 0
 
 
