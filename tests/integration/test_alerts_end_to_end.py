@@ -1,0 +1,75 @@
+"""Issues 3 and 6 end to end: findings reach the ops inbox through Microsoft Graph mail, once.
+
+Over the emulator (Graph `sendMail` lands in its mailbox) and Azurite (the outbox): duplicated
+events and overlapping watch runs give one message per finding; a wrong partner ID setting
+gives a `link_failed` alert that says how to fix it.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from shared.usecases import engine as engine_module
+from tests.integration.test_delegation_events import (
+    BOB,
+    CONTRIBUTOR,
+    PIPELINE,
+    delegation,
+    deliver,
+    onboard,
+)
+
+SENDER = "palwatch@contosomsp.onmicrosoft.com"
+
+
+@pytest.fixture
+def mailed(emulator, palwatch, monkeypatch):
+    """The engine with Graph mail alerts configured (the demo's sender mailbox)."""
+    monkeypatch.setenv("PAL_ALERT_MAIL_FROM", SENDER)
+    monkeypatch.setenv("PAL_ALERT_MAIL_TO", "cloud-ops@contosomsp.example")
+    engine_module.reset_engine()
+    emulator.control("DELETE", "/mailbox")
+    return engine_module.get_engine()
+
+
+def mailbox(emulator) -> list[dict]:
+    return emulator.control("GET", "/mailbox")["messages"]
+
+
+def test_duplicated_events_and_overlapping_runs_send_one_message(emulator, mailed):
+    events = onboard(emulator, delegation((BOB, "Bob Engineer", CONTRIBUTOR)))
+    for _ in range(3):
+        deliver(events)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: function_app.watch_delegations(TimerRequest(past_due=False)), range(3)))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+    messages = mailbox(emulator)
+    users_only = [m for m in messages if "users" in m["message"]["body"]["content"].lower()]
+    assert len(users_only) == 1, [m["message"]["subject"] for m in messages]
+    message = users_only[0]["message"]
+    assert users_only[0]["from"].lower() == SENDER
+    assert message["toRecipients"][0]["emailAddress"]["address"] == "cloud-ops@contosomsp.example"
+    assert "az managementpartner create --partner-id" in message["body"]["content"]
+
+
+def test_a_global_partner_id_gives_a_link_failed_alert_with_the_fix(emulator, mailed, monkeypatch):
+    monkeypatch.setenv("PAL_PARTNER_ID", "4000001")  # the demo partner's global id: not valid for PAL
+    engine_module.reset_engine()
+    engine = engine_module.get_engine()
+
+    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+    failed = [r.finding for r in engine.store.open_findings() if r.finding.kind == "link_failed"]
+    assert failed
+    assert {f.reason for f in failed} == {"PartnerIdInvalid"}
+    assert {f.severity.value for f in failed} == {"critical"}
+    assert all("associated partner ID" in f.fix for f in failed)
+    subjects = " ".join(m["message"]["subject"] for m in mailbox(emulator))
+    assert "critical" in subjects
