@@ -13,8 +13,10 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from shared import timestamps
 
 MAX_FIELD = 2048  # longer ids, subjects, types are hostile: Azure's own are far shorter
 MAX_SNIPPET = 200  # never echo more than this much of an input in a reason
@@ -167,23 +169,6 @@ def _text(value: object, name: str, problems: list[str]) -> str:
     return value
 
 
-def _time(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    # Azure writes 7 fractional digits; fromisoformat in 3.11 takes at most 6.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _envelope(event: object) -> _Envelope | Ignored:
     problems: list[str] = []
     if isinstance(event, dict):
@@ -224,7 +209,7 @@ def _envelope(event: object) -> _Envelope | Ignored:
         type=_text(raw["type"], "type", problems),
         subject=_text(raw["subject"], "subject", problems),
         source=_text(raw["source"], "source", problems),
-        time=_time(raw["time"]),
+        time=timestamps.parse(raw["time"]),
         data=raw["data"],
         problems=tuple(problems),
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import timestamps
 from shared.azure.http import AzureHttpClient
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def parse_record(item: dict[str, Any]) -> DelegationRecord | None:
         operation = "unregister"
     else:
         return None
-    timestamp = _parse_time(item.get("eventTimestamp"))
+    timestamp = timestamps.parse(item.get("eventTimestamp"))
     if timestamp is None:
         log.info("activity log record %s without a readable eventTimestamp: skipped", str(item.get("eventDataId"))[:80])
         return None
@@ -127,21 +128,6 @@ def _value(field: Any) -> str:
 
 def _text(value: Any) -> str:
     return value[:500] if isinstance(value, str) else ""
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    if "." in text:  # up to 7 fractional digits on the wire; Python takes 6
-        head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _iso(when: datetime) -> str:

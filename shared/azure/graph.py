@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from shared import model
+from shared import model, timestamps
 from shared.azure import errors
 from shared.azure.http import AzureHttpClient
 
@@ -219,25 +219,9 @@ def parse_subscription(item: dict[str, Any]) -> GraphSubscription:
         resource=str(item.get("resource") or ""),
         change_type=str(item.get("changeType") or ""),
         notification_url=str(item.get("notificationUrl") or ""),
-        expiration=_parse_time(item.get("expirationDateTime")),
+        expiration=timestamps.parse(item.get("expirationDateTime")),
         lifecycle_notification_url=str(item.get("lifecycleNotificationUrl") or ""),
     )
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    # Graph may send 7 fractional digits; fromisoformat in 3.11 accepts at most 6.
-    if "." in text:
-        head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _iso(when: datetime) -> str:
