@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 LINK_LEASE_TTL = timedelta(minutes=2)
 LINK_LEASE_WAIT_SECONDS = 20.0
 FEDERATION_RETRY_AFTER = timedelta(hours=6)
+FEDERATION_TRIED_KEPT = 400  # keeps the state row well under Table Storage's 64 KiB per property
 
 
 @dataclass
@@ -195,7 +196,7 @@ class Run:
                 )
                 log.info("discovered federated identity %s (%s)", candidate.name, principal.app_id)
         if changed:
-            store.put_state("federation-tried", tried)
+            store.put_state("federation-tried", _recent(tried, self.now - FEDERATION_RETRY_AFTER))
 
     def read_links(self, object_ids: Iterable[str] | None = None) -> dict[str, reconcile.LinkStatus]:
         """The PAL link of each identity we act as (in the managing tenant), one GET each per pass."""
@@ -349,3 +350,9 @@ class Run:
         opened, resolved = self.engine.store.sync_findings(subject, findings, self.now)
         self.report.opened += opened
         self.report.resolved += resolved
+
+
+def _recent(tried: dict[str, str], cutoff: datetime) -> dict[str, str]:
+    """The federation attempts still inside the retry window, newest first, bounded in number."""
+    recent = sorted(((at, app) for app, at in tried.items() if datetime.fromisoformat(at) > cutoff), reverse=True)
+    return {app: at for at, app in recent[:FEDERATION_TRIED_KEPT]}
