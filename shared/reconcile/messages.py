@@ -319,7 +319,9 @@ def fix_for(reason: str, managing_tenant_id: str, partner_id: str) -> str:
     return fixes.get(reason, "")
 
 
-def not_visible(assignment_id: str, scope: str, refused: Sequence[str], managing_tenant_id: str) -> model.Finding:
+def not_visible(
+    assignment_id: str, scope: str, refused: Sequence[str], managing_tenant_id: str, customer_tenant_id: str = ""
+) -> model.Finding:
     """A delegation event names an assignment that none of the app's identities can read."""
     key = assignment_id.lower()
     who = ", ".join(refused) or "the managed identity"
@@ -328,7 +330,11 @@ def not_visible(assignment_id: str, scope: str, refused: Sequence[str], managing
         kind="unattributed_delegation",
         severity=model.Severity.WARNING,
         subject=key,
-        title=f"A delegation of {scope} cannot be read by PAL Watch, so its attribution is unknown",
+        title=(
+            f"A delegation of {scope}"
+            + (f" by customer tenant {customer_tenant_id}" if customer_tenant_id else "")
+            + " cannot be read by PAL Watch, so its attribution is unknown"
+        ),
         reason="not_visible",
         detail=(
             "Azure announced a Lighthouse delegation, but none of PAL Watch's identities "
@@ -339,5 +345,6 @@ def not_visible(assignment_id: str, scope: str, refused: Sequence[str], managing
             "verify; a PEC-eligible role such as Contributor also earns the credit), then ask the customer "
             f"to update the delegation. Managing tenant: {managing_tenant_id}."
         ),
+        tenant_id=customer_tenant_id,
         scope=scope,
     )

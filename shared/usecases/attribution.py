@@ -340,9 +340,13 @@ class Run:
         for subject in removal.subjects:
             self._sync(subject, [removal.finding] if removal.finding.subject == subject else [])
 
-    def record_not_visible(self, assignment_id: str, scope: str, refused: list[str]) -> None:
+    def record_not_visible(
+        self, assignment_id: str, scope: str, refused: list[str], customer_tenant_id: str = ""
+    ) -> None:
         """A delegation event for an assignment none of our identities can read."""
-        finding = reconcile.not_visible_finding(assignment_id, scope, refused, self.settings.managing_tenant_id)
+        finding = reconcile.not_visible_finding(
+            assignment_id, scope, refused, self.settings.managing_tenant_id, customer_tenant_id
+        )
         self.report.delegations[assignment_id.lower()] = "not_visible"
         self._sync(finding.subject, [finding])
 

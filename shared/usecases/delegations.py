@@ -67,6 +67,7 @@ class Target:
     scope: str
     assignment_id: str = ""
     announced: bool = False
+    customer_tenant_id: str = field(default="", compare=False)
 
     def covers(self, snapshot_key: str, snapshot_scope: str) -> bool:
         if self.assignment_id:
@@ -107,7 +108,7 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
             run.record_removal(snapshot)
     for target, refused in unseen:
         if target.assignment_id.lower() not in stored:
-            run.record_not_visible(target.assignment_id, target.scope, refused)
+            run.record_not_visible(target.assignment_id, target.scope, refused, target.customer_tenant_id)
     return run.report
 
 
@@ -205,7 +206,12 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
 def _target(record: activity_log.DelegationRecord, *, announced: bool = True) -> Target:
     match = _ASSIGNMENT_ID.search(record.delegation_resource_id)
     if match:
-        return Target(record.scope, match.group(0), announced=announced and record.operation == "register")
+        return Target(
+            record.scope,
+            match.group(0),
+            announced=announced and record.operation == "register",
+            customer_tenant_id=record.customer_tenant_id,
+        )
     return Target(record.scope)
 
 

@@ -52,6 +52,8 @@ def test_first_watch_reconciles_every_delegation_in_the_log_across_pages(emulato
     assert stored == set(ours) - hidden
     not_visible = [r.finding for r in palwatch.store.open_findings() if r.finding.reason == "not_visible"]
     assert [f.subject.rsplit("/", 1)[-1] for f in not_visible] == list(hidden)
+    adventure_works = next(t for t in scenario["tenants"] if t["displayName"].startswith("Adventure Works"))
+    assert not_visible[0].tenant_id == adventure_works["tenantId"], "the ops inbox learns which customer"
 
 
 def test_a_new_delegation_is_linked_on_the_next_watch_and_not_processed_again(emulator, palwatch):
