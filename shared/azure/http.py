@@ -42,6 +42,7 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 MAX_RETRY_AFTER_SECONDS = 60.0  # a Functions invocation cannot wait longer; the caller retries later
 _BODY_LOG_CHARS = 300
+_EXPECTED_REFUSALS = frozenset({401, 403, 404, 409})
 _MAX_PAGES = 100_000
 
 
@@ -251,9 +252,11 @@ class AzureHttpClient:
                 ) from e
             return payload if isinstance(payload, dict) else {"value": payload}
         code, message = parse_error_body(response.text)
-        # A 404 is often the expected answer (get_link when unlinked, deletedItems lookups): INFO.
+        # 401/403/404/409 are often the expected answer (get_link when unlinked, deletedItems lookups,
+        # an identity that holds only resource-group delegations): INFO; the caller decides whether
+        # it matters. Throttling and server errors that survived the retries are worth a WARNING.
         log.log(
-            logging.INFO if response.status_code == 404 else logging.WARNING,
+            logging.INFO if response.status_code in _EXPECTED_REFUSALS else logging.WARNING,
             "%s %s -> %s %s",
             method,
             _path_of(url),

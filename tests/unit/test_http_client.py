@@ -315,18 +315,28 @@ def test_failed_requests_are_logged_once_without_token_or_query(
     service: FakeService, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    service.on("/secret-path", Reply(403, {"error": {"code": "AuthorizationFailed", "message": "x" * 1000}}))
-    with pytest.raises(errors.ForbiddenError):
+    service.on("/secret-path", Reply(400, {"error": {"code": "InvalidRequest", "message": "x" * 1000}}))
+    with pytest.raises(errors.PermanentError):
         client(service).get("/secret-path", {"sig": "query-secret"})
     failures = [r for r in caplog.records if r.name == "shared.azure.http" and r.levelno >= logging.WARNING]
     assert len(failures) == 1
     line = failures[0].getMessage()
-    assert "GET /secret-path -> 403" in line
+    assert "GET /secret-path -> 400" in line
     assert len(line) < 400
     everything = "\n".join(r.getMessage() for r in caplog.records)
     assert TOKEN not in everything
     assert "Bearer" not in everything
     assert "query-secret" not in everything
+
+
+def test_expected_refusals_are_logged_at_info(service: FakeService, caplog: pytest.LogCaptureFixture) -> None:
+    """403 for an identity that holds only resource-group delegations is routine, not an operator warning."""
+    caplog.set_level(logging.DEBUG)
+    service.on("/rg-only", Reply(403, {"error": {"code": "AuthorizationFailed", "message": "no"}}))
+    with pytest.raises(errors.ForbiddenError):
+        client(service).get("/rg-only")
+    lines = [r for r in caplog.records if r.name == "shared.azure.http" and "/rg-only -> 403" in r.getMessage()]
+    assert [r.levelno for r in lines] == [logging.INFO]
 
 
 def test_parse_error_body_shapes() -> None:
