@@ -67,6 +67,8 @@ param palAlertSmtpSecurity string = ''
 param palAlertSmtpUser string = ''
 param palAlertRemindHours string = '24'
 param palAlertDigest string = 'off'
+@description('PAL_ALERT_DIGEST_HOUR: UTC hour (0-23) from which the daily digest goes out.')
+param palAlertDigestHour string = '7'
 
 @secure()
 @description('PAL_GRAPH_CLIENT_STATE: random secret put on the Graph subscriptions; notifications without it are rejected.')
@@ -215,6 +217,7 @@ module api './app/api.bicep' = {
       PAL_EVENTS_TOPIC_ENDPOINT: eventsTopic.outputs.endpoint
       PAL_ALERT_REMIND_HOURS: palAlertRemindHours
       PAL_ALERT_DIGEST: palAlertDigest
+      PAL_ALERT_DIGEST_HOUR: palAlertDigestHour
     }
   }
   dependsOn: [

@@ -81,6 +81,7 @@ class AlertSettings:
     events_topic_endpoint: str = ""
     remind_hours: int = 24
     digest: bool = False
+    digest_hour: int = 7  # UTC hour from which the day's digest goes out (the first watch tick after it)
     outbox_dir: str = ""
 
 
@@ -179,6 +180,7 @@ class Settings:
             ("PAL_EVENTS_TOPIC_ENDPOINT", alerts.events_topic_endpoint),
             ("PAL_ALERT_REMIND_HOURS", str(alerts.remind_hours)),
             ("PAL_ALERT_DIGEST", str(alerts.digest).lower()),
+            ("PAL_ALERT_DIGEST_HOUR", f"{alerts.digest_hour} (UTC)"),
             ("PAL_ALERT_OUTBOX_DIR", alerts.outbox_dir),
         ]
         for identity in self.identities[1:]:
@@ -290,6 +292,21 @@ class _Reader:
             return default
         if not low <= value <= high:
             self.problem(name, f"must be between {low} and {high}; got {value}")
+            return default
+        return value
+
+    def hour(self, name: str, default: int) -> int:
+        """An hour of the day in UTC, 0 to 23."""
+        raw = self.text(name)
+        if not raw:
+            return default
+        value = int(raw) if raw.isascii() and raw.isdigit() else -1
+        if not 0 <= value <= 23:
+            self.problem(
+                name,
+                f"must be an hour of the day in UTC, a whole number from 0 to 23 (e.g. {default} for "
+                f"{default:02d}:00 UTC); got {raw[:20]!r}",
+            )
             return default
         return value
 
@@ -464,6 +481,7 @@ class _Reader:
             events_topic_endpoint=self.endpoint("PAL_EVENTS_TOPIC_ENDPOINT", "", allow_empty=True),
             remind_hours=self.integer("PAL_ALERT_REMIND_HOURS", 24, low=1, high=24 * 30),
             digest=self.boolean("PAL_ALERT_DIGEST", default=False),
+            digest_hour=self.hour("PAL_ALERT_DIGEST_HOUR", 7),
             outbox_dir=self.text("PAL_ALERT_OUTBOX_DIR"),
         )
 

@@ -31,11 +31,12 @@ class NoticeKind(enum.StrEnum):
     OPENED = "opened"
     REMINDER = "reminder"
     RESOLVED = "resolved"
+    DIGEST = "digest"  # the daily summary (shared.notify.digest): a synthetic finding plus `data`
 
     @property
     def rank(self) -> int:
-        """Messages list new findings first, then reminders, then what was resolved."""
-        return {"opened": 0, "reminder": 1, "resolved": 2}[self.value]
+        """Messages list new findings first, then reminders, then what was resolved, the digest last."""
+        return {"opened": 0, "reminder": 1, "resolved": 2, "digest": 3}[self.value]
 
 
 def utc(moment: datetime) -> datetime:
@@ -63,6 +64,8 @@ class Notice:
     sequence: int = 0  # reminders: how many reminder periods have passed since `since`
     resolved_at: datetime | None = None
     exclude_channels: tuple[str, ...] = field(default=())  # e.g. the channel a dead letter failed on
+    # JSON-safe content beyond the finding (the digest's summary); None for finding notices.
+    data: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def notice_id(self) -> str:
@@ -82,7 +85,7 @@ class Notice:
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-safe dict the outbox stores; `from_payload` reads it back."""
-        return {
+        payload = {
             "v": 1,
             "kind": self.kind.value,
             "since": utc(self.since).isoformat(),
@@ -91,6 +94,9 @@ class Notice:
             "excludeChannels": list(self.exclude_channels),
             "finding": finding_to_dict(self.finding),
         }
+        if self.data is not None:
+            payload["data"] = dict(self.data)
+        return payload
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Notice:
@@ -118,6 +124,7 @@ class Notice:
             sequence=int(payload.get("sequence", 0)),
             resolved_at=datetime.fromisoformat(resolved) if resolved else None,
             exclude_channels=tuple(payload.get("excludeChannels") or ()),
+            data=dict(payload["data"]) if isinstance(payload.get("data"), Mapping) else None,
         )
 
 

@@ -5,7 +5,9 @@ grouped for one message. Each notice says what happened, which customer and scop
 when, what it costs and the fix. Every customer-controlled string goes through
 `html.escape` in the HTML part and through `one_line` in headers; only the finding's own
 fields are shown, never secrets, tokens or stack traces (facts whose name suggests a secret
-are dropped). Pure: no I/O, time comes in as `now`.
+are dropped). A daily digest notice (`NoticeKind.DIGEST`) in the batch is rendered by
+`shared.notify.digest`, after the findings when a channel sends both in one message.
+Pure: no I/O, time comes in as `now`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import ModuleType
 
 from shared import model
 from shared.notify import notices as notices_
@@ -41,7 +44,8 @@ COSTS = {
     "link_drift_repaired": "Nothing was lost: the link was put back. Someone removed or re-pointed it by hand.",
 }
 _SEVERITY_COLOURS = {"critical": "#a4262c", "warning": "#8a6100", "info": "#005a9e"}
-_KIND_LABELS = {"opened": "New", "reminder": "Still open", "resolved": "Resolved"}
+_KIND_LABELS = {"opened": "New", "reminder": "Still open", "resolved": "Resolved", "digest": "Daily digest"}
+FOOTER = "Sent by PAL Watch. `palwatch findings` lists every open finding."
 
 
 @dataclass(frozen=True)
@@ -73,27 +77,35 @@ def _when(moment: datetime | None) -> str:
     return notices_.utc(moment).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
-def _age(since: datetime, now: datetime | None) -> str:
-    if now is None:
-        return ""
+def duration(since: datetime, now: datetime) -> str:
+    """`2 d 3 h`, `4 h 10 min`, `12 min`; "" under a minute (or when `since` is after `now`)."""
     seconds = int((notices_.utc(now) - notices_.utc(since)).total_seconds())
     if seconds < 60:
         return ""
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    text = f"{days} d {hours} h" if days else (f"{hours} h {minutes} min" if hours else f"{minutes} min")
-    return f" (open for {text})"
+    return f"{days} d {hours} h" if days else (f"{hours} h {minutes} min" if hours else f"{minutes} min")
+
+
+def _age(since: datetime, now: datetime | None) -> str:
+    text = duration(since, now) if now is not None else ""
+    return f" (open for {text})" if text else ""
 
 
 def _title(notice: notices_.Notice) -> str:
     return notice.finding.title or notice.finding.kind or notice.finding.key
 
 
+def customer_label(tenant_name: str, tenant_id: str) -> str:
+    """`Contoso (tenant 1234…)`, the name alone, or `tenant 1234…`; "" when neither is known."""
+    if tenant_name and tenant_id:
+        return f"{tenant_name} (tenant {tenant_id})"
+    return tenant_name or (f"tenant {tenant_id}" if tenant_id else "")
+
+
 def _customer(finding: model.Finding) -> str:
-    if finding.tenant_name and finding.tenant_id:
-        return f"{finding.tenant_name} (tenant {finding.tenant_id})"
-    return finding.tenant_name or (f"tenant {finding.tenant_id}" if finding.tenant_id else "")
+    return customer_label(finding.tenant_name, finding.tenant_id)
 
 
 def _cost(notice: notices_.Notice) -> str:
@@ -130,9 +142,36 @@ def ordered(batch: Sequence[notices_.Notice]) -> list[notices_.Notice]:
     return sorted(batch, key=lambda n: n.sort_key)
 
 
-def subject(batch: Sequence[notices_.Notice]) -> str:
-    """`[PAL Watch] 2 critical, 1 warning, 1 resolved: <most severe title> (+3 more)`."""
+def _split(batch: Sequence[notices_.Notice]) -> tuple[list[notices_.Notice], list[notices_.Notice]]:
+    """(finding notices in message order, digest notices)."""
     items = ordered(batch)
+    return (
+        [n for n in items if n.kind is not notices_.NoticeKind.DIGEST],
+        [n for n in items if n.kind is notices_.NoticeKind.DIGEST],
+    )
+
+
+def _digest_module() -> ModuleType:
+    # Imported here: the digest module uses this one's helpers (one_line, duration, ...).
+    from shared.notify import digest
+
+    return digest
+
+
+def subject(batch: Sequence[notices_.Notice]) -> str:
+    """`[PAL Watch] 2 critical, 1 warning, 1 resolved: <most severe title> (+3 more)`.
+
+    A digest alone has its own subject; with findings, theirs comes first (they are news).
+    """
+    items, digests = _split(batch)
+    if not digests:
+        return _findings_subject(items)
+    if not items:
+        return _digest_module().subject(digests)
+    return one_line(_findings_subject(items) + " + daily digest", 250)
+
+
+def _findings_subject(items: list[notices_.Notice]) -> str:
     if not items:
         return "[PAL Watch] no findings"
     open_counts = Counter(n.finding.severity for n in items if n.kind is not notices_.NoticeKind.RESOLVED)
@@ -151,8 +190,16 @@ def _headline(notice: notices_.Notice) -> str:
 
 
 def text(batch: Sequence[notices_.Notice], now: datetime | None = None) -> str:
-    items = ordered(batch)
-    lines = [subject(items), ""]
+    items, digests = _split(batch)
+    lines = [subject(batch), "", *_text_blocks(items, now)]
+    if digests:
+        lines += _digest_module().text_lines(digests)
+    lines.append(FOOTER)
+    return "\n".join(lines)
+
+
+def _text_blocks(items: list[notices_.Notice], now: datetime | None) -> list[str]:
+    lines: list[str] = []
     for notice in items[:DETAILED]:
         lines.append(one_line(_headline(notice), 500))
         for label, value, code in _rows(notice, now):
@@ -171,8 +218,7 @@ def text(batch: Sequence[notices_.Notice], now: datetime | None = None) -> str:
         if len(rest) > LISTED:
             lines.append(f"  … and {len(rest) - LISTED} more: run `palwatch findings` for the full list.")
         lines.append("")
-    lines.append("Sent by PAL Watch. `palwatch findings` lists every open finding.")
-    return "\n".join(lines)
+    return lines
 
 
 def _html_value(value: str, code: bool) -> str:
@@ -183,14 +229,28 @@ def _html_value(value: str, code: bool) -> str:
 
 
 def html_body(batch: Sequence[notices_.Notice], now: datetime | None = None) -> str:
-    items = ordered(batch)
+    items, digests = _split(batch)
     e = html.escape
+    title = subject(batch)
     out = [
         '<!DOCTYPE html><html><head><meta charset="utf-8">',
-        f"<title>{e(subject(items))}</title></head>",
+        f"<title>{e(title)}</title></head>",
         '<body style="font-family:Segoe UI,Helvetica,Arial,sans-serif;color:#1b1b1b;font-size:14px">',
-        f'<h2 style="font-size:18px">{e(subject(items))}</h2>',
+        f'<h2 style="font-size:18px">{e(title)}</h2>',
+        *_html_blocks(items, now),
     ]
+    if digests:
+        out += _digest_module().html_sections(digests)
+    out.append(
+        '<p style="color:#605e5c">Sent by PAL Watch. <code>palwatch findings</code> lists every open finding.</p>'
+    )
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _html_blocks(items: list[notices_.Notice], now: datetime | None) -> list[str]:
+    e = html.escape
+    out: list[str] = []
     for notice in items[:DETAILED]:
         colour = _SEVERITY_COLOURS.get(notice.finding.severity.value, "#605e5c")
         out.append(f'<div style="border-left:4px solid {colour};padding:4px 12px;margin:16px 0">')
@@ -211,11 +271,7 @@ def html_body(batch: Sequence[notices_.Notice], now: datetime | None = None) -> 
         out.append("</ul>")
         if len(rest) > LISTED:
             out.append(f"<p>… and {len(rest) - LISTED} more: run <code>palwatch findings</code>.</p>")
-    out.append(
-        '<p style="color:#605e5c">Sent by PAL Watch. <code>palwatch findings</code> lists every open finding.</p>'
-    )
-    out.append("</body></html>")
-    return "\n".join(out)
+    return out
 
 
 def render(batch: Sequence[notices_.Notice], now: datetime | None = None) -> Rendered:

@@ -1,0 +1,438 @@
+"""The daily digest: where coverage stands and what is open, as one notice a day.
+
+`shared.usecases.digest` reads the store, fills a `DigestSummary` (plain data, no store
+types) and enqueues `to_notice(summary)`; the notice id depends on the UTC date alone, so
+every watch run of that day writes the same outbox row once. The channels render it through
+`shared.notify.render`, which hands digest notices to `subject`, `text_lines` and
+`html_sections` here. Event Grid does not carry it (`NoticeKind.DIGEST` is not an event type).
+Customer-controlled strings are flattened by `render.one_line` and escaped in HTML. Pure:
+no I/O; times come from the summary (taken when the digest was made, not when it is sent).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from shared import model
+from shared.notify import notices as notices_
+from shared.notify import render
+
+STALE_AFTER = timedelta(hours=24)  # verify runs every 6 h by default: a day means it stopped
+MAX_LISTED = 25  # open findings (and customers) named in the digest; the rest are counted
+NAME_LIMIT = 200
+KIND = "daily_digest"
+SEVERITIES = tuple(s.value for s in model.Severity)  # most severe first
+
+NO_COVERAGE = (
+    "No coverage yet: no verification has run, so nothing says which delegations are attributed. "
+    "Run `palwatch verify` once (or wait for the verify timer, PAL_VERIFY_SCHEDULE, every 6 h by "
+    "default); if it fails, `palwatch doctor` names the setting or permission to fix."
+)
+NO_DELEGATIONS = (
+    "No delegations: the managing tenant sees no Azure Lighthouse registration assignment. "
+    "Onboard a customer (customer-onboarding/) and run `palwatch verify`."
+)
+STATUS_LABELS = {"not_attributed": "not attributed", "at_risk": "at risk"}
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """An open finding as the digest lists it."""
+
+    severity: str
+    title: str
+    since: datetime
+    tenant_name: str = ""
+    tenant_id: str = ""
+    scope: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerStatus:
+    """A customer whose delegations are not all attributed."""
+
+    tenant_id: str
+    name: str
+    status: str  # "not_attributed" (worst) or "at_risk"
+    not_attributed: int
+    at_risk: int
+    delegations: int
+
+
+@dataclass(frozen=True)
+class DigestSummary:
+    """Everything one day's digest says; built by the use case, rendered here."""
+
+    day: date
+    generated_at: datetime
+    coverage_at: datetime | None  # the coverage snapshot's time; None: no verification has run
+    totals: Mapping[str, int]  # shared.reports.coverage.totals keys
+    attention: tuple[CustomerStatus, ...] = ()  # worst first, at most MAX_LISTED
+    attention_total: int = 0  # customers needing attention, listed or not
+    open_counts: Mapping[str, int] | None = None  # severity value -> open findings
+    open_findings: tuple[DigestItem, ...] = ()  # most severe, then oldest first; at most MAX_LISTED
+    opened_24h: int = 0
+    resolved_24h: int = 0
+    opened_critical_24h: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s: int((self.open_counts or {}).get(s, 0)) for s in SEVERITIES}
+
+    @property
+    def coverage_age(self) -> timedelta | None:
+        if self.coverage_at is None:
+            return None
+        return notices_.utc(self.generated_at) - notices_.utc(self.coverage_at)
+
+    @property
+    def stale(self) -> bool:
+        """No verification for more than a day (or never)."""
+        age = self.coverage_age
+        return age is None or age > STALE_AFTER
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "generatedAt": notices_.utc(self.generated_at).isoformat(),
+            "coverageAt": notices_.utc(self.coverage_at).isoformat() if self.coverage_at else None,
+            "totals": {k: int(v) for k, v in self.totals.items()},
+            "attention": [
+                {
+                    "tenantId": _cut(c.tenant_id),
+                    "name": _cut(c.name),
+                    "status": c.status,
+                    "notAttributed": c.not_attributed,
+                    "atRisk": c.at_risk,
+                    "delegations": c.delegations,
+                }
+                for c in self.attention[:MAX_LISTED]
+            ],
+            "attentionTotal": self.attention_total,
+            "openCounts": self.counts,
+            "openFindings": [
+                {
+                    "severity": i.severity,
+                    "title": _cut(i.title),
+                    "since": notices_.utc(i.since).isoformat(),
+                    "tenantName": _cut(i.tenant_name),
+                    "tenantId": _cut(i.tenant_id),
+                    "scope": _cut(i.scope, 600),
+                    "key": _cut(i.key, 600),
+                }
+                for i in self.open_findings[:MAX_LISTED]
+            ],
+            "opened24h": self.opened_24h,
+            "resolved24h": self.resolved_24h,
+            "openedCritical24h": self.opened_critical_24h,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> DigestSummary:
+        coverage_at = raw.get("coverageAt")
+        return cls(
+            day=date.fromisoformat(raw["day"]),
+            generated_at=datetime.fromisoformat(raw["generatedAt"]),
+            coverage_at=datetime.fromisoformat(coverage_at) if coverage_at else None,
+            totals={str(k): int(v) for k, v in dict(raw.get("totals") or {}).items()},
+            attention=tuple(
+                CustomerStatus(
+                    tenant_id=str(c.get("tenantId", "")),
+                    name=str(c.get("name", "")),
+                    status=str(c.get("status", "")),
+                    not_attributed=int(c.get("notAttributed", 0)),
+                    at_risk=int(c.get("atRisk", 0)),
+                    delegations=int(c.get("delegations", 0)),
+                )
+                for c in raw.get("attention") or ()
+            ),
+            attention_total=int(raw.get("attentionTotal", 0)),
+            open_counts={str(k): int(v) for k, v in dict(raw.get("openCounts") or {}).items()},
+            open_findings=tuple(
+                DigestItem(
+                    severity=str(i.get("severity", "")),
+                    title=str(i.get("title", "")),
+                    since=datetime.fromisoformat(i["since"]),
+                    tenant_name=str(i.get("tenantName", "")),
+                    tenant_id=str(i.get("tenantId", "")),
+                    scope=str(i.get("scope", "")),
+                    key=str(i.get("key", "")),
+                )
+                for i in raw.get("openFindings") or ()
+            ),
+            opened_24h=int(raw.get("opened24h", 0)),
+            resolved_24h=int(raw.get("resolved24h", 0)),
+            opened_critical_24h=int(raw.get("openedCritical24h", 0)),
+        )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _cut(value: str, limit: int = NAME_LIMIT) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+# -- the notice ------------------------------------------------------------------------------
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+def _finding(summary: DigestSummary) -> model.Finding:
+    """The synthetic finding the notice carries: channels that only read findings (the webhook)
+    still get a title, a one-line summary and the counts as facts."""
+    t, counts = summary.totals, summary.counts
+    facts = {
+        "coverageAt": notices_.utc(summary.coverage_at).isoformat() if summary.coverage_at else "",
+        "delegations": str(t.get("delegations", 0)),
+        "attributed": str(t.get("attributed", 0)),
+        "atRisk": str(t.get("atRisk", 0)),
+        "notAttributed": str(t.get("notAttributed", 0)),
+        "customers": str(t.get("customers", 0)),
+        **{f"open{s.capitalize()}": str(n) for s, n in counts.items()},
+        "opened24h": str(summary.opened_24h),
+        "resolved24h": str(summary.resolved_24h),
+    }
+    return model.Finding(
+        key=f"digest:{summary.day.isoformat()}",
+        kind=KIND,
+        severity=model.Severity.INFO,
+        subject="digest",
+        title=f"Daily digest for {summary.day.isoformat()}: {headline(summary)}",
+        detail=" ".join(_summary_sentences(summary)),
+        fix=NO_COVERAGE if summary.coverage_at is None else "",
+        facts=facts,
+    )
+
+
+def to_notice(summary: DigestSummary) -> notices_.Notice:
+    """The day's digest notice; its id depends on `summary.day` only (see `notice_id`)."""
+    return notices_.Notice(
+        finding=_finding(summary),
+        kind=notices_.NoticeKind.DIGEST,
+        since=day_start(summary.day),
+        data=summary.to_dict(),
+    )
+
+
+def notice_id(day: date) -> str:
+    """The outbox id of `day`'s digest: every run that day computes the same one."""
+    return f"digest:{day.isoformat()}|{day_start(day).strftime('%Y%m%dT%H%M%SZ')}|{notices_.NoticeKind.DIGEST.value}"
+
+
+def from_notice(notice: notices_.Notice) -> DigestSummary | None:
+    """The summary a digest notice carries; None if the payload is not one (an older engine)."""
+    if notice.kind is not notices_.NoticeKind.DIGEST or not notice.data:
+        return None
+    try:
+        return DigestSummary.from_dict(notice.data)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+# -- words -----------------------------------------------------------------------------------
+
+
+def headline(summary: DigestSummary) -> str:
+    """`2 not attributed, 1 at risk of 12 delegations; 3 critical open` (the subject's tail)."""
+    t, counts = summary.totals, summary.counts
+    if summary.coverage_at is None:
+        parts = ["no coverage yet"]
+    elif not t.get("delegations"):
+        parts = ["no delegations"]
+    elif t.get("notAttributed") or t.get("atRisk"):
+        parts = [
+            f"{t.get('notAttributed', 0)} not attributed, {t.get('atRisk', 0)} at risk "
+            f"of {_plural(t['delegations'], 'delegation')}"
+        ]
+    else:
+        parts = [f"all {_plural(t['delegations'], 'delegation')} attributed"]
+    if summary.coverage_at is not None and summary.stale:
+        parts.append(f"coverage {render.duration(summary.coverage_at, summary.generated_at)} old")
+    open_bits = [f"{n} {s}" for s, n in counts.items() if n and s != model.Severity.INFO.value]
+    parts.append((", ".join(open_bits) + " open") if open_bits else "no open alerts")
+    return "; ".join(parts)
+
+
+def _when(moment: datetime) -> str:
+    return notices_.utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _summary_sentences(summary: DigestSummary) -> list[str]:
+    """Plain sentences for the synthetic finding's detail (webhook receivers)."""
+    out = [f"Coverage: {headline(summary)}."]
+    out.append(f"Last 24 h: {summary.opened_24h} opened, {summary.resolved_24h} resolved.")
+    return out
+
+
+def _stale_warning(summary: DigestSummary) -> str:
+    if summary.coverage_at is None or not summary.stale:
+        return ""
+    age = render.duration(summary.coverage_at, summary.generated_at)
+    return (
+        f"Warning: the coverage snapshot is {age} old: verification has not run for more than 24 h. "
+        "Check the verify function's runs (Application Insights) and run `palwatch verify`."
+    )
+
+
+def _coverage_lines(summary: DigestSummary) -> list[str]:
+    """(Sentences) about coverage, shared by the text and HTML parts."""
+    t = summary.totals
+    if summary.coverage_at is None:
+        return [NO_COVERAGE]
+    if not t.get("delegations"):
+        return [NO_DELEGATIONS]
+    return [
+        f"{_plural(t['delegations'], 'delegation')}: {t.get('attributed', 0)} attributed, "
+        f"{t.get('atRisk', 0)} at risk, {t.get('notAttributed', 0)} not attributed",
+        f"{_plural(t.get('customers', 0), 'customer')}: {t.get('customersAttributed', 0)} fully attributed, "
+        f"{t.get('customersAtRisk', 0)} at risk, {t.get('customersNotAttributed', 0)} with delegations "
+        "not attributed",
+    ]
+
+
+def _verified(summary: DigestSummary) -> str:
+    if summary.coverage_at is None:
+        return ""
+    age = render.duration(summary.coverage_at, summary.generated_at)
+    return f"verified {_when(summary.coverage_at)}" + (f", {age} before this digest" if age else "")
+
+
+def _customer_line(c: CustomerStatus) -> str:
+    counts = []
+    if c.not_attributed:
+        counts.append(f"{c.not_attributed} not attributed")
+    if c.at_risk:
+        counts.append(f"{c.at_risk} at risk")
+    label = render.customer_label(c.name, c.tenant_id) or "unknown customer"
+    return render.one_line(f"{label}: {', '.join(counts)} of {_plural(c.delegations, 'delegation')}", 400)
+
+
+def _finding_line(item: DigestItem, summary: DigestSummary) -> tuple[str, str, str, str]:
+    """(severity, title, customer and scope, since) of an open finding."""
+    where = render.customer_label(item.tenant_name, item.tenant_id)
+    scope = render.describe_scope(item.scope) if item.scope else ""
+    if scope:
+        where = f"{where}, {scope}" if where else scope
+    age = render.duration(item.since, summary.generated_at)
+    since = _when(item.since) + (f" (open for {age})" if age else "")
+    return (
+        item.severity.upper(),
+        render.one_line(item.title or item.key or "finding", 300),
+        render.one_line(where, 400),
+        since,
+    )
+
+
+def _open_heading(summary: DigestSummary) -> str:
+    counts = summary.counts
+    total = sum(counts.values())
+    if not total:
+        return "Open findings: none."
+    return "Open findings: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+
+
+def _changes(summary: DigestSummary) -> str:
+    critical = f" ({summary.opened_critical_24h} critical)" if summary.opened_critical_24h else ""
+    return f"Last 24 h: {summary.opened_24h} finding(s) opened{critical}, {summary.resolved_24h} resolved."
+
+
+def _newest_first(digests: Sequence[notices_.Notice]) -> list[DigestSummary]:
+    found = [s for s in (from_notice(n) for n in digests) if s is not None]
+    return sorted(found, key=lambda s: s.day, reverse=True)
+
+
+# -- rendering (called by shared.notify.render) ----------------------------------------------
+
+
+def subject(digests: Sequence[notices_.Notice]) -> str:
+    """`[PAL Watch] Daily digest 2025-03-01: 2 not attributed, 1 at risk of 12; 3 critical open`."""
+    summaries = _newest_first(digests)
+    if not summaries:
+        return "[PAL Watch] Daily digest"
+    newest = summaries[0]
+    more = f" (+{len(summaries) - 1} earlier)" if len(summaries) > 1 else ""
+    return render.one_line(f"[PAL Watch] Daily digest {newest.day.isoformat()}: {headline(newest)}{more}", 250)
+
+
+def text_lines(digests: Sequence[notices_.Notice]) -> list[str]:
+    """Plain-text lines of the digests in a batch, newest first."""
+    lines: list[str] = []
+    for summary in _newest_first(digests):
+        lines += [f"Daily digest for {summary.day.isoformat()} (as of {_when(summary.generated_at)})", ""]
+        verified = _verified(summary)
+        lines.append(f"Coverage ({verified}):" if verified else "Coverage:")
+        lines += [f"  {line}" for line in _coverage_lines(summary)]
+        warning = _stale_warning(summary)
+        if warning:
+            lines.append(f"  ! {warning}")
+        lines.append("")
+        if summary.attention:
+            lines.append("Customers needing attention:")
+            lines += [f"  - {_customer_line(c)}" for c in summary.attention]
+            rest = summary.attention_total - len(summary.attention)
+            if rest > 0:
+                lines.append(f"  … and {rest} more: `palwatch report` lists every delegation.")
+            lines.append("")
+        lines.append(_open_heading(summary))
+        for item in summary.open_findings:
+            severity, title, where, since = _finding_line(item, summary)
+            lines.append(f"  [{severity}] {title}" + (f" — {where}" if where else ""))
+            lines.append(f"      since {since}")
+        rest = sum(summary.counts.values()) - len(summary.open_findings)
+        if rest > 0:
+            lines.append(f"  … and {rest} more: `palwatch findings` lists every open finding.")
+        lines += ["", _changes(summary), ""]
+    return lines
+
+
+def html_sections(digests: Sequence[notices_.Notice]) -> list[str]:
+    """HTML fragments of the digests in a batch, newest first; every value escaped."""
+    e = html.escape
+    out: list[str] = []
+    for summary in _newest_first(digests):
+        out.append('<div style="border-left:4px solid #005a9e;padding:4px 12px;margin:16px 0">')
+        out.append(
+            f'<h3 style="font-size:16px;margin:4px 0">Daily digest for {e(summary.day.isoformat())}</h3>'
+            f'<p style="color:#605e5c;margin:0">as of {e(_when(summary.generated_at))}</p>'
+        )
+        verified = _verified(summary)
+        out.append(f'<h4 style="margin:12px 0 4px">Coverage{e(" (" + verified + ")" if verified else "")}</h4>')
+        out += [f'<p style="margin:2px 0">{e(line)}</p>' for line in _coverage_lines(summary)]
+        warning = _stale_warning(summary)
+        if warning:
+            out.append(f'<p style="margin:6px 0;color:#a4262c"><strong>{e(warning)}</strong></p>')
+        if summary.attention:
+            out.append('<h4 style="margin:12px 0 4px">Customers needing attention</h4><ul>')
+            out += [f"<li>{e(_customer_line(c))}</li>" for c in summary.attention]
+            out.append("</ul>")
+            rest = summary.attention_total - len(summary.attention)
+            if rest > 0:
+                out.append(f"<p>… and {rest} more: <code>palwatch report</code> lists every delegation.</p>")
+        out.append(f'<h4 style="margin:12px 0 4px">{e(_open_heading(summary))}</h4>')
+        if summary.open_findings:
+            out.append('<table style="border-collapse:collapse">')
+            for item in summary.open_findings:
+                severity, title, where, since = _finding_line(item, summary)
+                colour = render._SEVERITY_COLOURS.get(item.severity, "#605e5c")
+                out.append(
+                    f'<tr><td style="padding:2px 12px 2px 0;color:{colour};white-space:nowrap">'
+                    f'<strong>{e(severity)}</strong></td><td style="padding:2px 12px 2px 0">{e(title)}'
+                    f"{'<br>' + e(where) if where else ''}</td>"
+                    f'<td style="padding:2px 0;white-space:nowrap">since {e(since)}</td></tr>'
+                )
+            out.append("</table>")
+        rest = sum(summary.counts.values()) - len(summary.open_findings)
+        if rest > 0:
+            out.append(f"<p>… and {rest} more: <code>palwatch findings</code> lists every open finding.</p>")
+        out.append(f'<p style="margin:12px 0 4px">{e(_changes(summary))}</p>')
+        out.append("</div>")
+    return out

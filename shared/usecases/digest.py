@@ -1,0 +1,130 @@
+"""The daily digest (`PAL_ALERT_DIGEST`): once per UTC day, a summary of coverage to the outbox.
+
+Called by the watch timer (`shared.usecases.watch`) on every tick; from `PAL_ALERT_DIGEST_HOUR`
+(UTC, default 7) on, the first tick of the day reads the store's latest coverage snapshot and
+the findings, builds a `shared.notify.digest.DigestSummary` with the report helpers and
+enqueues it. The notice id is the date's, so overlapping or repeated ticks write it once (the
+outbox's conditional insert); a cheap point read skips the store reads on the day's later
+ticks. The watch's alerts step then sends it on every channel that carries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from shared import model
+from shared.notify import digest as digest_
+from shared.notify import notices
+from shared.reports import coverage as coverage_
+from shared.reports import findings as findings_
+from shared.store import errors as store_errors
+from shared.store import outbox as outbox_module
+from shared.usecases import alerts
+from shared.usecases.engine import Engine
+
+if TYPE_CHECKING:
+    from shared.store import store as store_module
+
+log = logging.getLogger(__name__)
+
+CHANGES_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    """What the step did: `off`, `early` (before the hour), `exists` or `enqueued`."""
+
+    state: str
+    day: date | None = None
+    hour: int = 0
+
+    def __str__(self) -> str:
+        if self.state == "off":
+            return "digest off"
+        if self.state == "early":
+            return f"digest for {self.day} due from {self.hour:02d}:00 UTC"
+        return f"digest for {self.day} {'enqueued' if self.state == 'enqueued' else 'already in the outbox'}"
+
+
+def summarise(
+    coverage: store_module.Coverage | None,
+    recorded: Iterable[model.RecordedFinding],
+    now: datetime,
+) -> digest_.DigestSummary:
+    """The digest of `now`'s UTC day from the latest coverage snapshot and the findings (open and
+    resolved: the last 24 h of changes are counted from their `opened_at`/`resolved_at`)."""
+    now = notices.utc(now)
+    rows = coverage.rows if coverage is not None else ()
+    attention = [c for c in coverage_.customers(rows) if c.status != coverage_.ATTRIBUTED]
+    # Worst first; `customers` already orders by name, and sorted() keeps that within a status.
+    attention.sort(key=lambda c: c.status != coverage_.NOT_ATTRIBUTED)
+    findings = list(recorded)
+    open_ = findings_.ordered(r for r in findings if r.open)  # most severe, then oldest first
+    open_counts = Counter(r.finding.severity for r in open_)
+    window = now - CHANGES_WINDOW
+    opened = [r for r in findings if window < notices.utc(r.opened_at) <= now]
+    resolved = [r for r in findings if r.resolved_at is not None and window < notices.utc(r.resolved_at) <= now]
+    return digest_.DigestSummary(
+        day=now.date(),
+        generated_at=now,
+        coverage_at=notices.utc(coverage.generated_at) if coverage is not None else None,
+        totals=coverage_.totals(rows),
+        attention=tuple(
+            digest_.CustomerStatus(
+                tenant_id=c.tenant_id,
+                name=c.name,
+                status=c.status,
+                not_attributed=c.count(coverage_.NOT_ATTRIBUTED),
+                at_risk=c.count(coverage_.AT_RISK),
+                delegations=len(c.rows),
+            )
+            for c in attention[: digest_.MAX_LISTED]
+        ),
+        attention_total=len(attention),
+        open_counts={s.value: open_counts[s] for s in model.Severity},
+        open_findings=tuple(
+            digest_.DigestItem(
+                severity=r.finding.severity.value,
+                title=r.finding.title or r.finding.kind,
+                since=notices.utc(r.opened_at),
+                tenant_name=r.finding.tenant_name,
+                tenant_id=r.finding.tenant_id,
+                scope=r.finding.scope,
+                key=r.finding.key,
+            )
+            for r in open_[: digest_.MAX_LISTED]
+        ),
+        opened_24h=len(opened),
+        resolved_24h=len(resolved),
+        opened_critical_24h=sum(1 for r in opened if r.finding.severity is model.Severity.CRITICAL),
+    )
+
+
+def enqueue_digest(engine: Engine, now: datetime) -> DigestOutcome:
+    """Write today's digest to the outbox if it is on, due and not there yet. Idempotent."""
+    settings = engine.settings.alerts
+    if not settings.digest:
+        return DigestOutcome("off")
+    now = notices.utc(now)
+    day, hour = now.date(), settings.digest_hour
+    if now.hour < hour:
+        return DigestOutcome("early", day, hour)
+    sender = alerts.dispatcher(engine)
+    get = getattr(sender.outbox, "get", None)  # the Table outbox; test doubles may not have it
+    try:
+        if get is not None and get(digest_.notice_id(day)) is not None:
+            return DigestOutcome("exists", day, hour)
+        store = engine.store
+        summary = summarise(store.get_coverage(), store.list_findings(include_resolved=True), now)
+        created = sender.enqueue([digest_.to_notice(summary)], now)
+    except outbox_module.OutboxError as exc:  # a store failure to the watch: that step fails, others run
+        kind = store_errors.TransientStoreError if exc.transient else store_errors.PermanentStoreError
+        raise kind(f"digest: {exc}") from exc
+    if created:
+        log.info("digest for %s enqueued", day)
+    return DigestOutcome("enqueued" if created else "exists", day, hour)
