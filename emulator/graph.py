@@ -32,6 +32,14 @@ ODATA = {
     "ServicePrincipal": "#microsoft.graph.servicePrincipal",
     "ManagedIdentity": "#microsoft.graph.servicePrincipal",
 }
+# transitiveMemberOf, application permissions as Graph documents them per type (user-, group-,
+# servicePrincipal-list-transitivememberof): a group's memberships need Directory.Read.All.
+MEMBER_OF_PERMS = {
+    "User": {"User.Read.All", "Group.Read.All", "GroupMember.Read.All"} | READ_ANY,
+    "Group": READ_ANY,
+    "ServicePrincipal": PERMS["ServicePrincipal"],
+    "ManagedIdentity": PERMS["ServicePrincipal"],
+}
 COLLECTION = {"users": ("User",), "groups": ("Group",), "servicePrincipals": ("ServicePrincipal", "ManagedIdentity")}
 TYPE_NAMES = {"user": ("User",), "group": ("Group",), "serviceprincipal": ("ServicePrincipal", "ManagedIdentity")}
 
@@ -173,9 +181,9 @@ def routes(app: App) -> list[Route]:
         p = world.principal(req.match.group("id"), req.tid)
         if p is None:
             return not_found(req.match.group("id"))
-        if not allowed(req, PERMS[p.type] & PERMS["Group"] or READ_ANY):
+        if not allowed(req, MEMBER_OF_PERMS[p.type]):
             return forbidden()
-        groups = [world.principals[g] for g in world.groups_of(p.object_id)]
+        groups = sorted((world.principals[g] for g in world.groups_of(p.object_id)), key=lambda g: g.object_id)
         return Response(200, _paged(req, groups, size()))
 
     def _paged(req: Request, items: list[Principal], n: int, typed: bool = True) -> dict[str, Any]:

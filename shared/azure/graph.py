@@ -27,6 +27,14 @@ _TYPES = {
 _SP_SELECT = "id,appId,displayName,accountEnabled,servicePrincipalType"
 
 
+_MEMBER_OF_COLLECTIONS = {
+    "user": "users",
+    "group": "groups",
+    "serviceprincipal": "servicePrincipals",
+    "managedidentity": "servicePrincipals",
+}
+
+
 @dataclass(frozen=True)
 class ServicePrincipalDelta:
     """One delta round: changed service principals, removed ids, and the link for the next round."""
@@ -104,6 +112,24 @@ class GraphClient:
         for item in self._http.list(f"{V1}/groups/{_guid(group_id)}/transitiveMembers", {"$select": "id"}):
             if item.get("id"):
                 yield str(item["id"]).lower()
+
+    def list_transitive_member_of_ids(self, object_id: str, kind: str = "user") -> Iterator[str]:
+        """Object ids of every group a user, group or service principal is in, through nested groups.
+
+        `kind` picks Graph's documented path (`/users|groups|servicePrincipals/{id}/transitiveMemberOf`;
+        for users User.Read.All is enough, a group's memberships need Directory.Read.All).
+        Directory roles and administrative units are skipped. An unknown or deleted object yields
+        nothing (Graph answers 404: a deleted object keeps no memberships one can read).
+        """
+        collection = _MEMBER_OF_COLLECTIONS.get(kind.lower(), "users")
+        path = f"{V1}/{collection}/{_guid(object_id)}/transitiveMemberOf"
+        try:
+            for item in self._http.list(path, {"$select": "id"}):
+                kind = str(item.get("@odata.type") or "").lower()
+                if item.get("id") and kind in ("", "#microsoft.graph.group"):
+                    yield str(item["id"]).lower()
+        except errors.NotFoundError:
+            return
 
     def list_objects(self, collection: str, *, select: str = "id", top: int | None = None) -> Iterator[dict[str, Any]]:
         """Raw objects of `users`, `groups` or `servicePrincipals` (the doctor's permission probes)."""

@@ -9,6 +9,12 @@ attribution_lost / identity_lost and their resolution come from the same decisio
 other pass. Service principals and managed identities have no notifications: the poll reads
 the identities that attribute a delegation (one getByIds call per thousand) and re-assesses
 the delegations whose identities changed since the last poll.
+
+Nested groups: a delegation may be attributed by a user through a group nested in the
+authorized one (the snapshot keeps only that top group). A notification therefore also
+matches the delegations of every group the identity is transitively in (one
+transitiveMemberOf read); a deleted group, or one whose memberships Graph will not show us,
+is matched by re-reading the members of the stored top groups instead.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from datetime import datetime
 
 from shared import events, model, reconcile
 from shared.azure import errors
-from shared.snapshots import DelegationSnapshot
+from shared.snapshots import AttributedBy, DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import alerts, attribution, graph_subscriptions
 from shared.usecases.engine import Engine
@@ -65,7 +71,9 @@ def handle_identity_event(engine: Engine, event: object, now: datetime) -> Ident
     try:
         if isinstance(parsed, events.GraphSubscriptionLifecycle):
             return _lifecycle(engine, parsed, now)
-        return reconcile_identity(engine, parsed.object_id, now, change=f"{parsed.kind} {parsed.change}")
+        return reconcile_identity(
+            engine, parsed.object_id, now, change=f"{parsed.kind} {parsed.change}", kind=parsed.kind
+        )
     except errors.TransientError:
         raise
     except errors.PermanentError as e:
@@ -73,16 +81,30 @@ def handle_identity_event(engine: Engine, event: object, now: datetime) -> Ident
         return IdentityOutcome("failed", str(e))
 
 
-def reconcile_identity(engine: Engine, object_id: str, now: datetime, *, change: str = "") -> IdentityOutcome:
-    """Re-assess every stored delegation that depends on `object_id`, from Graph's current state."""
+def reconcile_identity(
+    engine: Engine, object_id: str, now: datetime, *, change: str = "", kind: str = ""
+) -> IdentityOutcome:
+    """Re-assess every stored delegation that depends on `object_id`, from Graph's current state.
+
+    `kind` ("user" | "group", from the notification) says whether the identity can stand between
+    a delegation and its carriers (only a group can).
+    """
     oid = object_id.lower()
-    affected = [s for s in engine.store.list_delegations(include_removed=False) if depends_on(s, oid)]
     prefix = f"{change} {oid}" if change else oid
-    if not affected:
-        # Most user changes in a tenant are of this kind: no Graph read for them.
+    snapshots = engine.store.list_delegations(include_removed=False)
+    if not snapshots:
+        # Nothing delegated is known yet: no Graph read for the change.
         log.info("identity %s attributes no known delegation", oid)
         return IdentityOutcome("no_impact", f"{prefix}: no known delegation depends on it")
     run = attribution.Run(engine, now)
+    affected = dependents(run, snapshots, oid, kind=kind)
+    if not affected:
+        log.info("identity %s attributes no known delegation", oid)
+        return IdentityOutcome("no_impact", f"{prefix}: no known delegation depends on it")
+    if oid not in run.principals:
+        # A carrier in a nested group is no authorization principal: the Run would only see it
+        # missing from the group, not deleted or disabled, and say so in the finding.
+        run.principals.update(engine.graph().get_principals([oid]))
     report = reassess(run, affected)
     alerts.enqueue(engine, report.opened, report.resolved, now)
     principal = run.principals.get(oid)
@@ -98,6 +120,74 @@ def depends_on(snapshot: DelegationSnapshot, object_id: str) -> bool:
     return reconcile.references(snapshot, oid) or any(
         a.principal_id.lower() == oid for a in (*snapshot.authorizations, *snapshot.eligible_authorizations)
     )
+
+
+def dependents(
+    run: attribution.Run, snapshots: list[DelegationSnapshot], object_id: str, *, kind: str = ""
+) -> list[DelegationSnapshot]:
+    """The delegations that depend on the identity itself or on any group it is transitively in.
+
+    Reads, as the managed identity: one transitiveMemberOf; for a group that is gone (or whose
+    memberships we may not read) its state, and the transitive members of the stored top groups.
+    Never a read per delegation.
+    """
+    oid = object_id.lower()
+    graph = run.engine.graph()
+    refused = False
+    try:
+        groups = set(graph.list_transitive_member_of_ids(oid, kind or "user")) - {oid}
+    except errors.TransientError:
+        raise
+    except errors.PermanentError as e:
+        # Graph documents Directory.Read.All for a group's memberships; with Group.Read.All only,
+        # the stored top groups' members still tell who fell out (or came back).
+        log.warning("memberships of %s unreadable (%s); matching through the stored groups", oid, e.code or e)
+        groups, refused = set(), True
+    wanted = groups | {oid}
+    found = {s.key: s for s in snapshots if _referenced(s) & wanted}
+    if kind == "user" or groups:
+        return list(found.values())
+    # A group that is in no group, or is gone, or unreadable: only Graph's state tells which.
+    if not refused:
+        run.principals.update(graph.get_principals([oid]))
+        if run.principals[oid].usable:
+            return list(found.values())  # a top-level group: its own delegations are all
+    for snapshot in _membership_changed(run, snapshots, skip=oid):
+        found.setdefault(snapshot.key, snapshot)
+    return list(found.values())
+
+
+def _referenced(snapshot: DelegationSnapshot) -> set[str]:
+    """Every object id the delegation names: authorized principals, carriers and their top groups."""
+    ids = {a.principal_id.lower() for a in (*snapshot.authorizations, *snapshot.eligible_authorizations)}
+    ids.update(oid for e in snapshot.attributed_by for oid in (e.principal_id, e.via_group) if oid)
+    return ids
+
+
+def _membership_changed(
+    run: attribution.Run, snapshots: list[DelegationSnapshot], *, skip: str
+) -> list[DelegationSnapshot]:
+    """Delegations whose stored carriers through a top group are (or are not) in it now, unlike before.
+
+    One transitiveMembers read per distinct stored top group (with one getByIds for their state).
+    """
+    through: dict[str, list[tuple[DelegationSnapshot, AttributedBy]]] = {}
+    for snapshot in snapshots:
+        for entry in snapshot.attributed_by:
+            if entry.via_group and entry.via_group != skip:
+                through.setdefault(entry.via_group, []).append((snapshot, entry))
+    if not through:
+        return []
+    graph = run.engine.graph()
+    run.principals.update(graph.get_principals(sorted(through.keys() - run.principals.keys())))
+    changed: dict[str, DelegationSnapshot] = {}
+    for group_id, entries in sorted(through.items()):
+        group = run.principals.get(group_id)
+        members = set(graph.list_transitive_member_ids(group_id)) if group is not None and group.usable else set()
+        for snapshot, entry in entries:
+            if (entry.principal_id in members) != entry.active:
+                changed.setdefault(snapshot.key, snapshot)
+    return list(changed.values())
 
 
 def reassess(run: attribution.Run, snapshots: list[DelegationSnapshot]) -> attribution.RunReport:

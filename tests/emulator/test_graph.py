@@ -175,3 +175,58 @@ def test_json_batch_runs_each_request(emulator, demo):
     assert answers["1"]["body"] == {"id": alice, "accountEnabled": True}
     assert answers["2"]["status"] == 404
     assert [o["id"] for o in answers["3"]["body"]["value"]] == [alice]
+
+
+def _member_of(g, emulator, object_id: str) -> list[dict]:
+    found, link = [], url(emulator, f"/directoryObjects/{object_id}/transitiveMemberOf?$select=id")
+    while link:
+        answer = g.get(link)
+        assert answer.status_code == 200, answer.text
+        found += answer.json()["value"]
+        link = answer.json().get("@odata.nextLink")
+    return found
+
+
+def test_transitive_member_of_is_paged_typed_and_404_once_deleted(emulator, demo):
+    scenario = demo.scenario
+    scenario["tenants"][0]["principals"][0]["graphAppRoles"] = ["Directory.Read.All"]
+    emulator.reset(scenario)
+    emulator.control("POST", "/config", {"pageSize": 1})
+    g = graph_as(emulator, demo)
+    bob = demo.principal("Bob Engineer")["objectId"]
+    tier2 = demo.principal("Contoso MSP Tier 2")["objectId"]
+    operators = demo.principal("Contoso MSP Operators")["objectId"]
+
+    first = g.get(url(emulator, f"/users/{bob}/transitiveMemberOf"), params={"$select": "id"}).json()
+    assert len(first["value"]) == 1
+    assert "@odata.nextLink" in first
+    groups = _member_of(g, emulator, bob)
+    assert sorted(x["id"] for x in groups) == sorted([tier2, operators])  # Operators through Tier 2
+    assert {x["@odata.type"] for x in groups} == {"#microsoft.graph.group"}
+    assert [x["id"] for x in _member_of(g, emulator, tier2)] == [operators]
+    assert _member_of(g, emulator, operators) == []
+    ops = demo.principal("contoso-ops")["objectId"]
+    assert [x["id"] for x in _member_of(g, emulator, ops)] == [operators]
+
+    emulator.control("POST", f"/principals/{tier2}", {"action": "softDelete"})
+    assert _member_of(g, emulator, bob) == []  # a deleted group holds nobody
+    gone = g.get(url(emulator, f"/directoryObjects/{tier2}/transitiveMemberOf"))
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "Request_ResourceNotFound"
+    emulator.control("POST", f"/principals/{bob}", {"action": "hardDelete"})
+    assert g.get(url(emulator, f"/users/{bob}/transitiveMemberOf")).status_code == 404
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert g.get(url(emulator, f"/directoryObjects/{unknown}/transitiveMemberOf")).status_code == 404
+
+
+def test_transitive_member_of_permissions_per_type(emulator, demo):
+    # The demo's managed identity: User/Group/Application.Read.All, no Directory.Read.All.
+    g = graph_as(emulator, demo)
+    bob = demo.principal("Bob Engineer")["objectId"]
+    tier2 = demo.principal("Contoso MSP Tier 2")["objectId"]
+    ops = demo.principal("contoso-ops")["objectId"]
+    assert g.get(url(emulator, f"/users/{bob}/transitiveMemberOf")).status_code == 200
+    assert g.get(url(emulator, f"/servicePrincipals/{ops}/transitiveMemberOf")).status_code == 200
+    refused = g.get(url(emulator, f"/groups/{tier2}/transitiveMemberOf"))
+    assert refused.status_code == 403  # Graph documents Directory.Read.All for a group's memberships
+    assert refused.json()["error"]["code"] == "Authorization_RequestDenied"
