@@ -72,7 +72,7 @@ def link_findings(
     return findings, subjects
 
 
-def coverage_row(assessment: decide.DelegationAssessment) -> CoverageRow:
+def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[str, str] | None = None) -> CoverageRow:
     """Attributed, at risk (attributed but an identity was lost, or only users carry it), or not."""
     d = assessment.delegation
     active = tuple(a for a in assessment.attributed_by if a.active)
@@ -89,7 +89,9 @@ def coverage_row(assessment: decide.DelegationAssessment) -> CoverageRow:
         attributed=assessment.attributed,
         status=status,
         attributed_by=active,
-        role_names=tuple(roles.role_name(a.role_id) for a in active),
+        role_names=tuple(
+            (role_names or {}).get(roles.normalize_role_id(a.role_id)) or roles.role_name(a.role_id) for a in active
+        ),
         reason=assessment.reason,
         since=assessment.snapshot.since,
     )
@@ -108,6 +110,7 @@ def assess_estate(  # noqa: PLR0917  (mirrors assess_delegation)
     managing_tenant_id: str = "",
     previous: Mapping[str, DelegationSnapshot] | None = None,
     acting_names: Mapping[str, str] | None = None,
+    role_names: Mapping[str, str] | None = None,
 ) -> EstateAssessment:
     """Decide every delegation seen; `previous` (stored snapshots by key) only adds remembered
     links of identities that can no longer be read, and tells which delegations disappeared."""
@@ -149,7 +152,7 @@ def assess_estate(  # noqa: PLR0917  (mirrors assess_delegation)
         assessments=tuple(seen.values()),
         findings=tuple(ordered),
         subjects=frozenset(subjects),
-        coverage=tuple(coverage_row(a) for a in seen.values()),
+        coverage=tuple(coverage_row(a, role_names) for a in seen.values()),
         link_actions=tuple(actions.values()),
         snapshots=tuple(a.snapshot for a in seen.values()) + tuple(removed),
         removed=tuple(removed),

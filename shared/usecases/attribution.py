@@ -66,6 +66,7 @@ class Run:
         self.owner = uuid.uuid4().hex
         self.principals: dict[str, model.Principal] = {}
         self.eligibility: dict[str, bool | None] = {}
+        self.role_names: dict[str, str] = {}  # roles newer than the shipped list, named by their definition
         self._acting: dict[str, model.ActingIdentity] | None = None
         self.links: dict[str, reconcile.LinkStatus] = {}
         self.report = RunReport()
@@ -144,6 +145,8 @@ class Run:
                 try:
                     definition = self.engine.arm().get_role_definition(role_id)
                     verdict = roles.is_eligible(role_id, {"permissions": [{"actions": list(definition.actions)}]})
+                    if definition.role_name:
+                        self.role_names[role_id] = definition.role_name[:200]
                 except errors.PermanentError as e:
                     log.warning("role definition %s unreadable: %s", role_id, e)
             self.eligibility[role_id] = verdict

@@ -251,6 +251,7 @@ def _assess(
         managing_tenant_id=settings.managing_tenant_id,
         previous=previous,
         acting_names=run.names(),
+        role_names=run.role_names,
     )
 
 

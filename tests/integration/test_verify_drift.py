@@ -232,3 +232,12 @@ def test_one_verification_at_a_time_and_a_crashed_one_does_not_block_the_next(em
     later = now + verify.LEASE_TTL + timedelta(seconds=1)
     assert verify.run_verify(palwatch, later).status in ("ok", "partial")
     assert palwatch.store.get_coverage() is not None
+
+
+def test_a_role_newer_than_the_shipped_list_is_named_from_its_definition(emulator, palwatch):
+    verify_now()
+
+    rows = palwatch.store.get_coverage().rows
+    relecloud_db = next(r for r in rows if r.scope.endswith("/resourceGroups/rg-db"))
+    assert relecloud_db.attributed
+    assert relecloud_db.role_names == ("Desktop Virtualization Contributor",)
