@@ -9,7 +9,7 @@ channel is down.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared import model
 from shared.notify import dispatch, factory, notices
@@ -17,6 +17,9 @@ from shared.store import outbox as outbox_module
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
+
+SWEEP_WINDOW = timedelta(days=2)  # far longer than any crash gap; far shorter than the outbox's memory
+OUTBOX_RETENTION = timedelta(days=30)  # a notice id is remembered this long, so it is never sent twice
 
 
 def dispatcher(engine: Engine) -> dispatch.Dispatcher:
@@ -55,10 +58,35 @@ def enqueue(
     return dispatcher(engine).enqueue(batch, now)
 
 
-def deliver(engine: Engine, now: datetime) -> dispatch.DispatchReport:
-    """Enqueue due reminders, then send everything pending, one message per channel."""
+def deliver(
+    engine: Engine, now: datetime, *, sweep_resolved: bool = False, purge: bool = False
+) -> dispatch.DispatchReport:
+    """Make sure recent findings are in the outbox, enqueue due reminders, send everything pending.
+
+    The sweep closes the gap between "the store opened a finding" and "its notice is in the
+    outbox": a pass that crashed in between (host recycled, storage hiccup) would otherwise lose
+    that alert for good, since the next pass finds the finding already open. Re-enqueueing is
+    free of duplicates: notice ids are deterministic and the outbox inserts each once.
+    """
     sender = dispatcher(engine)
-    sender.remind(engine.store.open_findings(), now)
+    open_now = engine.store.open_findings()
+    cutoff = now - SWEEP_WINDOW
+    recent_open = [r for r in open_now if r.opened_at >= cutoff]
+    recent_resolved = (
+        [
+            r
+            for r in engine.store.list_findings(include_resolved=True)
+            if r.resolved_at is not None and r.resolved_at >= cutoff
+        ]
+        if sweep_resolved
+        else []
+    )
+    swept = sender.enqueue(notices.notices_for(recent_open, recent_resolved), now)
+    if swept:
+        log.warning("alerts: %d notice(s) were missing from the outbox and are sent now", swept)
+    sender.remind(open_now, now)
     report = sender.dispatch(now)
+    if purge:
+        sender.outbox.purge(now - OUTBOX_RETENTION)
     log.info("alerts: %s", report)
     return report

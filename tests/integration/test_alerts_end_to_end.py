@@ -73,3 +73,27 @@ def test_a_global_partner_id_gives_a_link_failed_alert_with_the_fix(emulator, ma
     assert all("associated partner ID" in f.fix for f in failed)
     subjects = " ".join(m["message"]["subject"] for m in mailbox(emulator))
     assert "critical" in subjects
+
+
+def test_a_finding_opened_by_a_pass_that_crashed_before_its_alert_is_still_sent_once(emulator, mailed):
+    from datetime import UTC, datetime
+
+    from shared import model
+
+    crashed = model.Finding(
+        key="attribution:/subscriptions/x/providers/microsoft.managedservices/registrationassignments/y",
+        kind="unattributed_delegation",
+        severity=model.Severity.WARNING,
+        subject="/subscriptions/x/providers/microsoft.managedservices/registrationassignments/y",
+        title="Delegation of Crashy Ltd earns no partner credit",
+        reason="users_only",
+        fix="az managementpartner create --partner-id 5127255",
+    )
+    opened, _ = mailed.store.sync_findings(crashed.subject, [crashed], datetime.now(UTC))
+    assert opened  # the store opened it; the process died before the notice reached the outbox
+
+    function_app.watch_delegations(TimerRequest(past_due=False))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+    about_it = [m for m in mailbox(emulator) if "Crashy Ltd" in m["message"]["body"]["content"]]
+    assert len(about_it) == 1
