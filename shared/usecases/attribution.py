@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 LINK_LEASE_TTL = timedelta(minutes=2)
 LINK_LEASE_WAIT_SECONDS = 20.0
 FEDERATION_RETRY_AFTER = timedelta(hours=6)
-FEDERATION_TRIED_KEPT = 400  # keeps the state row well under Table Storage's 64 KiB per property
+FEDERATION_TRIED_KEPT = 300  # ~23K characters: the state row stays under the store's 30K per property
 
 
 @dataclass
@@ -59,8 +59,12 @@ class RunReport:
 class Run:
     """One pass of observation with its caches: nothing read twice within a pass."""
 
-    def __init__(self, engine: Engine, now: datetime) -> None:
+    def __init__(self, engine: Engine, now: datetime, *, defer_transient: bool = False) -> None:
+        """`defer_transient`: a link that cannot be read or made for now is left unknown and the pass
+        goes on (the verification: one throttled identity must not stop the estate); event handlers
+        leave it False so the failure raises and Event Grid redelivers."""
         self.engine = engine
+        self.defer_transient = defer_transient
         self.settings = engine.settings
         self.now = now
         self.owner = uuid.uuid4().hex
@@ -213,8 +217,8 @@ class Run:
     def _read_link(self, acting: model.ActingIdentity, tenant_id: str | None = None) -> reconcile.LinkStatus:
         try:
             return reconcile.LinkStatus.from_link(self.engine.pal_for(acting, tenant_id).get_link())
-        except errors.TransientError:
-            raise
+        except errors.TransientError as e:
+            return self._deferred(acting, e)
         except errors.AzureError as e:
             return reconcile.LinkStatus(partner_id=None, error_code=e.code or "Unreadable", error_message=str(e))
 
@@ -237,12 +241,13 @@ class Run:
         deadline = time.monotonic() + LINK_LEASE_WAIT_SECONDS
         while not store.try_acquire(lease, self.owner, LINK_LEASE_TTL, self._lease_now()):
             if time.monotonic() > deadline:
-                raise errors.TransientError(f"another invocation is still linking {identity.name}; try again later")
+                busy = errors.TransientError(f"another invocation is still linking {identity.name}; try again later")
+                return self._deferred(identity, busy)
             time.sleep(0.25)
         try:
             result = self.engine.pal_for(identity, tenant_id).ensure_link(self.settings.partner_id)
-        except errors.TransientError:
-            raise
+        except errors.TransientError as e:
+            return self._deferred(identity, e)
         except errors.AzureError as e:
             log.warning("linking %s in %s failed: %s", identity.name, tenant_id, e)
             return reconcile.LinkStatus(partner_id=None, error_code=e.code or type(e).__name__, error_message=str(e))
@@ -258,6 +263,14 @@ class Run:
                 self.settings.partner_id,
             )
         return reconcile.LinkStatus.from_link(result.link)
+
+    def _deferred(self, identity: model.ActingIdentity, error: errors.TransientError) -> reconcile.LinkStatus:
+        """Raise (Event Grid redelivers), or with `defer_transient` note it and treat the link as unknown."""
+        if not self.defer_transient:
+            raise error
+        self.report.problems.append(f"PAL link of {identity.name}: {error} (retried on the next run)")
+        log.warning("PAL link of %s deferred: %s", identity.name, error)
+        return reconcile.LinkStatus(partner_id=None)
 
     def _lease_now(self) -> datetime:
         # Leases compare against wall time: a waiting pass must see the holder's lease expire.

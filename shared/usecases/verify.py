@@ -33,6 +33,7 @@ from shared import model, reconcile
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
+from shared.store import outbox
 from shared.usecases import alerts, attribution, delegations, estate_scan, tenant_links
 from shared.usecases.engine import Engine
 
@@ -132,6 +133,10 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     out = VerifyOutcome("ok")
     say = progress or (lambda _stage, _done, _total: None)
 
+    # What we knew before looking: read first, so that a delegation an event handler stores while
+    # this run enumerates is not taken for one that disappeared.
+    previous = {s.key: s for s in store.list_delegations()}
+
     # 1. What exists. No reader at all: the whole run fails (raises).
     say("enumerate", 0, 1)
     inventory = estate_scan.enumerate_estate(engine, progress=progress)
@@ -140,7 +145,7 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
 
     # 2. Links of every identity we act as: drift in the managing tenant, then customer tenants.
     say("links", 0, 1)
-    run = attribution.Run(engine, now)
+    run = attribution.Run(engine, now, defer_transient=True)
     links = tenant_links.check_managing_links(run)
     customer = tenant_links.check_customer_tenants(run, now, workers=engine.settings.max_concurrency)
     links.merge(customer)
@@ -154,7 +159,6 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
 
     # 4. Decide every delegation, link what it asks for, decide again.
     say("assess", 0, 1)
-    previous = {s.key: s for s in store.list_delegations()}
     current = _current(inventory, previous)
     run.resolve_principals(current)
     run.resolve_roles(current)
@@ -169,7 +173,7 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     # Findings: exactly those that hold now, for everything this run could judge.
     say("record", 0, 1)
     findings = list(estate.findings) + links.findings
-    subjects = set(estate.subjects) | links.subjects | _stale_subjects(engine, inventory, links, estate.subjects)
+    subjects = set(estate.subjects) | links.subjects | _stale_subjects(engine, inventory, links, estate.subjects, now)
     opened, resolved = store.sync_all_findings(findings, subjects, now)
     _put_snapshots(engine, estate.snapshots, previous)
     notices = [reconcile.assess_removal(previous[s.key], now).finding for s in estate.removed]
@@ -184,7 +188,7 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
 
     # 5. Alerts: what opened or resolved, then deliver everything pending.
     _step(out, "alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now))
-    _step(out, "alerts", lambda: alerts.deliver(engine, now))
+    _step(out, "alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
     if out.problems or out.incomplete_scopes:
         out.status = "partial"
     out.seconds = time.monotonic() - started
@@ -226,6 +230,7 @@ def _describe_result(
         else:
             out.not_attributed += 1
     out.removed = len(estate.removed)
+    out.problems += [p for p in run.report.problems if p not in out.problems]  # e.g. a link deferred
     out.links_checked = links.checked
     out.links_written = list(run.report.links_written)
     out.drift_repaired = links.repaired
@@ -256,19 +261,26 @@ def _assess(
 
 
 def _stale_subjects(
-    engine: Engine, inventory: estate_scan.Inventory, links: tenant_links.LinkCheck, decided: frozenset[str]
+    engine: Engine,
+    inventory: estate_scan.Inventory,
+    links: tenant_links.LinkCheck,
+    decided: frozenset[str],
+    started: datetime,
 ) -> set[str]:
     """Subjects of open findings this run owns but did not decide: they no longer hold.
 
     Left alone: findings of other subsystems (configuration, Graph subscriptions), a delegation
     announced by an event that none of our identities can read (`not_visible`: verify cannot see
-    it either), scopes that could not be read, and customer-tenant links that were not checked.
+    it either), scopes that could not be read, customer-tenant links that were not checked, and
+    findings an event handler opened or saw after this run `started` (it knows better).
     """
     managing = engine.managing_tenant_id.lower()
     stale: set[str] = set()
     for recorded in engine.store.open_findings():
         f = recorded.finding
         if f.subject in decided or f.kind not in OWNED_KINDS or f.reason == "not_visible":
+            continue
+        if max(recorded.opened_at, recorded.last_seen_at or recorded.opened_at) > started:
             continue
         if f.subject.startswith("/subscriptions/"):
             scope = f.subject.split("/providers/", 1)[0]
@@ -308,7 +320,7 @@ def _poll_identities(engine: Engine, now: datetime) -> object:
 def _step(out: VerifyOutcome, name: str, action: Callable[[], object]) -> None:
     try:
         out.steps[name] = str(action())[:500]
-    except (errors.AzureError, store_errors.StoreError, ValueError, OSError) as e:
+    except (errors.AzureError, store_errors.StoreError, outbox.OutboxError, ValueError, OSError) as e:
         out.steps[name] = f"failed: {e}"
         out.problems.append(f"{name}: {e}")
         log.warning("verification step %s failed: %s", name, e)
@@ -341,7 +353,7 @@ def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
     """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
     hand; let each multi-tenant identity link itself in tenants it has not seen (one GET /tenants)."""
     store = engine.store
-    run = attribution.Run(engine, now)
+    run = attribution.Run(engine, now, defer_transient=True)
     check = tenant_links.check_managing_links(run)
     check.merge(tenant_links.check_customer_tenants(run, now, only_new=True, workers=engine.settings.max_concurrency))
     # Only the subjects this pass decided: links it repaired or tried to, tenants it linked in.

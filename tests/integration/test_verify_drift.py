@@ -241,3 +241,28 @@ def test_a_role_newer_than_the_shipped_list_is_named_from_its_definition(emulato
     relecloud_db = next(r for r in rows if r.scope.endswith("/resourceGroups/rg-db"))
     assert relecloud_db.attributed
     assert relecloud_db.role_names == ("Desktop Virtualization Contributor",)
+
+
+def test_a_throttled_pal_api_defers_links_but_the_verification_still_judges_the_estate(emulator, palwatch, monkeypatch):
+    import functools
+    from datetime import UTC, datetime
+
+    from shared.azure import http
+    from shared.usecases import engine as engine_module
+    from shared.usecases import verify
+
+    # The same retries, without the back-off sleeps (they only make this test slow).
+    monkeypatch.setattr(http, "new_session", functools.partial(http.new_session, backoff_factor=0))
+    engine_module.reset_engine()
+    palwatch = engine_module.get_engine()
+
+    emulator.control(
+        "POST", "/faults", {"route": "Microsoft.ManagementPartner/partners", "status": 429, "retryAfter": 0, "rate": 1}
+    )
+
+    outcome = verify.run_verify(palwatch, datetime.now(UTC))
+
+    assert outcome.status == "partial"
+    assert any("PAL link" in p for p in outcome.problems)
+    assert palwatch.store.get_coverage() is not None  # the estate was judged and recorded all the same
+    assert not [r for r in palwatch.store.open_findings() if r.finding.kind == "link_failed"]
