@@ -164,7 +164,9 @@ class Store:
 
     def set_cursor(self, name: str, value: str, etag: str | None) -> bool:
         """Move the cursor only if nobody moved it since `etag` was read (None: only if unset)."""
-        row = {"PartitionKey": "cursor", "RowKey": keys.encode_key(name), "Name": name, "Value": codec.text(value)}
+        if len(value) > codec.MAX_TEXT:  # a cut value would not parse: refuse rather than corrupt
+            raise errors.PermanentStoreError(f"cursor {name[:60]!r} is too large ({len(value)} characters)")
+        row = {"PartitionKey": "cursor", "RowKey": keys.encode_key(name), "Name": name, "Value": value}
         return tables.write(self._t.table("Cursors"), row, etag)
 
     # ------------------------------------------------------------ attestations

@@ -7,6 +7,8 @@ duplicates, reordering and stale events all end in the state ARM holds.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ CURSOR = "activity-log"
 OVERLAP = timedelta(minutes=15)  # the activity log can deliver records late
 FIRST_LOOKBACK = timedelta(days=1)
 BLOCKED_STATE = "activity-log-blocked"
-SEEN_LIMIT = 5000
+SEEN_BUDGET = 25_000  # characters of seen-record memory in the cursor row (a property holds 32K)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ def handle_delegation_event(engine: Engine, event: object, now: datetime) -> Eve
         log.info("delegation event %s ignored: %s", parsed.event_id or "?", parsed.reason)
         return EventOutcome("ignored", parsed.reason)
     try:
-        report = reconcile_scope(engine, parsed.scope, now, only=parsed.assignment_id)
+        target = Target(parsed.scope, parsed.assignment_id, ended=parsed.change == "delete")
+        report = reconcile_targets(engine, [target], now)
     except errors.TransientError:
         raise
     except errors.PermanentError as e:
@@ -68,6 +71,7 @@ class Target:
     assignment_id: str = ""
     announced: bool = False
     customer_tenant_id: str = field(default="", compare=False)
+    ended: bool = False  # Azure said it was removed (a delete event, an unregister record)
 
     def covers(self, snapshot_key: str, snapshot_scope: str) -> bool:
         if self.assignment_id:
@@ -85,46 +89,56 @@ def reconcile_scope(engine: Engine, scope: str, now: datetime, *, only: str = ""
 def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> attribution.RunReport:
     """One pass over several targets: read each as ARM shows it now, decide once, record.
 
-    Delegations remembered for a target that no identity of ours can read any more are
-    recorded as removed. An announced delegation that none of our identities can read is
-    reported, since nothing can be verified or linked for it.
+    A remembered delegation that ARM no longer shows is recorded as removed when that is
+    certain: a reader saw the scope without it, or Azure said it ended (a delete event, an
+    unregister record). When our identities were merely refused, it may still exist without
+    PAL Watch in it: that, like an announced delegation none of them can read, is reported as
+    unreadable, since nothing can be verified or linked for it.
     """
     stored_all = engine.store.list_delegations()
     current: dict[str, model.Delegation] = {}
     stored: dict[str, DelegationSnapshot] = {}
+    certain: set[str] = set()  # keys whose absence is known for sure
     unseen: list[tuple[Target, list[str]]] = []
     for target in targets:
-        found, refused = read_delegations(engine, target.scope, only=target.assignment_id)
-        for delegation in found:
+        read = read_delegations(engine, target.scope, only=target.assignment_id)
+        for delegation in read.found:
             current.setdefault(delegation.key, delegation)
-        stored.update({s.key: s for s in stored_all if target.covers(s.key, s.scope)})
-        if target.assignment_id and target.announced and not found and refused:
-            unseen.append((target, refused))
+        covered = {s.key: s for s in stored_all if target.covers(s.key, s.scope)}
+        stored.update(covered)
+        if read.confirmed or target.ended:
+            certain.update(covered)
+        elif target.assignment_id and not read.found and read.refused and (target.announced or covered):
+            unseen.append((target, read.refused))
     run = attribution.Run(engine, now)
     run.record(run.assess(list(current.values()), stored))
     run.record_links()
     for key, snapshot in stored.items():
-        if key not in current and not snapshot.removed:
+        if key not in current and not snapshot.removed and key in certain:
             run.record_removal(snapshot)
     for target, refused in unseen:
-        if target.assignment_id.lower() not in stored:
-            run.record_not_visible(target.assignment_id, target.scope, refused, target.customer_tenant_id)
+        run.record_not_visible(target.assignment_id, target.scope, refused, target.customer_tenant_id)
     return run.report
 
 
-def read_delegations(engine: Engine, scope: str, *, only: str = "") -> tuple[list[model.Delegation], list[str]]:
-    """The delegations to our managing tenant at `scope` (or `only`), as any of our identities sees them.
+@dataclass
+class _Read:
+    found: list[model.Delegation]
+    refused: list[str]  # identities that were not allowed to look
+    confirmed: bool  # some identity could look: what it did not find is not there
 
-    Returns them with the names of the identities that were refused (for the not-visible report);
-    none when a reader could see the subscription and the assignment is simply gone.
-    """
+
+def read_delegations(engine: Engine, scope: str, *, only: str = "") -> _Read:
+    """The delegations to our managing tenant at `scope` (or `only`), as any of our identities sees them."""
     managing = engine.managing_tenant_id.lower()
     found: dict[str, model.Delegation] = {}
     refused: list[str] = []
+    confirmed = False
     for name, reader in engine.lighthouse_readers():
         try:
             if only:
                 delegation = reader.get_assignment(only)
+                confirmed = True
                 if delegation.managed_by_tenant_id.lower() in ("", managing):
                     found[delegation.key] = delegation
                     break
@@ -132,16 +146,17 @@ def read_delegations(engine: Engine, scope: str, *, only: str = "") -> tuple[lis
                 for delegation in reader.list_assignments(scope, managed_by_tenant_id=engine.managing_tenant_id):
                     if _at_scope(delegation.scope, scope):
                         found.setdefault(delegation.key, delegation)
+                confirmed = True
         except errors.NotFoundError as e:
             if e.code.lower() == "registrationassignmentnotfound":
-                return list(found.values()), []  # the subscription is readable and the assignment is gone
+                return _Read(list(found.values()), [], True)  # the scope is readable: the assignment is gone
             refused.append(name)
         except errors.ForbiddenError:
             refused.append(name)
         except errors.CredentialError as e:
             log.warning("identity %s cannot read delegations: %s", name, e)
             refused.append(name)
-    return list(found.values()), refused
+    return _Read(list(found.values()), refused, confirmed)
 
 
 def _at_scope(delegation_scope: str, scope: str) -> bool:
@@ -185,7 +200,7 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
         log.warning("activity log unreadable (%s): watcher paused until the next verification", e.code)
         return WatchOutcome("blocked", report=run.report, detail=str(e))
     run._sync(ACTIVITY_LOG_SUBJECT, [])
-    fresh = [r for r in records if r.event_id not in state.seen and r.succeeded and r.scope]
+    fresh = [r for r in records if _seen_key(r.event_id) not in state.seen and r.succeeded and r.scope]
     latest: dict[Target, activity_log.DelegationRecord] = {}
     for record in sorted(fresh, key=lambda r: r.timestamp):
         latest[_target(record, announced=False)] = record  # the last record per delegation says how it ends
@@ -196,8 +211,9 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
         report.merge(reconcile_targets(engine, targets, now))
     newest = max((r.timestamp for r in records), default=state.position)
     position = max(state.position, min(newest, now))
-    seen = {eid: ts for eid, ts in state.seen.items() if datetime.fromisoformat(ts) >= position - OVERLAP}
-    seen.update({r.event_id: r.timestamp.isoformat() for r in fresh if r.event_id})
+    horizon = int((position - OVERLAP).timestamp())
+    seen = {key: at for key, at in state.seen.items() if at >= horizon}
+    seen.update({_seen_key(r.event_id): int(r.timestamp.timestamp()) for r in fresh if r.event_id})
     if not store.set_cursor(CURSOR, _CursorState(position, seen).dump(), etag):
         log.info("activity-log cursor moved by a concurrent watcher; its run counts")
     return WatchOutcome("ok", records=len(fresh), scopes=sorted({t.scope for t in targets}), report=report)
@@ -211,8 +227,9 @@ def _target(record: activity_log.DelegationRecord, *, announced: bool = True) ->
             match.group(0),
             announced=announced and record.operation == "register",
             customer_tenant_id=record.customer_tenant_id,
+            ended=announced and record.operation == "unregister",
         )
-    return Target(record.scope)
+    return Target(record.scope, ended=announced and record.operation == "unregister")
 
 
 _ASSIGNMENT_ID = re.compile(
@@ -252,25 +269,37 @@ def _activity_log_finding(engine: Engine, error: str) -> model.Finding:
     )
 
 
+def _seen_key(event_id: str) -> str:
+    """A short, fixed-size stand-in for a record id, so the cursor row remembers hundreds of them."""
+    return hashlib.sha256(event_id.encode()).hexdigest()[:16]
+
+
 @dataclass
 class _CursorState:
+    """Where the watcher is: the newest record time, and the records seen in the overlap window
+    (short id -> epoch seconds) so that no record is processed twice."""
+
     position: datetime
-    seen: dict[str, str]
+    seen: dict[str, int]
 
     @classmethod
     def parse(cls, value: str | None, now: datetime) -> _CursorState:
-        import json
-
         if value:
             try:
                 data = json.loads(value)
-                return cls(datetime.fromisoformat(data["position"]), dict(data.get("seen") or {}))
-            except (ValueError, KeyError, TypeError):
+                seen = {str(k): int(v) for k, v in dict(data.get("seen") or {}).items()}
+                return cls(datetime.fromisoformat(data["position"]), seen)
+            except (ValueError, KeyError, TypeError, AttributeError):
                 log.warning("activity-log cursor unreadable; starting from %s", FIRST_LOOKBACK)
         return cls(now - FIRST_LOOKBACK, {})
 
     def dump(self) -> str:
-        import json
-
-        seen = dict(sorted(self.seen.items(), key=lambda kv: kv[1])[-SEEN_LIMIT:])
-        return json.dumps({"position": self.position.isoformat(), "seen": seen})
+        """Newest seen records first, as many as fit the budget (older ones lie behind the cursor)."""
+        kept: dict[str, int] = {}
+        size = 0
+        for key, at in sorted(self.seen.items(), key=lambda kv: kv[1], reverse=True):
+            size += len(key) + len(str(at)) + 6
+            if size > SEEN_BUDGET:
+                break
+            kept[key] = at
+        return json.dumps({"position": self.position.isoformat(), "seen": kept})
