@@ -230,7 +230,11 @@ def assess_delegation(  # noqa: PLR0917  (the contract the use cases call)
     know = _Knowledge(
         linked={k.lower(): v for k, v in linked.items()},
         attested=frozenset(a.lower() for a in attested_users),
-        previous=frozenset(a.principal_id for a in previous.attributed_by) if previous else frozenset(),
+        # What a snapshot remembers stands in for links we cannot read any more (an identity gone);
+        # not for users: their link is never read, only attested, and a withdrawn attestation counts.
+        previous=frozenset(a.principal_id for a in previous.attributed_by if a.kind != model.PrincipalKind.USER.value)
+        if previous
+        else frozenset(),
     )
     states = {k.lower(): v for k, v in principals.items()}
     where = messages.Where(

@@ -348,3 +348,17 @@ def test_a_write_event_for_a_delegation_already_gone_raises_no_alarm(emulator, p
     deliver(write_events)
 
     assert palwatch.store.open_findings() == []
+
+
+def test_a_delegation_that_drops_pal_watch_is_reported_unreadable_not_removed(emulator, palwatch):
+    body = delegation((BOB, "Bob Engineer", CONTRIBUTOR))
+    deliver(onboard(emulator, body))
+    without_us = copy.deepcopy(body)
+    without_us["authorizations"] = [a for a in body["authorizations"] if a["principalId"] != MI]
+
+    deliver(onboard(emulator, without_us))  # the customer updated the offer: PAL Watch's Reader is gone
+
+    snap = snapshot_of(palwatch, body["registrationAssignmentId"])
+    assert not snap.removed
+    reasons = [f.reason for f in open_findings(palwatch).values() if f.subject == snap.key]
+    assert reasons == ["not_visible"]

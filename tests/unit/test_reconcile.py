@@ -457,3 +457,27 @@ def test_removal_notice() -> None:
     assert removal.finding.severity is model.Severity.INFO
     assert removal.snapshot.removed
     assert removal.subjects == {snap.key}
+
+
+def test_a_withdrawn_attestation_stops_counting_even_with_history():
+    """A user counts as linked only while attested: the previous snapshot must not keep them linked."""
+    from shared import model, reconcile
+
+    user = model.Principal("11111111-1111-1111-1111-111111111111", model.PrincipalKind.USER, display_name="Ann")
+    delegation = model.Delegation(
+        assignment_id="/subscriptions/22222222-2222-2222-2222-222222222222/providers/Microsoft.ManagedServices/"
+        "registrationAssignments/33333333-3333-3333-3333-333333333333",
+        scope="/subscriptions/22222222-2222-2222-2222-222222222222",
+        customer_tenant_id="44444444-4444-4444-4444-444444444444",
+        managed_by_tenant_id="55555555-5555-5555-5555-555555555555",
+        authorizations=(model.Authorization(user.object_id, "b24988ac-6180-42a0-ab88-20f7382dd24c"),),
+    )
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    args = (delegation, {user.object_id: user}, {}, set())
+    attested = reconcile.assess_delegation(*args, {user.object_id}, None, "5127255", now)
+    assert attested.attributed
+
+    withdrawn = reconcile.assess_delegation(*args, set(), None, "5127255", now, previous=attested.snapshot)
+    assert not withdrawn.attributed  # with history it is reported as a loss; without, as users_only
+    fresh = reconcile.assess_delegation(*args, set(), None, "5127255", now)
+    assert fresh.reason == "users_only"
