@@ -52,7 +52,7 @@ def enqueue(
     engine: Engine, opened: list[model.RecordedFinding], resolved: list[model.RecordedFinding], now: datetime
 ) -> int:
     """Write the notices a pass owes to the outbox (idempotent: the same notice is written once)."""
-    batch = notices.notices_for(opened, resolved)
+    batch = notices.notices_for(opened, _worth_announcing(resolved, opened))
     if not batch:
         return 0
     return dispatcher(engine).enqueue(batch, now)
@@ -81,7 +81,7 @@ def deliver(
         if sweep_resolved
         else []
     )
-    swept = sender.enqueue(notices.notices_for(recent_open, recent_resolved), now)
+    swept = sender.enqueue(notices.notices_for(recent_open, _worth_announcing(recent_resolved, open_now)), now)
     if swept:
         log.warning("alerts: %d notice(s) were missing from the outbox and are sent now", swept)
     sender.remind(open_now, now)
@@ -90,3 +90,15 @@ def deliver(
         sender.outbox.purge(now - OUTBOX_RETENTION)
     log.info("alerts: %s", report)
     return report
+
+
+def _worth_announcing(
+    resolved: list[model.RecordedFinding], open_now: list[model.RecordedFinding]
+) -> list[model.RecordedFinding]:
+    """Resolved findings that deserve a "resolved" notice.
+
+    An `identity_lost` warning that gave way to `attribution_lost` on the same delegation (the last
+    attributing identity went too) is not resolved in any sense a person would recognise.
+    """
+    lost = {r.finding.subject for r in open_now if r.open and r.finding.kind == "attribution_lost"}
+    return [r for r in resolved if not (r.finding.kind == "identity_lost" and r.finding.subject in lost)]
