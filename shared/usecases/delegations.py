@@ -95,7 +95,7 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
     PAL Watch in it: that, like an announced delegation none of them can read, is reported as
     unreadable, since nothing can be verified or linked for it.
     """
-    stored_all = engine.store.list_delegations()
+    stored_all = _remembered(engine, targets)
     current: dict[str, model.Delegation] = {}
     stored: dict[str, DelegationSnapshot] = {}
     certain: set[str] = set()  # keys whose absence is known for sure
@@ -119,6 +119,15 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
     for target, refused in unseen:
         run.record_not_visible(target.assignment_id, target.scope, refused, target.customer_tenant_id)
     return run.report
+
+
+def _remembered(engine: Engine, targets: list[Target]) -> list[DelegationSnapshot]:
+    """The stored snapshots the targets cover: point reads for single assignments (an event),
+    one listing when a target is a whole scope (the watcher)."""
+    if all(t.assignment_id for t in targets) and len(targets) <= 20:
+        found = (engine.store.get_delegation(t.assignment_id.lower()) for t in targets)
+        return [s for s in found if s is not None]
+    return engine.store.list_delegations()
 
 
 @dataclass
