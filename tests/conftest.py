@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from scripts import services
 from scripts.services import DEMO_SCENARIO, ROOT, Emulator, free_port
@@ -26,6 +27,13 @@ os.environ["IDENTITY_ENDPOINT"] = "http://127.0.0.1:9/msi/token"
 os.environ["IDENTITY_HEADER"] = "tests-no-identity"
 for _name in ("MSI_ENDPOINT", "MSI_SECRET", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "IMDS_ENDPOINT"):
     os.environ.pop(_name, None)
+
+
+# CI replays the same examples every run (a landing must not hinge on a lucky draw); local runs
+# explore new ones. `HYPOTHESIS_PROFILE=explore` overrides.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
 
 
 def _is_loopback(address: Any) -> bool:
