@@ -27,7 +27,7 @@ def delegation_events(event: func.EventGridEvent) -> None:
     """ARM events from a customer subscription's system topic (either schema)."""
     from shared.usecases import delegations, engine
 
-    outcome = delegations.handle_delegation_event(engine.get_engine(), event, _now())
+    outcome = delegations.handle_delegation_event(engine.get_engine("event"), event, _now())
     log.info("delegation_events %s", outcome)
 
 
@@ -47,7 +47,7 @@ def identity_events(event: func.EventGridEvent) -> None:
     """Microsoft Graph change notifications (users, groups) through the Graph partner topic."""
     from shared.usecases import engine, identities
 
-    outcome = identities.handle_identity_event(engine.get_engine(), event, _now())
+    outcome = identities.handle_identity_event(engine.get_engine("event"), event, _now())
     log.info("identity_events %s", outcome)
 
 

@@ -59,19 +59,33 @@ class _Retry(Retry):
             return bool(self.total)
         return super().is_retry(method, status_code, has_retry_after)
 
+    retry_after_cap = MAX_RETRY_AFTER_SECONDS  # a class attribute: urllib3 rebuilds Retry on every attempt
+
     def parse_retry_after(self, retry_after: str) -> float:
-        return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER_SECONDS)
+        return min(super().parse_retry_after(retry_after), self.retry_after_cap)
 
 
 def new_session(
-    *, pool_size: int = 16, max_retries: int = 4, backoff_factor: float = 0.5, idempotent_post: bool = False
+    *,
+    pool_size: int = 16,
+    max_retries: int = 4,
+    backoff_factor: float = 0.5,
+    idempotent_post: bool = False,
+    retry_after_cap: float = MAX_RETRY_AFTER_SECONDS,
 ) -> requests.Session:
     """A `requests.Session` with our retry policy and a bounded connection pool.
 
     Sessions can be shared by several `AzureHttpClient`s (one per identity) to share connections.
+    `retry_after_cap` bounds how long one call waits when throttled (event handlers must answer
+    Event Grid within 30 s: they give up sooner and let Event Grid redeliver).
     """
     methods = _IDEMPOTENT | {"POST"} if idempotent_post else _IDEMPOTENT
-    retry = _Retry(
+    retry_class = (
+        _Retry
+        if retry_after_cap == _Retry.retry_after_cap
+        else type("_CappedRetry", (_Retry,), {"retry_after_cap": retry_after_cap})
+    )
+    retry = retry_class(
         total=max_retries,
         connect=max_retries,
         read=max_retries,

@@ -32,12 +32,15 @@ class Engine:
         *,
         store: store_module.Store | None = None,
         environ: Mapping[str, str] | None = None,
+        budget: str = "timer",
     ) -> None:
+        """`budget` "event" gives up sooner on throttling and server errors (Event Grid waits 30 s
+        for an answer and redelivers what failed); "timer" (timers, CLI) is patient."""
         self.settings = settings
         self.environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
         self.credentials = identity.Credentials(settings)
         self._store = store
-        self._session = http.new_session(pool_size=settings.max_concurrency)
+        self._session = http.new_session(pool_size=settings.max_concurrency, **BUDGETS[budget])
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.RLock()
 
@@ -175,26 +178,33 @@ def open_store(settings: settings_module.Settings, credentials: identity.Credent
     )
 
 
-_engine: Engine | None = None
+BUDGETS: dict[str, dict[str, float]] = {
+    "timer": {},  # the HTTP client's defaults: 4 retries, Retry-After honoured up to a minute
+    "event": {"max_retries": 2, "backoff_factor": 0.25, "retry_after_cap": 5.0},
+}
+
+_engines: dict[str, Engine] = {}
 _engine_lock = threading.Lock()
 
 
-def get_engine() -> Engine:
-    """The process-wide engine, built on first use from the app settings (validated then)."""
-    global _engine  # noqa: PLW0603 - one engine per worker process, by design
+def get_engine(budget: str = "timer") -> Engine:
+    """The process-wide engine for `budget`, built on first use from the app settings (validated then).
+
+    Event triggers use "event" (give up sooner, Event Grid redelivers), timers and HTTP "timer".
+    Both read and write the same store.
+    """
     with _engine_lock:
-        if _engine is None:
-            _engine = Engine(settings_module.load_settings())
-        return _engine
+        if budget not in _engines:
+            _engines[budget] = Engine(settings_module.load_settings(), budget=budget)
+        return _engines[budget]
 
 
 def reset_engine() -> None:
-    """Forget the process-wide engine (tests, and after settings change)."""
-    global _engine  # noqa: PLW0603
+    """Forget the process-wide engines (tests, and after settings change)."""
     with _engine_lock:
-        if _engine is not None:
-            _engine.close()
-        _engine = None
+        for built in _engines.values():
+            built.close()
+        _engines.clear()
 
 
 __all__ = ["Engine", "errors", "get_engine", "open_store", "reset_engine"]

@@ -24,7 +24,7 @@ from shared.azure import errors
 from shared.azure.activity_log import ActivityLogClient
 from shared.azure.arm import ArmClient
 from shared.azure.graph import GraphClient
-from shared.azure.http import AzureHttpClient, parse_error_body, retry_after_seconds
+from shared.azure.http import AzureHttpClient, new_session, parse_error_body, retry_after_seconds
 from shared.azure.lighthouse import LighthouseClient
 from shared.azure.pal import PartnerLinkClient
 
@@ -407,3 +407,17 @@ def test_token_failures_do_not_escape_the_adapters_either(service: FakeService) 
     for call in _calls(http):
         with pytest.raises(errors.AzureError):
             call()
+
+
+def test_the_event_budget_gives_up_sooner_and_keeps_its_cap_across_attempts() -> None:
+    from shared.usecases import engine as engine_module
+
+    session = new_session(**engine_module.BUDGETS["event"])
+    retry = session.get_adapter("https://management.azure.com").max_retries
+    assert retry.total == 2
+    assert retry.parse_retry_after("30") == 5.0
+    assert retry.new(total=1).parse_retry_after("30") == 5.0  # urllib3 rebuilds Retry on each attempt
+
+    patient = new_session().get_adapter("https://management.azure.com").max_retries
+    assert patient.total == 4
+    assert patient.parse_retry_after("30") == 30.0
