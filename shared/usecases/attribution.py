@@ -84,6 +84,10 @@ class Run:
             for acting in self._candidates():
                 try:
                     who = self.engine.whoami(acting)
+                except errors.TransientError:
+                    # Deciding without an identity we normally act as would raise false alarms
+                    # ("nobody attributes this"): better to try the whole pass again.
+                    raise
                 except errors.AzureError as e:
                     self.report.problems.append(f"identity {acting.name} cannot get a token: {e}")
                     log.warning("identity %s cannot get a token: %s", acting.name, e)

@@ -362,3 +362,15 @@ def test_a_delegation_that_drops_pal_watch_is_reported_unreadable_not_removed(em
     assert not snap.removed
     reasons = [f.reason for f in open_findings(palwatch).values() if f.subject == snap.key]
     assert reasons == ["not_visible"]
+
+
+def test_an_entra_outage_raises_for_redelivery_instead_of_a_false_alarm(emulator, palwatch):
+    from shared.azure import errors
+
+    events = onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR)))
+    emulator.control("POST", "/faults", {"route": "/oauth2/v2.0/token", "status": 503, "rate": 1})
+
+    with pytest.raises(errors.TransientError):
+        deliver(events)
+
+    assert palwatch.store.open_findings() == []  # nobody was told "not attributed" by mistake
