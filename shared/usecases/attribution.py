@@ -188,6 +188,8 @@ class Run:
                 )
                 try:
                     who = self.engine.whoami(candidate)
+                except errors.TransientError:
+                    raise  # not an answer: do not remember this app as "does not trust us"
                 except errors.AzureError as e:
                     tried[principal.app_id.lower()] = self.now.isoformat()
                     changed = True
