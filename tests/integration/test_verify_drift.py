@@ -266,3 +266,16 @@ def test_a_throttled_pal_api_defers_links_but_the_verification_still_judges_the_
     assert any("PAL link" in p for p in outcome.problems)
     assert palwatch.store.get_coverage() is not None  # the estate was judged and recorded all the same
     assert not [r for r in palwatch.store.open_findings() if r.finding.kind == "link_failed"]
+
+
+def test_a_member_removed_from_the_attributing_group_is_found_by_verify_alone(emulator, palwatch):
+    verify_now()
+    operators = PRINCIPALS["Contoso MSP Operators"]["objectId"]
+    litware = delegation_key(delegation("litware"))
+    assert litware not in {f.subject for f in open_findings(palwatch).values()}
+
+    emulator.control("DELETE", f"/groups/{operators}/members/{OPS}")  # no event delivered: verify must see it
+    verify_now()
+
+    kinds = {f.kind for f in open_findings(palwatch).values() if f.subject == litware}
+    assert kinds & {"attribution_lost", "identity_lost"}, kinds
