@@ -7,7 +7,9 @@ is the truth. One run, under a store lease so only one runs at a time:
 1. enumerate tenants, subscriptions and every delegation our identities can see (estate_scan);
 2. check the PAL link of every identity we act as, in the managing tenant and, for multi-tenant
    app identities, in each customer tenant where the app has a principal (tenant_links);
-3. check every identity that attributes something still exists and is enabled (identities);
+3. check every identity that attributes something still exists and is enabled: the assessment
+   below reads every principal of every authorization (and every group's members) from Graph in
+   bulk and judges losses against the stored snapshots, so no separate identity poll is needed;
 4. decide every delegation (`reconcile.assess_estate`), make the links it asks for, decide again,
    and make the open findings exactly those that hold now (`Store.sync_all_findings`);
 5. store the coverage snapshot, clear the activity-log block, enqueue and deliver alerts.
@@ -151,10 +153,6 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     links.merge(customer)
     out.customer_tenants = customer.tenants
     out.problems += links.problems
-    _renew(store, owner, now)
-
-    # 3. Identities without notifications (service principals, managed identities): full poll.
-    _step(out, "identities", lambda: _poll_identities(engine, now))
     _renew(store, owner, now)
 
     # 4. Decide every delegation, link what it asks for, decide again.
@@ -307,14 +305,6 @@ def _put_snapshots(
 
 def _same(snapshot: DelegationSnapshot, before: DelegationSnapshot | None) -> bool:
     return before is not None and replace(snapshot, updated_at=before.updated_at) == before
-
-
-def _poll_identities(engine: Engine, now: datetime) -> object:
-    try:
-        from shared.usecases import identities
-    except ImportError:  # the identity use case is not there (yet): the estate step still judges state
-        return "skipped: shared.usecases.identities not available"
-    return identities.poll_identities(engine, now, full=True)
 
 
 def _step(out: VerifyOutcome, name: str, action: Callable[[], object]) -> None:
