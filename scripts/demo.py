@@ -159,19 +159,6 @@ def new_customer(demo: Demo) -> None:
     say(f"contoso-pipeline linked now: {demo.links().get(pipeline, 'no')} (found by federation and linked as itself)")
 
 
-class SignedIn:
-    """Stands in for azure-identity's developer sign-in (az login) of a person in the emulated tenant."""
-
-    def __init__(self, demo: Demo, object_id: str) -> None:
-        from azure.core.credentials import AccessToken
-
-        answer = demo.emulator.control("POST", "/tokens", {"objectId": object_id, "tenantId": demo.home["tenantId"]})
-        self.token = AccessToken(answer["access_token"], int(answer["expires_on"]))
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        return self.token
-
-
 def person_delegation(demo: Demo) -> None:
     """Northwind adds a person to its delegation; she links herself with `palwatch link-me`."""
     from datetime import UTC, datetime
@@ -207,7 +194,9 @@ def person_delegation(demo: Demo) -> None:
         The app cannot link a person, so it says what she must do ({finding.reason}):
         """)
     print(textwrap.indent(finding.fix, "      "))
-    outcome = users.link_me(engine.get_engine(), SignedIn(demo, alice), datetime.now(UTC))
+    outcome = users.link_me(
+        engine.get_engine(), demo.emulator.signed_in(alice, demo.home["tenantId"]), datetime.now(UTC)
+    )
     say(f"Alice runs `palwatch link-me`: {outcome}.")
 
 

@@ -116,6 +116,24 @@ class Emulator:
     def journal(self) -> list[dict[str, Any]]:
         return self.control("GET", "/journal")["requests"]
 
+    def signed_in(self, object_id: str, tenant_id: str) -> SignedIn:
+        """A person's sign-in (what `az login` gives azure-identity), minted by the emulator."""
+        answer = self.control("POST", "/tokens", {"objectId": object_id, "tenantId": tenant_id})
+        return SignedIn(answer["access_token"], int(answer["expires_on"]))
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A token credential holding one access token: azure-identity's developer credentials stand-in."""
+
+    token: str
+    expires_on: int
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self.token, self.expires_on)
+
 
 @contextlib.contextmanager
 def emulator(scenario: Path = DEMO_SCENARIO, extra_args: tuple[str, ...] = ()) -> Iterator[Emulator]:

@@ -19,6 +19,7 @@ from typing import Any
 import function_app
 from shared.usecases import identities
 from tests.conftest import DEMO_SCENARIO, decode_event
+from tests.integration.test_delegation_events import delegation as delegation_body
 
 SCENARIO = json.loads(DEMO_SCENARIO.read_text())
 HOME = next(t for t in SCENARIO["tenants"] if t.get("home"))
@@ -43,19 +44,8 @@ def now() -> datetime:
 
 
 def delegation(customer: dict[str, Any], *authorizations: tuple[str, str, str]) -> dict[str, Any]:
-    """A new delegation body: the MI as Reader (so PAL Watch can read it) plus `authorizations`."""
-    return {
-        "registrationAssignmentId": str(uuid.uuid4()),
-        "scope": f"/subscriptions/{customer['subscriptions'][0]['subscriptionId']}",
-        "registrationDefinitionId": str(uuid.uuid4()),
-        "registrationDefinitionName": "Contoso Managed Azure (test)",
-        "managedByTenantId": MANAGING,
-        "authorizations": [
-            {"principalId": MI, "principalIdDisplayName": "id-palwatch-contoso", "roleDefinitionId": READER},
-            *({"principalId": p, "principalIdDisplayName": n, "roleDefinitionId": r} for p, n, r in authorizations),
-        ],
-        "eligibleAuthorizations": [],
-    }
+    """A new delegation body for `customer`'s first subscription: the MI as Reader plus `authorizations`."""
+    return delegation_body(*authorizations, scope=f"/subscriptions/{customer['subscriptions'][0]['subscriptionId']}")
 
 
 def onboard(emulator: Any, body: dict[str, Any]) -> str:

@@ -8,9 +8,6 @@ and the re-decision are the real ones.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from azure.core.credentials import AccessToken
 
 import function_app
 from shared import cli
@@ -28,17 +25,6 @@ from tests.integration.test_delegation_events import (
 )
 
 
-class SignedIn:
-    """A person's token, as azure-identity's developer credentials would return it."""
-
-    def __init__(self, emulator: Any, object_id: str) -> None:
-        answer = emulator.control("POST", "/tokens", {"objectId": object_id, "tenantId": MANAGING})
-        self.token = AccessToken(answer["access_token"], int(answer["expires_on"]))
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return self.token
-
-
 def test_link_me_links_the_user_and_their_waiting_delegation_becomes_attributed(emulator, palwatch):
     body = delegation((BOB, "Bob Engineer", CONTRIBUTOR))
     for event in onboard(emulator, body):
@@ -47,7 +33,7 @@ def test_link_me_links_the_user_and_their_waiting_delegation_becomes_attributed(
     assert waiting.reason == "users_only"
     assert BOB not in links(emulator)
 
-    outcome = users.link_me(palwatch, SignedIn(emulator, BOB), datetime.now(UTC))
+    outcome = users.link_me(palwatch, emulator.signed_in(BOB, MANAGING), datetime.now(UTC))
 
     assert outcome.action == "created"
     assert links(emulator)[BOB] == PARTNER
@@ -58,10 +44,10 @@ def test_link_me_links_the_user_and_their_waiting_delegation_becomes_attributed(
 
 
 def test_link_me_twice_writes_once(emulator, palwatch):
-    users.link_me(palwatch, SignedIn(emulator, BOB), datetime.now(UTC))
+    users.link_me(palwatch, emulator.signed_in(BOB, MANAGING), datetime.now(UTC))
     emulator.control("DELETE", "/journal")
 
-    again = users.link_me(palwatch, SignedIn(emulator, BOB), datetime.now(UTC))
+    again = users.link_me(palwatch, emulator.signed_in(BOB, MANAGING), datetime.now(UTC))
 
     assert again.action == "unchanged"
     assert not [r for r in emulator.journal() if r["method"] in ("PUT", "PATCH")]
