@@ -40,4 +40,5 @@ bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .run .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov node_modules .run .pytest_cache .ruff_cache .hypothesis *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './node_modules/*' -exec rm -rf {} +

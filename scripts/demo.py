@@ -284,5 +284,14 @@ def main() -> int:
     return 0
 
 
+def interruptible() -> int:
+    """`make run` stopped with Ctrl-C: the services stop (their context managers), no traceback."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("\ninterrupted: the emulator and Azurite were stopped", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interruptible())

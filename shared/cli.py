@@ -9,6 +9,7 @@ Subcommands are registered, not hard-wired: `register(name, help, configure, run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -87,7 +88,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(run(args))
     except KeyboardInterrupt:
+        print("palwatch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`palwatch verify | head -1`): stop quietly, as Unix tools do.
+        _silence_stdout()
+        return 0
+    except Exception as e:  # the last line of defence: a user never sees a traceback unless asked
+        from shared import settings as settings_module
+
+        if isinstance(e, settings_module.SettingsError):
+            print(f"palwatch: {e}", file=sys.stderr)
+            return 1
+        log.debug("unexpected failure", exc_info=True)
+        print(
+            f"palwatch: {type(e).__name__}: {e}" + ("" if args.verbose else " (run with -vv for details)"),
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _load_plugins() -> None:

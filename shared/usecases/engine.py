@@ -173,8 +173,13 @@ def open_store(settings: settings_module.Settings, credentials: identity.Credent
             storage.endpoint, credentials.managed_identity(), prefix=storage.table_prefix
         )
     raise settings_module.SettingsError(
-        "AzureWebJobsStorage is not set: set it to a storage connection string, or set "
-        "AzureWebJobsStorage__tableServiceUri (identity-based) for the app's state tables"
+        [
+            (
+                "AzureWebJobsStorage",
+                "not set: set it to a storage connection string, or set "
+                "AzureWebJobsStorage__tableServiceUri (identity-based) for the app's state tables",
+            )
+        ]
     )
 
 
