@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint bench clean setup
+.PHONY: run test lint bench clean setup sandbox
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -35,6 +35,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	bash tools/lint-infra.sh
+
+# The emulator on the demo estate and Azurite until Ctrl-C, with the `export` lines for palwatch.
+sandbox: setup
+	$(PY) -m scripts.sandbox
 
 bench: setup
 	$(PY) -m bench
