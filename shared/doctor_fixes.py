@@ -23,10 +23,31 @@ GRAPH_ROLES = {
 }
 
 
+# Entra's answer codes that name a cause other than the identity's own credential, with the fix.
+# Source: learn.microsoft.com/entra/identity-platform/reference-error-codes (the codes and their meaning).
+_AADSTS_CAUSES: dict[str, str] = {
+    "AADSTS90002": "tenant {tenant} was not found: check PAL_MANAGING_TENANT_ID (the partner's tenant id, a GUID) "
+    "and AZURE_AUTHORITY_HOST",
+    "AADSTS900023": "{tenant} is not a tenant id: set PAL_MANAGING_TENANT_ID to the partner's tenant id (a GUID)",
+    "AADSTS90072": "app {client} belongs to another tenant and has no service principal in {tenant}: "
+    "consent to it there (az ad sp create --id {client}) or correct PAL_MANAGING_TENANT_ID",
+    "AADSTS700016": "app {client} was not found in tenant {tenant}: check its clientId in PAL_IDENTITIES, "
+    "or create its service principal there (az ad sp create --id {client})",
+    "AADSTS7000112": "app {client} is disabled in tenant {tenant}: enable its service principal "
+    "(az ad sp update --id {client} --set accountEnabled=true)",
+    "AADSTS500011": "the token audience is unknown in tenant {tenant}: check PAL_ARM_AUDIENCE / PAL_GRAPH_AUDIENCE",
+    "AADSTS53003": "a Conditional Access policy blocked the sign-in of {client}: exclude the workload identity "
+    "or allow its location",
+}
+
+
 def token_fix(
     acting: model.ActingIdentity, error: errors.AzureError, *, authority_host: str, tenant_id: str, mi_object_id: str
 ) -> str:
-    """How to make `acting`'s token work again."""
+    """How to make `acting`'s token work again: Entra's code first, then what the identity's kind needs."""
+    cause = _AADSTS_CAUSES.get(error.code or "")
+    if cause:
+        return cause.format(tenant=tenant_id, client=acting.client_id or "of the managed identity")
     if acting.kind == "managedIdentity":
         return (
             "turn on the function app's managed identity (az functionapp identity assign -g <rg> -n <app>); "
@@ -36,11 +57,7 @@ def token_fix(
     if isinstance(error, errors.TransientError):
         return "the identity endpoint was unreachable or throttled: run the doctor again"
     if acting.kind == "secret":
-        return (
-            f"the secret in {acting.secret_setting} was refused ({error.code or 'invalid_client'}): create "
-            f"one with `az ad app credential reset --id {acting.client_id} --append --display-name palwatch "
-            f"--query password -o tsv` and store it in {acting.secret_setting} (a Key Vault reference)"
-        )
+        return _secret_fix(acting, error)
     if acting.kind == "certificate":
         return (
             f"the certificate in {acting.certificate_setting} was refused ({error.code or 'invalid_client'}):"
@@ -59,6 +76,18 @@ def token_fix(
     return (
         f"let app {acting.client_id} trust the function app's managed identity: "
         f"`az ad app federated-credential create --id {acting.client_id} --parameters '{parameters}'`"
+    )
+
+
+def _secret_fix(acting: model.ActingIdentity, error: errors.AzureError) -> str:
+    reset = (
+        f"`az ad app credential reset --id {acting.client_id} --append --display-name palwatch --query password "
+        f"-o tsv` and store it in {acting.secret_setting} (a Key Vault reference)"
+    )
+    if error.code == "AADSTS7000222":
+        return f"the secret in {acting.secret_setting} has expired: create a new one with {reset}"
+    return (
+        f"the secret in {acting.secret_setting} was refused ({error.code or 'invalid_client'}): create one with {reset}"
     )
 
 

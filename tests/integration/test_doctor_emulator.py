@@ -164,3 +164,19 @@ def test_no_token_or_secret_reaches_the_logs(
     assert "Bearer" not in text
     for secret in ("another-wrong-secret", demo_env.env["PAL_IDENTITY_OPS_SECRET"], "PRIVATE KEY"):
         assert secret not in text
+
+
+def test_unknown_managing_tenant_is_named_instead_of_every_credential(
+    demo_env: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAL_MANAGING_TENANT_ID", "0f0e0d0c-0b0a-4908-8706-050403020100")
+
+    report = doctor.run_doctor()
+
+    tokens = [c for c in report.checks if c.name.startswith("token: ") and c.name != "token: managed-identity"]
+    assert tokens
+    assert all(c.status == doctor.FAIL for c in tokens)
+    for check in tokens:
+        assert "PAL_MANAGING_TENANT_ID" in check.fix
+        assert "credential reset" not in check.fix
+        assert "federated-credential" not in check.fix
