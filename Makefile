@@ -26,9 +26,11 @@ $(NODE_STAMP): package.json package-lock.json
 run: setup
 	$(PY) -m scripts.demo
 
-# The whole suite: the fixtures start Azurite and the emulator and stop them after.
+# The whole suite: the fixtures start Azurite and the emulator and stop them after (one of each per
+# xdist worker; tests mostly wait on those services, so four workers suit a 2-core machine).
+PYTEST_WORKERS ?= 4
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check .
