@@ -1,18 +1,21 @@
 """`palwatch link-me` and `palwatch attest`: the CLI face of shared.usecases.users.
 
-Registered with shared.cli on import (listed in `cli.PLUGIN_MODULES`). link-me signs in as the
-person running it (Azure CLI, VS Code or device code, through azure-identity), never as the app.
+Registered with shared.cli on import (imported by `cli._load_commands`). link-me signs in as the
+person running it (Azure CLI or device code, through azure-identity), never as the app.
+`attest` records (`add`), lists and revokes users linked outside the tool; it adds only users of
+the managing tenant, checked in Graph.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import cli
 
-CREDENTIALS = ("default", "cli", "vscode", "device-code")
+CREDENTIALS = ("default", "cli", "device-code")
 
 
 def _configure_link_me(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +27,7 @@ def _configure_link_me(parser: argparse.ArgumentParser) -> None:
         "--credential",
         choices=CREDENTIALS,
         default="default",
-        help="how you sign in: your Azure CLI login, VS Code, or a device code (default: the first that works)",
+        help="how you sign in: your Azure CLI login or a device code (default: the first that works)",
     )
 
 
@@ -34,8 +37,6 @@ def person_credential(kind: str, tenant_id: str, authority: str) -> Any:
 
     if kind == "cli":
         return azure_identity.AzureCliCredential(tenant_id=tenant_id)
-    if kind == "vscode":
-        return azure_identity.VisualStudioCodeCredential(tenant_id=tenant_id)
     if kind == "device-code":
         return azure_identity.DeviceCodeCredential(tenant_id=tenant_id, authority=authority)
     return azure_identity.DefaultAzureCredential(
@@ -43,8 +44,8 @@ def person_credential(kind: str, tenant_id: str, authority: str) -> Any:
         exclude_environment_credential=True,
         exclude_managed_identity_credential=True,
         exclude_workload_identity_credential=True,
+        exclude_visual_studio_code_credential=True,
         shared_cache_tenant_id=tenant_id,
-        visual_studio_code_tenant_id=tenant_id,
         additionally_allowed_tenants=[tenant_id],
     )
 
@@ -67,39 +68,92 @@ def _run_link_me(args: argparse.Namespace) -> int:
             "partner ID shown on your Partner Center profile, not the global one."
         )
         return 1
+    except errors.CredentialError:
+        print(
+            f"palwatch link-me could not sign you in to tenant {tenant}: run `az login --tenant {tenant}` "
+            "and try again, or use `--credential device-code` (-v shows why)",
+            file=sys.stderr,
+        )
+        return cli.EXIT_FAILED
     except errors.AzureError as e:
-        print(f"link-me failed: {e}")
-        return 1
+        print(f"palwatch link-me failed: {e}", file=sys.stderr)
+        return cli.EXIT_FAILED
     finally:
         engine.close()
     print(outcome)
-    return 0
+    return cli.EXIT_OK
 
 
 def _configure_attest(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("object_id", help="the user's object id in the managing tenant")
-    parser.add_argument("--by", default="an operator", help="who vouches for the link (kept with the attestation)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    common = [cli.common_options()]
+    add = actions.add_parser("add", help="record a user of the managing tenant as linked", parents=common)
+    add.add_argument("object_id", help="the user's object id in the managing tenant")
+    add.add_argument("--by", default="an operator", help="who vouches for the link (kept with the attestation)")
+    actions.add_parser("list", help="the users recorded as linked", parents=common)
+    revoke = actions.add_parser("revoke", help="stop counting a user as linked", parents=common)
+    revoke.add_argument("object_id", help="the user's object id")
 
 
 def _run_attest(args: argparse.Namespace) -> int:
     from shared import roles
     from shared import settings as settings_module
     from shared.usecases import engine as engine_module
-    from shared.usecases import users
 
-    if not roles.is_guid(args.object_id):
-        print(f"{args.object_id!r} is not an object id (a GUID)")
-        return 2
-    settings = settings_module.load_settings()
-    engine = engine_module.Engine(settings)
+    action = getattr(args, "action", None) or "list"
+    object_id = getattr(args, "object_id", "")
+    if action != "list" and not roles.is_guid(object_id):
+        print(f"palwatch attest: {object_id!r} is not an object id (a GUID)", file=sys.stderr)
+        return cli.EXIT_USAGE
+    engine = engine_module.Engine(settings_module.load_settings())
     try:
-        now = datetime.now(UTC)
-        users.attest(engine, settings.managing_tenant_id, args.object_id, by=args.by, now=now)
-        attributed = users.reassess_waiting(engine, now)
+        return _ATTEST_ACTIONS[action](engine, args)
     finally:
         engine.close()
-    print(f"{args.object_id} recorded as linked to {settings.partner_id}; {len(attributed)} delegation(s) attributed")
-    return 0
+
+
+def _attest_add(engine: Any, args: argparse.Namespace) -> int:
+    from shared.azure import errors
+    from shared.usecases import users
+
+    try:
+        users.attest_user(engine, args.object_id, by=args.by, now=datetime.now(UTC))
+    except users.NotAUserError as e:
+        print(f"palwatch attest: {e}", file=sys.stderr)
+        return cli.EXIT_FAILED
+    except errors.AzureError as e:
+        print(f"palwatch attest: could not check {args.object_id} in Graph: {e}", file=sys.stderr)
+        return cli.EXIT_FAILED
+    attributed = users.reassess_waiting(engine, datetime.now(UTC))
+    print(
+        f"{args.object_id} recorded as linked to {engine.settings.partner_id}; "
+        f"{len(attributed)} delegation(s) attributed"
+    )
+    return cli.EXIT_OK
+
+
+def _attest_list(engine: Any, args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "objectId": a.object_id,
+            "tenantId": a.tenant_id,
+            "partnerId": a.partner_id,
+            "by": a.by,
+            "at": a.at.isoformat(timespec="seconds") if a.at else None,
+        }
+        for a in engine.store.list_attested_users()
+    ]
+    cli.emit(args, rows)
+    return cli.EXIT_OK
+
+
+def _attest_revoke(engine: Any, args: argparse.Namespace) -> int:
+    engine.store.remove_attestation(engine.managing_tenant_id, args.object_id.lower())
+    print(f"{args.object_id} no longer counts as linked; the next verification decides again")
+    return cli.EXIT_OK
+
+
+_ATTEST_ACTIONS = {"add": _attest_add, "list": _attest_list, "revoke": _attest_revoke}
 
 
 cli.register(
@@ -110,7 +164,9 @@ cli.register(
 )
 cli.register(
     "attest",
-    "record that a user linked the partner ID outside PAL Watch, so it counts as linked",
+    "record (add), list or revoke users who linked the partner ID outside PAL Watch",
     _configure_attest,
     _run_attest,
+    examples="examples:\n  palwatch attest add 7c2f5d11-3a4b-4c5d-8e9f-0a1b2c3d4e5f --by 'Alice, ops lead'\n"
+    "  palwatch attest list -o table\n  palwatch attest revoke 7c2f5d11-3a4b-4c5d-8e9f-0a1b2c3d4e5f",
 )

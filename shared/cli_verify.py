@@ -1,6 +1,6 @@
 """`palwatch verify`, `palwatch report` and `palwatch findings`: the verification from a laptop or pipeline.
 
-Registered with `shared.cli` on import (listed in `cli.PLUGIN_MODULES`). They use the same
+Registered with `shared.cli` on import (imported by `cli._load_commands`). They use the same
 engine and store as the function app (so they need `AzureWebJobsStorage` and the PAL_ settings).
 `--credential default` gets tokens from azure-identity's DefaultAzureCredential (Azure CLI,
 VS Code, environment, workload identity...) wherever the app would use its managed identity;
@@ -10,14 +10,13 @@ the identities in PAL_IDENTITIES keep their own credentials.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from shared import cli
+from shared import cli, cli_output
 from shared.azure import identity
 
 CREDENTIALS = ("managed-identity", "default")
@@ -102,8 +101,8 @@ def _engine_or_error(args: argparse.Namespace) -> Any:
 
 
 def _configure_verify(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the outcome as JSON (for pipelines)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    cli.add_fail_on(parser, "critical")
     _add_credential(parser)
 
 
@@ -115,35 +114,43 @@ def _run_verify(args: argparse.Namespace) -> int:
 
     engine = _engine_or_error(args)
     if engine is None:
-        return 1
+        return cli.EXIT_FAILED
     bar = ProgressBar() if not args.no_progress else None
     try:
         outcome = verify.run_verify(engine, datetime.now(UTC), progress=bar)
-        coverage = engine.store.get_coverage() if not args.json else None
+        coverage = engine.store.get_coverage()
+        open_findings = engine.store.list_findings()
     except (errors.AzureError, store_errors.StoreError) as e:
         print(f"palwatch verify failed: {e}", file=sys.stderr)
-        return 1
+        return cli.EXIT_FAILED
     finally:
         if bar:
             bar.close()
         engine.close()
-    if args.json:
-        print(json.dumps(outcome.to_json(), indent=2))
-    else:
-        print(f"Verification {outcome}")
+
+    def table() -> str:
+        text = f"Verification {outcome}"
         if outcome.status != "skipped":
-            print()
-            print(reports.coverage_table(coverage, width=_terminal_width()))
-    return 0 if outcome.status in ("ok", "skipped") else 1
+            text += "\n\n" + reports.coverage_table(coverage, width=_terminal_width())
+        return text
+
+    cli.emit(args, outcome.to_json(), table=table)
+    if outcome.status == "skipped":
+        return cli.EXIT_SKIPPED
+    if outcome.status not in ("ok", "partial"):
+        return cli.EXIT_FAILED
+    return cli.findings_exit((r.finding.severity.value for r in open_findings), args.fail_on)
 
 
 # -- report ------------------------------------------------------------------------------------
 
 
 def _configure_report(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("table", "json", "html"), default="table", help="output format")
+    parser.add_argument(
+        "--format", choices=("table", "json", "html", "csv"), help="same as -o; html: the self-contained page"
+    )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
-    parser.add_argument("--json", action="store_true", help="same as --format json")
+    cli.add_fail_on(parser, "none")
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -151,28 +158,40 @@ def _run_report(args: argparse.Namespace) -> int:
 
     engine = _engine_or_error(args)
     if engine is None:
-        return 1
+        return cli.EXIT_FAILED
     try:
         coverage = engine.store.get_coverage()
+        open_findings = engine.store.list_findings() if args.fail_on != "none" else []
     finally:
         engine.close()
-    fmt = "json" if args.json else args.format
-    if fmt == "json":
-        text = json.dumps(reports.coverage_json(coverage), indent=2) + "\n"
-    elif fmt == "html":
-        text = reports.coverage_html(coverage)
+    fmt = args.format or args.output
+    if fmt == "html":
+        _write(reports.coverage_html(coverage), args.out)
+    elif fmt == "csv":
+        _write(reports.coverage_csv(coverage), args.out)
     else:
-        text = reports.coverage_table(coverage, width=None if args.out else _terminal_width()) + "\n"
-    _emit(text, args.out)
-    return 0
+        args.output = fmt
+        document = reports.coverage_json(coverage)
+        if args.out:
+            _write(
+                cli_output.render(
+                    cli_output.apply_query(document, args.query),
+                    fmt,
+                    table=None if args.query else lambda: reports.coverage_table(coverage, width=None),
+                ),
+                args.out,
+            )
+        else:
+            cli.emit(args, document, table=lambda: reports.coverage_table(coverage, width=_terminal_width()))
+    return cli.findings_exit((r.finding.severity.value for r in open_findings), args.fail_on)
 
 
 # -- findings ----------------------------------------------------------------------------------
 
 
 def _configure_findings(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.add_argument("--all", action="store_true", help="include resolved findings")
+    cli.add_fail_on(parser, "none")
 
 
 def _run_findings(args: argparse.Namespace) -> int:
@@ -180,19 +199,18 @@ def _run_findings(args: argparse.Namespace) -> int:
 
     engine = _engine_or_error(args)
     if engine is None:
-        return 1
+        return cli.EXIT_FAILED
     try:
         recorded = engine.store.list_findings(include_resolved=args.all)
     finally:
         engine.close()
-    if args.json:
-        _emit(json.dumps(reports.findings_json(recorded), indent=2) + "\n", None)
-    else:
-        _emit(reports.findings_table(recorded, width=_terminal_width()) + "\n", None)
-    return 0
+    cli.emit(
+        args, reports.findings_json(recorded), table=lambda: reports.findings_table(recorded, width=_terminal_width())
+    )
+    return cli.findings_exit((r.finding.severity.value for r in recorded if r.open), args.fail_on)
 
 
-def _emit(text: str, out: str | None) -> None:
+def _write(text: str, out: str | None) -> None:
     if out:
         Path(out).write_text(text, encoding="utf-8")
         print(f"wrote {out}", file=sys.stderr)
@@ -206,6 +224,27 @@ def _terminal_width() -> int | None:
     return shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else None
 
 
-cli.register("verify", "re-check the whole estate now, repair drift, store coverage", _configure_verify, _run_verify)
-cli.register("report", "the latest coverage: table, JSON or a self-contained HTML page", _configure_report, _run_report)
-cli.register("findings", "open findings (--all: with resolved ones)", _configure_findings, _run_findings)
+cli.register(
+    "verify",
+    "re-check the whole estate now, repair drift, store coverage",
+    _configure_verify,
+    _run_verify,
+    examples="examples:\n  palwatch verify\n  palwatch verify -o json --fail-on warning\n"
+    "  palwatch verify --credential default -o none   # from a laptop, after az login",
+)
+cli.register(
+    "report",
+    "the latest coverage: table, JSON, CSV or a self-contained HTML page",
+    _configure_report,
+    _run_report,
+    examples="examples:\n  palwatch report\n  palwatch report -o csv --out coverage.csv\n"
+    "  palwatch report --format html --out coverage.html",
+)
+cli.register(
+    "findings",
+    "open findings (--all: with resolved ones)",
+    _configure_findings,
+    _run_findings,
+    examples="examples:\n  palwatch findings\n  palwatch findings --query \"[?severity=='critical'].title\" -o tsv\n"
+    "  palwatch findings --fail-on critical -o none",
+)

@@ -9,6 +9,7 @@ I/O, no clock, no settings; every string a customer controls is cleaned for the 
 - `coverage_table(coverage, *, width=None) -> str`
 - `coverage_json(coverage) -> dict`
 - `coverage_html(coverage, *, title=...) -> str`
+- `coverage_csv(coverage) -> str`
 - `findings_table(recorded, *, width=None) -> str`
 - `findings_json(recorded) -> list[dict]`
 """
@@ -18,5 +19,6 @@ from __future__ import annotations
 from shared.reports.coverage import coverage_json, coverage_table
 from shared.reports.findings import findings_json, findings_table
 from shared.reports.page import coverage_html
+from shared.reports.spreadsheet import coverage_csv
 
-__all__ = ["coverage_html", "coverage_json", "coverage_table", "findings_json", "findings_table"]
+__all__ = ["coverage_csv", "coverage_html", "coverage_json", "coverage_table", "findings_json", "findings_table"]

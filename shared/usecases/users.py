@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.azure import identity, pal
+from shared.azure import errors, identity, pal
 from shared.usecases import alerts, attribution
 from shared.usecases.engine import Engine
 
@@ -53,6 +53,28 @@ def link_me(engine: Engine, credential: Any, now: datetime, *, partner_id: str =
 def attest(engine: Engine, tenant_id: str, object_id: str, *, by: str, now: datetime, partner_id: str = "") -> None:
     """Record that a user is linked (they did it themselves; the app cannot read a user's link)."""
     engine.store.attest_user(tenant_id.lower(), object_id.lower(), partner_id or engine.settings.partner_id, by, now)
+
+
+class NotAUserError(ValueError):
+    """`attest` was given an object that is not a user of the managing tenant."""
+
+
+def attest_user(engine: Engine, object_id: str, *, by: str, now: datetime) -> None:
+    """`attest`, for an operator: only a user of the managing tenant can be vouched for.
+
+    Service principals and groups are not attested: the app reads a service principal's own link,
+    and a group cannot hold one. Raises NotAUserError, or an AzureError when Graph cannot answer.
+    """
+    try:
+        user = engine.graph().get_user(object_id)
+    except errors.NotFoundError as e:
+        raise NotAUserError(
+            f"{object_id} is not a user of the managing tenant {engine.managing_tenant_id} "
+            "(a service principal's link is read by PAL Watch itself; groups cannot be linked)"
+        ) from e
+    if not user.usable:
+        raise NotAUserError(f"user {user.display_name or object_id} is {user.state.value}: a link would not count")
+    attest(engine, engine.managing_tenant_id, object_id, by=by, now=now)
 
 
 def reassess_waiting(engine: Engine, now: datetime) -> list[str]:

@@ -375,7 +375,7 @@ class Answer:
 
 
 def coverage_page(engine: Engine, fmt: str, accept: str) -> Answer:
-    """The latest coverage snapshot as JSON (default) or the HTML page (`format=html` or Accept)."""
+    """The latest coverage snapshot as JSON (default), the HTML page (`format=html` or Accept) or CSV."""
     from shared import reports
     from shared.reports import page
 
@@ -386,8 +386,8 @@ def coverage_page(engine: Engine, fmt: str, accept: str) -> Answer:
         "Referrer-Policy": "no-referrer",
     }
     wanted = (fmt or "").strip().lower()
-    if wanted not in ("", "json", "html"):
-        body = {"error": {"code": "UnsupportedFormat", "message": "format must be json or html"}}
+    if wanted not in ("", "json", "html", "csv"):
+        body = {"error": {"code": "UnsupportedFormat", "message": "format must be json, html or csv"}}
         return Answer(400, "application/json", json.dumps(body), headers)
     as_html = wanted == "html" or (not wanted and prefers_html(accept))
     try:
@@ -399,6 +399,9 @@ def coverage_page(engine: Engine, fmt: str, accept: str) -> Answer:
     status = 200 if coverage is not None else 404
     if as_html:
         return Answer(status, "text/html", reports.coverage_html(coverage), headers)
+    if wanted == "csv":
+        download = {**headers, "Content-Disposition": 'attachment; filename="palwatch-coverage.csv"'}
+        return Answer(status, "text/csv", reports.coverage_csv(coverage), download)
     document = reports.coverage_json(coverage)
     if coverage is None:
         document["error"] = {

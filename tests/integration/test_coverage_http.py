@@ -46,3 +46,19 @@ def test_json_and_html_with_safe_headers(emulator, palwatch):
     assert browser.mimetype == "text/html"
     assert get(headers={"Accept": "*/*"}).mimetype == "application/json"
     assert get({"format": "xml"}).status_code == 400
+
+
+def test_csv_download_for_finance(emulator, palwatch):
+    import csv
+    import io
+
+    verify_now()
+    document = json.loads(get().get_body())
+
+    response = get({"format": "csv"})
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_body().decode())))
+    assert [r["delegationKey"] for r in rows] == [d["delegationKey"] for d in document["delegations"]]

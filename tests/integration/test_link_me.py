@@ -63,9 +63,25 @@ def test_an_attested_user_keeps_counting_on_the_next_event(emulator, palwatch):
 
 
 def test_the_cli_offers_link_me_and_attest(capsys):
-    cli._load_plugins()
+    cli._load_commands()
     help_text = cli.build_parser().format_help()
     assert "link-me" in help_text
     assert "attest" in help_text
-    assert cli.main(["attest", "not-a-guid"]) == 2
-    assert "is not an object id" in capsys.readouterr().out
+    assert cli.main(["attest", "add", "not-a-guid"]) == 2
+    assert "is not an object id" in capsys.readouterr().err
+
+
+def test_attest_refuses_a_service_principal_and_lists_and_revokes_a_user(emulator, palwatch, capsys):
+    from tests.integration.verify_helpers import MI
+
+    assert cli.main(["attest", "add", MI]) == 1
+    assert "is not a user of the managing tenant" in capsys.readouterr().err
+    assert palwatch.store.list_attested_users() == []
+
+    assert cli.main(["attest", "add", BOB, "--by", "ops lead"]) == 0
+    capsys.readouterr()
+    assert cli.main(["attest", "list", "-o", "tsv", "--query", "[].objectId"]) == 0
+    assert capsys.readouterr().out.split() == [BOB]
+
+    assert cli.main(["attest", "revoke", BOB]) == 0
+    assert palwatch.store.list_attested_users() == []

@@ -320,3 +320,15 @@ def test_json_has_stable_camel_case_fields_and_round_trips() -> None:
 )
 def test_generated_at_is_iso_utc_with_z(moment: datetime, expected: str) -> None:
     assert reports.coverage_json(Coverage(moment, ()))["generatedAt"] == expected
+
+
+def test_csv_quotes_customer_names_a_spreadsheet_would_run() -> None:
+    import csv
+    import io
+
+    cov = Coverage(T0, (row(tenant=TENANT_B, name='=HYPERLINK("http://evil")', status="not_attributed"),))
+
+    (parsed,) = list(csv.DictReader(io.StringIO(reports.coverage_csv(cov))))
+
+    assert parsed["customerTenantName"] == '\'=HYPERLINK("http://evil")'
+    assert parsed["customerTenantId"] == TENANT_B

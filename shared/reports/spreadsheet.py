@@ -1,0 +1,50 @@
+"""Coverage as CSV, one row a delegation: for a partner's finance and account managers.
+
+Built from `coverage_json`, so the columns follow the JSON document's names. Called by
+`palwatch report -o csv` and the `coverage` HTTP function (`?format=csv`). Cells a customer
+controls that a spreadsheet would run as a formula (=, +, -, @ first) are quoted with a
+leading apostrophe (OWASP's CSV injection advice).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from shared.reports.coverage import coverage_json
+from shared.store import store
+
+COLUMNS = (
+    "customerTenantName",
+    "customerTenantId",
+    "scope",
+    "status",
+    "attributed",
+    "attributedBy",
+    "reason",
+    "since",
+    "delegationKey",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def coverage_csv(coverage: store.Coverage | None) -> str:
+    document = coverage_json(coverage)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in document["delegations"]:
+        writer.writerow([_cell(column, row.get(column)) for column in COLUMNS])
+    return out.getvalue()
+
+
+def _cell(column: str, value: Any) -> str:
+    if column == "attributedBy":
+        value = "; ".join(a.get("displayName") or a.get("principalId", "") for a in value or [])
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
