@@ -1,8 +1,11 @@
-"""The managing tenant's activity log: delegation register/unregister records (facts §2).
+"""The managing tenant's activity log: delegation register/unregister records (facts §0, §2).
 
 `World` appends a record per delegated scope when a delegation is added, changed or removed
 (scenario load and control API); `arm_misc` serves them at
-`/providers/microsoft.insights/eventtypes/management/values`, newest first, paged.
+`/providers/microsoft.insights/eventtypes/management/values`, newest first, paged. The record's
+`description.delegationResourceId` is the delegated subscription or resource group, never the
+registration assignment (Microsoft's Lighthouse doc, "Monitor delegation changes in your
+managing tenant": "The ID of the delegated subscription or resource group").
 """
 
 from __future__ import annotations
@@ -35,11 +38,9 @@ class ActivityLog:
         event_id = str(uuid.uuid4())
         operation = REGISTER if register else UNREGISTER
         details = {
-            "delegationResourceId": delegation.resource_id,
+            "delegationResourceId": delegation.scope,
             "subscriptionTenantId": customer_tenant,
             "subscriptionId": delegation.subscription_id,
-            "registrationAssignmentId": delegation.assignment_id,
-            "scope": delegation.scope,
         }
         ticks = int((now - datetime(1, 1, 1, tzinfo=UTC)).total_seconds() * 10_000_000)
         record = {

@@ -25,7 +25,7 @@ API_VERSION = "2015-04-01"
 PATH = "/providers/microsoft.insights/eventtypes/management/values"
 REGISTER = "microsoft.resources/tenants/register/action"
 UNREGISTER = "microsoft.resources/tenants/unregister/action"
-_ASSIGNMENT = re.compile(r"/providers/Microsoft\.ManagedServices/", re.IGNORECASE)
+_PROVIDERS = re.compile(r"/providers/", re.IGNORECASE)
 _MAX_DESCRIPTION = 20_000
 
 
@@ -45,11 +45,12 @@ class DelegationRecord:
 
     @property
     def scope(self) -> str:
-        """The delegated scope (`/subscriptions/{sub}[/resourceGroups/{rg}]`) as best the record tells."""
-        resource = self.delegation_resource_id
-        match = _ASSIGNMENT.search(resource)
-        if match:
-            return resource[: match.start()]
+        """The delegated scope, `/subscriptions/{sub}[/resourceGroups/{rg}]`.
+
+        `delegationResourceId` is that scope (Microsoft's Lighthouse doc); anything after a
+        `/providers/` segment is cut off, and a record without it falls back to its subscription.
+        """
+        resource = _PROVIDERS.split(self.delegation_resource_id.strip(), maxsplit=1)[0].rstrip("/")
         if resource.lower().startswith("/subscriptions/"):
             return resource
         return f"/subscriptions/{self.subscription_id}" if self.subscription_id else ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -100,6 +99,7 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
     stored: dict[str, DelegationSnapshot] = {}
     certain: set[str] = set()  # keys whose absence is known for sure
     unseen: list[tuple[Target, list[str]]] = []
+    readable_scopes: list[str] = []  # scope targets no longer "announced but unreadable"
     for target in targets:
         read = read_delegations(engine, target.scope, only=target.assignment_id)
         for delegation in read.found:
@@ -110,6 +110,11 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
             certain.update(covered)
         elif target.assignment_id and not read.found and read.refused and (target.announced or covered):
             unseen.append((target, read.refused))
+        if not target.assignment_id:
+            if target.announced and not read.found and read.refused and not read.confirmed:
+                unseen.append((target, read.refused))
+            else:
+                readable_scopes.append(target.scope)
     run = attribution.Run(engine, now)
     run.record(run.assess(list(current.values()), stored))
     run.record_links()
@@ -117,7 +122,11 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
         if key not in current and not snapshot.removed and key in certain:
             run.record_removal(snapshot)
     for target, refused in unseen:
-        run.record_not_visible(target.assignment_id, target.scope, refused, target.customer_tenant_id)
+        # An activity-log record names a scope, an event an assignment: the finding is keyed by what we were told.
+        key = target.assignment_id or target.scope
+        run.record_not_visible(key, target.scope, refused, target.customer_tenant_id)
+    for scope in readable_scopes:
+        run._sync(scope.rstrip("/").lower(), [])
     return run.report
 
 
@@ -229,22 +238,13 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
 
 
 def _target(record: activity_log.DelegationRecord, *, announced: bool = True) -> Target:
-    match = _ASSIGNMENT_ID.search(record.delegation_resource_id)
-    if match:
-        return Target(
-            record.scope,
-            match.group(0),
-            announced=announced and record.operation == "register",
-            customer_tenant_id=record.customer_tenant_id,
-            ended=announced and record.operation == "unregister",
-        )
-    return Target(record.scope, ended=announced and record.operation == "unregister")
-
-
-_ASSIGNMENT_ID = re.compile(
-    r"/subscriptions/[^/]+(/resourceGroups/[^/]+)?/providers/Microsoft\.ManagedServices/registrationAssignments/[^/?#]+",
-    re.IGNORECASE,
-)
+    """A record names the delegated scope (not the assignment): every delegation there is re-read."""
+    return Target(
+        record.scope,
+        announced=announced and record.operation == "register",
+        customer_tenant_id=record.customer_tenant_id,
+        ended=announced and record.operation == "unregister",
+    )
 
 
 def clear_activity_log_block(engine: Engine) -> None:

@@ -51,7 +51,8 @@ def test_first_watch_reconciles_every_delegation_in_the_log_across_pages(emulato
     assert len(hidden) == 1
     assert stored == set(ours) - hidden
     not_visible = [r.finding for r in palwatch.store.open_findings() if r.finding.reason == "not_visible"]
-    assert [f.subject.rsplit("/", 1)[-1] for f in not_visible] == list(hidden)
+    # A record names the delegated scope, not the assignment: the finding is about that scope.
+    assert [f.subject for f in not_visible] == [ours[a]["scope"].lower() for a in hidden]
     adventure_works = next(t for t in scenario["tenants"] if t["displayName"].startswith("Adventure Works"))
     assert not_visible[0].tenant_id == adventure_works["tenantId"], "the ops inbox learns which customer"
 
@@ -115,3 +116,32 @@ def test_a_corrupt_cursor_restarts_from_the_lookback_window(emulator, palwatch):
     outcome = delegations.watch_delegations(palwatch, now())
     assert outcome.status == "ok"
     assert outcome.records > 0
+
+
+OUTSIDER = {"tenantId": "5e0c1f3a-7b2d-4c8e-9f60-1a2b3c4d5e6f", "displayName": "Outsider Ltd"}
+OUTSIDER_SUB = "6f1d2e4b-8c3e-4d9f-a071-2b3c4d5e6f70"
+
+
+def test_an_announced_scope_none_of_our_identities_can_read_is_reported_once_per_scope(emulator, palwatch):
+    emulator.control(
+        "PUT", f"/tenants/{OUTSIDER['tenantId']}", {**OUTSIDER, "subscriptions": [{"subscriptionId": OUTSIDER_SUB}]}
+    )
+    delegations.watch_delegations(palwatch, now())
+    hidden = delegation((BOB, "Bob Engineer", CONTRIBUTOR))
+    hidden["authorizations"] = [a for a in hidden["authorizations"] if a["principalId"] == BOB]  # not the MI
+    hidden["scope"] = f"/subscriptions/{OUTSIDER_SUB}"
+    onboard(emulator, hidden)
+
+    delegations.watch_delegations(palwatch, now())
+
+    not_visible = {
+        r.finding.subject: r.finding for r in palwatch.store.open_findings() if r.finding.reason == "not_visible"
+    }
+    assert hidden["scope"].lower() in not_visible
+    assert not_visible[hidden["scope"].lower()].tenant_id == OUTSIDER["tenantId"]
+
+    offboard(emulator, hidden["registrationAssignmentId"])
+    delegations.watch_delegations(palwatch, now())
+
+    still = {r.finding.subject for r in palwatch.store.open_findings() if r.finding.reason == "not_visible"}
+    assert hidden["scope"].lower() not in still, "the unregister record for that scope ends it"
