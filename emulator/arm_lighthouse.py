@@ -4,6 +4,8 @@ groups and tenants, with the visibility rules of facts §2.
 A managing-tenant caller sees a customer subscription where it (or a group it is in) holds a
 permanent authorization; an RG-only caller gets 403 at subscription scope and sees only its
 groups; a token from a tenant with no access to a subscription gets 401 (wrong issuer).
+`GET /tenants` answers per caller type: a user sees every tenant it can reach, an application
+only the tenant its token is for (facts §0).
 """
 
 from __future__ import annotations
@@ -275,15 +277,16 @@ def routes(app: App) -> list[Route]:
         return arm_error(404, "ResourceGroupNotFound", f"Resource group '{req.match.group('rg')}' could not be found.")
 
     def list_tenants(req: Request) -> Response:
+        if str(req.claims.get("idtyp", "app")).lower() != "user":
+            # An application token sees its own tenant only, without names or domains
+            # (Azure/azure-powershell#24729 shows the raw answer).
+            items: list[Any] = []
+            if req.tid in world.tenants:
+                items.append({"id": f"/tenants/{req.tid}", "tenantId": req.tid, "tenantCategory": "Home"})
+            return Response(200, page(req, items, size()))
         found: dict[str, str] = {}
         if req.tid in world.tenants:
             found[req.tid] = "Home"
-        caller = world.principal(req.oid, req.tid)
-        if caller and caller.app_id:
-            for oid in world.by_app.get(caller.app_id, []):
-                other = world.principals[oid]
-                if other.active:
-                    found.setdefault(other.tenant_id, "Home")
         access = world.access(req.tid, req.oid)
         for sid in list(access.full) + list(access.groups):
             found.setdefault(world.subscriptions[sid]["tenantId"], "ProjectedBy")

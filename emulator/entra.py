@@ -33,6 +33,7 @@ def entra_error(status: int, error: str, code: int, description: str) -> Respons
             "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
             "trace_id": "00000000-0000-0000-0000-000000000000",
             "correlation_id": "00000000-0000-0000-0000-000000000000",
+            "error_uri": f"https://login.microsoftonline.com/error?code={code}",
         },
     )
 

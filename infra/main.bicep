@@ -44,6 +44,9 @@ param palFederationDiscovery string = 'true'
 @description('PAL_ATTESTED_USERS: comma-separated object ids of users linked outside the tool.')
 param palAttestedUsers string = ''
 
+@description('PAL_CUSTOMER_TENANTS: comma-separated tenant ids where a multi-tenant identity\'s app is installed without Lighthouse.')
+param palCustomerTenants string = ''
+
 param palTablePrefix string = 'palwatch'
 param palMaxConcurrency string = '16'
 param palHttpTimeoutSeconds string = '30'
@@ -194,6 +197,7 @@ module api './app/api.bicep' = {
       PAL_IDENTITIES: palIdentities
       PAL_FEDERATION_DISCOVERY: palFederationDiscovery
       PAL_ATTESTED_USERS: palAttestedUsers
+      PAL_CUSTOMER_TENANTS: palCustomerTenants
       PAL_ARM_ENDPOINT: palArmEndpoint
       PAL_GRAPH_ENDPOINT: palGraphEndpoint
       AZURE_AUTHORITY_HOST: azureAuthorityHost

@@ -95,6 +95,7 @@ class Settings:
     identities: tuple[model.ActingIdentity, ...] = ()  # the managed identity first
     federation_discovery: bool = True
     attested_users: tuple[str, ...] = ()
+    customer_tenants: tuple[str, ...] = ()  # where a multi-tenant app may be installed without Lighthouse
     arm_endpoint: str = "https://management.azure.com"
     graph_endpoint: str = "https://graph.microsoft.com"
     authority_host: str = PUBLIC_AUTHORITY_HOST
@@ -154,6 +155,7 @@ class Settings:
             ("PAL_IDENTITIES", ", ".join(f"{i.name} ({i.kind})" for i in self.identities[1:]) or "(none)"),
             ("PAL_FEDERATION_DISCOVERY", str(self.federation_discovery).lower()),
             ("PAL_ATTESTED_USERS", ", ".join(self.attested_users) or "(none)"),
+            ("PAL_CUSTOMER_TENANTS", ", ".join(self.customer_tenants) or "(none)"),
             ("PAL_ARM_ENDPOINT", self.arm_endpoint),
             ("PAL_GRAPH_ENDPOINT", self.graph_endpoint),
             ("AZURE_AUTHORITY_HOST", self.authority_host),
@@ -205,6 +207,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         identities=identities,
         federation_discovery=reader.boolean("PAL_FEDERATION_DISCOVERY", default=True),
         attested_users=reader.guid_list("PAL_ATTESTED_USERS"),
+        customer_tenants=reader.guid_list("PAL_CUSTOMER_TENANTS", what="tenant ids"),
         arm_endpoint=reader.endpoint("PAL_ARM_ENDPOINT", "https://management.azure.com"),
         graph_endpoint=reader.endpoint("PAL_GRAPH_ENDPOINT", "https://graph.microsoft.com"),
         authority_host=reader.endpoint("AZURE_AUTHORITY_HOST", PUBLIC_AUTHORITY_HOST),
@@ -262,12 +265,12 @@ class _Reader:
             self.problem(name, f"must be a GUID like 00000000-0000-0000-0000-000000000000 (got {value[:40]!r})")
         return value
 
-    def guid_list(self, name: str) -> tuple[str, ...]:
+    def guid_list(self, name: str, *, what: str = "object ids") -> tuple[str, ...]:
         items = [item.strip() for item in self.text(name).split(",") if item.strip()]
         bad = [item for item in items if not _GUID.match(item)]
         if bad:
-            self.problem(name, f"must be comma-separated object ids (GUIDs); not GUIDs: {', '.join(bad[:5])}")
-        return tuple(item.lower() for item in items if _GUID.match(item))
+            self.problem(name, f"must be comma-separated {what} (GUIDs); not GUIDs: {', '.join(bad[:5])}")
+        return tuple(dict.fromkeys(item.lower() for item in items if _GUID.match(item)))
 
     def boolean(self, name: str, *, default: bool) -> bool:
         raw = self.env.get(name)

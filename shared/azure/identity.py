@@ -87,8 +87,10 @@ def acquire_token(credential: Any, scope: str) -> str:
         message = _safe_message(e)
         if isinstance(status, int) and (status in (408, 429) or status >= 500):
             raise errors.TransientError(f"token for {scope}: {message}", status=status, code=_aadsts(message)) from e
-        log.warning("token for %s refused: %s", scope, message)
-        raise errors.CredentialError(f"token for {scope}: {message}", status=status, code=_aadsts(message)) from e
+        code = _aadsts(message)
+        # AADSTS700016 (the app has no principal in that tenant) is an answer, not a fault.
+        log.log(logging.INFO if code == "AADSTS700016" else logging.WARNING, "token for %s refused: %s", scope, message)
+        raise errors.CredentialError(f"token for {scope}: {message}", status=status, code=code) from e
     except (core_errors.ServiceRequestError, core_errors.ServiceResponseError) as e:
         log.warning("token for %s: identity endpoint unreachable (%s)", scope, type(e).__name__)
         raise errors.TransientError(f"token for {scope}: identity endpoint unreachable", code="NetworkError") from e

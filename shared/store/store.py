@@ -233,6 +233,31 @@ class Store:
     def forget_identity(self, tenant_id: str, object_id: str) -> None:
         _delete(self._t.table("Identities"), keys.encode_key(tenant_id.lower()), keys.encode_key(object_id.lower()))
 
+    # ------------------------------------------------------------ apps not installed in a tenant
+
+    def remember_not_installed(self, client_id: str, tenant_id: str, retry_at: datetime) -> None:
+        """Entra said the app has no principal in `tenant_id` (AADSTS700016): ask again after `retry_at`."""
+        row = {
+            "PartitionKey": keys.encode_key(client_id.lower()),
+            "RowKey": keys.encode_key(tenant_id.lower()),
+            "ClientId": client_id.lower(),
+            "TenantId": tenant_id.lower(),
+            "RetryAt": codec.iso(retry_at),
+        }
+        _upsert(self._t.table("NotInstalled"), row)
+
+    def list_not_installed(self) -> dict[tuple[str, str], datetime]:
+        """(client id, tenant id) -> when to ask again."""
+        out: dict[tuple[str, str], datetime] = {}
+        for e in tables.list_all(self._t.table("NotInstalled")):
+            retry_at = codec.when(e.get("RetryAt"))
+            if retry_at is not None:
+                out[(e.get("ClientId", ""), e.get("TenantId", ""))] = retry_at
+        return out
+
+    def forget_not_installed(self, client_id: str, tenant_id: str) -> None:
+        _delete(self._t.table("NotInstalled"), keys.encode_key(client_id.lower()), keys.encode_key(tenant_id.lower()))
+
     # ------------------------------------------------------------ leases
 
     def try_acquire(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool:

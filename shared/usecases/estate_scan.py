@@ -33,7 +33,7 @@ class Inventory:
     unseen may be concluded removed (we cannot tell which scopes only that reader saw)."""
 
     delegations: dict[str, model.Delegation] = field(default_factory=dict)
-    tenants: dict[str, arm.Tenant] = field(default_factory=dict)
+    tenants: dict[str, str] = field(default_factory=dict)  # customer tenant id -> name ("" unknown)
     subscriptions: set[str] = field(default_factory=set)
     incomplete_scopes: dict[str, str] = field(default_factory=dict)  # scope -> error
     readers: list[str] = field(default_factory=list)  # identities that listed subscriptions
@@ -69,7 +69,6 @@ def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inv
     """
     managing = engine.managing_tenant_id.lower()
     inventory = Inventory()
-    _read_tenants(engine, inventory)
     complete_subs: set[str] = set()
     listed_groups: set[str] = set()
     failures: dict[str, str] = {}
@@ -87,6 +86,9 @@ def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inv
             continue
         inventory.readers.append(acting.name)
         inventory.subscriptions.update(s.subscription_id for s in subscriptions)
+        for s in subscriptions:
+            if s.tenant_id:
+                inventory.tenants.setdefault(s.tenant_id, "")
         todo = [s for s in subscriptions if s.subscription_id not in complete_subs]
         if not todo:
             continue
@@ -100,6 +102,8 @@ def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inv
                     progress(f"delegations ({acting.name})", done, len(todo))
                 for d in scan.delegations:
                     inventory.delegations.setdefault(d.key, _with_tenant(d, subscription))
+                    if d.customer_tenant_id and d.customer_tenant_name:
+                        inventory.tenants[d.customer_tenant_id.lower()] = d.customer_tenant_name
                 scope = f"/subscriptions/{subscription.subscription_id}"
                 if scan.complete:
                     complete_subs.add(subscription.subscription_id)
@@ -137,15 +141,6 @@ def _list_subscriptions(arm_client: arm.ArmClient, managing: str) -> list[arm.Su
         return [s for s in arm_client.list_subscriptions() if s.tenant_id != managing]
     except errors.AzureError as e:
         return e
-
-
-def _read_tenants(engine: Engine, inventory: Inventory) -> None:
-    try:
-        for tenant in engine.arm().list_tenants():
-            inventory.tenants[tenant.tenant_id] = tenant
-    except errors.AzureError as e:
-        inventory.problems.append(f"tenants unreadable: {e}")
-        log.warning("GET /tenants failed: %s", e)
 
 
 def _scan(

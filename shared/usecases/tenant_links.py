@@ -8,29 +8,39 @@ the watch cadence). A link belongs to its caller, so each check runs as the iden
   elsewhere was changed by hand: it is put back and reported as `link_drift_repaired` (info,
   said once: opened and resolved in the same pass) or, when that fails, as `link_failed`.
 - Customer tenants: a multi-tenant app identity (`multiTenant` in PAL_IDENTITIES) is linked in
-  every tenant where its app has a principal (`GET /tenants` as that identity), as that
-  tenant's principal. What it found is remembered per tenant in the store's identities table
-  (rows outside the managing tenant, which the federation discovery ignores).
+  every tenant where its app has a principal, as that tenant's principal. Azure cannot list
+  those tenants for an app (`GET /tenants` with an app token names only the token's own
+  tenant), so the candidates are the customer tenants of every delegation and subscription we
+  see, `PAL_CUSTOMER_TENANTS`, and the tenants it was linked in before. A tenant where the app
+  has no principal answers the token request with AADSTS700016: that is "not installed here",
+  remembered with a time to ask again, never a finding. What it found is remembered per tenant
+  in the store's identities table (rows outside the managing tenant, which the federation
+  discovery ignores).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared import model, reconcile
-from shared.azure import arm, errors
+from shared.azure import errors
 from shared.reconcile import messages
+from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
 from shared.usecases import attribution
+from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
 
 KNOWN_STATE = "verify-known-links"  # managing tenant: object id -> partner id its link last pointed to
 DRIFT_KIND = "link_drift_repaired"
+NOT_INSTALLED = "AADSTS700016"  # "Application ... was not found in the directory": no principal there
+NOT_INSTALLED_RETRY = timedelta(hours=6)  # ask a tenant that lacks the app again after this long
 
 
 @dataclass
@@ -42,11 +52,12 @@ class LinkCheck:
     failed: list[str] = field(default_factory=list)
     linked: list[str] = field(default_factory=list)  # first links made in customer tenants
     tenants: dict[str, list[str]] = field(default_factory=dict)  # identity name -> customer tenants
+    not_installed: list[str] = field(default_factory=list)  # tenants where the app has no principal
+    installed: list[str] = field(default_factory=list)  # tenants where its principal got a token
     findings: list[model.Finding] = field(default_factory=list)
     subjects: set[str] = field(default_factory=set)
     drift: list[model.Finding] = field(default_factory=list)  # notices to open and resolve at once
     problems: list[str] = field(default_factory=list)
-    unchecked_identities: set[str] = field(default_factory=set)  # client ids whose tenants were not listed
 
     def merge(self, other: LinkCheck) -> None:
         self.checked += other.checked
@@ -54,16 +65,18 @@ class LinkCheck:
         self.failed += other.failed
         self.linked += other.linked
         self.tenants.update(other.tenants)
+        self.not_installed += other.not_installed
+        self.installed += other.installed
         self.findings += other.findings
         self.subjects |= other.subjects
         self.drift += other.drift
         self.problems += other.problems
-        self.unchecked_identities |= other.unchecked_identities
 
     def summary(self) -> str:
         return (
             f"{self.checked} link(s) checked, {len(self.repaired)} drift repaired, "
             f"{len(self.linked)} linked in customer tenants, {len(self.failed)} failed"
+            + (f", app not installed in {len(self.not_installed)} tenant(s)" if self.not_installed else "")
         )
 
 
@@ -172,61 +185,120 @@ def remember_managing_links(run: attribution.Run) -> None:
 # -- customer tenants (multi-tenant app identities) -------------------------------------------
 
 
-def check_customer_tenants(
-    run: attribution.Run, now: datetime, *, only_new: bool = False, workers: int = 8
-) -> LinkCheck:
-    """Link each multi-tenant identity in every customer tenant where its app has a principal.
+def candidate_tenants(
+    engine: Engine,
+    seen: Mapping[str, str] | None = None,
+    snapshots: Iterable[DelegationSnapshot] | None = None,
+) -> dict[str, str]:
+    """Customer tenants a multi-tenant app may be installed in (tenant id -> name, "" unknown).
 
-    `only_new` (the watch cadence) touches only tenants not seen before; verify checks them all.
+    `seen` is what this run's enumeration found (delegations' and subscriptions' tenants);
+    `snapshots` the delegations remembered in the store (read from it when not given); then
+    `PAL_CUSTOMER_TENANTS`, for customers who installed the app without Lighthouse.
+    """
+    managing = engine.managing_tenant_id.lower()
+    found: dict[str, str] = {}
+    for tenant_id, name in (seen or {}).items():
+        found.setdefault(tenant_id.lower(), name)
+    remembered = engine.store.list_delegations(include_removed=False) if snapshots is None else snapshots
+    for snapshot in remembered:
+        if snapshot.customer_tenant_id and not snapshot.removed:
+            found.setdefault(snapshot.customer_tenant_id.lower(), snapshot.customer_tenant_name)
+    for tenant_id in engine.settings.customer_tenants:
+        found.setdefault(tenant_id.lower(), "")
+    found.pop(managing, None)
+    found.pop("", None)
+    return found
+
+
+def check_customer_tenants(
+    run: attribution.Run,
+    now: datetime,
+    candidates: Mapping[str, str],
+    *,
+    only_new: bool = False,
+    workers: int = 8,
+) -> LinkCheck:
+    """Link each multi-tenant identity in every candidate tenant where its app has a principal.
+
+    Tenants it was linked in before are candidates too. `only_new` (the watch cadence) touches
+    only tenants not seen before; verify checks them all. A tenant that lacked the app is asked
+    again only once `NOT_INSTALLED_RETRY` has passed.
     """
     engine = run.engine
     managing = engine.managing_tenant_id.lower()
     total = LinkCheck()
+    multi_tenant = [i for i in engine.settings.identities if i.multi_tenant]
+    if not multi_tenant:
+        return total
     remembered_rows = engine.store.list_remembered_identities()
-    for identity in engine.settings.identities:
-        if not identity.multi_tenant:
-            continue
+    absent = engine.store.list_not_installed()
+    for identity in multi_tenant:
         client_id = identity.client_id.lower()
-        try:
-            arm_client = engine.arm_as(engine.credential_for(identity), ("tenants", identity.kind, client_id))
-            tenants = [t for t in arm_client.list_tenants() if t.tenant_id and t.tenant_id != managing]
-        except errors.AzureError as e:
-            total.problems.append(f"{identity.name} cannot list its tenants: {e}")
-            total.unchecked_identities.add(client_id)
-            log.warning("identity %s cannot list its tenants: %s", identity.name, e)
-            continue
         remembered = {
             r.tenant_id.lower(): r
             for r in remembered_rows
             if r.client_id.lower() == client_id and r.tenant_id.lower() != managing
         }
-        total.tenants[identity.name] = sorted(t.tenant_id for t in tenants)
-        targets = [t for t in tenants if not only_new or t.tenant_id not in remembered]
-        if not targets:
-            continue
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets))), thread_name_prefix="verify-mt") as pool:
+        tenants = dict(candidates)
+        for tenant_id in remembered:
+            tenants.setdefault(tenant_id, "")
+        targets = [
+            (tenant_id, name)
+            for tenant_id, name in sorted(tenants.items())
+            if not (only_new and tenant_id in remembered) and _due(absent.get((client_id, tenant_id)), now)
+        ]
+        installed = {t for t in remembered if (client_id, t) not in absent}
+        if targets:
             link = functools.partial(_link_in_tenant_safely, run, identity, remembered=remembered, now=now)
-            for result in pool.map(link, targets):
-                total.merge(result)
+            pool_size = max(1, min(workers, len(targets)))
+            with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="verify-mt") as pool:
+                for (tenant_id, _name), result in zip(targets, pool.map(link, targets), strict=True):
+                    total.merge(result)
+                    _remember_presence(engine, client_id, tenant_id, result, absent=absent, now=now)
+                    if tenant_id in result.not_installed:
+                        installed.discard(tenant_id)
+                    elif tenant_id in result.installed:
+                        installed.add(tenant_id)
+        total.tenants[identity.name] = sorted(installed)
     return total
+
+
+def _due(retry_at: datetime | None, now: datetime) -> bool:
+    return retry_at is None or retry_at <= now
+
+
+def _remember_presence(
+    engine: Engine,
+    client_id: str,
+    tenant_id: str,
+    result: LinkCheck,
+    *,
+    absent: Mapping[tuple[str, str], datetime],
+    now: datetime,
+) -> None:
+    """Remember "not installed here" with a time to ask again; forget it once the app is there."""
+    if tenant_id in result.not_installed:
+        engine.store.remember_not_installed(client_id, tenant_id, now + NOT_INSTALLED_RETRY)
+    elif tenant_id in result.installed and (client_id, tenant_id) in absent:
+        engine.store.forget_not_installed(client_id, tenant_id)
 
 
 def _link_in_tenant_safely(
     run: attribution.Run,
     identity: model.ActingIdentity,
-    tenant: arm.Tenant,
+    tenant: tuple[str, str],
     *,
     remembered: dict[str, store_module.RememberedIdentity],
     now: datetime,
 ) -> LinkCheck:
     """A transient failure is a problem to retry next pass, not a finding: the subject is left alone."""
+    tenant_id, tenant_name = tenant
     try:
-        return _link_in_tenant(
-            run, identity, tenant.tenant_id, tenant.display_name, remembered.get(tenant.tenant_id), now
-        )
+        return _link_in_tenant(run, identity, tenant_id, tenant_name, remembered.get(tenant_id), now)
     except errors.TransientError as e:
-        log.warning("checking %s in tenant %s failed for now: %s", identity.name, tenant.tenant_id, e)
-        return LinkCheck(problems=[f"{identity.name} in {tenant.tenant_id}: {e}"])
+        log.warning("checking %s in tenant %s failed for now: %s", identity.name, tenant_id, e)
+        return LinkCheck(problems=[f"{identity.name} in {tenant_id}: {e}"])
 
 
 def _link_in_tenant(  # noqa: PLR0917
@@ -246,9 +318,13 @@ def _link_in_tenant(  # noqa: PLR0917
         raise
     except errors.AzureError as e:
         engine.forget("whoami", identity.kind, identity.client_id.lower(), tenant_id.lower())
+        if e.code.upper() == NOT_INSTALLED:
+            log.info("app of %s is not installed in tenant %s; asking again later", identity.name, tenant_id)
+            return LinkCheck(not_installed=[tenant_id])
         return _failed(
             check, identity, tenant_id, identity.client_id.lower(), e.code or "CredentialError", str(e), partner
         )
+    check.installed.append(tenant_id)
     check.subjects.add(messages.link_subject(tenant_id, object_id))
     try:
         link = engine.pal_for(identity, tenant_id).get_link()

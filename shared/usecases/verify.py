@@ -4,7 +4,8 @@ Called by function_app (`verify_attribution` timer, `coverage` HTTP function, an
 timer's `watch_links` step) and by the CLI (`palwatch verify|report`). Events are hints; this
 is the truth. One run, under a store lease so only one runs at a time:
 
-1. enumerate tenants, subscriptions and every delegation our identities can see (estate_scan);
+1. enumerate subscriptions and every delegation our identities can see, and so the customer
+   tenants (estate_scan);
 2. check the PAL link of every identity we act as, in the managing tenant and, for multi-tenant
    app identities, in each customer tenant where the app has a principal (tenant_links);
 3. check every identity that attributes something still exists and is enabled: the assessment
@@ -149,7 +150,8 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     say("links", 0, 1)
     run = attribution.Run(engine, now, defer_transient=True)
     links = tenant_links.check_managing_links(run)
-    customer = tenant_links.check_customer_tenants(run, now, workers=engine.settings.max_concurrency)
+    candidates = tenant_links.candidate_tenants(engine, inventory.tenants, previous.values())
+    customer = tenant_links.check_customer_tenants(run, now, candidates, workers=engine.settings.max_concurrency)
     links.merge(customer)
     out.customer_tenants = customer.tenants
     out.problems += links.problems
@@ -286,7 +288,7 @@ def _stale_subjects(
                 stale.add(f.subject)
         elif f.subject.startswith("link:"):
             tenant = f.subject.split(":")[1]
-            if tenant == managing or not (links.unchecked_identities or links.problems):
+            if tenant == managing or not links.problems:
                 stale.add(f.subject)
     return stale
 
@@ -341,11 +343,16 @@ class LinkWatchOutcome:
 
 def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
     """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
-    hand; let each multi-tenant identity link itself in tenants it has not seen (one GET /tenants)."""
+    hand; let each multi-tenant identity link itself in candidate tenants it has not seen."""
     store = engine.store
     run = attribution.Run(engine, now, defer_transient=True)
     check = tenant_links.check_managing_links(run)
-    check.merge(tenant_links.check_customer_tenants(run, now, only_new=True, workers=engine.settings.max_concurrency))
+    candidates = tenant_links.candidate_tenants(engine)
+    check.merge(
+        tenant_links.check_customer_tenants(
+            run, now, candidates, only_new=True, workers=engine.settings.max_concurrency
+        )
+    )
     # Only the subjects this pass decided: links it repaired or tried to, tenants it linked in.
     by_subject: dict[str, list[model.Finding]] = {s: [] for s in check.subjects}
     for f in check.findings:

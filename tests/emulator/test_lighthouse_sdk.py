@@ -121,7 +121,7 @@ def test_filter_by_managing_tenant_and_get_one(emulator, demo):
     assert one.json()["properties"]["registrationDefinition"]["properties"]["manageeTenantName"] == "Proseware, Inc."
 
 
-def test_tenants_list_categories(emulator, demo):
+def test_tenants_for_an_application_are_its_own_tenant_only_without_names(emulator, demo):
     ops = identities(emulator)["ops"]
     credential = ClientSecretCredential(
         demo.home,
@@ -130,20 +130,32 @@ def test_tenants_list_categories(emulator, demo):
         authority=emulator.info["authority"],
         disable_instance_discovery=True,
     )
-    tenants = {t.tenant_id: t for t in SubscriptionClient(credential, base_url=emulator.info["arm"]).tenants.list()}
-    assert tenants[demo.home].tenant_category == "Home"
-    assert tenants[demo.tenant("Tailwind")["tenantId"]].tenant_category == "ProjectedBy"
-    assert tenants[demo.tenant("Tailwind")["tenantId"]].default_domain == "tailwindtraders.onmicrosoft.com"
-    portal = identities(emulator)["portal"]
+    tenants = list(SubscriptionClient(credential, base_url=emulator.info["arm"]).tenants.list())
+    assert [(t.tenant_id, t.tenant_category, t.display_name) for t in tenants] == [(demo.home, "Home", None)]
+    portal = identities(emulator)["portal"]  # multi-tenant: it has principals in Litware and Proseware
+    litware = demo.tenant("Litware")["tenantId"]
     multi = ClientSecretCredential(
-        demo.home,
+        litware,
         portal["clientId"],
         emulator.env[portal["secretSetting"]],
         authority=emulator.info["authority"],
         disable_instance_discovery=True,
     )
-    found = {t.tenant_id for t in SubscriptionClient(multi, base_url=emulator.info["arm"]).tenants.list()}
-    assert {demo.tenant("Litware")["tenantId"], demo.tenant("Proseware")["tenantId"]} <= found
+    raw = caller(emulator, demo.principal("id-palwatch-contoso")["objectId"]).get(
+        "/tenants", params={"api-version": "2022-12-01"}
+    )
+    assert raw.json()["value"] == [{"id": f"/tenants/{demo.home}", "tenantId": demo.home, "tenantCategory": "Home"}]
+    found = [t.tenant_id for t in SubscriptionClient(multi, base_url=emulator.info["arm"]).tenants.list()]
+    assert found == [litware], "a token for Litware lists Litware only, never the app's other tenants"
+
+
+def test_tenants_for_a_user_are_every_tenant_it_can_reach(emulator, demo):
+    bob = caller(emulator, demo.principal("Bob Engineer")["objectId"])
+    tenants = {t["tenantId"]: t for t in bob.get("/tenants", params={"api-version": "2022-12-01"}).json()["value"]}
+    assert tenants[demo.home]["tenantCategory"] == "Home"
+    adventure = demo.tenant("Adventure Works")
+    assert tenants[adventure["tenantId"]]["tenantCategory"] == "ProjectedBy"
+    assert tenants[adventure["tenantId"]]["displayName"] == adventure["displayName"]
 
 
 def test_role_definitions_tell_eligible_from_read_only(emulator, demo):
@@ -198,9 +210,11 @@ def test_activity_log_records_delegations_and_needs_monitoring_reader(emulator, 
     later = activity(me, newest)
     unregister = [r for r in later if r["operationName"]["value"] == "Microsoft.Resources/tenants/unregister/action"]
     assert len(unregister) == 1
-    assert json.loads(unregister[0]["description"])["delegationResourceId"].endswith(
-        removed["registrationAssignmentId"]
-    )
+    # The delegated scope, as Microsoft's Lighthouse doc says, never the assignment id.
+    assert json.loads(unregister[0]["description"])["delegationResourceId"] == removed["scope"]
+    by_scope = {json.loads(r["description"])["delegationResourceId"] for r in initial}
+    assert by_scope == {d["scope"] for d in ours}
+    assert not [s for s in by_scope if "registrationAssignments" in s]
 
     automation = caller(emulator, demo.principal("contoso-automation")["objectId"])
     assert (

@@ -106,37 +106,83 @@ def test_a_link_repointed_by_hand_is_repaired_within_the_watch_cadence(emulator,
     assert OTHER_PARTNER in drift[0].title
 
 
-def test_a_new_customer_of_the_multi_tenant_app_is_linked_by_the_watch(emulator, palwatch):
-    from shared.usecases import verify
+def test_multi_tenant_identity_is_linked_in_lighthouse_customers_with_that_tenants_token(emulator, palwatch):
+    litware = tenant("Litware")["tenantId"]
+    there = next(p for p in tenant("Litware")["principals"] if p.get("appId") == PORTAL["appId"])
 
-    verify.watch_links(palwatch, _now())  # sees Litware and Proseware
-    new_tenant = "0f5b8d7e-1c2a-4b3c-9d4e-5f6a7b8c9d0e"
-    new_sp = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-    emulator.control(
-        "PUT",
-        f"/tenants/{new_tenant}",
-        {
-            "tenantId": new_tenant,
-            "displayName": "Contoso Newcomer",
-            "defaultDomain": "newcomer.onmicrosoft.com",
-            "principals": [
-                {
-                    "objectId": new_sp,
-                    "type": "ServicePrincipal",
-                    "displayName": PORTAL["displayName"],
-                    "appId": PORTAL["appId"],
-                }
-            ],
-        },
-    )
+    verify_now()
+
+    puts = [w for w in pal_writes(emulator) if w["method"] == "PUT" and w["tenantId"] == litware]
+    assert [(w["tenantId"], w["objectId"]) for w in puts] == [(litware, there["objectId"])]
+    # Azure lists only the token's own tenant for an app: the engine does not ask.
+    assert not [r for r in emulator.journal() if r["path"].rstrip("/") == "/tenants"]
+
+
+def test_a_tenant_without_the_app_is_remembered_quietly_and_asked_again_later(emulator, palwatch):
+    from datetime import timedelta
+
+    from shared.usecases import engine, tenant_links, verify
+
+    fabrikam = tenant("Fabrikam")["tenantId"]  # a Lighthouse customer where the portal app has no principal
+    assert not [p for p in tenant("Fabrikam").get("principals", []) if p.get("appId") == PORTAL["appId"]]
+
+    verify_now()
+
+    def asked(tid: str) -> list[dict]:
+        return [r for r in emulator.journal() if r["path"] == f"/{tid}/oauth2/v2.0/token"]
+
+    assert [r["status"] for r in asked(fabrikam)] == [400]
+    absent = palwatch.store.list_not_installed()
+    assert (PORTAL["appId"].lower(), fabrikam) in absent
+    assert not [f for f in all_findings(palwatch) if f.finding.tenant_id == fabrikam and "link" in f.finding.kind]
+    assert not [f for f in all_findings(palwatch) if fabrikam in f.finding.subject]
+    assert not emulator.control("GET", "/mailbox").get("messages"), "no alert for a tenant without the app"
+
+    # A fresh engine each time, as a later invocation would be: MSAL would otherwise answer a
+    # repeated failed token request from its own short-lived cache, without asking Entra.
     emulator.control("DELETE", "/journal")
+    engine.reset_engine()
+    verify_now()  # within the retry window: not asked again
+    assert not asked(fabrikam)
+    assert asked(tenant("Litware")["tenantId"]), "tenants with the app are still checked"
 
-    verify.watch_links(palwatch, _now())
+    engine.reset_engine()
+    palwatch = engine.get_engine()
+    later = absent[(PORTAL["appId"].lower(), fabrikam)] + timedelta(minutes=1)
+    outcome = verify.watch_links(palwatch, later)
+    assert len(asked(fabrikam)) == 1, "asked again once the retry time passed"
+    assert fabrikam in outcome.check.not_installed
+    assert palwatch.store.list_not_installed()[(PORTAL["appId"].lower(), fabrikam)] > later
+    assert (
+        later + tenant_links.NOT_INSTALLED_RETRY
+        == palwatch.store.list_not_installed()[(PORTAL["appId"].lower(), fabrikam)]
+    )
+
+
+def test_a_customer_listed_in_settings_is_linked_once_the_app_is_installed(emulator, palwatch, monkeypatch):
+    from shared.usecases import engine, verify
+
+    new_tenant = "0f5b8d7e-1c2a-4b3c-9d4e-5f6a7b8c9d0e"  # no Lighthouse: only the setting names it
+    new_sp = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    body = {"tenantId": new_tenant, "displayName": "Contoso Newcomer", "defaultDomain": "newcomer.onmicrosoft.com"}
+    emulator.control("PUT", f"/tenants/{new_tenant}", body)
+    monkeypatch.setenv("PAL_CUSTOMER_TENANTS", new_tenant.upper())
+    engine.reset_engine()
+    verify.watch_links(engine.get_engine(), _now())
+    assert not links(emulator, new_tenant)
+    assert (PORTAL["appId"].lower(), new_tenant) in engine.get_engine().store.list_not_installed()
+
+    principal = {"objectId": new_sp, "type": "ServicePrincipal", "displayName": "Portal", "appId": PORTAL["appId"]}
+    emulator.control("PUT", f"/tenants/{new_tenant}", {**body, "principals": [principal]})
+    emulator.control("DELETE", "/journal")
+    engine.reset_engine()
+    later = _now() + timedelta_hours(7)  # past the retry time
+    verify.watch_links(engine.get_engine(), later)
 
     assert links(emulator, new_tenant) == {new_sp: PARTNER}
-    tenants_asked = [r for r in emulator.journal() if r["path"].rstrip("/") == "/tenants"]
-    assert len(tenants_asked) == 1  # one GET /tenants per multi-tenant identity
-    assert [w["method"] for w in pal_writes(emulator)] == ["PUT"]  # only the new tenant
+    assert [(w["method"], w["tenantId"], w["objectId"]) for w in pal_writes(emulator)] == [("PUT", new_tenant, new_sp)]
+    assert not [r for r in emulator.journal() if r["path"].rstrip("/") == "/tenants"]
+    assert (PORTAL["appId"].lower(), new_tenant) not in engine.get_engine().store.list_not_installed()
 
 
 def test_a_disabled_identity_is_flagged_and_the_finding_resolves_when_it_is_back(emulator, palwatch):
@@ -214,6 +260,12 @@ def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def timedelta_hours(hours: int):
+    from datetime import timedelta
+
+    return timedelta(hours=hours)
 
 
 def test_one_verification_at_a_time_and_a_crashed_one_does_not_block_the_next(emulator, palwatch):

@@ -48,6 +48,13 @@ def test_minimal_settings_use_public_cloud_defaults() -> None:
     assert s.alerts.digest is False
 
 
+def test_customer_tenants_are_lower_cased_guids_without_repeats() -> None:
+    upper = "0F5B8D7E-1C2A-4B3C-9D4E-5F6A7B8C9D0E"
+    settings = load_settings(base(PAL_CUSTOMER_TENANTS=f" {upper}, {TENANT} ,{upper.lower()},"))
+    assert settings.customer_tenants == (upper.lower(), TENANT)
+    assert load_settings(base()).customer_tenants == ()
+
+
 def test_managed_identity_is_always_first() -> None:
     s = load_settings(
         base(
@@ -104,6 +111,7 @@ def test_secret_and_certificate_identities_read_the_settings_they_name() -> None
         ({"PAL_MAX_CONCURRENCY": "0"}, "PAL_MAX_CONCURRENCY", "between"),
         ({"PAL_HTTP_TIMEOUT_SECONDS": "soon"}, "PAL_HTTP_TIMEOUT_SECONDS", "whole number"),
         ({"PAL_ATTESTED_USERS": f"{APP}, bob"}, "PAL_ATTESTED_USERS", "bob"),
+        ({"PAL_CUSTOMER_TENANTS": f"{APP}, contoso.com"}, "PAL_CUSTOMER_TENANTS", "tenant ids"),
         ({"PAL_WATCH_SCHEDULE": "*/5 * * * *"}, "PAL_WATCH_SCHEDULE", "six-field"),
         ({"PAL_IDENTITIES": "[{"}, "PAL_IDENTITIES", "not valid JSON"),
         ({"PAL_IDENTITIES": '{"name": "x"}'}, "PAL_IDENTITIES", "JSON list"),

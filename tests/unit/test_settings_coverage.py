@@ -16,7 +16,7 @@ from tools import settings_coverage as cov
 # The settings contract in the team notes: the target, whether or not the code reads it yet.
 CONTRACT = [
     "PAL_PARTNER_ID", "PAL_MANAGING_TENANT_ID", "PAL_IDENTITIES", "AZURE_CLIENT_ID",
-    "PAL_FEDERATION_DISCOVERY", "PAL_ATTESTED_USERS", "PAL_ARM_ENDPOINT", "PAL_GRAPH_ENDPOINT",
+    "PAL_FEDERATION_DISCOVERY", "PAL_ATTESTED_USERS", "PAL_CUSTOMER_TENANTS", "PAL_ARM_ENDPOINT", "PAL_GRAPH_ENDPOINT",
     "AZURE_AUTHORITY_HOST", "PAL_ARM_AUDIENCE", "PAL_GRAPH_AUDIENCE", "IDENTITY_ENDPOINT",
     "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE", "AzureWebJobsStorage", "AzureWebJobsStorage__tableServiceUri",
     "AzureWebJobsStorage__accountName", "PAL_TABLE_PREFIX", "PAL_MAX_CONCURRENCY",
