@@ -1,12 +1,13 @@
 """ARM role definitions (built-in roles the scenario uses) and the tenant activity log.
 
-Role definitions: eligible roles from pec-eligible-roles.json carry write actions, read-only
-ones only `*/read`; a scenario may add roles. The activity log needs Monitoring Reader at `/`
-when the caller's principal carries a `rootRoles` key.
+Role definitions: the built-in roles a scenario uses, as Microsoft publishes them
+(`emulator/data/builtin-roles.json`, each with its source); a scenario may add roles. The
+activity log needs Monitoring Reader at `/` when the caller's principal carries a `rootRoles` key.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -25,29 +26,11 @@ def routes(app: App) -> list[Route]:
     world = app.world
 
     def render_role(rid: str, prefix: str) -> dict[str, Any]:
-        role = world.roles[rid]
         return {
             "id": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{rid}",
             "type": "Microsoft.Authorization/roleDefinitions",
             "name": rid,
-            "properties": {
-                "roleName": role["roleName"],
-                "type": "BuiltInRole",
-                "description": f"{role['roleName']} (emulated built-in role)",
-                "assignableScopes": ["/"],
-                "permissions": [
-                    {
-                        "actions": role["actions"],
-                        "notActions": [],
-                        "dataActions": role.get("dataActions", []),
-                        "notDataActions": [],
-                    }
-                ],
-                "createdOn": "2015-02-02T21:55:09.8806423Z",
-                "updatedOn": "2024-01-01T00:00:00.0000000Z",
-                "createdBy": None,
-                "updatedBy": None,
-            },
+            "properties": copy.deepcopy(world.roles[rid]),
         }
 
     def get_role(req: Request) -> Response:

@@ -12,6 +12,9 @@ from typing import Any
 
 from emulator.make_scenario import CONTRIBUTOR, READER, VM_CONTRIBUTOR, auth, customer, delegation, demo, gid
 
+WEBSITE_CONTRIBUTOR = "de139f84-1756-47ae-9be6-808fbbe84772"
+ROLES = (CONTRIBUTOR, READER, VM_CONTRIBUTOR, WEBSITE_CONTRIBUTOR)  # the roles its delegations hold
+
 
 def large(tenants: int, delegations: int, *, users: int = 2000, groups: int = 40, seed: int = 7) -> dict[str, Any]:
     """A big partner: the demo's home tenant plus `tenants` customers sharing `delegations`."""
@@ -41,7 +44,7 @@ def large(tenants: int, delegations: int, *, users: int = 2000, groups: int = 40
         people.append(group)
     out_tenants = [home]
     out_delegations = []
-    roles = [CONTRIBUTOR, READER, VM_CONTRIBUTOR, "de139f84-1756-47ae-9be6-808fbbe84772"]
+    roles = list(ROLES)
     per_tenant = max(1, delegations // max(1, tenants))
     made = 0
     for t in range(tenants):

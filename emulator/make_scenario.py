@@ -324,18 +324,6 @@ def demo() -> dict[str, Any]:
         "partnerIds": {"5127255": "Contoso MSP (Seattle)"},
         "globalPartnerIds": {"4000001": "Contoso MSP (global id: not valid for PAL)"},
         "graphClientState": "emu-client-state-" + uuid.uuid5(NS, "client-state").hex[:16],
-        "roleDefinitions": [
-            {
-                "roleDefinitionId": DESKTOP_VIRTUALIZATION_CONTRIBUTOR,
-                "roleName": "Desktop Virtualization Contributor",
-                "actions": [
-                    "Microsoft.DesktopVirtualization/*",
-                    "Microsoft.Resources/subscriptions/resourceGroups/read",
-                    "Microsoft.Resources/deployments/*",
-                    "Microsoft.Authorization/*/read",
-                ],
-            },
-        ],
         "tenants": [
             {
                 "tenantId": home,

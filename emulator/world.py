@@ -20,7 +20,7 @@ from emulator.entities import Access, Delegation, Principal, ScenarioError, pars
 
 __all__ = ["Access", "Delegation", "Principal", "ScenarioError", "World", "parse_scope"]
 
-ROLES_FILE = Path(__file__).resolve().parent.parent / "shared" / "data" / "pec-eligible-roles.json"
+ROLES_FILE = Path(__file__).resolve().parent / "data" / "builtin-roles.json"
 MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -31,21 +31,27 @@ DEFAULT_PAGE_SIZE = 100
 
 
 def _builtin_roles() -> dict[str, dict[str, Any]]:
-    roles: dict[str, dict[str, Any]] = {}
-    try:
-        data = json.loads(ROLES_FILE.read_text())
-    except OSError:
-        data = {"eligible": [{"roleDefinitionId": CONTRIBUTOR, "name": "Contributor"}], "not_eligible_examples": []}
-    for item in data.get("eligible", []):
-        rid = item["roleDefinitionId"].lower()
-        broad = item["name"] in ("Owner", "Contributor")
-        actions = ["*"] if broad else ["*/read", "Microsoft.Compute/*/write", "Microsoft.Resources/deployments/*"]
-        roles[rid] = {"roleName": item["name"], "actions": actions}
-    for item in data.get("not_eligible_examples", []):
-        roles[item["roleDefinitionId"].lower()] = {"roleName": item["name"], "actions": ["*/read"]}
-    roles.setdefault(READER, {"roleName": "Reader", "actions": ["*/read"]})
-    roles.setdefault(MONITORING_READER, {"roleName": "Monitoring Reader", "actions": ["*/read"]})
-    return roles
+    """Role id -> ARM `properties` of every built-in role a scenario uses, as Microsoft publishes them."""
+    data = json.loads(ROLES_FILE.read_text())
+    return {item["name"].lower(): copy.deepcopy(item["properties"]) for item in data["roles"]}
+
+
+def _scenario_role(raw: dict[str, Any]) -> dict[str, Any]:
+    """A scenario's `roleDefinitions` entry as ARM `properties` (a role Microsoft has not published here)."""
+    return {
+        "roleName": raw.get("roleName", raw["roleDefinitionId"]),
+        "type": raw.get("type", "CustomRole"),
+        "description": raw.get("description", ""),
+        "assignableScopes": list(raw.get("assignableScopes", ["/"])),
+        "permissions": [
+            {
+                "actions": list(raw.get("actions", [])),
+                "notActions": list(raw.get("notActions", [])),
+                "dataActions": list(raw.get("dataActions", [])),
+                "notDataActions": list(raw.get("notDataActions", [])),
+            }
+        ],
+    }
 
 
 class World:
@@ -84,11 +90,7 @@ class World:
         emu = scenario.get("emulator", {})
         self.config = {"pageSize": int(emu.get("pageSize", DEFAULT_PAGE_SIZE)), "latencyMs": emu.get("latencyMs", 0)}
         for role in scenario.get("roleDefinitions", []):
-            self.roles[role["roleDefinitionId"].lower()] = {
-                "roleName": role.get("roleName", role["roleDefinitionId"]),
-                "actions": list(role.get("actions", [])),
-                "dataActions": list(role.get("dataActions", [])),
-            }
+            self.roles[role["roleDefinitionId"].lower()] = _scenario_role(role)
         for tenant in scenario.get("tenants", []):
             self.add_tenant(tenant)
         for delegation in scenario.get("delegations", []):

@@ -5,6 +5,12 @@ use cases that must decide whether to read a role definition. The list of eligib
 roles ships as `shared/data/pec-eligible-roles.json`, loaded once, lazily. A role that is not
 on the list (built-in roles newer than 2020) is decided from its definition's actions, as the
 list's rules say: eligible iff some action is not a read; DataActions do not matter.
+
+Microsoft's own definitions show what "a read" must cover: Monitoring Reader, which the list
+says is not eligible, carries `Microsoft.Support/*` (open support tickets) and
+`Microsoft.OperationalInsights/workspaces/search/action` (run a log query) besides `*/read`, and
+nearly every built-in role carries `Microsoft.Support/*`. Those two therefore do not make a
+role eligible.
 """
 
 from __future__ import annotations
@@ -98,9 +104,13 @@ def eligible_from_actions(actions: Iterable[str]) -> bool:
     return False
 
 
+# Actions Microsoft grants to read-only built-in roles (see the module docstring).
+_READ_LIKE = frozenset({"microsoft.support/*", "microsoft.operationalinsights/workspaces/search/action"})
+
+
 def _is_read(action: str) -> bool:
     text = str(action).strip().lower()
-    return text.endswith("/read")
+    return text.endswith("/read") or text in _READ_LIKE
 
 
 def definition_actions(definition: Mapping[str, Any] | Iterable[Any]) -> list[str] | None:

@@ -38,7 +38,10 @@ def definition(*actions: str, data_actions: tuple[str, ...] = ()) -> dict:
             definition("Microsoft.Compute/virtualMachines/read", "Microsoft.Compute/virtualMachines/start/action"),
             True,
         ),
-        (NEW_ROLE, definition("Microsoft.Support/*"), True),
+        # Support tickets and log queries are what read-only built-ins (Monitoring Reader) carry too.
+        (NEW_ROLE, definition("*/read", "Microsoft.Support/*"), False),
+        (NEW_ROLE, definition("*/read", "Microsoft.OperationalInsights/workspaces/search/action"), False),
+        (NEW_ROLE, definition("Microsoft.Support/*", "Microsoft.Web/sites/*"), True),
         (NEW_ROLE, definition("*/read", data_actions=("Microsoft.Storage/*/write",)), False),  # DataActions ignored
         (NEW_ROLE, definition(), False),
         (NEW_ROLE, definition("*/read")["properties"], False),  # properties alone
