@@ -165,6 +165,7 @@ def routes(app: App) -> list[Route]:
         items = [world.delegations[a] for a in world.by_sub.get(sid, {})]
         if rg is not None:
             items = [d for d in items if (d.resource_group or "").lower() == rg.lower()]
+
         wanted = FILTER.search(req.q("$filter") or "")
         if wanted:
             items = [d for d in items if d.managed_by == wanted.group(1).lower()]
@@ -178,6 +179,9 @@ def routes(app: App) -> list[Route]:
         if err:
             return err
         assert items is not None
+        assert req.match is not None
+        if req.match.group("rg") is None and not world.assumptions["subscriptionListIncludesResourceGroups"]:
+            items = [d for d in items if d.resource_group is None]
         flag = expand(req)
         start = int(req.q("$skiptoken") or 0) if (req.q("$skiptoken") or "0").isdigit() else 0
         window = items[start : start + size()]  # render one page only

@@ -1,7 +1,9 @@
 """ARM Microsoft.ManagementPartner (Partner Admin Link), api-version 2018-02-01 (facts §1).
 
 The link belongs to the caller's token (tid, oid); every write bumps etag == version; a
-deleted link keeps its record (state Deleted, createdTime kept); every success is 200.
+deleted link keeps its record (state Deleted, createdTime kept); every success is 200. What
+no public recording settles (the status of a PUT when already linked, the error codes) follows
+the `palPutWhenLinked` and `palErrorCodes` switches (assumptions.py).
 """
 
 from __future__ import annotations
@@ -57,11 +59,24 @@ def routes(app: App) -> list[Route]:
     def pid(req: Request) -> str:
         return req.match.group("pid") if req.match else ""
 
+    def named() -> bool:
+        return world.assumptions["palErrorCodes"] == "named"
+
     def invalid() -> Response:
-        return arm_error(400, "PartnerIdInvalid", "The Partner ID is not valid", twice=True)
+        code = "PartnerIdInvalid" if named() else "BadRequest"
+        return arm_error(400, code, "The Partner ID is not valid", twice=True)
 
     def not_found() -> Response:
-        return arm_error(404, "ManagementPartnerNotFound", NOT_LINKED, twice=True)
+        return arm_error(404, "ManagementPartnerNotFound" if named() else "NotFound", NOT_LINKED, twice=True)
+
+    def already_linked() -> Response:
+        status = int(world.assumptions["palPutWhenLinked"])
+        return arm_error(
+            status,
+            "Conflict" if status == 409 else "BadRequest",
+            "This user or service principal is already linked with a Partner ID; use PATCH to change it.",
+            twice=True,
+        )
 
     def get_one(req: Request) -> Response:
         if (err := bad_version(req)) is not None:
@@ -79,12 +94,7 @@ def routes(app: App) -> list[Route]:
         if wanted not in world.partner_ids:
             return invalid()
         if world.active_link(req.tid, req.oid) is not None:
-            return arm_error(
-                409,
-                "Conflict",
-                "This user or service principal is already linked with a Partner ID; use PATCH to change it.",
-                twice=True,
-            )
+            return already_linked()
         return Response(200, render(world.put_link(req.tid, req.oid, wanted)))
 
     def update(req: Request) -> Response:

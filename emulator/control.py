@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emulator import assumptions
 from emulator import graph_subscriptions as gsubs
 from emulator.clock import iso, utcnow
 from emulator.events import arm_event, lifecycle_event
@@ -87,10 +88,12 @@ def routes(app: App) -> list[Route]:
             raise ScenarioError("pageSize must be at least 1")
         if "throttling" in body:
             app.throttle.configure(body["throttling"] or {"arm": None, "graph": None})
-        return ok({**world.config, "throttling": app.throttle.state()})
+        if "assumptions" in body:
+            world.assumptions = assumptions.updated(world.assumptions, body["assumptions"])
+        return get_config(req)
 
     def get_config(req: Request) -> Response:
-        return ok({**world.config, "throttling": app.throttle.state()})
+        return ok({**world.config, "throttling": app.throttle.state(), "assumptions": world.assumptions})
 
     def throttling(req: Request) -> Response:
         return ok(app.throttle.configure(body_of(req) or {"arm": None, "graph": None}))

@@ -3,7 +3,9 @@ notifications they produce.
 
 The engine creates, renews (PATCH) and deletes them; the control API asks `notify` for the
 CloudEvents a principal change produces: one per live subscription on `users` or `groups`
-in that tenant, none without a subscription (as in Azure).
+in that tenant, none without a subscription (as in Azure). Whether Graph echoes
+`notificationUrl` as sent is not documented: the `graphNotificationUrlEcho` switch
+(assumptions.py) answers it either way.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 from emulator.clock import utcnow
 from emulator.events import graph_event
@@ -52,6 +55,15 @@ def notify(world: World, principal: Principal, change_type: str) -> list[dict[st
     return events
 
 
+def echoed(world: World, url: Any) -> Any:
+    """The address as Graph would store it: as sent, or with its query normalized (see the switch)."""
+    if world.assumptions["graphNotificationUrlEcho"] == "verbatim" or not isinstance(url, str) or "?" not in url:
+        return url
+    base, query = url.split("?", 1)
+    pairs = sorted((k.lower(), v.lower()) for k, v in parse_qsl(query, keep_blank_values=True))
+    return f"{base}?{urlencode(pairs)}"
+
+
 def add(world: World, body: dict[str, Any], tenant: str, app_id: str, creator: str) -> dict[str, Any]:
     sub = {
         "id": str(body.get("id") or uuid.uuid4()),
@@ -59,8 +71,8 @@ def add(world: World, body: dict[str, Any], tenant: str, app_id: str, creator: s
         "applicationId": app_id,
         "changeType": body.get("changeType", "updated,deleted"),
         "clientState": body.get("clientState"),
-        "notificationUrl": body.get("notificationUrl"),
-        "lifecycleNotificationUrl": body.get("lifecycleNotificationUrl"),
+        "notificationUrl": echoed(world, body.get("notificationUrl")),
+        "lifecycleNotificationUrl": echoed(world, body.get("lifecycleNotificationUrl")),
         "expirationDateTime": body["expirationDateTime"],
         "creatorId": creator,
         "includeResourceData": False,
@@ -138,7 +150,7 @@ def routes(app: App) -> list[Route]:
             sub["expirationDateTime"] = body["expirationDateTime"]
         for key in ("notificationUrl", "lifecycleNotificationUrl"):
             if key in body:
-                sub[key] = body[key]
+                sub[key] = echoed(world, body[key])
         return Response(200, public(sub))
 
     def delete(req: Request) -> Response:

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from emulator import assumptions
 from emulator.activity import ActivityLog
 from emulator.clock import iso, utcnow
 from emulator.entities import Access, Delegation, Principal, ScenarioError, parse_scope
@@ -60,6 +61,7 @@ class World:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.config: dict[str, Any] = {"pageSize": DEFAULT_PAGE_SIZE, "latencyMs": 0}
+        self.assumptions: dict[str, Any] = assumptions.defaults()
         self.load({"tenants": []})
 
     # ----- loading -------------------------------------------------------------------------
@@ -89,6 +91,7 @@ class World:
         self._access_version = -1
         emu = scenario.get("emulator", {})
         self.config = {"pageSize": int(emu.get("pageSize", DEFAULT_PAGE_SIZE)), "latencyMs": emu.get("latencyMs", 0)}
+        self.assumptions = assumptions.updated(assumptions.defaults(), emu.get("assumptions"))
         for role in scenario.get("roleDefinitions", []):
             self.roles[role["roleDefinitionId"].lower()] = _scenario_role(role)
         for tenant in scenario.get("tenants", []):

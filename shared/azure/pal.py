@@ -4,6 +4,12 @@ A link belongs to whoever's token makes the call, in the token's tenant, so a `P
 is built per (identity, tenant) with that identity's credential. `ensure_link` is the idempotent
 write the use cases call: GET first, then PUT if none, PATCH if it points elsewhere, nothing if
 right. Called by the delegation/verify use cases, `link-me` and the doctor.
+
+No public recording shows the status of a PUT when already linked (409 is likely, 400 possible)
+or confirms the error codes (`PartnerIdInvalid`, `ManagementPartnerNotFound`), so answers are
+classified by status as well as code: 404 is "not linked", a refused PUT is looked at again
+(linked meanwhile, or the partner id), and a 400 on a write that nothing else explains is an
+invalid partner id.
 """
 
 from __future__ import annotations
@@ -55,12 +61,15 @@ class PartnerLinkClient:
         return parse_link(body) if body else None
 
     def create_link(self, partner_id: str) -> model.PartnerLink:
-        """PUT: link the caller (fails with ConflictError when it already has a link)."""
+        """PUT: link the caller (refused with 409, or maybe 400, when it already has a link)."""
         return parse_link(self._http.put(f"{PARTNERS}/{_checked(partner_id)}", None, _PARAMS))
 
     def update_link(self, partner_id: str) -> model.PartnerLink:
-        """PATCH: move the caller's existing link to `partner_id`."""
-        return parse_link(self._http.patch(f"{PARTNERS}/{_checked(partner_id)}", None, _PARAMS))
+        """PATCH: move the caller's existing link to `partner_id` (400: the partner id is not valid)."""
+        try:
+            return parse_link(self._http.patch(f"{PARTNERS}/{_checked(partner_id)}", None, _PARAMS))
+        except errors.PermanentError as e:
+            raise _as_partner_id_invalid(e) from e
 
     def delete_link(self, partner_id: str) -> None:
         """DELETE: remove the caller's link; succeeds when there is none."""
@@ -83,15 +92,23 @@ class PartnerLinkClient:
             return LinkResult("repointed", link, current.partner_id)
         try:
             link = self.create_link(partner_id)
-        except errors.ConflictError:
-            # Someone (a concurrent handler, a human) linked between our GET and PUT: look again once.
+        except (errors.ConflictError, errors.PartnerIdInvalidError) as e:
+            link = None
+            refused: errors.PermanentError = e
+        except errors.PermanentError as e:
+            if e.status != 400:
+                raise
+            link, refused = None, e
+        if link is None:
+            # Linked meanwhile (a concurrent handler, a human: 409, or 400 where Azure says so), or
+            # the partner id was refused: one more look tells which.
             again = self.get_link()
             if again is not None and again.active and again.partner_id == partner_id:
                 return LinkResult("unchanged", again)
             if again is not None and again.active:
                 link = self.update_link(partner_id)
                 return LinkResult("repointed", link, again.partner_id)
-            raise
+            raise _as_partner_id_invalid(refused) from refused
         log.info("PAL link of %s created for partner id %s", link.object_id, partner_id)
         return LinkResult("created", link, current.partner_id if current else "")
 
@@ -114,6 +131,18 @@ def parse_link(body: dict[str, Any]) -> model.PartnerLink:
         state=str(props.get("state") or "Active"),
         version=version,
     )
+
+
+_NOT_THE_PARTNER_ID = ("invalidapiversionparameter", "missingapiversionparameter", "conflict")
+
+
+def _as_partner_id_invalid(error: errors.PermanentError) -> errors.PermanentError:
+    """A 400 on a PAL write that is not about the request itself: the partner id was refused."""
+    if isinstance(error, errors.PartnerIdInvalidError):
+        return error
+    if error.status == 400 and error.code.lower() not in _NOT_THE_PARTNER_ID:
+        return errors.PartnerIdInvalidError(error.message, status=400, code="PartnerIdInvalid")
+    return error
 
 
 def _checked(partner_id: str) -> str:

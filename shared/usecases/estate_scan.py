@@ -3,11 +3,13 @@
 Called by `shared.usecases.verify` (step 1). A managing-tenant identity sees a customer
 subscription only where it (or a group it is in) holds an authorization, so each identity we
 act as is a reader; the managed identity reads first. A subscription listed in full at
-subscription scope by one reader returns every assignment there (its resource groups' too),
-so later readers skip it: the estate costs one list per delegated subscription, not one per
-subscription and reader. Where a reader may only see some resource groups (403 at subscription
-scope), their scopes are listed one by one. Lists run with bounded concurrency
-(`PAL_MAX_CONCURRENCY`). What could not be read is reported as incomplete, never as removed.
+subscription scope by one reader is skipped by later readers: the estate costs one list per
+delegated subscription, not one per subscription and reader. Whether that list also returns
+its resource groups' assignments is not documented: once an answer shows it does (remembered
+in the store), nothing more is read; until then the groups are listed too. Where a reader may
+only see some resource groups (403 at subscription scope), their scopes are listed one by one.
+Lists run with bounded concurrency (`PAL_MAX_CONCURRENCY`). What could not be read is reported
+as incomplete, never as removed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.usecases.engine import Engine
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+LISTS_INCLUDE_GROUPS = "lighthouse-subscription-lists-include-groups"  # learnt once from an answer
 
 
 @dataclass
@@ -75,6 +78,7 @@ def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inv
     first_error: errors.AzureError | None = None
     workers = max(1, engine.settings.max_concurrency)
     readers = _readers(engine)
+    learned = _Learned(bool(engine.store.get_state(LISTS_INCLUDE_GROUPS)))
     # Every reader's subscription list side by side (one tenant-level read each, own token each).
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(readers))), thread_name_prefix="verify-subs") as pool:
         listed = list(pool.map(lambda r: _list_subscriptions(r[2], managing), readers))
@@ -86,15 +90,15 @@ def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inv
             continue
         inventory.readers.append(acting.name)
         inventory.subscriptions.update(s.subscription_id for s in subscriptions)
-        for s in subscriptions:
-            if s.tenant_id:
-                inventory.tenants.setdefault(s.tenant_id, "")
+        inventory.tenants.update({s.tenant_id: "" for s in subscriptions if s.tenant_id} | inventory.tenants)
         todo = [s for s in subscriptions if s.subscription_id not in complete_subs]
         if not todo:
             continue
         done = 0
         with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="verify-scan") as pool:
-            scan_one = functools.partial(_scan, reader, arm_client, managing=managing, listed=listed_groups)
+            scan_one = functools.partial(
+                _scan, reader, arm_client, managing=managing, listed=listed_groups, learned=learned
+            )
             scans = pool.map(scan_one, todo)
             for subscription, scan in zip(todo, scans, strict=True):
                 done += 1
@@ -115,6 +119,8 @@ def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inv
     if not inventory.readers:
         raise first_error or errors.CredentialError("no identity could list subscriptions")
     inventory.incomplete_scopes = failures
+    if learned.lists_include_groups and not engine.store.get_state(LISTS_INCLUDE_GROUPS):
+        engine.store.put_state(LISTS_INCLUDE_GROUPS, True)
     return inventory
 
 
@@ -143,6 +149,14 @@ def _list_subscriptions(arm_client: arm.ArmClient, managing: str) -> list[arm.Su
         return e
 
 
+@dataclass
+class _Learned:
+    """Whether a subscription-scope list was seen returning resource-group assignments (then it
+    always does, and no resource group needs its own list where the subscription could be listed)."""
+
+    lists_include_groups: bool = False
+
+
 def _scan(
     reader: lighthouse.LighthouseClient,
     arm_client: arm.ArmClient,
@@ -150,36 +164,70 @@ def _scan(
     *,
     managing: str,
     listed: set[str],
+    learned: _Learned,
 ) -> _Scan:
-    """One subscription: one list at its scope, or its visible resource groups one by one."""
+    """One subscription: one list at its scope, or its visible resource groups one by one.
+
+    Whether the subscription-scope list also returns the assignments of its resource groups is
+    not documented. Until one answer shows it does, the groups are listed too (assignments are
+    de-duplicated by id), so a resource-group delegation is never missed.
+    """
     scope = f"/subscriptions/{subscription.subscription_id}"
     scan = _Scan()
     try:
         scan.delegations = list(reader.list_assignments(scope, managing))
-        scan.complete = True
-        return scan
     except errors.ForbiddenError:
         pass  # this identity holds only resource-group delegations here
     except errors.AzureError as e:
         scan.failures.append((scope, str(e)[:300]))
         return scan
+    else:
+        if learned.lists_include_groups or any(_in_group(d) for d in scan.delegations):
+            learned.lists_include_groups = True
+            scan.complete = True
+            return scan
+        _scan_groups(reader, arm_client, subscription, scan, managing=managing, listed=listed)
+        scan.complete = not scan.failures
+        return scan
+    _scan_groups(reader, arm_client, subscription, scan, managing=managing, listed=listed)
+    return scan
+
+
+def _scan_groups(
+    reader: lighthouse.LighthouseClient,
+    arm_client: arm.ArmClient,
+    subscription: arm.Subscription,
+    scan: _Scan,
+    *,
+    managing: str,
+    listed: set[str],
+) -> None:
+    """The assignments of each resource group of `subscription` the identity can see."""
+    scope = f"/subscriptions/{subscription.subscription_id}"
     try:
         groups = list(arm_client.list_resource_groups(subscription.subscription_id))
     except errors.AzureError as e:
         scan.failures.append((scope, str(e)[:300]))
-        return scan
+        return
+    seen = {d.key for d in scan.delegations}
     for group in groups:
         group_scope = (group.id or f"{scope}/resourceGroups/{group.name}").rstrip("/")
         if group_scope.lower() in listed:
             continue
         try:
-            scan.delegations += list(reader.list_assignments(group_scope, managing))
-            scan.groups_listed.append(group_scope.lower())
+            found = list(reader.list_assignments(group_scope, managing))
         except errors.ForbiddenError:
             continue  # a group we see but hold nothing in
         except errors.AzureError as e:
             scan.failures.append((group_scope.lower(), str(e)[:300]))
-    return scan
+            continue
+        scan.delegations += [d for d in found if d.key not in seen]
+        seen.update(d.key for d in found)
+        scan.groups_listed.append(group_scope.lower())
+
+
+def _in_group(delegation: model.Delegation) -> bool:
+    return "/resourcegroups/" in delegation.key.lower()
 
 
 def _under(scope: str, parent: str) -> bool:

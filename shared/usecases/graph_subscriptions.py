@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl
 
 from shared import model
 from shared.azure import errors
@@ -66,6 +67,22 @@ def _resource(subscription: graph_module.GraphSubscription) -> str:
     return subscription.resource.strip("/").lower()
 
 
+def same_address(a: str, b: str) -> bool:
+    """Whether two notification URLs name the same place: by parameters, case-insensitively.
+
+    Graph is not documented to echo `notificationUrl` verbatim, and an Event Grid partner topic
+    address (`EventGrid:?azuresubscriptionid=...&resourcegroup=...`) names Azure resources,
+    whose names are case-insensitive; so order and case of its parameters do not matter.
+    """
+    base_a, _, query_a = a.strip().partition("?")
+    base_b, _, query_b = b.strip().partition("?")
+
+    def params(query: str) -> list[tuple[str, str]]:
+        return sorted((k.lower(), v.lower()) for k, v in parse_qsl(query, keep_blank_values=True))
+
+    return base_a.lower() == base_b.lower() and params(query_a) == params(query_b)
+
+
 def upkeep(engine: Engine, now: datetime) -> Upkeep:
     """Create, renew and de-duplicate our users and groups subscriptions. Raises AzureError."""
     settings = engine.settings
@@ -73,7 +90,7 @@ def upkeep(engine: Engine, now: datetime) -> Upkeep:
     url = settings.graph_notification_url
     ours: dict[str, list[graph_module.GraphSubscription]] = {r: [] for r in RESOURCES}
     for subscription in graph.list_subscriptions():
-        if _resource(subscription) in ours and subscription.notification_url == url:
+        if _resource(subscription) in ours and same_address(subscription.notification_url, url):
             ours[_resource(subscription)].append(subscription)
     done = Upkeep()
     for resource in RESOURCES:
@@ -122,7 +139,7 @@ def get_ours(engine: Engine, subscription_id: str) -> graph_module.GraphSubscrip
         return None
     if _resource(subscription) not in RESOURCES:
         return None
-    if subscription.notification_url != engine.settings.graph_notification_url:
+    if not same_address(subscription.notification_url, engine.settings.graph_notification_url):
         return None
     return replace(subscription, resource=_resource(subscription))
 

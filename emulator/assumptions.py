@@ -1,0 +1,46 @@
+"""Named switches for what no public source settles: the emulator plays either answer.
+
+Each behaviour below has no public recording or documentation that decides it, so the engine
+must work under every allowed value and the tests run it both ways. `World.assumptions` holds
+the current values: from the scenario's `emulator.assumptions`, changed by `POST /config`
+`{"assumptions": {...}}`. Handlers in arm_pal, arm_lighthouse and graph_subscriptions read them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.entities import ScenarioError
+
+# name -> (default, allowed values)
+SWITCHES: dict[str, tuple[Any, tuple[Any, ...]]] = {
+    # PUT .../partners/{id} when the caller is already linked: 409 Conflict, or 400 BadRequest.
+    "palPutWhenLinked": (409, (409, 400)),
+    # PAL error codes: "named" (PartnerIdInvalid, ManagementPartnerNotFound) or "generic" (BadRequest, NotFound).
+    "palErrorCodes": ("named", ("named", "generic")),
+    # A subscription-scope registrationAssignments list also returns its resource groups' assignments.
+    "subscriptionListIncludesResourceGroups": (True, (True, False)),
+    # Graph subscriptions echo notificationUrl "verbatim", or "normalized" (query names lower-cased and sorted).
+    "graphNotificationUrlEcho": ("verbatim", ("verbatim", "normalized")),
+}
+
+
+def defaults() -> dict[str, Any]:
+    return {name: default for name, (default, _allowed) in SWITCHES.items()}
+
+
+def updated(current: dict[str, Any], raw: Any) -> dict[str, Any]:
+    """`current` with the switches in `raw` applied; ScenarioError names a bad switch or value."""
+    if raw is None:
+        return dict(current)
+    if not isinstance(raw, dict):
+        raise ScenarioError("assumptions must be an object of switch -> value")
+    out = dict(current)
+    for name, value in raw.items():
+        if name not in SWITCHES:
+            raise ScenarioError(f"unknown assumption {name!r}; known: {', '.join(SWITCHES)}")
+        allowed = SWITCHES[name][1]
+        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            raise ScenarioError(f"assumption {name} must be one of {list(allowed)}, got {value!r}")
+        out[name] = value
+    return out
