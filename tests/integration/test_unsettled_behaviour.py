@@ -107,7 +107,8 @@ def test_graph_subscriptions_are_recognised_however_graph_echoes_the_address(emu
     second = graph_subscriptions.upkeep(palwatch, now())
 
     assert sorted(first.created) == ["groups", "users"]
-    assert second.created == [] and second.removed_duplicates == []
+    assert second.created == []
+    assert second.removed_duplicates == []
     assert sorted(second.kept) == ["groups", "users"]
     stored = emulator.control("GET", "/graph/subscriptions")
     items = stored.get("subscriptions", stored.get("value", []))
