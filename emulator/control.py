@@ -74,7 +74,8 @@ def routes(app: App) -> list[Route]:
         if scenario is None:
             scenario = json.loads(Path(app.scenario_path).read_text()) if app.scenario_path else {}
         load_scenario(world, scenario)
-        app.journal.clear()  # a reset is a fresh start: no old requests, faults or throttling
+        app.journal.clear()  # a reset is a fresh start: no old requests, faults or throttling, no body recording
+        app.journal.record_bodies = False
         app.faults.clear()
         app.throttle.configure({"arm": None, "graph": None})
         return ok({"events": [], "tenants": len(world.tenants), "delegations": len(world.delegations)})
@@ -202,6 +203,12 @@ def routes(app: App) -> list[Route]:
         if req.method == "DELETE":
             app.journal.clear()
             return ok({"requests": []})
+        if req.method == "POST":
+            flag = (body_of(req) or {}).get("recordBodies")
+            if not isinstance(flag, bool):
+                raise ScenarioError("recordBodies must be true or false")
+            app.journal.record_bodies = flag
+            return ok({"recordBodies": flag})
         since = int(req.q("since") or 0)
         return ok({"requests": app.journal.since(since)})
 
@@ -283,6 +290,7 @@ def routes(app: App) -> list[Route]:
         ("DELETE", c + r"/mailbox", mailbox),
         ("GET", c + r"/journal", journal),
         ("DELETE", c + r"/journal", journal),
+        ("POST", c + r"/journal", journal),
         ("GET", c + r"/faults", faults),
         ("POST", c + r"/faults", faults),
         ("DELETE", c + r"/faults", faults),

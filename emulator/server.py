@@ -102,6 +102,7 @@ class App:
             code = "MethodNotAllowed" if path_known else "NoRegisteredProviderFound"
             return arm_error(405 if path_known else 404, code, f"No route for {req.method} {req.path}")
         req.match = match
+        req.surface = found.surface
         if found.surface != "control":
             fault = self.faults.pick(req.method, req.path)
             delay = (fault.latency_ms if fault else 0) + float(self.world.config.get("latencyMs") or 0)
@@ -160,6 +161,7 @@ class App:
                     "tenantId": req.claims.get("tid"),
                     "objectId": req.claims.get("oid"),
                     "appId": req.claims.get("appid"),
+                    **self.journal.bodies(sub.surface, sub.body, result.payload()),
                 }
             )
             answers.append(
@@ -225,12 +227,12 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("handler failed for %s %s", self.command, path)
             response = arm_error(500, "InternalServerError", "The emulator failed on this request.")
+        payload = b"" if response.drop else response.payload()
         if response.drop:
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
         else:
-            payload = response.payload()
             self.send_response(response.status)
             if payload and not any(k.lower() == "content-type" for k in response.headers):
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -250,6 +252,7 @@ class Handler(BaseHTTPRequestHandler):
                     "tenantId": req.claims.get("tid") or req.tid or None,
                     "objectId": req.claims.get("oid") or None,
                     "appId": req.claims.get("appid") or None,
+                    **self.app.journal.bodies(req.surface, body, None if response.drop else payload),
                 }
             )
 

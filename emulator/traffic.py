@@ -6,6 +6,7 @@ every non-control request in the `Journal`; the control API reads and changes al
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import threading
@@ -18,12 +19,18 @@ from emulator.clock import iso, utcnow
 
 
 class Journal:
-    """Every request the emulated services received, with the caller from its token."""
+    """Every request the emulated services received, with the caller from its token.
+
+    With `record_bodies` on (off by default; the control API switches it) ARM and Graph entries
+    also carry the request and response bodies as they went over the wire, so conformance tests
+    can check them against Microsoft's schemas. Token endpoints are never recorded with bodies.
+    """
 
     def __init__(self, limit: int = 500_000) -> None:
         self._lock = threading.Lock()
         self._items: deque[dict[str, Any]] = deque(maxlen=limit)
         self._seq = 0
+        self.record_bodies = False
 
     def add(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -38,6 +45,26 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def bodies(self, surface: str, request_body: bytes, response_payload: bytes | None) -> dict[str, Any]:
+        """The body fields of a journal entry: empty unless recording is on and the surface is ARM or Graph."""
+        if not self.record_bodies or surface not in ("arm", "graph"):
+            return {}
+        return {
+            "requestBytes": len(request_body),
+            "requestBody": _decoded(request_body),
+            "responseBody": _decoded(response_payload or b""),
+        }
+
+
+def _decoded(payload: bytes) -> Any:
+    """JSON as parsed, text when it is not JSON, None when empty."""
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload.decode("utf-8", "replace")
 
 
 @dataclass

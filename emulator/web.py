@@ -29,6 +29,7 @@ class Request:
     match: re.Match[str] | None = None
     claims: dict[str, Any] = field(default_factory=dict)
     caller: Principal | None = None
+    surface: str = ""  # arm | graph | entra | control | mi, once routed
 
     def q(self, name: str, default: str | None = None) -> str | None:
         wanted = name.lower()
