@@ -18,6 +18,14 @@ from emulator.world import ACTIVITY_LOG_ROLES
 if TYPE_CHECKING:
     from emulator.server import App
 
+
+def insights_error(status: int, code: str, message: str) -> Response:
+    """An error of the Insights provider itself: code and message at the top level, as the tenant
+    activity log's ErrorResponse declares them (activityLogs_API.json, 2015-04-01). Refusals made by
+    ARM before the provider (401, 403 AuthorizationFailed) keep ARM's {error: {...}} shape."""
+    return Response(status, {"code": code, "message": message})
+
+
 GE = re.compile(r"eventTimestamp\s+ge\s+'([^']+)'", re.IGNORECASE)
 LE = re.compile(r"eventTimestamp\s+le\s+'([^']+)'", re.IGNORECASE)
 
@@ -57,14 +65,14 @@ def routes(app: App) -> list[Route]:
         text = req.q("$filter") or ""
         since = GE.search(text)
         if not since:
-            return arm_error(400, "BadRequest", "The $filter must contain eventTimestamp ge '<instant>'.")
+            return insights_error(400, "BadRequest", "The $filter must contain eventTimestamp ge '<instant>'.")
         until = LE.search(text)
         try:
             lo, hi = world.activity.window(
                 req.tid, normalize_time(since.group(1)), normalize_time(until.group(1)) if until else None
             )
         except ValueError:
-            return arm_error(400, "BadRequest", "eventTimestamp in $filter is not a valid instant.")
+            return insights_error(400, "BadRequest", "eventTimestamp in $filter is not a valid instant.")
         token = req.q("$skiptoken") or ""
         offset = 0
         if re.fullmatch(r"\d+-\d+", token):
