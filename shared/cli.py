@@ -259,12 +259,31 @@ def _configure_doctor(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--send-test-mail", action="store_true", help="send a test alert mail to PAL_ALERT_MAIL_TO to prove Mail.Send"
     )
+    parser.add_argument(
+        "--send-test-alert",
+        action="store_true",
+        help="deliver one test notice on every configured alert channel (mail, SMTP, webhook, Event Grid)",
+    )
+    from shared import cli_credentials
+
+    cli_credentials.add_option(parser)
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
-    from shared import doctor
+    from shared import cli_credentials, doctor
 
-    report = doctor.run_doctor(send_test_mail=args.send_test_mail)
+    kind = getattr(args, "credential", "managed-identity")
+    factory = None
+    if kind != "managed-identity":
+
+        def factory(settings):  # type: ignore[no-untyped-def]
+            return cli_credentials.credentials_for(kind, settings, retry_total=1, retry_backoff_factor=0.2)
+
+    report = doctor.run_doctor(
+        send_test_mail=args.send_test_mail,
+        send_test_alert=getattr(args, "send_test_alert", False),
+        credentials_factory=factory,
+    )
     emit(args, report.to_json(), table=lambda: report.render(show_settings=args.show_settings))
     return EXIT_OK if report.ok else EXIT_FAILED
 

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import cli
+from shared import cli, cli_credentials
 
 CREDENTIALS = ("default", "cli", "device-code")
 
@@ -61,6 +61,8 @@ def _run_link_me(args: argparse.Namespace) -> int:
     engine = engine_module.Engine(settings)
     try:
         credential = person_credential(args.credential, tenant, settings.authority_host)
+        # The same sign-in reaches the state tables (a laptop has no managed identity).
+        engine.use_credentials(cli_credentials.SignedInCredentials(settings, credential, args.credential))
         outcome = users.link_me(engine, credential, datetime.now(UTC), partner_id=args.partner_id or "")
     except errors.PartnerIdInvalidError:
         print(
@@ -90,9 +92,11 @@ def _configure_attest(parser: argparse.ArgumentParser) -> None:
     add = actions.add_parser("add", help="record a user of the managing tenant as linked", parents=common)
     add.add_argument("object_id", help="the user's object id in the managing tenant")
     add.add_argument("--by", default="an operator", help="who vouches for the link (kept with the attestation)")
-    actions.add_parser("list", help="the users recorded as linked", parents=common)
+    listing = actions.add_parser("list", help="the users recorded as linked", parents=common)
     revoke = actions.add_parser("revoke", help="stop counting a user as linked", parents=common)
     revoke.add_argument("object_id", help="the user's object id")
+    for action in (add, listing, revoke):
+        cli_credentials.add_option(action)
 
 
 def _run_attest(args: argparse.Namespace) -> int:
@@ -106,6 +110,9 @@ def _run_attest(args: argparse.Namespace) -> int:
         print(f"palwatch attest: {object_id!r} is not an object id (a GUID)", file=sys.stderr)
         return cli.EXIT_USAGE
     engine = engine_module.Engine(settings_module.load_settings())
+    kind = getattr(args, "credential", "managed-identity")
+    if kind != "managed-identity":
+        engine.use_credentials(cli_credentials.credentials_for(kind, engine.settings))
     try:
         return _ATTEST_ACTIONS[action](engine, args)
     finally:

@@ -2,9 +2,9 @@
 
 Registered with `shared.cli` on import (imported by `cli._load_commands`). They use the same
 engine and store as the function app (so they need `AzureWebJobsStorage` and the PAL_ settings).
-`--credential default` gets tokens from azure-identity's DefaultAzureCredential (Azure CLI,
-VS Code, environment, workload identity...) wherever the app would use its managed identity;
-the identities in PAL_IDENTITIES keep their own credentials.
+`--credential` (shared.cli_credentials) says who plays the app's managed identity from a
+laptop: `default`, `cli` or `device-code`; the identities in PAL_IDENTITIES keep their own
+credentials.
 """
 
 from __future__ import annotations
@@ -16,25 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from shared import cli, cli_output
-from shared.azure import identity
+from shared import cli, cli_credentials, cli_output
 
-CREDENTIALS = ("managed-identity", "default")
-
-
-class DefaultCredentials(identity.Credentials):
-    """Credentials where DefaultAzureCredential plays the managed identity (a person or a pipeline)."""
-
-    def managed_identity(self) -> Any:
-        def build() -> Any:
-            from azure.identity import DefaultAzureCredential
-
-            options: dict[str, Any] = {"authority": self.settings.authority_host, **self.options}
-            if self.settings.managed_identity_client_id:
-                options["managed_identity_client_id"] = self.settings.managed_identity_client_id
-            return DefaultAzureCredential(**options)
-
-        return self._get(("default", "", ""), build)
+CREDENTIALS = cli_credentials.CREDENTIALS
 
 
 class ProgressBar:
@@ -72,19 +56,13 @@ def build_engine(credential: str = "managed-identity") -> Any:
     from shared.usecases.engine import Engine
 
     engine = Engine(settings_module.load_settings())
-    if credential == "default":
-        engine.use_credentials(DefaultCredentials(engine.settings))
+    if credential != "managed-identity":
+        engine.use_credentials(cli_credentials.credentials_for(credential, engine.settings))
     return engine
 
 
 def _add_credential(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--credential",
-        choices=CREDENTIALS,
-        default="managed-identity",
-        help="how to get the tokens the app's managed identity would get (default: managed-identity; "
-        "'default' = azure-identity DefaultAzureCredential: Azure CLI, VS Code, environment...)",
-    )
+    cli_credentials.add_option(parser)
 
 
 def _engine_or_error(args: argparse.Namespace) -> Any:
@@ -151,6 +129,7 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     cli.add_fail_on(parser, "none")
+    _add_credential(parser)
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -192,6 +171,7 @@ def _run_report(args: argparse.Namespace) -> int:
 def _configure_findings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="include resolved findings")
     cli.add_fail_on(parser, "none")
+    _add_credential(parser)
 
 
 def _run_findings(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import doctor_fixes as fixes
+from shared import doctor_operations as operations
 from shared import model
 from shared import settings as settings_module
 from shared.azure import errors, http, identity
@@ -89,9 +90,17 @@ def run_doctor(
     environ: Mapping[str, str] | None = None,
     *,
     send_test_mail: bool = False,
+    send_test_alert: bool = False,
     credentials_factory: Callable[[Any], identity.Credentials] | None = None,
 ) -> DoctorReport:
-    """Run every check against the environment (default os.environ)."""
+    """Run every check against the environment (default os.environ).
+
+    `credentials_factory` decides who the doctor is: by default the app's managed identity (as in
+    the `health` function); the CLI's `--credential` passes the operator's sign-in instead.
+    """
+    import os
+
+    environ = os.environ if environ is None else environ
     try:
         settings = settings_module.load_settings(environ)
     except settings_module.SettingsError as e:
@@ -100,7 +109,13 @@ def run_doctor(
         return DoctorReport((CheckResult("settings", FAIL, detail, fix),))
     # One quick retry: an operator waits at the terminal, and the doctor is run again anyway.
     credentials = (credentials_factory or _quick_credentials)(settings)
-    checker = _Doctor(settings, credentials, send_test_mail=send_test_mail)
+    checker = _Doctor(
+        settings,
+        credentials,
+        environ,
+        send_test_mail=send_test_mail and not send_test_alert,  # the alert test sends the mail already
+        send_test_alert=send_test_alert,
+    )
     try:
         checks = checker.run()
     finally:
@@ -111,11 +126,19 @@ def run_doctor(
 
 class _Doctor:
     def __init__(
-        self, settings: settings_module.Settings, credentials: identity.Credentials, *, send_test_mail: bool
+        self,
+        settings: settings_module.Settings,
+        credentials: identity.Credentials,
+        environ: Mapping[str, str],
+        *,
+        send_test_mail: bool,
+        send_test_alert: bool = False,
     ) -> None:
         self.s = settings
         self.credentials = credentials
+        self.environ = environ
         self.send_test_mail = send_test_mail
+        self.send_test_alert = send_test_alert
         self.session = http.new_session(pool_size=settings.max_concurrency, max_retries=2)
         self.results: list[CheckResult] = []
         self.mi_object_id = "<managed identity object id>"
@@ -132,22 +155,12 @@ class _Doctor:
             f"partner id {s.partner_id}, managing tenant {s.managing_tenant_id}, "
             f"{extra} extra identit{'y' if extra == 1 else 'ies'}",
         )
-        if s.storage.configured:
-            how = "identity-based" if s.storage.identity_based else "connection string"
-            self.add("storage settings", OK, f"{how}, table prefix {s.storage.table_prefix}")
-        else:
-            self.add(
-                "storage settings",
-                WARN,
-                "no AzureWebJobsStorage setting: the store cannot be reached",
-                "set AzureWebJobsStorage (the Functions host sets it in Azure) or "
-                "AzureWebJobsStorage__accountName for identity-based access",
-                required=False,
-            )
         mi_ok = self.identity_token(s.managed_identity)
         tokens = {s.managed_identity.name: mi_ok}
         for acting in s.identities[1:]:
             tokens[acting.name] = self.identity_token(acting)
+        now = datetime.now(UTC)
+        operations.check_store(self.add, s, self.credentials.managed_identity(), self.mi_object_id, now)
         if not mi_ok:
             for name in (
                 "list tenants",
@@ -171,6 +184,16 @@ class _Doctor:
         for acting in s.identities:
             if tokens[acting.name]:
                 self.link_check(acting)
+        mi = self.credentials.managed_identity()
+        operations.check_channels(
+            self.add,
+            self.environ,
+            graph_mail=GraphClient(http.AzureHttpClient.for_graph(s, mi, session=self.session)),
+            credential=mi,
+            timeout=s.http_timeout_seconds,
+            send_test_alert=self.send_test_alert,
+            now=now,
+        )
         return self.results
 
     # -- tokens ----------------------------------------------------------------------------------

@@ -184,6 +184,20 @@ class SmtpChannel:
             client.ehlo()
         return client
 
+    def probe(self) -> str:
+        """Connect, negotiate TLS, log in when configured, and say goodbye: no message is sent (the doctor)."""
+        try:
+            with self._connect() as client:
+                if self.username:
+                    client.login(self.username, self._password or "")
+                code, _ = client.noop()
+        except smtplib.SMTPResponseException as exc:
+            raise channel.DeliveryError(channel.describe(exc), transient=exc.smtp_code < 500) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise channel.DeliveryError(channel.describe(exc), transient=True) from exc
+        login = ", logged in" if self.username else ""
+        return f"{self.host}:{self.port} answers ({self.security}{login}; NOOP {code})"
+
     def send(self, batch: Sequence[notices_.Notice], now: datetime) -> None:
         msg = mime_message(
             render.render(batch, now),
@@ -229,6 +243,18 @@ class EmlFolderChannel:
 
     def accepts(self, notice: notices_.Notice) -> bool:
         return True
+
+    def probe(self) -> str:
+        """The folder exists (or can be made) and takes a file: no message is written (the doctor)."""
+        import os
+
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise channel.DeliveryError(channel.describe(exc), transient=False) from exc
+        if not os.access(self.directory, os.W_OK):
+            raise channel.DeliveryError("the folder is not writable", transient=False)
+        return f"folder {self.directory} is writable"
 
     def path_for(self, batch: Sequence[notices_.Notice], now: datetime) -> Path:
         stamp = notices_.utc(now).strftime("%Y%m%dT%H%M%SZ")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from shared import model
+from shared import model, telemetry
 from shared.notify import dispatch, factory, notices
 from shared.store import outbox as outbox_module
 from shared.usecases.engine import Engine
@@ -51,11 +51,40 @@ def dispatcher(engine: Engine) -> dispatch.Dispatcher:
 def enqueue(
     engine: Engine, opened: list[model.RecordedFinding], resolved: list[model.RecordedFinding], now: datetime
 ) -> int:
-    """Write the notices a pass owes to the outbox (idempotent: the same notice is written once)."""
+    """Write the notices a pass owes to the outbox (idempotent: the same notice is written once).
+
+    Every pass that opens or resolves findings comes through here, so this is also where each
+    becomes a `PalWatch.FindingOpened` / `PalWatch.FindingResolved` record for Azure Monitor.
+    """
+    record_findings(opened, resolved)
     batch = notices.notices_for(opened, _worth_announcing(resolved, opened))
     if not batch:
         return 0
     return dispatcher(engine).enqueue(batch, now)
+
+
+def finding_dimensions(recorded: model.RecordedFinding) -> dict[str, object]:
+    """The stable dimensions of a finding record (no detail text: it can be long and customer-named)."""
+    f = recorded.finding
+    return {
+        "key": f.key,
+        "kind": f.kind,
+        "severity": f.severity.value,
+        "reason": f.reason,
+        "tenantId": f.tenant_id,
+        "tenantName": f.tenant_name,
+        "scope": f.scope,
+        "principalId": f.principal_id,
+        "title": f.title,
+    }
+
+
+def record_findings(opened: list[model.RecordedFinding], resolved: list[model.RecordedFinding]) -> None:
+    for recorded in opened:
+        level = logging.WARNING if recorded.finding.severity.value == "critical" else logging.INFO
+        telemetry.emit(telemetry.FINDING_OPENED, finding_dimensions(recorded), level=level)
+    for recorded in resolved:
+        telemetry.emit(telemetry.FINDING_RESOLVED, finding_dimensions(recorded))
 
 
 def deliver(
@@ -86,6 +115,9 @@ def deliver(
         log.warning("alerts: %d notice(s) were missing from the outbox and are sent now", swept)
     sender.remind(open_now, now)
     report = sender.dispatch(now)
+    for name, stats in report.channels.items():
+        if stats.dead:
+            telemetry.emit(telemetry.OUTBOX_DEAD_LETTER, {"channel": name, "count": stats.dead}, level=logging.WARNING)
     if purge:
         sender.outbox.purge(now - OUTBOX_RETENTION)
     log.info("alerts: %s", report)

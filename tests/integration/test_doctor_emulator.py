@@ -29,8 +29,8 @@ def managed_identity(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def demo_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+def demo_env(emulator: Emulator, azurite: str, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    monkeypatch.setenv("AzureWebJobsStorage", azurite)
     monkeypatch.setenv("PAL_ALERT_MAIL_FROM", "palwatch@contosomsp.onmicrosoft.com")
     monkeypatch.setenv("PAL_ALERT_MAIL_TO", "ops@contoso.example")
     return emulator

@@ -30,6 +30,7 @@ def test_every_trigger_is_indexed_with_its_binding():
         "identity_events": "eventGridTrigger",
         "verify_attribution": "timerTrigger",
         "coverage": "httpTrigger",
+        "health": "httpTrigger",
     }
 
 
@@ -41,6 +42,12 @@ def test_schedules_come_from_app_settings():
 def test_the_coverage_endpoint_needs_a_function_key():
     assert _trigger("coverage")["authLevel"].lower() == "function"
     assert _trigger("coverage")["methods"] == ["GET"]
+
+
+def test_the_health_endpoint_needs_a_function_key():
+    assert _trigger("health")["authLevel"].lower() in ("function", "admin")
+    assert _trigger("health")["methods"] == ["GET"]
+    assert _trigger("health")["route"] == "health"
 
 
 def test_function_app_imports_nothing_but_the_functions_library_at_module_level():
