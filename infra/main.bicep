@@ -1,6 +1,7 @@
 // PAL Watch: everything `azd up` creates in the partner's (managing) tenant.
-// Shape of the Azure-Samples Python Functions azd quickstarts: one resource group, a Flex
-// Consumption function app on Python 3.11, one user-assigned managed identity for everything,
+// Shape of the Azure-Samples Python Functions azd quickstarts: the app's resource group, a Flex
+// Consumption function app on Python 3.11, one user-assigned managed identity for everything
+// (in a resource group of its own, locked, named apart from the environment: docs/deploy.md),
 // identity-based storage, Application Insights with Entra ID ingestion, and the two Event Grid
 // pieces (custom topic for findings, Microsoft Graph partner topic for identity events).
 // What needs a tenant admin (Graph app permissions, Monitoring Reader at `/`) is in
@@ -20,13 +21,29 @@ param location string
 @description('Optional names; leave empty to derive them from the environment name.')
 param resourceGroupName string = ''
 param functionAppName string = ''
-param identityName string = ''
 param storageAccountName string = ''
 param logAnalyticsName string = ''
 param applicationInsightsName string = ''
 param keyVaultName string = ''
 param eventsTopicName string = ''
 param graphPartnerTopicName string = ''
+
+// ---- The identity customers' offers name: never recreated (docs/deploy.md, "The identity") ----
+@description('Resource id of an existing PAL Watch identity to reuse (PAL_IDENTITY_RESOURCE_ID). Empty: create (or keep) identityName in identityResourceGroupName.')
+param existingIdentityId string = ''
+
+@description('Resource group of the identity, apart from the app and not named from the environment, with a CanNotDelete lock.')
+param identityResourceGroupName string = 'rg-pal-watch-identity'
+
+@description('Name of the identity; not derived from the environment, so a new environment or region finds the same one.')
+param identityName string = 'id-pal-watch'
+
+@description('Region of the identity group (a managed identity is regional; its object id is what matters).')
+param identityLocation string = location
+
+// ---- Watching the watcher ----
+@description('Ops address the alert rules on PAL Watch itself mail (the action group). Empty: the rules fire without a mail receiver.')
+param opsAlertEmail string = ''
 
 // ---- What the engine reads (team-notes "Settings names"); docs/deploy.md lists each ----
 @description('PAL_PARTNER_ID: the associated partner ID (digits) every link points to.')
@@ -99,6 +116,16 @@ var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunct
 var deploymentContainerName = 'app-package-${take(appName, 32)}-${take(resourceToken, 7)}'
 var partnerTopicName = !empty(graphPartnerTopicName) ? graphPartnerTopicName : '${abbrs.eventGridPartnerTopics}graph-${resourceToken}'
 var kvName = !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${resourceToken}'
+var reuseIdentity = !empty(existingIdentityId)
+var identityIdParts = split(existingIdentityId, '/')
+var identitySubscriptionId = reuseIdentity ? identityIdParts[2] : subscription().subscriptionId
+var identityGroupName = reuseIdentity ? identityIdParts[4] : identityResourceGroupName
+var identityResourceName = reuseIdentity ? identityIdParts[8] : identityName
+// No azd-env-name tag: the identity belongs to no environment.
+var identityTags = { 'pal-watch': 'identity-never-delete' }
+// Hours between verifications from the NCRONTAB hour field ('*/6' -> 6; a fixed hour -> daily).
+var verifyHourField = split(palVerifySchedule, ' ')[2]
+var verifyHours = contains(verifyHourField, '*/') ? int(replace(verifyHourField, '*/', '')) : 24
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -108,15 +135,32 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
 
 // One user-assigned identity: storage, App Insights ingestion, Key Vault references, Event Grid
 // publishing, ARM and Graph calls. It is also the identity customers delegate to (it links
-// itself to the partner ID), so its object id must stay stable: it lives apart from the app.
-module identity './core/identity.bicep' = {
+// itself to the partner ID), so its object id must stay stable: own group, lock, fixed name.
+resource identityRg 'Microsoft.Resources/resourceGroups@2024-03-01' = if (!reuseIdentity) {
+  name: identityResourceGroupName
+  location: identityLocation
+  tags: identityTags
+}
+
+module identityCreate './core/identity.bicep' = if (!reuseIdentity) {
   name: 'identity'
-  scope: rg
+  scope: identityRg
   params: {
-    name: !empty(identityName) ? identityName : '${abbrs.managedIdentityUserAssignedIdentities}palwatch-${resourceToken}'
-    location: location
-    tags: tags
+    name: identityName
+    location: identityLocation
+    tags: identityTags
   }
+}
+
+module identity './core/identity-ref.bicep' = {
+  name: 'identity-ref'
+  scope: resourceGroup(identitySubscriptionId, identityGroupName)
+  params: {
+    name: identityResourceName
+  }
+  dependsOn: [
+    identityCreate
+  ]
 }
 
 module storage './core/storage.bicep' = {
@@ -230,6 +274,30 @@ module api './app/api.bicep' = {
   ]
 }
 
+// Watching the watcher: an action group (ops address) and log alert rules on the app's records.
+module alerts './core/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    opsEmail: !empty(opsAlertEmail) ? opsAlertEmail : first(split(palAlertMailTo, ','))
+    actionGroupName: 'ag-palwatch-${resourceToken}'
+    verifyWindow: 'PT${verifyHours * 2}H'
+  }
+}
+
+module workbook './app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+  }
+}
+
 // Step two of the Graph wiring (docs/deploy.md): the partner topic exists only after the app
 // created its Graph subscriptions, and was activated by an operator.
 module graphSubscription './app/graph-subscription.bicep' = if (enableGraphEvents && graphPartnerTopicReady) {
@@ -254,6 +322,11 @@ output AZURE_FUNCTION_NAME string = api.outputs.SERVICE_API_NAME
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 output PAL_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output PAL_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output PAL_IDENTITY_RESOURCE_ID string = identity.outputs.id
+output PAL_COVERAGE_URL string = '${api.outputs.SERVICE_API_URI}/api/coverage?format=html'
+output PAL_HEALTH_URL string = '${api.outputs.SERVICE_API_URI}/api/health?format=text'
+output PAL_FUNCTION_KEY_COMMAND string = 'az functionapp keys list -g ${rg.name} -n ${api.outputs.SERVICE_API_NAME} --query functionKeys.default -o tsv'
+output PAL_ALERT_RULES array = alerts.outputs.ruleNames
 output PAL_EVENTS_TOPIC_ENDPOINT string = eventsTopic.outputs.endpoint
 output PAL_GRAPH_PARTNER_TOPIC string = enableGraphEvents ? partnerTopicName : ''
 output AZURE_KEY_VAULT_NAME string = enableKeyVault ? kvName : ''

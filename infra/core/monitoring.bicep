@@ -46,3 +46,4 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output applicationInsightsName string = appInsights.name
 output connectionString string = appInsights.properties.ConnectionString
+output applicationInsightsId string = appInsights.id
