@@ -6,8 +6,13 @@
 # partner tenant), and for the Graph part a Privileged Role Administrator or Global Administrator.
 #
 #   scripts/grant-permissions.sh [--principal-id OBJECT_ID] [--client-id CLIENT_ID]
-#                                [--mailbox SENDER@DOMAIN] [--no-mail] [--skip-graph]
-#                                [--skip-root] [--elevate] [--dry-run]
+#                                [--mailbox SENDER@DOMAIN] [--no-mail] [--mail-access-policy]
+#                                [--skip-graph] [--skip-root] [--elevate] [--dry-run]
+#
+# Mail: by default Mail.Send is granted in Exchange Online with RBAC for Applications, scoped
+# to the sender mailbox (the script prints the Exchange PowerShell), and NOT as a Graph
+# permission, which would let the identity send as any mailbox. --mail-access-policy keeps the
+# older way (Graph Mail.Send + New-ApplicationAccessPolicy) for tenants that still use it.
 #
 # Without --principal-id/--client-id the values come from the azd environment
 # (PAL_IDENTITY_PRINCIPAL_ID / PAL_IDENTITY_CLIENT_ID outputs), or the environment variables.
@@ -22,12 +27,13 @@ principal_id="${PAL_IDENTITY_PRINCIPAL_ID:-}"
 client_id="${PAL_IDENTITY_CLIENT_ID:-}"
 mailbox="${PAL_ALERT_MAIL_FROM:-}"
 with_mail=1
+access_policy=0
 skip_graph=0
 skip_root=0
 elevate=0
 dry_run=0
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -35,6 +41,7 @@ while [[ $# -gt 0 ]]; do
     --client-id) client_id="$2"; shift 2 ;;
     --mailbox) mailbox="$2"; shift 2 ;;
     --no-mail) with_mail=0; shift ;;
+    --mail-access-policy) access_policy=1; shift ;;
     --skip-graph) skip_graph=1; shift ;;
     --skip-root) skip_root=1; shift ;;
     --elevate) elevate=1; shift ;;
@@ -75,7 +82,8 @@ say "Tenant ${tenant_id}; PAL Watch identity: object id ${principal_id}${client_
 # ---------------------------------------------------------------------------------------------
 grant_graph() {
   local graph_sp permissions=(User.Read.All Group.Read.All Application.Read.All)
-  [[ $with_mail -eq 1 ]] && permissions+=(Mail.Send)
+  # Graph Mail.Send only for the older application-access-policy way (see mail_scope_note).
+  [[ $with_mail -eq 1 && $access_policy -eq 1 ]] && permissions+=(Mail.Send)
   graph_sp="$(az ad sp show --id "$GRAPH_APP_ID" --query id -o tsv)"
   say "Microsoft Graph service principal in this tenant: ${graph_sp}"
   local existing
@@ -104,22 +112,33 @@ grant_graph() {
 }
 
 mail_scope_note() {
-  # Mail.Send as an application permission can send as ANY mailbox. Exchange Online can narrow
-  # it to the sender; az cannot talk to Exchange, so the command is printed for PowerShell.
+  # az cannot talk to Exchange Online: the commands are printed for Exchange Online PowerShell.
   local app="${client_id:-<client id of the managed identity>}"
   local sender="${mailbox:-<sender mailbox, e.g. pal-watch@contoso.com>}"
-  cat <<EOF
-==> Scope Mail.Send to the sender mailbox (Exchange Online PowerShell, run by an Exchange admin):
+  if [[ $access_policy -eq 0 ]]; then
+    cat <<EOF
+==> Grant Mail.Send for the sender mailbox only: Exchange Online RBAC for Applications
+    (Exchange Online PowerShell, run by an Exchange Administrator / Organization Management member):
     Connect-ExchangeOnline
-    # A mail-enabled security group that contains only the sender mailbox:
+    New-ServicePrincipal -AppId ${app} -ObjectId ${principal_id} -DisplayName "PAL Watch"
+    New-ManagementScope -Name "PAL Watch sender" -RecipientRestrictionFilter "PrimarySmtpAddress -eq '${sender}'"
+    New-ManagementRoleAssignment -Name "PAL Watch Mail.Send" -App ${app} -Role "Application Mail.Send" \`
+      -CustomResourceScope "PAL Watch sender"
+    Test-ServicePrincipalAuthorization -Identity ${app} -Resource ${sender}          # InScope: True
+    Test-ServicePrincipalAuthorization -Identity ${app} -Resource someone.else@domain  # InScope: False
+    No Graph Mail.Send is granted in Entra ID: it would apply to every mailbox, whatever the scope.
+    (Older tenants: rerun with --mail-access-policy for Graph Mail.Send + New-ApplicationAccessPolicy.)
+EOF
+    return 0
+  fi
+  cat <<EOF
+==> Scope Graph Mail.Send to the sender mailbox with an application access policy (the older way;
+    Exchange Online now recommends RBAC for Applications, the default of this script):
+    Connect-ExchangeOnline
     New-DistributionGroup -Name "PAL Watch senders" -Type Security -Members ${sender}
     New-ApplicationAccessPolicy -AppId ${app} -PolicyScopeGroupId "PAL Watch senders" \`
       -AccessRight RestrictAccess -Description "PAL Watch may send only as ${sender}"
     Test-ApplicationAccessPolicy -Identity ${sender} -AppId ${app}      # AccessCheckResult: Granted
-    Test-ApplicationAccessPolicy -Identity someone.else@domain -AppId ${app}  # Denied
-    (Alternative: Exchange "RBAC for Applications" - New-ManagementScope + New-ManagementRoleAssignment
-     -App ${app} -Role "Application Mail.Send" -CustomResourceScope ...; then rerun this script
-     with --no-mail and remove any Graph Mail.Send grant, which would otherwise still apply tenant-wide.)
 EOF
 }
 
@@ -181,6 +200,6 @@ else
   say "Skipping Monitoring Reader at / (--skip-root)"
 fi
 if [[ $status -eq 0 ]]; then
-  say "Done. Check with: palwatch doctor (or the doctor's table in the app's logs)"
+  say "Done. Check with: GET /api/health?format=text (the doctor as the app), or palwatch doctor"
 fi
 exit "$status"

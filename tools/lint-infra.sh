@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files, run by `make lint` (and so by CI):
-#   1. Bicep syntax (pycep-parser; the Bicep CLI cannot be installed here)
+#   1. Bicep syntax (pycep-parser; the Bicep CLI cannot be installed here), then what the files
+#      must say (tools/check_infra.py: alert rules, the identity's locked group, workbook, onboarding)
 #   2. azure.yaml against the local copy of azd's schema
 #   3. every app setting the engine reads is set by infra/ and documented
 #   4. bash -n (and shellcheck when installed) on the scripts
@@ -17,6 +18,9 @@ PYTHON="${PYTHON:-python3.11}"
 
 echo "== Bicep syntax (pycep-parser)"
 "$PY" -m tools.check_bicep
+
+echo "== alert rules, the identity's group and lock, workbook, onboarding templates"
+"$PY" -m tools.check_infra
 
 echo "== azure.yaml schema"
 "$PY" -m tools.check_azure_yaml azure.yaml

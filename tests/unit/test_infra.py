@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import check_azure_yaml, check_bicep
+from tools import check_azure_yaml, check_bicep, check_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -177,24 +177,47 @@ def _walk(resources: list[dict]) -> list[dict]:
     return found
 
 
-def test_onboarding_adds_the_pal_identity_as_a_permanent_contributor() -> None:
+SUPPORT_REQUEST_CONTRIBUTOR = "cfd33db0-3dd1-45e3-aa9d-cdbdf3b6f24e"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+EVENTS = ROOT / "customer-onboarding" / "delegation-events.json"
+
+
+def test_onboarding_adds_the_pal_identity_with_the_least_privileged_eligible_role() -> None:
     tpl = json.loads(ONBOARDING.read_text())
-    (pal,) = tpl["variables"]["palWatchAuthorization"]
-    assert pal["principalId"] == "[parameters('palWatchPrincipalId')]"
-    assert tpl["parameters"]["palWatchRoleDefinitionId"]["defaultValue"] == CONTRIBUTOR
-    eligible = json.loads((ROOT / "shared" / "data" / "pec-eligible-roles.json").read_text())
-    assert CONTRIBUTOR in json.dumps(eligible)
+    reader, credit = tpl["variables"]["palWatchAuthorization"]
+    assert reader["principalId"] == credit["principalId"] == "[parameters('palWatchPrincipalId')]"
+    assert reader["roleDefinitionId"] == "[variables('readerRoleDefinitionId')]"
+    assert tpl["variables"]["readerRoleDefinitionId"] == READER
+    role = tpl["parameters"]["palWatchRoleDefinitionId"]
+    assert role["defaultValue"] == SUPPORT_REQUEST_CONTRIBUTOR
+    assert role["allowedValues"] == [SUPPORT_REQUEST_CONTRIBUTOR, CONTRIBUTOR]
+    eligible = json.dumps(json.loads((ROOT / "shared" / "data" / "pec-eligible-roles.json").read_text())["eligible"])
+    assert all(r in eligible for r in role["allowedValues"])
     (definition,) = [r for r in tpl["resources"] if r["type"].endswith("/registrationDefinitions")]
     assert "variables('palWatchAuthorization')" in definition["properties"]["authorizations"]
     assert "palWatch" not in definition["properties"]["eligibleAuthorizations"]
 
 
-def test_onboarding_wires_delegation_events_to_the_partner_function() -> None:
+def test_the_onboarding_assignment_has_no_dependency_on_event_grid() -> None:
     tpl = json.loads(ONBOARDING.read_text())
+    types = {r["type"] for r in _walk(tpl["resources"])}
+    assert types == {f"Microsoft.ManagedServices/registration{kind}" for kind in ("Definitions", "Assignments")}
+    (assignment,) = [r for r in tpl["resources"] if r["type"].endswith("/registrationAssignments")]
+    assert assignment["dependsOn"] == [
+        "[resourceId('Microsoft.ManagedServices/registrationDefinitions', variables('mspRegistrationName'))]"
+    ]
+    assert "eventgrid" not in json.dumps(tpl).lower()
+    assert set(tpl["outputs"]) >= {"registrationAssignmentId", "palWatchPrincipalId", "palWatchRoleDefinitionIds"}
+
+
+def test_the_event_wiring_is_a_separate_template_that_reuses_a_topic_and_refuses_an_empty_host() -> None:
+    tpl = json.loads(EVENTS.read_text())
     resources = _walk(tpl["resources"])
     (topic,) = [r for r in resources if r["type"] == "Microsoft.EventGrid/systemTopics"]
+    assert topic["condition"] == "[parameters('createTopic')]"  # an existing topic is reused, not duplicated
     assert topic["properties"] == {"source": "[subscription().id]", "topicType": "Microsoft.Resources.Subscriptions"}
     assert topic["location"] == "global"
+    assert "existingSystemTopicId" in tpl["variables"]["reuseTopic"]
     (sub,) = [r for r in resources if r["type"] == "Microsoft.EventGrid/systemTopics/eventSubscriptions"]
     flt = sub["properties"]["filter"]
     assert flt["includedEventTypes"] == [
@@ -210,9 +233,82 @@ def test_onboarding_wires_delegation_events_to_the_partner_function() -> None:
     ]
     assert sub["properties"]["destination"]["endpointType"] == "WebHook"
     assert "functionName=delegation_events" in tpl["variables"]["webhookUrl"]
-    assert tpl["parameters"]["palWatchEventGridKey"]["type"] == "securestring"
-    (assignment,) = [r for r in tpl["resources"] if r["type"].endswith("/registrationAssignments")]
-    assert any("pal-watch-delegation-events" in d for d in assignment["dependsOn"])
+    host, key = tpl["parameters"]["palWatchFunctionAppHost"], tpl["parameters"]["palWatchEventGridKey"]
+    assert "defaultValue" not in host
+    assert host["minLength"] >= 1
+    assert key["type"] == "securestring"
+    assert key["minLength"] == 1
+    assert "defaultValue" not in key
+
+
+def test_the_infra_checks_pass_on_the_repository() -> None:
+    assert check_infra.problems(ROOT) == []
+    assert check_infra.main([str(ROOT)]) == 0
+
+
+def _copy(tmp_path: Path) -> Path:
+    import shutil
+
+    for folder in ("infra", "customer-onboarding", "shared/data"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def _edit(root: Path, rel: str, old: str, new: str) -> None:
+    path = root / rel
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+
+
+def _edit_json(root: Path, rel: str, change) -> None:
+    path = root / rel
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+def _depend_on_events(doc: dict) -> None:
+    doc["resources"].append({"type": "Microsoft.Resources/deployments", "name": "pal-watch-delegation-events"})
+    events = "[resourceId('Microsoft.Resources/deployments', 'pal-watch-delegation-events')]"
+    doc["resources"][1]["dependsOn"].append(events)
+
+
+BROKEN = [
+    ("no doctor rule", lambda r: _edit(r, "infra/core/alerts.bicep", "name: 'pal-watch-doctor-red'", "name: 'x'"),
+     "pal-watch-doctor-red is missing"),
+    ("unknown record", lambda r: _edit(r, "infra/core/alerts.bicep", "record: 'PalWatch.OutboxDeadLetter'",
+                                       "record: 'PalWatch.DeadLetters'"), "never writes"),
+    ("rules notify nobody", lambda r: _edit(r, "infra/core/alerts.bicep", "actionGroup.id\n      ]", "\n      ]"),
+     "do not notify the action group"),
+    ("no lock", lambda r: _edit(r, "infra/core/identity.bicep", "'CanNotDelete'", "'ReadOnly'"), "CanNotDelete"),
+    ("identity in the app group", lambda r: _edit(r, "infra/main.bicep", "scope: identityRg", "scope: rg"),
+     "own resource group"),
+    ("identity named from the environment", lambda r: _edit(
+        r, "infra/main.bicep", ": identityName\n", ": '${identityName}-${resourceToken}'\n"), "from the environment"),
+    ("workbook not JSON", lambda r: (r / "infra/app/workbook.json").write_text("{"), "not JSON"),
+    ("workbook reads an unknown record", lambda r: _edit(r, "infra/app/workbook.json", "PalWatch.Coverage ",
+                                                         "PalWatch.Covrage "), "never writes"),
+    ("assignment waits for Event Grid", lambda r: _edit_json(r, "customer-onboarding/subscription-onboarding.json",
+                                                             _depend_on_events), "depends on something else"),
+    ("Owner offered", lambda r: _edit_json(r, "customer-onboarding/subscription-onboarding.json", lambda d: d[
+        "parameters"]["palWatchRoleDefinitionId"]["allowedValues"].append("8e3af657-a8ff-443c-a75c-2fe8c4bcb635")),
+     "refused by Lighthouse"),
+    ("Reader offered", lambda r: _edit_json(r, "customer-onboarding/subscription-onboarding.json", lambda d: d[
+        "parameters"]["palWatchRoleDefinitionId"].update(defaultValue=READER)), "not PEC-eligible"),
+    ("empty host allowed", lambda r: _edit_json(r, "customer-onboarding/delegation-events.json", lambda d: d[
+        "parameters"]["palWatchFunctionAppHost"].update(defaultValue="")), "palWatchFunctionAppHost must be required"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "breaks", "expected"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_the_infra_checks_fail_on_a_broken_copy(tmp_path: Path, what: str, breaks, expected: str) -> None:
+    root = _copy(tmp_path)
+    assert check_infra.problems(root) == []
+    breaks(root)
+    found = check_infra.problems(root)
+    assert any(expected in p for p in found), (what, found)
+    assert check_infra.main([str(root)]) == 1
 
 
 # ---- scripts/grant-permissions.sh ----------------------------------------------------------
@@ -262,17 +358,29 @@ def test_grant_script_adds_only_the_missing_grants(tmp_path: Path) -> None:
     done, calls = _grant(tmp_path, "--mailbox", "pal@contoso.com")
     assert done.returncode == 0, done.stderr
     posts = [c for c in calls if c.startswith("rest --method POST")]
-    # User.Read.All is already granted: three POSTs, one per missing Graph permission.
-    assert len(posts) == 3
-    assert {re.search(r'"appRoleId": "([^"]+)"', p).group(1) for p in posts} == {"role-group", "role-app", "role-mail"}
+    # User.Read.All is already granted: two POSTs, one per missing Graph permission. Mail.Send is
+    # granted in Exchange (RBAC for Applications), never tenant-wide in Graph.
+    assert len(posts) == 2
+    assert {re.search(r'"appRoleId": "([^"]+)"', p).group(1) for p in posts} == {"role-group", "role-app"}
     assert all("servicePrincipals/mi-object/appRoleAssignments" in p for p in posts)
     creates = [c for c in calls if c.startswith("role assignment create")]
     assert creates == [
         "role assignment create --assignee-object-id mi-object --assignee-principal-type ServicePrincipal "
         "--role 43d0d8ad-25c7-4714-9337-8ba259a9fe05 --scope / --output none"
     ]
-    assert "New-ApplicationAccessPolicy -AppId mi-client" in done.stdout
+    assert "New-ManagementRoleAssignment" in done.stdout
+    assert "-App mi-client" in done.stdout
+    assert '"Application Mail.Send"' in done.stdout
     assert "pal@contoso.com" in done.stdout
+    assert "New-ApplicationAccessPolicy -AppId" not in done.stdout
+
+
+def test_grant_script_keeps_the_application_access_policy_as_an_option(tmp_path: Path) -> None:
+    done, calls = _grant(tmp_path, "--mailbox", "pal@contoso.com", "--mail-access-policy")
+    assert done.returncode == 0, done.stderr
+    posts = [c for c in calls if c.startswith("rest --method POST")]
+    assert "role-mail" in " ".join(posts)
+    assert "New-ApplicationAccessPolicy -AppId mi-client" in done.stdout
 
 
 def test_grant_script_is_idempotent_and_dry_run_changes_nothing(tmp_path: Path) -> None:
