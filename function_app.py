@@ -80,13 +80,16 @@ def coverage(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.function_name("health")
-@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@app.route(route="health", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    """The doctor's checks as the app's own identity: JSON (200 green, 503 red), or its table with ?format=text."""
+    """The doctor's checks as the app's own identity: JSON (200 green, 503 red), or its table with ?format=text.
+
+    POST also delivers one test notice on every alert channel (the doctor's --send-test-alert).
+    """
     from shared.usecases import health, outcomes
 
     with outcomes.trigger_run("health") as run:
-        answer = health.health_answer(req.params.get("format", ""))
+        answer = health.health_answer(req.params.get("format", ""), send_test_alert=req.method.upper() == "POST")
         run.done(answer.verdict, httpStatus=answer.status)
     return func.HttpResponse(
         answer.body, status_code=answer.status, mimetype=answer.content_type, headers=answer.headers

@@ -39,7 +39,11 @@ class Answer:
 
 
 def health_answer(
-    fmt: str, environ: Mapping[str, str] | None = None, *, run: Callable[..., Any] | None = None
+    fmt: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    send_test_alert: bool = False,
+    run: Callable[..., Any] | None = None,
 ) -> Answer:
     """The doctor's report: 200 when every required check passes, 503 when one fails (monitors read it).
 
@@ -49,7 +53,7 @@ def health_answer(
     if wanted not in ("", "json", "text"):
         body = {"error": {"code": "UnsupportedFormat", "message": "format must be json or text"}}
         return Answer(400, "application/json", json.dumps(body), _HEADERS, "rejected")
-    report = (run or doctor.run_doctor)(environ)
+    report = (run or doctor.run_doctor)(environ, send_test_alert=send_test_alert)
     status, verdict = (200, "green") if report.ok else (503, "red")
     if wanted == "text":
         return Answer(status, "text/plain", report.render() + "\n", _HEADERS, verdict)

@@ -53,8 +53,8 @@ def app_env(emulator: Emulator, azurite: str, monkeypatch: pytest.MonkeyPatch) -
     return emulator
 
 
-def get(params: dict[str, str] | None = None) -> func.HttpResponse:
-    return function_app.health(func.HttpRequest("GET", "/api/health", params=params or {}, headers={}, body=b""))
+def get(params: dict[str, str] | None = None, method: str = "GET") -> func.HttpResponse:
+    return function_app.health(func.HttpRequest(method, "/api/health", params=params or {}, headers={}, body=b""))
 
 
 def rows(response: func.HttpResponse) -> dict[str, dict[str, Any]]:
@@ -172,6 +172,19 @@ def test_send_test_alert_delivers_one_notice_on_every_channel(app_env: Emulator,
     assert len(messages) == 1  # one notice, even with --send-test-mail as well
     assert "test alert" in messages[0]["message"]["subject"].lower()
     assert len(list(tmp_path.glob("*.eml"))) == 1
+
+
+def test_a_post_to_health_sends_the_first_alert_as_the_app(app_env: Emulator) -> None:
+    assert get()
+    assert app_env.control("GET", "/mailbox")["messages"] == []  # GET never sends
+
+    response = get(method="POST")
+
+    assert response.status_code == 200
+    assert rows(response)["alert channel: mail"]["detail"] == "test notice delivered"
+    [message] = app_env.control("GET", "/mailbox")["messages"]
+    assert message["from"].lower() == SENDER
+    assert "test alert" in message["message"]["subject"].lower()
 
 
 def test_the_doctor_runs_as_the_operators_sign_in_with_credential(app_env: Emulator) -> None:

@@ -46,7 +46,7 @@ def test_the_coverage_endpoint_needs_a_function_key():
 
 def test_the_health_endpoint_needs_a_function_key():
     assert _trigger("health")["authLevel"].lower() in ("function", "admin")
-    assert _trigger("health")["methods"] == ["GET"]
+    assert _trigger("health")["methods"] == ["GET", "POST"]
     assert _trigger("health")["route"] == "health"
 
 
