@@ -62,7 +62,10 @@ def message(name: str, dimensions: Mapping[str, Any]) -> str:
 
 
 def emit(name: str, dimensions: Mapping[str, Any], *, level: int = logging.INFO) -> str:
-    """Log one structured record; returns the line (tests read it back). Never raises."""
+    """Log one structured record; returns the line (tests read it back).
+
+    Raises only for a name missing from RECORDS: a programming error, caught by the unit tests.
+    """
     if name not in RECORDS:
         raise ValueError(f"unknown telemetry record {name!r}: add it to shared.telemetry.RECORDS and the docs")
     line = message(name, dimensions)

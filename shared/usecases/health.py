@@ -82,30 +82,42 @@ def dimensions(report: Any) -> dict[str, Any]:
 
 
 def watch_health(get_engine: Callable[[], Engine], now: datetime, *, run: Callable[..., Any] | None = None) -> str:
-    """Run the doctor when due; log `PalWatch.Doctor` once a day and on every change. Never raises."""
+    """Run the doctor when due; log `PalWatch.Doctor` once a day and on every change. Never raises.
+
+    Without an engine (settings so wrong it cannot be built) the doctor still runs on the
+    environment and its red record is logged on every tick: there is nowhere to remember it.
+    """
     try:
-        engine = get_engine()
-        state = _read_state(engine)
+        engine = _engine_or_none(get_engine)
+        state = _read_state(engine) if engine is not None else {}
         ran_at = _when(state.get("ranAt"))
         if ran_at is not None and now - ran_at < DOCTOR_EVERY:
             return "not due"
-        report = (run or doctor.run_doctor)(engine.environ)
-        print_ = fingerprint(report)
+        report = (run or doctor.run_doctor)(engine.environ if engine is not None else None)
+        current = fingerprint(report)
         day = now.date().isoformat()
-        changed = print_ != state.get("fingerprint")
+        changed = current != state.get("fingerprint")
         logged = changed or state.get("day") != day
         if logged:
             dims = {**dimensions(report), "changed": changed and "fingerprint" in state}
             telemetry.emit(telemetry.DOCTOR, dims, level=logging.INFO if report.ok else logging.WARNING)
-        new_state = {"ranAt": now.isoformat(), "fingerprint": print_, "day": day if logged else state.get("day")}
-        try:
-            engine.store.put_state(STATE, new_state)
-        except (store_errors.StoreError, settings_module.SettingsError) as e:  # the doctor says why
-            log.warning("health: doctor state not saved: %s", e)
+        new_state = {"ranAt": now.isoformat(), "fingerprint": current, "day": day if logged else state.get("day")}
+        if engine is not None:
+            try:
+                engine.store.put_state(STATE, new_state)
+            except (store_errors.StoreError, settings_module.SettingsError) as e:  # the doctor says why
+                log.warning("health: doctor state not saved: %s", e)
         return ("green" if report.ok else "red") + (" (logged)" if logged else "")
     except Exception as e:  # the watch must never fail because its own check-up did
         log.warning("health: the doctor could not run: %s", type(e).__name__)
         return f"failed: {type(e).__name__}"
+
+
+def _engine_or_none(get_engine: Callable[[], Engine]) -> Engine | None:
+    try:
+        return get_engine()
+    except settings_module.SettingsError:
+        return None
 
 
 def _read_state(engine: Engine) -> dict[str, Any]:

@@ -238,6 +238,25 @@ def test_the_watch_logs_the_doctor_once_a_day_and_when_it_changes(
     assert [r.levelname for r in caplog.records if telemetry.DOCTOR in r.getMessage()] == ["INFO", "WARNING", "WARNING"]
 
 
+def test_settings_too_wrong_for_an_engine_still_log_the_red_doctor(
+    app_env: Emulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared import settings as settings_module
+
+    caplog.set_level(logging.INFO, logger="palwatch.telemetry")
+    monkeypatch.setenv("PAL_PARTNER_ID", "not-digits")
+
+    def no_engine() -> Any:
+        raise settings_module.SettingsError([("PAL_PARTNER_ID", "must be digits")])
+
+    now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert health.watch_health(no_engine, now) == "red (logged)"
+    assert health.watch_health(no_engine, now + timedelta(minutes=1)) == "red (logged)"  # nothing remembers it
+    [first, _] = doctor_records(caplog)
+    assert first["failedChecks"] == ["settings"]
+    assert any("PAL_PARTNER_ID" in fix for fix in first["fixes"])
+
+
 def test_the_watch_trigger_records_its_outcome_and_the_doctor(
     app_env: Emulator, palwatch: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
