@@ -11,14 +11,21 @@ TENANT = "24c37422-30bf-4299-b2f0-a128b77a3378"
 
 
 def _parser():
-    cli._load_plugins()
+    cli._load_commands()
     return cli.build_parser()
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["doctor"], ["verify"], ["report"], ["findings"], ["attest", "00000000-0000-0000-0000-000000000001"]],
-    ids=lambda a: a[0],
+    [
+        ["doctor"],
+        ["verify"],
+        ["report"],
+        ["findings"],
+        ["attest", "add", "00000000-0000-0000-0000-000000000001"],
+        ["attest", "list"],
+    ],
+    ids=lambda a: "-".join(a[:2]),
 )
 @pytest.mark.parametrize("kind", cli_credentials.CREDENTIALS)
 def test_every_command_takes_credential(argv: list[str], kind: str) -> None:
