@@ -30,8 +30,9 @@ for _name in ("MSI_ENDPOINT", "MSI_SECRET", "AZURE_CLIENT_SECRET", "AZURE_FEDERA
 
 
 # CI replays the same examples every run (a landing must not hinge on a lucky draw); local runs
-# explore new ones. `HYPOTHESIS_PROFILE=explore` overrides.
-hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+# explore new ones. `HYPOTHESIS_PROFILE=explore` overrides. No per-example deadline in CI: on a
+# loaded 2-core machine a pure example can take longer than 200 ms, which says nothing about it.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
 hypothesis_settings.register_profile("explore", print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
 
