@@ -12,9 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emulator import assumptions
+from emulator import assumptions, graph
 from emulator import graph_subscriptions as gsubs
 from emulator.clock import iso, utcnow
+from emulator.entra import app_roles
 from emulator.events import arm_event, lifecycle_event
 from emulator.tokens import audience_for_scope
 from emulator.web import Request, Response, Route, route
@@ -110,7 +111,10 @@ def routes(app: App) -> list[Route]:
         if action == "softDelete":
             if p.state != "active":
                 return fail(400, "only an active principal can be soft-deleted")
-            p.state, p.deleted_at = "softDeleted", iso(utcnow())
+            if graph.soft_deletes(p):
+                p.state, p.deleted_at = "softDeleted", iso(utcnow())
+            else:  # deleting a security group is permanent
+                p.state, change = "deleted", "deleted"
         elif action == "hardDelete":
             p.state, change = "deleted", "deleted"
         elif action == "restore":
@@ -255,7 +259,9 @@ def routes(app: App) -> list[Route]:
             object_id=p.object_id,
             app_id=p.app_id or str(body.get("appId", "04b07795-8ddb-461a-bbee-02f9e1bf7b46")),
             audience=audience,
-            extra={"idtyp": "user", "upn": p.raw.get("userPrincipalName")} if p.type == "User" else None,
+            extra={"idtyp": "user", "upn": p.raw.get("userPrincipalName")}
+            if p.type == "User"
+            else app_roles(p, audience),
         )
         return ok({"access_token": access, "expires_on": exp, "token_type": "Bearer"})
 

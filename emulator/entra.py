@@ -107,7 +107,7 @@ def routes(app: App) -> list[Route]:
         if failure:
             return failure
         audience = audience_for_scope(form.get("scope", ""))
-        extra = _roles(principal, audience)
+        extra = app_roles(principal, audience)
         access, exp = app.signer.issue(
             tenant_id=tid, object_id=principal.object_id, app_id=client_id, audience=audience, extra=extra
         )
@@ -144,7 +144,10 @@ def routes(app: App) -> list[Route]:
             object_id=mi.object_id,
             app_id=mi.app_id,
             audience=audience,
-            extra={"xms_mirid": mi.raw.get("resourceId", f"/managedIdentities/{mi.object_id}"), **_roles(mi, audience)},
+            extra={
+                "xms_mirid": mi.raw.get("resourceId", f"/managedIdentities/{mi.object_id}"),
+                **app_roles(mi, audience),
+            },
         )
         return Response(
             200,
@@ -168,8 +171,10 @@ def routes(app: App) -> list[Route]:
     ]
 
 
-def _roles(principal: Principal, audience: str) -> dict[str, Any]:
-    if audience.startswith("https://graph.microsoft.com") and principal.graph_app_roles is not None:
+def app_roles(principal: Principal, audience: str) -> dict[str, Any]:
+    # App-only tokens carry `roles` only when application permissions were granted (Entra omits it
+    # otherwise); the Graph handlers check the same grants.
+    if audience.startswith("https://graph.microsoft.com") and principal.graph_app_roles:
         return {"roles": list(principal.graph_app_roles)}
     return {}
 

@@ -2,15 +2,18 @@
 
 Users, groups, servicePrincipals (managed identities are servicePrincipals of type
 ManagedIdentity), directoryObjects and getByIds, (transitive) members, servicePrincipals/delta,
-directory/deletedItems, users/{id}/sendMail. Only objects of the token's tenant are visible;
-app permissions come from the caller's `graphAppRoles` (all granted when absent).
+directory/deletedItems, users/{id}/sendMail. Only objects of the token's tenant are visible.
+Objects are cut to Graph's default property sets unless `$select` is given, and every call needs
+its documented application permission in the caller's `graphAppRoles` (graph_rules.py).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from emulator import graph_rules as rules
 from emulator.clock import iso, utcnow
 from emulator.web import Request, Response, Route, graph_error, page, route
 from emulator.world import Principal, World
@@ -18,45 +21,35 @@ from emulator.world import Principal, World
 if TYPE_CHECKING:
     from emulator.server import App
 
-READ_ANY = {"Directory.Read.All", "Directory.ReadWrite.All"}
-PERMS = {
-    "User": {"User.Read.All", "User.ReadBasic.All", "User.ReadWrite.All"} | READ_ANY,
-    "Group": {"Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All"} | READ_ANY,
-    "ServicePrincipal": {"Application.Read.All", "Application.ReadWrite.All"} | READ_ANY,
-}
-PERMS["ManagedIdentity"] = PERMS["ServicePrincipal"]
-ANY_READ = PERMS["User"] | PERMS["Group"] | PERMS["ServicePrincipal"]
 ODATA = {
     "User": "#microsoft.graph.user",
     "Group": "#microsoft.graph.group",
     "ServicePrincipal": "#microsoft.graph.servicePrincipal",
     "ManagedIdentity": "#microsoft.graph.servicePrincipal",
 }
-# transitiveMemberOf, application permissions as Graph documents them per type (user-, group-,
-# servicePrincipal-list-transitivememberof): a group's memberships need Directory.Read.All.
-MEMBER_OF_PERMS = {
-    "User": {"User.Read.All", "Group.Read.All", "GroupMember.Read.All"} | READ_ANY,
-    "Group": READ_ANY,
-    "ServicePrincipal": PERMS["ServicePrincipal"],
-    "ManagedIdentity": PERMS["ServicePrincipal"],
-}
 COLLECTION = {"users": ("User",), "groups": ("Group",), "servicePrincipals": ("ServicePrincipal", "ManagedIdentity")}
 TYPE_NAMES = {"user": ("User",), "group": ("Group",), "serviceprincipal": ("ServicePrincipal", "ManagedIdentity")}
 
 
 def render(world: World, p: Principal, *, typed: bool = True, deleted: bool = False) -> dict[str, Any]:
+    """Every property the emulator knows of `p`; `shape` cuts it to what Graph would answer."""
     out: dict[str, Any] = {"@odata.type": ODATA[p.type]} if typed else {}
     out.update(id=p.object_id, displayName=p.display_name)
     if p.type == "User":
         upn = p.raw.get("userPrincipalName", f"{p.object_id}@{world.tenants[p.tenant_id]['defaultDomain']}")
         out.update(userPrincipalName=upn, mail=p.raw.get("mail", upn), accountEnabled=p.account_enabled)
-        out["jobTitle"] = p.raw.get("jobTitle")
+        for name in ("givenName", "surname", "jobTitle", "mobilePhone", "officeLocation", "preferredLanguage"):
+            out[name] = p.raw.get(name)
+        out["businessPhones"] = list(p.raw.get("businessPhones", []))
     elif p.type == "Group":
+        unified = is_unified(p)
         out.update(
-            mailEnabled=False,
-            securityEnabled=True,
+            description=p.raw.get("description"),
+            mail=p.raw.get("mail"),
+            mailEnabled=unified,
+            securityEnabled=not unified,
             mailNickname=p.raw.get("mailNickname", p.display_name.replace(" ", "")),
-            groupTypes=[],
+            groupTypes=list(p.raw.get("groupTypes", [])),
         )
     else:
         home = world.app_home(p.app_id)
@@ -74,12 +67,16 @@ def render(world: World, p: Principal, *, typed: bool = True, deleted: bool = Fa
     return out
 
 
-def select(req: Request, obj: dict[str, Any]) -> dict[str, Any]:
-    wanted = req.q("$select")
-    if not wanted:
-        return obj
-    keep = {f.strip() for f in wanted.split(",")} | {"id", "@odata.type", "deletedDateTime"}
-    return {k: v for k, v in obj.items() if k in keep}
+def is_unified(group: Principal) -> bool:
+    """A Microsoft 365 group (soft-deleted for 30 days); every other group is a security group."""
+    return "Unified" in (group.raw.get("groupTypes") or [])
+
+
+def soft_deletes(p: Principal) -> bool:
+    """Users, service principals and Microsoft 365 groups go to deletedItems; security groups are
+    deleted permanently (learn: directory-deleteditems-get, "Deleted security groups are deleted
+    permanently and can't be retrieved through this API")."""
+    return p.type != "Group" or is_unified(p)
 
 
 def not_found(oid: str) -> Response:
@@ -94,14 +91,30 @@ def forbidden() -> Response:
     return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 
 
+def bad_select(kind: str, names: list[str]) -> Response:
+    return graph_error(
+        400,
+        "Request_BadRequest",
+        f"Could not find a property named '{names[0]}' on type 'microsoft.graph.{kind[0].lower()}{kind[1:]}'.",
+    )
+
+
 def routes(app: App) -> list[Route]:
     world = app.world
 
     def size() -> int:
         return int(world.config["pageSize"])
 
-    def allowed(req: Request, perms: set[str]) -> bool:
-        return world.has_graph_role(req.caller, perms)
+    def allowed(req: Request, perms: frozenset[str] | set[str]) -> bool:
+        return world.has_graph_role(req.caller, set(perms))
+
+    def shape(req: Request, p: Principal, obj: dict[str, Any], *, default: frozenset[str] | None = None) -> dict:
+        """What Graph answers for `p`: `$select`, else the default set; basic-only callers get less."""
+        kind = "ServicePrincipal" if p.type == "ManagedIdentity" else p.type
+        out = rules.project(obj, kind, req.q("$select"), default=default)
+        if p.type == "User" and not allowed(req, rules.USERS):
+            out = {k: v for k, v in out.items() if k in rules.USER_BASIC or k.startswith("@")}
+        return out
 
     def lookup(req: Request, key: str, kinds: tuple[str, ...]) -> Principal | None:
         p = world.principal(key, req.tid)
@@ -121,30 +134,39 @@ def routes(app: App) -> list[Route]:
     def get_one(req: Request) -> Response:
         assert req.match is not None
         kinds = COLLECTION[_collection(req.match.group("coll"))]
-        if not allowed(req, PERMS[kinds[0]]):
+        if not allowed(req, rules.READ[kinds[0]]):
             return forbidden()
+        if unknown := rules.unknown_selected(kinds[0], req.q("$select")):
+            return bad_select(kinds[0], unknown)
         p = lookup(req, req.match.group("id"), kinds)
-        return Response(200, select(req, render(world, p, typed=False))) if p else not_found(req.match.group("id"))
+        return Response(200, shape(req, p, render(world, p, typed=False))) if p else not_found(req.match.group("id"))
 
     def list_all(req: Request) -> Response:
         assert req.match is not None
         kinds = COLLECTION[_collection(req.match.group("coll"))]
-        if not allowed(req, PERMS[kinds[0]]):
+        if not allowed(req, rules.READ[kinds[0]]):
             return forbidden()
+        if unknown := rules.unknown_selected(kinds[0], req.q("$select")):
+            return bad_select(kinds[0], unknown)
+        problem = _filter_problem(req.q("$filter") or "")
+        if problem:
+            return graph_error(400, "Request_UnsupportedQuery", problem)
         items = [p for p in world.principals.values() if p.tenant_id == req.tid and p.active and p.type in kinds]
         items = [p for p in items if _matches(req.q("$filter") or "", p)]
         return Response(200, _paged(req, items, size(), typed=False))
 
     def directory_object(req: Request) -> Response:
         assert req.match is not None
+        if not allowed(req, rules.DIRECTORY_OBJECTS):
+            return forbidden()
         p = world.principal(req.match.group("id"), req.tid)
         if p is None:
             return not_found(req.match.group("id"))
-        if not allowed(req, PERMS[p.type]):
-            return forbidden()
-        return Response(200, select(req, render(world, p)))
+        return Response(200, shape(req, p, render(world, p)))
 
     def get_by_ids(req: Request) -> Response:
+        if not allowed(req, rules.DIRECTORY_OBJECTS):
+            return forbidden()
         body = req.json() or {}
         ids = body.get("ids") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not ids:
@@ -154,18 +176,17 @@ def routes(app: App) -> list[Route]:
         kinds: set[str] = set()
         for name in body.get("types") or ["user", "group", "serviceprincipal"]:
             kinds.update(TYPE_NAMES.get(str(name).lower().removeprefix("microsoft.graph."), ()))
-        if not allowed(req, set().union(*(PERMS[k] for k in kinds)) if kinds else ANY_READ):
-            return forbidden()
         found = []
         for oid in ids:
             p = world.principal(str(oid), req.tid)
             if p is not None and p.type in kinds:
-                found.append(select(req, render(world, p)))
+                subset = rules.GET_BY_IDS_USER if p.type == "User" else None
+                found.append(shape(req, p, render(world, p), default=subset))
         return Response(200, {"@odata.context": f"{req.base}/v1.0/$metadata#directoryObjects", "value": found})
 
     def members(req: Request) -> Response:
         assert req.match is not None
-        if not allowed(req, PERMS["Group"]):
+        if not allowed(req, rules.MEMBERS):
             return forbidden()
         group = lookup(req, req.match.group("id"), ("Group",))
         if group is None:
@@ -181,19 +202,21 @@ def routes(app: App) -> list[Route]:
         p = world.principal(req.match.group("id"), req.tid)
         if p is None:
             return not_found(req.match.group("id"))
-        if not allowed(req, MEMBER_OF_PERMS[p.type]):
+        if not allowed(req, rules.MEMBER_OF[p.type]):
             return forbidden()
         groups = sorted((world.principals[g] for g in world.groups_of(p.object_id)), key=lambda g: g.object_id)
         return Response(200, _paged(req, groups, size()))
 
     def _paged(req: Request, items: list[Principal], n: int, typed: bool = True) -> dict[str, Any]:
         body = page(req, items, n, graph=True)
-        body["value"] = [select(req, render(world, p, typed=typed)) for p in body["value"]]
+        body["value"] = [shape(req, p, render(world, p, typed=typed)) for p in body["value"]]
         return body
 
     def delta(req: Request) -> Response:
-        if not allowed(req, PERMS["ServicePrincipal"]):
+        if not allowed(req, rules.DELTA):
             return forbidden()
+        if unknown := rules.unknown_selected("ServicePrincipal", req.q("$select")):
+            return bad_select("ServicePrincipal", unknown)
         token = req.q("$deltatoken")
         skip = req.q("$skiptoken") or ""
         kinds = ("ServicePrincipal", "ManagedIdentity")
@@ -201,45 +224,55 @@ def routes(app: App) -> list[Route]:
         if token is not None or skip.startswith("d"):
             since = int(token) if token and token.isdigit() else int(skip[1:].split("-")[0] or 0)
             changed = sorted((p for p in mine if p.seq > since), key=lambda p: p.seq)
-            values = [_delta_item(p) for p in changed]
+            values = [_delta_item(req, p) for p in changed]
         else:
-            values = [render(world, p, typed=False) for p in mine if p.active]
+            values = [shape(req, p, render(world, p, typed=False)) for p in mine if p.active]
+        # The deltaLink carries the first round's $select (learn: delta-query-overview: "the
+        # deltaLink ... encodes the query parameters of the initial request").
+        link = {"$deltatoken": str(world.seq)}
+        if req.q("$select"):
+            link["$select"] = str(req.q("$select"))
         return Response(
             200,
             {
                 "@odata.context": f"{req.base}/v1.0/$metadata#servicePrincipals",
                 "value": values,
-                "@odata.deltaLink": f"{req.base}/v1.0/servicePrincipals/delta?"
-                + urlencode({"$deltatoken": str(world.seq)}),
+                "@odata.deltaLink": f"{req.base}/v1.0/servicePrincipals/delta?" + urlencode(link),
             },
         )
 
-    def _delta_item(p: Principal) -> dict[str, Any]:
+    def _delta_item(req: Request, p: Principal) -> dict[str, Any]:
         if p.state == "deleted":
             return {"id": p.object_id, "@removed": {"reason": "deleted"}}
         if p.state == "softDeleted":
             return {"id": p.object_id, "@removed": {"reason": "changed"}}
-        return render(world, p, typed=False)
+        return shape(req, p, render(world, p, typed=False))
 
     def deleted_one(req: Request) -> Response:
         assert req.match is not None
         p = world.principal(req.match.group("id"), req.tid, include_deleted=True)
         if p is None or p.state != "softDeleted":
             return not_found(req.match.group("id"))
-        if not allowed(req, PERMS[p.type]):
+        if not allowed(req, rules.DELETED[p.type]):
             return forbidden()
-        return Response(200, select(req, render(world, p, deleted=True)))
+        return Response(200, shape(req, p, render(world, p, deleted=True)))
 
     def deleted_list(req: Request) -> Response:
         assert req.match is not None
         kinds = TYPE_NAMES.get(req.match.group("type").lower(), ())
         if not kinds:
             return graph_error(400, "Request_BadRequest", "Unsupported deleted item type.")
-        if not allowed(req, PERMS[kinds[0]]):
+        if not allowed(req, rules.DELETED[kinds[0]]):
             return forbidden()
+        if unknown := rules.unknown_selected(kinds[0], req.q("$select")):
+            return bad_select(kinds[0], unknown)
+        problem = _filter_problem(req.q("$filter") or "")
+        if problem:
+            return graph_error(400, "Request_UnsupportedQuery", problem)
         items = [p for p in world.principals.values() if p.tenant_id == req.tid and p.state == "softDeleted"]
-        body = page(req, [p for p in items if p.type in kinds], size(), graph=True)
-        body["value"] = [select(req, render(world, p, deleted=True)) for p in body["value"]]
+        items = [p for p in items if p.type in kinds and _matches(req.q("$filter") or "", p)]
+        body = page(req, items, size(), graph=True)
+        body["value"] = [shape(req, p, render(world, p, deleted=True)) for p in body["value"]]
         return Response(200, body)
 
     def restore(req: Request) -> Response:
@@ -247,13 +280,15 @@ def routes(app: App) -> list[Route]:
         p = world.principal(req.match.group("id"), req.tid, include_deleted=True)
         if p is None or p.state != "softDeleted":
             return not_found(req.match.group("id"))
+        if not allowed(req, rules.RESTORE[p.type]):
+            return forbidden()
         p.state, p.deleted_at, p.seq = "active", None, world.next_seq()
         world.changed()
         return Response(200, render(world, p))
 
     def send_mail(req: Request) -> Response:
         assert req.match is not None
-        if not allowed(req, {"Mail.Send"}):
+        if not allowed(req, rules.SEND_MAIL):
             return forbidden()
         sender = lookup(req, req.match.group("id"), ("User",))
         if sender is None:
@@ -305,10 +340,24 @@ def _collection(name: str) -> str:
     return name
 
 
-def _matches(text: str, p: Principal) -> bool:
-    """The few `$filter` forms worth supporting: `appId eq '…'`, `displayName eq '…'`, `servicePrincipalType eq '…'`."""
-    import re
+_IN = re.compile(r"\bid\s+in\s*\(([^)]*)\)", re.IGNORECASE)
 
+
+def _filter_problem(text: str) -> str:
+    """Why Graph would refuse this `$filter` ('' when it would not)."""
+    for values in _IN.findall(text):
+        if len([v for v in values.split(",") if v.strip()]) > rules.FILTER_IN_LIMIT:
+            return f"Too many expressions in the 'in' clause: at most {rules.FILTER_IN_LIMIT} are allowed."
+    return ""
+
+
+def _matches(text: str, p: Principal) -> bool:
+    """The `$filter` forms worth supporting: `appId eq '…'`, `displayName eq '…'`,
+    `servicePrincipalType eq '…'`, `id eq '…'` and `id in ('…', …)`, joined by `and`."""
+    for values in _IN.findall(text):
+        wanted = {v.strip().strip("'").lower() for v in values.split(",") if v.strip()}
+        if p.object_id not in wanted:
+            return False
     for field, value in re.findall(r"(\w+)\s+eq\s+'([^']*)'", text):
         actual = {
             "appid": p.app_id,

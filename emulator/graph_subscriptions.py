@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
+from emulator import graph_rules as rules
 from emulator.clock import utcnow
 from emulator.events import graph_event
-from emulator.graph import PERMS, forbidden
+from emulator.graph import forbidden
 from emulator.web import Request, Response, Route, graph_error, route
 from emulator.world import Principal, World
 
@@ -118,7 +119,7 @@ def routes(app: App) -> list[Route]:
         kind = RESOURCES.get(str(body["resource"]).lower())
         if kind is None:
             return graph_error(400, "ExtensionError", f"Resource '{body['resource']}' is not supported.")
-        if not world.has_graph_role(req.caller, PERMS[kind]):
+        if not world.has_graph_role(req.caller, set(rules.SUBSCRIPTIONS[kind])):
             return forbidden()
         if not str(body["notificationUrl"]).startswith(("https://", "EventGrid:")):
             return graph_error(400, "InvalidRequest", "notificationUrl must be https or an EventGrid: address.")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 from urllib.parse import urlencode
@@ -90,13 +92,19 @@ def arm_error(status: int, code: str, message: str, *, twice: bool = False) -> R
 
 
 def graph_error(status: int, code: str, message: str) -> Response:
+    """Graph's error body: `innerError` carries the time and a request id, as Graph sends them."""
+    request_id = str(uuid.uuid4())
     return Response(
         status,
         {
             "error": {
                 "code": code,
                 "message": message,
-                "innerError": {"date": "", "request-id": "", "client-request-id": ""},
+                "innerError": {
+                    "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                    "request-id": request_id,
+                    "client-request-id": request_id,
+                },
             }
         },
     )

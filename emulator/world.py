@@ -374,9 +374,8 @@ class World:
     def has_graph_role(self, principal: Principal | None, wanted: set[str]) -> bool:
         if principal is None:
             return False
-        if principal.graph_app_roles is None:
-            return True
-        return bool(set(principal.graph_app_roles) & wanted)
+        # Entra grants an app nothing it was not consented: no `graphAppRoles`, no permission.
+        return bool(set(principal.graph_app_roles or ()) & wanted)
 
     def managed_by_tenants(self, sid: str) -> list[str]:
         seen: dict[str, None] = {}

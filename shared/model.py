@@ -27,6 +27,8 @@ class PrincipalState(enum.StrEnum):
     DISABLED = "disabled"
     SOFT_DELETED = "softDeleted"  # in directory/deletedItems, restorable for 30 days
     DELETED = "deleted"  # gone for good (or never existed)
+    # Graph answered without `accountEnabled`: neither confirmed enabled nor known to be lost.
+    UNKNOWN = "unknown"
 
 
 class Severity(enum.StrEnum):
@@ -90,7 +92,14 @@ class Principal:
 
     @property
     def usable(self) -> bool:
-        """Microsoft counts attribution only for identities that exist and are enabled."""
+        """Not known to be lost. Microsoft counts attribution only for identities that exist and
+        are enabled; one whose state Graph did not say is not declared lost (no loss alert, the
+        identity poll reports it), nor confirmed (`confirmed`)."""
+        return self.state in (PrincipalState.ACTIVE, PrincipalState.UNKNOWN)
+
+    @property
+    def confirmed(self) -> bool:
+        """Graph said it exists and is enabled."""
         return self.state is PrincipalState.ACTIVE
 
 

@@ -1,30 +1,79 @@
 """Microsoft Graph v1.0: principals and their state, group members, SP delta, subscriptions, mail.
 
 Resolves the principals of Lighthouse authorizations into `model.Principal` (active, disabled,
-soft-deleted in `directory/deletedItems`, or gone), in bulk with `getByIds`; keeps the Graph
-change-notification subscriptions; sends alert mail. Called by the reconcile/identity/verify
-use cases, the alert channel and the doctor.
+soft-deleted in `directory/deletedItems`, gone, or unknown when Graph did not say), in bulk with
+per-type reads (`/users`, `/groups`, `/servicePrincipals` filtered by `id in (...)`, 20 to a
+`$batch`), each with its documented least-privilege permission and the exact `$select` the
+decisions use; keeps the Graph change-notification subscriptions; sends alert mail. Called by
+the reconcile/identity/verify use cases, the alert channel and the doctor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from shared import model, timestamps
 from shared.azure import errors
 from shared.azure.http import AzureHttpClient
 
 V1 = "/v1.0"
-GET_BY_IDS_CHUNK = 1000  # Graph's limit per getByIds request
+BATCH_LIMIT = 20  # requests per JSON batch (learn: json-batching)
+FILTER_IN_LIMIT = 15  # values in one `in` clause (learn: filter-query-parameter)
 _TYPES = {
     "#microsoft.graph.user": model.PrincipalKind.USER,
     "#microsoft.graph.group": model.PrincipalKind.GROUP,
     "#microsoft.graph.serviceprincipal": model.PrincipalKind.SERVICE_PRINCIPAL,
 }
-_SP_SELECT = "id,appId,displayName,accountEnabled,servicePrincipalType"
+# Exactly the properties parse_principal reads, per type: Graph's default sets lack accountEnabled
+# for users (learn: resources/user), so a read without $select cannot tell a disabled user.
+USER_SELECT = "id,displayName,userPrincipalName,accountEnabled"
+GROUP_SELECT = "id,displayName"
+SP_SELECT = "id,appId,displayName,accountEnabled,servicePrincipalType"
+
+
+@dataclass(frozen=True)
+class PrincipalRead:
+    """One per-type read the engine makes, with the application permission Graph documents for it."""
+
+    name: str
+    collection: str  # users | groups | servicePrincipals
+    select: str
+    kind: model.PrincipalKind
+    permission: str
+    deleted: bool = False  # directory/deletedItems/microsoft.graph.{type} instead of the live collection
+
+    @property
+    def path(self) -> str:
+        if self.deleted:
+            return f"{V1}/directory/deletedItems/microsoft.graph.{_CAST[self.collection]}"
+        return f"{V1}/{self.collection}"
+
+    def params(self, object_ids: Sequence[str]) -> dict[str, str]:
+        return {"$filter": "id in (" + ",".join(f"'{i}'" for i in object_ids) + ")", "$select": self.select}
+
+
+_CAST = {"users": "user", "groups": "group", "servicePrincipals": "servicePrincipal"}
+# learn: user-list, group-list, serviceprincipal-list, directory-deleteditems-list (per type).
+LIVE_READS = (
+    PrincipalRead("users", "users", USER_SELECT, model.PrincipalKind.USER, "User.Read.All"),
+    PrincipalRead("groups", "groups", GROUP_SELECT, model.PrincipalKind.GROUP, "Group.Read.All"),
+    PrincipalRead(
+        "service principals",
+        "servicePrincipals",
+        SP_SELECT,
+        model.PrincipalKind.SERVICE_PRINCIPAL,
+        "Application.Read.All",
+    ),
+)
+DELETED_READS = tuple(
+    PrincipalRead(f"deleted {r.name}", r.collection, r.select, r.kind, r.permission, deleted=True) for r in LIVE_READS
+)
+PRINCIPAL_READS = LIVE_READS + DELETED_READS
+MEMBERS_SELECT = "id"
 
 
 _MEMBER_OF_COLLECTIONS = {
@@ -67,49 +116,82 @@ class GraphClient:
     # -- principals ----------------------------------------------------------------------------
 
     def get_principal(self, object_id: str) -> model.Principal:
-        """The principal as Graph sees it now; a missing one is SOFT_DELETED or DELETED, never an error."""
-        try:
-            return parse_principal(self._http.get(f"{V1}/directoryObjects/{_guid(object_id)}"))
-        except errors.NotFoundError:
-            return self._deleted(object_id)
+        """One principal as Graph sees it now; a missing one is SOFT_DELETED or DELETED, never an error."""
+        return self.get_principals([object_id])[_guid(object_id)]
 
     def get_principals(self, object_ids: Iterable[str]) -> dict[str, model.Principal]:
-        """Many principals in few calls (getByIds, 1000 a call), keyed by lower-cased object id."""
+        """Many principals in few calls, keyed by lower-cased object id.
+
+        Live objects by per-type reads, then what is missing in `directory/deletedItems`
+        (soft-deleted), else DELETED: security groups never reach deletedItems, they are gone.
+        """
         wanted = list(dict.fromkeys(_guid(i) for i in object_ids))
-        found: dict[str, model.Principal] = {}
-        for start in range(0, len(wanted), GET_BY_IDS_CHUNK):
-            chunk = wanted[start : start + GET_BY_IDS_CHUNK]
-            body = {"ids": chunk, "types": ["user", "group", "servicePrincipal"]}
-            answer = self._http.post(f"{V1}/directoryObjects/getByIds", body, idempotent=True)
-            for item in answer.get("value") or []:
-                if isinstance(item, dict) and item.get("id"):
-                    principal = parse_principal(item)
-                    found[principal.object_id] = principal
+        found = self._read(LIVE_READS, wanted, model.PrincipalState.ACTIVE)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            found.update(self._read(DELETED_READS, missing, model.PrincipalState.SOFT_DELETED))
         for object_id in wanted:
             if object_id not in found:
-                found[object_id] = self._deleted(object_id)
+                found[object_id] = model.Principal(
+                    object_id=object_id, kind=model.PrincipalKind.UNKNOWN, state=model.PrincipalState.DELETED
+                )
         return found
 
-    def _deleted(self, object_id: str) -> model.Principal:
-        try:
-            item = self._http.get(f"{V1}/directory/deletedItems/{_guid(object_id)}")
-        except errors.NotFoundError:
-            return model.Principal(
-                object_id=object_id.lower(), kind=model.PrincipalKind.UNKNOWN, state=model.PrincipalState.DELETED
-            )
-        principal = parse_principal(item)
-        return model.Principal(
-            object_id=principal.object_id,
-            kind=principal.kind,
-            state=model.PrincipalState.SOFT_DELETED,
-            display_name=principal.display_name,
-            app_id=principal.app_id,
-            user_principal_name=principal.user_principal_name,
-        )
+    def read_principals(self, read: PrincipalRead, object_ids: Sequence[str]) -> list[model.Principal]:
+        """One per-type read as the engine makes it (the doctor probes each with this)."""
+        state = model.PrincipalState.SOFT_DELETED if read.deleted else model.PrincipalState.ACTIVE
+        return list(self._read((read,), list(object_ids), state).values())
+
+    def _read(
+        self, reads: Sequence[PrincipalRead], object_ids: list[str], found_as: model.PrincipalState
+    ) -> dict[str, model.Principal]:
+        requests = [
+            (read, object_ids[start : start + FILTER_IN_LIMIT])
+            for start in range(0, len(object_ids), FILTER_IN_LIMIT)
+            for read in reads
+        ]
+        found: dict[str, model.Principal] = {}
+        for read, items in self._batch(requests):
+            for item in items:
+                principal = parse_principal(item, default_kind=read.kind)
+                if found_as is model.PrincipalState.SOFT_DELETED:
+                    principal = _soft_deleted(principal)
+                found[principal.object_id] = principal
+        return found
+
+    def _batch(
+        self, requests: Sequence[tuple[PrincipalRead, list[str]]]
+    ) -> Iterator[tuple[PrincipalRead, list[dict[str, Any]]]]:
+        """Run reads 20 to a JSON batch; a sub-request that failed transiently (429, 5xx) or has
+        more pages is re-sent alone, through the client's retries; any other failure raises."""
+        for start in range(0, len(requests), BATCH_LIMIT):
+            chunk = requests[start : start + BATCH_LIMIT]
+            body = {
+                "requests": [
+                    {"id": str(n), "method": "GET", "url": _relative(read.path, read.params(ids))}
+                    for n, (read, ids) in enumerate(chunk)
+                ]
+            }
+            answer = self._http.post(f"{V1}/$batch", body, idempotent=True)
+            by_id = {str(r.get("id")): r for r in answer.get("responses") or [] if isinstance(r, dict)}
+            for n, (read, ids) in enumerate(chunk):
+                sub = by_id.get(str(n)) or {}
+                status = int(sub.get("status") or 0)
+                payload = sub.get("body") if isinstance(sub.get("body"), dict) else {}
+                if status == 200 and not payload.get("@odata.nextLink"):
+                    yield read, [i for i in payload.get("value") or [] if isinstance(i, dict) and i.get("id")]
+                elif status == 200 or status in (0, 408, 429) or status >= 500:
+                    yield read, [i for i in self._http.list(read.path, read.params(ids)) if i.get("id")]
+                else:
+                    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+                    raise errors.error_for(
+                        status, str(error.get("code") or ""), str(error.get("message") or f"GET {read.path} failed")
+                    )
 
     def list_transitive_member_ids(self, group_id: str) -> Iterator[str]:
         """Object ids of every member of the group, through nested groups."""
-        for item in self._http.list(f"{V1}/groups/{_guid(group_id)}/transitiveMembers", {"$select": "id"}):
+        path = f"{V1}/groups/{_guid(group_id)}/transitiveMembers"
+        for item in self._http.list(path, {"$select": MEMBERS_SELECT}):
             if item.get("id"):
                 yield str(item["id"]).lower()
 
@@ -146,14 +228,14 @@ class GraphClient:
     def get_user(self, user: str) -> model.Principal:
         """A user by object id or UPN (raises NotFoundError)."""
         return parse_principal(
-            self._http.get(f"{V1}/users/{user}", {"$select": "id,displayName,userPrincipalName,accountEnabled"}),
+            self._http.get(f"{V1}/users/{user}", {"$select": USER_SELECT}),
             default_kind=model.PrincipalKind.USER,
         )
 
     def list_service_principals_delta(self, delta_link: str | None = None) -> ServicePrincipalDelta:
         """All service principals (first round) or what changed since `delta_link`."""
         path = delta_link or f"{V1}/servicePrincipals/delta"
-        params = None if delta_link else {"$select": _SP_SELECT}
+        params = None if delta_link else {"$select": SP_SELECT}  # the deltaLink keeps the $select
         principals: list[model.Principal] = []
         removed: list[str] = []
         next_delta = ""
@@ -220,6 +302,9 @@ class GraphClient:
 def parse_principal(
     item: dict[str, Any], *, default_kind: model.PrincipalKind = model.PrincipalKind.UNKNOWN
 ) -> model.Principal:
+    """A Graph directory object as a principal. Groups have no `accountEnabled`: they are active
+    while they exist. For users and service principals an absent `accountEnabled` is UNKNOWN,
+    never enabled (Graph leaves it out unless it is `$select`ed)."""
     kind = _TYPES.get(str(item.get("@odata.type") or "").lower(), default_kind)
     if (
         kind is model.PrincipalKind.SERVICE_PRINCIPAL
@@ -227,14 +312,36 @@ def parse_principal(
     ):
         kind = model.PrincipalKind.MANAGED_IDENTITY
     enabled = item.get("accountEnabled")
+    if kind is model.PrincipalKind.GROUP or enabled is True:
+        state = model.PrincipalState.ACTIVE
+    elif enabled is False:
+        state = model.PrincipalState.DISABLED
+    else:
+        state = model.PrincipalState.UNKNOWN
     return model.Principal(
         object_id=str(item.get("id") or "").lower(),
         kind=kind,
-        state=model.PrincipalState.DISABLED if enabled is False else model.PrincipalState.ACTIVE,
+        state=state,
         display_name=str(item.get("displayName") or ""),
         app_id=str(item.get("appId") or "").lower(),
         user_principal_name=str(item.get("userPrincipalName") or ""),
     )
+
+
+def _soft_deleted(principal: model.Principal) -> model.Principal:
+    return model.Principal(
+        object_id=principal.object_id,
+        kind=principal.kind,
+        state=model.PrincipalState.SOFT_DELETED,
+        display_name=principal.display_name,
+        app_id=principal.app_id,
+        user_principal_name=principal.user_principal_name,
+    )
+
+
+def _relative(path: str, params: dict[str, str]) -> str:
+    """A batch request's `url`: relative to the version, with its query encoded."""
+    return path.removeprefix(V1) + "?" + urlencode(params, quote_via=quote, safe="$',()")
 
 
 def parse_subscription(item: dict[str, Any]) -> GraphSubscription:

@@ -7,7 +7,7 @@ that the identity attributes (or attributed, or is authorized on) and re-runs th
 pipeline on them (shared.usecases.attribution.Run) with what Graph shows now, so
 attribution_lost / identity_lost and their resolution come from the same decisions as every
 other pass. Service principals and managed identities have no notifications: the poll reads
-the identities that attribute a delegation (one getByIds call per thousand) and re-assesses
+the identities that attribute a delegation (batched per-type reads) and re-assesses
 the delegations whose identities changed since the last poll.
 
 Nested groups: a delegation may be attributed by a user through a group nested in the
@@ -169,7 +169,7 @@ def _membership_changed(
 ) -> list[DelegationSnapshot]:
     """Delegations whose stored carriers through a top group are (or are not) in it now, unlike before.
 
-    One transitiveMembers read per distinct stored top group (with one getByIds for their state).
+    One transitiveMembers read per distinct stored top group (with one bulk read for their state).
     """
     through: dict[str, list[tuple[DelegationSnapshot, AttributedBy]]] = {}
     for snapshot in snapshots:
@@ -275,11 +275,15 @@ def poll_identities(engine: Engine, now: datetime, *, full: bool = False) -> Ide
     _remember_states(engine, states, last)
     alerts.enqueue(engine, report.opened, report.resolved, now)
     unusable = sorted(f"{oid} {p.state.value}" for oid, p in states.items() if not p.usable)
+    unknown = sorted(oid for oid, p in states.items() if p.state is model.PrincipalState.UNKNOWN)
     detail = (
         f"{'full' if full else 'light'} check of {len(watched)} identit{'y' if len(watched) == 1 else 'ies'}"
-        f"{' (not usable: ' + ', '.join(unusable[:10]) + ')' if unusable else ''}; "
+        f"{' (not usable: ' + ', '.join(unusable[:10]) + ')' if unusable else ''}"
+        f"{' (state unknown: ' + ', '.join(unknown[:10]) + ')' if unknown else ''}; "
         f"{len(stale)} delegation(s) re-assessed; {report.summary()}"
     )
+    if unknown:
+        log.warning("identity poll: Graph did not say whether %d identit(ies) are enabled", len(unknown))
     if stale:
         log.info("identity poll: %s", detail)
     return IdentityOutcome("ok", detail, report)
@@ -299,7 +303,7 @@ def _stale(snapshot: DelegationSnapshot, states: Mapping[str, model.Principal], 
 
 
 def _remember_states(engine: Engine, states: Mapping[str, model.Principal], last: Mapping[str, str]) -> None:
-    current = {oid: p.state.value for oid, p in states.items() if not p.usable}
+    current = {oid: p.state.value for oid, p in states.items() if not p.confirmed}
     if current == dict(last):
         return
     try:

@@ -25,17 +25,108 @@ def test_principals_by_kind_and_as_directory_objects(emulator, demo):
     assert user == {"id": alice["objectId"], "accountEnabled": True}
     mi = g.get(url(emulator, f"/servicePrincipals/{demo.principal('id-palwatch-contoso')['objectId']}")).json()
     assert mi["servicePrincipalType"] == "ManagedIdentity"
-    obj = g.get(url(emulator, f"/directoryObjects/{demo.principal('Contoso MSP Operators')['objectId']}")).json()
+    # another tenant's objects are invisible
+    fourth = demo.principal("Fourth Coffee Admin")
+    assert g.get(url(emulator, f"/users/{fourth['objectId']}")).status_code == 404
+
+
+def test_without_select_graph_answers_its_default_property_set(emulator, demo):
+    g = graph_as(emulator, demo)
+    alice = demo.principal("Alice Operator")["objectId"]
+    user = g.get(url(emulator, f"/users/{alice}")).json()
+    assert "accountEnabled" not in user  # not in the v1.0 default set of a user
+    assert {"id", "displayName", "userPrincipalName", "mail", "businessPhones"} <= set(user)
+    listed = g.get(url(emulator, "/users"), params={"$filter": f"id in ('{alice}')"}).json()["value"]
+    assert [set(u) for u in listed] == [set(user)]
+    selected = g.get(url(emulator, "/users"), params={"$filter": f"id in ('{alice}')", "$select": "id,accountEnabled"})
+    assert selected.json()["value"] == [{"id": alice, "accountEnabled": True}]
+    group = g.get(url(emulator, f"/groups/{demo.principal('Contoso MSP Operators')['objectId']}")).json()
+    assert group["groupTypes"] == []
+    assert group["securityEnabled"] is True
+    assert "accountEnabled" not in group
+    sp = g.get(url(emulator, f"/servicePrincipals/{demo.principal('contoso-ops')['objectId']}")).json()
+    assert sp["accountEnabled"] is True  # returned by default for service principals
+    unknown = g.get(url(emulator, f"/users/{alice}"), params={"$select": "id,notAProperty"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "Request_BadRequest")
+
+
+def test_an_in_filter_takes_at_most_fifteen_ids(emulator, demo):
+    g = graph_as(emulator, demo)
+    ids = ",".join(f"'00000000-0000-4000-8000-{n:012d}'" for n in range(16))
+    refused = g.get(url(emulator, "/users"), params={"$filter": f"id in ({ids})", "$select": "id"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "Request_UnsupportedQuery")
+
+
+def test_get_by_ids_and_directory_objects_need_directory_read_all(emulator, demo):
+    g = graph_as(emulator, demo)  # the demo MI: User/Group/Application.Read.All, Mail.Send
+    operators = demo.principal("Contoso MSP Operators")["objectId"]
+    alice = demo.principal("Alice Operator")["objectId"]
+    for answer in (
+        g.get(url(emulator, f"/directoryObjects/{operators}")),
+        g.request("POST", url(emulator, "/directoryObjects/getByIds"), json={"ids": [alice]}),
+    ):
+        assert answer.status_code == 403
+        error = answer.json()["error"]
+        assert error["code"] == "Authorization_RequestDenied"
+        assert error["message"] == "Insufficient privileges to complete the operation."
+        assert error["innerError"]["request-id"]
+        assert error["innerError"]["date"]
+
+    scenario = demo.scenario
+    scenario["tenants"][0]["principals"][0]["graphAppRoles"] = ["Directory.Read.All"]
+    emulator.reset(scenario)
+    g = graph_as(emulator, demo)
+    obj = g.get(url(emulator, f"/directoryObjects/{operators}")).json()
     assert obj["@odata.type"] == "#microsoft.graph.group"
     ids = [p["objectId"] for p in demo.scenario["tenants"][0]["principals"]] + ["00000000-0000-4000-8000-000000000000"]
     found = g.request(
         "POST", url(emulator, "/directoryObjects/getByIds"), json={"ids": ids, "types": ["user", "group"]}
+    ).json()["value"]
+    assert {o["@odata.type"] for o in found} == {"#microsoft.graph.user", "#microsoft.graph.group"}
+    assert len(found) == 5  # 3 users, 2 groups; the unknown id is skipped
+    users = [o for o in found if o["@odata.type"] == "#microsoft.graph.user"]
+    assert all("accountEnabled" not in u for u in users)  # only a subset of user properties
+
+
+def test_a_token_carries_the_granted_roles_and_none_without_a_grant(emulator, demo):
+    import jwt
+
+    mi = demo.principal("id-palwatch-contoso")
+    token = emulator.control("POST", "/tokens", {"objectId": mi["objectId"], "audience": GRAPH})["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["roles"] == mi["graphAppRoles"]
+    ops = demo.principal("contoso-ops")["objectId"]  # no graphAppRoles: nothing granted
+    token = emulator.control("POST", "/tokens", {"objectId": ops, "audience": GRAPH})["access_token"]
+    assert "roles" not in jwt.decode(token, options={"verify_signature": False})
+    g = caller(emulator, ops, audience=GRAPH)
+    assert g.get(url(emulator, f"/users/{demo.principal('Alice Operator')['objectId']}")).status_code == 403
+
+
+def test_security_groups_are_deleted_for_good_and_microsoft_365_groups_softly(emulator, demo):
+    scenario = demo.scenario
+    tier2 = demo.principal("Contoso MSP Tier 2")["objectId"]
+    unified = {
+        "objectId": "6f0c2d41-3e5b-4c1a-9d2e-7b8a9c0d1e2f",
+        "type": "Group",
+        "displayName": "Contoso MSP Team",
+        "groupTypes": ["Unified"],
+    }
+    scenario["tenants"][0]["principals"].append(unified)
+    emulator.reset(scenario)
+    g = graph_as(emulator, demo)
+    emulator.control("POST", f"/principals/{tier2}", {"action": "softDelete"})
+    # a security group: gone for good, never in deletedItems, cannot be restored
+    assert g.get(url(emulator, f"/groups/{tier2}")).status_code == 404
+    assert g.get(url(emulator, f"/directory/deletedItems/{tier2}")).status_code == 404
+    restore = emulator.session.post(
+        emulator.info["control"].rstrip("/") + f"/principals/{tier2}", json={"action": "restore"}, timeout=30
     )
-    assert {o["@odata.type"] for o in found.json()["value"]} == {"#microsoft.graph.user", "#microsoft.graph.group"}
-    assert len(found.json()["value"]) == 5  # 3 users, 2 groups; the unknown id is skipped
-    # another tenant's objects are invisible
-    fourth = demo.principal("Fourth Coffee Admin")
-    assert g.get(url(emulator, f"/users/{fourth['objectId']}")).status_code == 404
+    assert restore.status_code == 404
+    emulator.control("POST", f"/principals/{unified['objectId']}", {"action": "softDelete"})
+    deleted = g.get(url(emulator, f"/directory/deletedItems/{unified['objectId']}")).json()
+    assert deleted["deletedDateTime"]
+    assert deleted["groupTypes"] == ["Unified"]
+    listed = g.get(url(emulator, "/directory/deletedItems/microsoft.graph.group")).json()["value"]
+    assert [x["id"] for x in listed] == [unified["objectId"]]
 
 
 def test_soft_delete_restore_hard_delete_and_disable(emulator, demo):
@@ -174,7 +265,8 @@ def test_json_batch_runs_each_request(emulator, demo):
     assert answers["1"]["status"] == 200
     assert answers["1"]["body"] == {"id": alice, "accountEnabled": True}
     assert answers["2"]["status"] == 404
-    assert [o["id"] for o in answers["3"]["body"]["value"]] == [alice]
+    assert answers["3"]["status"] == 403  # getByIds needs Directory.Read.All, which the demo MI lacks
+    assert answers["3"]["body"]["error"]["code"] == "Authorization_RequestDenied"
 
 
 def _member_of(g, emulator, object_id: str) -> list[dict]:

@@ -6,15 +6,17 @@ Wire examples come from the reference facts (§1, §2); a scripted loopback serv
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import pytest
 
 from shared import model
 from shared.azure import errors
 from shared.azure.activity_log import ActivityLogClient, parse_record
-from shared.azure.graph import GraphClient
+from shared.azure.graph import GraphClient, parse_principal
 from shared.azure.lighthouse import LighthouseClient, parse_assignment
 from shared.azure.pal import PARTNERS, PartnerLinkClient
 from tests.unit.test_http_client import FakeService, Reply, Seen, client
@@ -248,34 +250,49 @@ GONE = "a1b2c3d4-0000-4000-8000-000000000001"
 SOFT = "a1b2c3d4-0000-4000-8000-000000000002"
 
 
+COLLECTIONS = {"users": "#microsoft.graph.user", "servicePrincipals": "#microsoft.graph.servicePrincipal"}
+OBJECTS = {
+    USER: {
+        "@odata.type": "#microsoft.graph.user",
+        "id": USER,
+        "displayName": "Ann",
+        "userPrincipalName": "ann@contoso.com",
+        "accountEnabled": False,
+    },
+    SP: {
+        "@odata.type": "#microsoft.graph.servicePrincipal",
+        "id": SP,
+        "appId": "APP",
+        "accountEnabled": True,
+        "servicePrincipalType": "Application",
+    },
+    MI: {
+        "@odata.type": "#microsoft.graph.servicePrincipal",
+        "id": MI,
+        "accountEnabled": True,
+        "servicePrincipalType": "ManagedIdentity",
+    },
+}
+DELETED = {SOFT: {"@odata.type": "#microsoft.graph.group", "id": SOFT, "displayName": "Ops"}}
+
+
+def answer_read(url: str) -> dict:
+    """One per-type read (`/users?$filter=id in (...)&$select=...`) against the objects above."""
+    path, _, query = url.partition("?")
+    params = dict(parse_qsl(query))
+    ids = set(re.findall(r"'([^']+)'", params["$filter"]))
+    selected = set(params["$select"].split(","))
+    deleted = path.startswith("/directory/deletedItems/")
+    pool = DELETED if deleted else OBJECTS
+    odata = "#microsoft.graph." + path.rsplit(".", 1)[1] if deleted else COLLECTIONS.get(path.strip("/"), "")
+    found = [o for i, o in pool.items() if i in ids and o["@odata.type"].lower() == odata.lower()]
+    return {"value": [{k: v for k, v in o.items() if k in selected} for o in found]}
+
+
 def graph_handler(seen: Seen) -> Reply:
-    path = seen.path.split("?")[0]
-    objects = {
-        USER: {
-            "@odata.type": "#microsoft.graph.user",
-            "id": USER,
-            "displayName": "Ann",
-            "userPrincipalName": "ann@contoso.com",
-            "accountEnabled": False,
-        },
-        SP: {
-            "@odata.type": "#microsoft.graph.servicePrincipal",
-            "id": SP,
-            "appId": "APP",
-            "accountEnabled": True,
-            "servicePrincipalType": "Application",
-        },
-        MI: {"@odata.type": "#microsoft.graph.servicePrincipal", "id": MI, "servicePrincipalType": "ManagedIdentity"},
-    }
-    if path == "/v1.0/directoryObjects/getByIds":
-        ids = json.loads(seen.body)["ids"]
-        return Reply(200, {"value": [objects[i] for i in ids if i in objects]})
-    if path.startswith("/v1.0/directoryObjects/"):
-        found = objects.get(path.rsplit("/", 1)[1])
-        return Reply(200, found) if found else Reply(404, {"error": {"code": "Request_ResourceNotFound"}})
-    if path == f"/v1.0/directory/deletedItems/{SOFT}":
-        return Reply(200, {"@odata.type": "#microsoft.graph.group", "id": SOFT, "displayName": "Ops"})
-    return Reply(404, {"error": {"code": "Request_ResourceNotFound", "message": "gone"}})
+    assert seen.path.split("?")[0] == "/v1.0/$batch", seen.path
+    requests = json.loads(seen.body)["requests"]
+    return Reply(200, {"responses": [{"id": r["id"], "status": 200, "body": answer_read(r["url"])} for r in requests]})
 
 
 def test_principals_are_resolved_with_their_state(service: FakeService) -> None:
@@ -293,7 +310,7 @@ def test_principals_are_resolved_with_their_state(service: FakeService) -> None:
     assert (gone.kind, gone.state) == (model.PrincipalKind.UNKNOWN, model.PrincipalState.DELETED)
 
 
-def test_get_principals_uses_get_by_ids_and_deleted_items_for_the_rest(service: FakeService) -> None:
+def test_get_principals_reads_per_type_with_select_then_deleted_items(service: FakeService) -> None:
     service.handler = graph_handler
     found = GraphClient(client(service)).get_principals([USER, SP.upper(), SOFT, GONE, USER])
     assert set(found) == {USER, SP, SOFT, GONE}
@@ -301,19 +318,72 @@ def test_get_principals_uses_get_by_ids_and_deleted_items_for_the_rest(service: 
     assert found[SP].usable
     assert found[SOFT].state is model.PrincipalState.SOFT_DELETED
     assert found[GONE].state is model.PrincipalState.DELETED
-    posts = [s for s in service.seen if s.method == "POST"]
-    assert len(posts) == 1
-    assert json.loads(posts[0].body)["types"] == ["user", "group", "servicePrincipal"]
+    batches = [json.loads(s.body)["requests"] for s in service.seen]
+    assert [[r["url"].split("?")[0] for r in b] for b in batches] == [
+        ["/users", "/groups", "/servicePrincipals"],
+        [
+            "/directory/deletedItems/microsoft.graph.user",
+            "/directory/deletedItems/microsoft.graph.group",
+            "/directory/deletedItems/microsoft.graph.servicePrincipal",
+        ],
+    ]
+    selects = {r["url"].split("?")[0]: dict(parse_qsl(r["url"].split("?")[1]))["$select"] for r in batches[0]}
+    assert selects == {
+        "/users": "id,displayName,userPrincipalName,accountEnabled",
+        "/groups": "id,displayName",
+        "/servicePrincipals": "id,appId,displayName,accountEnabled,servicePrincipalType",
+    }
 
 
-def test_get_principals_chunks_by_a_thousand(service: FakeService) -> None:
-    service.handler = lambda seen: Reply(
-        200, {"value": [{"id": i, "@odata.type": "#microsoft.graph.user"} for i in json.loads(seen.body)["ids"]]}
-    )
-    ids = [f"00000000-0000-0000-0000-{n:012d}" for n in range(2001)]
+def test_get_principals_batches_twenty_reads_of_fifteen_ids(service: FakeService) -> None:
+    service.handler = graph_handler
+    ids = [f"00000000-0000-0000-0000-{n:012d}" for n in range(100)]
     found = GraphClient(client(service)).get_principals(ids)
-    assert len(found) == 2001
-    assert [len(json.loads(s.body)["ids"]) for s in service.seen] == [1000, 1000, 1]
+    assert len(found) == 100
+    live = [json.loads(s.body)["requests"] for s in service.seen][:2]  # 7 chunks x 3 types = 21 reads
+    assert [len(b) for b in live] == [20, 1]
+    assert max(len(re.findall("'", r["url"])) // 2 for b in live for r in b) == 15
+
+
+@pytest.mark.parametrize(
+    ("item", "state"),
+    [
+        ({"@odata.type": "#microsoft.graph.user", "id": USER}, model.PrincipalState.UNKNOWN),
+        ({"@odata.type": "#microsoft.graph.user", "id": USER, "accountEnabled": None}, model.PrincipalState.UNKNOWN),
+        ({"@odata.type": "#microsoft.graph.user", "id": USER, "accountEnabled": True}, model.PrincipalState.ACTIVE),
+        ({"@odata.type": "#microsoft.graph.user", "id": USER, "accountEnabled": False}, model.PrincipalState.DISABLED),
+        ({"@odata.type": "#microsoft.graph.servicePrincipal", "id": SP}, model.PrincipalState.UNKNOWN),
+        ({"@odata.type": "#microsoft.graph.group", "id": SOFT}, model.PrincipalState.ACTIVE),
+    ],
+)
+def test_an_absent_account_enabled_is_unknown_never_enabled(item: dict, state: model.PrincipalState) -> None:
+    principal = parse_principal(item)
+    assert principal.state is state
+    assert principal.confirmed is (state is model.PrincipalState.ACTIVE)
+    assert principal.usable is (state is not model.PrincipalState.DISABLED)
+
+
+def test_a_throttled_read_inside_a_batch_is_sent_again_alone(service: FakeService) -> None:
+    def handler(seen: Seen) -> Reply:
+        if seen.path.split("?")[0] == "/v1.0/$batch":
+            requests = json.loads(seen.body)["requests"]
+            return Reply(
+                200, {"responses": [{"id": r["id"], "status": 429, "headers": {"Retry-After": "0"}} for r in requests]}
+            )
+        return Reply(200, answer_read(seen.path.removeprefix("/v1.0")))
+
+    service.handler = handler
+    found = GraphClient(client(service)).get_principals([USER])
+    assert found[USER].state is model.PrincipalState.DISABLED
+
+
+def test_a_refused_read_inside_a_batch_raises_forbidden(service: FakeService) -> None:
+    body = {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}
+    service.handler = lambda seen: Reply(
+        200, {"responses": [{"id": r["id"], "status": 403, "body": body} for r in json.loads(seen.body)["requests"]]}
+    )
+    with pytest.raises(errors.ForbiddenError):
+        GraphClient(client(service)).get_principals([USER])
 
 
 def test_service_principal_delta_returns_changes_and_the_next_link(service: FakeService) -> None:
