@@ -74,6 +74,12 @@ def act(emulator: Any, object_id: str, action: str) -> list[dict[str, Any]]:
     return emulator.control("POST", f"/principals/{object_id}", {"action": action})["events"]
 
 
+def make_microsoft_365_group(emulator: Any, group_id: str) -> None:
+    """Turn a demo security group into a Microsoft 365 group (the only groups Graph soft-deletes)."""
+    raw = next(p for p in HOME["principals"] if p["objectId"] == group_id)
+    emulator.control("PUT", f"/principals/{group_id}", {**raw, "tenantId": MANAGING, "groupTypes": ["Unified"]})
+
+
 def remove_member(emulator: Any, group: str, member: str) -> list[dict[str, Any]]:
     return emulator.control("DELETE", f"/groups/{group}/members/{member}")["events"]
 
@@ -281,7 +287,8 @@ def test_removing_group_members_thins_then_loses_attribution_and_adding_back_res
     assert snapshot(palwatch, key).attributed
 
 
-def test_deleting_the_group_loses_attribution_and_restoring_it_resolves(emulator, palwatch):
+def test_deleting_a_microsoft_365_group_loses_attribution_and_restoring_it_resolves(emulator, palwatch):
+    make_microsoft_365_group(emulator, OPERATORS)
     key = _group_delegation(emulator, palwatch)
 
     deliver(act(emulator, OPERATORS, "softDelete"))
@@ -295,6 +302,18 @@ def test_deleting_the_group_loses_attribution_and_restoring_it_resolves(emulator
     deliver(act(emulator, OPERATORS, "restore"))
     assert findings_of(palwatch, key) == []
     assert snapshot(palwatch, key).attributed
+
+
+def test_deleting_a_security_group_is_permanent_and_no_fix_says_restore(emulator, palwatch):
+    key = _group_delegation(emulator, palwatch)
+
+    deliver(act(emulator, OPERATORS, "softDelete"))  # DELETE /groups/{id} of a security group
+
+    [lost] = findings_of(palwatch, key)
+    assert lost.kind == "attribution_lost"
+    assert f"group {OPERATORS} is permanently deleted" in lost.detail
+    assert "cannot come back" in lost.fix
+    assert "restore" not in lost.fix.lower()
 
 
 def test_hard_deleting_the_group(emulator, palwatch):

@@ -37,6 +37,7 @@ from tests.integration.test_identity_events import (
     delegation,
     deliver,
     findings_of,
+    make_microsoft_365_group,
     now,
     onboard,
     open_findings,
@@ -124,6 +125,7 @@ def test_removing_the_carrier_from_the_nested_group_is_found_at_once(emulator, p
 
 
 def test_deleting_the_nested_group_is_found_at_once_and_restoring_it_resolves(emulator, palwatch, nested):
+    make_microsoft_365_group(emulator, TIER2)  # only Microsoft 365 groups can be restored
     deliver(act(emulator, TIER2, "softDelete"))
     lost(palwatch, nested)
 
@@ -151,7 +153,13 @@ def test_nested_identities_that_attribute_nothing_fire_nothing(emulator, palwatc
     emulator.control(
         "PUT",
         f"/principals/{tier3}",
-        {"tenantId": MANAGING, "type": "Group", "displayName": "Contoso MSP Tier 3", "members": [carol]},
+        {
+            "tenantId": MANAGING,
+            "type": "Group",
+            "displayName": "Contoso MSP Tier 3",
+            "members": [carol],
+            "groupTypes": ["Unified"],
+        },
     )
     deliver(add_member(emulator, TIER2, tier3))
     before = (open_findings(palwatch), snapshot(palwatch, nested))

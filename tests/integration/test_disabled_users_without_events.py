@@ -1,0 +1,98 @@
+"""A user disabled in the managing tenant, with no event at all, is flagged by the next pass.
+
+Graph leaves `accountEnabled` out of a user unless it is `$select`ed (the emulator answers with
+Graph's default property sets), so an engine that reads users without `$select` sees every user
+as enabled. Two linked (attested) users carry two delegations: Alice directly, Bob through the
+Lighthouse-authorized group "Contoso MSP Tier 2". Both are disabled with no Graph subscription,
+so no notification exists; the verification timer and the watch timer (its identity poll), run
+through the function entry points, must each find both losses. Every test also runs with
+Directory.Read.All granted, the wider permission a deployment may choose.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from tests.integration.test_identity_events import (
+    ALICE,
+    BOB,
+    CONTRIBUTOR,
+    FABRIKAM,
+    LOSS_KINDS,
+    MI,
+    PRINCIPALS,
+    RELECLOUD,
+    SCENARIO,
+    act,
+    attest,
+    delegation,
+    findings_of,
+    onboard,
+    snapshot,
+)
+
+TIER2 = PRINCIPALS["Contoso MSP Tier 2"]["objectId"]
+ENTRY_POINTS = {
+    "verify_attribution": function_app.verify_attribution,
+    "watch_delegations": function_app.watch_delegations,
+}
+
+
+@pytest.fixture(params=["demo-permissions", "directory-read-all"])
+def carried(request: pytest.FixtureRequest, emulator: Any, palwatch: Any) -> dict[str, str]:
+    """Alice (directly) and Bob (through Tier 2) each carry one delegation; returns their keys."""
+    if request.param == "directory-read-all":
+        scenario = copy.deepcopy(SCENARIO)
+        mi = next(p for t in scenario["tenants"] for p in t["principals"] if p["objectId"] == MI)
+        mi["graphAppRoles"] = [*mi["graphAppRoles"], "Directory.Read.All"]
+        emulator.reset(scenario)
+    attest(palwatch, ALICE)
+    attest(palwatch, BOB)
+    keys = {
+        ALICE: onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR))),
+        BOB: onboard(emulator, delegation(FABRIKAM, (TIER2, "Contoso MSP Tier 2", CONTRIBUTOR))),
+    }
+    function_app.verify_attribution(TimerRequest(past_due=False))
+    for key in keys.values():
+        assert snapshot(palwatch, key).attributed
+        assert not [f for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS]
+    return keys
+
+
+@pytest.mark.parametrize("entry_point", sorted(ENTRY_POINTS))
+def test_a_user_disabled_without_any_event_is_flagged_by_the_next_pass(emulator, palwatch, carried, entry_point):
+    for user in (ALICE, BOB):
+        assert act(emulator, user, "disable") == []  # no Graph subscription: no notification at all
+
+    ENTRY_POINTS[entry_point](TimerRequest(past_due=False))
+
+    for user, name in ((ALICE, "Alice Operator"), (BOB, "Bob Engineer")):
+        losses = [f for f in findings_of(palwatch, carried[user]) if f.kind in LOSS_KINDS]
+        assert [f.kind for f in losses] == ["attribution_lost"], (entry_point, name)
+        assert "disabled" in losses[0].detail
+        assert f"az ad user update --id {user} --account-enabled true" in losses[0].fix
+        assert not snapshot(palwatch, carried[user]).attributed
+
+    for user in (ALICE, BOB):
+        act(emulator, user, "enable")
+    ENTRY_POINTS[entry_point](TimerRequest(past_due=False))
+    for key in carried.values():
+        assert not [f for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS]
+
+
+def test_every_principal_read_selects_what_the_decisions_use(emulator, palwatch, carried):
+    emulator.control("DELETE", "/journal")
+    function_app.verify_attribution(TimerRequest(past_due=False))
+
+    reads = [r for r in emulator.journal() if r["path"].startswith("/v1.0/") and r["method"] == "GET"]
+    assert reads, "the verification read nothing from Graph"
+    assert all("%24select=" in r["query"] or "$select=" in r["query"] for r in reads), [
+        (r["path"], r["query"]) for r in reads if "select" not in r["query"]
+    ]
+    assert not [r for r in emulator.journal() if "/directoryObjects" in r["path"]]  # needs Directory.Read.All
+    assert all(r["status"] == 200 for r in reads)
