@@ -19,6 +19,7 @@ from shared import doctor_operations as operations
 from shared import model
 from shared import settings as settings_module
 from shared.azure import errors, http, identity
+from shared.azure import graph as graph_module
 from shared.azure.activity_log import ActivityLogClient
 from shared.azure.arm import ArmClient
 from shared.azure.graph import GraphClient
@@ -28,6 +29,7 @@ from shared.azure.pal import PartnerLinkClient
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 GRAPH_ROLES = fixes.GRAPH_ROLES
 _ASSIGNMENT_SAMPLE = 3
+_NIL_GUID = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -166,9 +168,9 @@ class _Doctor:
                 "list tenants",
                 "list subscriptions",
                 "read registration assignments",
-                "Graph: read users",
-                "Graph: read groups",
-                "Graph: read service principals",
+                *(f"Graph: read {read.name}" for read in graph_module.PRINCIPAL_READS),
+                "Graph: group members",
+                "Graph: service principal changes",
                 "read tenant activity log",
             ):
                 self.add(name, SKIP, "needs the managed identity's token (see above)", required=False)
@@ -313,17 +315,66 @@ class _Doctor:
     # -- Graph -----------------------------------------------------------------------------------
 
     def graph_checks(self, graph: GraphClient) -> None:
-        for collection, label, permission in (
-            ("users", "Graph: read users", "User.Read.All"),
-            ("groups", "Graph: read groups", "Group.Read.All"),
-            ("servicePrincipals", "Graph: read service principals", "Application.Read.All"),
-        ):
-            try:
-                count = len(list(graph.list_objects(collection, top=1)))
-            except errors.AzureError as e:
-                self.add(label, FAIL, _describe(e), fixes.retry_or(self.graph_fix(permission), e))
-            else:
-                self.add(label, OK, f"{permission} works ({'objects visible' if count else 'no objects yet'})")
+        """Each Graph read the engine makes, exactly as it makes it (path, `$filter`, `$select`).
+
+        A refusal is explained from the token's `roles` claim: the permission that is missing,
+        and the grant that adds it.
+        """
+        roles = self._graph_roles()
+        probe_id = self.mi_object_id if _is_guid(self.mi_object_id) else _NIL_GUID
+        for read in graph_module.PRINCIPAL_READS:
+            self._graph_probe(
+                f"Graph: read {read.name}",
+                read.permission,
+                roles,
+                lambda read=read: graph.read_principals(read, [probe_id]),
+                f"GET {read.path}?$filter=id in (...)&$select={read.select}",
+            )
+        self._graph_probe(
+            "Graph: group members",
+            "Group.Read.All",
+            roles,
+            lambda: list(graph.list_transitive_member_ids(_NIL_GUID)),
+            f"GET /v1.0/groups/{{id}}/transitiveMembers?$select={graph_module.MEMBERS_SELECT}",
+        )
+        self._graph_probe(
+            "Graph: service principal changes",
+            "Application.Read.All",
+            roles,
+            graph.probe_service_principal_delta,
+            f"GET /v1.0/servicePrincipals/delta?$select={graph_module.SP_SELECT}",
+        )
+
+    def _graph_roles(self) -> identity.TokenIdentity | None:
+        try:
+            return identity.token_identity(
+                identity.acquire_token(self.credentials.managed_identity(), self.s.graph_scope)
+            )
+        except errors.AzureError:
+            return None
+
+    def _graph_probe(
+        self,
+        label: str,
+        permission: str,
+        who: identity.TokenIdentity | None,
+        call: Callable[[], object],
+        request: str,
+    ) -> None:
+        try:
+            call()
+        except errors.NotFoundError:
+            pass  # the permission held: Graph looked for the (probe) object
+        except errors.AzureError as e:
+            detail = _describe(e)
+            if isinstance(e, errors.ForbiddenError) and who is not None and who.has_roles_claim:
+                granted = ", ".join(who.roles) or "none"
+                detail = f"{request} refused: the token's roles ({granted}) lack {permission}"
+            elif isinstance(e, errors.ForbiddenError) and who is not None:
+                detail = f"{request} refused: the Graph token carries no roles claim (no application permission)"
+            self.add(label, FAIL, detail, fixes.retry_or(self.graph_fix(permission), e))
+            return
+        self.add(label, OK, f"{permission}: {request}")
 
     def graph_fix(self, permission: str) -> str:
         return fixes.graph_fix(permission, graph_endpoint=self.s.graph_endpoint, mi_object_id=self.mi_object_id)
@@ -435,6 +486,10 @@ class _Doctor:
 
 def _quick_credentials(settings: settings_module.Settings) -> identity.Credentials:
     return identity.Credentials(settings, retry_total=1, retry_backoff_factor=0.2)
+
+
+def _is_guid(value: str) -> bool:
+    return len(value) == 36 and all(ch in "0123456789abcdef-" for ch in value.lower())
 
 
 def _describe(error: errors.AzureError) -> str:

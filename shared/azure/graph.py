@@ -213,17 +213,9 @@ class GraphClient:
         except errors.NotFoundError:
             return
 
-    def list_objects(self, collection: str, *, select: str = "id", top: int | None = None) -> Iterator[dict[str, Any]]:
-        """Raw objects of `users`, `groups` or `servicePrincipals` (the doctor's permission probes)."""
-        if collection not in ("users", "groups", "servicePrincipals"):
-            raise ValueError(f"unsupported collection {collection!r}")
-        params = {"$select": select}
-        if top:
-            params["$top"] = str(top)
-            # One page is enough for a probe: read it without following nextLink.
-            yield from self._http.get(f"{V1}/{collection}", params).get("value") or []
-            return
-        yield from self._http.list(f"{V1}/{collection}", params)
+    def probe_service_principal_delta(self) -> None:
+        """The first page of the service-principal delta round, as the poll asks for it (doctor)."""
+        self._http.get(f"{V1}/servicePrincipals/delta", {"$select": SP_SELECT})
 
     def get_user(self, user: str) -> model.Principal:
         """A user by object id or UPN (raises NotFoundError)."""

@@ -52,6 +52,11 @@ def test_every_check_is_green_on_the_demo(demo_env: Emulator, capsys: pytest.Cap
         "Graph: read users",
         "Graph: read groups",
         "Graph: read service principals",
+        "Graph: read deleted users",
+        "Graph: read deleted groups",
+        "Graph: read deleted service principals",
+        "Graph: group members",
+        "Graph: service principal changes",
         "read tenant activity log",
         "Graph: send mail",
         "PAL link: managed-identity",
@@ -88,11 +93,16 @@ def test_missing_graph_permission_and_monitoring_reader_name_the_grant(demo_env:
     mi["rootRoles"] = []  # no Monitoring Reader at root
     demo_env.reset(data)
     report = doctor.run_doctor()
-    groups = report.check("Graph: read groups")
-    assert groups.status == doctor.FAIL
-    assert "Group.Read.All" in groups.fix
-    assert doctor.GRAPH_ROLES["Group.Read.All"] in groups.fix
+    for name in ("Graph: read groups", "Graph: read deleted groups", "Graph: group members"):
+        groups = report.check(name)
+        assert groups.status == doctor.FAIL, name
+        assert "lack Group.Read.All" in groups.detail  # read from the token's roles claim
+        assert "User.Read.All, Application.Read.All" in groups.detail
+        assert "Group.Read.All" in groups.fix
+        assert doctor.GRAPH_ROLES["Group.Read.All"] in groups.fix
+    assert "$select=id,displayName" in report.check("Graph: read groups").detail
     assert report.check("Graph: read users").status == doctor.OK
+    assert "$select=id,displayName,userPrincipalName,accountEnabled" in report.check("Graph: read users").detail
     activity = report.check("read tenant activity log")
     assert activity.status == doctor.FAIL
     assert "Monitoring Reader" in activity.fix
