@@ -11,6 +11,7 @@ the reconcile/identity/verify use cases, the alert channel and the doctor.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from shared.azure.http import AzureHttpClient
 
 V1 = "/v1.0"
 BATCH_LIMIT = 20  # requests per JSON batch (learn: json-batching)
+BATCH_CONCURRENCY = 4  # JSON batches in flight at once: few, Graph throttles per app and tenant
 FILTER_IN_LIMIT = 15  # values in one `in` clause (learn: filter-query-parameter)
 _TYPES = {
     "#microsoft.graph.user": model.PrincipalKind.USER,
@@ -162,31 +164,44 @@ class GraphClient:
     def _batch(
         self, requests: Sequence[tuple[PrincipalRead, list[str]]]
     ) -> Iterator[tuple[PrincipalRead, list[dict[str, Any]]]]:
-        """Run reads 20 to a JSON batch; a sub-request that failed transiently (429, 5xx) or has
-        more pages is re-sent alone, through the client's retries; any other failure raises."""
-        for start in range(0, len(requests), BATCH_LIMIT):
-            chunk = requests[start : start + BATCH_LIMIT]
-            body = {
-                "requests": [
-                    {"id": str(n), "method": "GET", "url": _relative(read.path, read.params(ids))}
-                    for n, (read, ids) in enumerate(chunk)
-                ]
-            }
-            answer = self._http.post(f"{V1}/$batch", body, idempotent=True)
-            by_id = {str(r.get("id")): r for r in answer.get("responses") or [] if isinstance(r, dict)}
-            for n, (read, ids) in enumerate(chunk):
-                sub = by_id.get(str(n)) or {}
-                status = int(sub.get("status") or 0)
-                payload = sub.get("body") if isinstance(sub.get("body"), dict) else {}
-                if status == 200 and not payload.get("@odata.nextLink"):
-                    yield read, [i for i in payload.get("value") or [] if isinstance(i, dict) and i.get("id")]
-                elif status == 200 or status in (0, 408, 429) or status >= 500:
-                    yield read, [i for i in self._http.list(read.path, read.params(ids)) if i.get("id")]
-                else:
-                    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-                    raise errors.error_for(
-                        status, str(error.get("code") or ""), str(error.get("message") or f"GET {read.path} failed")
-                    )
+        """Run reads 20 to a JSON batch, a few batches at a time."""
+        chunks = [requests[start : start + BATCH_LIMIT] for start in range(0, len(requests), BATCH_LIMIT)]
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                yield from self._one_batch(chunk)
+            return
+        with ThreadPoolExecutor(max_workers=min(BATCH_CONCURRENCY, len(chunks)), thread_name_prefix="graph") as pool:
+            for answers in pool.map(self._one_batch, chunks):
+                yield from answers
+
+    def _one_batch(
+        self, chunk: Sequence[tuple[PrincipalRead, list[str]]]
+    ) -> list[tuple[PrincipalRead, list[dict[str, Any]]]]:
+        """One JSON batch; a read that failed transiently (429, 5xx) or has more pages is re-sent
+        alone, through the client's retries (which honour Retry-After); any other failure raises."""
+        body = {
+            "requests": [
+                {"id": str(n), "method": "GET", "url": _relative(read.path, read.params(ids))}
+                for n, (read, ids) in enumerate(chunk)
+            ]
+        }
+        answer = self._http.post(f"{V1}/$batch", body, idempotent=True)
+        by_id = {str(r.get("id")): r for r in answer.get("responses") or [] if isinstance(r, dict)}
+        results: list[tuple[PrincipalRead, list[dict[str, Any]]]] = []
+        for n, (read, ids) in enumerate(chunk):
+            sub = by_id.get(str(n)) or {}
+            status = int(sub.get("status") or 0)
+            payload = sub.get("body") if isinstance(sub.get("body"), dict) else {}
+            if status == 200 and not payload.get("@odata.nextLink"):
+                results.append((read, [i for i in payload.get("value") or [] if isinstance(i, dict) and i.get("id")]))
+            elif status == 200 or status in (0, 408, 429) or status >= 500:
+                results.append((read, [i for i in self._http.list(read.path, read.params(ids)) if i.get("id")]))
+            else:
+                error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+                raise errors.error_for(
+                    status, str(error.get("code") or ""), str(error.get("message") or f"GET {read.path} failed")
+                )
+        return results
 
     def list_transitive_member_ids(self, group_id: str) -> Iterator[str]:
         """Object ids of every member of the group, through nested groups."""

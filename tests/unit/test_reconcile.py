@@ -481,3 +481,17 @@ def test_a_withdrawn_attestation_stops_counting_even_with_history():
     assert not withdrawn.attributed  # with history it is reported as a loss; without, as users_only
     fresh = reconcile.assess_delegation(*args, set(), None, "5127255", now)
     assert fresh.reason == "users_only"
+
+
+def test_an_identity_whose_state_graph_did_not_say_is_not_declared_lost() -> None:
+    # Graph answered without accountEnabled: not confirmed enabled, but no loss alert either.
+    snap = attributed_snapshot(extra_linked=False)
+    impact = rc.assess_identity_impact(principal("u1", U, "unknown"), [snap], PARTNER, NOW)
+    assert impact.findings == ()
+    assert impact.snapshots[0].attributed
+    fresh = rc.assess_delegation(
+        delegation(("u1", CONTRIBUTOR)), {"u1": principal("u1", U, "unknown")}, {}, set(), {"u1"}, None, PARTNER, NOW
+    )
+    assert fresh.snapshot.attributed
+    assert not [f for f in fresh.findings if f.severity is model.Severity.CRITICAL]
+    assert not principal("u1", U, "unknown").confirmed
