@@ -172,7 +172,7 @@ class AzureHttpClient:
     def post(
         self, path: str, body: Any = None, params: Mapping[str, str] | None = None, *, idempotent: bool = False
     ) -> dict[str, Any]:
-        """POST; `idempotent=True` (a read such as getByIds) lets every failure be retried."""
+        """POST; `idempotent=True` (a read such as a Graph JSON batch of GETs) lets every failure be retried."""
         return self.request("POST", path, params=params, body=body, idempotent=idempotent)
 
     def delete(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
