@@ -110,7 +110,7 @@ def new_session(
 class AzureHttpClient:
     """JSON over HTTPS to one service (ARM or Graph) as one identity."""
 
-    def __init__(
+    def __init__(  # endpoint, credential, scope as the SDK clients take them; the rest are retry options
         self,
         endpoint: str,
         credential: Any,

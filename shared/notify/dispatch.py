@@ -253,7 +253,7 @@ class Dispatcher:
             return channel_.DeliveryError(channel_.describe(exc), transient=True)
         return None
 
-    def _record(
+    def _record(  # one delivery attempt's facts, each by keyword
         self,
         ch: channel_.Channel,
         work: _Work,

@@ -133,7 +133,7 @@ class SmtpChannel:
 
     name = "smtp"
 
-    def __init__(
+    def __init__(  # smtplib's own connection options, each a keyword
         self,
         host: str,
         port: int | None = None,

@@ -1,9 +1,11 @@
-"""Pure decisions: observed state in, findings and actions out (no I/O, no clock, no settings).
+"""Pure decisions: observed state in, a plan out (no I/O, no clock, no settings).
 
-Called by the use cases (`shared.usecases`) and the CLI. The public face is re-exported here:
+Called by the one reconcile entry (`shared.usecases.pipeline`) and the CLI. The public face is
+re-exported here:
+- `Observation` (what one pass saw, frozen) and `LinkStatus` (one identity's link),
+- `assess_estate` (delegations + observation + now -> `Plan`: links to make, snapshots, findings,
+  coverage, removals),
 - `assess_delegation` (one delegation: attributed? link what? which findings?),
-- `assess_identity_impact` (an identity changed: attribution_lost / identity_lost),
-- `assess_estate` (verify: every finding that holds now, coverage, snapshots),
 - `assess_removal` (a delegation is gone).
 """
 
@@ -13,21 +15,17 @@ from shared.reconcile.delegation import (
     RESTORE_WINDOW,
     Carrier,
     DelegationAssessment,
-    Eligibility,
     LinkAction,
-    LinkStatus,
     assess_delegation,
-    eligibility_function,
 )
 from shared.reconcile.estate import (
-    EstateAssessment,
+    Plan,
     RemovalAssessment,
     assess_estate,
     assess_removal,
     coverage_row,
     link_findings,
 )
-from shared.reconcile.identity import IdentityImpact, assess_identity_impact, references
 from shared.reconcile.messages import (
     PORTAL_PAL_URL,
     attribution_key,
@@ -37,6 +35,7 @@ from shared.reconcile.messages import (
     removed_key,
 )
 from shared.reconcile.messages import not_visible as not_visible_finding
+from shared.reconcile.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 
 __all__ = [
@@ -47,24 +46,20 @@ __all__ = [
     "CoverageRow",
     "DelegationAssessment",
     "DelegationSnapshot",
-    "Eligibility",
-    "EstateAssessment",
-    "IdentityImpact",
     "LinkAction",
     "LinkStatus",
+    "Observation",
+    "Plan",
     "RemovalAssessment",
     "assess_delegation",
     "assess_estate",
-    "assess_identity_impact",
     "assess_removal",
     "attribution_key",
     "coverage_row",
-    "eligibility_function",
     "identity_lost_key",
     "link_failed_key",
     "link_findings",
     "link_subject",
     "not_visible_finding",
-    "references",
     "removed_key",
 ]

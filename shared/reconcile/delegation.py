@@ -1,9 +1,9 @@
 """Is one Lighthouse delegation attributed, through whom, what to link, what to report.
 
-Pure: called by the delegation and verification use cases with everything already read
-(the delegation, its principals with groups' transitive members, the links we know, the
-identities we can act as, attested users, role eligibility); returns a DelegationAssessment.
-No I/O, no clock (`now` comes in), no logging, no settings.
+Pure: called by `estate.assess_estate` (and tests) with the delegation and the frozen
+`Observation` of the pass (its principals with groups' transitive members, the links we know,
+the identities we can act as, attested users, role eligibility, the stored snapshot); returns
+a DelegationAssessment. No I/O, no clock (`now` comes in), no logging, no settings.
 
 The rule (Microsoft's): a delegation is attributed iff some permanent authorization with a
 PEC-eligible role is held, directly or through a group, by an identity that exists, is
@@ -19,35 +19,11 @@ from datetime import datetime, timedelta
 
 from shared import model, roles
 from shared.reconcile import messages
+from shared.reconcile.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, DelegationSnapshot
 
 RESTORE_WINDOW = timedelta(days=messages.RESTORE_DAYS)
 _NOT_IN_EFFECT = {"deleted", "deleting", "failed", "canceled"}
-
-Eligibility = Callable[[str], "bool | None"] | Mapping[str, "bool | None"] | None
-
-
-@dataclass(frozen=True)
-class LinkStatus:
-    """What we know of one identity's PAL link in the managing tenant.
-
-    `partner_id` "" means not linked; None means unknown (could not be read). `error_code` is
-    set when the last link attempt failed (e.g. PartnerIdInvalid).
-    """
-
-    partner_id: str | None = ""
-    state: str = "Active"
-    error_code: str = ""
-    error_message: str = ""
-
-    def points_to(self, partner_id: str) -> bool:
-        return self.partner_id == partner_id and self.state.lower() == "active"
-
-    @classmethod
-    def from_link(cls, link: model.PartnerLink | None) -> LinkStatus:
-        if link is None:
-            return cls(partner_id="")
-        return cls(partner_id=link.partner_id if link.active else "", state=link.state)
 
 
 @dataclass(frozen=True)
@@ -106,21 +82,6 @@ class _Knowledge:
         if status is not None and status.partner_id is not None:
             return status.points_to(partner_id)
         return object_id in self.attested or object_id in self.previous
-
-
-def eligibility_function(role_eligibility: Eligibility) -> Callable[[str], bool | None]:
-    """A callable from a callable, a mapping (role id -> bool|None, falling back to the list) or None."""
-    if role_eligibility is None:
-        return roles.is_eligible
-    if callable(role_eligibility):
-        return role_eligibility
-    table = {roles.normalize_role_id(k): v for k, v in role_eligibility.items()}
-
-    def decide(role_id: str) -> bool | None:
-        rid = roles.normalize_role_id(role_id)
-        return table[rid] if rid in table else roles.is_eligible(rid)
-
-    return decide
 
 
 def _principal(object_id: str, principals: Mapping[str, model.Principal], name: str = "") -> model.Principal:
@@ -211,37 +172,27 @@ def _state_text(state: model.PrincipalState) -> str:
     }.get(state, state.value)
 
 
-def assess_delegation(  # noqa: PLR0917  (the contract the use cases call)
-    delegation: model.Delegation,
-    principals: Mapping[str, model.Principal],
-    linked: Mapping[str, LinkStatus],
-    acting: Iterable[str],
-    attested_users: Iterable[str],
-    role_eligibility: Eligibility,
-    partner_id: str,
-    now: datetime,
-    *,
-    previous: DelegationSnapshot | None = None,
-) -> DelegationAssessment:
-    """Decide one delegation from observed state. `previous` (its stored snapshot) lets an identity
-    that carried the link but can no longer be read still be reported as lost rather than unknown."""
-    eligible = eligibility_function(role_eligibility)
-    acting_set = frozenset(a.lower() for a in acting)
+def assess_delegation(delegation: model.Delegation, observation: Observation, now: datetime) -> DelegationAssessment:
+    """Decide one delegation from observed state. Its stored snapshot (`observation.previous`) lets an
+    identity that carried the link but can no longer be read still be reported as lost, not unknown."""
+    previous = observation.previous.get(delegation.key)
+    partner_id = observation.partner_id
+    acting_set = frozenset(observation.acting)
     know = _Knowledge(
-        linked={k.lower(): v for k, v in linked.items()},
-        attested=frozenset(a.lower() for a in attested_users),
+        linked=observation.links,
+        attested=frozenset(observation.attested),
         # What a snapshot remembers stands in for links we cannot read any more (an identity gone);
         # not for users: their link is never read, only attested, and a withdrawn attestation counts.
         previous=frozenset(a.principal_id for a in previous.attributed_by if a.kind != model.PrincipalKind.USER.value)
         if previous
         else frozenset(),
     )
-    states = {k.lower(): v for k, v in principals.items()}
+    states = observation.principals
     where = messages.Where(
         delegation.key, delegation.customer_tenant_id, delegation.customer_tenant_name, delegation.scope
     )
     tenant = delegation.managed_by_tenant_id
-    carriers, unknown, any_eligible = expand_carriers(delegation.authorizations, states, eligible)
+    carriers, unknown, any_eligible = expand_carriers(delegation.authorizations, states, observation.eligible)
     in_effect = delegation.provisioning_state.lower() not in _NOT_IN_EFFECT
 
     attributing = [c for c in carriers if c.usable and know.known_linked(c.principal_id, partner_id)]
@@ -296,12 +247,13 @@ def assess_delegation(  # noqa: PLR0917  (the contract the use cases call)
         loss = loss_findings(
             where,
             attributing_count=len(attributing_ids),
-            # Only remembered loss times go into words: without history the text must not depend on `now`.
-            lost=[e._replace(lost_at=previous_lost_at.get(k)) for k, e in lost.items()],
+            # A loss is dated in words only where the delegation has history: then this decision is
+            # what remembers when it was lost, and every later pass says the same "since" from the
+            # first alert on. Without history the text must not depend on `now`.
+            lost=list(lost.values()) if previous is not None else [e._replace(lost_at=None) for e in lost.values()],
             describe=lambda e: what_happened(e, states, carrier_keys, know.linked, partner_id),
             tenant=tenant,
             partner_id=partner_id,
-            now=now,
         )
         if loss:
             findings.extend(loss)
@@ -314,7 +266,7 @@ def assess_delegation(  # noqa: PLR0917  (the contract the use cases call)
                 any_eligible=any_eligible,
                 acting=acting_set,
                 know=know,
-                eligible=eligible,
+                eligible=observation.eligible,
             )
             findings.append(
                 messages.unattributed(
@@ -370,7 +322,6 @@ def loss_findings(
     describe: Callable[[AttributedBy], str],
     tenant: str,
     partner_id: str,
-    now: datetime,
 ) -> list[model.Finding]:
     """identity_lost per lost identity while others attribute; else one attribution_lost."""
     if not lost:
@@ -418,7 +369,7 @@ def _link_actions(
     return list(actions.values())
 
 
-def _unattributed_reason(  # noqa: PLR0911  (one reason code each)
+def _unattributed_reason(  # noqa: PLR0911  (one reason code each; the facts of one decision, by keyword)
     delegation: model.Delegation,
     *,
     carriers: Sequence[Carrier],

@@ -1,10 +1,11 @@
-"""The whole estate at once: every finding that holds now, the coverage rows, the snapshots.
+"""The plan for a set of delegations: every finding that holds now, links to make, snapshots, coverage.
 
-Pure: called by the verification use case (issue 5) and the CLI's `verify` with everything the
-run observed. Its findings are a function of that observed state only, so a verify can open
-and resolve to exactly this set (`Store.sync_all_findings(findings, subjects, now)`) and end
-equal to a fresh install's verify. Removals it notices are returned apart, not as findings:
-a fresh install could not know them.
+Pure: called by the one reconcile entry (`shared.usecases.pipeline.reconcile`) for every
+trigger, with the delegations it brings in line and the frozen `Observation` of the pass. Its
+findings are a function of that observed state only, so a verify can open and resolve to
+exactly this set (`Store.sync_all_findings(findings, subjects, now)`) and end equal to a fresh
+install's verify. Removals (stored delegations Azure confirms have ended) are returned apart,
+each with its notice: a fresh install could not know them.
 """
 
 from __future__ import annotations
@@ -16,18 +17,8 @@ from datetime import datetime
 from shared import model, roles
 from shared.reconcile import delegation as decide
 from shared.reconcile import messages
+from shared.reconcile.observation import Observation
 from shared.snapshots import CoverageRow, DelegationSnapshot
-
-
-@dataclass(frozen=True)
-class EstateAssessment:
-    assessments: tuple[decide.DelegationAssessment, ...]
-    findings: tuple[model.Finding, ...]
-    subjects: frozenset[str]
-    coverage: tuple[CoverageRow, ...]
-    link_actions: tuple[decide.LinkAction, ...]
-    snapshots: tuple[DelegationSnapshot, ...]  # one per delegation seen, plus removed ones
-    removed: tuple[DelegationSnapshot, ...]  # stored delegations no longer seen (newly removed)
 
 
 @dataclass(frozen=True)
@@ -35,6 +26,37 @@ class RemovalAssessment:
     finding: model.Finding
     snapshot: DelegationSnapshot
     subjects: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the decisions ask for: links to make, snapshots and findings to record, coverage."""
+
+    assessments: tuple[decide.DelegationAssessment, ...]
+    delegation_findings: tuple[model.Finding, ...]
+    link_findings: tuple[model.Finding, ...]  # link_failed of the identities we act as
+    link_subjects: frozenset[str]  # link:{tenant}:{object} of every identity we act as
+    removals: tuple[RemovalAssessment, ...]  # stored delegations that ended (newly removed)
+    subjects: frozenset[str]  # every subject the plan decides completely
+    coverage: tuple[CoverageRow, ...]
+    link_actions: tuple[decide.LinkAction, ...]
+
+    @property
+    def findings(self) -> tuple[model.Finding, ...]:
+        """Every finding that holds now, most severe first, each key once."""
+        unique: dict[str, model.Finding] = {}
+        for f in (*self.delegation_findings, *self.link_findings):
+            unique.setdefault(f.key, f)
+        return tuple(sorted(unique.values(), key=lambda f: (f.severity.rank, f.key)))
+
+    @property
+    def removed(self) -> tuple[DelegationSnapshot, ...]:
+        return tuple(r.snapshot for r in self.removals)
+
+    @property
+    def snapshots(self) -> tuple[DelegationSnapshot, ...]:
+        """One per delegation seen, plus the removed ones."""
+        return tuple(a.snapshot for a in self.assessments) + self.removed
 
 
 def assess_removal(snapshot: DelegationSnapshot, now: datetime) -> RemovalAssessment:
@@ -45,28 +67,23 @@ def assess_removal(snapshot: DelegationSnapshot, now: datetime) -> RemovalAssess
     return RemovalAssessment(finding, gone, frozenset({snapshot.key}))
 
 
-def link_findings(
-    acting: Iterable[str],
-    linked: Mapping[str, decide.LinkStatus],
-    tenant_id: str,
-    partner_id: str,
-    names: Mapping[str, str] | None = None,
-) -> tuple[list[model.Finding], set[str]]:
+def link_findings(observation: Observation) -> tuple[list[model.Finding], set[str]]:
     """link_failed for each identity we act as whose last link attempt failed; their subjects."""
+    tenant_id = observation.managing_tenant_id
     findings: list[model.Finding] = []
     subjects: set[str] = set()
-    for object_id in sorted({a.lower() for a in acting}):
+    for object_id in sorted(observation.acting):
         subjects.add(messages.link_subject(tenant_id, object_id))
-        status = linked.get(object_id)
+        status = observation.links.get(object_id)
         if status is not None and status.error_code:
             findings.append(
                 messages.link_failed(
                     tenant_id,
                     object_id,
-                    name=(names or {}).get(object_id, ""),
+                    name=observation.acting.get(object_id, ""),
                     code=status.error_code,
                     message=status.error_message,
-                    partner_id=partner_id,
+                    partner_id=observation.partner_id,
                 )
             )
     return findings, subjects
@@ -97,63 +114,39 @@ def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[st
     )
 
 
-def assess_estate(  # noqa: PLR0917  (mirrors assess_delegation)
-    delegations: Iterable[model.Delegation],
-    principals: Mapping[str, model.Principal],
-    linked: Mapping[str, decide.LinkStatus],
-    acting: Iterable[str],
-    attested_users: Iterable[str],
-    role_eligibility: decide.Eligibility,
-    partner_id: str,
-    now: datetime,
-    *,
-    managing_tenant_id: str = "",
-    previous: Mapping[str, DelegationSnapshot] | None = None,
-    acting_names: Mapping[str, str] | None = None,
-    role_names: Mapping[str, str] | None = None,
-) -> EstateAssessment:
-    """Decide every delegation seen; `previous` (stored snapshots by key) only adds remembered
-    links of identities that can no longer be read, and tells which delegations disappeared."""
-    acting_set = frozenset(a.lower() for a in acting)
-    attested = frozenset(a.lower() for a in attested_users)
-    eligible = decide.eligibility_function(role_eligibility)
-    links = {k.lower(): v for k, v in linked.items()}
-    prior = previous or {}
+def assess_estate(delegations: Iterable[model.Delegation], observation: Observation, now: datetime) -> Plan:
+    """Decide every delegation seen (each key once); the observation's stored snapshots add only
+    remembered links of identities that can no longer be read, and its `gone` keys the removals."""
     seen: dict[str, decide.DelegationAssessment] = {}
     for d in delegations:
-        if d.key in seen:
-            continue
-        seen[d.key] = decide.assess_delegation(
-            d, principals, links, acting_set, attested, eligible, partner_id, now, previous=prior.get(d.key)
-        )
+        if d.key not in seen:
+            seen[d.key] = decide.assess_delegation(d, observation, now)
     findings: dict[str, model.Finding] = {}
     subjects: set[str] = set()
     for a in seen.values():
         subjects |= a.subjects
         for f in a.findings:
             findings.setdefault(f.key, f)
-    extra, link_subjects = link_findings(acting_set, links, managing_tenant_id, partner_id, acting_names)
-    subjects |= link_subjects
-    for f in extra:
-        findings.setdefault(f.key, f)
-    removed: list[DelegationSnapshot] = []
-    for key, snap in prior.items():
-        if key in seen:
+    extra, link_subjects = link_findings(observation)
+    removals: list[RemovalAssessment] = []
+    for key in sorted(observation.gone - seen.keys()):
+        snap = observation.previous.get(key)
+        if snap is None:
             continue
         subjects.add(key)  # whatever was open about it no longer holds
         if not snap.removed:
-            removed.append(assess_removal(snap, now).snapshot)
+            removals.append(assess_removal(snap, now))
     actions: dict[tuple[str, str], decide.LinkAction] = {}
     for a in seen.values():
         for action in a.link_actions:
             actions.setdefault((action.tenant_id, action.object_id), action)
-    ordered = sorted(findings.values(), key=lambda f: (f.severity.rank, f.key))
-    return EstateAssessment(
+    return Plan(
         assessments=tuple(seen.values()),
-        findings=tuple(ordered),
-        subjects=frozenset(subjects),
-        coverage=tuple(coverage_row(a, role_names) for a in seen.values()),
+        delegation_findings=tuple(findings.values()),
+        link_findings=tuple(extra),
+        link_subjects=frozenset(link_subjects),
+        removals=tuple(removals),
+        subjects=frozenset(subjects | link_subjects),
+        coverage=tuple(coverage_row(a, observation.role_names) for a in seen.values()),
         link_actions=tuple(actions.values()),
-        snapshots=tuple(a.snapshot for a in seen.values()) + tuple(removed),
-        removed=tuple(removed),
     )

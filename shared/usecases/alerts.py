@@ -45,7 +45,7 @@ def dispatcher(engine: Engine) -> dispatch.Dispatcher:
             remind_every=factory.remind_every_from_env(engine.environ),
         )
 
-    return engine._cached(("dispatcher",), build)
+    return engine.cached(("dispatcher",), build)
 
 
 def enqueue(

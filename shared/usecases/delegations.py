@@ -13,10 +13,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import events, model
+from shared import events, model, reconcile
 from shared.azure import activity_log, errors
 from shared.snapshots import DelegationSnapshot
-from shared.usecases import alerts, attribution
+from shared.usecases import alerts, outcomes, pipeline, recorder
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -28,24 +28,12 @@ BLOCKED_STATE = "activity-log-blocked"
 SEEN_BUDGET = 25_000  # characters of seen-record memory in the cursor row (a property holds 32K)
 
 
-@dataclass(frozen=True)
-class EventOutcome:
-    """What a delegation event led to: `reconciled`, `ignored` (with why) or `failed` (recorded)."""
-
-    status: str
-    detail: str
-    report: attribution.RunReport | None = None
-
-    def __str__(self) -> str:
-        return f"{self.status}: {self.detail}"
-
-
-def handle_delegation_event(engine: Engine, event: object, now: datetime) -> EventOutcome:
+def handle_delegation_event(engine: Engine, event: object, now: datetime) -> outcomes.Outcome:
     """One Event Grid delivery (either schema). Raises only what is transient (Event Grid redelivers)."""
     parsed = events.parse_delegation_event(event)
     if isinstance(parsed, events.Ignored):
         log.info("delegation event %s ignored: %s", parsed.event_id or "?", parsed.reason)
-        return EventOutcome("ignored", parsed.reason)
+        return outcomes.Outcome("ignored", parsed.reason)
     try:
         target = Target(parsed.scope, parsed.assignment_id, ended=parsed.change == "delete")
         report = reconcile_targets(engine, [target], now)
@@ -53,9 +41,9 @@ def handle_delegation_event(engine: Engine, event: object, now: datetime) -> Eve
         raise
     except errors.PermanentError as e:
         log.warning("delegation event %s for %s could not be reconciled: %s", parsed.event_id, parsed.scope, e)
-        return EventOutcome("failed", f"{parsed.scope}: {e}")
+        return outcomes.Outcome("failed", f"{parsed.scope}: {e}")
     alerts.enqueue(engine, report.opened, report.resolved, now)
-    return EventOutcome("reconciled", f"{parsed.change} {parsed.assignment_id}: {report.summary()}", report)
+    return outcomes.Outcome("reconciled", f"{parsed.change} {parsed.assignment_id}: {report.summary()}", report)
 
 
 @dataclass(frozen=True)
@@ -78,14 +66,7 @@ class Target:
         return _at_scope(snapshot_scope, self.scope)
 
 
-def reconcile_scope(engine: Engine, scope: str, now: datetime, *, only: str = "") -> attribution.RunReport:
-    """Bring every delegation at `scope` (or just the assignment `only`) in line with what ARM shows now."""
-    # An event alone does not say whether an unreadable assignment exists (it may be gone already):
-    # the watcher, which sees the last register/unregister record, reports unreadable ones.
-    return reconcile_targets(engine, [Target(scope, only)], now)
-
-
-def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> attribution.RunReport:
+def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> recorder.RunReport:
     """One pass over several targets: read each as ARM shows it now, decide once, record.
 
     A remembered delegation that ARM no longer shows is recorded as removed when that is
@@ -115,19 +96,23 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> a
                 unseen.append((target, read.refused))
             else:
                 readable_scopes.append(target.scope)
-    run = attribution.Run(engine, now)
-    run.record(run.assess(list(current.values()), stored))
-    run.record_links()
-    for key, snapshot in stored.items():
-        if key not in current and not snapshot.removed and key in certain:
-            run.record_removal(snapshot)
+    batch = pipeline.Delegations(tuple(current.values()), stored, frozenset(certain - current.keys()))
+    result = pipeline.reconcile(engine, batch, now=now)
+    record = recorder.Recorder(engine.store, now)
+    record.report.links_written += result.links_written
+    record.report.problems += result.problems
+    record.plan(result.plan)
     for target, refused in unseen:
         # An activity-log record names a scope, an event an assignment: the finding is keyed by what we were told.
         key = target.assignment_id or target.scope
-        run.record_not_visible(key, target.scope, refused, target.customer_tenant_id)
+        finding = reconcile.not_visible_finding(
+            key, target.scope, refused, engine.managing_tenant_id, target.customer_tenant_id
+        )
+        record.report.delegations[key.lower()] = "not_visible"
+        record.subject(finding.subject, [finding])
     for scope in readable_scopes:
-        run._sync(scope.rstrip("/").lower(), [])
-    return run.report
+        record.subject(scope.rstrip("/").lower(), [])
+    return record.report
 
 
 def _remembered(engine: Engine, targets: list[Target]) -> list[DelegationSnapshot]:
@@ -186,7 +171,7 @@ class WatchOutcome:
     status: str  # "ok" | "blocked" | "skipped"
     records: int = 0
     scopes: list[str] = field(default_factory=list)
-    report: attribution.RunReport = field(default_factory=attribution.RunReport)
+    report: recorder.RunReport = field(default_factory=recorder.RunReport)
     detail: str = ""
 
     def __str__(self) -> str:
@@ -209,22 +194,21 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
     value, etag = store.get_cursor(CURSOR)
     state = _CursorState.parse(value, now)
     since = state.position - OVERLAP
-    run = attribution.Run(engine, now)
+    recording = recorder.Recorder(store, now)
     try:
         records = list(engine.activity_log().list_delegation_records(since))
     except errors.ForbiddenError as e:
         store.put_state(BLOCKED_STATE, {"since": now.isoformat(), "error": str(e)[:300]})
-        run._sync(ACTIVITY_LOG_SUBJECT, [_activity_log_finding(engine, str(e))])
+        recording.subject(ACTIVITY_LOG_SUBJECT, [_activity_log_finding(engine, str(e))])
         log.warning("activity log unreadable (%s): watcher paused until the next verification", e.code)
-        return WatchOutcome("blocked", report=run.report, detail=str(e))
-    run._sync(ACTIVITY_LOG_SUBJECT, [])
+        return WatchOutcome("blocked", report=recording.report, detail=str(e))
+    recording.subject(ACTIVITY_LOG_SUBJECT, [])
     fresh = [r for r in records if _seen_key(r.event_id) not in state.seen and r.succeeded and r.scope]
     latest: dict[Target, activity_log.DelegationRecord] = {}
     for record in sorted(fresh, key=lambda r: r.timestamp):
         latest[_target(record, announced=False)] = record  # the last record per delegation says how it ends
     targets = [_target(r) for r in latest.values()]
-    report = attribution.RunReport()
-    report.merge(run.report)
+    report = recording.report
     if targets:
         report.merge(reconcile_targets(engine, targets, now))
     newest = max((r.timestamp for r in records), default=state.position)

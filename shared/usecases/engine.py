@@ -52,6 +52,10 @@ class Engine:
                 self._cache[key] = build()
             return self._cache[key]
 
+    def cached(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+        """An object built once per engine and `key` (a client, the alert dispatcher), shared by threads."""
+        return self._cached(key, build)
+
     @property
     def store(self) -> store_module.Store:
         with self._lock:

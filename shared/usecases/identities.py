@@ -4,7 +4,7 @@ Called by function_app.py (`identity_events`: Graph change and lifecycle notific
 partner topic) and by the watch timer (shared.usecases.watch: `poll_identities`, then
 `ensure_graph_subscriptions`). The event is a hint: the handler finds the stored delegations
 that the identity attributes (or attributed, or is authorized on) and re-runs the attribution
-pipeline on them (shared.usecases.attribution.Run) with what Graph shows now, so
+pipeline on them (shared.usecases.pipeline.reconcile) with what Graph shows now, so
 attribution_lost / identity_lost and their resolution come from the same decisions as every
 other pass. Service principals and managed identities have no notifications: the poll reads
 the identities that attribute a delegation (batched per-type reads) and re-assesses
@@ -20,15 +20,15 @@ is matched by re-reading the members of the stored top groups instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from shared import events, model, reconcile
 from shared.azure import errors
 from shared.snapshots import AttributedBy, DelegationSnapshot
 from shared.store import errors as store_errors
-from shared.usecases import alerts, attribution, graph_subscriptions
+from shared.usecases import alerts, graph_subscriptions, outcomes, pipeline, recorder
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -36,38 +36,23 @@ log = logging.getLogger(__name__)
 POLL_STATE = "identity-poll"  # object id -> state, for the watched identities that are not active
 
 
-@dataclass(frozen=True)
-class IdentityOutcome:
-    """What an identity event, poll or subscription upkeep led to; `status` first in the log line.
-
-    status: reconciled | no_impact | ok | renewed | skipped | ignored | rejected | failed
-    """
-
-    status: str
-    detail: str
-    report: attribution.RunReport | None = None
-
-    def __str__(self) -> str:
-        return f"{self.status}: {self.detail}"
-
-
 # -- the Event Grid trigger ------------------------------------------------------------------------
 
 
-def handle_identity_event(engine: Engine, event: object, now: datetime) -> IdentityOutcome:
+def handle_identity_event(engine: Engine, event: object, now: datetime) -> outcomes.Outcome:
     """One Graph notification (either delivery schema). Raises only TransientError (Event Grid redelivers)."""
     secret = engine.settings.graph_client_state
     if not secret:
         log.warning("Graph notification refused: PAL_GRAPH_CLIENT_STATE is not set, so it cannot be verified")
-        return IdentityOutcome("rejected", "PAL_GRAPH_CLIENT_STATE is not set: notifications cannot be verified")
+        return outcomes.Outcome("rejected", "PAL_GRAPH_CLIENT_STATE is not set: notifications cannot be verified")
     parsed = events.parse_graph_event(event, expected_client_state=secret, expected_tenant_id=engine.managing_tenant_id)
     if isinstance(parsed, events.Ignored):
         log.info("Graph notification %s ignored: %s", parsed.event_id or "?", parsed.reason)
-        return IdentityOutcome("ignored", parsed.reason)
+        return outcomes.Outcome("ignored", parsed.reason)
     if isinstance(parsed, events.Rejected):
         # The reason never contains the clientState (events.py); a spoof is worth a warning.
         log.warning("Graph notification %s (%s) rejected: %s", parsed.event_id or "?", parsed.event_type, parsed.reason)
-        return IdentityOutcome("rejected", parsed.reason)
+        return outcomes.Outcome("rejected", parsed.reason)
     try:
         if isinstance(parsed, events.GraphSubscriptionLifecycle):
             return _lifecycle(engine, parsed, now)
@@ -78,12 +63,12 @@ def handle_identity_event(engine: Engine, event: object, now: datetime) -> Ident
         raise
     except errors.PermanentError as e:
         log.warning("Graph notification %s could not be handled: %s", parsed.event_id or "?", e)
-        return IdentityOutcome("failed", str(e))
+        return outcomes.Outcome("failed", str(e))
 
 
 def reconcile_identity(
     engine: Engine, object_id: str, now: datetime, *, change: str = "", kind: str = ""
-) -> IdentityOutcome:
+) -> outcomes.Outcome:
     """Re-assess every stored delegation that depends on `object_id`, from Graph's current state.
 
     `kind` ("user" | "group", from the notification) says whether the identity can stand between
@@ -95,44 +80,41 @@ def reconcile_identity(
     if not snapshots:
         # Nothing delegated is known yet: no Graph read for the change.
         log.info("identity %s attributes no known delegation", oid)
-        return IdentityOutcome("no_impact", f"{prefix}: no known delegation depends on it")
-    run = attribution.Run(engine, now)
-    affected = dependents(run, snapshots, oid, kind=kind)
+        return outcomes.Outcome("no_impact", f"{prefix}: no known delegation depends on it")
+    principals: dict[str, model.Principal] = {}
+    affected = dependents(engine, snapshots, oid, principals, kind=kind)
     if not affected:
         log.info("identity %s attributes no known delegation", oid)
-        return IdentityOutcome("no_impact", f"{prefix}: no known delegation depends on it")
-    if oid not in run.principals:
-        # A carrier in a nested group is no authorization principal: the Run would only see it
-        # missing from the group, not deleted or disabled, and say so in the finding.
-        run.principals.update(engine.graph().get_principals([oid]))
-    report = reassess(run, affected)
+        return outcomes.Outcome("no_impact", f"{prefix}: no known delegation depends on it")
+    if oid not in principals:
+        # A carrier in a nested group is no authorization principal: the decision would only see
+        # it missing from the group, not deleted or disabled, and say so in the finding.
+        principals.update(engine.graph().get_principals([oid]))
+    report = reassess(engine, affected, now, principals)
     alerts.enqueue(engine, report.opened, report.resolved, now)
-    principal = run.principals.get(oid)
+    principal = principals.get(oid)
     state = _describe(principal) if principal is not None else "state unknown"
     detail = f"{prefix}: {state}; {len(affected)} delegation(s) of {_customers(affected)}: {report.summary()}"
     log.info("identity change %s", detail)
-    return IdentityOutcome("reconciled", detail, report)
-
-
-def depends_on(snapshot: DelegationSnapshot, object_id: str) -> bool:
-    """Whether the identity attributes (or attributed) the delegation, or holds an authorization in it."""
-    oid = object_id.lower()
-    return reconcile.references(snapshot, oid) or any(
-        a.principal_id.lower() == oid for a in (*snapshot.authorizations, *snapshot.eligible_authorizations)
-    )
+    return outcomes.Outcome("reconciled", detail, report)
 
 
 def dependents(
-    run: attribution.Run, snapshots: list[DelegationSnapshot], object_id: str, *, kind: str = ""
+    engine: Engine,
+    snapshots: list[DelegationSnapshot],
+    object_id: str,
+    principals: dict[str, model.Principal],
+    *,
+    kind: str = "",
 ) -> list[DelegationSnapshot]:
     """The delegations that depend on the identity itself or on any group it is transitively in.
 
     Reads, as the managed identity: one transitiveMemberOf; for a group that is gone (or whose
     memberships we may not read) its state, and the transitive members of the stored top groups.
-    Never a read per delegation.
+    Never a read per delegation. The principals it reads are added to `principals`.
     """
     oid = object_id.lower()
-    graph = run.engine.graph()
+    graph = engine.graph()
     refused = False
     try:
         groups = set(graph.list_transitive_member_of_ids(oid, kind or "user")) - {oid}
@@ -149,10 +131,10 @@ def dependents(
         return list(found.values())
     # A group that is in no group, or is gone, or unreadable: only Graph's state tells which.
     if not refused:
-        run.principals.update(graph.get_principals([oid]))
-        if run.principals[oid].usable:
+        principals.update(graph.get_principals([oid]))
+        if principals[oid].usable:
             return list(found.values())  # a top-level group: its own delegations are all
-    for snapshot in _membership_changed(run, snapshots, skip=oid):
+    for snapshot in _membership_changed(engine, snapshots, principals, skip=oid):
         found.setdefault(snapshot.key, snapshot)
     return list(found.values())
 
@@ -165,7 +147,7 @@ def _referenced(snapshot: DelegationSnapshot) -> set[str]:
 
 
 def _membership_changed(
-    run: attribution.Run, snapshots: list[DelegationSnapshot], *, skip: str
+    engine: Engine, snapshots: list[DelegationSnapshot], principals: dict[str, model.Principal], *, skip: str
 ) -> list[DelegationSnapshot]:
     """Delegations whose stored carriers through a top group are (or are not) in it now, unlike before.
 
@@ -178,11 +160,11 @@ def _membership_changed(
                 through.setdefault(entry.via_group, []).append((snapshot, entry))
     if not through:
         return []
-    graph = run.engine.graph()
-    run.principals.update(graph.get_principals(sorted(through.keys() - run.principals.keys())))
+    graph = engine.graph()
+    principals.update(graph.get_principals(sorted(through.keys() - principals.keys())))
     changed: dict[str, DelegationSnapshot] = {}
     for group_id, entries in sorted(through.items()):
-        group = run.principals.get(group_id)
+        group = principals.get(group_id)
         members = set(graph.list_transitive_member_ids(group_id)) if group is not None and group.usable else set()
         for snapshot, entry in entries:
             if (entry.principal_id in members) != entry.active:
@@ -190,32 +172,31 @@ def _membership_changed(
     return list(changed.values())
 
 
-def reassess(run: attribution.Run, snapshots: list[DelegationSnapshot]) -> attribution.RunReport:
-    """The attribution pipeline on stored delegations (their authorizations do not change with an identity).
+def reassess(
+    engine: Engine, snapshots: list[DelegationSnapshot], now: datetime, principals: Mapping[str, model.Principal]
+) -> recorder.RunReport:
+    """The reconcile entry on stored delegations, with the `principals` this pass already read.
 
     Only what changed is written: a steady estate re-checked (verification, a gap) costs reads only.
     """
+    record = recorder.Recorder(engine.store, now)
     # A delegation ARM shows as not in effect stays ARM's to decide (the snapshot has no state).
     snapshots = [s for s in snapshots if s.reason != "not_in_effect"]
     if not snapshots:
-        return run.report
-    delegations = [s.to_delegation() for s in snapshots]
+        return record.report
     before = {s.key: s for s in snapshots}
-    run.resolve_principals(delegations)
-    _keep_names(run.principals, snapshots)
-    first = run.assess(delegations, before)
-    # Decide once more with what that decision remembered (when each identity was lost), so the
-    # finding says since when from the first alert on, as every later pass will.
-    assessments = run.assess(delegations, {a.key: a.snapshot for a in first}, act=False)
+    result = pipeline.reconcile(
+        engine, pipeline.Delegations.stored(snapshots), now=now, known=pipeline.Known(principals=principals)
+    )
+    record.report.links_written += result.links_written
+    record.report.problems += result.problems
     open_now: dict[str, set[tuple[str, ...]]] = {}
-    for recorded in run.engine.store.open_findings():
+    for recorded in engine.store.open_findings():
         open_now.setdefault(recorded.finding.subject, set()).add(_essence(recorded.finding))
+    assessments = result.plan.assessments
     changed = [a for a in assessments if _differs(a, before[a.key], open_now.get(a.key, set()))]
-    run.record(changed)
-    for assessment in assessments:
-        run.report.delegations[assessment.key] = "attributed" if assessment.attributed else assessment.reason
-    run.record_links()
-    return run.report
+    record.plan(result.plan, assessments=changed)
+    return record.report
 
 
 def _essence(finding: model.Finding) -> tuple[str, ...]:
@@ -230,33 +211,10 @@ def _differs(
     return {_essence(f) for f in assessment.findings if f.subject == assessment.key} != open_now
 
 
-def _keep_names(principals: dict[str, model.Principal], snapshots: Iterable[DelegationSnapshot]) -> None:
-    """Graph forgets a permanently deleted object entirely; the snapshots still know what it was."""
-    names: dict[str, str] = {}
-    kinds: dict[str, model.PrincipalKind] = {}
-    for snap in snapshots:
-        for auth in (*snap.authorizations, *snap.eligible_authorizations):
-            names.setdefault(auth.principal_id.lower(), auth.principal_display_name)
-        for entry in snap.attributed_by:
-            if entry.display_name:
-                names[entry.principal_id] = entry.display_name
-            if entry.kind in {k.value for k in model.PrincipalKind}:
-                kinds[entry.principal_id] = model.PrincipalKind(entry.kind)
-            if entry.via_group:
-                kinds[entry.via_group] = model.PrincipalKind.GROUP
-    for oid, principal in list(principals.items()):
-        if principal.state is model.PrincipalState.DELETED and principal.kind is model.PrincipalKind.UNKNOWN:
-            principals[oid] = replace(
-                principal,
-                kind=kinds.get(oid, model.PrincipalKind.UNKNOWN),
-                display_name=principal.display_name or names.get(oid, ""),
-            )
-
-
 # -- the poll (service principals and managed identities have no notifications) -------------------
 
 
-def poll_identities(engine: Engine, now: datetime, *, full: bool = False) -> IdentityOutcome:
+def poll_identities(engine: Engine, now: datetime, *, full: bool = False) -> outcomes.Outcome:
     """Existence and accountEnabled of the identities that attribute a delegation (and their groups).
 
     Light (watch cadence): one bulk read; only delegations whose identities changed since the last
@@ -266,12 +224,10 @@ def poll_identities(engine: Engine, now: datetime, *, full: bool = False) -> Ide
     """
     snapshots = [s for s in engine.store.list_delegations(include_removed=False) if s.authorizations]
     watched = sorted({oid for s in snapshots for e in s.attributed_by for oid in (e.principal_id, e.via_group) if oid})
-    run = attribution.Run(engine, now)
     states = engine.graph().get_principals(watched) if watched else {}
-    run.principals.update(states)
     last: dict[str, str] = engine.store.get_state(POLL_STATE) or {}
     stale = snapshots if full else [s for s in snapshots if _stale(s, states, last)]
-    report = reassess(run, stale) if stale else run.report
+    report = reassess(engine, stale, now, states) if stale else recorder.RunReport()
     _remember_states(engine, states, last)
     alerts.enqueue(engine, report.opened, report.resolved, now)
     unusable = sorted(f"{oid} {p.state.value}" for oid, p in states.items() if not p.usable)
@@ -286,7 +242,7 @@ def poll_identities(engine: Engine, now: datetime, *, full: bool = False) -> Ide
         log.warning("identity poll: Graph did not say whether %d identit(ies) are enabled", len(unknown))
     if stale:
         log.info("identity poll: %s", detail)
-    return IdentityOutcome("ok", detail, report)
+    return outcomes.Outcome("ok", detail, report)
 
 
 def _stale(snapshot: DelegationSnapshot, states: Mapping[str, model.Principal], last: Mapping[str, str]) -> bool:
@@ -316,16 +272,16 @@ def _remember_states(engine: Engine, states: Mapping[str, model.Principal], last
 # -- Graph subscription upkeep ----------------------------------------------------------------------
 
 
-def ensure_graph_subscriptions(engine: Engine, now: datetime) -> IdentityOutcome:
+def ensure_graph_subscriptions(engine: Engine, now: datetime) -> outcomes.Outcome:
     """Keep the users and groups subscriptions alive; after a gap, re-read every identity we care about."""
     return _ensure(engine, now)[0]
 
 
-def _ensure(engine: Engine, now: datetime) -> tuple[IdentityOutcome, bool]:
+def _ensure(engine: Engine, now: datetime) -> tuple[outcomes.Outcome, bool]:
     """(outcome, whether identities were re-read)."""
     why = graph_subscriptions.missing_settings(engine)
     if why:
-        return IdentityOutcome("skipped", why), False
+        return outcomes.Outcome("skipped", why), False
     store = engine.store
     try:
         done = graph_subscriptions.upkeep(engine, now)
@@ -337,28 +293,28 @@ def _ensure(engine: Engine, now: datetime) -> tuple[IdentityOutcome, bool]:
         )
         alerts.enqueue(engine, opened, resolved, now)
         log.warning("Graph subscriptions could not be kept: %s", e)
-        return IdentityOutcome("failed", str(e), attribution.RunReport(opened=opened, resolved=resolved)), False
+        return outcomes.Outcome("failed", str(e), recorder.RunReport(opened=opened, resolved=resolved)), False
     opened, resolved = store.sync_findings(graph_subscriptions.CONFIG_SUBJECT, [], now)
     alerts.enqueue(engine, opened, resolved, now)
-    report = attribution.RunReport(opened=opened, resolved=resolved)
+    report = recorder.RunReport(opened=opened, resolved=resolved)
     detail = done.summary()
     if done.gap:
         detail += f"; notifications may have been missed, identities re-read: {_reread(engine, now, report)}"
-    return IdentityOutcome("ok", detail, report), done.gap
+    return outcomes.Outcome("ok", detail, report), done.gap
 
 
-def _reread(engine: Engine, now: datetime, report: attribution.RunReport) -> str:
+def _reread(engine: Engine, now: datetime, report: recorder.RunReport) -> str:
     outcome = poll_identities(engine, now, full=True)
     if outcome.report is not None:
         report.merge(outcome.report)
     return outcome.detail
 
 
-def _lifecycle(engine: Engine, parsed: events.GraphSubscriptionLifecycle, now: datetime) -> IdentityOutcome:
+def _lifecycle(engine: Engine, parsed: events.GraphSubscriptionLifecycle, now: datetime) -> outcomes.Outcome:
     """reauthorizationRequired: renew that subscription; removed or missed: upkeep, and re-read."""
     why = graph_subscriptions.missing_settings(engine)
     if why:
-        return IdentityOutcome("skipped", f"{parsed.lifecycle_event}: {why}")
+        return outcomes.Outcome("skipped", f"{parsed.lifecycle_event}: {why}")
     what = f"{parsed.lifecycle_event} for subscription {parsed.subscription_id}"
     if parsed.lifecycle_event == "reauthorizationRequired":
         # Renewing also reauthorizes; one that is gone (or not ours) is left to the upkeep below.
@@ -366,14 +322,14 @@ def _lifecycle(engine: Engine, parsed: events.GraphSubscriptionLifecycle, now: d
         if subscription is not None and graph_subscriptions.renew(
             engine, subscription.subscription_id, subscription.resource, now
         ):
-            return IdentityOutcome("renewed", f"{what}: renewed")
+            return outcomes.Outcome("renewed", f"{what}: renewed")
     outcome, reread = _ensure(engine, now)
     detail = f"{what}: {outcome.detail}"
     if parsed.lifecycle_event == "missed" and not reread and outcome.status == "ok":
-        report = outcome.report or attribution.RunReport()
+        report = outcome.report or recorder.RunReport()
         detail += f"; notifications were missed, identities re-read: {_reread(engine, now, report)}"
-        return IdentityOutcome(outcome.status, detail, report)
-    return IdentityOutcome(outcome.status, detail, outcome.report)
+        return outcomes.Outcome(outcome.status, detail, report)
+    return outcomes.Outcome(outcome.status, detail, outcome.report)
 
 
 # -- words for the outcome line -------------------------------------------------------------------------

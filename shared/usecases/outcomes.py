@@ -1,21 +1,33 @@
-"""Trigger outcomes as structured log records (`PalWatch.TriggerOutcome`, `PalWatch.Coverage`).
+"""Outcomes: the values a handler or timer run ends in, and their structured log records.
 
-Called by every trigger in function_app.py: `with outcomes.trigger_run("name") as run:` around
-the one engine call, then `run.done(outcome)`. A run that raises is recorded as `failed` (and
-re-raised, so the host still reports the failure and Event Grid still redelivers). The alert
-rules and the workbook in infra/ query these records by name (see shared.telemetry).
+A handler returns an `Outcome` (status first, then what it did); a timer made of steps runs
+each through `Steps.run`, so one failing step is recorded and the others still run. Used by
+every use case a trigger calls (delegations, identities, watch, verify).
+
+Every trigger in function_app.py records its run: `with outcomes.trigger_run("name") as run:`
+around the one engine call, then `run.done(outcome)` (`PalWatch.TriggerOutcome`,
+`PalWatch.Coverage`). A run that raises is recorded as `failed` (and re-raised, so the host
+still reports the failure and Event Grid still redelivers). The alert rules and the workbook in
+infra/ query these records by name (see shared.telemetry).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from shared import telemetry
+from shared.azure import errors
+from shared.store import errors as store_errors
+from shared.store import outbox
+from shared.usecases.recorder import RunReport
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SUMMARY_CHARS = 500
 
@@ -97,3 +109,59 @@ def record_coverage(outcome: Any) -> None:
             "tenants": getattr(outcome, "tenants", 0),
         },
     )
+
+
+# -- outcome values ---------------------------------------------------------------------------
+
+# What a step may fail with and the run still go on: Azure and the store said no, an alert
+# channel or a setting was wrong, a socket broke. Anything else is a bug and raises.
+STEP_ERRORS: tuple[type[Exception], ...] = (
+    errors.AzureError,
+    store_errors.StoreError,
+    outbox.OutboxError,
+    ValueError,
+    OSError,
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one handler invocation led to; `status` first in the log line.
+
+    status: reconciled | no_impact | ok | renewed | skipped | ignored | rejected | failed
+    """
+
+    status: str
+    detail: str
+    report: RunReport | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.detail}"
+
+
+@dataclass
+class Steps:
+    """The named steps of one timer run: each one's result in a line, and the ones that failed."""
+
+    steps: dict[str, str] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)  # step names, in order
+    errors: dict[str, str] = field(default_factory=dict)  # step name -> why it failed
+
+    def run(self, name: str, action: Callable[[], T]) -> T | None:
+        """Run one step; a failure it may have is recorded (and logged), not raised."""
+        try:
+            result = action()
+        except STEP_ERRORS as e:
+            self.steps[name] = f"failed: {e}"
+            self.failed.append(name)
+            self.errors[name] = str(e)
+            log.warning("step %s failed: %s", name, e)
+            return None
+        self.steps[name] = str(result)[:500]
+        return result
+
+    def all_failed(self) -> bool:
+        return bool(self.failed) and len(self.failed) == len(self.steps)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{name}: {text}" for name, text in self.steps.items())

@@ -3,7 +3,7 @@
 Called by `shared.usecases.verify` (the full check in every verification, and `watch_links` on
 the watch cadence). A link belongs to its caller, so each check runs as the identity itself.
 
-- Managing tenant: every identity's link is read once (`Run.read_links`). One that pointed to
+- Managing tenant: every identity's link is read once (`links.Links.read`). One that pointed to
   our partner ID when we last looked (remembered in store state) and is now gone or points
   elsewhere was changed by hand: it is put back and reported as `link_drift_repaired` (info,
   said once: opened and resolved in the same pass) or, when that fails, as `link_failed`.
@@ -32,8 +32,9 @@ from shared.azure import errors
 from shared.reconcile import messages
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
-from shared.usecases import attribution
 from shared.usecases.engine import Engine
+from shared.usecases.links import Links
+from shared.usecases.observe import Identities
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class LinkCheck:
     subjects: set[str] = field(default_factory=set)
     drift: list[model.Finding] = field(default_factory=list)  # notices to open and resolve at once
     problems: list[str] = field(default_factory=list)
+    statuses: dict[str, reconcile.LinkStatus] = field(default_factory=dict)  # managing tenant, after repair
 
     def merge(self, other: LinkCheck) -> None:
         self.checked += other.checked
@@ -71,6 +73,7 @@ class LinkCheck:
         self.subjects |= other.subjects
         self.drift += other.drift
         self.problems += other.problems
+        self.statuses.update(other.statuses)
 
     def summary(self) -> str:
         return (
@@ -110,23 +113,22 @@ def drift_notice(
 # -- managing tenant ------------------------------------------------------------------------------
 
 
-def check_managing_links(run: attribution.Run) -> LinkCheck:
+def check_managing_links(engine: Engine, identities: Identities, links: Links) -> LinkCheck:
     """Read every acting identity's link (one GET each) and put back the ones changed by hand."""
-    settings = run.settings
+    settings = engine.settings
     partner, tenant = settings.partner_id, settings.managing_tenant_id
-    known: dict[str, str] = run.engine.store.get_state(KNOWN_STATE) or {}
-    acting = run.acting()
+    known: dict[str, str] = engine.store.get_state(KNOWN_STATE) or {}
+    acting = identities.acting
     check = LinkCheck()
-    _read_links_concurrently(run, acting)
-    links = run.read_links()
-    for object_id, status in sorted(links.items()):
+    statuses = links.read(acting, known=_read_links_concurrently(engine, acting))
+    for object_id, status in sorted(statuses.items()):
         check.checked += 1
         if status.partner_id is None or known.get(object_id) != partner or status.points_to(partner):
             continue  # unreadable, never ours, or fine: the estate's decisions handle the rest
         identity = acting[object_id]
         log.warning("PAL link of %s was %s by hand; putting it back", identity.name, status.partner_id or "removed")
-        repaired = run.ensure_link(identity, tenant, object_id)
-        run.links[object_id] = repaired
+        repaired = links.ensure(identity, tenant, object_id)
+        statuses[object_id] = repaired
         check.subjects.add(messages.link_subject(tenant, object_id))
         if repaired.points_to(partner):
             check.repaired.append(f"{identity.name} in {tenant}")
@@ -143,35 +145,36 @@ def check_managing_links(run: attribution.Run) -> LinkCheck:
                     partner_id=partner,
                 )
             )
+    check.statuses = statuses
     return check
 
 
-def _read_links_concurrently(run: attribution.Run, acting: dict[str, model.ActingIdentity]) -> None:
-    """One GET per identity, side by side (each as itself); `Run.read_links` then finds them read."""
-    todo = [oid for oid in acting if oid not in run.links]
+def _read_links_concurrently(
+    engine: Engine, acting: Mapping[str, model.ActingIdentity]
+) -> dict[str, reconcile.LinkStatus]:
+    """One GET per identity, side by side (each as itself); `Links.read` then reads only what failed."""
+    todo = list(acting)
     if len(todo) < 2:
-        return
+        return {}
 
     def read(object_id: str) -> tuple[str, reconcile.LinkStatus | None]:
         try:
-            return object_id, reconcile.LinkStatus.from_link(run.engine.pal_for(acting[object_id]).get_link())
+            return object_id, reconcile.LinkStatus.from_link(engine.pal_for(acting[object_id]).get_link())
         except errors.AzureError:
-            return object_id, None  # Run.read_links reads it again and classifies the failure
+            return object_id, None  # Links.read reads it again and classifies the failure
 
-    workers = max(1, min(run.settings.max_concurrency, len(todo)))
+    workers = max(1, min(engine.settings.max_concurrency, len(todo)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-links") as pool:
-        for object_id, status in pool.map(read, todo):
-            if status is not None:
-                run.links[object_id] = status
+        return {object_id: status for object_id, status in pool.map(read, todo) if status is not None}
 
 
-def remember_managing_links(run: attribution.Run) -> None:
+def remember_managing_links(engine: Engine, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
     """Remember which identities' links point to our partner ID now (the baseline for drift)."""
-    store = run.engine.store
-    partner = run.settings.partner_id
+    store = engine.store
+    partner = engine.settings.partner_id
     known: dict[str, str] = store.get_state(KNOWN_STATE) or {}
     current = dict(known)
-    for object_id, status in run.links.items():
+    for object_id, status in statuses.items():
         if status.partner_id is None:
             continue  # unreadable now: keep what we knew
         if status.points_to(partner):
@@ -212,7 +215,8 @@ def candidate_tenants(
 
 
 def check_customer_tenants(
-    run: attribution.Run,
+    engine: Engine,
+    links: Links,
     now: datetime,
     candidates: Mapping[str, str],
     *,
@@ -225,7 +229,6 @@ def check_customer_tenants(
     only tenants not seen before; verify checks them all. A tenant that lacked the app is asked
     again only once `NOT_INSTALLED_RETRY` has passed.
     """
-    engine = run.engine
     managing = engine.managing_tenant_id.lower()
     total = LinkCheck()
     multi_tenant = [i for i in engine.settings.identities if i.multi_tenant]
@@ -250,7 +253,7 @@ def check_customer_tenants(
         ]
         installed = {t for t in remembered if (client_id, t) not in absent}
         if targets:
-            link = functools.partial(_link_in_tenant_safely, run, identity, remembered=remembered, now=now)
+            link = functools.partial(_link_in_tenant_safely, links, identity, remembered=remembered, now=now)
             pool_size = max(1, min(workers, len(targets)))
             with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="verify-mt") as pool:
                 for (tenant_id, _name), result in zip(targets, pool.map(link, targets), strict=True):
@@ -285,7 +288,7 @@ def _remember_presence(
 
 
 def _link_in_tenant_safely(
-    run: attribution.Run,
+    links: Links,
     identity: model.ActingIdentity,
     tenant: tuple[str, str],
     *,
@@ -293,24 +296,24 @@ def _link_in_tenant_safely(
     now: datetime,
 ) -> LinkCheck:
     """A transient failure is a problem to retry next pass, not a finding: the subject is left alone."""
-    tenant_id, tenant_name = tenant
+    tenant_id = tenant[0]
     try:
-        return _link_in_tenant(run, identity, tenant_id, tenant_name, remembered.get(tenant_id), now)
+        return _link_in_tenant(links, identity, tenant, remembered.get(tenant_id), now)
     except errors.TransientError as e:
         log.warning("checking %s in tenant %s failed for now: %s", identity.name, tenant_id, e)
         return LinkCheck(problems=[f"{identity.name} in {tenant_id}: {e}"])
 
 
-def _link_in_tenant(  # noqa: PLR0917
-    run: attribution.Run,
+def _link_in_tenant(
+    links: Links,
     identity: model.ActingIdentity,
-    tenant_id: str,
-    tenant_name: str,
+    tenant: tuple[str, str],
     remembered: store_module.RememberedIdentity | None,
     now: datetime,
 ) -> LinkCheck:
-    engine = run.engine
-    partner = run.settings.partner_id
+    engine = links.engine
+    tenant_id, tenant_name = tenant
+    partner = engine.settings.partner_id
     check = LinkCheck(checked=1)
     try:
         object_id = engine.whoami(identity, tenant_id).object_id.lower()
@@ -335,7 +338,7 @@ def _link_in_tenant(  # noqa: PLR0917
     before = reconcile.LinkStatus.from_link(link)
     status = before
     if not before.points_to(partner):
-        status = run.ensure_link(identity, tenant_id, object_id)
+        status = links.ensure(identity, tenant_id, object_id)
         if status.error_code:
             return _failed(check, identity, tenant_id, object_id, status.error_code, status.error_message, partner)
         if remembered is not None and remembered.partner_id == partner:
@@ -363,7 +366,7 @@ def _link_in_tenant(  # noqa: PLR0917
     return check
 
 
-def _failed(  # noqa: PLR0917
+def _failed(  # noqa: PLR0917  (a failed link's facts, as the finding and the outcome line need them)
     check: LinkCheck,
     identity: model.ActingIdentity,
     tenant_id: str,
@@ -386,15 +389,3 @@ def _failed(  # noqa: PLR0917
         )
     )
     return check
-
-
-def publish_drift(store: store_module.Store, notices: list[model.Finding], now: datetime) -> tuple[list, list]:
-    """Say each drift once: open the notice and resolve it in the same pass (info, no resolved mail)."""
-    opened: list[model.RecordedFinding] = []
-    resolved: list[model.RecordedFinding] = []
-    for notice in notices:
-        o, _ = store.sync_findings(notice.subject, [notice], now)
-        _, r = store.sync_findings(notice.subject, [], now)
-        opened += o
-        resolved += r
-    return opened, resolved

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.azure import errors, identity, pal
-from shared.usecases import alerts, attribution
+from shared.usecases import alerts, pipeline, recorder
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ def reassess_waiting(engine: Engine, now: datetime) -> list[str]:
     waiting = [s for s in engine.store.list_delegations(include_removed=False) if not s.attributed]
     if not waiting:
         return []
-    run = attribution.Run(engine, now)
-    assessments = run.assess([s.to_delegation() for s in waiting], {s.key: s for s in waiting}, act=False)
-    run.record(assessments)
-    alerts.enqueue(engine, run.report.opened, run.report.resolved, now)
-    return [a.key for a in assessments if a.attributed]
+    plan = pipeline.reconcile(engine, pipeline.Delegations.stored(waiting), now=now, act=False).plan
+    record = recorder.Recorder(engine.store, now)
+    record.plan(plan, links=False)
+    alerts.enqueue(engine, record.report.opened, record.report.resolved, now)
+    return [a.key for a in plan.assessments if a.attributed]

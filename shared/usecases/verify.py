@@ -11,8 +11,9 @@ is the truth. One run, under a store lease so only one runs at a time:
 3. check every identity that attributes something still exists and is enabled: the assessment
    below reads every principal of every authorization (and every group's members) from Graph in
    bulk and judges losses against the stored snapshots, so no separate identity poll is needed;
-4. decide every delegation (`reconcile.assess_estate`), make the links it asks for, decide again,
-   and make the open findings exactly those that hold now (`Store.sync_all_findings`);
+4. decide every delegation through the one reconcile entry (`pipeline.reconcile`: observe,
+   decide, make the links the plan asks for, decide again), and make the open findings exactly
+   those that hold now (`Store.sync_all_findings`);
 5. store the coverage snapshot, clear the activity-log block, enqueue and deliver alerts.
 
 Every step writes what it learnt before the next starts, and every write is idempotent, so a
@@ -27,18 +28,16 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared import model, reconcile
-from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
-from shared.store import outbox
-from shared.usecases import alerts, attribution, delegations, estate_scan, tenant_links
+from shared.usecases import alerts, delegations, estate_scan, observe, outcomes, pipeline, recorder, tenant_links
 from shared.usecases.engine import Engine
+from shared.usecases.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -148,47 +147,54 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
 
     # 2. Links of every identity we act as: drift in the managing tenant, then customer tenants.
     say("links", 0, 1)
-    run = attribution.Run(engine, now, defer_transient=True)
-    links = tenant_links.check_managing_links(run)
+    links = Links(engine, now, defer_transient=True)
+    identities = observe.acting_identities(engine)
+    check = tenant_links.check_managing_links(engine, identities, links)
     candidates = tenant_links.candidate_tenants(engine, inventory.tenants, previous.values())
-    customer = tenant_links.check_customer_tenants(run, now, candidates, workers=engine.settings.max_concurrency)
-    links.merge(customer)
+    customer = tenant_links.check_customer_tenants(
+        engine, links, now, candidates, workers=engine.settings.max_concurrency
+    )
+    check.merge(customer)
     out.customer_tenants = customer.tenants
-    out.problems += links.problems
+    out.problems += check.problems
     _renew(store, owner, now)
 
-    # 4. Decide every delegation, link what it asks for, decide again.
+    # 3. Decide every delegation, link what it asks for, decide again.
     say("assess", 0, 1)
     current = _current(inventory, previous)
-    run.resolve_principals(current)
-    run.resolve_roles(current)
-    run.discover_federated(current)
-    run.read_links()
-    estate = _assess(run, current, previous)
-    if estate.link_actions:
-        run.apply(estate.link_actions)
-        estate = _assess(run, current, previous)
+    gone = frozenset(previous.keys() - {d.key for d in current})
+    result = pipeline.reconcile(
+        engine,
+        pipeline.Delegations(tuple(current), previous, gone),
+        now=now,
+        links=links,
+        known=pipeline.Known(identities=identities, links=check.statuses),
+    )
+    plan = result.plan
     _renew(store, owner, now)
 
-    # Findings: exactly those that hold now, for everything this run could judge.
+    # 4. Findings: exactly those that hold now, for everything this run could judge.
     say("record", 0, 1)
-    findings = list(estate.findings) + links.findings
-    subjects = set(estate.subjects) | links.subjects | _stale_subjects(engine, inventory, links, estate.subjects, now)
-    opened, resolved = store.sync_all_findings(findings, subjects, now)
-    _put_snapshots(engine, estate.snapshots, previous)
-    notices = [reconcile.assess_removal(previous[s.key], now).finding for s in estate.removed]
-    o, r = tenant_links.publish_drift(store, links.drift + notices, now)
-    opened, resolved = opened + o, resolved + r
-    store.put_coverage(estate.coverage, now)
-    tenant_links.remember_managing_links(run)
+    record = recorder.Recorder(store, now)
+    findings = list(plan.findings) + check.findings
+    subjects = set(plan.subjects) | check.subjects | _stale_subjects(engine, inventory, check, plan.subjects, now)
+    record.estate(findings, subjects)
+    record.snapshots(plan.snapshots, previous, workers=engine.settings.max_concurrency)
+    record.notices(check.drift + [r.finding for r in plan.removals])
+    store.put_coverage(plan.coverage, now)
+    tenant_links.remember_managing_links(engine, result.observation.links)
     delegations.clear_activity_log_block(engine)
 
-    _describe_result(out, estate, links, run)
+    _describe_result(out, plan, check, result)
+    opened, resolved = record.report.opened, record.report.resolved
     out.opened, out.resolved = len(opened), len(resolved)
 
     # 5. Alerts: what opened or resolved, then deliver everything pending.
-    _step(out, "alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now))
-    _step(out, "alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
+    alerting = outcomes.Steps()
+    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now))
+    alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
+    out.steps.update(alerting.steps)
+    out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
     if out.problems or out.incomplete_scopes:
         out.status = "partial"
     out.seconds = time.monotonic() - started
@@ -219,45 +225,24 @@ def _describe_inventory(out: VerifyOutcome, inventory: estate_scan.Inventory) ->
 
 
 def _describe_result(
-    out: VerifyOutcome, estate: reconcile.EstateAssessment, links: tenant_links.LinkCheck, run: attribution.Run
+    out: VerifyOutcome, plan: reconcile.Plan, links: tenant_links.LinkCheck, result: pipeline.Reconciled
 ) -> None:
-    out.delegations = len(estate.coverage)
-    for row in estate.coverage:
+    out.delegations = len(plan.coverage)
+    for row in plan.coverage:
         if row.status == "attributed":
             out.attributed += 1
         elif row.status == "at_risk":
             out.at_risk += 1
         else:
             out.not_attributed += 1
-    out.removed = len(estate.removed)
-    out.problems += [p for p in run.report.problems if p not in out.problems]  # e.g. a link deferred
+    out.removed = len(plan.removals)
+    out.problems += [p for p in result.problems if p not in out.problems]  # e.g. a link deferred
     out.links_checked = links.checked
-    out.links_written = list(run.report.links_written)
+    out.links_written = list(result.links_written)
     out.drift_repaired = links.repaired
     out.link_failures = links.failed + [
-        f"{f.principal_id} in {f.tenant_id}: {f.reason}" for f in estate.findings if f.kind == "link_failed"
+        f"{f.principal_id} in {f.tenant_id}: {f.reason}" for f in plan.findings if f.kind == "link_failed"
     ]
-    out.problems += run.report.problems
-
-
-def _assess(
-    run: attribution.Run, current: list[model.Delegation], previous: dict[str, DelegationSnapshot]
-) -> reconcile.EstateAssessment:
-    settings = run.settings
-    return reconcile.assess_estate(
-        current,
-        run.principals,
-        run.links,
-        run.acting().keys(),
-        run.attested_users(),
-        run.eligibility,
-        settings.partner_id,
-        run.now,
-        managing_tenant_id=settings.managing_tenant_id,
-        previous=previous,
-        acting_names=run.names(),
-        role_names=run.role_names,
-    )
 
 
 def _stale_subjects(
@@ -293,31 +278,6 @@ def _stale_subjects(
     return stale
 
 
-def _put_snapshots(
-    engine: Engine, snapshots: tuple[DelegationSnapshot, ...], previous: dict[str, DelegationSnapshot]
-) -> None:
-    """Write the snapshots that changed (a steady estate writes none), a few at a time."""
-    changed = [s for s in snapshots if not _same(s, previous.get(s.key))]
-    if not changed:
-        return
-    workers = max(1, min(engine.settings.max_concurrency, len(changed)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-store") as pool:
-        list(pool.map(engine.store.put_delegation, changed))
-
-
-def _same(snapshot: DelegationSnapshot, before: DelegationSnapshot | None) -> bool:
-    return before is not None and replace(snapshot, updated_at=before.updated_at) == before
-
-
-def _step(out: VerifyOutcome, name: str, action: Callable[[], object]) -> None:
-    try:
-        out.steps[name] = str(action())[:500]
-    except (errors.AzureError, store_errors.StoreError, outbox.OutboxError, ValueError, OSError) as e:
-        out.steps[name] = f"failed: {e}"
-        out.problems.append(f"{name}: {e}")
-        log.warning("verification step %s failed: %s", name, e)
-
-
 def _renew(store: Any, owner: str, now: datetime) -> None:
     store.try_acquire(LEASE, owner, LEASE_TTL, _wall(now))
 
@@ -344,30 +304,25 @@ class LinkWatchOutcome:
 def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
     """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
     hand; let each multi-tenant identity link itself in candidate tenants it has not seen."""
-    store = engine.store
-    run = attribution.Run(engine, now, defer_transient=True)
-    check = tenant_links.check_managing_links(run)
+    links = Links(engine, now, defer_transient=True)
+    check = tenant_links.check_managing_links(engine, observe.acting_identities(engine), links)
     candidates = tenant_links.candidate_tenants(engine)
     check.merge(
         tenant_links.check_customer_tenants(
-            run, now, candidates, only_new=True, workers=engine.settings.max_concurrency
+            engine, links, now, candidates, only_new=True, workers=engine.settings.max_concurrency
         )
     )
     # Only the subjects this pass decided: links it repaired or tried to, tenants it linked in.
     by_subject: dict[str, list[model.Finding]] = {s: [] for s in check.subjects}
     for f in check.findings:
         by_subject.setdefault(f.subject, []).append(f)
-    opened: list[model.RecordedFinding] = []
-    resolved: list[model.RecordedFinding] = []
+    record = recorder.Recorder(engine.store, now)
     for subject, items in sorted(by_subject.items()):
-        o, r = store.sync_findings(subject, items, now)
-        opened += o
-        resolved += r
-    o, r = tenant_links.publish_drift(store, check.drift, now)
-    opened, resolved = opened + o, resolved + r
-    tenant_links.remember_managing_links(run)
-    alerts.enqueue(engine, opened, resolved, now)
-    return LinkWatchOutcome(check, len(opened), len(resolved))
+        record.subject(subject, items)
+    record.notices(check.drift)
+    tenant_links.remember_managing_links(engine, check.statuses)
+    alerts.enqueue(engine, record.report.opened, record.report.resolved, now)
+    return LinkWatchOutcome(check, len(record.report.opened), len(record.report.resolved))
 
 
 # -- the coverage HTTP function ------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pytest
 from shared import snapshots
 from shared.notify import digest as digest_notice
 from shared.settings import load_settings
-from shared.usecases import alerts, digest, watch
+from shared.usecases import alerts, digest, outcomes, watch
 from shared.usecases import engine as engine_module
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,7 @@ def digest_entries(engine: engine_module.Engine) -> list[str]:
     return [e.notice_id for e in box.list_entries() if e.payload.get("kind") == "digest"]
 
 
-def tick(engine: engine_module.Engine, now: datetime) -> watch.WatchRun:
+def tick(engine: engine_module.Engine, now: datetime) -> outcomes.Steps:
     return watch.run_watch(engine, now)
 
 

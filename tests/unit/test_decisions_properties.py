@@ -54,13 +54,15 @@ def test_estate_is_invariant_to_order_duplication_and_time(ds, st_, attested, li
         i: model.Principal(i, KINDS[i], st_[i], member_ids=tuple(sorted(members)) if i == "g1" else ()) for i in IDS
     }
     links = {i: rc.LinkStatus("1234567") for i in linked}
-    first = rc.assess_estate(ds, principals, links, acting, attested, None, "1234567", NOW)
+    seen = rc.Observation("1234567", acting=acting, principals=principals, links=links, attested=attested)
+    first = rc.assess_estate(ds, seen, NOW)
     again_ds = ds + ds
     shuffle.shuffle(again_ds)
     again_p = dict(sorted(principals.items(), reverse=True))
-    second = rc.assess_estate(
-        again_ds, again_p, links, sorted(acting, reverse=True), attested, None, "1234567", NOW + timedelta(hours=6)
+    again = rc.Observation(
+        "1234567", acting=sorted(acting, reverse=True), principals=again_p, links=links, attested=attested
     )
+    second = rc.assess_estate(again_ds, again, NOW + timedelta(hours=6))
     assert {f.key: f for f in first.findings} == {f.key: f for f in second.findings}
     assert first.subjects == second.subjects
     # Every finding belongs to a subject the assessment decides, and keys are unique.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from shared.usecases import attribution
+from shared.usecases import federation
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -13,15 +13,15 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 def test_old_attempts_are_forgotten_and_the_newest_kept_within_the_bound():
     tried = {f"app-{i:04d}": (NOW - timedelta(seconds=30 * i)).isoformat() for i in range(1000)}
 
-    kept = attribution._recent(tried, NOW - attribution.FEDERATION_RETRY_AFTER)
+    kept = federation._recent(tried, NOW - federation.RETRY_AFTER)
 
-    assert len(kept) == attribution.FEDERATION_TRIED_KEPT
+    assert len(kept) == federation.TRIED_KEPT
     assert "app-0000" in kept
     assert "app-0999" not in kept  # the oldest go first
-    assert all(datetime.fromisoformat(at) > NOW - attribution.FEDERATION_RETRY_AFTER for at in kept.values())
+    assert all(datetime.fromisoformat(at) > NOW - federation.RETRY_AFTER for at in kept.values())
     assert len(json.dumps(kept)) < 30_000
 
 
 def test_attempts_inside_the_window_survive():
     tried = {"a": (NOW - timedelta(hours=1)).isoformat(), "b": (NOW - timedelta(hours=7)).isoformat()}
-    assert attribution._recent(tried, NOW - attribution.FEDERATION_RETRY_AFTER) == {"a": tried["a"]}
+    assert federation._recent(tried, NOW - federation.RETRY_AFTER) == {"a": tried["a"]}

@@ -226,17 +226,34 @@ CASES = [
 ]
 
 
+def seen(
+    principals: dict[str, model.Principal] | list[model.Principal],
+    linked: dict[str, rc.LinkStatus] | None = None,
+    acting: set[str] | list[str] = frozenset(),  # type: ignore[assignment]
+    attested: set[str] | list[str] = frozenset(),  # type: ignore[assignment]
+    eligibility: dict[str, bool | None] | None = None,
+    *,
+    previous: list[rc.DelegationSnapshot] = (),  # type: ignore[assignment]
+    managing: str = "",
+) -> rc.Observation:
+    """An observation from plain data: what a pass would have read."""
+    people = principals if isinstance(principals, dict) else {p.object_id: p for p in principals}
+    return rc.Observation(
+        PARTNER,
+        managing,
+        acting=acting,
+        principals=people,
+        links=linked or {},
+        attested=attested,
+        eligibility=eligibility or {},
+        previous={snap.key: snap for snap in previous},
+    )
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_assess_delegation(case: Case) -> None:
     result = rc.assess_delegation(
-        case.delegation,
-        {p.object_id: p for p in case.principals},
-        case.linked,
-        case.acting,
-        case.attested,
-        case.eligibility,
-        PARTNER,
-        NOW,
+        case.delegation, seen(case.principals, case.linked, case.acting, case.attested, case.eligibility), NOW
     )
     assert result.attributed is case.attributed
     assert result.reason == case.reason
@@ -257,9 +274,7 @@ def test_assess_delegation(case: Case) -> None:
 
 
 def test_users_only_fix_names_the_exact_commands() -> None:
-    result = rc.assess_delegation(
-        delegation(("u1", CONTRIBUTOR)), {"u1": principal("u1", U)}, {}, set(), set(), None, PARTNER, NOW
-    )
+    result = rc.assess_delegation(delegation(("u1", CONTRIBUTOR)), seen([principal("u1", U)]), NOW)
     [f] = result.findings
     assert f"az login --tenant {MANAGING}" in f.fix
     assert f"az managementpartner create --partner-id {PARTNER}" in f.fix
@@ -270,12 +285,7 @@ def test_users_only_fix_names_the_exact_commands() -> None:
 def test_partner_id_invalid_says_global_instead_of_associated() -> None:
     result = rc.assess_delegation(
         delegation(("mi", CONTRIBUTOR)),
-        {"mi": principal("mi", MI)},
-        {"mi": rc.LinkStatus("", error_code="PartnerIdInvalid")},
-        {"mi"},
-        set(),
-        None,
-        PARTNER,
+        seen([principal("mi", MI)], {"mi": rc.LinkStatus("", error_code="PartnerIdInvalid")}, {"mi"}),
         NOW,
     )
     [f] = [f for f in result.findings if f.kind == "link_failed"]
@@ -293,23 +303,19 @@ def test_group_attributes_only_through_usable_linked_members() -> None:
         "u1": principal("u1", U, "disabled"),
         "u2": principal("u2", U),
     }
-    assert not rc.assess_delegation(d, people, {}, set(), {"u1"}, None, PARTNER, NOW).attributed
-    assert rc.assess_delegation(d, people, {}, set(), {"u2"}, None, PARTNER, NOW).attributed
+    assert not rc.assess_delegation(d, seen(people, attested={"u1"}), NOW).attributed
+    assert rc.assess_delegation(d, seen(people, attested={"u2"}), NOW).attributed
 
 
 def test_findings_are_deterministic_and_keys_stable() -> None:
-    args = (delegation(("u1", CONTRIBUTOR)), {"u1": principal("u1", U)}, {}, set(), set(), None, PARTNER)
-    first = rc.assess_delegation(*args, NOW)
-    again = rc.assess_delegation(*args, NOW + timedelta(hours=1))
+    d, observed = delegation(("u1", CONTRIBUTOR)), seen([principal("u1", U)])
+    first = rc.assess_delegation(d, observed, NOW)
+    again = rc.assess_delegation(d, observed, NOW + timedelta(hours=1))
     assert [f.key for f in first.findings] == [f.key for f in again.findings]
     assert first.findings == again.findings
 
 
-# ---------------------------------------------------------------- identity impact (issue 4)
-
-
-def snapshot_for(d: model.Delegation, principals: list[model.Principal], **kw: object) -> rc.DelegationSnapshot:
-    return rc.assess_delegation(d, {p.object_id: p for p in principals}, *kw.values(), PARTNER, NOW).snapshot  # type: ignore[arg-type]
+# ---------------------------------------------------------------- an identity changes: stored delegations re-decided
 
 
 def attributed_snapshot(extra_linked: bool) -> rc.DelegationSnapshot:
@@ -317,23 +323,25 @@ def attributed_snapshot(extra_linked: bool) -> rc.DelegationSnapshot:
     people = [principal("u1", U), principal("mi", MI)]
     linked = {"mi": linked_ok} if extra_linked else {}
     snap = rc.assess_delegation(
-        delegation(*auths),
-        {p.object_id: p for p in people},
-        linked,
-        {"mi"},
-        {"u1"},
-        None,
-        PARTNER,
-        NOW - timedelta(days=1),
+        delegation(*auths), seen(people, linked, {"mi"}, {"u1"}), NOW - timedelta(days=1)
     ).snapshot
     assert snap.attributed
     return snap
 
 
+def redecide(
+    snap: rc.DelegationSnapshot, people: list[model.Principal], now: datetime = NOW, **kw: object
+) -> rc.DelegationAssessment:
+    """What the identity handler does: the stored delegation decided again with Graph's current state."""
+    linked = {"mi": linked_ok} if any(a.principal_id == "mi" for a in snap.authorizations) else {}
+    observed = seen(people, linked, {"mi"}, kw.get("attested", {"u1"}), previous=[snap])  # type: ignore[arg-type]
+    return rc.assess_delegation(snap.to_delegation(), observed, now)
+
+
 @pytest.mark.parametrize("state", ["disabled", "softDeleted", "deleted"])
 def test_losing_the_only_attributing_identity_is_attribution_lost(state: str) -> None:
     snap = attributed_snapshot(extra_linked=False)
-    impact = rc.assess_identity_impact(principal("u1", U, state), [snap], PARTNER, NOW)
+    impact = redecide(snap, [principal("u1", U, state), principal("mi", MI)])
     [f] = impact.findings
     assert f.kind == "attribution_lost"
     assert f.severity is model.Severity.CRITICAL
@@ -342,74 +350,69 @@ def test_losing_the_only_attributing_identity_is_attribution_lost(state: str) ->
     assert "Fabrikam" in f.title
     assert CUSTOMER in f.title
     assert "u1" in f.detail
+    assert f"Since {NOW.isoformat()}" in f.detail  # the first alert already says since when
     assert impact.subjects == {snap.key}
-    assert not impact.snapshots[0].attributed
+    assert not impact.snapshot.attributed
     if state == "softDeleted":
         assert "deletedItems/u1/restore" in f.fix
     if state == "disabled":
         assert "--account-enabled true" in f.fix
     # Restored: the same pass over the updated snapshot closes it.
-    back = rc.assess_identity_impact(principal("u1", U), impact.snapshots, PARTNER, NOW + timedelta(hours=1))
+    back = redecide(impact.snapshot, [principal("u1", U), principal("mi", MI)], NOW + timedelta(hours=1))
     assert back.findings == ()
     assert back.subjects == {snap.key}
-    assert back.snapshots[0].attributed
+    assert back.snapshot.attributed
 
 
 def test_losing_one_of_two_is_identity_lost_and_closes_on_return() -> None:
     snap = attributed_snapshot(extra_linked=True)
-    impact = rc.assess_identity_impact(principal("u1", U, "softDeleted"), [snap], PARTNER, NOW)
+    impact = redecide(snap, [principal("u1", U, "softDeleted"), principal("mi", MI)])
     [f] = impact.findings
     assert f.kind == "identity_lost"
     assert f.severity is model.Severity.WARNING
     assert f.key == rc.identity_lost_key(snap.key, "u1")
-    back = rc.assess_identity_impact(principal("u1", U), impact.snapshots, PARTNER, NOW)
+    back = redecide(impact.snapshot, [principal("u1", U), principal("mi", MI)])
     assert back.findings == ()
 
 
 def test_identity_that_attributes_nothing_changes_nothing() -> None:
     snap = attributed_snapshot(extra_linked=False)
-    impact = rc.assess_identity_impact(principal("someone", U, "deleted"), [snap], PARTNER, NOW)
+    impact = redecide(snap, [principal("u1", U), principal("mi", MI), principal("someone", U, "deleted")])
     assert impact.findings == ()
-    assert impact.subjects == frozenset()
-    assert impact.affected == ()
+    assert impact.snapshot.attributed_by == snap.attributed_by
+    assert impact.snapshot.since == snap.since
 
 
 def test_group_membership_removal_loses_attribution() -> None:
     d = delegation(("g1", CONTRIBUTOR))
     people = {"g1": principal("g1", G, members=("u1",)), "u1": principal("u1", U)}
-    snap = rc.assess_delegation(d, people, {}, set(), {"u1"}, None, PARTNER, NOW).snapshot
-    impact = rc.assess_identity_impact(principal("g1", G, members=()), [snap], PARTNER, NOW)
+    snap = rc.assess_delegation(d, seen(people, attested={"u1"}), NOW).snapshot
+    impact = redecide(snap, [principal("g1", G, members=()), principal("u1", U)])
     [f] = impact.findings
     assert f.kind == "attribution_lost"
     assert "no longer a member of group g1" in f.detail
 
 
-def test_identity_path_and_full_reassessment_agree_on_keys() -> None:
+def test_with_history_and_without_the_findings_agree_on_keys() -> None:
     snap = attributed_snapshot(extra_linked=False)
-    impact = rc.assess_identity_impact(principal("u1", U, "disabled"), [snap], PARTNER, NOW)
-    full = rc.assess_delegation(
-        snap.to_delegation(),
-        {"u1": principal("u1", U, "disabled"), "mi": principal("mi", MI)},
-        {},
-        {"mi"},
-        {"u1"},
-        None,
-        PARTNER,
-        NOW,
-    )
-    assert {f.key for f in impact.findings} == {f.key for f in full.findings}
-    assert {f.kind for f in impact.findings} == {f.kind for f in full.findings}
+    people = [principal("u1", U, "disabled"), principal("mi", MI)]
+    impact = redecide(snap, people)
+    fresh = rc.assess_delegation(snap.to_delegation(), seen(people, {}, {"mi"}, {"u1"}), NOW)
+    assert {f.key for f in impact.findings} == {f.key for f in fresh.findings}
+    assert {f.kind for f in impact.findings} == {f.kind for f in fresh.findings}
+    assert "Since " not in fresh.findings[0].detail  # without history the words do not depend on `now`
 
 
 def test_lost_identity_is_forgotten_after_the_restore_window() -> None:
     snap = attributed_snapshot(extra_linked=True)
-    impact = rc.assess_identity_impact(principal("u1", U, "deleted"), [snap], PARTNER, NOW)
+    impact = redecide(snap, [principal("u1", U, "deleted"), principal("mi", MI)])
     later = NOW + rc.RESTORE_WINDOW + timedelta(days=1)
-    again = rc.assess_identity_impact(principal("mi", MI), impact.snapshots, PARTNER, later)
+    # Graph no longer knows u1 at all, and nobody attests it any more.
+    again = redecide(impact.snapshot, [principal("mi", MI)], later, attested=set())
     assert again.findings == ()
 
 
-# ---------------------------------------------------------------- estate (issue 5)
+# ---------------------------------------------------------------- estate
 
 
 def test_estate_findings_coverage_and_removals() -> None:
@@ -417,18 +420,10 @@ def test_estate_findings_coverage_and_removals() -> None:
     d2 = replace(delegation(("u1", CONTRIBUTOR)), assignment_id=ASSIGNMENT.replace("484a", "aaaa"))
     gone = replace(attributed_snapshot(False), key="gone", assignment_id="gone")
     people = {"mi": principal("mi", MI), "u1": principal("u1", U)}
-    estate = rc.assess_estate(
-        [d1, d2, d1],
-        people,
-        {"mi": linked_ok},
-        {"mi"},
-        set(),
-        None,
-        PARTNER,
-        NOW,
-        managing_tenant_id=MANAGING,
-        previous={"gone": gone},
+    observed = replace(
+        seen(people, {"mi": linked_ok}, {"mi"}, managing=MANAGING, previous=[gone]), gone=frozenset({"gone"})
     )
+    estate = rc.assess_estate([d1, d2, d1], observed, NOW)
     assert [a.key for a in estate.assessments] == [d1.key, d2.key]
     assert {f.kind for f in estate.findings} == {"unattributed_delegation"}
     assert {d1.key, d2.key, "gone", rc.link_subject(MANAGING, "mi")} <= estate.subjects
@@ -442,10 +437,8 @@ def test_estate_findings_coverage_and_removals() -> None:
 def test_estate_is_a_function_of_observed_state() -> None:
     d = delegation(("u1", CONTRIBUTOR), ("mi", CONTRIBUTOR))
     people = {"mi": principal("mi", MI), "u1": principal("u1", U)}
-    a = rc.assess_estate([d], people, {}, {"mi"}, set(), None, PARTNER, NOW)
-    b = rc.assess_estate(
-        [d, d], dict(reversed(list(people.items()))), {}, ["mi", "MI"], [], None, PARTNER, NOW + timedelta(hours=6)
-    )
+    a = rc.assess_estate([d], seen(people, {}, {"mi"}), NOW)
+    b = rc.assess_estate([d, d], seen(dict(reversed(list(people.items()))), {}, ["mi", "MI"]), NOW + timedelta(hours=6))
     assert a.findings == b.findings
     assert a.subjects == b.subjects
 
@@ -473,24 +466,29 @@ def test_a_withdrawn_attestation_stops_counting_even_with_history():
         authorizations=(model.Authorization(user.object_id, "b24988ac-6180-42a0-ab88-20f7382dd24c"),),
     )
     now = datetime(2026, 11, 27, tzinfo=UTC)
-    args = (delegation, {user.object_id: user}, {}, set())
-    attested = reconcile.assess_delegation(*args, {user.object_id}, None, "5127255", now)
+    people = {user.object_id: user}
+    attested = reconcile.assess_delegation(
+        delegation, reconcile.Observation("5127255", principals=people, attested={user.object_id}), now
+    )
     assert attested.attributed
 
-    withdrawn = reconcile.assess_delegation(*args, set(), None, "5127255", now, previous=attested.snapshot)
+    history = {attested.snapshot.key: attested.snapshot}
+    withdrawn = reconcile.assess_delegation(
+        delegation, reconcile.Observation("5127255", principals=people, previous=history), now
+    )
     assert not withdrawn.attributed  # with history it is reported as a loss; without, as users_only
-    fresh = reconcile.assess_delegation(*args, set(), None, "5127255", now)
+    fresh = reconcile.assess_delegation(delegation, reconcile.Observation("5127255", principals=people), now)
     assert fresh.reason == "users_only"
 
 
 def test_an_identity_whose_state_graph_did_not_say_is_not_declared_lost() -> None:
     # Graph answered without accountEnabled: not confirmed enabled, but no loss alert either.
     snap = attributed_snapshot(extra_linked=False)
-    impact = rc.assess_identity_impact(principal("u1", U, "unknown"), [snap], PARTNER, NOW)
+    impact = redecide(snap, [principal("u1", U, "unknown"), principal("mi", MI)])
     assert impact.findings == ()
-    assert impact.snapshots[0].attributed
+    assert impact.snapshot.attributed
     fresh = rc.assess_delegation(
-        delegation(("u1", CONTRIBUTOR)), {"u1": principal("u1", U, "unknown")}, {}, set(), {"u1"}, None, PARTNER, NOW
+        delegation(("u1", CONTRIBUTOR)), seen([principal("u1", U, "unknown")], attested={"u1"}), NOW
     )
     assert fresh.snapshot.attributed
     assert not [f for f in fresh.findings if f.severity is model.Severity.CRITICAL]

@@ -1,0 +1,89 @@
+"""The one reconcile entry: observe, decide, act, decide again, for any set of delegations.
+
+Every trigger reaches the decisions through `reconcile`: the delegation handler and the
+activity-log watcher (`shared.usecases.delegations`) with the delegations ARM shows at the
+scopes they were told of, the identity handler and poll (`shared.usecases.identities`) and
+`palwatch link-me` (`shared.usecases.users`) with stored delegations, the verification
+(`shared.usecases.verify`) with the whole estate. The caller records the plan it gets back
+(`shared.usecases.recorder`), each in its own way of syncing findings.
+
+    identities, directory -> federation discovery (writes what it found) -> links
+    -> Observation (frozen) -> Plan -> links made (one writer) -> Plan again
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared import model
+from shared import reconcile as decisions
+from shared.snapshots import DelegationSnapshot
+from shared.usecases import federation, observe
+from shared.usecases.engine import Engine
+from shared.usecases.links import Links
+
+
+@dataclass(frozen=True)
+class Delegations:
+    """What one trigger brings in line: the delegations as Azure shows them now, what we
+    remembered of them (stored snapshots by key), and which remembered ones Azure says ended."""
+
+    current: tuple[model.Delegation, ...]
+    previous: Mapping[str, DelegationSnapshot] = field(default_factory=dict)
+    gone: frozenset[str] = frozenset()
+
+    @classmethod
+    def stored(cls, snapshots: Iterable[DelegationSnapshot]) -> Delegations:
+        """Stored delegations re-decided as they were (their authorizations do not change with an identity)."""
+        snapshots = list(snapshots)
+        return cls(tuple(s.to_delegation() for s in snapshots), {s.key: s for s in snapshots})
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the caller already read in this pass, so that nothing is read twice."""
+
+    identities: observe.Identities | None = None
+    principals: Mapping[str, model.Principal] = field(default_factory=dict)
+    links: Mapping[str, decisions.LinkStatus] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """The observation a plan was decided from (with the links made), the plan, and the pass's problems."""
+
+    observation: decisions.Observation
+    plan: decisions.Plan
+    identities: observe.Identities
+    links_written: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+def reconcile(
+    engine: Engine,
+    delegations: Delegations,
+    *,
+    now: datetime,
+    act: bool = True,
+    links: Links | None = None,
+    known: Known | None = None,
+) -> Reconciled:
+    """Observe what the delegations need, decide, make the links the plan asks for (unless `act`
+    is False), and decide again with what was linked. `links` carries the pass's transient-error
+    policy and what it wrote so far (default: a fresh one that raises); `known` what was read."""
+    links = links if links is not None else Links(engine, now)
+    known = known or Known()
+    identities = known.identities if known.identities is not None else observe.acting_identities(engine)
+    directory = observe.read_directory(engine, delegations.current, known=known.principals)
+    identities = federation.discover(engine, delegations.current, directory, identities, now)
+    statuses = links.read(identities.acting, known=known.links)
+    observation = observe.observe(
+        engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
+    )
+    plan = decisions.assess_estate(delegations.current, observation, now)
+    if act and plan.link_actions:
+        observation = observation.with_links(links.apply(plan.link_actions, identities.acting))
+        plan = decisions.assess_estate(delegations.current, observation, now)
+    return Reconciled(observation, plan, identities, tuple(links.written), identities.problems + tuple(links.problems))
