@@ -128,9 +128,6 @@ class Rejected:
     event_type: str = ""
 
 
-ParsedEvent = DelegationChanged | IdentityChanged | GraphSubscriptionLifecycle | Ignored | Rejected
-
-
 # ---------------------------------------------------------------- normalising the input
 
 
@@ -424,19 +421,3 @@ def _nested(data: dict[str, Any], *path: str) -> Any:
             return None
         node = node.get(part)
     return node
-
-
-def parse_event(
-    event: object,
-    *,
-    expected_client_state: str | None = None,
-    expected_tenant_id: str | None = None,
-) -> ParsedEvent:
-    """Either kind of event, dispatched on its type (for the CLI and tests)."""
-    try:
-        env = _envelope(event)
-        if not isinstance(env, Ignored) and env.type.lower().startswith("microsoft.resources."):
-            return parse_delegation_event(event)
-    except Exception as e:
-        return Ignored(f"malformed event ({type(e).__name__})")
-    return parse_graph_event(event, expected_client_state=expected_client_state, expected_tenant_id=expected_tenant_id)

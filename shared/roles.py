@@ -65,13 +65,6 @@ def normalize_role_id(role_id: str) -> str:
     return tail.lower()
 
 
-def is_known(role_id: str) -> bool:
-    """True when the shipped list decides this role without reading its definition."""
-    rid = normalize_role_id(role_id)
-    cat = catalog()
-    return rid in cat.eligible or rid in cat.not_eligible
-
-
 def is_eligible(role_id: str, definition: Mapping[str, Any] | None = None) -> bool | None:
     """Whether holding `role_id` earns partner credit.
 

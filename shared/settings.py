@@ -68,7 +68,7 @@ class StorageSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Alert channels (issue 6); all optional. Parsed here so every setting is validated at start."""
+    """Alert channels; all optional. Parsed here so every setting is validated at start."""
 
     mail_from: str = ""
     mail_to: tuple[str, ...] = ()
@@ -130,12 +130,6 @@ class Settings:
     @property
     def managed_identity(self) -> model.ActingIdentity:
         return self.identities[0]
-
-    def identity(self, name: str) -> model.ActingIdentity:
-        for identity in self.identities:
-            if identity.name == name:
-                return identity
-        raise KeyError(name)
 
     def secret_for(self, identity: model.ActingIdentity) -> str:
         """The client secret of a `secret` identity (from the setting it names)."""

@@ -72,7 +72,7 @@ class DelegationSnapshot:
 
 @dataclass(frozen=True)
 class CoverageRow:
-    """One line of the coverage report (issue 5)."""
+    """One line of the coverage report."""
 
     delegation_key: str
     customer_tenant_id: str

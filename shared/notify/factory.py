@@ -1,6 +1,6 @@
 """Builds the configured alert channels from app settings (the `PAL_ALERT_*` names).
 
-The lead's wiring calls `channels_from_env(os.environ, graph_mail=..., eventgrid_credential=...)`
+The alert use case calls `channels_from_env(os.environ, graph_mail=..., eventgrid_credential=...)`
 once per invocation (or uses the typed settings object and the channel constructors
 directly). Things that need other layers come in as arguments: the Graph adapter's
 `send_mail` and the managed identity credential, so this module imports no adapter.

@@ -121,11 +121,6 @@ def unattributed(
     )
 
 
-def fix_for_lost(states: Sequence[tuple[str, str, str]], managing_tenant_id: str, partner_id: str) -> str:
-    """Fix lines for lost identities: (object id, kind, state) each."""
-    return fix_for_lost_identities(states, managing_tenant_id, partner_id)
-
-
 _GROUP_IN_TEXT = re.compile(r"group ([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})")
 
 

@@ -44,8 +44,3 @@ def decode_key(key: str) -> str:
             raw.extend(key[i].encode("utf-8"))
             i += 1
     return raw.decode("utf-8", "surrogatepass")
-
-
-def odata_string(value: str) -> str:
-    """A string literal for an OData filter (quotes doubled)."""
-    return "'" + str(value).replace("'", "''") + "'"

@@ -230,9 +230,6 @@ class Store:
             for e in tables.list_all(self._t.table("Identities"))
         ]
 
-    def forget_identity(self, tenant_id: str, object_id: str) -> None:
-        _delete(self._t.table("Identities"), keys.encode_key(tenant_id.lower()), keys.encode_key(object_id.lower()))
-
     # ------------------------------------------------------------ apps not installed in a tenant
 
     def remember_not_installed(self, client_id: str, tenant_id: str, retry_at: datetime) -> None:

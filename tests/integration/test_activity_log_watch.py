@@ -1,4 +1,4 @@
-"""Issue 3: the activity-log watcher learns of new and removed delegations without Event Grid.
+"""The activity-log watcher learns of new and removed delegations without Event Grid.
 
 Over the emulator's tenant activity log (paged) and Azurite. The watcher's cursor must move
 forward only and never re-process a record once the cursor passed it.

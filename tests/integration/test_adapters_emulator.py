@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 # A machine-wide REQUESTS_CA_BUNDLE (the system bundle) overrides the fixture session's
 # `verify=ca_bundle` before the `emulator` fixture sets the emulator's CA. Belongs in
-# tests/conftest.py (reported to the lead); tests/emulator/conftest.py does the same.
+# tests/conftest.py; tests/emulator/conftest.py does the same.
 for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
     os.environ.pop(_name, None)
 
@@ -93,8 +93,12 @@ def creds(settings: Settings) -> Iterator[identity.Credentials]:
     credentials.close()
 
 
+def _identity(settings: Settings, name: str) -> model.ActingIdentity:
+    return next(i for i in settings.identities if i.name == name)
+
+
 def arm_as(settings: Settings, creds: identity.Credentials, name: str) -> AzureHttpClient:
-    return AzureHttpClient.for_arm(settings, creds.for_identity(settings.identity(name)))
+    return AzureHttpClient.for_arm(settings, creds.for_identity(_identity(settings, name)))
 
 
 def graph(settings: Settings, creds: identity.Credentials) -> GraphClient:
@@ -114,7 +118,7 @@ def test_every_configured_identity_gets_a_token_for_itself(settings: Settings, c
         if acting.name in expected:
             assert who.object_id == expected[acting.name]
     # Credentials are reused per (identity, tenant), so their token caches are too.
-    ops = settings.identity("ops")
+    ops = _identity(settings, "ops")
     assert creds.for_identity(ops) is creds.for_identity(ops, settings.managing_tenant_id)
 
 
@@ -206,7 +210,7 @@ def test_full_enumeration_sees_exactly_what_each_identity_holds(
 ) -> None:
     emulator.control("POST", "/config", {"pageSize": 1})  # every list pages
     lighthouse = LighthouseClient(arm_as(settings, creds, name))
-    who = identity.whoami(creds.for_identity(settings.identity(name)), settings.arm_scope)
+    who = identity.whoami(creds.for_identity(_identity(settings, name)), settings.arm_scope)
     inventory = lighthouse.list_all_delegations(settings.managing_tenant_id, max_workers=4)
     assert inventory.complete
     assert {d.key for d in inventory} == delegations_of(who.object_id)
@@ -370,7 +374,7 @@ def test_an_unconfigured_principal_is_tried_by_federation(settings: Settings, cr
 def test_a_multi_tenant_identity_links_itself_in_a_customer_tenant(
     emulator: Emulator, settings: Settings, creds: identity.Credentials
 ) -> None:
-    portal = settings.identity("portal")
+    portal = _identity(settings, "portal")
     assert portal.multi_tenant
     customer = next(t for t in scenario()["tenants"] if t["displayName"].startswith("Litware"))
     there = next(p for p in customer["principals"] if p.get("appId") == portal.client_id)

@@ -1,4 +1,4 @@
-"""Issue 3 end to end: delegation events through the function entry point, over the emulator and Azurite.
+"""End to end: delegation events through the function entry point, over the emulator and Azurite.
 
 Each test changes the emulated world through the control API as a customer would, takes the
 Event Grid events Azure would publish for it, decodes them exactly as the Functions worker

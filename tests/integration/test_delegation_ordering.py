@@ -1,4 +1,4 @@
-"""Issue 3, property: duplicated and reordered delegation events end where one clean pass ends.
+"""Property: duplicated and reordered delegation events end where one clean pass ends.
 
 Hypothesis draws a history of customer actions (delegate to a user, delegate to a federated
 service principal, remove the delegation) on one assignment id, and a delivery of its events

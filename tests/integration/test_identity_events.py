@@ -1,4 +1,4 @@
-"""Issue 4 end to end: Graph change notifications through `function_app.identity_events`.
+"""End to end: Graph change notifications through `function_app.identity_events`.
 
 Each test onboards delegations through `function_app.delegation_events` (so the store holds
 their snapshots), lets PAL Watch create its Graph subscriptions, changes an identity through

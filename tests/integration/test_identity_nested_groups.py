@@ -1,4 +1,4 @@
-"""Issue 4, nested groups: a change to an identity that attributes a delegation only through a
+"""Nested groups: a change to an identity that attributes a delegation only through a
 group nested in the authorized one is found at once by `function_app.identity_events`.
 
 The delegation authorizes "Contoso MSP Operators" (Contributor); Bob Engineer, attested, is in

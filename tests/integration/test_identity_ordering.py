@@ -1,4 +1,4 @@
-"""Issue 4: Graph notifications delivered in any order, any number of times, end as one clean pass.
+"""Graph notifications delivered in any order, any number of times, end as one clean pass.
 
 The world goes through a series of identity changes once (emulator); Hypothesis then picks
 delivery orders with duplicates of the notifications those changes published, each replayed

@@ -1,4 +1,4 @@
-"""Issue 4: service principals and managed identities have no Graph notifications; the poll finds them.
+"""Service principals and managed identities have no Graph notifications; the poll finds them.
 
 A linked service principal (contoso-ops: PAL Watch acts as it with a secret and it is linked)
 attributes a new delegation; deleting or disabling it publishes no event, and the watch
@@ -126,7 +126,6 @@ def test_the_full_poll_also_sees_group_membership(emulator, palwatch):
 
 
 def test_the_watch_timer_runs_the_poll(emulator, palwatch):
-    pytest.importorskip("shared.usecases.verify", reason="the watch timer needs the verification use case (issue 5)")
     from azure.functions.timer import TimerRequest
 
     import function_app

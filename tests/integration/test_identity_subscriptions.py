@@ -1,4 +1,4 @@
-"""Issue 4: PAL Watch keeps its Graph change-notification subscriptions (users, groups) alive.
+"""PAL Watch keeps its Graph change-notification subscriptions (users, groups) alive.
 
 Created when missing, renewed before they expire (a fake clock: `now` is a parameter; the
 emulator judges expirations by its own wall clock, so the scenario starts with subscriptions

@@ -1,4 +1,4 @@
-"""Issue 5: the verification timer over the emulator and Azurite — drift found and repaired or
+"""The verification timer over the emulator and Azurite — drift found and repaired or
 flagged, multi-tenant links kept, findings opened and resolved as the world changes.
 
 Each test changes the emulated world through the control API as a person would (no events are

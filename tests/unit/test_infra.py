@@ -1,4 +1,4 @@
-"""The deployment files: Bicep parses and says what issue 7 asks, azure.yaml fits azd's schema,
+"""The deployment files: Bicep parses and says what the deployment needs, azure.yaml fits azd's schema,
 the customer onboarding template carries the PAL identity and the delegation events, and
 scripts/grant-permissions.sh grants only what is missing. Offline: no Bicep CLI, azd or az.
 """

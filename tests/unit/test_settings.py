@@ -86,7 +86,7 @@ def test_secret_and_certificate_identities_read_the_settings_they_name() -> None
             OPS_PEM=PEM,
         )
     )
-    ops, cert = s.identity("ops"), s.identity("cert")
+    ops, cert = (next(i for i in s.identities if i.name == name) for name in ("ops", "cert"))
     assert s.secret_for(ops) == SECRET
     assert s.certificate_for(cert) == PEM.encode()
     assert cert.multi_tenant is True
