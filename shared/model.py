@@ -144,7 +144,7 @@ class Finding:
     """
 
     key: str
-    kind: str  # unattributed_delegation, link_failed, delegation_removed, attribution_lost, ...
+    kind: str  # a `shared.catalogue.Kind`
     severity: Severity
     subject: str
     title: str

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from shared import model
+from shared import catalogue, model
 from shared.notify import notices as notices_
 from shared.notify import render
 
 STALE_AFTER = timedelta(hours=24)  # verify runs every 6 h by default: a day means it stopped
 MAX_LISTED = 25  # open findings (and customers) named in the digest; the rest are counted
 NAME_LIMIT = 200
-KIND = "daily_digest"
 SEVERITIES = tuple(s.value for s in model.Severity)  # most severe first
 
 NO_COVERAGE = (
@@ -201,15 +200,12 @@ def _finding(summary: DigestSummary) -> model.Finding:
         "opened24h": str(summary.opened_24h),
         "resolved24h": str(summary.resolved_24h),
     }
-    return model.Finding(
-        key=f"digest:{summary.day.isoformat()}",
-        kind=KIND,
-        severity=model.Severity.INFO,
-        subject="digest",
-        title=f"Daily digest for {summary.day.isoformat()}: {headline(summary)}",
-        detail=" ".join(_summary_sentences(summary)),
-        fix=NO_COVERAGE if summary.coverage_at is None else "",
-        facts=facts,
+    return catalogue.daily_digest(
+        summary.day.isoformat(),
+        headline(summary),
+        " ".join(_summary_sentences(summary)),
+        NO_COVERAGE if summary.coverage_at is None else "",
+        facts,
     )
 
 

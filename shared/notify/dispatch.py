@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared import model
+from shared import catalogue, model
 from shared.notify import channel as channel_
 from shared.notify import notices as notices_
 
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 # Delivery states, as shared.store.outbox stores them.
 PENDING, SENT, SKIPPED, DEAD = "pending", "sent", "skipped", "dead"
 TERMINAL = frozenset({SENT, SKIPPED, DEAD})
-DEAD_LETTER_KIND = "alert_delivery_failed"
 
 
 class OutboxLike(Protocol):
@@ -278,7 +277,7 @@ class Dispatcher:
             )
             stats.dead += 1
             report.dead_letters.append(work.entry.notice_id)
-            if work.notice is not None and work.notice.finding.kind != DEAD_LETTER_KIND:
+            if work.notice is not None and work.notice.finding.kind != catalogue.Kind.ALERT_DELIVERY_FAILED:
                 dead.setdefault(ch.name, []).append((work.notice, error.message))
             return
         delay = self.policy.backoff(attempts)
@@ -301,18 +300,8 @@ class Dispatcher:
             ids = sorted(n.notice_id for n, _ in lost)
             digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
             titles = "; ".join(sorted({n.finding.title or n.finding.key for n, _ in lost})[:20])
-            finding = model.Finding(
-                key=f"outbox:dead-letter:{name}:{digest}",
-                kind=DEAD_LETTER_KIND,
-                severity=model.Severity.WARNING,
-                subject=f"channel:{name}",
-                title=f"{len(lost)} alert(s) could not be delivered on channel {name}",
-                detail=f"Given up after {self.policy.max_attempts} transient or "
-                f"{self.policy.max_permanent_attempts} permanent failures: {titles}",
-                fix=f"Check the {name} channel's settings and reachability (last error: {lost[-1][1]}). "
-                "`palwatch findings` lists every open finding.",
-                facts={"channel": name, "lastError": lost[-1][1]},
-            )
+            policy = f"{self.policy.max_attempts} transient or {self.policy.max_permanent_attempts} permanent failures"
+            finding = catalogue.alert_delivery_failed(name, digest, len(lost), titles, policy, lost[-1][1])
             letters.append(
                 notices_.Notice(finding=finding, kind=notices_.NoticeKind.OPENED, since=now, exclude_channels=(name,))
             )

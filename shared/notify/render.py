@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 
-from shared import model
+from shared import catalogue, model
 from shared.notify import notices as notices_
 
 # A first install can open thousands of findings; the message details the first ones and
@@ -30,19 +30,6 @@ LISTED = 500
 _SECRETISH = re.compile(r"secret|token|password|passwd|credential|authorization|signature|sas", re.I)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
-# What a finding costs, by kind, when the finding does not say it in `facts["cost"]`.
-COSTS = {
-    "attribution_lost": "Partner earned credit (PEC) and ACR attribution stop for this scope until an "
-    "identity with an eligible role is linked to the partner ID again.",
-    "unattributed_delegation": "This delegation earns no partner credit: PEC and ACR attribution do not count "
-    "until a linked identity holds an eligible role on it.",
-    "identity_lost": "Attribution still holds through another identity, but coverage is thinner: one more "
-    "loss and PEC/ACR attribution stops.",
-    "link_failed": "The identity is not linked to the partner ID, so the delegations it covers earn no partner credit.",
-    "delegation_removed": "The customer removed the delegation: revenue on this scope is no longer "
-    "attributed to the partner.",
-    "link_drift_repaired": "Nothing was lost: the link was put back. Someone removed or re-pointed it by hand.",
-}
 _SEVERITY_COLOURS = {"critical": "#a4262c", "warning": "#8a6100", "info": "#005a9e"}
 _KIND_LABELS = {"opened": "New", "reminder": "Still open", "resolved": "Resolved", "digest": "Daily digest"}
 FOOTER = "Sent by PAL Watch. `palwatch findings` lists every open finding."
@@ -111,7 +98,7 @@ def _customer(finding: model.Finding) -> str:
 def _cost(notice: notices_.Notice) -> str:
     if notice.kind is notices_.NoticeKind.RESOLVED:
         return "Resolved: this no longer holds, nothing more to do."
-    return notice.finding.facts.get("cost") or COSTS.get(notice.finding.kind, "")
+    return catalogue.cost(notice.finding)
 
 
 def _facts(finding: model.Finding) -> list[tuple[str, str]]:

@@ -11,6 +11,15 @@ re-exported here:
 
 from __future__ import annotations
 
+from shared.catalogue import (
+    PORTAL_PAL_URL,
+    attribution_key,
+    identity_lost_key,
+    link_failed_key,
+    link_subject,
+    removed_key,
+)
+from shared.catalogue import not_visible as not_visible_finding
 from shared.reconcile.delegation import (
     RESTORE_WINDOW,
     Carrier,
@@ -26,15 +35,6 @@ from shared.reconcile.estate import (
     coverage_row,
     link_findings,
 )
-from shared.reconcile.messages import (
-    PORTAL_PAL_URL,
-    attribution_key,
-    identity_lost_key,
-    link_failed_key,
-    link_subject,
-    removed_key,
-)
-from shared.reconcile.messages import not_visible as not_visible_finding
 from shared.reconcile.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 

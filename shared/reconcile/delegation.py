@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import model, roles
-from shared.reconcile import messages
+from shared import catalogue, model, roles
 from shared.reconcile.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, DelegationSnapshot
 
-RESTORE_WINDOW = timedelta(days=messages.RESTORE_DAYS)
+RESTORE_WINDOW = timedelta(days=catalogue.RESTORE_DAYS)
 _NOT_IN_EFFECT = {"deleted", "deleting", "failed", "canceled"}
 
 
@@ -188,7 +187,7 @@ def assess_delegation(delegation: model.Delegation, observation: Observation, no
         else frozenset(),
     )
     states = observation.principals
-    where = messages.Where(
+    where = catalogue.Where(
         delegation.key, delegation.customer_tenant_id, delegation.customer_tenant_name, delegation.scope
     )
     tenant = delegation.managed_by_tenant_id
@@ -230,11 +229,11 @@ def assess_delegation(delegation: model.Delegation, observation: Observation, no
     if in_effect:
         for c in carriers:
             if _can_act(c, acting_set):
-                subjects.add(messages.link_subject(tenant, c.principal_id))
+                subjects.add(catalogue.link_subject(tenant, c.principal_id))
                 status = know.linked.get(c.principal_id)
                 if status is not None and status.error_code:
                     findings.append(
-                        messages.link_failed(
+                        catalogue.link_failed(
                             tenant,
                             c.principal_id,
                             name=c.principal.display_name,
@@ -269,11 +268,11 @@ def assess_delegation(delegation: model.Delegation, observation: Observation, no
                 eligible=observation.eligible,
             )
             findings.append(
-                messages.unattributed(
+                catalogue.unattributed(
                     where,
                     reason,
                     detail=detail,
-                    fix=messages.fix_for(reason, tenant, partner_id),
+                    fix=catalogue.fix_for(reason, tenant, partner_id),
                     principal_ids=ids,
                     partner_id=partner_id,
                 )
@@ -315,7 +314,7 @@ def assess_delegation(delegation: model.Delegation, observation: Observation, no
 
 
 def loss_findings(
-    where: messages.Where,
+    where: catalogue.Where,
     *,
     attributing_count: int,
     lost: Sequence[AttributedBy],
@@ -331,14 +330,14 @@ def loss_findings(
         by_principal.setdefault(entry.principal_id, entry)
     if attributing_count:
         return [
-            messages.identity_lost(
+            catalogue.identity_lost(
                 where, e, describe(e), remaining=attributing_count, managing_tenant_id=tenant, partner_id=partner_id
             )
             for e in by_principal.values()
         ]
     described = [(e.principal_id, e.display_name, e.kind, describe(e)) for e in by_principal.values()]
     since = min((e.lost_at for e in lost if e.lost_at), default=None)
-    return [messages.attribution_lost(where, described, since.isoformat() if since else "", tenant, partner_id)]
+    return [catalogue.attribution_lost(where, described, since.isoformat() if since else "", tenant, partner_id)]
 
 
 def _entry(c: Carrier, *, active: bool, lost_at: datetime | None = None) -> AttributedBy:
@@ -348,7 +347,7 @@ def _entry(c: Carrier, *, active: bool, lost_at: datetime | None = None) -> Attr
         c.via_group,
         active,
         None if active else lost_at,
-        messages.short(c.principal.display_name),
+        catalogue.short(c.principal.display_name),
         c.principal.kind.value,
     )
 
@@ -416,7 +415,7 @@ def _unattributed_reason(  # noqa: PLR0911  (one reason code each; the facts of 
     users = sorted({c.principal_id for c in usable if c.principal.kind is model.PrincipalKind.USER})
     others = sorted({c.principal_id for c in usable if c.principal.kind is not model.PrincipalKind.USER})
     if users and not others:
-        names = ", ".join(sorted({messages.short(c.principal.display_name or c.principal_id, 60) for c in usable}))
+        names = ", ".join(sorted({catalogue.short(c.principal.display_name or c.principal_id, 60) for c in usable}))
         return (
             "users_only",
             f"Only users ({names}) hold eligible roles; PAL Watch cannot link users, and none of them "

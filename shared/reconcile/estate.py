@@ -14,9 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from shared import model, roles
+from shared import catalogue, model, roles
 from shared.reconcile import delegation as decide
-from shared.reconcile import messages
 from shared.reconcile.observation import Observation
 from shared.snapshots import CoverageRow, DelegationSnapshot
 
@@ -61,8 +60,8 @@ class Plan:
 
 def assess_removal(snapshot: DelegationSnapshot, now: datetime) -> RemovalAssessment:
     """A delegation is gone: its attribution findings resolve, one info notice opens."""
-    where = messages.Where(snapshot.key, snapshot.customer_tenant_id, snapshot.customer_tenant_name, snapshot.scope)
-    finding = messages.delegation_removed(where, now.isoformat(), snapshot.attributed)
+    where = catalogue.Where(snapshot.key, snapshot.customer_tenant_id, snapshot.customer_tenant_name, snapshot.scope)
+    finding = catalogue.delegation_removed(where, now.isoformat(), snapshot.attributed)
     gone = replace(snapshot, removed=True, attributed=False, since=now, updated_at=now, reason="removed")
     return RemovalAssessment(finding, gone, frozenset({snapshot.key}))
 
@@ -73,11 +72,11 @@ def link_findings(observation: Observation) -> tuple[list[model.Finding], set[st
     findings: list[model.Finding] = []
     subjects: set[str] = set()
     for object_id in sorted(observation.acting):
-        subjects.add(messages.link_subject(tenant_id, object_id))
+        subjects.add(catalogue.link_subject(tenant_id, object_id))
         status = observation.links.get(object_id)
         if status is not None and status.error_code:
             findings.append(
-                messages.link_failed(
+                catalogue.link_failed(
                     tenant_id,
                     object_id,
                     name=observation.acting.get(object_id, ""),

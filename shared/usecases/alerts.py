@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from shared import model, telemetry
+from shared import catalogue, model, telemetry
 from shared.notify import dispatch, factory, notices
 from shared.store import outbox as outbox_module
 from shared.usecases.engine import Engine
@@ -132,5 +132,5 @@ def _worth_announcing(
     An `identity_lost` warning that gave way to `attribution_lost` on the same delegation (the last
     attributing identity went too) is not resolved in any sense a person would recognise.
     """
-    lost = {r.finding.subject for r in open_now if r.open and r.finding.kind == "attribution_lost"}
-    return [r for r in resolved if not (r.finding.kind == "identity_lost" and r.finding.subject in lost)]
+    lost = {r.finding.subject for r in open_now if r.open and r.finding.kind == catalogue.Kind.ATTRIBUTION_LOST}
+    return [r for r in resolved if not (r.finding.kind == catalogue.Kind.IDENTITY_LOST and r.finding.subject in lost)]

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import events, model, reconcile
+from shared import catalogue, events, model, reconcile
 from shared.azure import activity_log, errors
 from shared.snapshots import DelegationSnapshot
 from shared.usecases import alerts, outcomes, pipeline, recorder
@@ -199,10 +199,12 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
         records = list(engine.activity_log().list_delegation_records(since))
     except errors.ForbiddenError as e:
         store.put_state(BLOCKED_STATE, {"since": now.isoformat(), "error": str(e)[:300]})
-        recording.subject(ACTIVITY_LOG_SUBJECT, [_activity_log_finding(engine, str(e))])
+        recording.subject(
+            catalogue.ACTIVITY_LOG_SUBJECT, [catalogue.activity_log_unreadable(engine.managing_tenant_id, str(e))]
+        )
         log.warning("activity log unreadable (%s): watcher paused until the next verification", e.code)
         return WatchOutcome("blocked", report=recording.report, detail=str(e))
-    recording.subject(ACTIVITY_LOG_SUBJECT, [])
+    recording.subject(catalogue.ACTIVITY_LOG_SUBJECT, [])
     fresh = [r for r in records if _seen_key(r.event_id) not in state.seen and r.succeeded and r.scope]
     latest: dict[Target, activity_log.DelegationRecord] = {}
     for record in sorted(fresh, key=lambda r: r.timestamp):
@@ -234,32 +236,6 @@ def _target(record: activity_log.DelegationRecord, *, announced: bool = True) ->
 def clear_activity_log_block(engine: Engine) -> None:
     """Verification calls this so the watcher tries the activity log again."""
     engine.store.put_state(BLOCKED_STATE, None)
-
-
-ACTIVITY_LOG_SUBJECT = "config:activity-log"
-
-
-def _activity_log_finding(engine: Engine, error: str) -> model.Finding:
-    tenant = engine.managing_tenant_id
-    return model.Finding(
-        key="config:activity-log-unreadable",
-        kind="configuration",
-        severity=model.Severity.WARNING,
-        subject=ACTIVITY_LOG_SUBJECT,
-        title="PAL Watch cannot read the tenant activity log: new customers are found only by verification",
-        reason="monitoring_reader_missing",
-        detail=(
-            "The watcher reads the managing tenant's activity log every few minutes to learn of new and removed "
-            "Lighthouse delegations. Azure refused: " + error[:200]
-        ),
-        fix=(
-            "Grant the function app's managed identity Monitoring Reader at root scope (needs elevated access):\n"
-            "  az role assignment create --assignee <managed identity object id> "
-            "--role 'Monitoring Reader' --scope /\n"
-            f"in tenant {tenant}. The watcher retries after the next verification."
-        ),
-        tenant_id=tenant,
-    )
 
 
 def _seen_key(event_id: str) -> str:

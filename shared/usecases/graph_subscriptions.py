@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
-from shared import model
 from shared.azure import errors
 from shared.azure import graph as graph_module
 from shared.usecases.engine import Engine
@@ -25,8 +24,6 @@ log = logging.getLogger(__name__)
 RESOURCES = ("users", "groups")
 LIFETIME = timedelta(minutes=41_000)  # Graph's cap for users/groups is 41,760 minutes
 RENEW_WHEN_LEFT = timedelta(days=2)
-CONFIG_SUBJECT = "config:graph-subscriptions"
-CONFIG_KEY = "config:graph-subscriptions-failed"
 
 
 @dataclass
@@ -155,29 +152,3 @@ def _create(engine: Engine, resource: str, now: datetime) -> None:
         lifecycle_notification_url=settings.graph_notification_url,
     )
     log.info("Graph subscription %s created for %s", created.subscription_id, resource)
-
-
-def failure_finding(engine: Engine, error: errors.AzureError) -> model.Finding:
-    """The configuration finding when Graph refuses to keep our subscriptions."""
-    tenant = engine.managing_tenant_id
-    return model.Finding(
-        key=CONFIG_KEY,
-        kind="configuration",
-        severity=model.Severity.WARNING,
-        subject=CONFIG_SUBJECT,
-        title="PAL Watch cannot keep its Microsoft Graph subscriptions: user and group changes are found late",
-        reason=(error.code or type(error).__name__)[:60],
-        detail=(
-            "PAL Watch subscribes to Graph change notifications for users and groups so that a deleted or "
-            "disabled identity carrying the PAL link is flagged within minutes; Graph refused: "
-            + str(error)[:200]
-            + ". Until fixed, such changes are found by the watch poll and the verification only."
-        ),
-        fix=(
-            "Grant the function app's managed identity the Graph application permissions User.Read.All and "
-            "Group.Read.All (scripts/grant-permissions.sh), and check that PAL_GRAPH_NOTIFICATION_URL is the "
-            "Graph partner topic address (EventGrid:?azuresubscriptionid=...&resourcegroup=...&partnertopic=..."
-            f"&location=...) in tenant {tenant}."
-        ),
-        tenant_id=tenant,
-    )

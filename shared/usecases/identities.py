@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from shared import events, model, reconcile
+from shared import catalogue, events, model, reconcile
 from shared.azure import errors
 from shared.snapshots import AttributedBy, DelegationSnapshot
 from shared.store import errors as store_errors
@@ -289,12 +289,14 @@ def _ensure(engine: Engine, now: datetime) -> tuple[outcomes.Outcome, bool]:
         raise
     except errors.PermanentError as e:
         opened, resolved = store.sync_findings(
-            graph_subscriptions.CONFIG_SUBJECT, [graph_subscriptions.failure_finding(engine, e)], now
+            catalogue.GRAPH_SUBSCRIPTIONS_SUBJECT,
+            [catalogue.graph_subscriptions_failed(engine.managing_tenant_id, e.code or type(e).__name__, str(e))],
+            now,
         )
         alerts.enqueue(engine, opened, resolved, now)
         log.warning("Graph subscriptions could not be kept: %s", e)
         return outcomes.Outcome("failed", str(e), recorder.RunReport(opened=opened, resolved=resolved)), False
-    opened, resolved = store.sync_findings(graph_subscriptions.CONFIG_SUBJECT, [], now)
+    opened, resolved = store.sync_findings(catalogue.GRAPH_SUBSCRIPTIONS_SUBJECT, [], now)
     alerts.enqueue(engine, opened, resolved, now)
     report = recorder.RunReport(opened=opened, resolved=resolved)
     detail = done.summary()

@@ -27,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import model, reconcile
+from shared import catalogue, model, reconcile
 from shared.azure import errors
-from shared.reconcile import messages
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
 from shared.usecases.engine import Engine
@@ -39,7 +38,6 @@ from shared.usecases.observe import Identities
 log = logging.getLogger(__name__)
 
 KNOWN_STATE = "verify-known-links"  # managing tenant: object id -> partner id its link last pointed to
-DRIFT_KIND = "link_drift_repaired"
 NOT_INSTALLED = "AADSTS700016"  # "Application ... was not found in the directory": no principal there
 NOT_INSTALLED_RETRY = timedelta(hours=6)  # ask a tenant that lacks the app again after this long
 
@@ -83,33 +81,6 @@ class LinkCheck:
         )
 
 
-def drift_notice(
-    tenant_id: str, object_id: str, name: str, found: str, partner_id: str, *, tenant_name: str = ""
-) -> model.Finding:
-    """`link_drift_repaired`: the link had been removed (`found` "") or re-pointed, and is back."""
-    who = messages.short(name) or object_id
-    what = f"re-pointed to partner ID {found}" if found else "removed"
-    return model.Finding(
-        key=f"{DRIFT_KIND}:{tenant_id.lower()}:{object_id.lower()}",
-        kind=DRIFT_KIND,
-        severity=model.Severity.INFO,
-        subject=f"link_drift:{tenant_id.lower()}:{object_id.lower()}",
-        title=f"The PAL link of {who} had been {what}; PAL Watch put it back",
-        reason="removed" if not found else "repointed",
-        detail=(
-            f"The Partner Admin Link of {who} ({object_id}) in tenant {tenant_id} was {what} outside PAL Watch. "
-            f"It has been linked to partner ID {partner_id} again; attribution did not lapse for long."
-        ),
-        fix=(
-            "Nothing to do now. If someone changes links on purpose (e.g. a partner change), update "
-            "PAL_PARTNER_ID instead, or PAL Watch will keep putting the link back."
-        ),
-        tenant_id=tenant_id,
-        tenant_name=tenant_name,
-        principal_id=object_id,
-    )
-
-
 # -- managing tenant ------------------------------------------------------------------------------
 
 
@@ -129,14 +100,16 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
         log.warning("PAL link of %s was %s by hand; putting it back", identity.name, status.partner_id or "removed")
         repaired = links.ensure(identity, tenant, object_id)
         statuses[object_id] = repaired
-        check.subjects.add(messages.link_subject(tenant, object_id))
+        check.subjects.add(catalogue.link_subject(tenant, object_id))
         if repaired.points_to(partner):
             check.repaired.append(f"{identity.name} in {tenant}")
-            check.drift.append(drift_notice(tenant, object_id, identity.name, status.partner_id or "", partner))
+            check.drift.append(
+                catalogue.link_drift_repaired(tenant, object_id, identity.name, status.partner_id or "", partner)
+            )
         else:
             check.failed.append(f"{identity.name} in {tenant}: {repaired.error_code}")
             check.findings.append(
-                messages.link_failed(
+                catalogue.link_failed(
                     tenant,
                     object_id,
                     name=identity.name,
@@ -328,7 +301,7 @@ def _link_in_tenant(
             check, identity, tenant_id, identity.client_id.lower(), e.code or "CredentialError", str(e), partner
         )
     check.installed.append(tenant_id)
-    check.subjects.add(messages.link_subject(tenant_id, object_id))
+    check.subjects.add(catalogue.link_subject(tenant_id, object_id))
     try:
         link = engine.pal_for(identity, tenant_id).get_link()
     except errors.TransientError:
@@ -344,7 +317,7 @@ def _link_in_tenant(
         if remembered is not None and remembered.partner_id == partner:
             check.repaired.append(f"{identity.name} in {tenant_id}")
             check.drift.append(
-                drift_notice(
+                catalogue.link_drift_repaired(
                     tenant_id, object_id, identity.name, before.partner_id or "", partner, tenant_name=tenant_name
                 )
             )
@@ -377,9 +350,9 @@ def _failed(  # noqa: PLR0917  (a failed link's facts, as the finding and the ou
 ) -> LinkCheck:
     log.warning("linking %s in tenant %s failed: %s %s", identity.name, tenant_id, code, message[:200])
     check.failed.append(f"{identity.name} in {tenant_id}: {code}")
-    check.subjects.add(messages.link_subject(tenant_id, object_id))
+    check.subjects.add(catalogue.link_subject(tenant_id, object_id))
     check.findings.append(
-        messages.link_failed(
+        catalogue.link_failed(
             tenant_id,
             object_id,
             name=identity.name,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared import model, reconcile
+from shared import catalogue, model, reconcile
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import alerts, delegations, estate_scan, observe, outcomes, pipeline, recorder, tenant_links
@@ -45,7 +45,13 @@ LEASE = "verify"
 LEASE_TTL = timedelta(minutes=20)  # longer than a Functions timeout: a crashed run frees it soon after
 LAST_STATE = "verify-last"
 OWNED_KINDS = frozenset(
-    {"unattributed_delegation", "attribution_lost", "identity_lost", "link_failed", "delegation_removed"}
+    {
+        catalogue.Kind.UNATTRIBUTED_DELEGATION,
+        catalogue.Kind.ATTRIBUTION_LOST,
+        catalogue.Kind.IDENTITY_LOST,
+        catalogue.Kind.LINK_FAILED,
+        catalogue.Kind.DELEGATION_REMOVED,
+    }
 )
 Progress = Callable[[str, int, int], None]
 
@@ -241,7 +247,7 @@ def _describe_result(
     out.links_written = list(result.links_written)
     out.drift_repaired = links.repaired
     out.link_failures = links.failed + [
-        f"{f.principal_id} in {f.tenant_id}: {f.reason}" for f in plan.findings if f.kind == "link_failed"
+        f"{f.principal_id} in {f.tenant_id}: {f.reason}" for f in plan.findings if f.kind == catalogue.Kind.LINK_FAILED
     ]
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import function_app
+from shared import catalogue
 from shared.usecases import engine as engine_module
 from shared.usecases import graph_subscriptions, identities
 from tests.conftest import DEMO_SCENARIO, decode_event
@@ -221,7 +222,7 @@ def test_graph_refusing_subscriptions_is_one_configuration_finding_until_fixed(e
 
     assert first.status == second.status == "failed"
     [finding] = [r.finding for r in palwatch.store.open_findings()]
-    assert finding.key == graph_subscriptions.CONFIG_KEY
+    assert finding.key == catalogue.GRAPH_SUBSCRIPTIONS_KEY
     assert "User.Read.All" in finding.fix
 
     emulator.control("DELETE", "/faults")

@@ -33,10 +33,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def acting(engine, name: str):
+    """The configured identity called `name`."""
+    return next(i for i in engine.settings.identities if i.name == name)
+
+
 @pytest.mark.parametrize("switches", PAL_SWITCHES)
 def test_a_link_made_between_our_read_and_our_put_is_left_alone(emulator, palwatch, switches):
     assume(emulator, **switches)
-    ops = palwatch.settings.identity("ops")  # linked to our partner id in the demo
+    ops = acting(palwatch, "ops")  # linked to our partner id in the demo
     emulator.control("POST", "/faults", {"route": "^" + PAL + "$", "method": "GET", "status": 404, "count": 1})
     emulator.control("DELETE", "/journal")
 
@@ -50,7 +55,7 @@ def test_a_link_made_between_our_read_and_our_put_is_left_alone(emulator, palwat
 @pytest.mark.parametrize("switches", PAL_SWITCHES)
 def test_an_invalid_partner_id_is_recognised_whatever_code_azure_sends(emulator, palwatch, switches):
     assume(emulator, **switches)
-    automation = palwatch.settings.identity("automation")  # not linked in the demo
+    automation = acting(palwatch, "automation")  # not linked in the demo
     pal = palwatch.pal_for(automation)
     assert pal.get_link() is None, "404 means not linked, whatever its code"
 

@@ -1,18 +1,58 @@
-"""Finding keys and the words of every finding the decisions produce.
+"""The catalogue of findings: every kind, what each costs, and the one builder of each finding.
 
-Called only by the other `shared.reconcile` modules. Keys are stable (same problem, same key,
-whatever the wording), so the store and the alerts dedupe on them. Texts say who is affected
-(customer tenant name and id, scope), what it costs, and the exact fix.
+Used by the pure decisions (`shared.reconcile`), the use cases that report on their own
+configuration (activity log, Graph subscriptions) or on links put back (`tenant_links`), and
+the alert side (`shared.notify`: dead letters, the daily digest, the cost line of a message).
+Pure: text in, `model.Finding` out. Keys are stable (same problem, same key, whatever the
+wording), so the store and the alerts dedupe on them. Texts say who is affected (customer
+tenant name and id, scope), what it costs, and the exact fix.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from shared import model
 from shared.snapshots import AttributedBy
+
+
+class Kind(StrEnum):
+    """What a finding is about (the `kind` of every `model.Finding`)."""
+
+    UNATTRIBUTED_DELEGATION = "unattributed_delegation"
+    ATTRIBUTION_LOST = "attribution_lost"
+    IDENTITY_LOST = "identity_lost"
+    LINK_FAILED = "link_failed"
+    DELEGATION_REMOVED = "delegation_removed"
+    LINK_DRIFT_REPAIRED = "link_drift_repaired"
+    CONFIGURATION = "configuration"
+    ALERT_DELIVERY_FAILED = "alert_delivery_failed"
+    DAILY_DIGEST = "daily_digest"
+
+
+# What a finding costs, by kind, when the finding does not say it in `facts["cost"]`.
+COSTS: Mapping[str, str] = {
+    Kind.ATTRIBUTION_LOST: "Partner earned credit (PEC) and ACR attribution stop for this scope until an "
+    "identity with an eligible role is linked to the partner ID again.",
+    Kind.UNATTRIBUTED_DELEGATION: "This delegation earns no partner credit: PEC and ACR attribution do not count "
+    "until a linked identity holds an eligible role on it.",
+    Kind.IDENTITY_LOST: "Attribution still holds through another identity, but coverage is thinner: one more "
+    "loss and PEC/ACR attribution stops.",
+    Kind.LINK_FAILED: "The identity is not linked to the partner ID, so the delegations it covers earn no partner "
+    "credit.",
+    Kind.DELEGATION_REMOVED: "The customer removed the delegation: revenue on this scope is no longer "
+    "attributed to the partner.",
+    Kind.LINK_DRIFT_REPAIRED: "Nothing was lost: the link was put back. Someone removed or re-pointed it by hand.",
+}
+
+
+def cost(finding: model.Finding) -> str:
+    """What the finding costs the partner, in one sentence (empty when nothing is at stake)."""
+    return finding.facts.get("cost") or COSTS.get(finding.kind, "")
+
 
 PORTAL_PAL_URL = "https://portal.azure.com/#blade/Microsoft_Azure_Billing/managementpartnerblade"
 RESTORE_DAYS = 30
@@ -106,7 +146,7 @@ def unattributed(
     }
     return model.Finding(
         key=attribution_key(where.delegation_key),
-        kind="unattributed_delegation",
+        kind=Kind.UNATTRIBUTED_DELEGATION,
         severity=model.Severity.WARNING,
         subject=where.delegation_key,
         title=f"Delegation of {where.customer} earns no partner credit: {titles.get(reason, reason)}",
@@ -193,7 +233,7 @@ def attribution_lost(
     who = "; ".join(f"{short(name) or oid} ({oid}): {_prose(what)}" for oid, name, _, what in lost)
     return model.Finding(
         key=attribution_key(where.delegation_key),
-        kind="attribution_lost",
+        kind=Kind.ATTRIBUTION_LOST,
         severity=model.Severity.CRITICAL,
         subject=where.delegation_key,
         title=f"Partner credit lost for {where.customer}: no linked identity attributes {where.scope}",
@@ -216,7 +256,7 @@ def identity_lost(
     object_id, name, kind = entry.principal_id, entry.display_name, entry.kind
     return model.Finding(
         key=identity_lost_key(where.delegation_key, object_id),
-        kind="identity_lost",
+        kind=Kind.IDENTITY_LOST,
         severity=model.Severity.WARNING,
         subject=where.delegation_key,
         title=f"{short(name) or object_id} no longer attributes the delegation of {where.customer}",
@@ -267,7 +307,7 @@ def link_failed(
         )
     return model.Finding(
         key=link_failed_key(tenant_id, object_id),
-        kind="link_failed",
+        kind=Kind.LINK_FAILED,
         severity=model.Severity.CRITICAL if code.lower() == "partneridinvalid" else model.Severity.WARNING,
         subject=link_subject(tenant_id, object_id),
         title=f"Could not link {short(name) or object_id} to partner ID {partner_id}",
@@ -282,7 +322,7 @@ def link_failed(
 def delegation_removed(where: Where, when_text: str, was_attributed: bool) -> model.Finding:
     return model.Finding(
         key=removed_key(where.delegation_key),
-        kind="delegation_removed",
+        kind=Kind.DELEGATION_REMOVED,
         severity=model.Severity.INFO,
         subject=where.delegation_key,
         title=f"Delegation of {where.scope} by {where.customer} was removed",
@@ -325,7 +365,7 @@ def not_visible(
     who = ", ".join(refused) or "the managed identity"
     return model.Finding(
         key=f"not_visible:{key}",
-        kind="unattributed_delegation",
+        kind=Kind.UNATTRIBUTED_DELEGATION,
         severity=model.Severity.WARNING,
         subject=key,
         title=(
@@ -345,4 +385,122 @@ def not_visible(
         ),
         tenant_id=customer_tenant_id,
         scope=scope,
+    )
+
+
+# -- links put back, configuration, alert delivery, digest ----------------------------------
+
+
+def drift_subject(tenant_id: str, object_id: str) -> str:
+    return f"link_drift:{tenant_id.lower()}:{object_id.lower()}"
+
+
+def link_drift_repaired(
+    tenant_id: str, object_id: str, name: str, found: str, partner_id: str, *, tenant_name: str = ""
+) -> model.Finding:
+    """The link had been removed (`found` "") or re-pointed by hand, and is back."""
+    who = short(name) or object_id
+    what = f"re-pointed to partner ID {found}" if found else "removed"
+    return model.Finding(
+        key=f"{Kind.LINK_DRIFT_REPAIRED}:{tenant_id.lower()}:{object_id.lower()}",
+        kind=Kind.LINK_DRIFT_REPAIRED,
+        severity=model.Severity.INFO,
+        subject=drift_subject(tenant_id, object_id),
+        title=f"The PAL link of {who} had been {what}; PAL Watch put it back",
+        reason="removed" if not found else "repointed",
+        detail=(
+            f"The Partner Admin Link of {who} ({object_id}) in tenant {tenant_id} was {what} outside PAL Watch. "
+            f"It has been linked to partner ID {partner_id} again; attribution did not lapse for long."
+        ),
+        fix=(
+            "Nothing to do now. If someone changes links on purpose (e.g. a partner change), update "
+            "PAL_PARTNER_ID instead, or PAL Watch will keep putting the link back."
+        ),
+        tenant_id=tenant_id,
+        tenant_name=tenant_name,
+        principal_id=object_id,
+    )
+
+
+ACTIVITY_LOG_SUBJECT = "config:activity-log"
+GRAPH_SUBSCRIPTIONS_SUBJECT = "config:graph-subscriptions"
+GRAPH_SUBSCRIPTIONS_KEY = "config:graph-subscriptions-failed"
+
+
+def activity_log_unreadable(managing_tenant_id: str, error: str) -> model.Finding:
+    """The watcher may not read the tenant activity log (Monitoring Reader at root is missing)."""
+    return model.Finding(
+        key="config:activity-log-unreadable",
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.WARNING,
+        subject=ACTIVITY_LOG_SUBJECT,
+        title="PAL Watch cannot read the tenant activity log: new customers are found only by verification",
+        reason="monitoring_reader_missing",
+        detail=(
+            "The watcher reads the managing tenant's activity log every few minutes to learn of new and removed "
+            "Lighthouse delegations. Azure refused: " + error[:200]
+        ),
+        fix=(
+            "Grant the function app's managed identity Monitoring Reader at root scope (needs elevated access):\n"
+            "  az role assignment create --assignee <managed identity object id> "
+            "--role 'Monitoring Reader' --scope /\n"
+            f"in tenant {managing_tenant_id}. The watcher retries after the next verification."
+        ),
+        tenant_id=managing_tenant_id,
+    )
+
+
+def graph_subscriptions_failed(managing_tenant_id: str, code: str, error: str) -> model.Finding:
+    """Graph refuses to keep our change-notification subscriptions."""
+    return model.Finding(
+        key=GRAPH_SUBSCRIPTIONS_KEY,
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.WARNING,
+        subject=GRAPH_SUBSCRIPTIONS_SUBJECT,
+        title="PAL Watch cannot keep its Microsoft Graph subscriptions: user and group changes are found late",
+        reason=code[:60],
+        detail=(
+            "PAL Watch subscribes to Graph change notifications for users and groups so that a deleted or "
+            "disabled identity carrying the PAL link is flagged within minutes; Graph refused: "
+            + error[:200]
+            + ". Until fixed, such changes are found by the watch poll and the verification only."
+        ),
+        fix=(
+            "Grant the function app's managed identity the Graph application permissions User.Read.All and "
+            "Group.Read.All (scripts/grant-permissions.sh), and check that PAL_GRAPH_NOTIFICATION_URL is the "
+            "Graph partner topic address (EventGrid:?azuresubscriptionid=...&resourcegroup=...&partnertopic=..."
+            f"&location=...) in tenant {managing_tenant_id}."
+        ),
+        tenant_id=managing_tenant_id,
+    )
+
+
+def alert_delivery_failed(  # noqa: PLR0917  (the channel, what was lost, and the policy that gave up)
+    channel: str, digest: str, count: int, titles: str, given_up_after: str, last_error: str
+) -> model.Finding:
+    """Alerts given up on one channel: a warning of its own, sent on the other channels."""
+    return model.Finding(
+        key=f"outbox:dead-letter:{channel}:{digest}",
+        kind=Kind.ALERT_DELIVERY_FAILED,
+        severity=model.Severity.WARNING,
+        subject=f"channel:{channel}",
+        title=f"{count} alert(s) could not be delivered on channel {channel}",
+        detail=f"Given up after {given_up_after}: {titles}",
+        fix=f"Check the {channel} channel's settings and reachability (last error: {last_error}). "
+        "`palwatch findings` lists every open finding.",
+        facts={"channel": channel, "lastError": last_error},
+    )
+
+
+def daily_digest(day: str, headline: str, detail: str, fix: str, facts: Mapping[str, str]) -> model.Finding:
+    """The daily digest, carried as an info finding so that every channel can send it."""
+    return model.Finding(
+        key=f"digest:{day}",
+        kind=Kind.DAILY_DIGEST,
+        severity=model.Severity.INFO,
+        subject="digest",
+        title=f"Daily digest for {day}: {headline}",
+        detail=detail,
+        fix=fix,
+        facts=dict(facts),
     )
