@@ -8,13 +8,13 @@ is the truth. One run, under a store lease so only one runs at a time:
    tenants (estate_scan);
 2. check the PAL link of every identity we act as, in the managing tenant and, for multi-tenant
    app identities, in each customer tenant where the app has a principal (tenant_links);
-3. check every identity that attributes something still exists and is enabled: the assessment
-   below reads every principal of every authorization (and every group's members) from Graph in
-   bulk and judges losses against the stored snapshots, so no separate identity poll is needed;
-4. decide every delegation through the one reconcile entry (`pipeline.reconcile`: observe,
-   decide, make the links the plan asks for, decide again), and make the open findings exactly
-   those that hold now (`Store.sync_all_findings`);
-5. store the coverage snapshot, clear the activity-log block, enqueue and deliver alerts.
+3. decide every delegation through the one reconcile entry (`pipeline.reconcile`: observe,
+   decide, make the links the plan asks for, decide again). Observing reads every principal of
+   every authorization (and every group's members) from Graph in bulk and the decisions judge
+   losses against the stored snapshots, so no separate identity poll is needed;
+4. make the open findings exactly those that hold now (`Store.sync_all_findings`), store the
+   snapshots that changed and the coverage, clear the activity-log block;
+5. enqueue and deliver alerts.
 
 Every step writes what it learnt before the next starts, and every write is idempotent, so a
 crash at any point leaves a state the next run (or an event handler) simply continues from.
