@@ -24,59 +24,51 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import journal as bench_journal
+from bench import profile as bench_profile
 from scripts import services
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-_KINDS = (
-    ("/oauth2/", "tokens"),
-    ("/msi/token", "tokens"),
-    ("registrationassignments", "assignments"),
-    ("managementpartner", "pal"),
-    ("/v1.0/", "graph"),
-    ("/resourcegroups", "resource groups"),
-)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far, from /proc/<pid>/stat (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def categorize(entry: dict[str, Any]) -> str:
-    path = entry["path"].lower()
-    for needle, kind in _KINDS:
-        if needle in path:
-            return kind
-    return path.strip("/") if path.rstrip("/") in ("/subscriptions", "/tenants") else "other"
-
-
-def journal_stats(journal: list[dict[str, Any]]) -> dict[str, Any]:
-    made = Counter(categorize(e) for e in journal)
-    distinct: set[tuple[Any, ...]] = set()
-    for e in journal:
-        if e["status"] in (200, 201, 202):
-            who = (e.get("appId") or e.get("objectId") or "", e.get("tenantId") or "")
-            distinct.add((e["method"], e["path"].lower(), e.get("query", ""), *who))
-    minimum = Counter(categorize({"path": d[1]}) for d in distinct)
-    writes = sum(1 for e in journal if e["method"] in ("PUT", "PATCH") and categorize(e) == "pal")
-    return {
-        "made": len(journal),
-        "minimum": len(distinct),
-        "byKind": dict(made),
-        "minByKind": dict(minimum),
-        "palWrites": writes,
-        "errors": sum(1 for e in journal if e["status"] not in (200, 201, 202)),
-    }
-
-
-def child(which: str, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.runs", which], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
+def child(which: str, env: dict[str, str], profile: Path | None = None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.runs", which]
+    if profile is not None:
+        # py-spy samples every thread of the child; raw = collapsed stacks, summarized by bench.profile.
+        # --gil: only the thread holding the GIL, i.e. Python actually running (not waiting on a socket).
+        spy = str(Path(sys.executable).parent / "py-spy")
+        command = [spy, "record", "--gil", "-r", "200", "-f", "raw", "-o", str(profile), "--", *command]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{which} run failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    answer = [line for line in done.stdout.splitlines() if line.startswith("{")]  # py-spy talks on stdout too
+    result = json.loads(answer[-1])
+    result["poolFullWarnings"] = done.stderr.count("Connection pool is full")
+    return result
+
+
+@dataclass
+class Run:
+    name: str
+    result: dict[str, Any]
+    stats: dict[str, Any]
+    concurrency: int
+    emulator_cpu: float
+    azurite_cpu: float
+    profile: list[str] = field(default_factory=list)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=int, default=25)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-event", action="store_true", help="skip the delegation-event run")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy every verify run into this folder")
     args = parser.parse_args(argv)
     tenants = args.tenants or (50 if args.quick else 1000)
     delegations = args.delegations or (250 if args.quick else 5000)
@@ -94,12 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     from emulator.large_scenario import large
 
     scenario = large(tenants, delegations)
-    results: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    results: list[Run] = []
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="palwatch-bench-") as work:
         path = Path(work) / "estate.json"
         path.write_text(json.dumps(scenario))
-        with services.azurite() as storage, services.emulator(path) as emu:
-            base_env = {**os.environ, **emu.env, "AzureWebJobsStorage": storage}
+        with services.azurite_service() as storage, services.emulator(path) as emu:
+            base_env = {**os.environ, **emu.env, "AzureWebJobsStorage": storage.connection_string}
             for name in ("CURL_CA_BUNDLE", "SSL_CERT_FILE"):
                 base_env.pop(name, None)
 
@@ -108,60 +104,94 @@ def main(argv: list[str] | None = None) -> int:
                 emu.control("POST", "/config", {"latencyMs": args.latency_ms})
                 emu.control("DELETE", "/journal")
 
-            prefix = ""
+            def measure(name: str, which: str, env: dict[str, str], concurrency: int) -> Run:
+                print(f"{name} ...", file=sys.stderr, flush=True)
+                emu.control("DELETE", "/journal")
+                emulator_before, azurite_before = cpu_seconds(emu.pid), cpu_seconds(storage.pid)
+                slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+                profile = args.profile / f"{slug}.txt" if args.profile is not None and which == "verify" else None
+                result = child(which, env, profile)
+                run = Run(
+                    name,
+                    result,
+                    bench_journal.stats(emu.journal()),
+                    concurrency,
+                    cpu_seconds(emu.pid) - emulator_before,
+                    cpu_seconds(storage.pid) - azurite_before,
+                )
+                if profile is not None:
+                    run.profile = bench_profile.top(profile)
+                results.append(run)
+                return run
+
             for concurrency in args.concurrency:
                 fresh_world()
                 prefix = "b" + uuid.uuid4().hex[:12]
                 env = {**base_env, "PAL_MAX_CONCURRENCY": str(concurrency), "PAL_TABLE_PREFIX": prefix}
-                print(f"verify, cold, concurrency {concurrency} ...", file=sys.stderr, flush=True)
-                run = child("verify", env)
-                name = f"PAL Watch verify, cold, concurrency {concurrency}"
-                results.append((name, run, journal_stats(emu.journal())))
-            emu.control("DELETE", "/journal")
-            concurrency = args.concurrency[-1]
-            env = {**base_env, "PAL_MAX_CONCURRENCY": str(concurrency), "PAL_TABLE_PREFIX": prefix}
-            print(f"verify, warm, concurrency {concurrency} ...", file=sys.stderr, flush=True)
-            run = child("verify", env)
-            results.append((f"PAL Watch verify, warm, concurrency {concurrency}", run, journal_stats(emu.journal())))
+                measure(f"PAL Watch verify, cold, concurrency {concurrency}", "verify", env, concurrency)
+                measure(f"PAL Watch verify, warm, concurrency {concurrency}", "verify", env, concurrency)
+            if not args.no_event:
+                env = {**env, "BENCH_EMULATOR": json.dumps(emu.info)}
+                measure("Delegation event to PAL write (warm tokens)", "event", env, 1)
             if not args.no_baseline:
                 fresh_world()
-                print("sequential SDK baseline ...", file=sys.stderr, flush=True)
-                run = child("baseline", base_env)
-                results.append(("Sequential SDK loop (baseline)", run, journal_stats(emu.journal())))
+                measure("Sequential SDK loop (baseline)", "baseline", base_env, 1)
     print(render(results, tenants, delegations, args))
     return 0
 
 
-def render(results: list[tuple[str, dict[str, Any], dict[str, Any]]], tenants: int, delegations: int, args: Any) -> str:
+def render(results: list[Run], tenants: int, delegations: int, args: Any) -> str:
     command = "python -m bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "make bench"
+    latency = args.latency_ms / 1000
     lines = [
         f"### {tenants} customer tenants, {delegations} delegations, {args.latency_ms} ms per request",
         "",
         f"Command: `{command.strip()}`",
         "",
-        "| run | wall time | requests made | minimum (distinct) | PAL writes | peak memory | delegations seen |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| run | wall time | latency bound | wall / bound | requests | minimum | requests / minimum | CPU: ours | "
+        "ms CPU / request | CPU: emulator | CPU: Azurite | PAL writes | peak memory | delegations |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    baseline = next((r for name, r, _ in results if name.startswith("Sequential")), None)
-    for name, run, stats in results:
-        seen = run.get("outcome", {}).get("delegations", run.get("delegations", ""))
+    baseline = next((r for r in results if r.name.startswith("Sequential")), None)
+    for run in results:
+        r, stats = run.result, run.stats
+        bound = stats["made"] * latency / run.concurrency
+        seen = r.get("outcome", {}).get("delegations", r.get("delegations", ""))
+        per_request = 1000 * r["cpuSeconds"] / max(1, stats["made"])
         lines.append(
-            f"| {name} | {run['seconds']:.1f} s | {stats['made']} | {stats['minimum']} | {stats['palWrites']} | "
-            f"{run['peakMiB']:.0f} MiB | {seen} |"
+            f"| {run.name} | {r['seconds']:.2f} s | {bound:.2f} s | {r['seconds'] / bound if bound else 0:.2f} | "
+            f"{stats['made']} | {stats['minimum']} | {stats['made'] / max(1, stats['minimum']):.3f} | "
+            f"{r['cpuSeconds']:.1f} s | {per_request:.2f} | {run.emulator_cpu:.1f} s | {run.azurite_cpu:.1f} s | "
+            f"{stats['palWrites']} | {r['peakMiB']:.0f} MiB | {seen} |"
         )
+    warned = [f"{run.name}: {run.result['poolFullWarnings']}" for run in results if run.result.get("poolFullWarnings")]
+    lines += ["", "'Connection pool is full' warnings: " + ("; ".join(warned) if warned else "none")]
     if baseline:
         lines.append("")
-        for name, run, _ in results:
-            if run is not baseline:
-                lines.append(f"- {name}: {baseline['seconds'] / run['seconds']:.1f}x faster than the baseline")
+        for run in results:
+            if run is not baseline and run.name.startswith("PAL Watch verify"):
+                speedup = baseline.result["seconds"] / run.result["seconds"]
+                lines.append(f"- {run.name}: {speedup:.1f}x faster than the baseline")
+    event = next((r for r in results if r.name.startswith("Delegation event")), None)
+    if event:
+        lines.append("")
+        lines.append(
+            f"- Delegation event: {event.result['roundTrips']} round trip(s) to Azure before its PAL write, "
+            f"handler wall time {1000 * event.result['seconds']:.0f} ms"
+        )
     lines.append("")
-    lines.append("Requests by kind (made / distinct):")
+    lines.append("Requests by kind (made / minimum):")
     lines.append("")
-    for name, _run, stats in results:
+    for run in results:
+        stats = run.stats
         kinds = ", ".join(
             f"{k} {v}/{stats['minByKind'].get(k, 0)}" for k, v in sorted(stats["byKind"].items(), key=lambda kv: -kv[1])
         )
-        lines.append(f"- {name}: {kinds}")
+        lines.append(f"- {run.name}: {kinds}")
+    for run in results:
+        if run.profile:
+            lines += ["", f"Profile of {run.name} (py-spy, every thread, share of CPU samples):", ""]
+            lines += [f"    {line}" for line in run.profile]
     return "\n".join(lines)
 
 

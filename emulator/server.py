@@ -9,6 +9,7 @@ are applied outside the world lock, the handler runs under it, and the request i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -212,6 +213,7 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def _serve(self) -> None:
+        started = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
@@ -243,18 +245,26 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
         if not path.startswith("/_emulator"):
-            self.app.journal.add(
-                {
-                    "method": self.command,
-                    "path": path,
-                    "query": parts.query,
-                    "status": "drop" if response.drop else response.status,
-                    "tenantId": req.claims.get("tid") or req.tid or None,
-                    "objectId": req.claims.get("oid") or None,
-                    "appId": req.claims.get("appid") or None,
-                    **self.app.journal.bodies(req.surface, body, None if response.drop else payload),
-                }
-            )
+            entry = {
+                "method": self.command,
+                "path": path,
+                "query": parts.query,
+                "status": "drop" if response.drop else response.status,
+                "tenantId": req.claims.get("tid") or req.tid or None,
+                "objectId": req.claims.get("oid") or None,
+                "appId": req.claims.get("appid") or None,
+                # Seconds on the emulator's monotonic clock: which requests overlapped (round trips).
+                "startedAt": started,
+                "endedAt": time.monotonic(),
+                **self.app.journal.bodies(req.surface, body, None if response.drop else payload),
+            }
+            if body:  # tells requests to the same URL apart (two getByIds batches are two reads)
+                entry["bodyHash"] = hashlib.sha256(body).hexdigest()[:16]
+            if path.endswith("/token"):  # who asked for which audience (the form, or the MI query)
+                form = dict(parse_qsl(body.decode(errors="replace"))) if body else {}
+                asked = {**query, **form}
+                entry["token"] = f"{asked.get('client_id', '')} {asked.get('scope') or asked.get('resource', '')}"
+            self.app.journal.add(entry)
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815 - stdlib names
 

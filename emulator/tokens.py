@@ -11,7 +11,7 @@ import base64
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -27,6 +27,7 @@ GRAPH_AUDIENCES = frozenset(
 )
 EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 TOKEN_LIFETIME = 3599
+_VERIFIED_KEPT = 10_000  # tokens whose signature was checked, remembered (a client reuses each for an hour)
 
 
 class TokenError(Exception):
@@ -53,6 +54,10 @@ class Signer:
 
     key: rsa.RSAPrivateKey
     kid: str
+    # token -> its claims, once the signature checked out: the RSA check is most of the CPU a
+    # request costs the emulator, and a token's signature cannot change. Expiry is checked on
+    # every use all the same.
+    _verified: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls) -> Signer:
@@ -86,6 +91,19 @@ class Signer:
         return token, exp
 
     def verify(self, token: str, audiences: frozenset[str] | set[str]) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._check_signature(token)
+        elif claims["exp"] <= time.time():  # as PyJWT decides it (no leeway)
+            raise TokenError("ExpiredAuthenticationToken", "The access token expiry UTC time is in the past.")
+        if claims.get("aud") not in audiences:
+            raise TokenError(
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'.",
+            )
+        return dict(claims)
+
+    def _check_signature(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as e:
@@ -98,11 +116,10 @@ class Signer:
             raise TokenError("ExpiredAuthenticationToken", "The access token expiry UTC time is in the past.") from e
         except jwt.PyJWTError as e:
             raise TokenError("InvalidAuthenticationToken", "The access token has an invalid signature.") from e
-        if claims.get("aud") not in audiences:
-            raise TokenError(
-                "InvalidAuthenticationTokenAudience",
-                f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'.",
-            )
+        if isinstance(claims.get("exp"), int | float):  # only tokens that expire are remembered
+            if len(self._verified) >= _VERIFIED_KEPT:
+                self._verified.clear()
+            self._verified[token] = claims
         return claims
 
     def jwks(self) -> dict[str, Any]:

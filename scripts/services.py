@@ -58,6 +58,19 @@ def _stop(process: subprocess.Popen) -> None:
 @contextlib.contextmanager
 def azurite() -> Iterator[str]:
     """A fresh in-memory Azurite table service; yields its connection string."""
+    with azurite_service() as service:
+        yield service.connection_string
+
+
+@dataclass(frozen=True)
+class Azurite:
+    connection_string: str
+    pid: int  # for reading its CPU time from /proc (bench)
+
+
+@contextlib.contextmanager
+def azurite_service() -> Iterator[Azurite]:
+    """A fresh in-memory Azurite table service, with its process id."""
     binary = ROOT / "node_modules" / ".bin" / "azurite-table"
     if not binary.exists():
         raise RuntimeError("Azurite is not installed: run `make setup` (it runs `npm ci`)")
@@ -79,9 +92,10 @@ def azurite() -> Iterator[str]:
     )
     try:
         _wait_for_port(port, process)
-        yield (
+        yield Azurite(
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-            f"AccountKey={AZURITE_KEY};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+            f"AccountKey={AZURITE_KEY};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
+            process.pid,
         )
     finally:
         _stop(process)
@@ -93,6 +107,7 @@ class Emulator:
 
     info: dict[str, Any]
     session: requests.Session = field(default_factory=requests.Session)
+    pid: int = 0  # the emulator process (bench reads its CPU time from /proc)
 
     def __post_init__(self) -> None:
         # Not from the environment: REQUESTS_CA_BUNDLE there (often the system bundle) would win over `verify`.
@@ -169,6 +184,6 @@ def emulator(scenario: Path = DEMO_SCENARIO, extra_args: tuple[str, ...] = ()) -
                     if time.monotonic() > deadline:
                         raise RuntimeError("emulator did not become ready in 60s")
                     time.sleep(0.05)
-                yield Emulator(info=json.loads(ready.read_text()))
+                yield Emulator(info=json.loads(ready.read_text()), pid=process.pid)
             finally:
                 _stop(process)
