@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -65,6 +66,40 @@ class _Retry(Retry):
         return min(super().parse_retry_after(retry_after), self.retry_after_cap)
 
 
+class EnvironmentOnceSession(requests.Session):
+    """A `requests.Session` that reads the environment once instead of on every request.
+
+    With `trust_env` (the default) requests re-reads the proxy variables, the netrc file and the
+    CA bundle variables for every request, which costs more CPU than sending it. Here the CA
+    bundle (`REQUESTS_CA_BUNDLE`, then `CURL_CA_BUNDLE`: how a sovereign cloud's or the
+    emulator's CA is trusted) is read when the session is made, and each origin's proxies
+    (`HTTPS_PROXY`, `NO_PROXY`, ...) the first time it is called; netrc is never read (every call
+    carries its own Authorization header). Also used as Table Storage's transport session.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        env = os.environ if environ is None else environ
+        self.trust_env = False
+        self.ca_bundle = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or None
+        if self.ca_bundle:
+            self.verify = self.ca_bundle
+        self._origin_proxies: dict[tuple[str, str], dict[str, str]] = {}
+
+    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        origin = (urlsplit(url).scheme, urlsplit(url).netloc)
+        found = self._origin_proxies.get(origin)
+        if found is None:
+            no_proxy = proxies.get("no_proxy") if proxies else None
+            found = self._origin_proxies[origin] = requests.utils.get_environ_proxies(url, no_proxy=no_proxy)
+        merged = dict(proxies or {})
+        for scheme, proxy in found.items():
+            merged.setdefault(scheme, proxy)
+        if (verify is True or verify is None) and self.ca_bundle:
+            verify = self.ca_bundle  # what requests does with the variable when it trusts the environment
+        return super().merge_environment_settings(url, merged, stream, verify, cert)
+
+
 def new_session(
     *,
     pool_size: int = 16,
@@ -100,10 +135,25 @@ def new_session(
         raise_on_redirect=False,
     )
     adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=max(1, pool_size), pool_block=True)
-    session = requests.Session()
+    session = EnvironmentOnceSession()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "palwatch/0.1"
+    return session
+
+
+def transport_session(*, pool_size: int = 16) -> requests.Session:
+    """A session for an Azure SDK client's transport (`RequestsTransport(session=...)`): the
+    environment read once, a pool as large as the concurrency, and no retries of its own (the
+    SDK's pipeline retries)."""
+    adapter = HTTPAdapter(
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+        pool_connections=4,
+        pool_maxsize=max(1, pool_size),
+    )
+    session = EnvironmentOnceSession()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return session
 
 

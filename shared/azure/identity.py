@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"  # noqa: S105 - a s
 _AADSTS = re.compile(r"AADSTS\d+")
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 _MESSAGE_CHARS = 300
+REFRESH_MARGIN_SECONDS = 300  # as azure-core's bearer policy: a fresh token 5 minutes before expiry
 
 # azure-core's HTTP logging policy logs request headers at INFO (redacted, but still noise that
 # must never become a leak if a header is added to its allow list); MSAL logs token traffic at DEBUG.
@@ -107,14 +109,64 @@ def whoami(credential: Any, scope: str) -> TokenIdentity:
     return token_identity(acquire_token(credential, scope))
 
 
+class HeldTokens:
+    """A token credential that keeps each token in process until shortly before it expires.
+
+    azure-identity looks every token up in MSAL's cache on each `get_token` (locks, scope
+    normalisation, a search of every cached entry): per request, that costs more CPU than the
+    request itself. This holds one token per (scopes, tenant) and asks the credential again only
+    when the token is within `REFRESH_MARGIN_SECONDS` (or half its lifetime) of expiry, or when a
+    claims challenge asks for a new one. Concurrent first callers wait for one request; a failure
+    is not held (the next call asks again).
+    """
+
+    def __init__(self, credential: Any, clock: Callable[[], float] = time.time) -> None:
+        self.credential = credential
+        self._clock = clock
+        self._tokens: dict[tuple[Any, ...], tuple[Any, float]] = {}  # key -> (AccessToken, refresh at)
+        self._locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, **kwargs: Any) -> Any:
+        key = (scopes, tenant_id, tuple(sorted(kwargs.items())))
+        held = self._tokens.get(key)
+        if held is not None and not claims and self._clock() < held[1]:
+            return held[0]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            held = self._tokens.get(key)
+            if held is not None and not claims and self._clock() < held[1]:
+                return held[0]  # another thread fetched it while we waited
+            options = {
+                **kwargs,
+                **({"claims": claims} if claims else {}),
+                **({"tenant_id": tenant_id} if tenant_id else {}),
+            }
+            token = self.credential.get_token(*scopes, **options)
+            now = self._clock()
+            lifetime = max(0.0, float(token.expires_on) - now)
+            self._tokens[key] = (token, now + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 2))
+            return token
+
+    def close(self) -> None:
+        self._tokens.clear()
+        close = getattr(self.credential, "close", None)
+        if close is not None:
+            close()
+
+
 class Credentials:
     """One azure-identity credential per (identity, tenant), created on first use and reused.
 
     `options` go to every azure-identity credential (e.g. `retry_total=1` for a quick doctor).
+    Each credential holds its tokens in process (`HeldTokens`) unless `hold_tokens=False`
+    (plain azure-identity objects, as a hand-written script would use them).
     """
 
-    def __init__(self, settings: Any, **options: Any) -> None:
+    def __init__(self, settings: Any, *, hold_tokens: bool = True, **options: Any) -> None:
         self.settings = settings
+        self.hold_tokens = hold_tokens
         self.options = options
         self._cache: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
@@ -187,7 +239,7 @@ class Credentials:
             credential = self._cache.get(key)
             if credential is None:
                 try:
-                    credential = build()
+                    credential = HeldTokens(build()) if self.hold_tokens else build()
                 except ValueError as e:  # e.g. a PEM azure-identity cannot load
                     raise errors.CredentialError(
                         f"cannot build the {key[0]} credential for {key[1] or 'the app'}: {_safe_message(e)}",

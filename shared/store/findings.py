@@ -10,7 +10,7 @@ resolved.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared import model
@@ -18,6 +18,9 @@ from shared.store import codec, errors, keys, tables
 
 TABLE = "Findings"
 _MAX_ATTEMPTS = 8
+# A finding that still holds unchanged is rewritten (to move LastSeenAt) at most this often by
+# the verification: one write per finding per run costs more than the date is worth.
+LAST_SEEN_REFRESH = timedelta(days=1)
 
 
 def _row(
@@ -100,6 +103,59 @@ def _resolve(client: Any, subject: str, key: str, entity: Any | None, stamp: str
             return codec.finding(row)
         entity = tables.get(client, keys.encode_key(subject), keys.encode_key(key))
     raise errors.TransientStoreError(f"finding {key[:120]} kept changing under us")
+
+
+def sync_subject_batched(
+    client: Any,
+    subject: str,
+    findings_now: Iterable[model.Finding],
+    now: datetime,
+    existing: Mapping[str, Any],
+) -> tuple[list[model.RecordedFinding], list[model.RecordedFinding]]:
+    """`sync_subject` for the verification: the subject's changes in one table transaction.
+
+    `existing` is the subject's rows as read at the start. A finding that still holds unchanged
+    is not written (its LastSeenAt moves at most once per `LAST_SEEN_REFRESH`). Every operation
+    is conditional on the row read; if another writer got there first, nothing is written and
+    the subject is synced row by row from a fresh read instead.
+    """
+    findings_now = list(findings_now)
+    wanted: dict[str, model.Finding] = {}
+    for f in findings_now:
+        wanted[f.key] = f if f.subject == subject else _with_subject(f, subject)
+    stamp = codec.iso(now)
+    refresh_before = codec.iso(now - LAST_SEEN_REFRESH)
+    operations: list[Any] = []
+    opened: list[model.RecordedFinding] = []
+    resolved: list[model.RecordedFinding] = []
+    for key, f in wanted.items():
+        entity = existing.get(key)
+        if entity is None or not entity.get("Open"):
+            row = _row(subject, f, opened_at=stamp, last_seen=stamp)
+            operations.append(
+                tables.insert_op(row) if entity is None else tables.replace_op(row, tables.etag_of(entity))
+            )
+            opened.append(codec.finding(row))
+            continue
+        last_seen = entity.get("LastSeenAt") or ""
+        row = _row(
+            subject,
+            f,
+            opened_at=entity.get("OpenedAt") or stamp,
+            last_seen=max(stamp, last_seen) if last_seen < refresh_before else last_seen,
+            notified=entity.get("LastNotifiedAt") or "",
+        )
+        if set(entity) != set(row) or any(entity.get(k) != v for k, v in row.items()):
+            operations.append(tables.replace_op(row, tables.etag_of(entity)))
+    for key, entity in existing.items():
+        if key not in wanted and entity.get("Open"):
+            row = dict(entity)
+            row.update({"Open": False, "ResolvedAt": stamp})
+            operations.append(tables.replace_op(row, tables.etag_of(entity)))
+            resolved.append(codec.finding(row))
+    if len(operations) <= tables.BATCH and tables.transact(client, operations):
+        return opened, resolved
+    return sync_subject(client, subject, findings_now, now)
 
 
 def _with_subject(f: model.Finding, subject: str) -> model.Finding:

@@ -9,9 +9,12 @@ fails if the row exists, with a re-read and retry when another writer got there 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +24,9 @@ from shared.snapshots import CoverageRow, DelegationSnapshot
 from shared.store import codec, errors, findings, keys, tables
 
 _ATTEMPTS = 8
-_BATCH = 100  # entities per table transaction (service limit)
+_BATCH = tables.BATCH  # entities per table transaction (service limit)
+_BATCH_CHARACTERS = 1_500_000  # a transaction's body is limited to 4 MiB: stay well under it
+_WRITERS = 8  # concurrent table transactions while syncing many subjects
 
 
 @dataclass(frozen=True)
@@ -60,15 +65,22 @@ class Store:
 
     def __init__(self, tables_: tables.Tables) -> None:
         self._t = tables_
+        # RowKey -> (etag, UpdatedAt) of the snapshots as last listed: lets `put_delegations` write
+        # conditionally without reading each row again (a stale etag only makes the write fall back).
+        self._listed_delegations: dict[str, tuple[str, str]] = {}
+        self._listed_lock = threading.Lock()
 
     @classmethod
-    def from_connection_string(cls, conn: str, prefix: str = "palwatch") -> Store:
-        return cls(tables.Tables.from_connection_string(conn, prefix))
+    def from_connection_string(cls, conn: str, prefix: str = "palwatch", *, session: Any = None) -> Store:
+        """`session`: a requests.Session to send through (sized for the caller's concurrency)."""
+        return cls(tables.Tables.from_connection_string(conn, prefix, session))
 
     @classmethod
-    def from_endpoint(cls, table_service_uri: str, credential: Any, prefix: str = "palwatch") -> Store:
+    def from_endpoint(
+        cls, table_service_uri: str, credential: Any, prefix: str = "palwatch", *, session: Any = None
+    ) -> Store:
         """Identity-based: `AzureWebJobsStorage__tableServiceUri` and a TokenCredential."""
-        return cls(tables.Tables.from_endpoint(table_service_uri, credential, prefix))
+        return cls(tables.Tables.from_endpoint(table_service_uri, credential, prefix, session))
 
     def close(self) -> None:
         self._t.close()
@@ -80,8 +92,44 @@ class Store:
         return codec.snapshot(entity) if entity is not None else None
 
     def list_delegations(self, *, include_removed: bool = True) -> list[DelegationSnapshot]:
-        found = [codec.snapshot(e) for e in tables.query(self._t.table("Delegations"), "PartitionKey eq 'd'")]
+        entities = list(tables.query(self._t.table("Delegations"), "PartitionKey eq 'd'"))
+        with self._listed_lock:
+            self._listed_delegations = {
+                e["RowKey"]: (tables.etag_of(e), str(e.get("UpdatedAt") or "")) for e in entities
+            }
+        found = [codec.snapshot(e) for e in entities]
         return [s for s in found if include_removed or not s.removed]
+
+    def put_delegations(self, snapshots: Iterable[DelegationSnapshot]) -> int:
+        """Store many snapshots as `put_delegation` would, up to 100 to a table transaction.
+
+        Each row is inserted if it was absent, or replaced if unchanged, as of the last
+        `list_delegations`; a stored snapshot with a later `updated_at` is kept. A transaction
+        that fails on a condition (another writer came first) is redone row by row. Returns the
+        number written.
+        """
+        client = self._t.table("Delegations")
+        with self._listed_lock:
+            listed = dict(self._listed_delegations)
+        pending: list[tuple[DelegationSnapshot, Any]] = []
+        for snapshot in snapshots:
+            rk = keys.encode_key(snapshot.key.lower())
+            row = {"PartitionKey": "d", "RowKey": rk, **codec.snapshot_properties(snapshot)}
+            if rk not in listed:
+                pending.append((snapshot, tables.insert_op(row)))
+                continue
+            etag, updated = listed[rk]
+            stored = codec.when(updated)
+            if stored and snapshot.updated_at and stored > snapshot.updated_at:
+                continue
+            pending.append((snapshot, tables.replace_op(row, etag)))
+        written = 0
+        for chunk in _chunks(pending):
+            if tables.transact(client, [operation for _, operation in chunk]):
+                written += len(chunk)
+            else:
+                written += sum(self.put_delegation(snapshot) for snapshot, _ in chunk)
+        return written
 
     def put_delegation(self, snapshot: DelegationSnapshot) -> bool:
         """Store it unless a newer snapshot (later `updated_at`) is already there. True if written."""
@@ -125,10 +173,16 @@ class Store:
             scope |= set(subjects)
         opened: list[model.RecordedFinding] = []
         resolved: list[model.RecordedFinding] = []
-        for subject in sorted(scope):
-            o, r = findings.sync_subject(client, subject, by_subject.get(subject, []), now, existing.get(subject, {}))
-            opened += o
-            resolved += r
+
+        def sync(subject: str) -> tuple[list[model.RecordedFinding], list[model.RecordedFinding]]:
+            return findings.sync_subject_batched(
+                client, subject, by_subject.get(subject, []), now, existing.get(subject, {})
+            )
+
+        with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="store-findings") as pool:
+            for o, r in pool.map(sync, sorted(scope)):
+                opened += o
+                resolved += r
         return opened, resolved
 
     def open_findings(self, subject: str | None = None) -> list[model.RecordedFinding]:
@@ -293,24 +347,31 @@ class Store:
     # ------------------------------------------------------------ coverage snapshot
 
     def put_coverage(self, rows: Iterable[CoverageRow], now: datetime) -> None:
-        """Write a new generation of rows, then point to it, then drop the old one (crash-safe)."""
+        """Write a new generation of rows, then point to it, then drop the old one (crash-safe).
+
+        Rows equal to the current generation's (same digest) are not written again: only the
+        pointer's GeneratedAt moves.
+        """
         client = self._t.table("Coverage")
         generation = f"g{now.strftime('%Y%m%d%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
-        entities = [
-            {"PartitionKey": generation, "RowKey": f"{i:08d}", "Row": codec.coverage_json(r)}
-            for i, r in enumerate(rows)
-        ]
+        texts = [codec.coverage_json(r) for r in rows]
+        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+        old = tables.get(client, "meta", "current")
+        if old is not None and old.get("Generation") and old.get("Digest") == digest:
+            _upsert(client, {**old, "GeneratedAt": codec.iso(now)})
+            return
+        entities = [{"PartitionKey": generation, "RowKey": f"{i:08d}", "Row": text} for i, text in enumerate(texts)]
         for start in range(0, len(entities), _BATCH):
             batch = [("upsert", e) for e in entities[start : start + _BATCH]]
             with errors.wrapped("write coverage"):
                 client.submit_transaction(batch)
-        old = tables.get(client, "meta", "current")
         pointer = {
             "PartitionKey": "meta",
             "RowKey": "current",
             "Generation": generation,
             "GeneratedAt": codec.iso(now),
             "Count": len(entities),
+            "Digest": digest,
         }
         _upsert(client, pointer)
         if old is not None and old.get("Generation") and old.get("Generation") != generation:
@@ -336,6 +397,43 @@ class Store:
             codec.when(pointer.get("GeneratedAt")) or datetime.min, tuple(codec.coverage_row(e["Row"]) for e in rows)
         )
 
+    # ------------------------------------------------------------ what the enumeration learnt
+
+    def list_scan_memory(self) -> dict[tuple[str, str], datetime]:
+        """(reader, subscription id) -> when the reader was found to see only resource groups there."""
+        memory: dict[tuple[str, str], datetime] = {}
+        for e in tables.list_all(self._t.table("ScanMemory")):
+            at = codec.when(e.get("At"))
+            if at is not None and e.get("Reader") and e.get("SubscriptionId"):
+                memory[(e["Reader"], e["SubscriptionId"])] = at
+        return memory
+
+    def update_scan_memory(self, learnt: dict[tuple[str, str], datetime], forgotten: Iterable[tuple[str, str]]) -> None:
+        """Remember and forget (reader, subscription id) pairs: one transaction per reader and 100 rows."""
+        by_reader: dict[str, list[Any]] = {}
+        for (reader, subscription), at in sorted(learnt.items()):
+            row = {
+                "PartitionKey": keys.encode_key(reader),
+                "RowKey": keys.encode_key(subscription.lower()),
+                "Reader": reader,
+                "SubscriptionId": subscription.lower(),
+                "At": codec.iso(at),
+            }
+            by_reader.setdefault(reader, []).append(("upsert", row))
+        for reader, subscription in sorted(set(forgotten)):
+            key = {"PartitionKey": keys.encode_key(reader), "RowKey": keys.encode_key(subscription.lower())}
+            by_reader.setdefault(reader, []).append(("delete", key))
+        client = self._t.table("ScanMemory")
+        for operations in by_reader.values():
+            for start in range(0, len(operations), _BATCH):
+                chunk = operations[start : start + _BATCH]
+                if not tables.transact(client, chunk):  # a row to delete was gone already: row by row
+                    for kind, row in chunk:
+                        if kind == "upsert":
+                            _upsert(client, row)
+                        else:
+                            _delete(client, row["PartitionKey"], row["RowKey"])
+
     # ------------------------------------------------------------ small JSON state
 
     def put_state(self, name: str, value: Any) -> None:
@@ -350,6 +448,21 @@ class Store:
     def get_state(self, name: str) -> Any | None:
         entity = tables.get(self._t.table("State"), "state", keys.encode_key(name))
         return json.loads(entity["Json"]) if entity is not None and entity.get("Json") else None
+
+
+def _chunks(pending: list[tuple[Any, Any]]) -> Iterable[list[tuple[Any, Any]]]:
+    """Runs of at most `_BATCH` operations and about `_BATCH_CHARACTERS` of row text."""
+    chunk: list[tuple[Any, Any]] = []
+    size = 0
+    for item in pending:
+        row_size = sum(len(v) for v in item[1][1].values() if isinstance(v, str))
+        if chunk and (len(chunk) == _BATCH or size + row_size > _BATCH_CHARACTERS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += row_size
+    if chunk:
+        yield chunk
 
 
 def _upsert(client: Any, row: dict[str, Any]) -> None:

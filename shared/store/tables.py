@@ -38,23 +38,23 @@ class Tables:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_connection_string(cls, conn: str, prefix: str) -> Tables:
+    def from_connection_string(cls, conn: str, prefix: str, session: Any = None) -> Tables:
         from azure.data.tables import TableServiceClient
 
         with errors.wrapped("open storage"):
             try:
-                service = TableServiceClient.from_connection_string(conn, **_CLIENT_OPTIONS)
+                service = TableServiceClient.from_connection_string(conn, **_options(session))
             except ValueError as e:
                 raise errors.PermanentStoreError("the storage connection string is not valid") from e
         return cls(service, prefix)
 
     @classmethod
-    def from_endpoint(cls, table_service_uri: str, credential: Any, prefix: str) -> Tables:
+    def from_endpoint(cls, table_service_uri: str, credential: Any, prefix: str, session: Any = None) -> Tables:
         from azure.data.tables import TableServiceClient
 
         with errors.wrapped("open storage"):
             try:
-                service = TableServiceClient(table_service_uri, credential=credential, **_CLIENT_OPTIONS)
+                service = TableServiceClient(table_service_uri, credential=credential, **_options(session))
             except ValueError as e:
                 raise errors.PermanentStoreError("the table service URI is not valid") from e
         return cls(service, prefix)
@@ -86,6 +86,15 @@ class Tables:
             self._service.close()
 
 
+def _options(session: Any) -> dict[str, Any]:
+    """Client options; with `session` (a requests.Session the caller sized and owns) as the transport."""
+    if session is None:
+        return dict(_CLIENT_OPTIONS)
+    from azure.core.pipeline.transport import RequestsTransport
+
+    return {**_CLIENT_OPTIONS, "transport": RequestsTransport(session=session, session_owner=False)}
+
+
 def query(client: Any, flt: str, parameters: Mapping[str, Any] | None = None) -> Iterator[Any]:
     """Entities matching an OData filter, paging hidden, errors wrapped."""
     with errors.wrapped(f"query {client.table_name}"):
@@ -110,6 +119,46 @@ def get(client: Any, pk: str, rk: str) -> Any | None:
 
 def etag_of(entity: Any) -> str:
     return entity.metadata["etag"]
+
+
+BATCH = 100  # operations per table transaction (the service's limit); all of one partition
+
+
+def insert_op(entity: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A transaction operation that fails if the row exists (as `write` with no etag)."""
+    return ("create", entity)
+
+
+def replace_op(entity: dict[str, Any], etag: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A transaction operation that replaces the row only if it is unchanged since `etag` was read."""
+    from azure.core import MatchConditions
+    from azure.data.tables import UpdateMode
+
+    return (
+        "update",
+        entity,
+        {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified},
+    )
+
+
+def transact(client: Any, operations: list[Any]) -> bool:
+    """Commit up to `BATCH` operations on one partition as one transaction (all or nothing).
+
+    False when a condition failed (a row inserted, changed or removed by another writer since it
+    was read): nothing was written, and the caller falls back to its row-by-row path.
+    """
+    from azure.data.tables import TableTransactionError
+
+    if not operations:
+        return True
+    with errors.wrapped(f"write {client.table_name}"):
+        try:
+            client.submit_transaction(operations)
+        except TableTransactionError as e:
+            if e.status_code in (404, 409, 412):
+                return False
+            raise
+    return True
 
 
 def write(client: Any, entity: dict[str, Any], etag: str | None) -> bool:

@@ -41,6 +41,7 @@ class Engine:
         self.credentials = identity.Credentials(settings)
         self._store = store
         self._session = http.new_session(pool_size=settings.max_concurrency, **BUDGETS[budget])
+        self._storage_session = http.transport_session(pool_size=settings.max_concurrency)
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.RLock()
 
@@ -60,7 +61,7 @@ class Engine:
     def store(self) -> store_module.Store:
         with self._lock:
             if self._store is None:
-                self._store = open_store(self.settings, self.credentials)
+                self._store = open_store(self.settings, self.credentials, session=self._storage_session)
             return self._store
 
     @property
@@ -165,16 +166,21 @@ class Engine:
         self._session.close()
         if self._store is not None:
             self._store.close()
+        self._storage_session.close()
 
 
-def open_store(settings: settings_module.Settings, credentials: identity.Credentials) -> store_module.Store:
+def open_store(
+    settings: settings_module.Settings, credentials: identity.Credentials, *, session: Any = None
+) -> store_module.Store:
     """The store on `AzureWebJobsStorage`: a connection string, or identity-based with the MI."""
     storage = settings.storage
     if storage.connection_string:
-        return store_module.Store.from_connection_string(storage.connection_string, prefix=storage.table_prefix)
+        return store_module.Store.from_connection_string(
+            storage.connection_string, prefix=storage.table_prefix, session=session
+        )
     if storage.identity_based:
         return store_module.Store.from_endpoint(
-            storage.endpoint, credentials.managed_identity(), prefix=storage.table_prefix
+            storage.endpoint, credentials.managed_identity(), prefix=storage.table_prefix, session=session
         )
     raise settings_module.SettingsError(
         [

@@ -8,7 +8,6 @@ goes through a `Recorder`, which also keeps the pass's `RunReport` (what opened,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -97,19 +96,11 @@ class Recorder:
         self.report.opened += opened
         self.report.resolved += resolved
 
-    def snapshots(
-        self,
-        snapshots: Iterable[DelegationSnapshot],
-        previous: Mapping[str, DelegationSnapshot],
-        *,
-        workers: int = 1,
-    ) -> None:
-        """Write the snapshots that changed (a steady estate writes none), a few at a time."""
+    def snapshots(self, snapshots: Iterable[DelegationSnapshot], previous: Mapping[str, DelegationSnapshot]) -> None:
+        """Write the snapshots that changed (a steady estate writes none), in table transactions."""
         changed = [s for s in snapshots if not same_snapshot(s, previous.get(s.key))]
-        if not changed:
-            return
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(changed))), thread_name_prefix="record") as pool:
-            list(pool.map(self.store.put_delegation, changed))
+        if changed:
+            self.store.put_delegations(changed)
 
     def notices(self, notices: Iterable[model.Finding]) -> None:
         """Say each notice once: open it and resolve it in the same pass (info, no resolved mail)."""

@@ -185,7 +185,7 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     findings = list(plan.findings) + check.findings
     subjects = set(plan.subjects) | check.subjects | _stale_subjects(engine, inventory, check, plan.subjects, now)
     record.estate(findings, subjects)
-    record.snapshots(plan.snapshots, previous, workers=engine.settings.max_concurrency)
+    record.snapshots(plan.snapshots, previous)
     record.notices(check.drift + [r.finding for r in plan.removals])
     store.put_coverage(plan.coverage, now)
     tenant_links.remember_managing_links(engine, result.observation.links)
