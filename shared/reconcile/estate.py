@@ -67,11 +67,14 @@ def assess_removal(snapshot: DelegationSnapshot, now: datetime) -> RemovalAssess
 
 
 def link_findings(observation: Observation) -> tuple[list[model.Finding], set[str]]:
-    """link_failed for each identity we act as whose last link attempt failed; their subjects."""
+    """link_failed for each identity we act as whose last link attempt failed; their subjects.
+
+    Only identities whose link this pass read or made are judged (an event reads only the links
+    of the identities its delegations name; the others keep their findings as they are)."""
     tenant_id = observation.managing_tenant_id
     findings: list[model.Finding] = []
     subjects: set[str] = set()
-    for object_id in sorted(observation.acting):
+    for object_id in sorted(o for o in observation.acting if o in observation.links):
         subjects.add(catalogue.link_subject(tenant_id, object_id))
         status = observation.links.get(object_id)
         if status is not None and status.error_code:

@@ -10,24 +10,39 @@ in the store), nothing more is read; until then the groups are listed too. Where
 only see some resource groups (403 at subscription scope), their scopes are listed one by one.
 Lists run with bounded concurrency (`PAL_MAX_CONCURRENCY`). What could not be read is reported
 as incomplete, never as removed.
+
+The 403 that tells a resource-group-only reader apart costs one request per such subscription
+and run, so it is remembered (`Store.list_scan_memory`): the next run goes straight to that
+subscription's resource groups, and probes the subscription again only when something changed
+there (a stored snapshot under it is newer than the memory: a delegation event or an
+activity-log record was handled, or the verification itself saw a change), when the resource
+group list is refused, when the activity-log watcher is blocked (then nothing would tell us), or
+when the memory is older than `RG_ONLY_RECHECK`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from shared import model
 from shared.azure import arm, errors, lighthouse
+from shared.snapshots import DelegationSnapshot
+from shared.store import errors as store_errors
+from shared.usecases import delegations
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 LISTS_INCLUDE_GROUPS = "lighthouse-subscription-lists-include-groups"  # learnt once from an answer
+# A remembered "this reader sees only resource groups here" is checked again after this long even
+# if no event or activity-log record said the subscription changed (the timer is the truth).
+RG_ONLY_RECHECK = timedelta(days=7)
 
 
 @dataclass
@@ -63,15 +78,25 @@ class _Scan:
     complete: bool = False  # listed at subscription scope: every assignment there seen
     groups_listed: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    rg_only: bool = False  # refused at subscription scope (or known to be): its resource groups were read
 
 
-def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inventory:
+def enumerate_estate(
+    engine: Engine,
+    *,
+    progress: Progress | None = None,
+    previous: Iterable[DelegationSnapshot] = (),
+    now: datetime | None = None,
+) -> Inventory:
     """Every delegation to the managing tenant, read by every identity we act as.
 
-    Raises the first reader's error when no reader at all could list subscriptions.
+    `previous` (the stored snapshots) and `now` let the remembered resource-group-only readers
+    skip their 403 probe where nothing changed since. Raises the first reader's error when no
+    reader at all could list subscriptions.
     """
     managing = engine.managing_tenant_id.lower()
     inventory = Inventory()
+    memory = _ScanMemory.load(engine, previous, now)
     complete_subs: set[str] = set()
     listed_groups: set[str] = set()
     failures: dict[str, str] = {}
@@ -99,8 +124,10 @@ def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inv
             scan_one = functools.partial(
                 _scan, reader, arm_client, managing=managing, listed=listed_groups, learned=learned
             )
-            scans = pool.map(scan_one, todo)
+            hints = [memory.usable(acting.name, s.subscription_id) for s in todo]
+            scans = pool.map(scan_one, todo, hints)
             for subscription, scan in zip(todo, scans, strict=True):
+                memory.saw(acting.name, subscription.subscription_id, scan)
                 done += 1
                 if progress is not None:
                     progress(f"delegations ({acting.name})", done, len(todo))
@@ -121,6 +148,7 @@ def enumerate_estate(engine: Engine, *, progress: Progress | None = None) -> Inv
     inventory.incomplete_scopes = failures
     if learned.lists_include_groups and not engine.store.get_state(LISTS_INCLUDE_GROUPS):
         engine.store.put_state(LISTS_INCLUDE_GROUPS, True)
+    memory.save(engine)
     return inventory
 
 
@@ -149,6 +177,68 @@ def _list_subscriptions(arm_client: arm.ArmClient, managing: str) -> list[arm.Su
         return e
 
 
+class _ScanMemory:
+    """Which reader saw which subscription only through its resource groups, as of when."""
+
+    def __init__(self, known: dict[tuple[str, str], datetime], changed_at: dict[str, datetime], now: datetime | None):
+        self.known = known
+        self.changed_at = changed_at  # subscription id -> latest snapshot update under it
+        self.now = now
+        self.learnt: dict[tuple[str, str], datetime] = {}
+        self.forgotten: set[tuple[str, str]] = set()
+
+    @classmethod
+    def load(cls, engine: Engine, previous: Iterable[DelegationSnapshot], now: datetime | None) -> _ScanMemory:
+        if now is None:
+            return cls({}, {}, None)  # no clock: probe everything, remember nothing
+        try:
+            # Without the activity-log watcher, nothing would tell us a subscription changed.
+            blocked = engine.store.get_state(delegations.BLOCKED_STATE)
+            known = {} if blocked else engine.store.list_scan_memory()
+        except store_errors.StoreError as e:
+            log.warning("scan memory unreadable, probing every subscription: %s", e)
+            known = {}
+        changed_at: dict[str, datetime] = {}
+        for snapshot in previous:
+            subscription = _subscription_of(snapshot.scope)
+            if not subscription or snapshot.updated_at is None:
+                continue
+            if subscription not in changed_at or snapshot.updated_at > changed_at[subscription]:
+                changed_at[subscription] = snapshot.updated_at
+        return cls(known, changed_at, now)
+
+    def usable(self, reader: str, subscription_id: str) -> bool:
+        """Whether `reader` may skip the subscription-scope probe at `subscription_id`."""
+        at = self.known.get((reader, subscription_id.lower()))
+        if at is None or self.now is None or at < self.now - RG_ONLY_RECHECK:
+            return False
+        changed = self.changed_at.get(subscription_id.lower())
+        return changed is None or changed <= at
+
+    def saw(self, reader: str, subscription_id: str, scan: _Scan) -> None:
+        if self.now is None:
+            return
+        key = (reader, subscription_id.lower())
+        if scan.rg_only:
+            if not self.usable(reader, subscription_id):
+                self.learnt[key] = self.now  # probed (refused) this run: remember from now
+        elif scan.complete and key in self.known:
+            self.forgotten.add(key)
+
+    def save(self, engine: Engine) -> None:
+        if not self.learnt and not self.forgotten:
+            return
+        try:
+            engine.store.update_scan_memory(self.learnt, self.forgotten)
+        except store_errors.StoreError as e:
+            log.warning("scan memory not saved (the next run probes again): %s", e)
+
+
+def _subscription_of(scope: str) -> str:
+    parts = scope.strip("/").lower().split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else ""
+
+
 @dataclass
 class _Learned:
     """Whether a subscription-scope list was seen returning resource-group assignments (then it
@@ -161,6 +251,7 @@ def _scan(
     reader: lighthouse.LighthouseClient,
     arm_client: arm.ArmClient,
     subscription: arm.Subscription,
+    rg_only: bool = False,
     *,
     managing: str,
     listed: set[str],
@@ -170,14 +261,24 @@ def _scan(
 
     Whether the subscription-scope list also returns the assignments of its resource groups is
     not documented. Until one answer shows it does, the groups are listed too (assignments are
-    de-duplicated by id), so a resource-group delegation is never missed.
+    de-duplicated by id), so a resource-group delegation is never missed. `rg_only`: the reader
+    is known to be refused at subscription scope here; go straight to the resource groups (and
+    probe after all if their list is refused).
     """
     scope = f"/subscriptions/{subscription.subscription_id}"
+    if rg_only:
+        scan = _Scan(rg_only=True)
+        if _scan_groups(
+            reader, arm_client, subscription, scan, managing=managing, listed=listed, probe_if_refused=True
+        ):
+            return scan
+        log.info("resource groups of %s refused: probing the subscription", scope)
+        return _scan(reader, arm_client, subscription, managing=managing, listed=listed, learned=learned)
     scan = _Scan()
     try:
         scan.delegations = list(reader.list_assignments(scope, managing))
     except errors.ForbiddenError:
-        pass  # this identity holds only resource-group delegations here
+        scan.rg_only = True  # this identity holds only resource-group delegations here
     except errors.AzureError as e:
         scan.failures.append((scope, str(e)[:300]))
         return scan
@@ -201,14 +302,23 @@ def _scan_groups(
     *,
     managing: str,
     listed: set[str],
-) -> None:
-    """The assignments of each resource group of `subscription` the identity can see."""
+    probe_if_refused: bool = False,
+) -> bool:
+    """The assignments of each resource group of `subscription` the identity can see.
+
+    False (nothing recorded) when `probe_if_refused` and the group list itself was refused.
+    """
     scope = f"/subscriptions/{subscription.subscription_id}"
     try:
         groups = list(arm_client.list_resource_groups(subscription.subscription_id))
+    except (errors.ForbiddenError, errors.NotFoundError) as e:
+        if probe_if_refused:
+            return False
+        scan.failures.append((scope, str(e)[:300]))
+        return True
     except errors.AzureError as e:
         scan.failures.append((scope, str(e)[:300]))
-        return
+        return True
     seen = {d.key for d in scan.delegations}
     for group in groups:
         group_scope = (group.id or f"{scope}/resourceGroups/{group.name}").rstrip("/")
@@ -224,6 +334,7 @@ def _scan_groups(
         scan.delegations += [d for d in found if d.key not in seen]
         seen.update(d.key for d in found)
         scan.groups_listed.append(group_scope.lower())
+    return True
 
 
 def _in_group(delegation: model.Delegation) -> bool:

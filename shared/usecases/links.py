@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -59,11 +60,17 @@ class Links:
     def read(
         self, acting: Mapping[str, model.ActingIdentity], *, known: Mapping[str, reconcile.LinkStatus] | None = None
     ) -> dict[str, reconcile.LinkStatus]:
-        """The managing-tenant link of each identity we act as: `known` ones as given, the rest one GET each."""
+        """The managing-tenant link of each identity we act as: `known` ones as given, the rest one
+        GET each, side by side (one round trip for all)."""
         links = dict(known or {})
-        for object_id, identity in acting.items():
-            if object_id not in links:
-                links[object_id] = self.read_one(identity)
+        missing = [(o, identity) for o, identity in acting.items() if o not in links]
+        if len(missing) == 1:
+            links[missing[0][0]] = self.read_one(missing[0][1])
+        elif missing:
+            workers = max(1, min(len(missing), self.engine.settings.max_concurrency))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="links") as pool:
+                statuses = list(pool.map(lambda item: self.read_one(item[1]), missing))
+            links.update({o: status for (o, _), status in zip(missing, statuses, strict=True)})
         return links
 
     def read_one(self, identity: model.ActingIdentity) -> reconcile.LinkStatus:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from shared import model, reconcile, roles
@@ -102,8 +103,11 @@ def read_directory(
         if p.kind is model.PrincipalKind.GROUP and p.usable and not p.member_ids and p.object_id in wanted
     ]
     members: set[str] = set()
-    for group in groups:
-        ids = tuple(graph.list_transitive_member_ids(group.object_id))
+    # Side by side: one round trip for every group, not one each.
+    workers = max(1, min(len(groups), engine.settings.max_concurrency))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="groups") as pool:
+        listed = list(pool.map(lambda g: tuple(graph.list_transitive_member_ids(g.object_id)), groups))
+    for group, ids in zip(groups, listed, strict=True):
         principals[group.object_id] = replace(group, member_ids=ids)
         members.update(ids)
     _fetch(engine, principals, members - principals.keys())
@@ -126,6 +130,24 @@ def read_directory(
 def _fetch(engine: Engine, principals: dict[str, model.Principal], object_ids: set[str]) -> None:
     if object_ids:
         principals.update(engine.graph().get_principals(sorted(object_ids)))
+
+
+def named(
+    delegations: Iterable[model.Delegation],
+    acting: Mapping[str, model.ActingIdentity],
+    principals: Mapping[str, model.Principal] | None = None,
+) -> dict[str, model.ActingIdentity]:
+    """The identities we act as that hold an authorization in `delegations`, directly or (with
+    `principals`, groups resolved) through a group."""
+    found: dict[str, model.ActingIdentity] = {}
+    for d in delegations:
+        for a in (*d.authorizations, *d.eligible_authorizations):
+            principal_id = a.principal_id.lower()
+            principal = (principals or {}).get(principal_id)
+            for object_id in (principal_id, *(m.lower() for m in (principal.member_ids if principal else ()))):
+                if object_id in acting:
+                    found[object_id] = acting[object_id]
+    return found
 
 
 def attested_users(engine: Engine) -> frozenset[str]:

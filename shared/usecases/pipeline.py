@@ -14,6 +14,7 @@ scopes they were told of, the identity handler and poll (`shared.usecases.identi
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -76,9 +77,16 @@ def reconcile(
     links = links if links is not None else Links(engine, now)
     known = known or Known()
     identities = known.identities if known.identities is not None else observe.acting_identities(engine)
-    directory = observe.read_directory(engine, delegations.current, known=known.principals)
+    # Only the links of the identities the delegations name: those named directly are read while
+    # Graph resolves the principals (the same round trip), those in groups or discovered after.
+    direct = observe.named(delegations.current, identities.acting)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="links") as pool:
+        early = pool.submit(links.read, {o: i for o, i in direct.items() if o not in known.links})
+        directory = observe.read_directory(engine, delegations.current, known=known.principals)
+        read_early = early.result()
     identities = federation.discover(engine, delegations.current, directory, identities, now)
-    statuses = links.read(identities.acting, known=known.links)
+    wanted = observe.named(delegations.current, identities.acting, directory.principals)
+    statuses = links.read(wanted, known={**known.links, **read_early})
     observation = observe.observe(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )

@@ -1,0 +1,139 @@
+"""The verification and the event handler make only the requests their algorithm needs.
+
+Counted on the emulator's journal, never timed. The minimum of a warm verification is what a
+first one learnt it must read: every read once (each page, each scope, each principal batch),
+one token per identity, tenant and audience, no failed request (a resource-group-only identity
+goes straight to its resource groups), and no write when nothing changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import journal
+from tests.integration.verify_helpers import MANAGING, MI, PRINCIPALS, READER, verify_now
+
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+AUTOMATION = PRINCIPALS["contoso-automation"]["objectId"]
+# A subscription whose delegations are all at resource-group scope, the managed identity in each.
+RG_ONLY_SUBSCRIPTION = "271d51a5-d5f3-4f2a-af23-7e3650394a3d"
+
+
+def new_worker() -> None:
+    """A new Functions worker process: nothing in memory (tokens, clients), the store as it was."""
+    from shared.usecases import engine
+
+    engine.reset_engine()
+
+
+def reads(entries: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """Every distinct request but the writes and the refused probes (a link not made yet reads as 404)."""
+    return {journal.identity_of(e) for e in entries if e["status"] != 403 and e["method"] not in ("PUT", "PATCH")}
+
+
+def test_a_warm_verification_makes_exactly_the_minimum(emulator, palwatch):
+    verify_now()
+    cold = emulator.journal()
+    assert [e for e in cold if e["status"] == 403], "the demo estate has resource-group-only identities"
+    new_worker()
+    emulator.control("DELETE", "/journal")
+
+    verify_now()
+    warm = emulator.journal()
+
+    assert [(e["method"], e["path"], e["status"]) for e in warm if e["status"] != 200] == []
+    # MSAL reads a tenant's authority metadata once per app-registration credential (not per request).
+    metadata = [e for e in warm if e["path"].endswith("/.well-known/openid-configuration")]
+    credentials = [i for i in palwatch.settings.identities if i.kind in ("secret", "certificate")]
+    per_tenant = {e["path"]: sum(1 for m in metadata if m["path"] == e["path"]) for e in metadata}
+    assert max(per_tenant.values()) <= len(credentials)
+    assert journal.repeated([e for e in warm if e not in metadata]) == []
+    # The minimum: what the first run had to read, each once; nothing written.
+    assert len(warm) - len(metadata) + len(per_tenant) == journal.stats(warm)["minimum"] == len(reads(cold))
+    assert reads(warm) == reads(cold)
+    assert journal.stats(warm)["palWrites"] == 0
+
+
+def test_a_change_under_a_remembered_subscription_makes_the_next_run_probe_it_again(emulator, palwatch):
+    verify_now()
+    new_worker()
+    body = {
+        "registrationAssignmentId": "5a4f1e0c-3b1e-4a53-9a0c-2f1a7c2b9d10",
+        "scope": f"/subscriptions/{RG_ONLY_SUBSCRIPTION}",
+        "registrationDefinitionId": "0d3a3b54-8c4e-4e0b-9a55-6f0f9d4c2e11",
+        "registrationDefinitionName": "Contoso Managed Azure (whole subscription)",
+        "managedByTenantId": MANAGING,
+        "authorizations": [{"principalId": MI, "principalIdDisplayName": "PAL Watch", "roleDefinitionId": READER}],
+        "eligibleAuthorizations": [],
+    }
+    events = emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)["events"]
+    from shared.usecases import delegations, engine
+
+    for event in events:  # the event handler stores what it saw: a snapshot newer than the memory
+        delegations.handle_delegation_event(engine.get_engine("event"), event, _now())
+    new_worker()
+    emulator.control("DELETE", "/journal")
+
+    verify_now()
+
+    probes = [
+        e
+        for e in emulator.journal()
+        if e["path"].lower()
+        == f"/subscriptions/{RG_ONLY_SUBSCRIPTION}/providers/microsoft.managedservices/registrationassignments"
+    ]
+    assert probes
+    assert probes[0]["status"] == 200  # probed at subscription scope again, and now readable
+    snapshots = {s.key for s in engine.get_engine().store.list_delegations()}
+    assert any(body["registrationAssignmentId"] in key for key in snapshots)
+
+
+def test_a_delegation_event_reaches_its_link_in_four_round_trips_with_warm_tokens(emulator, palwatch):
+    from shared.usecases import delegations, engine
+
+    handler = engine.get_engine("event")
+
+    def onboard(subscription: str) -> list[dict[str, Any]]:
+        import uuid
+
+        body = {
+            "registrationAssignmentId": str(uuid.uuid4()),
+            "scope": f"/subscriptions/{subscription}",
+            "registrationDefinitionId": str(uuid.uuid4()),
+            "registrationDefinitionName": "Contoso Managed Azure (test)",
+            "managedByTenantId": MANAGING,
+            "authorizations": [
+                {"principalId": MI, "principalIdDisplayName": "PAL Watch", "roleDefinitionId": READER},
+                {
+                    "principalId": AUTOMATION,
+                    "principalIdDisplayName": "contoso-automation",
+                    "roleDefinitionId": CONTRIBUTOR,
+                },
+            ],
+            "eligibleAuthorizations": [],
+        }
+        return emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)["events"]
+
+    for event in onboard("8d6ebcbb-ba20-4268-b209-47e86716c87c"):  # an earlier invocation: tokens are warm
+        delegations.handle_delegation_event(handler, event, _now())
+    emulator.control("DELETE", f"/links/{MANAGING}/{AUTOMATION}")  # unlinked by hand since
+    events = onboard("e50d7f4f-44c0-4004-92d4-82ccd3a6d34b")
+    # Latency makes requests sent side by side overlap in the journal (what a round trip is).
+    emulator.control("POST", "/config", {"latencyMs": 150})
+    emulator.control("DELETE", "/journal")
+
+    for event in events:
+        delegations.handle_delegation_event(handler, event, _now())
+
+    entries = emulator.journal()
+    to_write = journal.until_first_pal_write(entries)
+    assert to_write, "the link was written"
+    assert to_write[-1]["appId"] == PRINCIPALS["contoso-automation"]["appId"]
+    assert not [e for e in entries if journal.categorize(e) == "tokens"]
+    assert journal.round_trips(to_write) <= 4
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
