@@ -1,18 +1,20 @@
 """`make bench` (`python -m bench`): verify a generated estate in the emulator, beside a plain loop.
 
 Generates the large estate (1,000 customer tenants, 5,000 delegations; `--quick`: 50 / 250),
-starts Azurite and the emulator on it, injects per-request latency (25 ms by default), then:
+starts Azurite and the emulator on it, injects per-request latency (25 ms by default), then, each
+run a child process (peak memory and CPU are its own):
 
-1. runs one PAL Watch verification per `--concurrency` value on fresh tables (cold: everything
-   is linked and written for the first time), and one more on the same tables (warm: the steady
-   state every six hours);
-2. runs the sequential SDK baseline (bench/runs.py) on the same estate.
+1. per `--concurrency` value, one PAL Watch verification on fresh tables (cold: everything linked
+   and written for the first time) and one more on the same tables (warm: the steady state);
+2. one delegation event for an identity we act as, in a warm process (round trips to its link);
+3. the sequential SDK baseline (bench/runs.py) on the same estate.
 
-Each run is a child process (peak memory is its own). Requests come from the emulator's journal.
-"Minimum" is the number of distinct successful requests the run made (each distinct read or
-write once, one token per identity/tenant/audience): what remains above it is repeated reads,
-retries and 403 probes (a subscription list refused before its resource groups are listed).
-Prints a Markdown report for BENCHMARKS.md.
+For every run it prints the wall time; the latency bound (requests * latency / concurrency) and
+the ratio to it; the CPU seconds of the run's process (every thread), the emulator's and
+Azurite's (from /proc/<pid>/stat); requests made (the emulator's journal) and the minimum (the
+distinct successful requests: each read or write once, one token per identity, tenant and
+audience) with the ratio to it. `--profile DIR` records each verify run with py-spy and prints the
+top of each profile. Prints a Markdown report for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class Run:
     profile: list[str] = field(default_factory=list)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small estate (50 tenants, 250 delegations)")
     parser.add_argument("--tenants", type=int, default=None)
@@ -81,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--no-event", action="store_true", help="skip the delegation-event run")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy every verify run into this folder")
-    args = parser.parse_args(argv)
+    parser.add_argument("--json", type=Path, default=None, help="also write every run's figures to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     tenants = args.tenants or (50 if args.quick else 1000)
     delegations = args.delegations or (250 if args.quick else 5000)
 
@@ -137,7 +144,19 @@ def main(argv: list[str] | None = None) -> int:
                 fresh_world()
                 measure("Sequential SDK loop (baseline)", "baseline", base_env, 1)
     print(render(results, tenants, delegations, args))
+    if args.json is not None:
+        write_json(args.json, results, tenants, delegations)
     return 0
+
+
+def write_json(path: Path, results: list[Run], tenants: int, delegations: int) -> None:
+    """Every run's figures, for `python -m bench.chart`."""
+    runs = [
+        {**r.result, **r.stats, "name": r.name, "concurrency": r.concurrency}
+        | {"emulatorCpuSeconds": r.emulator_cpu, "azuriteCpuSeconds": r.azurite_cpu}
+        for r in results
+    ]
+    path.write_text(json.dumps({"tenants": tenants, "delegations": delegations, "runs": runs}, indent=1))
 
 
 def render(results: list[Run], tenants: int, delegations: int, args: Any) -> str:

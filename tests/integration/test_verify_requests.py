@@ -137,3 +137,29 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_a_refused_resource_group_list_makes_a_remembered_reader_probe_the_subscription(emulator, palwatch):
+    verify_now()
+    new_worker()
+    emulator.control(
+        "POST",
+        "/faults",
+        {"route": f"(?i)^/subscriptions/{RG_ONLY_SUBSCRIPTION}/resourcegroups$", "status": 403, "count": 1},
+    )
+    emulator.control("DELETE", "/journal")
+
+    verify_now()
+
+    at_subscription = [
+        e
+        for e in emulator.journal()
+        if e["objectId"] == MI
+        and e["path"].lower()
+        == f"/subscriptions/{RG_ONLY_SUBSCRIPTION}/providers/microsoft.managedservices/registrationassignments"
+    ]
+    assert [e["status"] for e in at_subscription] == [403]  # probed again, after the refusal
+    from shared.usecases import engine
+
+    state = engine.get_engine().store.get_state("verify-last")
+    assert state["outcome"].startswith("ok")  # and every delegation there was still read
