@@ -60,9 +60,9 @@ def stats(journal: list[dict[str, Any]]) -> dict[str, Any]:
 def round_trips(journal: list[dict[str, Any]]) -> int:
     """The longest chain of requests one after another (each started after the previous ended):
     what the wall time is bound by when every request costs the same latency. Requests that
-    overlapped count once."""
+    overlapped count once, and so does a Graph `$batch` with every request in it."""
     chain, last_end = 0, float("-inf")
-    for entry in sorted(journal, key=lambda e: e["endedAt"]):
+    for entry in sorted((e for e in journal if not e.get("inBatch")), key=lambda e: e["endedAt"]):
         if entry["startedAt"] >= last_end:
             chain += 1
             last_end = entry["endedAt"]

@@ -152,19 +152,24 @@ class App:
                 json.dumps(body).encode() if body is not None else b"",
                 req.base,
             )
+            started = time.monotonic()
             result = self.handle(sub, {"graph"})
-            self.journal.add(
-                {
-                    "method": sub.method,
-                    "path": sub.path,
-                    "query": parts.query,
-                    "status": result.status,
-                    "tenantId": req.claims.get("tid"),
-                    "objectId": req.claims.get("oid"),
-                    "appId": req.claims.get("appid"),
-                    **self.journal.bodies(sub.surface, sub.body, result.payload()),
-                }
-            )
+            entry = {
+                "method": sub.method,
+                "path": sub.path,
+                "query": parts.query,
+                "status": result.status,
+                "tenantId": req.claims.get("tid"),
+                "objectId": req.claims.get("oid"),
+                "appId": req.claims.get("appid"),
+                "startedAt": started,
+                "endedAt": time.monotonic(),
+                "inBatch": True,  # one of a $batch's requests: the $batch itself is the round trip
+                **self.journal.bodies(sub.surface, sub.body, result.payload()),
+            }
+            if sub.body:
+                entry["bodyHash"] = hashlib.sha256(sub.body).hexdigest()[:16]
+            self.journal.add(entry)
             answers.append(
                 {
                     "id": str(item.get("id")),

@@ -147,7 +147,7 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
 
     # 1. What exists. No reader at all: the whole run fails (raises).
     say("enumerate", 0, 1)
-    inventory = estate_scan.enumerate_estate(engine, progress=progress)
+    inventory = estate_scan.enumerate_estate(engine, progress=progress, previous=previous.values(), now=now)
     _describe_inventory(out, inventory)
     _renew(store, owner, now)
 
