@@ -49,6 +49,13 @@ param opsAlertEmail string = ''
 @description('PAL_PARTNER_ID: the associated partner ID (digits) every link points to.')
 param palPartnerId string
 
+@description('PAL_PARTNER_ID_PREVIOUS: the partner ID links carried before a deliberate change; only links carrying it are re-pointed.')
+param palPartnerIdPrevious string = ''
+
+@description('PAL_MODE: observe (report what would be linked, write nothing) or repair.')
+@allowed(['observe', 'repair'])
+param palMode string = 'repair'
+
 @description('PAL_MANAGING_TENANT_ID: the partner tenant; defaults to the tenant deployed to.')
 param palManagingTenantId string = tenant().tenantId
 
@@ -237,6 +244,8 @@ module api './app/api.bicep' = {
     graphClientState: graphClientState
     palSettings: {
       PAL_PARTNER_ID: palPartnerId
+      PAL_PARTNER_ID_PREVIOUS: palPartnerIdPrevious
+      PAL_MODE: palMode
       PAL_MANAGING_TENANT_ID: palManagingTenantId
       PAL_IDENTITIES: palIdentities
       PAL_FEDERATION_DISCOVERY: palFederationDiscovery

@@ -50,12 +50,16 @@ class ProgressBar:
             self.stream.flush()
 
 
-def build_engine(credential: str = "managed-identity") -> Any:
-    """The engine as the function app builds it, from the environment's settings."""
+def build_engine(credential: str = "managed-identity", *, observe: bool = False) -> Any:
+    """The engine as the function app builds it, from the environment's settings (`observe`: as if
+    PAL_MODE were observe, for one dry run)."""
+    from dataclasses import replace
+
     from shared import settings as settings_module
     from shared.usecases.engine import Engine
 
-    engine = Engine(settings_module.load_settings())
+    settings = settings_module.load_settings()
+    engine = Engine(replace(settings, mode="observe") if observe else settings)
     if credential != "managed-identity":
         engine.use_credentials(cli_credentials.credentials_for(credential, engine.settings))
     return engine
@@ -69,7 +73,7 @@ def _engine_or_error(args: argparse.Namespace) -> Any:
     from shared import settings as settings_module
 
     try:
-        return build_engine(getattr(args, "credential", "managed-identity"))
+        return build_engine(getattr(args, "credential", "managed-identity"), observe=getattr(args, "dry_run", False))
     except settings_module.SettingsError as e:
         print(f"palwatch: {e}", file=sys.stderr)
         return None
@@ -81,6 +85,11 @@ def _engine_or_error(args: argparse.Namespace) -> Any:
 def _configure_verify(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     cli.add_fail_on(parser, "critical")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="observe mode for this run: write no PAL link, report what would be linked or repaired",
+    )
     _add_credential(parser)
 
 

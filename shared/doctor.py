@@ -25,6 +25,7 @@ from shared.azure.arm import ArmClient
 from shared.azure.graph import GraphClient
 from shared.azure.lighthouse import LighthouseClient
 from shared.azure.pal import PartnerLinkClient
+from shared.reconcile import partner_guard
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 GRAPH_ROLES = fixes.GRAPH_ROLES
@@ -144,6 +145,7 @@ class _Doctor:
         self.session = http.new_session(pool_size=settings.max_concurrency, max_retries=2)
         self.results: list[CheckResult] = []
         self.mi_object_id = "<managed identity object id>"
+        self.links: dict[str, partner_guard.LinkStatus] = {}  # identity name -> its link, as read
 
     def add(self, name: str, status: str, detail: str, fix: str = "", *, required: bool = True) -> None:
         self.results.append(CheckResult(name, status, detail, fix, required))
@@ -196,6 +198,7 @@ class _Doctor:
             send_test_alert=self.send_test_alert,
             now=now,
         )
+        self.partner_id_check()
         return self.results
 
     # -- tokens ----------------------------------------------------------------------------------
@@ -468,20 +471,37 @@ class _Doctor:
         except errors.AzureError as e:
             self.add(name, FAIL, _describe(e), fixes.retry_or("", e))
             return
+        self.links[acting.name] = partner_guard.LinkStatus.from_link(link)
         if link is None or not link.active:
             # Not an error: the app links an identity when a delegation names it (or verify does).
             self.add(name, OK, "not linked yet; the app links it when a delegation names it")
         elif link.partner_id != pid:
+            moving = link.partner_id == self.s.previous_partner_id
             self.add(
                 name,
                 WARN,
                 f"linked to partner id {link.partner_id}, not {pid}",
-                f"the app re-points it on its next run; by hand: az managementpartner update --partner-id {pid}",
+                f"the app re-points it on its next run (PAL_PARTNER_ID_PREVIOUS); by hand: az managementpartner "
+                f"update --partner-id {pid}"
+                if moving
+                else partner_guard.foreign_link_message(link.partner_id, pid),
                 required=False,
             )
         else:
             label = f" ({link.partner_name})" if link.partner_name else ""
             self.add(name, OK, f"linked to {pid}{label}")
+
+    def partner_id_check(self) -> None:
+        """The engine's guard, asked of the links read above: do they all say another partner ID?"""
+        name = "partner ID"
+        mode = " (PAL_MODE=observe: no link is written)" if self.s.observe_only else ""
+        check = partner_guard.check_setting(
+            self.links, self.s.partner_id, previous_partner_id=self.s.previous_partner_id
+        )
+        if check.suspect:
+            self.add(name, FAIL, partner_guard.setting_title(check), partner_guard.setting_fix(check))
+        else:
+            self.add(name, OK, f"{check.links_read} link(s) read, none contradicts {self.s.partner_id}{mode}")
 
 
 def _quick_credentials(settings: settings_module.Settings) -> identity.Credentials:

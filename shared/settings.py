@@ -22,6 +22,7 @@ from shared import model
 
 MANAGED_IDENTITY_NAME = "managed-identity"
 IDENTITY_KINDS = ("federated", "certificate", "secret")
+MODES = ("repair", "observe")  # PAL_MODE: observe never writes a PAL link
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -92,6 +93,8 @@ class Settings:
     partner_id: str
     managing_tenant_id: str
     managed_identity_client_id: str = ""
+    previous_partner_id: str = ""  # links still carrying it may be re-pointed (a deliberate change)
+    mode: str = "repair"  # "observe": decide and report, never write a PAL link
     identities: tuple[model.ActingIdentity, ...] = ()  # the managed identity first
     federation_discovery: bool = True
     attested_users: tuple[str, ...] = ()
@@ -128,6 +131,10 @@ class Settings:
         return self.authority_host.rstrip("/").lower() == PUBLIC_AUTHORITY_HOST
 
     @property
+    def observe_only(self) -> bool:
+        return self.mode == "observe"
+
+    @property
     def managed_identity(self) -> model.ActingIdentity:
         return self.identities[0]
 
@@ -144,6 +151,8 @@ class Settings:
         alerts, storage = self.alerts, self.storage
         rows = [
             ("PAL_PARTNER_ID", self.partner_id),
+            ("PAL_PARTNER_ID_PREVIOUS", self.previous_partner_id),
+            ("PAL_MODE", self.mode),
             ("PAL_MANAGING_TENANT_ID", self.managing_tenant_id),
             ("AZURE_CLIENT_ID", self.managed_identity_client_id or "(system-assigned identity)"),
             ("PAL_IDENTITIES", ", ".join(f"{i.name} ({i.kind})" for i in self.identities[1:]) or "(none)"),
@@ -198,6 +207,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         partner_id=partner_id,
         managing_tenant_id=managing_tenant_id.lower(),
         managed_identity_client_id=mi_client_id,
+        previous_partner_id=reader.previous_partner_id(partner_id),
+        mode=reader.choice("PAL_MODE", MODES, "repair"),
         identities=identities,
         federation_discovery=reader.boolean("PAL_FEDERATION_DISCOVERY", default=True),
         attested_users=reader.guid_list("PAL_ATTESTED_USERS"),
@@ -247,6 +258,28 @@ class _Reader:
             self.problem("PAL_PARTNER_ID", f"is required: {explain}")
         elif not value.isascii() or not value.isdigit():
             self.problem("PAL_PARTNER_ID", f"must contain digits only (got {value[:20]!r}): {explain}")
+        return value
+
+    def previous_partner_id(self, partner_id: str) -> str:
+        value = self.text("PAL_PARTNER_ID_PREVIOUS")
+        if value and (not value.isascii() or not value.isdigit()):
+            self.problem(
+                "PAL_PARTNER_ID_PREVIOUS",
+                f"must contain digits only (got {value[:20]!r}): set it to the partner ID your links carried "
+                "before a deliberate change of PAL_PARTNER_ID, or leave it empty",
+            )
+        elif value and value == partner_id:
+            self.problem(
+                "PAL_PARTNER_ID_PREVIOUS",
+                "equals PAL_PARTNER_ID: set it to the partner ID you are moving away from, or leave it empty",
+            )
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default).lower()
+        if value not in allowed:
+            self.problem(name, f"must be one of {', '.join(allowed)} (got {value[:20]!r})")
+            return default
         return value
 
     def guid(self, name: str, *, required: bool = False) -> str:

@@ -15,6 +15,7 @@ invalid partner id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +32,16 @@ _PARAMS = {"api-version": API_VERSION}
 
 @dataclass(frozen=True)
 class LinkResult:
-    """What `ensure_link` did: `unchanged`, `created` (PUT) or `repointed` (PATCH)."""
+    """What `ensure_link` did: `unchanged`, `created` (PUT), `repointed` (PATCH), or `withheld`
+    (the caller's guard refused the write; `link` is the link as read, None when there is none)."""
 
     action: str
-    link: model.PartnerLink
+    link: model.PartnerLink | None
     previous_partner_id: str = ""
 
     @property
     def wrote(self) -> bool:
-        return self.action != "unchanged"
+        return self.action not in ("unchanged", "withheld")
 
 
 class PartnerLinkClient:
@@ -78,18 +80,26 @@ class PartnerLinkClient:
         except errors.NotFoundError:
             return
 
-    def ensure_link(self, partner_id: str) -> LinkResult:
+    def ensure_link(  # noqa: PLR0911  (each outcome of GET-then-write is its own return)
+        self, partner_id: str, *, may_write: Callable[[str], bool] | None = None
+    ) -> LinkResult:
         """Make the caller linked to `partner_id` with at most one write.
 
-        Raises PartnerIdInvalidError (a global id, a typo), ForbiddenError, TransientError.
+        `may_write(current partner id, "" when none)` is asked before any PUT or PATCH; False
+        leaves the link as it is. Raises PartnerIdInvalidError (a global id, a typo),
+        ForbiddenError, TransientError.
         """
+        allowed = may_write or (lambda _current: True)
         current = self.get_link()
         if current is not None and current.active and current.partner_id == partner_id:
             return LinkResult("unchanged", current)
-        if current is not None and current.active:
+        found = current.partner_id if current is not None and current.active else ""
+        if not allowed(found):
+            return LinkResult("withheld", current)
+        if found:
             link = self.update_link(partner_id)
-            log.info("PAL link of %s re-pointed from %s to %s", current.object_id, current.partner_id, partner_id)
-            return LinkResult("repointed", link, current.partner_id)
+            log.info("PAL link of %s re-pointed from %s to %s", current.object_id, found, partner_id)
+            return LinkResult("repointed", link, found)
         try:
             link = self.create_link(partner_id)
         except (errors.ConflictError, errors.PartnerIdInvalidError) as e:
@@ -106,11 +116,13 @@ class PartnerLinkClient:
             if again is not None and again.active and again.partner_id == partner_id:
                 return LinkResult("unchanged", again)
             if again is not None and again.active:
+                if not allowed(again.partner_id):
+                    return LinkResult("withheld", again)
                 link = self.update_link(partner_id)
                 return LinkResult("repointed", link, again.partner_id)
             raise _as_partner_id_invalid(refused) from refused
         log.info("PAL link of %s created for partner id %s", link.object_id, partner_id)
-        return LinkResult("created", link, current.partner_id if current else "")
+        return LinkResult("created", link)
 
 
 def parse_link(body: dict[str, Any]) -> model.PartnerLink:

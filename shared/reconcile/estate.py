@@ -48,6 +48,11 @@ class Plan:
             unique.setdefault(f.key, f)
         return tuple(sorted(unique.values(), key=lambda f: (f.severity.rank, f.key)))
 
+    @classmethod
+    def nothing(cls) -> Plan:
+        """A plan that decides nothing (the partner ID guard stopped the pass)."""
+        return cls((), (), (), frozenset(), (), frozenset(), (), ())
+
     @property
     def removed(self) -> tuple[DelegationSnapshot, ...]:
         return tuple(r.snapshot for r in self.removals)

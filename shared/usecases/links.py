@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from shared import model, reconcile
 from shared.azure import errors
+from shared.usecases import link_guard
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class Links:
     written: list[str] = field(default_factory=list)  # "created|repointed identity in tenant"
     problems: list[str] = field(default_factory=list)
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    seen: dict[str, reconcile.LinkStatus] = field(default_factory=dict)  # managing-tenant links read
+    guard: link_guard.PassGuard = field(default_factory=link_guard.PassGuard)  # what may be written
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -71,6 +74,7 @@ class Links:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="links") as pool:
                 statuses = list(pool.map(lambda item: self.read_one(item[1]), missing))
             links.update({o: status for (o, _), status in zip(missing, statuses, strict=True)})
+        self.seen.update({k.lower(): v for k, v in links.items()})
         return links
 
     def read_one(self, identity: model.ActingIdentity) -> reconcile.LinkStatus:
@@ -105,26 +109,16 @@ class Links:
                 return self._deferred(identity, busy)
             self.clock.sleep(LEASE_POLL_SECONDS)
         try:
-            return self._write(identity, tenant_id)
+            return self._write(identity, tenant_id, object_id)
         finally:
             store.release(lease, self.owner)
 
-    def _write(self, identity: model.ActingIdentity, tenant_id: str) -> reconcile.LinkStatus:
-        """The PAL write itself (GET, then PUT/PATCH only if needed): every link the engine makes passes here."""
-        partner_id = self.engine.settings.partner_id
-        try:
-            result = self.engine.pal_for(identity, tenant_id).ensure_link(partner_id)
-        except errors.TransientError as e:
-            return self._deferred(identity, e)
-        except errors.AzureError as e:
-            log.warning("linking %s in %s failed: %s", identity.name, tenant_id, e)
-            return reconcile.LinkStatus(partner_id=None, error_code=e.code or type(e).__name__, error_message=str(e))
-        if result.wrote:
-            self.written.append(f"{result.action} {identity.name} in {tenant_id}")
-            log.info(
-                "PAL link %s for %s in tenant %s (partner %s)", result.action, identity.name, tenant_id, partner_id
-            )
-        return reconcile.LinkStatus.from_link(result.link)
+    def _write(self, identity: model.ActingIdentity, tenant_id: str, object_id: str) -> reconcile.LinkStatus:
+        """The PAL write itself, asked of the partner ID guard first (`link_guard`): every link passes here."""
+        return link_guard.guarded_write(self, identity, tenant_id, object_id)
+
+    def deferred(self, identity: model.ActingIdentity, error: errors.TransientError) -> reconcile.LinkStatus:
+        return self._deferred(identity, error)
 
     def _deferred(self, identity: model.ActingIdentity, error: errors.TransientError) -> reconcile.LinkStatus:
         """Raise (Event Grid redelivers), or with `defer_transient` note it and treat the link as unknown."""

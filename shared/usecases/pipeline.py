@@ -21,7 +21,7 @@ from datetime import datetime
 from shared import model
 from shared import reconcile as decisions
 from shared.snapshots import DelegationSnapshot
-from shared.usecases import federation, observe
+from shared.usecases import federation, link_guard, observe
 from shared.usecases.engine import Engine
 from shared.usecases.links import Links
 
@@ -60,6 +60,9 @@ class Reconciled:
     identities: observe.Identities
     links_written: tuple[str, ...]
     problems: tuple[str, ...]
+    halted: bool = False  # every link read points to another partner ID: nothing decided or written
+    withheld: tuple[str, ...] = ()  # "would link ..." (observe mode, the guard)
+    repointed: tuple[str, ...] = ()  # links moved from PAL_PARTNER_ID_PREVIOUS
 
 
 def reconcile(
@@ -90,8 +93,19 @@ def reconcile(
     observation = observe.observe(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )
+    if link_guard.halts(links):  # the partner ID looks wrong: judge nothing against it
+        problems = identities.problems + tuple(links.problems)
+        return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, halted=True)
     plan = decisions.assess_estate(delegations.current, observation, now)
     if act and plan.link_actions:
         observation = observation.with_links(links.apply(plan.link_actions, identities.acting))
         plan = decisions.assess_estate(delegations.current, observation, now)
-    return Reconciled(observation, plan, identities, tuple(links.written), identities.problems + tuple(links.problems))
+    return Reconciled(
+        observation,
+        link_guard.annotate(plan, links),
+        identities,
+        tuple(links.written),
+        identities.problems + tuple(links.problems),
+        withheld=tuple(links.guard.would),
+        repointed=tuple(links.guard.repointed),
+    )

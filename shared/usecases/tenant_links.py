@@ -29,15 +29,17 @@ from datetime import datetime, timedelta
 
 from shared import catalogue, model, reconcile
 from shared.azure import errors
+from shared.reconcile import partner_guard
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
+from shared.usecases import link_guard
 from shared.usecases.engine import Engine
 from shared.usecases.links import Links
 from shared.usecases.observe import Identities
 
 log = logging.getLogger(__name__)
 
-KNOWN_STATE = "verify-known-links"  # managing tenant: object id -> partner id its link last pointed to
+KNOWN_STATE = link_guard.KNOWN_LINKS_STATE  # managing tenant: object id -> partner id its link last pointed to
 NOT_INSTALLED = "AADSTS700016"  # "Application ... was not found in the directory": no principal there
 NOT_INSTALLED_RETRY = timedelta(hours=6)  # ask a tenant that lacks the app again after this long
 
@@ -101,7 +103,19 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
         repaired = links.ensure(identity, tenant, object_id)
         statuses[object_id] = repaired
         check.subjects.add(catalogue.link_subject(tenant, object_id))
-        if repaired.points_to(partner):
+        if (tenant.lower(), object_id) in links.guard.withheld:  # observe mode: say what it would do
+            check.findings.append(
+                partner_guard.withheld_drift(
+                    tenant,
+                    object_id,
+                    identity.name,
+                    status.partner_id or "",
+                    partner,
+                    subject=catalogue.link_subject(tenant, object_id),
+                    key=catalogue.link_failed_key(tenant, object_id),
+                )
+            )
+        elif repaired.points_to(partner):
             check.repaired.append(f"{identity.name} in {tenant}")
             check.drift.append(
                 catalogue.link_drift_repaired(tenant, object_id, identity.name, status.partner_id or "", partner)
@@ -314,6 +328,8 @@ def _link_in_tenant(
         status = links.ensure(identity, tenant_id, object_id)
         if status.error_code:
             return _failed(check, identity, tenant_id, object_id, status.error_code, status.error_message, partner)
+        if (tenant_id.lower(), object_id) in links.guard.withheld:
+            return check  # observe mode or a suspect partner ID: reported by the run, nothing remembered
         if remembered is not None and remembered.partner_id == partner:
             check.repaired.append(f"{identity.name} in {tenant_id}")
             check.drift.append(

@@ -35,7 +35,17 @@ from typing import Any
 from shared import catalogue, model, reconcile
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
-from shared.usecases import alerts, delegations, estate_scan, observe, outcomes, pipeline, recorder, tenant_links
+from shared.usecases import (
+    alerts,
+    delegations,
+    estate_scan,
+    link_guard,
+    observe,
+    outcomes,
+    pipeline,
+    recorder,
+    tenant_links,
+)
 from shared.usecases.engine import Engine
 from shared.usecases.links import Links
 
@@ -72,6 +82,9 @@ class VerifyOutcome:
     links_written: list[str] = field(default_factory=list)
     drift_repaired: list[str] = field(default_factory=list)
     link_failures: list[str] = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)  # writes the guard or observe mode did not make
+    repointed: list[str] = field(default_factory=list)  # links moved from PAL_PARTNER_ID_PREVIOUS
+    mode: str = "repair"
     customer_tenants: dict[str, list[str]] = field(default_factory=dict)
     opened: int = 0
     resolved: int = 0
@@ -90,6 +103,8 @@ class VerifyOutcome:
             f"{len(self.link_failures)} link failure(s); {self.opened} finding(s) opened, {self.resolved} resolved"
             f"; {self.seconds:.1f}s"
         )
+        if self.withheld:
+            text += f"; {len(self.withheld)} link write(s) withheld ({self.mode} mode)"
         if self.problems:
             text += f"; {len(self.problems)} problem(s): " + "; ".join(p[:160] for p in self.problems[:3])
         return text
@@ -108,6 +123,9 @@ class VerifyOutcome:
             "linksWritten": self.links_written,
             "driftRepaired": self.drift_repaired,
             "linkFailures": self.link_failures,
+            "mode": self.mode,
+            "wouldWrite": self.withheld,
+            "repointed": self.repointed,
             "customerTenants": self.customer_tenants,
             "findingsOpened": self.opened,
             "findingsResolved": self.resolved,
@@ -138,7 +156,7 @@ def run_verify(
 def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None) -> VerifyOutcome:
     started = time.monotonic()
     store = engine.store
-    out = VerifyOutcome("ok")
+    out = VerifyOutcome("ok", mode=engine.settings.mode)
     say = progress or (lambda _stage, _done, _total: None)
 
     # What we knew before looking: read first, so that a delegation an event handler stores while
@@ -176,6 +194,8 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
         links=links,
         known=pipeline.Known(identities=identities, links=check.statuses),
     )
+    if result.halted:
+        return _halted(engine, out, links, now, started)
     plan = result.plan
     _renew(store, owner, now)
 
@@ -185,6 +205,7 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     findings = list(plan.findings) + check.findings
     subjects = set(plan.subjects) | check.subjects | _stale_subjects(engine, inventory, check, plan.subjects, now)
     record.estate(findings, subjects)
+    link_guard.settle(links)
     record.snapshots(plan.snapshots, previous)
     record.notices(check.drift + [r.finding for r in plan.removals])
     store.put_coverage(plan.coverage, now)
@@ -192,7 +213,7 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     delegations.clear_activity_log_block(engine)
 
     _describe_result(out, plan, check, result)
-    opened, resolved = record.report.opened, record.report.resolved
+    opened, resolved = record.report.opened + links.guard.opened, record.report.resolved + links.guard.resolved
     out.opened, out.resolved = len(opened), len(resolved)
 
     # 5. Alerts: what opened or resolved, then deliver everything pending.
@@ -206,6 +227,22 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     out.seconds = time.monotonic() - started
     store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(out)[:2000]})
     log.info("verification %s", out)
+    return out
+
+
+def _halted(engine: Engine, out: VerifyOutcome, links: Links, now: datetime, started: float) -> VerifyOutcome:
+    """The links say PAL_PARTNER_ID is wrong: nothing was written or judged; say so and alert it."""
+    out.status = "partial"
+    out.problems += [p for p in links.problems if p not in out.problems]
+    opened, resolved = links.guard.opened, links.guard.resolved
+    out.opened, out.resolved = len(opened), len(resolved)
+    alerting = outcomes.Steps()
+    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now))
+    alerting.run("alerts", lambda: alerts.deliver(engine, now))
+    out.steps.update(alerting.steps)
+    out.seconds = time.monotonic() - started
+    engine.store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(out)[:2000]})
+    log.warning("verification stopped: %s", out)
     return out
 
 
@@ -245,6 +282,8 @@ def _describe_result(
     out.problems += [p for p in result.problems if p not in out.problems]  # e.g. a link deferred
     out.links_checked = links.checked
     out.links_written = list(result.links_written)
+    out.withheld = list(result.withheld)
+    out.repointed = list(result.repointed)
     out.drift_repaired = links.repaired
     out.link_failures = links.failed + [
         f"{f.principal_id} in {f.tenant_id}: {f.reason}" for f in plan.findings if f.kind == catalogue.Kind.LINK_FAILED

@@ -2,7 +2,7 @@
 
 Over the emulator (Graph `sendMail` lands in its mailbox) and Azurite (the outbox): duplicated
 events and overlapping watch runs give one message per finding; a wrong partner ID setting
-gives a `link_failed` alert that says how to fix it.
+gives one critical configuration alert that says how to fix it.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_duplicated_events_and_overlapping_runs_send_one_message(emulator, maile
     assert "az managementpartner create --partner-id" in message["body"]["content"]
 
 
-def test_a_global_partner_id_gives_a_link_failed_alert_with_the_fix(emulator, mailed, monkeypatch):
+def test_a_global_partner_id_gives_one_critical_configuration_alert_with_the_fix(emulator, mailed, monkeypatch):
     monkeypatch.setenv("PAL_PARTNER_ID", "4000001")  # the demo partner's global id: not valid for PAL
     engine_module.reset_engine()
     engine = engine_module.get_engine()
@@ -66,13 +66,14 @@ def test_a_global_partner_id_gives_a_link_failed_alert_with_the_fix(emulator, ma
     deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
     function_app.watch_delegations(TimerRequest(past_due=False))
 
-    failed = [r.finding for r in engine.store.open_findings() if r.finding.kind == "link_failed"]
-    assert failed
-    assert {f.reason for f in failed} == {"PartnerIdInvalid"}
-    assert {f.severity.value for f in failed} == {"critical"}
-    assert all("associated partner ID" in f.fix for f in failed)
-    subjects = " ".join(m["message"]["subject"] for m in mailbox(emulator))
-    assert "critical" in subjects
+    open_now = [r.finding for r in engine.store.open_findings()]
+    assert not [f for f in open_now if f.kind == "link_failed"]
+    config = [f for f in open_now if f.kind == "configuration"]
+    assert [(f.severity.value, f.reason) for f in config] == [("critical", "partner_id_mismatch")]
+    assert "PAL_PARTNER_ID=5127255" in config[0].fix
+    about = [m for m in mailbox(emulator) if "4000001" in m["message"]["subject"]]
+    assert len(about) == 1
+    assert "critical" in about[0]["message"]["subject"].lower()
 
 
 def test_a_finding_opened_by_a_pass_that_crashed_before_its_alert_is_still_sent_once(emulator, mailed):

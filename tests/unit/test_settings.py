@@ -175,6 +175,9 @@ def test_secret_and_certificate_identities_read_the_settings_they_name() -> None
         ({"PAL_ALERT_SMTP_PORT": "70000"}, "PAL_ALERT_SMTP_PORT", "between"),
         ({"PAL_ALERT_MAIL_FROM": "alerts@contoso.com"}, "PAL_ALERT_MAIL_TO", "required"),
         ({"PAL_ALERT_WEBHOOK_URL": "http://hooks.example.com/x"}, "PAL_ALERT_WEBHOOK_URL", "https"),
+        ({"PAL_MODE": "dry"}, "PAL_MODE", "observe"),
+        ({"PAL_PARTNER_ID_PREVIOUS": "12ab"}, "PAL_PARTNER_ID_PREVIOUS", "digits"),
+        ({"PAL_PARTNER_ID_PREVIOUS": "5127255", "PAL_PARTNER_ID": "5127255"}, "PAL_PARTNER_ID_PREVIOUS", "equals"),
     ],
 )
 def test_each_bad_setting_is_named_with_its_fix(env: dict[str, str], setting: str, words: str) -> None:
@@ -259,3 +262,11 @@ def test_default_environ_is_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     assert load_settings().partner_id == "5127255"
     assert load_settings().managed_identity.name == settings_module.MANAGED_IDENTITY_NAME
+
+
+def test_mode_defaults_to_repair_and_observe_is_read() -> None:
+    assert load_settings(base()).mode == "repair"
+    assert not load_settings(base()).observe_only
+    observed = load_settings(base(PAL_MODE=" Observe ", PAL_PARTNER_ID_PREVIOUS="6000001"))
+    assert observed.observe_only
+    assert observed.previous_partner_id == "6000001"

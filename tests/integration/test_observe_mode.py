@@ -1,0 +1,97 @@
+"""Observe mode (PAL_MODE=observe, `palwatch verify --dry-run`) through the entry points Azure calls:
+no PUT, PATCH or DELETE reaches the PAL API (the emulator journal), findings and coverage say what
+PAL Watch would link or repair, and flipping to repair makes exactly those links.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from shared import cli
+from shared.usecases import engine as engine_module
+from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver, onboard
+from tests.integration.verify_helpers import (
+    AUTOMATION,
+    MANAGING,
+    MI,
+    PARTNER,
+    all_findings,
+    links,
+    open_findings,
+    pal_writes,
+    verify_now,
+)
+
+
+def _engine(monkeypatch: pytest.MonkeyPatch, mode: str):
+    monkeypatch.setenv("PAL_MODE", mode)
+    engine_module.reset_engine()
+    return engine_module.get_engine()
+
+
+def test_a_full_run_in_observe_mode_writes_no_link_and_says_what_it_would_link(emulator, palwatch, monkeypatch):
+    engine = _engine(monkeypatch, "observe")
+    emulator.control("DELETE", "/journal")
+
+    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+    verify_now()
+
+    assert pal_writes(emulator) == []
+    would = [f for f in open_findings(engine).values() if f.reason == "would_link"]
+    assert would
+    assert all("would link" in f.title for f in would)
+    assert all("PAL_MODE=repair" in f.fix for f in would)
+    assert any(AUTOMATION in f.detail for f in would)
+    coverage = engine.store.get_coverage()
+    assert {r.delegation_key for r in coverage.rows if r.reason == "would_link"} == {f.subject for f in would}
+    assert AUTOMATION not in links(emulator)
+
+    engine = _engine(monkeypatch, "repair")
+    verify_now()
+
+    assert links(emulator)[AUTOMATION] == PARTNER
+    assert links(emulator)[PIPELINE["objectId"]] == PARTNER
+    assert {w["method"] for w in pal_writes(emulator)} == {"PUT"}
+    still = open_findings(engine)
+    assert not [f for f in still.values() if f.reason == "would_link"]
+
+
+def test_verify_dry_run_writes_nothing_and_lists_what_it_would_write(emulator, palwatch, capsys):
+    emulator.control("DELETE", "/journal")
+
+    assert cli.main(["verify", "--dry-run", "--json"]) == 0
+    outcome = json.loads(capsys.readouterr().out)
+
+    assert pal_writes(emulator) == []
+    assert outcome["mode"] == "observe"
+    assert outcome["linksWritten"] == []
+    assert any("would link automation" in w for w in outcome["wouldWrite"]), outcome["wouldWrite"]
+
+    assert cli.main(["verify", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mode"] == "repair"
+    assert pal_writes(emulator)
+
+
+def test_a_link_removed_by_hand_is_reported_not_repaired_in_observe_mode(emulator, palwatch, monkeypatch):
+    from datetime import UTC, datetime
+
+    from shared.usecases import verify
+
+    verify_now()  # repair mode: links made, remembered as ours
+    engine = _engine(monkeypatch, "observe")
+    emulator.control("DELETE", f"/links/{MANAGING}/{MI}")
+    emulator.control("DELETE", "/journal")
+
+    verify.watch_links(engine, datetime.now(UTC))
+
+    assert pal_writes(emulator) == []
+    assert MI not in links(emulator)
+    found = [f for f in open_findings(engine).values() if f.principal_id == MI and f.kind == "link_failed"]
+    assert [f.reason for f in found] == ["would_repair"]
+    assert "would put it back" in found[0].title
+    assert not [r for r in all_findings(engine) if r.finding.kind == "link_drift_repaired"]
