@@ -56,6 +56,10 @@ def cost(finding: model.Finding) -> str:
 
 PORTAL_PAL_URL = "https://portal.azure.com/#blade/Microsoft_Azure_Billing/managementpartnerblade"
 RESTORE_DAYS = 30
+CREDITED_ELSEWHERE = (
+    "This delegation no longer attributes the scope itself; the scope keeps earning credit through "
+    "another delegation (offer) that covers it."
+)
 _MAX_NAME = 120  # names come from tenants we do not control: keep them short in texts
 
 

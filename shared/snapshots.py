@@ -84,3 +84,5 @@ class CoverageRow:
     role_names: tuple[str, ...] = ()  # names of the roles of `attributed_by`, same order
     reason: str = ""
     since: datetime | None = None
+    definition_name: str = ""  # the offer: registrationDefinitionName
+    recognised: bool = False  # a linked identity holds any permanent role (PAL association)

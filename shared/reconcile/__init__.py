@@ -6,7 +6,8 @@ re-exported here:
 - `assess_estate` (delegations + observation + now -> `Plan`: links to make, snapshots, findings,
   coverage, removals),
 - `assess_delegation` (one delegation: attributed? link what? which findings?),
-- `assess_removal` (a delegation is gone).
+- `assess_removal` (a delegation is gone),
+- `scope_credit` (attribution per scope across delegations, recognised vs earning credit).
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ from shared.reconcile.estate import (
     assess_removal,
     coverage_row,
     link_findings,
+    losing_credit,
+    snapshot_standing,
+    standing,
 )
 from shared.reconcile.observation import LinkStatus, Observation
+from shared.reconcile.scopes import ScopeCredit, Standing, elsewhere_counts, scope_credit
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 
 __all__ = [
@@ -51,15 +56,22 @@ __all__ = [
     "Observation",
     "Plan",
     "RemovalAssessment",
+    "ScopeCredit",
+    "Standing",
     "assess_delegation",
     "assess_estate",
     "assess_removal",
     "attribution_key",
     "coverage_row",
+    "elsewhere_counts",
     "identity_lost_key",
     "link_failed_key",
     "link_findings",
     "link_subject",
+    "losing_credit",
     "not_visible_finding",
     "removed_key",
+    "scope_credit",
+    "snapshot_standing",
+    "standing",
 ]

@@ -14,10 +14,11 @@ link, so users count as linked only when attested.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from shared import catalogue, model, roles
+from shared.reconcile import scopes
 from shared.reconcile.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, DelegationSnapshot
 
@@ -64,6 +65,7 @@ class DelegationAssessment:
     snapshot: DelegationSnapshot
     unknown_roles: tuple[str, ...] = ()
     in_effect: bool = True
+    recognised: bool = False  # a linked identity holds any permanent role (PAL association counts for all)
 
     @property
     def key(self) -> str:
@@ -171,9 +173,14 @@ def _state_text(state: model.PrincipalState) -> str:
     }.get(state, state.value)
 
 
-def assess_delegation(delegation: model.Delegation, observation: Observation, now: datetime) -> DelegationAssessment:
+def assess_delegation(
+    delegation: model.Delegation, observation: Observation, now: datetime, *, credited_elsewhere: int = 0
+) -> DelegationAssessment:
     """Decide one delegation from observed state. Its stored snapshot (`observation.previous`) lets an
-    identity that carried the link but can no longer be read still be reported as lost, not unknown."""
+    identity that carried the link but can no longer be read still be reported as lost, not unknown.
+    `credited_elsewhere`: identities attributing its scope through other delegations (another offer
+    on the same scope, or a subscription delegation above a resource group): losing this
+    delegation's last carrier then thins coverage (`identity_lost`) but loses no credit."""
     previous = observation.previous.get(delegation.key)
     partner_id = observation.partner_id
     acting_set = frozenset(observation.acting)
@@ -246,6 +253,7 @@ def assess_delegation(delegation: model.Delegation, observation: Observation, no
         loss = loss_findings(
             where,
             attributing_count=len(attributing_ids),
+            elsewhere=credited_elsewhere,
             # A loss is dated in words only where the delegation has history: then this decision is
             # what remembers when it was lost, and every later pass says the same "since" from the
             # first alert on. Without history the text must not depend on `now`.
@@ -310,6 +318,7 @@ def assess_delegation(delegation: model.Delegation, observation: Observation, no
         snapshot=snapshot,
         unknown_roles=tuple(unknown),
         in_effect=in_effect,
+        recognised=attributed or (in_effect and _recognised(delegation, states, know, partner_id)),
     )
 
 
@@ -321,23 +330,41 @@ def loss_findings(
     describe: Callable[[AttributedBy], str],
     tenant: str,
     partner_id: str,
+    elsewhere: int = 0,
 ) -> list[model.Finding]:
-    """identity_lost per lost identity while others attribute; else one attribution_lost."""
+    """identity_lost per lost identity while others attribute the scope (through this delegation, or
+    `elsewhere` through others covering it); else one attribution_lost: the scope lost its credit."""
     if not lost:
         return []
     by_principal: dict[str, AttributedBy] = {}
     for entry in lost:
         by_principal.setdefault(entry.principal_id, entry)
-    if attributing_count:
-        return [
+    if attributing_count or elsewhere:
+        found = [
             catalogue.identity_lost(
-                where, e, describe(e), remaining=attributing_count, managing_tenant_id=tenant, partner_id=partner_id
+                where,
+                e,
+                describe(e),
+                remaining=attributing_count or elsewhere,
+                managing_tenant_id=tenant,
+                partner_id=partner_id,
             )
             for e in by_principal.values()
         ]
+        if attributing_count:
+            return found
+        return [replace(f, detail=f"{f.detail} {scopes.CREDITED_ELSEWHERE}") for f in found]
     described = [(e.principal_id, e.display_name, e.kind, describe(e)) for e in by_principal.values()]
     since = min((e.lost_at for e in lost if e.lost_at), default=None)
     return [catalogue.attribution_lost(where, described, since.isoformat() if since else "", tenant, partner_id)]
+
+
+def _recognised(
+    delegation: model.Delegation, states: Mapping[str, model.Principal], know: _Knowledge, partner_id: str
+) -> bool:
+    """PAL association counts for every RBAC role: does a linked identity hold any permanent one?"""
+    holders, _unknown, _any = expand_carriers(delegation.authorizations, states, lambda _role: True)
+    return any(c.usable and know.known_linked(c.principal_id, partner_id) for c in holders)
 
 
 def _entry(c: Carrier, *, active: bool, lost_at: datetime | None = None) -> AttributedBy:

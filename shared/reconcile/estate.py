@@ -16,6 +16,7 @@ from datetime import datetime
 
 from shared import catalogue, model, roles
 from shared.reconcile import delegation as decide
+from shared.reconcile import scopes
 from shared.reconcile.observation import Observation
 from shared.snapshots import CoverageRow, DelegationSnapshot
 
@@ -118,16 +119,64 @@ def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[st
         ),
         reason=assessment.reason,
         since=assessment.snapshot.since,
+        definition_name=d.definition_name,
+        recognised=assessment.recognised,
     )
 
 
-def assess_estate(delegations: Iterable[model.Delegation], observation: Observation, now: datetime) -> Plan:
+def standing(assessment: decide.DelegationAssessment) -> scopes.Standing:
+    """What a decided delegation contributes to its scope."""
+    d = assessment.delegation
+    return scopes.Standing(
+        key=d.key,
+        scope=d.scope,
+        attributed=assessment.attributed,
+        carriers=frozenset(a.principal_id for a in assessment.attributed_by if a.active),
+        recognised=assessment.recognised,
+        customer_tenant_id=d.customer_tenant_id,
+        customer_tenant_name=d.customer_tenant_name,
+        definition_name=d.definition_name,
+    )
+
+
+def snapshot_standing(snapshot: DelegationSnapshot) -> scopes.Standing:
+    """What a stored delegation contributed when it was last decided (for passes that see a few)."""
+    return scopes.Standing(
+        key=snapshot.key,
+        scope=snapshot.scope,
+        attributed=snapshot.attributed and not snapshot.removed,
+        carriers=frozenset(a.principal_id for a in snapshot.attributed_by if a.active),
+        customer_tenant_id=snapshot.customer_tenant_id,
+        customer_tenant_name=snapshot.customer_tenant_name,
+        definition_name=snapshot.definition_name,
+    )
+
+
+def losing_credit(assessments: Iterable[decide.DelegationAssessment]) -> list[str]:
+    """Keys of delegations whose decision says the scope lost its credit (`attribution_lost`)."""
+    return [a.key for a in assessments if any(f.kind == "attribution_lost" for f in a.findings)]
+
+
+def assess_estate(
+    delegations: Iterable[model.Delegation],
+    observation: Observation,
+    now: datetime,
+    *,
+    others: Iterable[scopes.Standing] = (),
+) -> Plan:
     """Decide every delegation seen (each key once); the observation's stored snapshots add only
-    remembered links of identities that can no longer be read, and its `gone` keys the removals."""
+    remembered links of identities that can no longer be read, and its `gone` keys the removals.
+
+    Credit is per scope: a delegation that lost its last carrier loses no credit while another
+    delegation covering its scope still earns it (one of these, or of `others`: what a pass that
+    sees only a few delegations knows of the rest). Those are decided again, knowing it."""
     seen: dict[str, decide.DelegationAssessment] = {}
     for d in delegations:
         if d.key not in seen:
             seen[d.key] = decide.assess_delegation(d, observation, now)
+    standings = [s for s in others if s.key not in seen] + [standing(a) for a in seen.values()]
+    for key, count in scopes.elsewhere_counts(standings, losing_credit(seen.values())).items():
+        seen[key] = decide.assess_delegation(seen[key].delegation, observation, now, credited_elsewhere=count)
     findings: dict[str, model.Finding] = {}
     subjects: set[str] = set()
     for a in seen.values():

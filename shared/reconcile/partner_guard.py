@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from shared import model
-from shared.reconcile.delegation import LinkStatus
+from shared.reconcile.observation import LinkStatus
 
 OBSERVE = "observe"
 SETTING_SUSPECT = "setting_suspect"

@@ -1,4 +1,4 @@
-"""Coverage reports: where attribution stands, per delegation, as a terminal table or JSON.
+"""Coverage reports: where attribution stands, per scope and per delegation, as a table or JSON.
 
 Called by `palwatch report` (table, `--json`) and the `coverage` HTTP function (JSON) with
 the store's latest `Coverage` snapshot, or None when no verification has run yet. Also holds
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared import snapshots
+from shared import reconcile, snapshots
 from shared.reports import text as text_
 
 if TYPE_CHECKING:  # the store pulls in the Table Storage SDK; a report only reads two fields
@@ -101,6 +101,41 @@ def totals(rows: Sequence[snapshots.CoverageRow]) -> dict[str, int]:
     }
 
 
+LEVEL_LABELS = {
+    reconcile.scopes.EARNS_CREDIT: "earns partner credit",
+    reconcile.scopes.RECOGNISED: "recognised only",
+    reconcile.scopes.NONE: "not recognised",
+}
+
+
+def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[reconcile.ScopeCredit]:
+    """The scopes (subscriptions, resource groups) with the delegations at each, counted the way
+    Microsoft counts: any delegation covering a scope (or its subscription) can carry its credit."""
+    return reconcile.scope_credit(
+        reconcile.Standing(
+            key=r.delegation_key,
+            scope=r.scope,
+            attributed=r.attributed,
+            carriers=frozenset(a.principal_id for a in r.attributed_by),
+            recognised=r.recognised or r.attributed,
+            customer_tenant_id=r.customer_tenant_id,
+            customer_tenant_name=r.customer_tenant_name,
+            definition_name=r.definition_name,
+        )
+        for r in rows
+    )
+
+
+def scope_totals(rows: Iterable[snapshots.CoverageRow]) -> dict[str, int]:
+    levels = [s.level for s in scopes(rows)]
+    return {
+        "scopes": len(levels),
+        "scopesEarningCredit": levels.count(reconcile.scopes.EARNS_CREDIT),
+        "scopesRecognisedOnly": levels.count(reconcile.scopes.RECOGNISED),
+        "scopesNotRecognised": levels.count(reconcile.scopes.NONE),
+    }
+
+
 def role_name(row: snapshots.CoverageRow, index: int) -> str:
     """The role's name as the snapshot recorded it, else its id (a custom or unknown role)."""
     if index < len(row.role_names) and row.role_names[index]:
@@ -152,7 +187,7 @@ def _attributors_cell(row: snapshots.CoverageRow) -> text_.Cell:
 _COLUMNS = (
     text_.Column("CUSTOMER", cap=48, minimum=16),
     # A subscription id is what people search for: it is the last thing cut.
-    text_.Column("SCOPE (SUBSCRIPTION / RESOURCE GROUP)", cap=80, minimum=38, floor=20),
+    text_.Column("SCOPE (SUBSCRIPTION / RESOURCE GROUP) · OFFER", cap=110, minimum=38, floor=20),
     text_.Column("STATUS", cap=14),
     text_.Column("ATTRIBUTED BY", cap=72, minimum=16),
     text_.Column("REASON", cap=28, minimum=8),
@@ -160,13 +195,19 @@ _COLUMNS = (
 )
 
 
+_NATURAL_WIDTH = sum(c.cap for c in _COLUMNS) + 2 * (len(_COLUMNS) - 1)  # the table's width uncut
+
+
 def summary_lines(coverage: store.Coverage) -> list[str]:
     t = totals(coverage.rows)
+    by_scope = scope_totals(coverage.rows)
     return [
         f"Coverage at {text_.minute(coverage.generated_at)} UTC: {text_.plural(t['delegations'], 'delegation')}, "
         f"{t['attributed']} attributed, {t['atRisk']} at risk, {t['notAttributed']} not attributed",
         f"Customers: {t['customers']} ({t['customersAttributed']} fully attributed, "
         f"{t['customersAtRisk']} at risk, {t['customersNotAttributed']} with delegations not attributed)",
+        f"Scopes: {by_scope['scopes']} ({by_scope['scopesEarningCredit']} earn partner credit, "
+        f"{by_scope['scopesRecognisedOnly']} recognised only, {by_scope['scopesNotRecognised']} not recognised)",
     ]
 
 
@@ -179,7 +220,10 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
     rows = [
         [
             _customer_label(r),
-            text_.Cell(_compact_scope(r.scope)),
+            text_.Cell(
+                _compact_scope(r.scope)
+                + (f" · {text_.fit(text_.clean(r.definition_name), 40)}" if r.definition_name else "")
+            ),
             text_.Cell(LABELS[status(r)]),
             _attributors_cell(r),
             text_.Cell(text_.clean(r.reason) if status(r) != ATTRIBUTED else ""),
@@ -187,7 +231,24 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
         ]
         for r in ordered(coverage.rows)
     ]
-    return "\n".join([*summary_lines(coverage), "", *text_.layout(_COLUMNS, rows, width)])
+    lines = [*summary_lines(coverage), "", *text_.layout(_COLUMNS, rows, width)]
+    shared_scopes = [sc for sc in scopes(coverage.rows) if len(sc.delegations) > 1 or sc.inherited_from]
+    if shared_scopes:
+        lines += ["", "Scopes covered by more than one delegation (credit is counted once per scope):"]
+        lines += [text_.fit(_scope_line(sc), width or _NATURAL_WIDTH) for sc in shared_scopes]
+    return "\n".join(lines)
+
+
+def _scope_line(scope: reconcile.ScopeCredit) -> str:
+    offers = ", ".join(
+        f"{text_.fit(text_.clean(d.definition_name or text_.short_id(d.key.rsplit('/', 1)[-1])), 40)}"
+        f" ({'attributed' if d.attributed else 'not attributed'})"
+        for d in scope.delegations
+    )
+    above = f"; also covered by {text_.plural(len(scope.inherited_from), 'subscription delegation')}"
+    return f"  {_compact_scope(scope.scope)}: {LEVEL_LABELS[scope.level]}; offers: {offers}" + (
+        above if scope.inherited_from else ""
+    )
 
 
 def _attributor_json(row: snapshots.CoverageRow, index: int) -> dict[str, Any]:
@@ -205,17 +266,41 @@ def _attributor_json(row: snapshots.CoverageRow, index: int) -> dict[str, Any]:
 def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
     """Stable camelCase document; `generatedAt` null and no delegations when no verify has run."""
     rows = ordered(coverage.rows) if coverage is not None else []
+    by_key = {r.delegation_key: r for r in rows}
     return {
         "generatedAt": text_.iso_z(coverage.generated_at) if coverage is not None else None,
-        "totals": totals(rows),
+        "totals": {**totals(rows), **scope_totals(rows)},
+        "scopes": [
+            {
+                "scope": sc.scope,
+                "customerTenantId": sc.customer_tenant_id,
+                "customerTenantName": sc.customer_tenant_name,
+                "level": sc.level,
+                "earnsPartnerCredit": sc.earns_credit,
+                "recognised": sc.recognised,
+                "delegations": [
+                    {
+                        "delegationKey": d.key,
+                        "offer": d.definition_name or None,
+                        "status": status(by_key[d.key]),
+                        "attributed": d.attributed,
+                    }
+                    for d in sc.delegations
+                ],
+                "coveredBySubscriptionDelegations": list(sc.inherited_from),
+            }
+            for sc in scopes(rows)
+        ],
         "delegations": [
             {
                 "delegationKey": r.delegation_key,
                 "customerTenantId": r.customer_tenant_id,
                 "customerTenantName": r.customer_tenant_name,
                 "scope": r.scope,
+                "offer": r.definition_name or None,
                 "status": status(r),
                 "attributed": r.attributed,
+                "recognised": r.recognised or r.attributed,
                 "attributedBy": [_attributor_json(r, i) for i in range(len(r.attributed_by))],
                 "reason": r.reason or None,
                 "since": text_.iso_z(r.since),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from shared import snapshots
 from shared.notify import render
+from shared.reconcile import scopes as reconcile_scopes
 from shared.reports import coverage as coverage_
 from shared.reports import text as text_
 
@@ -113,7 +114,8 @@ def _customer_section(index: int, customer: coverage_.Customer) -> str:
     out = [
         f'<section id="c{index}"><h2>{_customer_heading(customer)}</h2>',
         f'<p class="muted">{text_.plural(len(customer.rows), "delegation")}: {counts}</p>',
-        "<table><thead><tr><th>Scope</th><th>Status</th><th>Attributed by</th><th>Reason</th>"
+        *_scope_table(customer),
+        "<table><thead><tr><th>Scope</th><th>Offer</th><th>Status</th><th>Attributed by</th><th>Reason</th>"
         "<th>Since</th></tr></thead><tbody>",
     ]
     for row in customer.rows:
@@ -121,12 +123,46 @@ def _customer_section(index: int, customer: coverage_.Customer) -> str:
         reason = _e(row.reason, 60) if status != coverage_.ATTRIBUTED else ""
         out.append(
             f'<tr><td title="{_e(row.scope, 400)}">{_e(render.describe_scope(row.scope), 200)}</td>'
+            f"<td>{_e(row.definition_name) or _NONE}</td>"
             f'<td><span class="badge {status}">{coverage_.LABELS[status]}</span></td>'
             f"<td>{_attributors(row)}</td><td>{f'<code>{reason}</code>' if reason else ''}</td>"
             f"<td>{_when(row.since)}</td></tr>"
         )
     out.append("</tbody></table></section>")
     return "\n".join(out)
+
+
+_NONE = '<span class="muted">-</span>'
+_LEVEL_CLASS = {
+    reconcile_scopes.EARNS_CREDIT: coverage_.ATTRIBUTED,
+    reconcile_scopes.RECOGNISED: coverage_.AT_RISK,
+    reconcile_scopes.NONE: coverage_.NOT_ATTRIBUTED,
+}
+
+
+def _scope_table(customer: coverage_.Customer) -> list[str]:
+    """Per scope, the way Microsoft counts: two offers on one subscription are one scope."""
+    out = ["<table><thead><tr><th>Scope</th><th>Partner credit</th><th>Delegations (offers)</th></tr></thead><tbody>"]
+    for scope in coverage_.scopes(customer.rows):
+        offers = "".join(
+            f"<li>{_e(d.definition_name) or '<code>' + _e(d.key.rsplit('/', 1)[-1], 60) + '</code>'}: "
+            f"{'attributed' if d.attributed else 'not attributed'}</li>"
+            for d in scope.delegations
+        )
+        above = (
+            f'<li class="muted">also covered by {text_.plural(len(scope.inherited_from), "subscription delegation")}'
+            "</li>"
+            if scope.inherited_from
+            else ""
+        )
+        level = scope.level
+        out.append(
+            f'<tr><td title="{_e(scope.scope, 400)}">{_e(render.describe_scope(scope.scope), 200)}</td>'
+            f'<td><span class="badge {_LEVEL_CLASS[level]}">{coverage_.LEVEL_LABELS[level]}</span></td>'
+            f'<td><ul class="who">{offers}{above}</ul></td></tr>'
+        )
+    out.append("</tbody></table>")
+    return out
 
 
 def _attention(customers: list[coverage_.Customer]) -> str:

@@ -168,6 +168,8 @@ def coverage_json(row: CoverageRow) -> str:
             "rn": list(row.role_names),
             "r": row.reason,
             "since": iso(row.since),
+            "o": row.definition_name,
+            "rec": row.recognised,
         }
     )
 
@@ -185,4 +187,6 @@ def coverage_row(data: str) -> CoverageRow:
         role_names=tuple(d["rn"]),
         reason=d["r"],
         since=when(d["since"]),
+        definition_name=d.get("o", ""),
+        recognised=bool(d.get("rec", d["a"])),
     )

@@ -96,10 +96,10 @@ def reconcile(
     if link_guard.halts(links):  # the partner ID looks wrong: judge nothing against it
         problems = identities.problems + tuple(links.problems)
         return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, halted=True)
-    plan = decisions.assess_estate(delegations.current, observation, now)
+    plan = _decide(engine, delegations, observation, now)
     if act and plan.link_actions:
         observation = observation.with_links(links.apply(plan.link_actions, identities.acting))
-        plan = decisions.assess_estate(delegations.current, observation, now)
+        plan = _decide(engine, delegations, observation, now)
     return Reconciled(
         observation,
         link_guard.annotate(plan, links),
@@ -109,3 +109,16 @@ def reconcile(
         withheld=tuple(links.guard.would),
         repointed=tuple(links.guard.repointed),
     )
+
+
+def _decide(
+    engine: Engine, delegations: Delegations, observation: decisions.Observation, now: datetime
+) -> decisions.Plan:
+    """The plan; where it says a scope lost its credit, decided again knowing the stored delegations
+    this pass did not see (credit is per scope: another offer there may still carry it)."""
+    plan = decisions.assess_estate(delegations.current, observation, now)
+    if not decisions.losing_credit(plan.assessments):
+        return plan
+    mine = {d.key for d in delegations.current}
+    others = [decisions.snapshot_standing(s) for s in engine.store.list_delegations() if s.key not in mine]
+    return decisions.assess_estate(delegations.current, observation, now, others=others)

@@ -34,13 +34,18 @@ class FakeStore:
     def release(self, name: str, owner: str) -> None:
         self.released.append(name)
 
+    def get_state(self, name: str) -> None:
+        return None  # no link remembered as ours: a fresh install
+
 
 @dataclass
 class FakePal:
     fails_with: Exception | None = None
     writes: int = 0
 
-    def ensure_link(self, partner_id: str) -> pal.LinkResult:
+    def ensure_link(self, partner_id: str, *, may_write=None) -> pal.LinkResult:
+        if may_write is not None and not may_write(""):
+            return pal.LinkResult("withheld", None)
         if self.fails_with is not None:
             raise self.fails_with
         self.writes += 1
@@ -67,7 +72,13 @@ class FakeClock:
 
 
 def writer(store: FakeStore, service: FakePal, clock: FakeClock, *, defer: bool) -> links.Links:
-    engine = SimpleNamespace(store=store, settings=SimpleNamespace(partner_id=PARTNER), pal_for=lambda *_: service)
+    engine = SimpleNamespace(
+        store=store,
+        settings=SimpleNamespace(
+            partner_id=PARTNER, previous_partner_id="", observe_only=False, managing_tenant_id="home"
+        ),
+        pal_for=lambda *_: service,
+    )
     return links.Links(engine, NOW, defer_transient=defer, clock=clock.clock())  # type: ignore[arg-type]
 
 

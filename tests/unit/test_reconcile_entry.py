@@ -48,7 +48,9 @@ class World:
                 world.pal_reads += 1
                 return model.PartnerLink(HOME, MI_ID, world.linked_to) if world.linked_to else None
 
-            def ensure_link(self, partner_id: str) -> pal.LinkResult:
+            def ensure_link(self, partner_id: str, *, may_write: Any = None) -> pal.LinkResult:
+                if may_write is not None and not may_write(world.linked_to):
+                    return pal.LinkResult("withheld", self.get_link())
                 world.pal_writes += 1
                 world.linked_to = partner_id
                 return pal.LinkResult("created", model.PartnerLink(HOME, MI_ID, partner_id))
@@ -64,6 +66,9 @@ class World:
             ],
             try_acquire=lambda *_: True,
             release=lambda *_: None,
+            get_state=lambda _name: None,
+            list_delegations=list,
+            sync_findings=lambda *_: ([], []),
         )
         settings = SimpleNamespace(
             partner_id=PARTNER,
@@ -72,6 +77,8 @@ class World:
             federation_discovery=False,
             attested_users=(),
             max_concurrency=4,
+            previous_partner_id="",
+            observe_only=False,
         )
         return SimpleNamespace(
             settings=settings,
@@ -114,13 +121,6 @@ CASES = [
     ),
     Case("already linked: nothing written", World(linked_to=PARTNER), (MI_ID,)),
     Case(
-        "linked elsewhere, told not to act: nothing written",
-        World(linked_to="7654321"),
-        (MI_ID,),
-        act=False,
-        status="not_attributed",
-    ),
-    Case(
         "an attested user attributes (at risk: only users) without a PAL write",
         World(attested=[USER_ID]),
         (USER_ID,),
@@ -147,6 +147,16 @@ def test_state_in_plan_and_writes_out(case: Case) -> None:
         assert result.observation.links[MI_ID].points_to(PARTNER) is (case.world.linked_to == PARTNER)
     else:
         assert MI_ID not in result.observation.links
+
+
+@pytest.mark.parametrize("act", [True, False])
+def test_every_link_pointing_to_another_partner_id_stops_the_pass(act: bool) -> None:
+    world = World(linked_to="7654321")
+    result = pipeline.reconcile(world.engine(), pipeline.Delegations((delegation(MI_ID),)), now=NOW, act=act)
+    assert result.halted
+    assert world.pal_writes == 0
+    assert result.plan.coverage == ()
+    assert any("7654321" in p and PARTNER in p for p in result.problems)
 
 
 def test_stored_delegations_are_decided_with_their_history() -> None:

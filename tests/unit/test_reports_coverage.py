@@ -66,9 +66,10 @@ VIA_GROUP = AttributedBy(
 
 
 def table_lines(cov: Coverage, width: int | None = None) -> list[str]:
-    """The delegation lines of the table (after the totals and the header)."""
+    """The delegation lines of the table (after the totals and the header, before the scopes)."""
     out = reports.coverage_table(cov, width=width).splitlines()
-    return out[out.index("") + 2 :]
+    rest = out[out.index("") + 2 :]
+    return rest[: rest.index("")] if "" in rest else rest
 
 
 # ---------------------------------------------------------------- totals
@@ -218,8 +219,9 @@ def test_hostile_strings_never_reach_the_terminal_raw(hostile: str, width: int |
     assert "\x1b" not in out
     lines = table_lines(cov, width)
     assert len(lines) == 2  # a newline in a name does not add a line
-    limit = width or 48 + 80 + 14 + 72 + 28 + 16 + 2 * 5
+    limit = width or 48 + 110 + 14 + 72 + 28 + 16 + 2 * 5
     assert all(text.display_width(line) <= limit for line in lines)
+    assert all(text.display_width(line) <= limit for line in out.splitlines())
     if len(hostile) > 1000:
         assert len(out) < 2000
         assert "…" in out
@@ -243,7 +245,8 @@ def test_no_verification_yet_says_what_to_run() -> None:
     assert "palwatch verify" in reports.coverage_table(None)
     assert reports.coverage_json(None) == {
         "generatedAt": None,
-        "totals": coverage.totals([]),
+        "totals": {**coverage.totals([]), **coverage.scope_totals([])},
+        "scopes": [],
         "delegations": [],
     }
 
@@ -268,7 +271,7 @@ def test_json_has_stable_camel_case_fields_and_round_trips() -> None:
     )
     doc = reports.coverage_json(cov)
     assert json.loads(json.dumps(doc)) == doc
-    assert set(doc) == {"generatedAt", "totals", "delegations"}
+    assert set(doc) == {"generatedAt", "totals", "scopes", "delegations"}
     by_tenant = {d["customerTenantId"]: d for d in doc["delegations"]}
     first, second = by_tenant[TENANT_A], by_tenant[TENANT_B]
     assert doc["delegations"] == [second, first]  # '"' sorts before 'C'
@@ -278,8 +281,10 @@ def test_json_has_stable_camel_case_fields_and_round_trips() -> None:
         "customerTenantId",
         "customerTenantName",
         "scope",
+        "offer",
         "status",
         "attributed",
+        "recognised",
         "attributedBy",
         "reason",
         "since",

@@ -187,13 +187,15 @@ def test_one_table_per_customer_with_name_and_tenant_id_as_heading() -> None:
     )
     document = reports.coverage_html(Coverage(T0, rows))
     parsed = parse(document)
-    assert len(parsed.named("table")) == 2
+    assert len(parsed.named("table")) == 4  # per customer: its scopes, then its delegations
     sections = document.split("<section")[1:]
     assert "Contoso" in sections[0]
     assert "aaaaaaaa-1111-1111-1111-111111111111" in sections[0]
     assert "Fabrikam" in sections[1]
     assert "resource group rg-app" in sections[0]
     assert "users_only" in sections[0]
+    # Contoso's resource group is covered by its attributed subscription delegation: it earns credit.
+    assert sections[0].count("earns partner credit") == 2
     # Customers needing attention link to their section, worst first.
     hrefs = [a["href"] for a in parsed.named("a")]
     assert hrefs == ["#c0", "#c1"]

@@ -1,0 +1,76 @@
+"""Attribution per scope through the entry points Azure calls: two offers on one subscription are
+one scope, so losing the carrier of one while the other still earns credit is a warning
+(`identity_lost`), never a critical, and the coverage shows one scope with two delegations.
+"""
+
+from __future__ import annotations
+
+import function_app
+from tests.conftest import decode_event
+from tests.integration.test_identity_events import (
+    ALICE,
+    CONTRIBUTOR,
+    OPS,
+    RELECLOUD,
+    act,
+    attest,
+    delegation,
+    onboard,
+    subscribe,
+)
+from tests.integration.verify_helpers import open_findings, verify_now
+
+SUBSCRIPTION = f"/subscriptions/{RELECLOUD['subscriptions'][0]['subscriptionId']}"
+
+
+def _offer(name: str, *authorizations: tuple[str, str, str], scope: str = SUBSCRIPTION) -> dict:
+    body = delegation(RELECLOUD, *authorizations)
+    body["registrationDefinitionName"] = name
+    body["scope"] = scope
+    return body
+
+
+def _about(engine, key: str) -> list:
+    return [f for f in open_findings(engine).values() if f.subject == key]
+
+
+def test_losing_the_carrier_of_one_offer_while_another_earns_credit_is_a_warning(emulator, palwatch):
+    attest(palwatch, ALICE)
+    managed = onboard(emulator, _offer("Contoso Managed Azure", (OPS, "contoso-ops", CONTRIBUTOR)))
+    premier = onboard(emulator, _offer("Contoso Premier Support", (ALICE, "Alice Operator", CONTRIBUTOR)))
+    subscribe(palwatch)
+
+    for event in act(emulator, ALICE, "softDelete"):
+        function_app.identity_events(decode_event(event))
+
+    about = _about(palwatch, premier)
+    assert [(f.kind, f.severity.value) for f in about] == [("identity_lost", "warning")]
+    assert "another delegation" in about[0].detail
+    assert not [f for f in open_findings(palwatch).values() if f.severity.value == "critical"]
+
+    verify_now()
+
+    assert [(f.kind, f.severity.value) for f in _about(palwatch, premier)] == [("identity_lost", "warning")]
+    assert not [f for f in open_findings(palwatch).values() if f.kind == "attribution_lost"]
+    from shared import reports
+
+    document = reports.coverage_json(palwatch.store.get_coverage())
+    (scope,) = [s for s in document["scopes"] if s["scope"].lower() == SUBSCRIPTION.lower()]
+    assert scope["earnsPartnerCredit"] is True
+    assert {d["delegationKey"] for d in scope["delegations"]} == {managed, premier}
+    assert {d["offer"] for d in scope["delegations"]} == {"Contoso Managed Azure", "Contoso Premier Support"}
+
+
+def test_a_resource_group_offer_does_not_carry_its_subscription(emulator, palwatch):
+    attest(palwatch, ALICE)
+    onboard(
+        emulator,
+        _offer("Contoso Apps", (OPS, "contoso-ops", CONTRIBUTOR), scope=f"{SUBSCRIPTION}/resourceGroups/rg-app"),
+    )
+    whole = onboard(emulator, _offer("Contoso Premier Support", (ALICE, "Alice Operator", CONTRIBUTOR)))
+    subscribe(palwatch)
+
+    for event in act(emulator, ALICE, "softDelete"):
+        function_app.identity_events(decode_event(event))
+
+    assert [(f.kind, f.severity.value) for f in _about(palwatch, whole)] == [("attribution_lost", "critical")]
