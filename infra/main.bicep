@@ -52,6 +52,9 @@ param palPartnerId string
 @description('PAL_PARTNER_ID_PREVIOUS: the partner ID links carried before a deliberate change; only links carrying it are re-pointed.')
 param palPartnerIdPrevious string = ''
 
+@description('PAL_EXEMPTIONS: JSON list of accepted findings, each with kind, reason, expires and a tenant, scope or offer.')
+param palExemptions string = ''
+
 @description('PAL_MODE: observe (report what would be linked, write nothing) or repair.')
 @allowed(['observe', 'repair'])
 param palMode string = 'repair'
@@ -246,6 +249,7 @@ module api './app/api.bicep' = {
       PAL_PARTNER_ID: palPartnerId
       PAL_PARTNER_ID_PREVIOUS: palPartnerIdPrevious
       PAL_MODE: palMode
+      PAL_EXEMPTIONS: palExemptions
       PAL_MANAGING_TENANT_ID: palManagingTenantId
       PAL_IDENTITIES: palIdentities
       PAL_FEDERATION_DISCOVERY: palFederationDiscovery

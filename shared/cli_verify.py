@@ -189,14 +189,21 @@ def _run_findings(args: argparse.Namespace) -> int:
     engine = _engine_or_error(args)
     if engine is None:
         return cli.EXIT_FAILED
+    from shared.usecases import exemptions
+
     try:
         recorded = engine.store.list_findings(include_resolved=args.all)
+        accepted = exemptions.accepted(engine, recorded, datetime.now(UTC))
     finally:
         engine.close()
     cli.emit(
-        args, reports.findings_json(recorded), table=lambda: reports.findings_table(recorded, width=_terminal_width())
+        args,
+        reports.findings_json(recorded, accepted),
+        table=lambda: reports.findings_table(recorded, width=_terminal_width(), accepted=accepted),
     )
-    return cli.findings_exit((r.finding.severity.value for r in recorded if r.open), args.fail_on)
+    # Accepted findings do not fail a pipeline: someone chose to live with them until a date.
+    blocking = (r.finding.severity.value for r in recorded if r.open and r.finding.key not in accepted)
+    return cli.findings_exit(blocking, args.fail_on)
 
 
 def _write(text: str, out: str | None) -> None:

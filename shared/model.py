@@ -171,3 +171,26 @@ class RecordedFinding:
     @property
     def open(self) -> bool:
         return self.resolved_at is None
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """A finding a person accepted, with a reason, until a date (PAL_EXEMPTIONS or `palwatch exempt`).
+
+    It matches findings of `kind` for the customer tenant, the scope (and what lies under it) and
+    the offer (registrationDefinitionName) it names; at least one of those three is set.
+    """
+
+    kind: str
+    reason: str
+    expires: datetime
+    tenant_id: str = ""
+    scope: str = ""
+    definition_name: str = ""
+    by: str = ""
+
+    @property
+    def exemption_id(self) -> str:
+        """Stable name for list and remove: what it matches, not when it ends."""
+        parts = [self.kind, self.tenant_id.lower(), self.scope.lower().rstrip("/"), self.definition_name.casefold()]
+        return "|".join(parts)

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -95,6 +96,7 @@ class Settings:
     managed_identity_client_id: str = ""
     previous_partner_id: str = ""  # links still carrying it may be re-pointed (a deliberate change)
     mode: str = "repair"  # "observe": decide and report, never write a PAL link
+    exemptions: tuple[model.Exemption, ...] = ()  # accepted findings, each with a reason and an expiry
     identities: tuple[model.ActingIdentity, ...] = ()  # the managed identity first
     federation_discovery: bool = True
     attested_users: tuple[str, ...] = ()
@@ -153,6 +155,7 @@ class Settings:
             ("PAL_PARTNER_ID", self.partner_id),
             ("PAL_PARTNER_ID_PREVIOUS", self.previous_partner_id),
             ("PAL_MODE", self.mode),
+            ("PAL_EXEMPTIONS", f"{len(self.exemptions)} exemption(s)" if self.exemptions else ""),
             ("PAL_MANAGING_TENANT_ID", self.managing_tenant_id),
             ("AZURE_CLIENT_ID", self.managed_identity_client_id or "(system-assigned identity)"),
             ("PAL_IDENTITIES", ", ".join(f"{i.name} ({i.kind})" for i in self.identities[1:]) or "(none)"),
@@ -209,6 +212,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         managed_identity_client_id=mi_client_id,
         previous_partner_id=reader.previous_partner_id(partner_id),
         mode=reader.choice("PAL_MODE", MODES, "repair"),
+        exemptions=reader.exemptions(),
         identities=identities,
         federation_discovery=reader.boolean("PAL_FEDERATION_DISCOVERY", default=True),
         attested_users=reader.guid_list("PAL_ATTESTED_USERS"),
@@ -274,6 +278,27 @@ class _Reader:
                 "equals PAL_PARTNER_ID: set it to the partner ID you are moving away from, or leave it empty",
             )
         return value
+
+    def exemptions(self) -> tuple[model.Exemption, ...]:
+        """PAL_EXEMPTIONS: a JSON list of accepted findings (see `parse_exemption`)."""
+        raw = self.text("PAL_EXEMPTIONS")
+        if not raw:
+            return ()
+        try:
+            items = json.loads(raw)
+        except ValueError as e:
+            self.problem("PAL_EXEMPTIONS", f"is not valid JSON ({e.msg} at character {e.pos}): {EXEMPTION_SHAPE}")
+            return ()
+        if not isinstance(items, list):
+            self.problem("PAL_EXEMPTIONS", f"must be a JSON list: {EXEMPTION_SHAPE}")
+            return ()
+        found = []
+        for index, item in enumerate(items):
+            try:
+                found.append(parse_exemption(item))
+            except ValueError as e:
+                self.problem("PAL_EXEMPTIONS", f"entry {index}: {e}")
+        return tuple(found)
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.text(name, default).lower()
@@ -514,6 +539,59 @@ class _Reader:
             digest_hour=self.hour("PAL_ALERT_DIGEST_HOUR", 7),
             outbox_dir=self.text("PAL_ALERT_OUTBOX_DIR"),
         )
+
+
+EXEMPTION_SHAPE = (
+    '[{"kind": "unattributed_delegation", "reason": "...", "expires": "2026-12-31", '
+    '"customerTenantId"?, "scope"?, "registrationDefinitionName"?}] with at least one of the last three'
+)
+
+
+def parse_exemption(item: object, *, by: str = "") -> model.Exemption:
+    """One exemption from its JSON object (PAL_EXEMPTIONS entries and the store use the same shape)."""
+    if not isinstance(item, dict):
+        raise ValueError(f"must be an object: {EXEMPTION_SHAPE}")
+    text = {k: str(item.get(k) or "").strip() for k in ("kind", "reason", "expires", "customerTenantId", "scope")}
+    offer = str(item.get("registrationDefinitionName") or "").strip()
+    for required in ("kind", "reason", "expires"):
+        if not text[required]:
+            raise ValueError(f'"{required}" is required: {EXEMPTION_SHAPE}')
+    if not (text["customerTenantId"] or text["scope"] or offer):
+        raise ValueError(f"names no customer tenant, scope or offer, so it would silence too much: {EXEMPTION_SHAPE}")
+    if text["customerTenantId"] and not _GUID.match(text["customerTenantId"]):
+        raise ValueError(f'"customerTenantId" must be a GUID (got {text["customerTenantId"][:40]!r})')
+    if text["scope"] and not text["scope"].lower().startswith("/subscriptions/"):
+        shape = "/subscriptions/{id}[/resourceGroups/{name}]"
+        raise ValueError(f'"scope" must be {shape} (got {text["scope"][:80]!r})')
+    try:
+        expires = datetime.fromisoformat(text["expires"])
+    except ValueError:
+        raise ValueError(f'"expires" must be a date like 2026-12-31 (got {text["expires"][:40]!r})') from None
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return model.Exemption(
+        kind=text["kind"],
+        reason=text["reason"][:300],
+        expires=expires,
+        tenant_id=text["customerTenantId"].lower(),
+        scope=text["scope"],
+        definition_name=offer[:200],
+        by=str(item.get("by") or by)[:120],
+    )
+
+
+def exemption_json(exemption: model.Exemption) -> dict[str, str]:
+    """The JSON object `parse_exemption` reads back."""
+    out = {"kind": exemption.kind, "reason": exemption.reason, "expires": exemption.expires.isoformat()}
+    if exemption.tenant_id:
+        out["customerTenantId"] = exemption.tenant_id
+    if exemption.scope:
+        out["scope"] = exemption.scope
+    if exemption.definition_name:
+        out["registrationDefinitionName"] = exemption.definition_name
+    if exemption.by:
+        out["by"] = exemption.by
+    return out
 
 
 def is_loopback_host(host: str) -> bool:

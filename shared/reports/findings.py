@@ -9,7 +9,7 @@ customer-controlled strings are cleaned for the terminal. JSON keeps values as r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,8 +33,11 @@ def ordered(recorded: Iterable[model.RecordedFinding]) -> list[model.RecordedFin
     )
 
 
-def findings_json(recorded: Iterable[model.RecordedFinding]) -> list[dict[str, Any]]:
-    """One object per finding; `resolvedAt` is null while it is open; empty strings become null."""
+def findings_json(
+    recorded: Iterable[model.RecordedFinding], accepted: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """One object per finding; `resolvedAt` is null while it is open; empty strings become null.
+    `accepted` (finding key -> "accepted: reason, until date") marks the exempted ones."""
     out = []
     for r in ordered(recorded):
         f = r.finding
@@ -56,6 +59,7 @@ def findings_json(recorded: Iterable[model.RecordedFinding]) -> list[dict[str, A
                 "fix": f.fix or None,
                 "subject": f.subject,
                 "principalId": f.principal_id or None,
+                "accepted": (accepted or {}).get(f.key) if r.open else None,
             }
         )
     return out
@@ -83,7 +87,9 @@ _COLUMNS = (
 )
 
 
-def findings_table(recorded: Iterable[model.RecordedFinding], *, width: int | None = None) -> str:
+def findings_table(
+    recorded: Iterable[model.RecordedFinding], *, width: int | None = None, accepted: Mapping[str, str] | None = None
+) -> str:
     """Aligned lines, most severe then oldest first; an open finding's fix on indented lines below it."""
     items = ordered(recorded)
     if not items:
@@ -105,6 +111,9 @@ def findings_table(recorded: Iterable[model.RecordedFinding], *, width: int | No
     limit = max(20, (width or FIX_LINE_LIMIT) - len(indent) - len("fix: "))
     for r, line in zip(items, lines, strict=True):
         out.append(line)
+        if r.open and (accepted or {}).get(r.finding.key):
+            out.append(f"{indent}{text_.fit(text_.clean((accepted or {})[r.finding.key]), limit + 5)}")
+            continue
         fix = [text_.clean(part) for part in r.finding.fix.splitlines()] if r.open else []
         fix = [part for part in fix if part]
         for i, part in enumerate(fix):

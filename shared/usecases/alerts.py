@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from shared import catalogue, model, telemetry
 from shared.notify import dispatch, factory, notices
 from shared.store import outbox as outbox_module
+from shared.usecases import exemptions
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,12 @@ def enqueue(
 
     Every pass that opens or resolves findings comes through here, so this is also where each
     becomes a `PalWatch.FindingOpened` / `PalWatch.FindingResolved` record for Azure Monitor.
+    Exempted findings owe no notice: someone accepted them until their exemption expires.
     """
     record_findings(opened, resolved)
+    if not opened and not resolved:
+        return 0
+    opened, resolved = exemptions.alertable(engine, opened, now), exemptions.alertable(engine, resolved, now)
     batch = notices.notices_for(opened, _worth_announcing(resolved, opened))
     if not batch:
         return 0
@@ -98,21 +103,31 @@ def deliver(
     free of duplicates: notice ids are deterministic and the outbox inserts each once.
     """
     sender = dispatcher(engine)
-    open_now = engine.store.open_findings()
+    every_open = engine.store.open_findings()
+    open_now = exemptions.alertable(engine, every_open, now)
     cutoff = now - SWEEP_WINDOW
-    recent_open = [r for r in open_now if r.opened_at >= cutoff]
+    coming_back = exemptions.returning(engine, every_open, now)  # alerted as of their exemption's end
+    back_keys = {n.finding.key for n in coming_back}
+    recent_open = [r for r in open_now if r.opened_at >= cutoff and r.finding.key not in back_keys]
     recent_resolved = (
-        [
-            r
-            for r in engine.store.list_findings(include_resolved=True)
-            if r.resolved_at is not None and r.resolved_at >= cutoff
-        ]
+        exemptions.alertable(
+            engine,
+            [
+                r
+                for r in engine.store.list_findings(include_resolved=True)
+                if r.resolved_at is not None and r.resolved_at >= cutoff
+            ],
+            now,
+        )
         if sweep_resolved
         else []
     )
     swept = sender.enqueue(notices.notices_for(recent_open, _worth_announcing(recent_resolved, open_now)), now)
     if swept:
         log.warning("alerts: %d notice(s) were missing from the outbox and are sent now", swept)
+    back = sender.enqueue(coming_back, now)
+    if back:
+        log.info("alerts: %d finding(s) alerted again: their exemption expired", back)
     sender.remind(open_now, now)
     report = sender.dispatch(now)
     for name, stats in report.channels.items():

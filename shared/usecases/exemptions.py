@@ -1,0 +1,92 @@
+"""Exemptions: findings a person accepted, with a reason and an expiry, kept out of the alerts.
+
+Called by `shared.usecases.alerts` (what may be alerted or reminded, and what comes back when an
+exemption expires) and by the CLI (`palwatch exempt`, `palwatch exemptions`, the findings report).
+They come from two places: `PAL_EXEMPTIONS` (settings, read-only here) and the store's state row
+written by `palwatch exempt`. The decisions are pure, in `shared.reconcile.exemptions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from shared import model
+from shared import settings as settings_module
+from shared.notify import notices
+from shared.reconcile import exemptions as decide
+from shared.usecases.engine import Engine
+
+STATE = "exemptions"
+RETURN_WINDOW = timedelta(days=2)  # an expiry is alerted by a pass within this long (the outbox dedupes)
+
+
+def stored(engine: Engine) -> list[model.Exemption]:
+    """The exemptions `palwatch exempt` recorded (entries that no longer parse are skipped)."""
+    out = []
+    for item in engine.store.get_state(STATE) or []:
+        try:
+            out.append(settings_module.parse_exemption(item))
+        except ValueError:
+            continue
+    return out
+
+
+def every(engine: Engine) -> list[tuple[model.Exemption, str]]:
+    """(exemption, where it comes from: "setting" or "store") for all of them, expired ones too."""
+    return [(e, "setting") for e in engine.settings.exemptions] + [(e, "store") for e in stored(engine)]
+
+
+def add(engine: Engine, exemption: model.Exemption) -> None:
+    """Record (or replace: same kind and place) an exemption in the store."""
+    kept = [e for e in stored(engine) if e.exemption_id != exemption.exemption_id]
+    engine.store.put_state(STATE, [settings_module.exemption_json(e) for e in [*kept, exemption]])
+
+
+def remove(engine: Engine, exemption_id: str) -> bool:
+    """Drop a stored exemption; False when none has that id (settings ones are changed in settings)."""
+    before = stored(engine)
+    kept = [e for e in before if e.exemption_id != exemption_id]
+    if len(kept) == len(before):
+        return False
+    engine.store.put_state(STATE, [settings_module.exemption_json(e) for e in kept])
+    return True
+
+
+def definitions(engine: Engine, exemptions: Iterable[model.Exemption]) -> Mapping[str, str]:
+    """Delegation key -> offer name, read only when some exemption names an offer."""
+    if not any(e.definition_name for e in exemptions):
+        return {}
+    return {s.key: s.definition_name for s in engine.store.list_delegations()}
+
+
+def alertable(engine: Engine, recorded: Iterable[model.RecordedFinding], now: datetime) -> list[model.RecordedFinding]:
+    """The findings that may be alerted or reminded now."""
+    found = [e for e, _ in every(engine)]
+    items = list(recorded)
+    if not found or not items:
+        return items
+    return decide.alertable(items, found, now, definitions(engine, found))
+
+
+def returning(engine: Engine, open_findings: Iterable[model.RecordedFinding], now: datetime) -> list[notices.Notice]:
+    """One notice per open finding whose exemption just ran out: it is alerted again, once."""
+    found = [e for e, _ in every(engine)]
+    if not found:
+        return []
+    back = decide.returning(open_findings, found, now, definitions(engine, found), RETURN_WINDOW)
+    return [notices.Notice(finding=r.finding, kind=notices.NoticeKind.OPENED, since=at) for r, at in back]
+
+
+def accepted(engine: Engine, recorded: Iterable[model.RecordedFinding], now: datetime) -> dict[str, str]:
+    """Finding key -> "accepted: reason, until date" for the report."""
+    found = [e for e, _ in every(engine)]
+    if not found:
+        return {}
+    offers = definitions(engine, found)
+    out = {}
+    for r in recorded:
+        exemption = decide.active_for(r.finding, found, now, offers)
+        if exemption is not None:
+            out[r.finding.key] = decide.accepted_text(exemption)
+    return out
