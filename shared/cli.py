@@ -248,7 +248,7 @@ def _silence_stdout() -> None:
 
 def _load_commands() -> None:
     """The commands kept in their own modules register themselves when imported."""
-    from shared import cli_exempt, cli_link_me, cli_lint_offer, cli_verify  # noqa: F401
+    from shared import cli_evidence, cli_exempt, cli_link_me, cli_lint_offer, cli_verify  # noqa: F401
 
 
 # -- doctor ------------------------------------------------------------------------------------

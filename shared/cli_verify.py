@@ -69,7 +69,7 @@ def _add_credential(parser: argparse.ArgumentParser) -> None:
     cli_credentials.add_option(parser)
 
 
-def _engine_or_error(args: argparse.Namespace) -> Any:
+def engine_or_error(args: argparse.Namespace) -> Any:
     from shared import settings as settings_module
 
     try:
@@ -99,7 +99,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     from shared.store import errors as store_errors
     from shared.usecases import verify
 
-    engine = _engine_or_error(args)
+    engine = engine_or_error(args)
     if engine is None:
         return cli.EXIT_FAILED
     bar = ProgressBar() if not args.no_progress else None
@@ -144,7 +144,7 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     from shared import reports
 
-    engine = _engine_or_error(args)
+    engine = engine_or_error(args)
     if engine is None:
         return cli.EXIT_FAILED
     try:
@@ -186,7 +186,7 @@ def _configure_findings(parser: argparse.ArgumentParser) -> None:
 def _run_findings(args: argparse.Namespace) -> int:
     from shared import reports
 
-    engine = _engine_or_error(args)
+    engine = engine_or_error(args)
     if engine is None:
         return cli.EXIT_FAILED
     from shared.usecases import exemptions

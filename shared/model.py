@@ -113,6 +113,8 @@ class PartnerLink:
     partner_name: str = ""
     state: str = "Active"
     version: int = 0
+    created_time: datetime | None = None  # the record's first link; kept across delete + re-create
+    updated_time: datetime | None = None  # the last write (PUT, PATCH or DELETE)
 
     @property
     def active(self) -> bool:
