@@ -65,6 +65,16 @@ def verify_attribution(timer: func.TimerRequest) -> None:
     outcomes.record_coverage(run.outcome)
 
 
+@app.function_name("cost_snapshot")
+@app.timer_trigger(arg_name="timer", schedule="%PAL_COST_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def cost_snapshot(timer: func.TimerRequest) -> None:
+    """Daily (off unless PAL_COST=true): last month's cost of each delegated scope, into the cache alerts read."""
+    from shared.usecases import costs, engine, outcomes
+
+    with outcomes.trigger_run("cost_snapshot") as run:
+        run.done(costs.run_cost_snapshot(engine.get_engine(), _now()))
+
+
 @app.function_name("coverage")
 @app.route(route="coverage", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def coverage(req: func.HttpRequest) -> func.HttpResponse:

@@ -22,6 +22,12 @@ SWITCHES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "subscriptionListIncludesResourceGroups": (True, (True, False)),
     # Graph subscriptions echo notificationUrl "verbatim", or "normalized" (query names lower-cased and sorted).
     "graphNotificationUrlEcho": ("verbatim", ("verbatim", "normalized")),
+    # Cost Management query on an EA subscription whose "account owner can view charges" is off:
+    # the documented code AccountCostDisabled, with HTTP 401 or 403 (the status is not documented).
+    "costViewChargesOffStatus": (401, (401, 403)),
+    # A query refused for QPU: only x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after (the
+    # documented header), or that and Retry-After.
+    "costThrottleHeaders": ("qpu", ("qpu", "both")),
 }
 
 

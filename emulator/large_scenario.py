@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from emulator.make_scenario import CONTRIBUTOR, READER, VM_CONTRIBUTOR, auth, customer, delegation, demo, gid
+from emulator.make_scenario import CONTRIBUTOR, READER, VM_CONTRIBUTOR, auth, charge, customer, delegation, demo, gid
 
 WEBSITE_CONTRIBUTOR = "de139f84-1756-47ae-9be6-808fbbe84772"
 ROLES = (CONTRIBUTOR, READER, VM_CONTRIBUTOR, WEBSITE_CONTRIBUTOR)  # the roles its delegations hold
@@ -44,6 +44,7 @@ def large(tenants: int, delegations: int, *, users: int = 2000, groups: int = 40
         people.append(group)
     out_tenants = [home]
     out_delegations = []
+    accounts = []
     roles = list(ROLES)
     per_tenant = max(1, delegations // max(1, tenants))
     made = 0
@@ -54,6 +55,7 @@ def large(tenants: int, delegations: int, *, users: int = 2000, groups: int = 40
             for s in range(max(1, want // 3 + 1))
         ]
         out_tenants.append(customer(f"bench:{t}", f"Customer {t:04d}", f"customer{t:04d}.onmicrosoft.com", subs))
+        accounts += [_costs(gid("sub:" + key), rng) for key, _name, _groups in subs]
         for d in range(want):
             key = subs[d % len(subs)][0]
             rg = None if d < len(subs) else ["rg-a", "rg-b", "rg-c"][(d // len(subs) - 1) % 3]
@@ -72,5 +74,19 @@ def large(tenants: int, delegations: int, *, users: int = 2000, groups: int = 40
             made += 1
     base["tenants"] = out_tenants + list(base["tenants"][1:2])
     base["delegations"] = out_delegations
+    base["costs"] = {"subscriptions": accounts}
     base["description"] = f"Generated bench estate: {tenants} customer tenants, {made} delegations."
     return base
+
+
+def _costs(subscription_id: str, rng: random.Random) -> dict[str, Any]:
+    """Last month's costs of one bench subscription: usage in each resource group, sometimes a
+    reservation, Spot or a Marketplace charge."""
+    charges = [charge(round(rng.uniform(200, 20000), 2), rg) for rg in ("rg-a", "rg-b", "rg-c")]
+    if rng.random() < 0.3:
+        charges.append(charge(round(rng.uniform(500, 5000), 2), "rg-a", "Reservation"))
+    if rng.random() < 0.2:
+        charges.append(charge(round(rng.uniform(50, 800), 2), "rg-b", "Spot"))
+    if rng.random() < 0.2:
+        charges.append(charge(round(rng.uniform(50, 900), 2), "rg-c", publisher="Marketplace"))
+    return {"subscriptionId": subscription_id, "offer": "CSP", "currency": "USD", "charges": charges}

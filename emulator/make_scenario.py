@@ -14,6 +14,7 @@ import hashlib
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +356,95 @@ def demo() -> dict[str, Any]:
             {"tenantId": home, "objectId": alice["objectId"], "partnerId": "5127255"},
         ],
         "graphSubscriptions": [],
+        "costs": demo_costs(sub),
+    }
+
+
+def charge(cost: float, rg: str | None = None, model: str = "OnDemand", publisher: str = "Azure", **extra: Any) -> dict:
+    """One line of a subscription's last-month costs (the emulator's Cost Management data)."""
+    row: dict[str, Any] = {"cost": cost, "pricingModel": model, "publisherType": publisher, "chargeType": "Usage"}
+    if rg:
+        row["resourceGroup"] = rg
+    if model in ("Reservation", "SavingsPlan"):
+        row["chargeType"] = "Purchase"
+    return {**row, **extra}
+
+
+def demo_costs(sub: Callable[[str], str]) -> dict[str, Any]:
+    """Last month's costs per customer subscription: on-demand usage, reservations, savings plans,
+    Spot and Marketplace apart; one EA subscription with view charges off; one in two currencies."""
+
+    def sid(key: str) -> str:
+        return sub(key).rsplit("/", 1)[-1]
+
+    return {
+        "subscriptions": [
+            {
+                "subscriptionId": sid("fabrikam-prod"),
+                "offer": "CSP",
+                "currency": "USD",
+                "charges": [
+                    charge(9200.0),
+                    charge(1800.0, model="Reservation"),
+                    charge(640.0, publisher="Marketplace"),
+                ],
+            },
+            {
+                "subscriptionId": sid("northwind-prod"),
+                "offer": "CSP",
+                "currency": "USD",
+                "charges": [charge(16100.0), charge(2300.0, model="SavingsPlan"), charge(410.0, model="Spot")],
+            },
+            {
+                "subscriptionId": sid("tailwind-retail"),
+                "offer": "CSP",
+                "currency": "USD",
+                "charges": [
+                    charge(3100.0, "rg-web"),
+                    charge(5400.0, "rg-data"),
+                    charge(1200.0, "rg-data", "Reservation"),
+                    charge(700.0, "rg-shared"),
+                ],
+            },
+            {
+                "subscriptionId": sid("woodgrove-core"),
+                "offer": "EA",
+                "viewCharges": False,
+                "currency": "USD",
+                "charges": [charge(22000.0)],
+            },
+            {
+                "subscriptionId": sid("woodgrove-dev"),
+                "offer": "EA",
+                "viewCharges": True,
+                "currency": "USD",
+                "charges": [charge(1450.0)],
+            },
+            {
+                "subscriptionId": sid("adventureworks-prod"),
+                "offer": "CSP",
+                "currency": "USD",
+                "charges": [charge(6800.0)],
+            },
+            {
+                "subscriptionId": sid("litware-analytics"),
+                "offer": "PAYG",
+                "currency": "EUR",
+                "charges": [charge(4300.0), charge(2900.0, "rg-ml"), charge(350.0, "rg-ml", publisher="Marketplace")],
+            },
+            {
+                "subscriptionId": sid("proseware-platform"),
+                "offer": "CSP",
+                "currency": "USD",
+                "charges": [charge(5100.0), charge(900.0, currency="GBP")],
+            },
+            {
+                "subscriptionId": sid("relecloud-prod"),
+                "offer": "CSP",
+                "currency": "USD",
+                "charges": [charge(2600.0, "rg-app"), charge(3900.0, "rg-db"), charge(800.0, "rg-db", "Spot")],
+            },
+        ]
     }
 
 

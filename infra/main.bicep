@@ -80,6 +80,12 @@ param palHttpTimeoutSeconds string = '30'
 param palWatchSchedule string = '0 */5 * * * *'
 param palVerifySchedule string = '0 0 */6 * * *'
 
+@description('PAL_COST: true turns on the daily cost snapshot (Cost Management Query API, Reader on each delegated scope).')
+param palCost string = 'false'
+param palCostSchedule string = '0 30 2 * * *'
+@description('PAL_PEC_RATE: the partner earned credit rate alerts quote (e.g. 0.15); empty: no PEC estimate.')
+param palPecRate string = ''
+
 @description('Cloud endpoints; the defaults are the public cloud. Override for sovereign clouds.')
 param palArmEndpoint string = 'https://management.azure.com'
 param palGraphEndpoint string = 'https://graph.microsoft.com'
@@ -265,6 +271,9 @@ module api './app/api.bicep' = {
       PAL_HTTP_TIMEOUT_SECONDS: palHttpTimeoutSeconds
       PAL_WATCH_SCHEDULE: palWatchSchedule
       PAL_VERIFY_SCHEDULE: palVerifySchedule
+      PAL_COST: palCost
+      PAL_COST_SCHEDULE: palCostSchedule
+      PAL_PEC_RATE: palPecRate
       PAL_GRAPH_NOTIFICATION_URL: graphNotificationUrl
       PAL_ALERT_MAIL_FROM: palAlertMailFrom
       PAL_ALERT_MAIL_TO: palAlertMailTo

@@ -88,6 +88,15 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class CostSettings:
+    """The daily cost snapshot (`cost_snapshot`) and the partner earned credit rate alerts quote."""
+
+    enabled: bool = False  # PAL_COST
+    schedule: str = "0 30 2 * * *"  # PAL_COST_SCHEDULE: daily, 02:30 UTC
+    pec_rate: float | None = None  # PAL_PEC_RATE: no default, Microsoft publishes no fixed rate
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the engine reads from its environment, validated."""
 
@@ -115,6 +124,7 @@ class Settings:
     graph_notification_url: str = ""
     graph_client_state: str = field(default="", repr=False)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    costs: CostSettings = field(default_factory=CostSettings)
     # Values of the settings that PAL_IDENTITIES names (secrets and PEMs): never in repr.
     credential_material: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False, hash=False
@@ -190,6 +200,9 @@ class Settings:
             ("PAL_ALERT_DIGEST", str(alerts.digest).lower()),
             ("PAL_ALERT_DIGEST_HOUR", f"{alerts.digest_hour} (UTC)"),
             ("PAL_ALERT_OUTBOX_DIR", alerts.outbox_dir),
+            ("PAL_COST", str(self.costs.enabled).lower()),
+            ("PAL_COST_SCHEDULE", self.costs.schedule),
+            ("PAL_PEC_RATE", "" if self.costs.pec_rate is None else f"{self.costs.pec_rate:g}"),
         ]
         for identity in self.identities[1:]:
             for name in (identity.secret_setting, identity.certificate_setting):
@@ -231,6 +244,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         graph_notification_url=reader.notification_url(),
         graph_client_state=reader.client_state(),
         alerts=reader.alerts(),
+        costs=reader.costs(),
         credential_material=MappingProxyType(material),
     )
     if reader.problems:
@@ -323,6 +337,28 @@ class _Reader:
         if bad:
             self.problem(name, f"must be comma-separated {what} (GUIDs); not GUIDs: {', '.join(bad[:5])}")
         return tuple(dict.fromkeys(item.lower() for item in items if _GUID.match(item)))
+
+    def costs(self) -> CostSettings:
+        return CostSettings(
+            enabled=self.boolean("PAL_COST", default=False),
+            schedule=self.schedule("PAL_COST_SCHEDULE", "0 30 2 * * *"),
+            pec_rate=self.rate("PAL_PEC_RATE"),
+        )
+
+    def rate(self, name: str) -> float | None:
+        """A share: `0.15` or `15%`; unset means unknown (None), never a guess."""
+        raw = self.text(name)
+        if not raw:
+            return None
+        try:
+            value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+        except ValueError:
+            self.problem(name, f"must be a share such as 0.15 or 15%; got {raw[:20]!r}")
+            return None
+        if not 0 < value <= 1:
+            self.problem(name, f"must be above 0 and at most 1 (100%); got {raw[:20]!r}")
+            return None
+        return value
 
     def boolean(self, name: str, *, default: bool) -> bool:
         raw = self.env.get(name)

@@ -21,7 +21,7 @@ from typing import Any
 
 from shared import model
 from shared.snapshots import CoverageRow, DelegationSnapshot
-from shared.store import codec, errors, findings, keys, tables
+from shared.store import codec, costs, errors, findings, keys, tables
 
 _ATTEMPTS = 8
 _BATCH = tables.BATCH  # entities per table transaction (service limit)
@@ -84,6 +84,11 @@ class Store:
 
     def close(self) -> None:
         self._t.close()
+
+    @property
+    def costs(self) -> costs.CostCache:
+        """Each delegated scope's cached last-month cost (`shared.store.costs`)."""
+        return costs.CostCache(self._t)
 
     # ------------------------------------------------------------ delegation snapshots
 

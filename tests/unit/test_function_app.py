@@ -29,6 +29,7 @@ def test_every_trigger_is_indexed_with_its_binding():
         "watch_delegations": "timerTrigger",
         "identity_events": "eventGridTrigger",
         "verify_attribution": "timerTrigger",
+        "cost_snapshot": "timerTrigger",
         "coverage": "httpTrigger",
         "health": "httpTrigger",
     }
@@ -37,6 +38,7 @@ def test_every_trigger_is_indexed_with_its_binding():
 def test_schedules_come_from_app_settings():
     assert _trigger("watch_delegations")["schedule"] == "%PAL_WATCH_SCHEDULE%"
     assert _trigger("verify_attribution")["schedule"] == "%PAL_VERIFY_SCHEDULE%"
+    assert _trigger("cost_snapshot")["schedule"] == "%PAL_COST_SCHEDULE%"
 
 
 def test_the_coverage_endpoint_needs_a_function_key():

@@ -1,0 +1,214 @@
+"""The daily cost snapshot: last full month's cost of every delegated scope we see, cached in the store.
+
+Called by the `cost_snapshot` timer (function_app.py; off unless PAL_COST=true) and by tests.
+Alerts, pages and the digest read the cache (`Store.costs`); this is the only code that queries
+Cost Management. The scopes are the stored delegation snapshots' (two offers on one scope are
+one query). A scope is queried when its cache is missing, for an older month, or (for a refusal)
+older than a day; late usage is picked up by reading a scope once more in the first days of the
+month. Microsoft recommends at most one call per scope per day and limits the Query API per
+tenant (12 QPU / 10 s, 60 / minute, 600 / hour, one QPU per month queried): the adapter's pacer
+keeps under those windows, one run sends at most `MAX_QUERIES_PER_RUN` queries and stops before
+the Functions timeout, and the rest is read on the next run (run the timer hourly to cover a large
+estate within the day). A scope whose identity may not read costs is tried as the other identities
+that hold an authorization there, then cached as unreadable, said plainly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared import model, money
+from shared.azure import costs as costs_adapter
+from shared.azure import errors
+from shared.snapshots import DelegationSnapshot
+from shared.usecases.engine import Engine
+
+log = logging.getLogger(__name__)
+
+LEASE = "cost-snapshot"
+LEASE_TTL = timedelta(minutes=15)
+MAX_QUERIES_PER_RUN = 360  # well under 600 QPU/hour, and 50 a minute fits the 10-minute Functions timeout
+RUN_SECONDS = 8 * 60  # stop sending before functionTimeout (host.json: 10 minutes)
+RETRY_REFUSED_AFTER = timedelta(days=1)
+SETTLING_DAYS = 3  # usage arrives late: a month read this early in the next one is read once more
+
+
+@dataclass
+class CostSnapshotOutcome:
+    status: str = "ok"  # ok | off | skipped | partial
+    scopes: int = 0
+    due: int = 0
+    queried: int = 0
+    read: int = 0
+    unreadable: dict[str, int] = field(default_factory=dict)  # status -> scopes
+    throttled: int = 0
+    left_for_next_run: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if self.status in ("off", "skipped"):
+            return f"{self.status}: {self.problems[0] if self.problems else ''}".rstrip(": ")
+        unreadable = ", ".join(f"{n} {k}" for k, n in sorted(self.unreadable.items())) or "none"
+        return (
+            f"{self.status}: {self.scopes} scopes, {self.due} due, {self.queried} queried, {self.read} read, "
+            f"unreadable {unreadable}, throttled {self.throttled}, {self.left_for_next_run} left for the next run"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "scopes": self.scopes,
+            "due": self.due,
+            "queried": self.queried,
+            "read": self.read,
+            "unreadable": dict(self.unreadable),
+            "throttled": self.throttled,
+            "leftForNextRun": self.left_for_next_run,
+            "problems": list(self.problems),
+        }
+
+
+def run_cost_snapshot(
+    engine: Engine, now: datetime, *, pacer: costs_adapter.QpuPacer | None = None, force: bool = False
+) -> CostSnapshotOutcome:
+    """Read last month's cost of the scopes that are due, within the QPU limits, and cache it."""
+    if not engine.settings.costs.enabled and not force:
+        return CostSnapshotOutcome(status="off", problems=["PAL_COST is not true"])
+    store = engine.store
+    owner = uuid.uuid4().hex
+    if not store.try_acquire(LEASE, owner, LEASE_TTL, now):
+        return CostSnapshotOutcome(status="skipped", problems=["another cost snapshot is running"])
+    try:
+        return _run(engine, now, pacer or costs_adapter.QpuPacer())
+    finally:
+        store.release(LEASE, owner)
+
+
+def due_scopes(snapshots: list[DelegationSnapshot], cached: dict[str, money.ScopeCost], now: datetime) -> list[str]:
+    """Scopes to read now, most needed first: never read, an older month, a refusal a day old, settling."""
+    target = money.last_full_month(now)
+    ranked: dict[str, tuple[int, str]] = {}
+    for snap in snapshots:
+        scope = snap.scope
+        key = scope.lower()
+        if not key or key in ranked:
+            continue
+        cost = cached.get(key)
+        if cost is None:
+            rank = 0
+        elif cost.month != target:
+            rank = 1
+        elif not cost.known and now - cost.read_at >= RETRY_REFUSED_AFTER:
+            rank = 2
+        elif cost.known and cost.read_at.day <= SETTLING_DAYS and now - cost.read_at >= RETRY_REFUSED_AFTER:
+            rank = 3
+        else:
+            continue
+        ranked[key] = (rank, scope)
+    return [scope for _key, (_rank, scope) in sorted(ranked.items(), key=lambda kv: (kv[1][0], kv[0]))]
+
+
+def _run(engine: Engine, now: datetime, pacer: costs_adapter.QpuPacer) -> CostSnapshotOutcome:
+    store = engine.store
+    snapshots = store.list_delegations(include_removed=False)
+    cache = store.costs
+    cached = cache.all()
+    scopes = due_scopes(snapshots, cached, now)
+    outcome = CostSnapshotOutcome(scopes=len({s.scope.lower() for s in snapshots}), due=len(scopes))
+    readers = _Readers(engine, pacer, snapshots)
+    month = money.last_full_month(now)
+    started = pacer.clock()
+    for index, scope in enumerate(scopes):
+        if outcome.queried >= MAX_QUERIES_PER_RUN or pacer.clock() - started > RUN_SECONDS:
+            outcome.left_for_next_run = len(scopes) - index
+            break
+        if not pacer.hour_budget_left():
+            outcome.left_for_next_run = len(scopes) - index
+            outcome.problems.append("the tenant's hourly Cost Management budget is nearly spent (by any caller)")
+            break
+        try:
+            cost = readers.read(scope, month, now, outcome)
+        except costs_adapter.CostThrottledError:
+            outcome.throttled += 1
+            outcome.left_for_next_run = len(scopes) - index
+            outcome.problems.append("Cost Management kept throttling; the rest waits for the next run")
+            break
+        except errors.TransientError as e:
+            outcome.problems.append(f"{scope}: {e}")
+            continue
+        cache.put(cost)
+        if cost.known:
+            outcome.read += 1
+        else:
+            outcome.unreadable[cost.status.value] = outcome.unreadable.get(cost.status.value, 0) + 1
+    if outcome.left_for_next_run or outcome.problems:
+        outcome.status = "partial"
+    log.info("cost snapshot %s", outcome)
+    return outcome
+
+
+class _Readers:
+    """Cost clients per acting identity, sharing one pacer (the budget is the tenant's)."""
+
+    def __init__(self, engine: Engine, pacer: costs_adapter.QpuPacer, snapshots: list[DelegationSnapshot]) -> None:
+        self.engine = engine
+        self.pacer = pacer
+        self.clients: dict[str, costs_adapter.CostClient] = {}
+        self.holders: dict[str, list[str]] = {}  # scope -> principal ids with a permanent authorization
+        for snap in snapshots:
+            ids = self.holders.setdefault(snap.scope.lower(), [])
+            ids += [a.principal_id.lower() for a in snap.authorizations] + [
+                b.principal_id.lower() for b in snap.active_attributors
+            ]
+        self._acting: list[tuple[str, model.ActingIdentity]] | None = None
+
+    def acting(self) -> list[tuple[str, model.ActingIdentity]]:
+        """(object id, identity) for every identity we can get a token for, the managed identity first."""
+        if self._acting is None:
+            found = []
+            for identity in self.engine.settings.identities:
+                try:
+                    found.append((self.engine.whoami(identity).object_id.lower(), identity))
+                except errors.AzureError as e:
+                    log.info("identity %s cannot get a token for the cost snapshot: %s", identity.name, e)
+            self._acting = found
+        return self._acting
+
+    def client(self, identity: model.ActingIdentity) -> costs_adapter.CostClient:
+        key = f"{identity.kind}:{identity.client_id.lower()}"
+        if key not in self.clients:
+            self.clients[key] = costs_adapter.CostClient.from_settings(
+                self.engine.settings, self.engine.credential_for(identity), pacer=self.pacer
+            )
+        return self.clients[key]
+
+    def candidates(self, scope: str) -> list[model.ActingIdentity]:
+        holders = set(self.holders.get(scope.lower(), ()))
+        acting = self.acting()
+        first = [identity for oid, identity in acting if oid in holders]
+        return first + [identity for _oid, identity in acting if identity not in first][:1]
+
+    def read(self, scope: str, month: str, now: datetime, outcome: CostSnapshotOutcome) -> money.ScopeCost:
+        refused: money.ScopeCost | None = None
+        for identity in self.candidates(scope):
+            outcome.queried += 1
+            try:
+                lines = self.client(identity).last_month(scope)
+            except costs_adapter.ViewChargesOffError as e:
+                return money.ScopeCost(scope, month, now, money.CostStatus.VIEW_CHARGES_OFF, detail=e.message[:300])
+            except errors.ForbiddenError as e:
+                refused = money.ScopeCost(scope, month, now, money.CostStatus.FORBIDDEN, detail=e.message[:300])
+                continue  # another identity with a role there may read it
+            except errors.CredentialError as e:
+                refused = money.ScopeCost(scope, month, now, money.CostStatus.UNAVAILABLE, detail=e.message[:300])
+                continue
+            except errors.PermanentError as e:
+                return money.ScopeCost(scope, month, now, money.CostStatus.UNAVAILABLE, detail=e.message[:300])
+            return money.from_lines(scope, month, now, lines)
+        return refused or money.ScopeCost(
+            scope, month, now, money.CostStatus.FORBIDDEN, detail="no identity PAL Watch acts as holds a role here"
+        )
