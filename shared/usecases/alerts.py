@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from shared import catalogue, model, telemetry
 from shared.notify import dispatch, factory, notices
 from shared.store import outbox as outbox_module
-from shared.usecases import exemptions
+from shared.usecases import at_stake, exemptions
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def enqueue(
     if not opened and not resolved:
         return 0
     opened, resolved = exemptions.alertable(engine, opened, now), exemptions.alertable(engine, resolved, now)
+    opened = at_stake.with_money(engine, opened, now)
     batch = notices.notices_for(opened, _worth_announcing(resolved, opened))
     if not batch:
         return 0
@@ -104,7 +105,7 @@ def deliver(
     """
     sender = dispatcher(engine)
     every_open = engine.store.open_findings()
-    open_now = exemptions.alertable(engine, every_open, now)
+    open_now = at_stake.with_money(engine, exemptions.alertable(engine, every_open, now), now)
     cutoff = now - SWEEP_WINDOW
     coming_back = exemptions.returning(engine, every_open, now)  # alerted as of their exemption's end
     back_keys = {n.finding.key for n in coming_back}

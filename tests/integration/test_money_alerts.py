@@ -1,0 +1,96 @@
+"""The money at stake in alerts: read from the cost cache the snapshot filled, never queried on an
+alert path (counted on the emulator's journal), with the PEC estimate only when PAL_PEC_RATE is set."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from shared.usecases import costs
+from shared.usecases import engine as engine_module
+from tests.integration.test_cost_snapshot import QUERY, FakeClock, fake_pacer
+from tests.integration.test_identity_events import (
+    ALICE,
+    CONTRIBUTOR,
+    RELECLOUD,
+    act,
+    attest,
+    delegation,
+    deliver,
+    onboard,
+    subscribe,
+)
+
+
+def _cost_queries(emulator, since: int = 0) -> list[dict]:
+    return [
+        r
+        for r in emulator.control("GET", f"/journal?since={since}")["requests"]
+        if r["method"] == "POST" and r["path"].lower().endswith(QUERY)
+    ]
+
+
+def _mails(outbox) -> list[str]:
+    out = []
+    for path in sorted(outbox.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        out.append(message.get_body(preferencelist=("plain",)).get_content())
+    return out
+
+
+@pytest.fixture
+def alerting(emulator, palwatch, monkeypatch, tmp_path):
+    monkeypatch.setenv("PAL_ALERT_OUTBOX_DIR", str(tmp_path))
+    monkeypatch.setenv("PAL_COST", "true")
+    engine_module.reset_engine()
+    return engine_module.get_engine(), tmp_path
+
+
+@pytest.mark.parametrize("rate", ["", "0.15"])
+def test_the_lost_user_alert_names_the_money_and_no_alert_path_queries_costs(emulator, alerting, monkeypatch, rate):
+    engine, outbox = alerting
+    if rate:
+        monkeypatch.setenv("PAL_PEC_RATE", rate)
+        engine_module.reset_engine()
+        engine = engine_module.get_engine()
+    emulator.control("POST", "/costs/qpu", {"quotas": False})
+    attest(engine, ALICE)
+    onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
+    subscribe(engine)
+    snapshot = costs.run_cost_snapshot(engine, datetime.now(UTC), pacer=fake_pacer(FakeClock()))
+    assert snapshot.read > 0
+    mark = emulator.journal()[-1]["seq"]
+
+    deliver(act(emulator, ALICE, "softDelete"))  # the Graph notification: the identity_events trigger
+    function_app.watch_delegations(TimerRequest(past_due=False))  # alerts enqueued, reminded, sent
+
+    assert _cost_queries(emulator, mark) == []
+    lost = [m for m in _mails(outbox) if "Alice Operator" in m and "Relecloud" in m]
+    assert lost, _mails(outbox)
+    text = " ".join(lost[0].split())
+    assert "≈ $7,300/month of Azure consumed revenue on this scope" in text  # 2,600 + 3,900 + 800 Spot
+    if rate:
+        assert "≈ $975/month partner earned credit at stake" in text  # 15% of 6,500 on-demand
+        assert "lost so far" in text
+    else:
+        assert "partner earned credit at stake" not in text
+
+
+def test_an_alert_says_plainly_when_the_scope_cost_cannot_be_read(emulator, alerting):
+    engine, outbox = alerting
+    attest(engine, ALICE)
+    onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
+    subscribe(engine)  # no cost snapshot has run
+
+    deliver(act(emulator, ALICE, "softDelete"))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+    assert _cost_queries(emulator) == []
+    lost = [" ".join(m.split()) for m in _mails(outbox) if "Alice Operator" in m]
+    assert lost
+    assert "Revenue on this scope: not read yet" in lost[0]
