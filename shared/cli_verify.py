@@ -147,30 +147,38 @@ def _run_report(args: argparse.Namespace) -> int:
     engine = engine_or_error(args)
     if engine is None:
         return cli.EXIT_FAILED
+    from shared.reports import money as money_report
+
     try:
         coverage = engine.store.get_coverage()
+        costs = engine.store.costs.all()
         open_findings = engine.store.list_findings() if args.fail_on != "none" else []
     finally:
         engine.close()
     fmt = args.format or args.output
     if fmt == "html":
-        _write(reports.coverage_html(coverage), args.out)
+        _write(reports.coverage_html(coverage, money=money_report.money_html(coverage, costs)), args.out)
     elif fmt == "csv":
-        _write(reports.coverage_csv(coverage), args.out)
+        _write(reports.coverage_csv(coverage, costs), args.out)
     else:
         args.output = fmt
-        document = reports.coverage_json(coverage)
+        document = {**reports.coverage_json(coverage), "money": money_report.money_json(coverage, costs)}
+
+        def table(width: int | None) -> str:
+            lines = money_report.money_lines(coverage, costs)
+            return "\n".join([*lines, ""] if lines else []) + reports.coverage_table(coverage, width=width)
+
         if args.out:
             _write(
                 cli_output.render(
                     cli_output.apply_query(document, args.query),
                     fmt,
-                    table=None if args.query else lambda: reports.coverage_table(coverage, width=None),
+                    table=None if args.query else lambda: table(None),
                 ),
                 args.out,
             )
         else:
-            cli.emit(args, document, table=lambda: reports.coverage_table(coverage, width=_terminal_width()))
+            cli.emit(args, document, table=lambda: table(_terminal_width()))
     return cli.findings_exit((r.finding.severity.value for r in open_findings), args.fail_on)
 
 
@@ -189,17 +197,19 @@ def _run_findings(args: argparse.Namespace) -> int:
     engine = engine_or_error(args)
     if engine is None:
         return cli.EXIT_FAILED
-    from shared.usecases import exemptions
+    from shared.usecases import at_stake, exemptions
 
     try:
         recorded = engine.store.list_findings(include_resolved=args.all)
         accepted = exemptions.accepted(engine, recorded, datetime.now(UTC))
+        # Most severe first, and within a severity the most revenue at stake first.
+        revenue = at_stake.revenue_at_stake(recorded, engine.store.costs.all())
     finally:
         engine.close()
     cli.emit(
         args,
-        reports.findings_json(recorded, accepted),
-        table=lambda: reports.findings_table(recorded, width=_terminal_width(), accepted=accepted),
+        reports.findings_json(recorded, accepted, revenue=revenue),
+        table=lambda: reports.findings_table(recorded, width=_terminal_width(), accepted=accepted, revenue=revenue),
     )
     # Accepted findings do not fail a pipeline: someone chose to live with them until a date.
     blocking = (r.finding.severity.value for r in recorded if r.open and r.finding.key not in accepted)

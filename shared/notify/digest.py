@@ -78,6 +78,7 @@ class DigestSummary:
     opened_24h: int = 0
     resolved_24h: int = 0
     opened_critical_24h: int = 0
+    money: str = ""  # the money at stake, one sentence from the cost cache; the digest leads with it
 
     @property
     def counts(self) -> dict[str, int]:
@@ -129,6 +130,7 @@ class DigestSummary:
             "opened24h": self.opened_24h,
             "resolved24h": self.resolved_24h,
             "openedCritical24h": self.opened_critical_24h,
+            "money": _cut(self.money, 600),
         }
 
     @classmethod
@@ -167,6 +169,7 @@ class DigestSummary:
             opened_24h=int(raw.get("opened24h", 0)),
             resolved_24h=int(raw.get("resolved24h", 0)),
             opened_critical_24h=int(raw.get("openedCritical24h", 0)),
+            money=str(raw.get("money") or ""),
         )
 
 
@@ -255,6 +258,8 @@ def headline(summary: DigestSummary) -> str:
         parts.append(f"coverage {render.duration(summary.coverage_at, summary.generated_at)} old")
     open_bits = [f"{n} {s}" for s, n in counts.items() if n and s != model.Severity.INFO.value]
     parts.append((", ".join(open_bits) + " open") if open_bits else "no open alerts")
+    if summary.money:
+        parts.insert(0, summary.money.split(" (")[0])  # the amount first, its details in the body
     return "; ".join(parts)
 
 
@@ -264,7 +269,8 @@ def _when(moment: datetime) -> str:
 
 def _summary_sentences(summary: DigestSummary) -> list[str]:
     """Plain sentences for the synthetic finding's detail (webhook receivers)."""
-    out = [f"Coverage: {headline(summary)}."]
+    out = [summary.money] if summary.money else []
+    out.append(f"Coverage: {headline(summary)}.")
     out.append(f"Last 24 h: {summary.opened_24h} opened, {summary.resolved_24h} resolved.")
     return out
 
@@ -364,6 +370,8 @@ def text_lines(digests: Sequence[notices_.Notice]) -> list[str]:
     lines: list[str] = []
     for summary in _newest_first(digests):
         lines += [f"Daily digest for {summary.day.isoformat()} (as of {_when(summary.generated_at)})", ""]
+        if summary.money:
+            lines += [f"Money at stake: {summary.money}", ""]
         verified = _verified(summary)
         lines.append(f"Coverage ({verified}):" if verified else "Coverage:")
         lines += [f"  {line}" for line in _coverage_lines(summary)]
@@ -400,6 +408,10 @@ def html_sections(digests: Sequence[notices_.Notice]) -> list[str]:
             f'<h3 style="font-size:16px;margin:4px 0">Daily digest for {e(summary.day.isoformat())}</h3>'
             f'<p style="color:#605e5c;margin:0">as of {e(_when(summary.generated_at))}</p>'
         )
+        if summary.money:
+            out.append(
+                f'<p style="margin:8px 0;font-size:15px"><strong>Money at stake:</strong> {e(summary.money)}</p>'
+            )
         verified = _verified(summary)
         out.append(f'<h4 style="margin:12px 0 4px">Coverage{e(" (" + verified + ")" if verified else "")}</h4>')
         out += [f'<p style="margin:2px 0">{e(line)}</p>' for line in _coverage_lines(summary)]

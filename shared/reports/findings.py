@@ -1,8 +1,9 @@
 """Findings as the CLI shows them: `palwatch findings` (aligned text) and `--json` (a list).
 
 Called by `shared.cli` with the store's `RecordedFinding`s (open ones, or all with `--all`).
-Both orders are the same: most severe first, then the oldest first, then by key so equal
-instants never shuffle. The text puts each open finding's fix on indented lines beneath it;
+Both orders are the same: most severe first, then (given `revenue`, the monthly revenue each
+finding puts at stake, from the cost cache) the most money first, then the oldest first, then by
+key so equal instants never shuffle. The text puts each open finding's fix on indented lines beneath it;
 customer-controlled strings are cleaned for the terminal. JSON keeps values as recorded
 (json.dumps escapes them) with ISO 8601 UTC `Z` times. Pure: no I/O, no clock.
 """
@@ -22,11 +23,15 @@ EMPTY = "No findings: nothing needs attention."
 FIX_LINE_LIMIT = 300
 
 
-def ordered(recorded: Iterable[model.RecordedFinding]) -> list[model.RecordedFinding]:
+def ordered(
+    recorded: Iterable[model.RecordedFinding], revenue: Mapping[str, float] | None = None
+) -> list[model.RecordedFinding]:
+    money = revenue or {}
     return sorted(
         recorded,
         key=lambda r: (
             r.finding.severity.rank,
+            -money.get(r.finding.key, -1.0),
             notices_.utc(r.opened_at) if r.opened_at else datetime.min.replace(tzinfo=UTC),
             r.finding.key,
         ),
@@ -34,12 +39,16 @@ def ordered(recorded: Iterable[model.RecordedFinding]) -> list[model.RecordedFin
 
 
 def findings_json(
-    recorded: Iterable[model.RecordedFinding], accepted: Mapping[str, str] | None = None
+    recorded: Iterable[model.RecordedFinding],
+    accepted: Mapping[str, str] | None = None,
+    *,
+    revenue: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """One object per finding; `resolvedAt` is null while it is open; empty strings become null.
-    `accepted` (finding key -> "accepted: reason, until date") marks the exempted ones."""
+    `accepted` (finding key -> "accepted: reason, until date") marks the exempted ones; `revenue`
+    (finding key -> monthly revenue at stake) orders findings within a severity."""
     out = []
-    for r in ordered(recorded):
+    for r in ordered(recorded, revenue):
         f = r.finding
         out.append(
             {
@@ -88,10 +97,14 @@ _COLUMNS = (
 
 
 def findings_table(
-    recorded: Iterable[model.RecordedFinding], *, width: int | None = None, accepted: Mapping[str, str] | None = None
+    recorded: Iterable[model.RecordedFinding],
+    *,
+    width: int | None = None,
+    accepted: Mapping[str, str] | None = None,
+    revenue: Mapping[str, float] | None = None,
 ) -> str:
     """Aligned lines, most severe then oldest first; an open finding's fix on indented lines below it."""
-    items = ordered(recorded)
+    items = ordered(recorded, revenue)
     if not items:
         return EMPTY
     rows = [

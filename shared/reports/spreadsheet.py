@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from typing import Any
 
+from shared import money
+from shared.reports import money as money_
 from shared.reports.coverage import coverage_json
 from shared.store import store
 
@@ -29,13 +32,21 @@ COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def coverage_csv(coverage: store.Coverage | None) -> str:
+MONEY_COLUMNS = ("monthlyRevenue", "currency", "costMonth", "costStatus")
+
+
+def coverage_csv(coverage: store.Coverage | None, costs: Mapping[str, money.ScopeCost] | None = None) -> str:
+    """One row a delegation; with `costs` (the cost cache), its scope's last-month revenue too."""
     document = coverage_json(coverage)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS + (MONEY_COLUMNS if costs is not None else ()))
     for row in document["delegations"]:
-        writer.writerow([_cell(column, row.get(column)) for column in COLUMNS])
+        cells = [_cell(column, row.get(column)) for column in COLUMNS]
+        if costs is not None:
+            extra = money_.scope_cells(costs, str(row.get("scope") or ""))
+            cells += [extra[column] for column in MONEY_COLUMNS]
+        writer.writerow(cells)
     return out.getvalue()
 
 

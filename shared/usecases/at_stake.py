@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from shared import catalogue, model, money
@@ -47,13 +47,13 @@ def with_money(engine: Engine, recorded: Sequence[model.RecordedFinding], now: d
     return out
 
 
-def money_order(
-    recorded: Sequence[model.RecordedFinding], cached: dict[str, money.ScopeCost]
-) -> list[model.RecordedFinding]:
-    """Most severe first, and within a severity the most revenue at stake first (unknown last)."""
-
-    def revenue(r: model.RecordedFinding) -> float:
-        cost = cached.get(r.finding.scope.lower()) if r.finding.kind in MONEY_KINDS else None
-        return cost.acr if cost is not None and cost.known else -1.0
-
-    return sorted(recorded, key=lambda r: (r.finding.severity.rank, -revenue(r), r.opened_at, r.finding.key))
+def revenue_at_stake(
+    recorded: Sequence[model.RecordedFinding], cached: Mapping[str, money.ScopeCost]
+) -> dict[str, float]:
+    """Finding key -> the monthly Azure consumed revenue on its scope, for the money kinds whose cost is known."""
+    out = {}
+    for r in recorded:
+        cost = cached.get(r.finding.scope.lower()) if r.finding.kind in MONEY_KINDS and r.finding.scope else None
+        if cost is not None and cost.known:
+            out[r.finding.key] = cost.acr
+    return out

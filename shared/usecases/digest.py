@@ -10,18 +10,20 @@ ticks. The watch's alerts step then sends it on every channel that carries it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared import model
+from shared import model, money
 from shared.notify import digest as digest_
 from shared.notify import notices
 from shared.reports import coverage as coverage_
 from shared.reports import findings as findings_
+from shared.reports import money as money_report
 from shared.store import errors as store_errors
 from shared.store import outbox as outbox_module
 from shared.usecases import alerts
@@ -105,6 +107,22 @@ def summarise(
     )
 
 
+def money_sentence(coverage: store_module.Coverage | None, costs: Mapping[str, money.ScopeCost]) -> str:
+    """What the digest leads with: revenue at stake and attributed, from the cost cache ("" without one)."""
+    if coverage is None or not coverage.rows or not costs:
+        return ""
+    document = money_report.money_json(coverage, costs)
+    totals = document["totals"]
+    at_stake = " + ".join(money.amount(v, c) for c, v in totals["atStake"].items()) or "$0"
+    attributed = " + ".join(money.amount(v, c) for c, v in totals["attributed"].items()) or "$0"
+    stake_scopes = sum(1 for s in document["scopes"] if not s["attributed"] and s["monthlyRevenue"])
+    unknown = f"; {totals['scopesWithoutCost']} scope(s) without a cost" if totals["scopesWithoutCost"] else ""
+    return (
+        f"≈ {at_stake}/month of Azure consumed revenue at stake on {stake_scopes} scope(s) "
+        f"({money.month_label(document['month'] or '')}, actual cost); {attributed}/month attributed{unknown}."
+    )
+
+
 def enqueue_digest(engine: Engine, now: datetime) -> DigestOutcome:
     """Write today's digest to the outbox if it is on, due and not there yet. Idempotent."""
     settings = engine.settings.alerts
@@ -120,7 +138,9 @@ def enqueue_digest(engine: Engine, now: datetime) -> DigestOutcome:
         if get is not None and get(digest_.notice_id(day)) is not None:
             return DigestOutcome("exists", day, hour)
         store = engine.store
-        summary = summarise(store.get_coverage(), store.list_findings(include_resolved=True), now)
+        coverage = store.get_coverage()
+        summary = summarise(coverage, store.list_findings(include_resolved=True), now)
+        summary = dataclasses.replace(summary, money=money_sentence(coverage, store.costs.all()))
         created = sender.enqueue([digest_.to_notice(summary)], now)
     except outbox_module.OutboxError as exc:  # a store failure to the watch: that step fails, others run
         kind = store_errors.TransientStoreError if exc.transient else store_errors.PermanentStoreError

@@ -397,19 +397,23 @@ def coverage_page(engine: Engine, fmt: str, accept: str) -> Answer:
         body = {"error": {"code": "UnsupportedFormat", "message": "format must be json, html or csv"}}
         return Answer(400, "application/json", json.dumps(body), headers)
     as_html = wanted == "html" or (not wanted and prefers_html(accept))
+    from shared.reports import money as money_report
+
     try:
         coverage = engine.store.get_coverage()
+        costs = engine.store.costs.all()
     except store_errors.StoreError as e:
         log.warning("coverage unreadable: %s", e)
         body = {"error": {"code": "StoreUnavailable", "message": "the coverage snapshot cannot be read now"}}
         return Answer(503, "application/json", json.dumps(body), {**headers, "Retry-After": "30"})
     status = 200 if coverage is not None else 404
     if as_html:
-        return Answer(status, "text/html", reports.coverage_html(coverage), headers)
+        page_html = reports.coverage_html(coverage, money=money_report.money_html(coverage, costs))
+        return Answer(status, "text/html", page_html, headers)
     if wanted == "csv":
         download = {**headers, "Content-Disposition": 'attachment; filename="palwatch-coverage.csv"'}
-        return Answer(status, "text/csv", reports.coverage_csv(coverage), download)
-    document = reports.coverage_json(coverage)
+        return Answer(status, "text/csv", reports.coverage_csv(coverage, costs), download)
+    document = {**reports.coverage_json(coverage), "money": money_report.money_json(coverage, costs)}
     if coverage is None:
         document["error"] = {
             "code": "NoVerificationYet",

@@ -1,0 +1,167 @@
+"""Revenue attributed and at stake, per scope and per customer, from the cost cache.
+
+Called with the coverage snapshot and the cached costs (`Store.costs.all()`) by `palwatch report`
+(table, JSON, CSV, HTML), the `coverage` HTTP function and the demo; the coverage reports stay as
+they are and this adds the money beside them. Pure: no I/O. A scope is one subscription or
+resource group however many delegations cover it; a resource group whose subscription is itself
+delegated is counted inside the subscription (its cost is part of the subscription's), so totals
+never count a charge twice. Currencies are never added together.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared import money, snapshots
+from shared.reports import text as text_
+
+if TYPE_CHECKING:
+    from shared.store import store
+
+Costs = Mapping[str, money.ScopeCost]
+
+
+@dataclass(frozen=True)
+class ScopeMoney:
+    scope: str
+    customer_tenant_id: str
+    customer_tenant_name: str
+    attributed: bool
+    cost: money.ScopeCost | None
+    inside_subscription: bool  # a resource group whose subscription is delegated too
+
+    @property
+    def revenue(self) -> float | None:
+        return self.cost.acr if self.cost is not None and self.cost.known else None
+
+
+def scope_money(rows: Sequence[snapshots.CoverageRow], costs: Costs) -> list[ScopeMoney]:
+    """One entry per delegated scope, most revenue at stake first."""
+    by_scope: dict[str, list[snapshots.CoverageRow]] = {}
+    for row in rows:
+        by_scope.setdefault(row.scope.lower(), []).append(row)
+    subscriptions = {s for s in by_scope if s.count("/") == 2}
+    out = []
+    for key, at in by_scope.items():
+        parent = "/".join(key.split("/")[:3])
+        first = at[0]
+        out.append(
+            ScopeMoney(
+                scope=first.scope,
+                customer_tenant_id=first.customer_tenant_id,
+                customer_tenant_name=first.customer_tenant_name,
+                attributed=any(r.attributed for r in at),
+                cost=costs.get(key),
+                inside_subscription=key != parent and parent in subscriptions,
+            )
+        )
+    return sorted(out, key=lambda s: (s.attributed, -(s.revenue or -1.0), s.customer_tenant_name.lower(), s.scope))
+
+
+def _totals(entries: Sequence[ScopeMoney]) -> money.Totals:
+    return money.total_at_stake((e.cost, e.attributed) for e in entries if not e.inside_subscription)
+
+
+def money_json(coverage: store.Coverage | None, costs: Costs) -> dict[str, Any]:
+    rows = coverage.rows if coverage is not None else ()
+    entries = scope_money(rows, costs)
+    customers: dict[str, list[ScopeMoney]] = {}
+    for e in entries:
+        customers.setdefault(e.customer_tenant_id, []).append(e)
+    months = sorted({e.cost.month for e in entries if e.cost is not None and e.cost.known})
+    return {
+        "month": months[-1] if months else None,
+        "totals": _totals(entries).to_json(),
+        "customers": [
+            {
+                "customerTenantId": tid,
+                "customerTenantName": group[0].customer_tenant_name,
+                **_totals(group).to_json(),
+            }
+            for tid, group in sorted(customers.items(), key=lambda kv: kv[1][0].customer_tenant_name.lower())
+        ],
+        "scopes": [_scope_json(e) for e in entries],
+    }
+
+
+def _scope_json(e: ScopeMoney) -> dict[str, Any]:
+    cost = e.cost
+    known = cost is not None and cost.known
+    return {
+        "scope": e.scope,
+        "customerTenantId": e.customer_tenant_id,
+        "customerTenantName": e.customer_tenant_name,
+        "attributed": e.attributed,
+        "monthlyRevenue": round(cost.acr, 2) if known and cost else None,
+        "pecEligible": round(cost.pec_base, 2) if known and cost else None,
+        "currency": cost.currency if known and cost else None,
+        "month": cost.month if cost else None,
+        "costStatus": cost.status.value if cost else "not_read",
+        "byKind": {k: round(v, 2) for k, v in cost.by_kind().items()} if known and cost else {},
+        "note": (money.unreadable_reason(cost) if cost and not known else "" if cost else "not read yet"),
+        "insideDelegatedSubscription": e.inside_subscription,
+    }
+
+
+def money_lines(coverage: store.Coverage | None, costs: Costs) -> list[str]:
+    """Three lines for the terminal: what is attributed, what is at stake, what could not be read."""
+    if coverage is None or not coverage.rows or not costs:
+        return []
+    entries = scope_money(coverage.rows, costs)
+    totals = _totals(entries)
+    month = next((e.cost.month for e in entries if e.cost is not None and e.cost.known), "")
+    lines = [
+        f"Azure consumed revenue, {money.month_label(month)}: {totals.words('attributed')}/month attributed, "
+        f"{totals.words('at_stake')}/month at stake (scopes no linked identity earns credit on)."
+    ]
+    stake = [e for e in entries if not e.attributed and e.revenue]
+    for e in stake[:5]:
+        assert e.cost is not None
+        who = text_.clean(e.customer_tenant_name or e.customer_tenant_id)
+        lines.append(f"  at stake: {money.amount(e.cost.acr, e.cost.currency)}/month  {who}  {e.scope}")
+    if totals.unknown_scopes:
+        lines.append(f"  {text_.plural(totals.unknown_scopes, 'scope')} without a cost (not read yet, or unreadable).")
+    return lines
+
+
+def money_html(coverage: store.Coverage | None, costs: Costs) -> str:
+    """A section for the coverage page: totals, then per customer; every name escaped."""
+    if coverage is None or not coverage.rows or not costs:
+        return ""
+    document = money_json(coverage, costs)
+    totals = _totals(scope_money(coverage.rows, costs))
+    month = money.month_label(document["month"] or "")
+    rows = []
+    for c in document["customers"]:
+        attributed = " + ".join(money.amount(v, k) for k, v in c["attributed"].items()) or "—"
+        at_stake = " + ".join(money.amount(v, k) for k, v in c["atStake"].items()) or "—"
+        rows.append(
+            f"<tr><td>{html.escape(str(c['customerTenantName'] or c['customerTenantId'])[:200])}</td>"
+            f"<td>{html.escape(attributed)}</td><td>{html.escape(at_stake)}</td>"
+            f"<td>{c['scopesWithoutCost'] or ''}</td></tr>"
+        )
+    return (
+        '<section class="money"><h2>Revenue attributed and at stake</h2>'
+        f"<p>Azure consumed revenue, {html.escape(month)} (actual cost): "
+        f"<strong>{html.escape(totals.words('attributed'))}/month attributed</strong>, "
+        f"<strong>{html.escape(totals.words('at_stake'))}/month at stake</strong>.</p>"
+        "<table><thead><tr><th>Customer</th><th>Attributed /month</th><th>At stake /month</th>"
+        "<th>Scopes without cost</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>"
+    )
+
+
+def scope_cells(costs: Costs, scope: str) -> dict[str, str]:
+    """The money columns of one CSV row (its delegation's scope)."""
+    cost = costs.get(scope.lower())
+    if cost is None:
+        return {"monthlyRevenue": "", "currency": "", "costMonth": "", "costStatus": "not_read"}
+    known = cost.known
+    return {
+        "monthlyRevenue": f"{cost.acr:.2f}" if known else "",
+        "currency": cost.currency if known else "",
+        "costMonth": cost.month,
+        "costStatus": cost.status.value,
+    }
