@@ -67,6 +67,10 @@ class Demo:
             "PAL_ALERT_MAIL_TO": "cloud-ops@contosomsp.example",
             "PAL_WATCH_SCHEDULE": "0 */5 * * * *",
             "PAL_VERIFY_SCHEDULE": "0 0 */6 * * *",
+            "PAL_ALERT_DIGEST_HOUR": "0",
+            "PAL_COST": "true",
+            "PAL_COST_SCHEDULE": "0 30 2 * * *",
+            "PAL_PEC_RATE": "0.15",  # an example rate: Microsoft publishes none, so there is no default
         }
         os.environ.update(environment)
 
@@ -122,6 +126,24 @@ def first_watch(demo: Demo) -> None:
     for recorded in store.open_findings():
         finding = recorded.finding
         print(f"      [{finding.severity.value:<8}] {finding.title}")
+
+
+def cost_snapshot(demo: Demo) -> None:
+    """The daily cost snapshot reads last month's cost of every delegated scope (Cost Management)."""
+    import function_app
+    from shared import money
+    from shared.usecases import engine
+
+    function_app.cost_snapshot(timer())
+    cached = engine.get_engine().store.costs.all()
+    known = [c for c in cached.values() if c.known]
+    say(f"""
+        {len(cached)} scopes queried within Microsoft's per-tenant limits (12 queries per 10 s, 60 a minute,
+        600 an hour); {len(known)} read. What could not be read is said plainly:
+        """)
+    for c in sorted(cached.values(), key=lambda c: c.scope):
+        shown = f"{money.amount(c.acr, c.currency)}/month" if c.known else money.unreadable_reason(c)
+        print(f"      {c.scope[:72]:<72} {shown}")
 
 
 def new_customer(demo: Demo) -> None:
@@ -214,10 +236,16 @@ def operator_leaves(demo: Demo) -> None:
     for event in events:
         say(f"{DIM}Graph partner topic → identity_events: {event.get('type')} {event.get('subject')}{RESET}")
         function_app.identity_events(decode(event))
-    losses = [r.finding for r in engine.get_engine().store.open_findings()]
+    from shared.usecases import at_stake
+
+    running = engine.get_engine()
+    losses = [r.finding for r in at_stake.with_money(running, running.store.open_findings(), datetime.now(UTC))]
     for finding in losses:
         if finding.kind in ("attribution_lost", "identity_lost"):
             print(f"      [{finding.severity.value:<8}] {finding.title}")
+            print(
+                textwrap.fill(finding.facts.get("cost", ""), 100, initial_indent=" " * 17, subsequent_indent=" " * 17)
+            )
             print(textwrap.indent(finding.fix, "                 "))
     if any(f.kind == "identity_lost" and f.subject.endswith(DEMO_ASSIGNMENT) for f in losses):
         say("""
@@ -231,6 +259,7 @@ def verification(demo: Demo) -> None:
     """Someone removes a link by hand; the verification timer repairs it and reports coverage."""
     import function_app
     from shared import reports
+    from shared.reports import money as money_report
     from shared.usecases import engine
 
     automation = demo.principal("contoso-automation")
@@ -241,16 +270,22 @@ def verification(demo: Demo) -> None:
         """)
     function_app.verify_attribution(timer())
     say(f"After verify_attribution: contoso-automation linked to {demo.links().get(automation, 'no')} again.")
-    coverage = engine.get_engine().store.get_coverage()
+    store = engine.get_engine().store
+    coverage, costs = store.get_coverage(), store.costs.all()
+    for line in money_report.money_lines(coverage, costs):
+        print(textwrap.indent(line, "    "))
     print(textwrap.indent(reports.coverage_table(coverage, width=160), "    "))
-    REPORT.write_text(reports.coverage_html(coverage))
+    REPORT.write_text(reports.coverage_html(coverage, money=money_report.money_html(coverage, costs)))
     say(f"The same coverage as a self-contained HTML page: {REPORT}")
 
 
 def alerts(demo: Demo) -> None:
-    """Alerts reach the ops inbox: one message per batch, most severe first."""
+    """Alerts reach the ops inbox: one message per batch, most severe first; the daily digest too."""
     import function_app
+    from shared.usecases import engine
 
+    os.environ["PAL_ALERT_DIGEST"] = "true"  # on from here, so today's digest has coverage and costs to tell
+    engine.reset_engine()
     function_app.watch_delegations(timer())
     files = sorted(INBOX.glob("*.eml"))
     mailbox = demo.emulator.control("GET", "/mailbox")
@@ -268,6 +303,7 @@ STEPS: list[Callable[[Demo], None]] = [
     doctor,
     new_customer,
     first_watch,
+    cost_snapshot,
     person_delegation,
     operator_leaves,
     verification,
