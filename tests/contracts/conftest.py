@@ -112,6 +112,7 @@ def run_engine_flows(emulator: Emulator, events: list[tuple[str, dict[str, Any]]
         trigger(getattr(fn, "__name__", "timer"), lambda: fn(TimerRequest(past_due=False)))
 
     timer(function_app.verify_attribution)  # the whole estate: reads, links made for the identities it can act as
+    timer(function_app.cost_snapshot)  # last month's cost of every delegated scope (PAL_COST is on here)
     timer(function_app.watch_delegations)  # activity log, identity poll, Graph subscriptions
     assignment = str(uuid.uuid4())
     customer_sub = RELECLOUD["subscriptions"][0]["subscriptionId"]
@@ -221,6 +222,20 @@ def run_probes(emulator: Emulator) -> None:
         "GET", log, newcomer, params={"api-version": "2015-04-01", "$filter": f"eventTimestamp ge '{since}'"}
     )  # 403
 
+    cv = {"api-version": "2023-03-01"}
+    query = f"{scope}/providers/Microsoft.CostManagement/query"
+    body = {
+        "type": "ActualCost",
+        "timeframe": "TheLastMonth",
+        "dataset": {"aggregation": {"c": {"name": "Cost", "function": "Sum"}}},
+    }
+    probe.call("POST", query, newcomer, params=cv, json=body)  # no access: 403
+    probe.call("POST", query, params=cv, json={"timeframe": "TheLastMonth"})  # no type, no dataset: 400
+    emulator.control("POST", "/costs/qpu", {"quotas": [[3600, 1]]})
+    probe.call("POST", query, params=cv, json=body)
+    probe.call("POST", query, params=cv, json=body)  # over the QPU quota: 429
+    emulator.control("POST", "/costs/qpu", {"quotas": True})
+
     alice = PEOPLE["Alice Operator"]["objectId"]
     probe.call("GET", f"/v1.0/users/{alice}", graph=True)  # the default property set
     probe.call("GET", f"/v1.0/groups/{PEOPLE['Contoso MSP Operators']['objectId']}", graph=True)
@@ -250,6 +265,7 @@ def traffic(emulator_process: Emulator, azurite: str) -> Traffic:
             env.setenv(name, value)
         env.setenv("AzureWebJobsStorage", azurite)
         env.setenv("PAL_TABLE_PREFIX", "c" + uuid.uuid4().hex[:12])
+        env.setenv("PAL_COST", "true")
         engine.reset_engine()
         try:
             run_engine_flows(emulator_process, events, failures)

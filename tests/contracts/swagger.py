@@ -80,8 +80,11 @@ def _ref_uri(ref: str, file: str, *, request: bool = False) -> str:
     return f"{_uri(name, request=request)}#{pointer}"
 
 
-def convert(node: Any, file: str, *, request: bool = False) -> Any:
-    """One Swagger 2.0 schema as strict JSON Schema 2020-12 (see the module docstring)."""
+def convert(node: Any, file: str, *, request: bool = False, base: bool = False) -> Any:
+    """One Swagger 2.0 schema as strict JSON Schema 2020-12 (see the module docstring).
+
+    `base`: a definition other definitions extend through `allOf`; it stays open, and each heir is
+    closed over the base's properties and its own (a closed base would refuse its heirs' properties)."""
     if isinstance(node, list):
         return [convert(item, file, request=request) for item in node]
     if not isinstance(node, dict):
@@ -104,7 +107,7 @@ def convert(node: Any, file: str, *, request: bool = False) -> Any:
             out[key] = copy.deepcopy(value)
     if "format" in node and node["format"] in ("date-time", "uuid", "duration", "int32"):
         out["format"] = node["format"]
-    if ("properties" in node or "allOf" in node) and "additionalProperties" not in node:
+    if ("properties" in node or "allOf" in node) and "additionalProperties" not in node and not base:
         out["unevaluatedProperties"] = False
     if ("properties" in node or "allOf" in node) and "type" not in node:
         out["type"] = "object"
@@ -169,6 +172,16 @@ class Operation:
         return f"{self.operation_id} ({self.file})"
 
 
+def _allof_bases(doc: dict[str, Any]) -> set[str]:
+    """The document's own definitions that another one extends through `allOf` (e.g. a Resource)."""
+    return {
+        sub["$ref"].rsplit("/", 1)[-1]
+        for definition in doc.get("definitions", {}).values()
+        for sub in definition.get("allOf", [])
+        if isinstance(sub, dict) and str(sub.get("$ref", "")).startswith("#/definitions/")
+    }
+
+
 def _group(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
@@ -184,8 +197,9 @@ class Specs:
         resources = []
         for mode in ("response", "request"):
             for name, doc in self.documents.items():
-                converted = {"definitions": {k: convert(v, name, request=mode == "request") for k, v in
-                                             doc.get("definitions", {}).items()}}  # fmt: skip
+                bases = _allof_bases(doc)
+                converted = {"definitions": {k: convert(v, name, request=mode == "request", base=k in bases)
+                                             for k, v in doc.get("definitions", {}).items()}}  # fmt: skip
                 resources.append((_uri(name, request=mode == "request"), DRAFT202012.create_resource(converted)))
         self.registry: referencing.Registry = referencing.Registry().with_resources(resources)
 

@@ -155,3 +155,25 @@ def test_events_need_their_envelope_and_their_data(checker: Checker) -> None:
     broken = {**event, "data": {"status": "Succeeded", "claims": "aud=x"}, "extra": 1}
     checker.event({k: v for k, v in broken.items() if k != "dataVersion"}, result, "unit")
     assert len(result.errors) == 3, result.errors  # extra, dataVersion missing, claims not an object
+
+
+COST_ANSWER = {
+    "id": "subscriptions/s/providers/Microsoft.CostManagement/query/q",
+    "name": "q",
+    "type": "microsoft.costmanagement/Query",
+    "properties": {"nextLink": None, "columns": [{"name": "Cost", "type": "Number"}], "rows": [[1.5]]},
+}
+
+
+def test_a_definition_extended_through_allof_still_closes_its_heir(checker: Checker) -> None:
+    """The cost query's answer extends CostManagementResource: the base's and its own properties pass,
+    anything else still fails, in the answer and inside its `properties`."""
+    path, query = "/subscriptions/s/providers/Microsoft.CostManagement/query", "api-version=2023-03-01"
+    assert response_errors(checker, "POST", path, query, 200, COST_ANSWER) == []
+    extra = {**COST_ANSWER, "surprise": 1}
+    assert any("surprise" in e for e in response_errors(checker, "POST", path, query, 200, extra))
+    inner = copy.deepcopy(COST_ANSWER)
+    inner["properties"]["total"] = 3
+    assert any("total" in e for e in response_errors(checker, "POST", path, query, 200, inner))
+    body = {"type": "ActualCost", "timeframe": "TheLastMonth", "dataset": {"grouping": [{"type": "Dimension"}]}}
+    assert request_errors(checker, "POST", path, query, 200, requestBody=body, requestBytes=1)  # no grouping name
