@@ -150,3 +150,30 @@ def test_on_a_large_estate_one_run_stays_within_the_documented_limits(emulator, 
     assert len(palwatch.store.costs.all()) == min(
         len(scopes), first.due - first.left_for_next_run + second.due - second.left_for_next_run
     )
+
+
+def test_report_and_coverage_page_show_revenue_attributed_and_at_stake(emulator, palwatch, capsys):
+    import json
+
+    from shared import cli
+    from shared.usecases import verify
+
+    verify_now()
+    emulator.control("POST", "/costs/qpu", {"quotas": False})
+    costs.run_cost_snapshot(palwatch, NOW, pacer=fake_pacer(FakeClock()), force=True)
+    mark = emulator.journal()[-1]["seq"]
+
+    assert cli.main(["report", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)["money"]
+    assert document["month"] == "2026-11"
+    assert document["totals"]["attributed"]["USD"] > 0
+    woodgrove = next(c for c in document["customers"] if c["customerTenantName"] == "Woodgrove Bank")
+    assert woodgrove["atStake"] == {"USD": 1450}  # the dev subscription; the core one's EA view charges are off
+    assert woodgrove["scopesWithoutCost"] == 1
+    assert cli.main(["report"]) == 0
+    assert "at stake" in capsys.readouterr().out
+    page = verify.coverage_page(palwatch, "html", "")
+    assert "Revenue attributed and at stake" in page.body
+    csv_page = verify.coverage_page(palwatch, "csv", "")
+    assert "monthlyRevenue" in csv_page.body.splitlines()[0]
+    assert not [r for r in emulator.journal() if r["seq"] > mark and r["path"].lower().endswith(QUERY)]
