@@ -18,16 +18,17 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from azure.core import MatchConditions
 from azure.core import exceptions as core_errors
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PARTITION = "notice"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -170,21 +171,30 @@ class Outbox:
                 raise OutboxError(f"cannot create table {self.table_name}: {type(exc).__name__}") from exc
         return self._client
 
+    def _with_table(self, action: Callable[[TableClient], T]) -> T:
+        """Run `action`; when the table vanished since this process created it, create it again and retry once."""
+        try:
+            return action(self._table())
+        except core_errors.HttpResponseError as exc:
+            if getattr(exc, "error_code", None) != "TableNotFound" and "TableNotFound" not in str(exc):
+                raise
+        log.warning("outbox: table %s is missing; creating it again", self.table_name)
+        self._client = None
+        return action(self._table())
+
     # -- writing notices -------------------------------------------------------------------
 
     def _existing_keys(self, keys: set[str]) -> set[str]:
         if len(keys) <= 20:
             return set()  # a handful: conditional inserts are cheaper than a scan
-        found = set()
-        for entity in self._table().query_entities(
-            "PartitionKey eq @pk", parameters={"pk": PARTITION}, select=["RowKey"]
-        ):
-            found.add(entity["RowKey"])
-        return found & keys
+        rows = self._with_table(
+            lambda t: list(t.query_entities("PartitionKey eq @pk", parameters={"pk": PARTITION}, select=["RowKey"]))
+        )
+        return {entity["RowKey"] for entity in rows} & keys
 
     def _create_one(self, entity: dict[str, Any]) -> bool:
         try:
-            self._table().create_entity(entity)
+            self._with_table(lambda t: t.create_entity(entity))
         except core_errors.ResourceExistsError:
             return False
         return True
@@ -233,7 +243,8 @@ class Outbox:
 
     def _query(self, query_filter: str, parameters: dict[str, Any]) -> list[OutboxEntry]:
         try:
-            return [_entry(e) for e in self._table().query_entities(query_filter, parameters=parameters)]
+            rows = self._with_table(lambda t: list(t.query_entities(query_filter, parameters=parameters)))
+            return [_entry(e) for e in rows]
         except core_errors.AzureError as exc:
             raise OutboxError(f"cannot read {self.table_name}: {type(exc).__name__}") from exc
 
@@ -252,7 +263,7 @@ class Outbox:
 
     def get(self, notice_id: str) -> OutboxEntry | None:
         try:
-            return _entry(self._table().get_entity(PARTITION, row_key(notice_id)))
+            return _entry(self._with_table(lambda t: t.get_entity(PARTITION, row_key(notice_id))))
         except core_errors.ResourceNotFoundError:
             return None
         except core_errors.AzureError as exc:

@@ -55,6 +55,17 @@ class RememberedIdentity:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """A named lease as stored: its holder renews `expires_at` while it runs."""
+
+    name: str
+    owner: str
+    acquired_at: datetime
+    renewed_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Coverage:
     generated_at: datetime
     rows: tuple[CoverageRow, ...]
@@ -240,7 +251,7 @@ class Store:
             "By": codec.text(by)[:500],
             "At": codec.iso(at),
         }
-        _upsert(self._t.table("Attestations"), row)
+        tables.upsert(self._t.table("Attestations"), row)
 
     def list_attested_users(self) -> list[Attestation]:
         return [
@@ -255,7 +266,9 @@ class Store:
         ]
 
     def remove_attestation(self, tenant_id: str, object_id: str) -> None:
-        _delete(self._t.table("Attestations"), keys.encode_key(tenant_id.lower()), keys.encode_key(object_id.lower()))
+        tables.delete(
+            self._t.table("Attestations"), keys.encode_key(tenant_id.lower()), keys.encode_key(object_id.lower())
+        )
 
     # ------------------------------------------------------------ remembered identities
 
@@ -272,7 +285,7 @@ class Store:
             "PartnerId": identity.partner_id,
             "LinkCheckedAt": codec.iso(identity.link_checked_at),
         }
-        _upsert(self._t.table("Identities"), row)
+        tables.upsert(self._t.table("Identities"), row)
 
     def list_remembered_identities(self) -> list[RememberedIdentity]:
         return [
@@ -300,7 +313,7 @@ class Store:
             "TenantId": tenant_id.lower(),
             "RetryAt": codec.iso(retry_at),
         }
-        _upsert(self._t.table("NotInstalled"), row)
+        tables.upsert(self._t.table("NotInstalled"), row)
 
     def list_not_installed(self) -> dict[tuple[str, str], datetime]:
         """(client id, tenant id) -> when to ask again."""
@@ -312,25 +325,53 @@ class Store:
         return out
 
     def forget_not_installed(self, client_id: str, tenant_id: str) -> None:
-        _delete(self._t.table("NotInstalled"), keys.encode_key(client_id.lower()), keys.encode_key(tenant_id.lower()))
+        tables.delete(
+            self._t.table("NotInstalled"), keys.encode_key(client_id.lower()), keys.encode_key(tenant_id.lower())
+        )
 
     # ------------------------------------------------------------ leases
 
     def try_acquire(self, name: str, owner: str, ttl: timedelta, now: datetime) -> bool:
-        """Take the named lease for `ttl` unless someone else holds an unexpired one."""
+        """Take (or, as its owner, renew) the named lease for `ttl` unless someone else holds an
+        unexpired one. A storage failure raises: False always means another holder."""
         client = self._t.table("Leases")
         rk = keys.encode_key(name)
-        row = {"PartitionKey": "lease", "RowKey": rk, "Name": name, "Owner": owner, "ExpiresAt": codec.iso(now + ttl)}
         for _ in range(_ATTEMPTS):
             current = tables.get(client, "lease", rk)
+            acquired = now
             if current is not None:
                 expires = codec.when(current.get("ExpiresAt"))
                 if current.get("Owner") != owner and expires is not None and expires > now:
                     return False
+                if current.get("Owner") == owner:
+                    acquired = codec.when(current.get("AcquiredAt")) or now
+            row = {
+                "PartitionKey": "lease",
+                "RowKey": rk,
+                "Name": name,
+                "Owner": owner,
+                "AcquiredAt": codec.iso(acquired),
+                "RenewedAt": codec.iso(now),
+                "ExpiresAt": codec.iso(now + ttl),
+            }
             if tables.write(client, row, None if current is None else tables.etag_of(current)):
                 return True
             # Someone wrote between our read and write: look again (they probably hold it now).
         return False
+
+    def get_lease(self, name: str) -> Lease | None:
+        """Who holds the named lease, since when and until when; None when nobody ever took it."""
+        entity = tables.get(self._t.table("Leases"), "lease", keys.encode_key(name))
+        if entity is None:
+            return None
+        expires = codec.when(entity.get("ExpiresAt")) or datetime.min
+        return Lease(
+            name,
+            str(entity.get("Owner", "")),
+            codec.when(entity.get("AcquiredAt")) or expires,
+            codec.when(entity.get("RenewedAt")) or expires,
+            expires,
+        )
 
     def release(self, name: str, owner: str) -> None:
         """Give the lease back if we hold it; idempotent."""
@@ -363,13 +404,11 @@ class Store:
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
         old = tables.get(client, "meta", "current")
         if old is not None and old.get("Generation") and old.get("Digest") == digest:
-            _upsert(client, {**old, "GeneratedAt": codec.iso(now)})
+            tables.upsert(client, {**old, "GeneratedAt": codec.iso(now)})
             return
         entities = [{"PartitionKey": generation, "RowKey": f"{i:08d}", "Row": text} for i, text in enumerate(texts)]
         for start in range(0, len(entities), _BATCH):
-            batch = [("upsert", e) for e in entities[start : start + _BATCH]]
-            with errors.wrapped("write coverage"):
-                client.submit_transaction(batch)
+            tables.submit(client, [("upsert", e) for e in entities[start : start + _BATCH]], "write coverage")
         pointer = {
             "PartitionKey": "meta",
             "RowKey": "current",
@@ -378,7 +417,7 @@ class Store:
             "Count": len(entities),
             "Digest": digest,
         }
-        _upsert(client, pointer)
+        tables.upsert(client, pointer)
         if old is not None and old.get("Generation") and old.get("Generation") != generation:
             self._drop_generation(old["Generation"])
 
@@ -386,9 +425,7 @@ class Store:
         client = self._t.table("Coverage")
         stale = list(tables.query(client, "PartitionKey eq @pk", {"pk": generation}))
         for start in range(0, len(stale), _BATCH):
-            batch = [("delete", e) for e in stale[start : start + _BATCH]]
-            with errors.wrapped("drop old coverage"):
-                client.submit_transaction(batch)
+            tables.submit(client, [("delete", e) for e in stale[start : start + _BATCH]], "drop old coverage")
 
     def get_coverage(self) -> Coverage | None:
         client = self._t.table("Coverage")
@@ -435,9 +472,9 @@ class Store:
                 if not tables.transact(client, chunk):  # a row to delete was gone already: row by row
                     for kind, row in chunk:
                         if kind == "upsert":
-                            _upsert(client, row)
+                            tables.upsert(client, row)
                         else:
-                            _delete(client, row["PartitionKey"], row["RowKey"])
+                            tables.delete(client, row["PartitionKey"], row["RowKey"])
 
     # ------------------------------------------------------------ small JSON state
 
@@ -445,7 +482,7 @@ class Store:
         data = json.dumps(value, sort_keys=True)
         if len(data) > codec.MAX_TEXT:
             raise errors.PermanentStoreError(f"state {name[:60]!r} is too large ({len(data)} characters)")
-        _upsert(
+        tables.upsert(
             self._t.table("State"),
             {"PartitionKey": "state", "RowKey": keys.encode_key(name), "Name": name, "Json": data},
         )
@@ -468,18 +505,6 @@ def _chunks(pending: list[tuple[Any, Any]]) -> Iterable[list[tuple[Any, Any]]]:
         size += row_size
     if chunk:
         yield chunk
-
-
-def _upsert(client: Any, row: dict[str, Any]) -> None:
-    from azure.data.tables import UpdateMode
-
-    with errors.wrapped(f"write {client.table_name}"):
-        client.upsert_entity(row, mode=UpdateMode.REPLACE)
-
-
-def _delete(client: Any, pk: str, rk: str) -> None:
-    with errors.wrapped("delete " + client.table_name):
-        client.delete_entity(pk, rk)  # succeeds when already gone
 
 
 def _sorted(rows: list[model.RecordedFinding]) -> list[model.RecordedFinding]:

@@ -1,18 +1,25 @@
-"""Table Storage access: one service client, tables created lazily once per process.
+"""Table Storage access: one service client, tables created on first use and again when they vanish.
 
 Used only by `shared.store` modules. azure-data-tables is imported lazily (cold start); its
-own retry policy is bounded so a handler finishes in seconds.
+own retry policy is bounded so a handler finishes in seconds. A table is created the first time
+a process uses it; when it disappears later (deleted by hand, Azurite restarted in memory), the
+first operation that meets `TableNotFound` creates it again and retries once, so a live worker
+never mistakes a missing table for a lost race.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from shared.store import errors
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _CREATED: set[tuple[str, str]] = set()  # (account url, table) created by this process
 _CREATED_LOCK = threading.Lock()
@@ -95,26 +102,57 @@ def _options(session: Any) -> dict[str, Any]:
     return {**_CLIENT_OPTIONS, "transport": RequestsTransport(session=session, session_owner=False)}
 
 
+def table_missing(error: BaseException) -> bool:
+    """Whether a storage error says the table itself does not exist (not just the entity)."""
+    code = getattr(error, "error_code", None)
+    return code == "TableNotFound" or "TableNotFound" in str(error)
+
+
+def recreate(client: Any) -> None:
+    """Create `client`'s table again after it vanished; another writer doing the same is fine."""
+    from azure.core.exceptions import ResourceExistsError
+
+    log.warning("table %s is missing; creating it again", client.table_name)
+    with errors.wrapped(f"create table {client.table_name}"), contextlib.suppress(ResourceExistsError):
+        client.create_table()
+
+
+def call(client: Any, operation: str, action: Callable[[], T]) -> T:
+    """Run one storage operation, errors wrapped; a vanished table is created again and the operation retried once."""
+    from azure.core.exceptions import HttpResponseError
+
+    with errors.wrapped(f"{operation} {client.table_name}"):
+        try:
+            return action()
+        except HttpResponseError as e:  # ResourceNotFoundError, TableTransactionError
+            if not table_missing(e):
+                raise
+        recreate(client)
+        return action()
+
+
 def query(client: Any, flt: str, parameters: Mapping[str, Any] | None = None) -> Iterator[Any]:
-    """Entities matching an OData filter, paging hidden, errors wrapped."""
-    with errors.wrapped(f"query {client.table_name}"):
-        yield from client.query_entities(flt, parameters=dict(parameters or {}))
+    """Entities matching an OData filter, paging hidden, errors wrapped (a vanished table is empty)."""
+    return iter(call(client, "query", lambda: list(client.query_entities(flt, parameters=dict(parameters or {})))))
 
 
 def list_all(client: Any) -> Iterator[Any]:
-    with errors.wrapped(f"list {client.table_name}"):
-        yield from client.list_entities()
+    return iter(call(client, "list", lambda: list(client.list_entities())))
 
 
 def get(client: Any, pk: str, rk: str) -> Any | None:
     """The entity, or None when absent."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    with errors.wrapped(f"read {client.table_name}"):
+    def read() -> Any | None:
         try:
             return client.get_entity(pk, rk)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as e:
+            if table_missing(e):
+                raise
             return None
+
+    return call(client, "read", read)
 
 
 def etag_of(entity: Any) -> str:
@@ -167,7 +205,7 @@ def write(client: Any, entity: dict[str, Any], etag: str | None) -> bool:
     from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
     from azure.data.tables import UpdateMode
 
-    with errors.wrapped(f"write {client.table_name}"):
+    def attempt() -> bool:
         try:
             if etag is None:
                 client.create_entity(entity)
@@ -175,6 +213,31 @@ def write(client: Any, entity: dict[str, Any], etag: str | None) -> bool:
                 client.update_entity(
                     entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
                 )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        except ResourceNotFoundError as e:
+            if table_missing(e):
+                raise
+            return False  # the entity we read was deleted meanwhile
+        except (ResourceExistsError, ResourceModifiedError):
             return False
-    return True
+        return True
+
+    return call(client, "write", attempt)
+
+
+def upsert(client: Any, row: dict[str, Any]) -> None:
+    from azure.data.tables import UpdateMode
+
+    call(client, "write", lambda: client.upsert_entity(row, mode=UpdateMode.REPLACE))
+
+
+def delete(client: Any, pk: str, rk: str) -> None:
+    """Delete the entity; succeeds when it (or its whole table) is already gone."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    with errors.wrapped(f"delete {client.table_name}"), contextlib.suppress(ResourceNotFoundError):
+        client.delete_entity(pk, rk)
+
+
+def submit(client: Any, operations: list[tuple[str, dict[str, Any]]], operation: str) -> None:
+    """One table transaction, errors wrapped; a vanished table is created again first."""
+    call(client, operation, lambda: client.submit_transaction(operations))

@@ -26,10 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from shared import catalogue, model, reconcile
@@ -39,6 +38,7 @@ from shared.usecases import (
     alerts,
     delegations,
     estate_scan,
+    leases,
     link_guard,
     observe,
     outcomes,
@@ -52,7 +52,6 @@ from shared.usecases.links import Links
 log = logging.getLogger(__name__)
 
 LEASE = "verify"
-LEASE_TTL = timedelta(minutes=20)  # longer than a Functions timeout: a crashed run frees it soon after
 LAST_STATE = "verify-last"
 OWNED_KINDS = frozenset(
     {
@@ -142,18 +141,17 @@ def run_verify(
     """One verification of the whole estate. Raises only when the run as a whole failed."""
     if past_due:
         log.info("verification is past due; running now")
-    store = engine.store
-    owner = uuid.uuid4().hex
-    if not store.try_acquire(LEASE, owner, LEASE_TTL, _wall(now)):
-        log.info("another verification holds the lease; skipping")
-        return VerifyOutcome("skipped", problems=["another verification is running"])
-    try:
-        return _verify(engine, now, owner, progress)
-    finally:
-        store.release(LEASE, owner)
+    wall = _wall(now)
+    held = leases.HeldLease.acquire(engine.store, LEASE, wall)
+    if held is None:
+        why = leases.describe_holder(engine.store, LEASE, wall)
+        log.info("verification skipped: %s", why)
+        return VerifyOutcome("skipped", problems=[why])
+    with held:
+        return _verify(engine, now, progress)
 
 
-def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None) -> VerifyOutcome:
+def _verify(engine: Engine, now: datetime, progress: Progress | None) -> VerifyOutcome:
     started = time.monotonic()
     store = engine.store
     out = VerifyOutcome("ok", mode=engine.settings.mode)
@@ -167,7 +165,6 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     say("enumerate", 0, 1)
     inventory = estate_scan.enumerate_estate(engine, progress=progress, previous=previous.values(), now=now)
     _describe_inventory(out, inventory)
-    _renew(store, owner, now)
 
     # 2. Links of every identity we act as: drift in the managing tenant, then customer tenants.
     say("links", 0, 1)
@@ -181,7 +178,6 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     check.merge(customer)
     out.customer_tenants = customer.tenants
     out.problems += check.problems
-    _renew(store, owner, now)
 
     # 3. Decide every delegation, link what it asks for, decide again.
     say("assess", 0, 1)
@@ -197,7 +193,6 @@ def _verify(engine: Engine, now: datetime, owner: str, progress: Progress | None
     if result.halted:
         return _halted(engine, out, links, now, started)
     plan = result.plan
-    _renew(store, owner, now)
 
     # 4. Findings: exactly those that hold now, for everything this run could judge.
     say("record", 0, 1)
@@ -321,10 +316,6 @@ def _stale_subjects(
             if tenant == managing or not links.problems:
                 stale.add(f.subject)
     return stale
-
-
-def _renew(store: Any, owner: str, now: datetime) -> None:
-    store.try_acquire(LEASE, owner, LEASE_TTL, _wall(now))
 
 
 def _wall(now: datetime) -> datetime:

@@ -275,17 +275,17 @@ def timedelta_hours(hours: int):
 def test_one_verification_at_a_time_and_a_crashed_one_does_not_block_the_next(emulator, palwatch):
     from datetime import UTC, datetime, timedelta
 
-    from shared.usecases import verify
+    from shared.usecases import leases, verify
 
     now = datetime.now(UTC)
-    assert palwatch.store.try_acquire(verify.LEASE, "another-instance", verify.LEASE_TTL, now)
+    assert palwatch.store.try_acquire(verify.LEASE, "another-instance", leases.TTL, now)
 
     running_elsewhere = verify.run_verify(palwatch, now)
     assert running_elsewhere.status == "skipped"
     assert palwatch.store.get_coverage() is None
 
     # That instance crashed without releasing: once its lease expires the next run proceeds.
-    later = now + verify.LEASE_TTL + timedelta(seconds=1)
+    later = now + leases.TTL + timedelta(seconds=1)
     assert verify.run_verify(palwatch, later).status in ("ok", "partial")
     assert palwatch.store.get_coverage() is not None
 
