@@ -199,7 +199,45 @@ class _Doctor:
             now=now,
         )
         self.partner_id_check()
+        if s.storage.configured:
+            self.alert_delivery_check()
         return self.results
+
+    def alert_delivery_check(self) -> None:
+        """What the last runs recorded about the alert channels: a failing channel, refused alerts."""
+        from shared.store import errors as store_errors
+        from shared.store import outbox, store
+
+        name = "alert delivery"
+        storage = self.s.storage
+        try:
+            if storage.connection_string:
+                state = store.Store.from_connection_string(storage.connection_string, prefix=storage.table_prefix)
+                box = outbox.Outbox(storage.connection_string, prefix=storage.table_prefix)
+            else:
+                from azure.data.tables import TableServiceClient
+
+                mi = self.credentials.managed_identity()
+                state = store.Store.from_endpoint(storage.endpoint, mi, prefix=storage.table_prefix)
+                box = outbox.Outbox(TableServiceClient(storage.endpoint, credential=mi), prefix=storage.table_prefix)
+            failing = [r.finding for r in state.open_findings() if r.finding.subject.startswith("channel:")]
+            dead = box.list_dead()
+        except (store_errors.StoreError, outbox.OutboxError, ValueError) as e:
+            self.add(name, WARN, f"the store could not be read: {e}", required=False)
+            return
+        if failing:
+            detail = "; ".join(f"{f.title} ({f.facts.get('lastError', '')})" for f in failing)
+            self.add(name, FAIL, detail, failing[0].fix)
+        elif dead:
+            self.add(
+                name,
+                WARN,
+                f"{len(dead)} alert(s) were refused for good by a channel that accepts others",
+                "`palwatch findings --all` lists them; check what the receiving side refuses",
+                required=False,
+            )
+        else:
+            self.add(name, OK, "no channel failing, no alert refused")
 
     # -- tokens ----------------------------------------------------------------------------------
 

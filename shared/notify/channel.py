@@ -17,13 +17,21 @@ from shared.notify import notices as notices_
 
 
 class DeliveryError(Exception):
-    """A send that did not go through. `transient` failures are retried longer than permanent ones."""
+    """A send that did not go through.
 
-    def __init__(self, message: str, *, transient: bool = True, retry_after: float | None = None) -> None:
+    `transient`: a later try may pass (network, throttling, 5xx). `channel_wide`: the channel
+    itself refuses (credentials, sender, recipients, a webhook that no longer exists), so every
+    message would fail the same way; the notices are not to blame and stay pending.
+    """
+
+    def __init__(
+        self, message: str, *, transient: bool = True, retry_after: float | None = None, channel_wide: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.transient = transient
         self.retry_after = retry_after
+        self.channel_wide = channel_wide
 
 
 @runtime_checkable
@@ -44,6 +52,11 @@ class Channel(Protocol):
 def transient_status(status: int) -> bool:
     """Timeouts, throttling and server errors may pass on a later try; other 4xx will not."""
     return status in (408, 425, 429) or status >= 500
+
+
+def channel_wide_status(status: int) -> bool:
+    """HTTP answers that refuse the caller or the endpoint, whatever the message said."""
+    return status in (401, 403, 404, 410)
 
 
 def describe(exc: BaseException) -> str:

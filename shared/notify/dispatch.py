@@ -5,9 +5,21 @@ sends are retried): `Dispatcher(outbox, channels).dispatch(now)`. One run lists 
 entries, claims those some channel is due to send (etag lease: two dispatchers never both
 hold one), sends every pending notice of a channel as one message, and records per channel
 `sent`, a failure with its back-off (`next_attempt_at`, `attempts`), `skipped` (a channel
-that does not carry that kind, e.g. Event Grid and reminders) or `dead` after too many
-attempts. A dead letter is itself reported on the other channels. No channel exception
-escapes: a run fails only when the outbox itself cannot be read.
+that does not carry that kind, e.g. Event Grid and reminders) or `dead`.
+
+A failure is the channel's unless proven to be the notice's. When the channel as a whole fails
+(unreachable, throttled, bad credentials, refused sender or recipients, or it refuses every
+message it is offered) its notices stay pending with back-off for as long as it takes, and the
+report names the channel `down` (the use case turns that into a `configuration` finding). Only a
+notice the channel refuses permanently, alone, while it accepts other messages, is given up
+(`dead`) after a few tries; a dead letter is reported on every channel, its own included. No
+channel exception escapes: a run fails only when the outbox itself cannot be read.
+
+Delivery is at least once. A dispatcher that dies between a channel's send and `complete` (or a
+send whose answer is lost to a timeout) leaves the notice pending; after its claim expires the
+next run sends it again, in a message of its own with the notices of that same claim, so the
+resend carries the same identity (Message-ID, `X-PALWatch-Notice` headers, webhook `id`, Event
+Grid event ids) and receivers can drop it.
 
 The outbox is `shared.store.outbox.Outbox`, used through the `OutboxLike` protocol because
 store and notify are peer layers that do not import each other.
@@ -33,6 +45,7 @@ log = logging.getLogger(__name__)
 # Delivery states, as shared.store.outbox stores them.
 PENDING, SENT, SKIPPED, DEAD = "pending", "sent", "skipped", "dead"
 TERMINAL = frozenset({SENT, SKIPPED, DEAD})
+_REFUSED = "refused alone: "  # marks a delivery's last error as a refusal of the notice itself
 
 
 class OutboxLike(Protocol):
@@ -50,8 +63,8 @@ class OutboxLike(Protocol):
 class DispatchPolicy:
     # Timers run every few minutes; with back-off capped at an hour, 36 transient failures
     # take about a day and a half: a channel down for hours still delivers everything.
-    max_attempts: int = 36
-    max_permanent_attempts: int = 3  # 4xx, refused recipients, bad credentials: fix the setting
+    max_permanent_attempts: int = 3  # refusals of one notice while the channel accepts others
+    max_probes: int = 20  # notices tried one by one when a batch is refused, to find the culprit
     base_delay: timedelta = timedelta(minutes=1)
     max_delay: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(minutes=10)  # longer than any send's timeouts
@@ -70,6 +83,11 @@ class ChannelReport:
     pending: int = 0  # notices still owed on this channel after the run
     messages: int = 0  # messages (or publish calls) that went through
     errors: list[str] = field(default_factory=list)
+    down: str = ""  # why the channel as a whole failed this run ("" when it did not)
+
+    @property
+    def tried(self) -> bool:
+        return bool(self.messages or self.down or self.errors)
 
 
 @dataclass
@@ -98,6 +116,9 @@ class _Work:
     entry: Any
     notice: notices_.Notice | None
     deliveries: dict[str, Any]
+    # The dispatcher whose claim on this entry expired before it recorded anything: it may have
+    # sent it. Such entries are resent with the others of that claim, never with new notices.
+    orphan_of: str = ""
 
 
 class Dispatcher:
@@ -182,6 +203,7 @@ class Dispatcher:
             settles = all(s in TERMINAL for s in states.values())  # only needs marking done
             if not (owes or settles or work.notice is None):
                 continue
+            work.orphan_of = work.entry.claimed_by
             taken = self.outbox.claim(work.entry, self.owner, now, self.policy.lease)
             if taken is None:
                 report.contended += 1
@@ -228,16 +250,121 @@ class Dispatcher:
                 todo.append(work)
         size = max(1, min(self.policy.max_batch, getattr(ch, "max_batch", self.policy.max_batch)))
         todo.sort(key=lambda w: w.notice.sort_key if w.notice else ())
-        for start in range(0, len(todo), size):
-            chunk = todo[start : start + size]
-            error = self._try_send(ch, [w.notice for w in chunk if w.notice], now)
-            if error is None:
-                stats.sent += len(chunk)
-                stats.messages += 1
-            else:
-                stats.errors.append(error.message)
-            for work in chunk:
-                self._record(ch, work, now=now, error=error, stats=stats, report=report, dead=dead)
+        groups: dict[str, list[_Work]] = {}
+        for work in todo:  # what a dead dispatcher claimed goes out as it went before: same Message-ID
+            groups.setdefault(work.orphan_of, []).append(work)
+        for orphan_of, group in sorted(groups.items(), key=lambda g: g[0] == ""):
+            if orphan_of:
+                log.warning("alerts: resending %d notice(s) whose delivery was never recorded", len(group))
+            for start in range(0, len(group), size):
+                self._deliver(ch, group[start : start + size], now=now, report=report, dead=dead)
+
+    def _deliver(
+        self,
+        ch: channel_.Channel,
+        chunk: list[_Work],
+        *,
+        now: datetime,
+        report: DispatchReport,
+        dead: dict[str, list[tuple[notices_.Notice, str]]],
+    ) -> None:
+        """One message for `chunk`; when refused, find out whether the channel or a notice is to blame."""
+        stats = report.channels[ch.name]
+        error = self._try_send(ch, [w.notice for w in chunk if w.notice], now)
+        if error is None:
+            self._sent(ch, chunk, now, stats)
+            return
+        stats.errors.append(error.message)
+        if error.transient or error.channel_wide:
+            self._channel_failed(ch, chunk, error, now, stats)
+            return
+        refused: list[tuple[_Work, channel_.DeliveryError]] = []
+        untried = chunk
+        if len(chunk) == 1:
+            refused, untried = [(chunk[0], error)], []
+        else:  # refused as a whole: offer the notices one by one
+            probes, untried = chunk[: self.policy.max_probes], chunk[self.policy.max_probes :]
+            for i, work in enumerate(probes):
+                single = self._try_send(ch, [work.notice] if work.notice else [], now)
+                if single is None:
+                    self._sent(ch, [work], now, stats)
+                elif single.transient or single.channel_wide:
+                    untried = probes[i:] + untried
+                    error = single
+                    break
+                else:
+                    refused.append((work, single))
+        if stats.messages:  # the channel works: what it refused is the notices' problem
+            for work, why in refused:
+                self._refused(ch, work, why, now=now, report=report, dead=dead)
+            for work in untried:  # left for the next run, no attempt counted
+                work.deliveries[ch.name] = dataclasses.replace(work.entry.delivery(ch.name), next_attempt_at=now)
+        else:
+            self._channel_failed(ch, [w for w, _ in refused] + untried, error, now, stats)
+
+    def _sent(self, ch: channel_.Channel, works: list[_Work], now: datetime, stats: ChannelReport) -> None:
+        stats.sent += len(works)
+        stats.messages += 1
+        for work in works:
+            current = work.entry.delivery(ch.name)
+            work.deliveries[ch.name] = dataclasses.replace(
+                current, state=SENT, attempts=current.attempts + 1, sent_at=now, next_attempt_at=None, last_error=""
+            )
+
+    def _channel_failed(
+        self,
+        ch: channel_.Channel,
+        works: list[_Work],
+        error: channel_.DeliveryError,
+        now: datetime,
+        stats: ChannelReport,
+    ) -> None:
+        """The channel is down or misconfigured: every notice stays pending, retried with back-off."""
+        stats.down = error.message
+        for work in works:
+            current = work.entry.delivery(ch.name)
+            attempts = current.attempts + 1
+            delay = self.policy.backoff(attempts)
+            if error.retry_after:
+                delay = max(delay, timedelta(seconds=min(error.retry_after, 86400)))
+            work.deliveries[ch.name] = dataclasses.replace(
+                current, state=PENDING, attempts=attempts, next_attempt_at=now + delay, last_error=error.message
+            )
+            stats.failed += 1
+
+    def _refused(
+        self,
+        ch: channel_.Channel,
+        work: _Work,
+        error: channel_.DeliveryError,
+        *,
+        now: datetime,
+        report: DispatchReport,
+        dead: dict[str, list[tuple[notices_.Notice, str]]],
+    ) -> None:
+        """The channel refused this notice while accepting others: give it up after a few tries."""
+        stats = report.channels[ch.name]
+        current = work.entry.delivery(ch.name)
+        refusals = int(current.last_error.startswith(_REFUSED)) * current.attempts + 1
+        message = f"{_REFUSED}{error.message}"
+        if refusals >= self.policy.max_permanent_attempts:
+            work.deliveries[ch.name] = dataclasses.replace(
+                current, state=DEAD, attempts=current.attempts + 1, next_attempt_at=None, last_error=message
+            )
+            stats.dead += 1
+            report.dead_letters.append(work.entry.notice_id)
+            log.warning("alerts: channel %s refused notice %s for good", ch.name, work.entry.notice_id[:200])
+            if work.notice is not None and work.notice.finding.kind != catalogue.Kind.ALERT_DELIVERY_FAILED:
+                dead.setdefault(ch.name, []).append((work.notice, error.message))
+            return
+        work.deliveries[ch.name] = dataclasses.replace(
+            current,
+            state=PENDING,
+            attempts=refusals,
+            next_attempt_at=now + self.policy.backoff(refusals),
+            last_error=message,
+        )
+        stats.failed += 1
 
     def _try_send(
         self, ch: channel_.Channel, batch: list[notices_.Notice], now: datetime
@@ -252,57 +379,17 @@ class Dispatcher:
             return channel_.DeliveryError(channel_.describe(exc), transient=True)
         return None
 
-    def _record(  # one delivery attempt's facts, each by keyword
-        self,
-        ch: channel_.Channel,
-        work: _Work,
-        *,
-        now: datetime,
-        error: channel_.DeliveryError | None,
-        stats: ChannelReport,
-        report: DispatchReport,
-        dead: dict[str, list[tuple[notices_.Notice, str]]],
-    ) -> None:
-        current = work.entry.delivery(ch.name)
-        attempts = current.attempts + 1
-        if error is None:
-            work.deliveries[ch.name] = dataclasses.replace(
-                current, state=SENT, attempts=attempts, sent_at=now, next_attempt_at=None, last_error=""
-            )
-            return
-        limit = self.policy.max_attempts if error.transient else self.policy.max_permanent_attempts
-        if attempts >= limit:
-            work.deliveries[ch.name] = dataclasses.replace(
-                current, state=DEAD, attempts=attempts, next_attempt_at=None, last_error=error.message
-            )
-            stats.dead += 1
-            report.dead_letters.append(work.entry.notice_id)
-            if work.notice is not None and work.notice.finding.kind != catalogue.Kind.ALERT_DELIVERY_FAILED:
-                dead.setdefault(ch.name, []).append((work.notice, error.message))
-            return
-        delay = self.policy.backoff(attempts)
-        if error.retry_after:
-            delay = max(delay, timedelta(seconds=min(error.retry_after, 86400)))
-        work.deliveries[ch.name] = dataclasses.replace(
-            current, state=PENDING, attempts=attempts, next_attempt_at=now + delay, last_error=error.message
-        )
-        stats.failed += 1
-
     def _report_dead(
         self, dead: dict[str, list[tuple[notices_.Notice, str]]], now: datetime, report: DispatchReport
     ) -> int:
-        """A given-up alert becomes a warning of its own, sent on every other channel."""
+        """A given-up alert becomes a warning of its own, sent on every channel (its own accepts others)."""
         letters = []
         for name, lost in dead.items():
             log.warning("alerts: %d notices given up on channel %s", len(lost), name)
-            if len(self.channels) < 2:
-                continue
             ids = sorted(n.notice_id for n, _ in lost)
             digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
             titles = "; ".join(sorted({n.finding.title or n.finding.key for n, _ in lost})[:20])
-            policy = f"{self.policy.max_attempts} transient or {self.policy.max_permanent_attempts} permanent failures"
+            policy = f"{self.policy.max_permanent_attempts} refusals while the channel accepted other alerts"
             finding = catalogue.alert_delivery_failed(name, digest, len(lost), titles, policy, lost[-1][1])
-            letters.append(
-                notices_.Notice(finding=finding, kind=notices_.NoticeKind.OPENED, since=now, exclude_channels=(name,))
-            )
+            letters.append(notices_.Notice(finding=finding, kind=notices_.NoticeKind.OPENED, since=now))
         return self.outbox.enqueue(letters, now) if letters else 0

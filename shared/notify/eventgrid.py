@@ -106,14 +106,16 @@ class EventGridChannel:
         except core_errors.ClientAuthenticationError as exc:
             # No token (identity endpoint down) or 401/403: fixable by an operator, retried.
             status = getattr(exc, "status_code", None)
-            raise channel.DeliveryError(channel.describe(exc), transient=status is None) from exc
+            raise channel.DeliveryError(channel.describe(exc), transient=status is None, channel_wide=True) from exc
         except core_errors.HttpResponseError as exc:
             status = exc.status_code or 0
             raise channel.DeliveryError(
-                channel.describe(exc), transient=status == 0 or channel.transient_status(status)
+                channel.describe(exc),
+                transient=status == 0 or channel.transient_status(status),
+                channel_wide=channel.channel_wide_status(status),
             ) from exc
         except core_errors.AzureError as exc:  # connection, TLS, timeouts
             raise channel.DeliveryError(channel.describe(exc), transient=True) from exc
         except ValueError as exc:  # e.g. an endpoint the client refuses
-            raise channel.DeliveryError(channel.describe(exc), transient=False) from exc
+            raise channel.DeliveryError(channel.describe(exc), transient=False, channel_wide=True) from exc
         log.info("event grid: %d events published", len(events))

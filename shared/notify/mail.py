@@ -42,13 +42,26 @@ def batch_digest(batch: Sequence[notices_.Notice]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def graph_message(rendered: render.Rendered, recipients: Sequence[str]) -> dict[str, Any]:
-    """The `message` object of Graph's `POST /users/{sender}/sendMail`."""
-    return {
+MAX_NOTICE_HEADERS = 100  # X-PALWatch-Notice lines per message; X-PALWatch-Batch covers the whole batch
+
+
+def _header_safe(value: str) -> str:
+    return "".join(ch for ch in value if ch.isprintable())[:400]
+
+
+def graph_message(
+    rendered: render.Rendered, recipients: Sequence[str], batch: Sequence[notices_.Notice] = ()
+) -> dict[str, Any]:
+    """The `message` object of Graph's `POST /users/{sender}/sendMail`, with the batch's identity
+    as a custom `x-` header (internetMessageHeaders; Graph takes a few custom headers only)."""
+    message: dict[str, Any] = {
         "subject": rendered.subject,
         "body": {"contentType": "HTML", "content": rendered.html},
         "toRecipients": [{"emailAddress": {"address": address}} for address in recipients],
     }
+    if batch:
+        message["internetMessageHeaders"] = [{"name": "X-PALWatch-Batch", "value": batch_digest(batch)[:32]}]
+    return message
 
 
 def mime_message(
@@ -58,8 +71,12 @@ def mime_message(
     *,
     message_id: str,
     now: datetime,
+    batch: Sequence[notices_.Notice] = (),
 ) -> EmailMessage:
-    """A multipart/alternative email: the plain-text part first, the HTML part preferred."""
+    """A multipart/alternative email: the plain-text part first, the HTML part preferred.
+
+    Its identity derives from its notices: `Message-ID` and `X-PALWatch-Batch` from the batch,
+    one `X-PALWatch-Notice` per notice, so a resent message is recognisably the same."""
     msg = EmailMessage()
     msg["Subject"] = rendered.subject  # already one line (render.one_line): no header injection
     msg["From"] = sender
@@ -67,6 +84,10 @@ def mime_message(
     msg["Date"] = email.utils.format_datetime(notices_.utc(now))
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not reply
+    if batch:
+        msg["X-PALWatch-Batch"] = batch_digest(batch)[:32]
+        for notice in sorted(batch, key=lambda n: n.notice_id)[:MAX_NOTICE_HEADERS]:
+            msg["X-PALWatch-Notice"] = _header_safe(notice.notice_id)
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
     return msg
@@ -98,7 +119,7 @@ class GraphMailChannel:
         return True
 
     def send(self, batch: Sequence[notices_.Notice], now: datetime) -> None:
-        message = graph_message(render.render(batch, now), self.recipients)
+        message = graph_message(render.render(batch, now), self.recipients, batch)
         try:
             self._send(self.sender, message)
         except Exception as exc:  # the Graph adapter's errors: classified by shape, not imported
@@ -117,7 +138,10 @@ def adapter_error(exc: BaseException) -> channel.DeliveryError:
     else:
         transient = "PermanentError" not in names
     return channel.DeliveryError(
-        channel.describe(exc), transient=transient, retry_after=getattr(exc, "retry_after", None)
+        channel.describe(exc),
+        transient=transient,
+        retry_after=getattr(exc, "retry_after", None),
+        channel_wide=isinstance(status, int) and channel.channel_wide_status(status),
     )
 
 
@@ -204,6 +228,7 @@ class SmtpChannel:
             self.sender,
             self.recipients,
             message_id=_message_id(batch, self.sender),
+            batch=batch,
             now=now,
         )
         try:
@@ -213,11 +238,17 @@ class SmtpChannel:
                 refused = client.send_message(msg, from_addr=self.sender, to_addrs=list(self.recipients))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise channel.DeliveryError(
-                f"SMTPRecipientsRefused SMTP {codes}", transient=any(c < 500 for c in codes)
+            raise channel.DeliveryError(  # every recipient refused: the setting, not the message
+                f"SMTPRecipientsRefused SMTP {codes}", transient=any(c < 500 for c in codes), channel_wide=True
             ) from exc
-        except smtplib.SMTPResponseException as exc:  # includes auth and sender refusals
-            raise channel.DeliveryError(channel.describe(exc), transient=exc.smtp_code < 500) from exc
+        except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused, smtplib.SMTPHeloError) as exc:
+            raise channel.DeliveryError(
+                channel.describe(exc), transient=exc.smtp_code < 500, channel_wide=True
+            ) from exc
+        except smtplib.SMTPResponseException as exc:  # e.g. 530 auth required, 550/554 refusing the data
+            raise channel.DeliveryError(
+                channel.describe(exc), transient=exc.smtp_code < 500, channel_wide=exc.smtp_code in (421, 530, 535)
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:  # network, TLS, disconnects, timeouts
             raise channel.DeliveryError(channel.describe(exc), transient=True) from exc
         if refused:
@@ -266,6 +297,7 @@ class EmlFolderChannel:
             self.sender,
             self.recipients,
             message_id=_message_id(batch, self.sender),
+            batch=batch,
             now=now,
         )
         target = self.path_for(batch, now)

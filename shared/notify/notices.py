@@ -148,8 +148,21 @@ def finding_to_dict(finding: model.Finding) -> dict[str, Any]:
     }
 
 
+SILENCED_CHANNEL = "alertChannel"  # a finding about a channel is not announced on that channel
+
+
+def _silenced(finding: model.Finding) -> tuple[str, ...]:
+    name = finding.facts.get(SILENCED_CHANNEL, "")
+    return (name,) if name else ()
+
+
 def opened(recorded: model.RecordedFinding) -> Notice:
-    return Notice(finding=recorded.finding, kind=NoticeKind.OPENED, since=utc(recorded.opened_at))
+    return Notice(
+        finding=recorded.finding,
+        kind=NoticeKind.OPENED,
+        since=utc(recorded.opened_at),
+        exclude_channels=_silenced(recorded.finding),
+    )
 
 
 def resolved(recorded: model.RecordedFinding) -> Notice:
@@ -207,5 +220,13 @@ def due_reminders(
         since = utc(recorded.opened_at)
         periods = (now - since) // remind_every
         if periods >= 1:
-            due.append(Notice(finding=recorded.finding, kind=NoticeKind.REMINDER, since=since, sequence=periods))
+            due.append(
+                Notice(
+                    finding=recorded.finding,
+                    kind=NoticeKind.REMINDER,
+                    since=since,
+                    sequence=periods,
+                    exclude_channels=_silenced(recorded.finding),
+                )
+            )
     return sorted(due, key=lambda n: n.sort_key)

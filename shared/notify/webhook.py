@@ -168,5 +168,6 @@ class WebhookChannel:
                 f"webhook answered HTTP {response.status_code}",
                 transient=channel.transient_status(response.status_code),
                 retry_after=_retry_after(response),
+                channel_wide=channel.channel_wide_status(response.status_code),
             )
         log.info("webhook sent: %d notices to %s (HTTP %d)", len(batch), self.host, response.status_code)

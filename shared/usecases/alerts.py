@@ -134,10 +134,69 @@ def deliver(
     for name, stats in report.channels.items():
         if stats.dead:
             telemetry.emit(telemetry.OUTBOX_DEAD_LETTER, {"channel": name, "count": stats.dead}, level=logging.WARNING)
+    opened, resolved = _record_channel_health(engine, report, now)
+    if opened or resolved:  # told on the other channels in this same run
+        enqueue(engine, opened, resolved, now)
+        again = sender.dispatch(now)
+        for name, stats in again.channels.items():
+            report.channels[name].sent += stats.sent
+            report.channels[name].messages += stats.messages
+            report.channels[name].pending = stats.pending
     if purge:
         sender.outbox.purge(now - OUTBOX_RETENTION)
     log.info("alerts: %s", report)
     return report
+
+
+def channel_finding(name: str, stats: dispatch.ChannelReport) -> model.Finding:
+    """The one critical finding for an alert channel that fails as a whole (told on the others)."""
+    return model.Finding(
+        key=f"configuration:alert-channel:{name}",
+        kind="configuration",
+        severity=model.Severity.CRITICAL,
+        subject=f"channel:{name}",
+        title=f"Alert channel {name} is failing: alerts wait in the outbox",
+        reason="alert_channel_failing",
+        detail=f"{stats.pending} alert(s) are waiting for channel {name}; its last attempt failed: {stats.down}. "
+        "Nothing is given up: they are sent, with back-off, as soon as the channel works again.",
+        fix=f"Check the {name} channel's settings: the SMTP user and password (a rotated password answers 535), "
+        "the sender and recipient addresses, the webhook URL, the Mail.Send permission. `palwatch doctor` "
+        "checks them.",
+        facts={notices.SILENCED_CHANNEL: name, "lastError": stats.down},
+    )
+
+
+def _record_channel_health(
+    engine: Engine, report: dispatch.DispatchReport, now: datetime
+) -> tuple[list[model.RecordedFinding], list[model.RecordedFinding]]:
+    """Open the channel's finding when it failed as a whole; resolve it once it delivers again."""
+    opened: list[model.RecordedFinding] = []
+    resolved: list[model.RecordedFinding] = []
+    for name, stats in report.channels.items():
+        if stats.down:
+            wanted = [channel_finding(name, stats)]
+            log.warning("alerts: channel %s is failing; %d alert(s) kept pending", name, stats.pending)
+        elif stats.messages:
+            wanted = []
+        else:
+            continue
+        o, r = engine.store.sync_findings(f"channel:{name}", wanted, now)
+        opened += o
+        resolved += r
+    return opened, resolved
+
+
+def delivery_problems(engine: Engine) -> list[str]:
+    """What stands between findings and the ops inbox (the doctor and the health function say it)."""
+    problems = [
+        f"{r.finding.title} (since {r.opened_at:%Y-%m-%d %H:%M} UTC): {r.finding.facts.get('lastError', '')}"
+        for r in engine.store.open_findings()
+        if r.finding.subject.startswith("channel:")
+    ]
+    dead = dispatcher(engine).outbox.list_dead()
+    if dead:
+        problems.append(f"{len(dead)} alert(s) were refused for good by a channel (outbox dead letters)")
+    return problems
 
 
 def _worth_announcing(

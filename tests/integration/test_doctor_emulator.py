@@ -30,7 +30,10 @@ def managed_identity(data: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def demo_env(emulator: Emulator, azurite: str, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    import uuid
+
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
+    monkeypatch.setenv("PAL_TABLE_PREFIX", "d" + uuid.uuid4().hex[:12])
     monkeypatch.setenv("PAL_ALERT_MAIL_FROM", "palwatch@contosomsp.onmicrosoft.com")
     monkeypatch.setenv("PAL_ALERT_MAIL_TO", "ops@contoso.example")
     return emulator

@@ -181,23 +181,52 @@ def test_backoff_holds_retries_until_next_attempt(azurite: str) -> None:
     assert len(ch.batches) == 1
 
 
-def test_dead_letter_after_permanent_failures_is_reported_on_other_channels(azurite: str) -> None:
+def test_a_channel_refusing_everything_keeps_its_notices_and_is_named_down(azurite: str) -> None:
     box = make_outbox(azurite)
     broken, ok = Recorder("broken"), Recorder("ok")
     broken.down = broken.permanent = True
-    policy = dispatch.DispatchPolicy(max_permanent_attempts=2)
-    d = dispatch.Dispatcher(box, [broken, ok], policy=policy)
-    box.enqueue(opened("a"), T0)
+    d = dispatch.Dispatcher(box, [broken, ok], policy=dispatch.DispatchPolicy(max_permanent_attempts=2))
+    box.enqueue(opened("a", "b"), T0)
+    for hours in range(0, 12, 2):
+        report = d.dispatch(T0 + timedelta(hours=hours))
+        assert report.dead_letters == []
+    assert report.channels["broken"].down == "ConnectionError"
+    assert {e.delivery("broken").state for e in box.list_pending()} == {"pending"}
+    broken.down = False
+    d.dispatch(T0 + timedelta(hours=14))
+    assert set(broken.sent) == {n.notice_id for n in opened("a", "b")}
+    assert box.list_pending() == []
+
+
+class Picky(Recorder):
+    """Accepts every message except those carrying a notice whose id holds `refuse`."""
+
+    def __init__(self, name: str, refuse: str) -> None:
+        super().__init__(name)
+        self.refuse = refuse
+
+    def send(self, batch: Sequence[notices.Notice], now: datetime) -> None:
+        if any(self.refuse in n.notice_id for n in batch):
+            raise channel.DeliveryError("HTTP 400", transient=False)
+        super().send(batch, now)
+
+
+def test_dead_letter_only_for_a_notice_refused_while_others_pass_and_it_is_reported_everywhere(azurite: str) -> None:
+    box = make_outbox(azurite)
+    picky, ok = Picky("picky", refuse="poison"), Recorder("ok")
+    d = dispatch.Dispatcher(box, [picky, ok], policy=dispatch.DispatchPolicy(max_permanent_attempts=2))
+    box.enqueue(opened("poison", "a"), T0)
     d.dispatch(T0)
+    box.enqueue(opened("b"), T0)
     report = d.dispatch(T0 + timedelta(hours=1))
-    assert report.dead_letters == [opened("a")[0].notice_id]
-    assert box.get(opened("a")[0].notice_id).delivery("broken").state == "dead"
-    letters = [i for i in ok.sent if i.startswith("outbox:dead-letter:broken:")]
-    assert len(letters) == 1  # sent in the same run on the working channel
+    assert report.dead_letters == [opened("poison")[0].notice_id]
+    assert box.get(opened("poison")[0].notice_id).delivery("picky").state == "dead"
+    for rec in (picky, ok):  # the working channel and the refusing one both hear of it
+        assert len([i for i in rec.sent if i.startswith("outbox:dead-letter:picky:")]) == 1
+    assert {opened("a")[0].notice_id, opened("b")[0].notice_id} <= set(picky.sent)
     assert len(box.list_dead()) == 1
     d.dispatch(T0 + timedelta(hours=5))
     assert box.list_pending() == []
-    assert broken.batches == []
 
 
 def test_reminders_and_resolved_notices_follow_a_fake_clock(azurite: str) -> None:

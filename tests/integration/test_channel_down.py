@@ -1,0 +1,199 @@
+"""A failing alert channel keeps its alerts; only a notice refused while others pass is given up.
+
+The watch timer runs through `function_app.watch_delegations` on a controlled clock against a real
+SMTP server (aiosmtpd) that can refuse logins (535 after a password rotation), refuse every
+message (554), or refuse only some. With one channel, the common setup, nothing may be lost or
+silently dropped: the channel's problem is one critical `configuration` finding, which the doctor
+reports, and every pending alert arrives once the channel works again.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from azure.functions.timer import TimerRequest
+
+import function_app
+from shared import doctor
+from shared.usecases import alerts, engine
+from tests.conftest import free_port
+from tests.integration.verify_helpers import verify_now
+
+
+class Server:
+    """An SMTP server whose password and refusals a test changes while the worker runs."""
+
+    def __init__(self) -> None:
+        self.password = b"pa55"
+        self.refuse_all = False
+        self.refuse_notice = ""  # refuse messages carrying a notice whose id holds this
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.refuse_all:
+            return "554 5.7.1 Message rejected"
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        if self.refuse_notice and any(self.refuse_notice in i for i in message.get_all("X-PALWatch-Notice", [])):
+            return "550 5.7.1 Content refused"
+        self.messages.append(message)
+        return "250 OK"
+
+    def auth(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        return AuthResult(success=auth_data.login == b"alerts" and auth_data.password == self.password, handled=False)
+
+    def notice_ids(self) -> list[str]:
+        return [i for m in self.messages for i in m.get_all("X-PALWatch-Notice", [])]
+
+    def bodies(self) -> str:
+        return "\n".join(m.get_body(("plain",)).get_content() for m in self.messages)
+
+
+@pytest.fixture
+def smtp(emulator, azurite, monkeypatch) -> Iterator[Server]:
+    server = Server()
+    port = free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port, authenticator=server.auth, auth_require_tls=False)
+    controller.start()
+    for name, value in {
+        "PAL_ALERT_SMTP_HOST": "127.0.0.1",
+        "PAL_ALERT_SMTP_PORT": str(port),
+        "PAL_ALERT_SMTP_SECURITY": "none",
+        "PAL_ALERT_SMTP_USER": "alerts",
+        "PAL_ALERT_SMTP_PASSWORD": "pa55",
+        "PAL_ALERT_MAIL_FROM": "palwatch@contoso.example",
+        "PAL_ALERT_MAIL_TO": "ops@contoso.example",
+    }.items():
+        monkeypatch.setenv(name, value)
+    engine.reset_engine()
+    try:
+        yield server
+    finally:
+        controller.stop()
+        engine.reset_engine()
+
+
+class Clock:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = datetime.now(UTC)
+        monkeypatch.setattr(function_app, "_now", lambda: self.now)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def watch(clock: Clock, runs: int = 1) -> None:
+    for _ in range(runs):
+        clock.advance(minutes=5)
+        function_app.watch_delegations(TimerRequest(past_due=False))
+
+
+def outbox_states(box: Any) -> dict[str, str]:
+    return {e.notice_id: e.delivery("smtp").state for e in box.list_entries()}
+
+
+def channel_findings() -> list[Any]:
+    return [r for r in engine.get_engine().store.open_findings() if r.finding.subject == "channel:smtp"]
+
+
+@pytest.mark.parametrize("failure", ["password-rotated", "every-message-refused"])
+def test_one_channel_refusing_for_three_runs_loses_nothing(palwatch, smtp, monkeypatch, failure):
+    clock = Clock(monkeypatch)
+    if failure == "password-rotated":
+        smtp.password = b"rotated"  # the server answers 535 to the old password
+    else:
+        smtp.refuse_all = True
+    verify_now()  # opens the demo estate's findings and queues their notices
+    watch(clock, runs=3)
+    box = alerts.dispatcher(engine.get_engine()).outbox
+    owed = {i for i, state in outbox_states(box).items() if state == "pending"}
+    assert owed, "the verification queued notices"
+    assert "dead" not in outbox_states(box).values()  # three refusals lose nothing
+    (finding,) = channel_findings()
+    assert finding.finding.kind == "configuration"
+    assert finding.finding.severity.value == "critical"
+    checks = doctor.run_doctor()
+    assert checks.check("alert delivery").status == doctor.FAIL
+
+    smtp.password, smtp.refuse_all = b"pa55", False
+    clock.advance(hours=2)  # past the back-off
+    watch(clock)
+    delivered = set(smtp.notice_ids())
+    assert owed <= delivered  # every pending notice arrived
+    assert len(smtp.notice_ids()) == len(delivered)  # each once
+    assert not channel_findings()  # resolved once the channel delivered
+    assert set(outbox_states(box).values()) <= {"sent", "skipped"}
+
+
+def news(n: int) -> Any:
+    from shared import model
+    from shared.notify import notices
+
+    finding = model.Finding(
+        key=f"test:news:{n}",
+        kind="link_drift_repaired",
+        severity=model.Severity.INFO,
+        subject=f"test:{n}",
+        title=f"Link {n} put back",
+    )
+    return notices.Notice(finding, notices.NoticeKind.OPENED, since=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_only_a_notice_refused_while_others_pass_is_given_up_and_that_is_said(palwatch, smtp, monkeypatch):
+    from shared.notify import notices
+
+    clock = Clock(monkeypatch)
+    verify_now()
+    watch(clock)
+    assert smtp.messages
+    store = engine.get_engine().store
+    victim = store.open_findings()[0]
+
+    # The receiving side refuses reminders, and only them; other alerts keep flowing.
+    smtp.refuse_notice = "|reminder-"
+    box = alerts.dispatcher(engine.get_engine()).outbox
+    remind = notices.Notice(victim.finding, notices.NoticeKind.REMINDER, since=victim.opened_at, sequence=1)
+    box.enqueue([remind], clock.now)
+    for n in range(4):
+        box.enqueue([news(n)], clock.now)
+        clock.advance(hours=3)
+        watch(clock)
+    assert outbox_states(box)[remind.notice_id] == "dead"
+    assert {outbox_states(box)[news(n).notice_id] for n in range(4)} == {"sent"}
+    assert not channel_findings()  # the channel works: no configuration finding
+    letters = [m for m in smtp.messages if "could not be delivered on channel smtp" in str(m["Subject"])]
+    assert len(letters) == 1  # a dead letter is never silent, even with one channel
+
+
+def test_a_kill_between_send_and_record_resends_the_same_message_never_merged(palwatch, smtp, monkeypatch):
+    from shared.store import outbox as outbox_module
+
+    clock = Clock(monkeypatch)
+
+    def killed(*_args, **_kwargs):
+        raise SystemExit("the worker died after the send, before the outbox recorded it")
+
+    recording = outbox_module.Outbox.complete
+    monkeypatch.setattr(outbox_module.Outbox, "complete", killed)
+    with pytest.raises(SystemExit):
+        function_app.verify_attribution(TimerRequest(past_due=False))  # opens findings and sends them
+    monkeypatch.setattr(outbox_module.Outbox, "complete", recording)
+    (first,) = smtp.messages
+    box = alerts.dispatcher(engine.get_engine()).outbox
+    box.enqueue([news(1)], clock.now)  # something new arrives meanwhile
+
+    clock.advance(minutes=11)  # the dead worker's claim expires
+    watch(clock)
+    resent = [m for m in smtp.messages[1:] if m["Message-ID"] == first["Message-ID"]]
+    assert len(resent) == 1  # the same message again: a mail client drops it
+    assert resent[0].get_all("X-PALWatch-Notice") == first.get_all("X-PALWatch-Notice")
+    fresh = [i for m in smtp.messages[1:] if m is not resent[0] for i in m.get_all("X-PALWatch-Notice")]
+    assert news(1).notice_id in fresh  # sent in a message of its own ...
+    assert not set(fresh) & set(first.get_all("X-PALWatch-Notice"))  # ... never merged with the resend
+    assert {e.delivery("smtp").state for e in box.list_entries()} == {"sent"}
