@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from shared import model
+from shared import model, redaction
 
 MANAGED_IDENTITY_NAME = "managed-identity"
 IDENTITY_KINDS = ("federated", "certificate", "secret")
@@ -179,7 +179,10 @@ class Settings:
             ("PAL_GRAPH_AUDIENCE", self.graph_audience),
             ("IDENTITY_ENDPOINT", self.identity_endpoint or "(not set: not running in Azure)"),
             ("AzureWebJobsStorage", _redact_connection_string(storage.connection_string)),
-            ("AzureWebJobsStorage__tableServiceUri", storage.endpoint if storage.identity_based else ""),
+            (
+                "AzureWebJobsStorage__tableServiceUri",
+                _endpoint_shown(storage.endpoint) if storage.identity_based else "",
+            ),
             ("PAL_TABLE_PREFIX", storage.table_prefix),
             ("PAL_MAX_CONCURRENCY", str(self.max_concurrency)),
             ("PAL_HTTP_TIMEOUT_SECONDS", f"{self.http_timeout_seconds:g}"),
@@ -194,7 +197,7 @@ class Settings:
             ("PAL_ALERT_SMTP_SECURITY", alerts.smtp_security if alerts.smtp_host else ""),
             ("PAL_ALERT_SMTP_USER", alerts.smtp_user),
             ("PAL_ALERT_SMTP_PASSWORD", _redact(alerts.smtp_password)),
-            ("PAL_ALERT_WEBHOOK_URL", _redact_url(alerts.webhook_url)),
+            ("PAL_ALERT_WEBHOOK_URL", redaction.url(alerts.webhook_url)),
             ("PAL_EVENTS_TOPIC_ENDPOINT", alerts.events_topic_endpoint),
             ("PAL_ALERT_REMIND_HOURS", str(alerts.remind_hours)),
             ("PAL_ALERT_DIGEST", str(alerts.digest).lower()),
@@ -408,7 +411,7 @@ class _Reader:
         if not _url_ok(value):
             self.problem(
                 name,
-                f"must be an https:// URL (http:// only for loopback hosts); got {_redact_url(value)!r}",
+                f"must be an https:// URL (http:// only for loopback hosts); got {redaction.url(value)!r}",
             )
         return value
 
@@ -657,8 +660,9 @@ def _redact(value: str) -> str:
     return f"(set, {len(value)} characters, redacted)" if value else ""
 
 
-def _redact_url(value: str) -> str:
-    return value.split("?", 1)[0] + ("?(redacted)" if "?" in value else "") if value else ""
+def _endpoint_shown(value: str) -> str:
+    """An endpoint as it is, unless it carries a query (a SAS token): then scheme and host only."""
+    return redaction.url(value) if "?" in value else value
 
 
 def _redact_connection_string(value: str) -> str:

@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from shared import redaction
 from shared.notify import channel, mail, render
 from shared.notify import notices as notices_
 
@@ -132,6 +133,7 @@ class WebhookChannel:
         if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
             raise ValueError("PAL_ALERT_WEBHOOK_URL must be an https URL")
         self._url = url
+        redaction.register_secret_url(url)  # its path holds the key: never in a log line
         self.host = parts.hostname or ""
         self.timeout = timeout
         self._session = session or requests.Session()
