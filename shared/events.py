@@ -26,13 +26,15 @@ _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 _RG = r"[\w\-.()]{0,89}[\w\-()]"
 _ASSIGNMENT = re.compile(
     rf"^/subscriptions/(?P<sub>{_GUID})(?:/resourceGroups/(?P<rg>{_RG}))?"
-    rf"/providers/Microsoft\.ManagedServices/registrationAssignments/(?P<id>{_GUID})$",
+    rf"/providers/Microsoft\.ManagedServices/registrationAssignments/(?P<id>{_GUID})\Z",
     re.IGNORECASE,
 )
-_SUBSCRIPTION_TOPIC = re.compile(rf"^/subscriptions/(?P<sub>{_GUID})$", re.IGNORECASE)
-_GRAPH_RESOURCE = re.compile(rf"^/?(?P<kind>users|groups)/(?P<id>{_GUID})$", re.IGNORECASE)
-_TENANT_SOURCE = re.compile(rf"^/tenants/(?P<tid>{_GUID})(?:/|$)", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# `\Z`, not `$`: `$` also matches before a trailing newline, which would let "id\n" through.
+_SUBSCRIPTION_TOPIC = re.compile(rf"^/subscriptions/(?P<sub>{_GUID})\Z", re.IGNORECASE)
+_GRAPH_RESOURCE = re.compile(rf"^/?(?P<kind>users|groups)/(?P<id>{_GUID})\Z", re.IGNORECASE)
+_TENANT_SOURCE = re.compile(rf"^/tenants/(?P<tid>{_GUID})(?:/|\Z)", re.IGNORECASE)
+# C0/C1 controls, line and paragraph separators, bidi overrides and isolates: none may reach a log line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 
 ARM_WRITE = "microsoft.resources.resourcewritesuccess"
 ARM_DELETE = "microsoft.resources.resourcedeletesuccess"
@@ -281,7 +283,7 @@ def _parse_delegation(event: object) -> DelegationChanged | Ignored:  # noqa: PL
         scope=scope,
         subscription_id=sub,
         change=change,
-        event_id=env.id,
+        event_id=snippet(env.id, 128),
         event_time=env.time,
     )
 
@@ -337,18 +339,22 @@ def _parse_graph(  # noqa: PLR0911, PLR0912  (one check, one reason each)
 
     state_ok, state_problem = _check_client_state(data.get("clientState"), expected_client_state)
     subscription_id = data.get("subscriptionId") if isinstance(data.get("subscriptionId"), str) else ""
-    subscription_id = subscription_id[:128]
+    subscription_id = snippet(subscription_id, 128)
 
     lifecycle = _LIFECYCLE_TYPES.get(event_type)
     if lifecycle is None and not event_type and isinstance(data.get("lifecycleEvent"), str):
         lifecycle = _LIFECYCLE_EVENTS.get(data["lifecycleEvent"].lower())
     if lifecycle is not None:
-        # A lifecycle event only triggers an idempotent renew; reject a wrong secret, accept none.
-        if state_problem and data.get("clientState") is not None:
+        # Graph puts the subscription's clientState on lifecycle notifications as on change
+        # notifications (learn.microsoft.com/graph/change-notifications-lifecycle-events): a
+        # missing one is a spoof like a wrong one, and must not cost a single request.
+        if state_problem:
             return Rejected(state_problem, eid, etype)
         if not subscription_id:
             return Ignored("lifecycle notification without data.subscriptionId", eid, etype)
-        return GraphSubscriptionLifecycle(subscription_id, lifecycle, tenant_id, state_ok, env.id, env.time)
+        return GraphSubscriptionLifecycle(
+            subscription_id, lifecycle, tenant_id, state_ok, snippet(env.id, 128), env.time
+        )
 
     if event_type in _GRAPH_IGNORED_TYPES:
         return Ignored(f"{snippet(env.type)} needs no action (creation)", eid, etype)
@@ -375,7 +381,7 @@ def _parse_graph(  # noqa: PLR0911, PLR0912  (one check, one reason each)
         tenant_id=tenant_id,
         subscription_id=subscription_id,
         client_state_ok=state_ok,
-        event_id=env.id,
+        event_id=snippet(env.id, 128),
         event_time=env.time,
     )
 

@@ -86,3 +86,33 @@ class SecretUrlFilter(logging.Filter):
 _FILTER = SecretUrlFilter()
 for _name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
     logging.getLogger(_name).addFilter(_FILTER)
+
+
+# -- every log line of ours: outside values cannot forge a line ------------------------------------
+
+_OURS = ("palwatch", "shared", "function_app")
+_MAX_ARG = 8000
+_factory = logging.getLogRecordFactory()
+
+
+def _neutral(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return printable(value, _MAX_ARG)
+
+
+def _record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Records of PAL Watch's loggers get their arguments rendered with control characters escaped
+    (ids, subjects and display names come from outside: a CR/LF in one must not start a new line)."""
+    record = _factory(*args, **kwargs)
+    if record.args and record.name.startswith(_OURS):
+        if isinstance(record.args, tuple):
+            record.args = tuple(_neutral(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _neutral(v) for k, v in record.args.items()}
+    return record
+
+
+if not getattr(_factory, "palwatch", False):
+    _record.palwatch = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(_record)

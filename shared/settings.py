@@ -26,7 +26,7 @@ IDENTITY_KINDS = ("federated", "certificate", "secret")
 MODES = ("repair", "observe")  # PAL_MODE: observe never writes a PAL link
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _KEY_VAULT_REF = "@microsoft.keyvault("

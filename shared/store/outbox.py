@@ -34,7 +34,7 @@ PARTITION = "notice"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CHUNK_CHARS = 30_000  # a Table string property holds 64 KiB of UTF-16
 _MAX_CHUNKS = 15
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}\Z")
 
 PENDING, SENT, SKIPPED, DEAD = "pending", "sent", "skipped", "dead"
 TERMINAL = frozenset({SENT, SKIPPED, DEAD})

@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 _CREATED: set[tuple[str, str]] = set()  # (account url, table) created by this process
 _CREATED_LOCK = threading.Lock()
-_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
+_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}\Z")
 _CLIENT_OPTIONS = {"retry_total": 3, "retry_backoff_factor": 0.4, "connection_timeout": 10, "read_timeout": 20}
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared import catalogue, events, model, reconcile
 from shared.azure import errors
@@ -33,6 +33,8 @@ from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
 
+LIFECYCLE_LEASE = "graph-lifecycle-upkeep"  # one upkeep (and re-read) per window, however many notifications
+LIFECYCLE_WINDOW = timedelta(minutes=10)  # the watch timer keeps subscriptions and polls identities anyway
 POLL_STATE = "identity-poll"  # object id -> state, for the watched identities that are not active
 
 
@@ -325,6 +327,10 @@ def _lifecycle(engine: Engine, parsed: events.GraphSubscriptionLifecycle, now: d
             engine, subscription.subscription_id, subscription.resource, now
         ):
             return outcomes.Outcome("renewed", f"{what}: renewed")
+    if not engine.store.try_acquire(LIFECYCLE_LEASE, parsed.event_id or what, LIFECYCLE_WINDOW, now):
+        return outcomes.Outcome(
+            "skipped", f"{what}: upkeep and re-read already ran in the last {LIFECYCLE_WINDOW}; the watch timer follows"
+        )
     outcome, reread = _ensure(engine, now)
     detail = f"{what}: {outcome.detail}"
     if parsed.lifecycle_event == "missed" and not reread and outcome.status == "ok":

@@ -1,0 +1,97 @@
+"""Hostile Event Grid deliveries through the triggers: spoofed Graph notifications cost nothing,
+genuine lifecycle storms cost one upkeep, and no id or subject forges a log line."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import function_app
+from tests.conftest import decode_event
+from tests.integration.test_delegation_events import delegation, onboard
+from tests.integration.test_identity_events import ALICE, RELECLOUD, act, attest, subscribe
+from tests.integration.test_identity_events import delegation as delegation_for
+from tests.integration.test_identity_events import onboard as onboard_delivered
+from tests.integration.test_identity_subscriptions import subscriptions
+
+
+def requests_made(emulator: Any) -> int:
+    return len(emulator.journal())
+
+
+def test_graph_notifications_without_their_client_state_are_rejected_and_cost_no_request(emulator, palwatch, caplog):
+    caplog.set_level(logging.INFO)
+    attest(palwatch, ALICE)
+    onboard_delivered(
+        emulator, delegation_for(RELECLOUD, (ALICE, "Alice Operator", "b24988ac-6180-42a0-ab88-20f7382dd24c"))
+    )
+    subscribe(palwatch)
+    users = subscriptions(emulator)["users"]
+    genuine = []
+    for event in ("reauthorizationRequired", "missed", "subscriptionRemoved"):
+        genuine += emulator.control("POST", f"/graph/subscriptions/{users['id']}/expire", {"lifecycleEvent": event})[
+            "events"
+        ]
+    genuine += act(emulator, ALICE, "disable")
+    spoofs = []
+    for original in genuine:
+        for state in (None, "", "guessed-secret"):
+            spoof = copy.deepcopy(original)
+            if state is None:
+                spoof["data"].pop("clientState", None)
+            else:
+                spoof["data"]["clientState"] = state
+            spoofs.append(spoof)
+    emulator.control("DELETE", "/journal")
+    for spoof in spoofs:
+        function_app.identity_events(decode_event(spoof))
+    assert requests_made(emulator) == 0
+    rejected = [r for r in caplog.records if r.getMessage().startswith("identity_events rejected")]
+    assert len(rejected) == len(spoofs)
+    assert not [f for f in palwatch.store.open_findings() if f.finding.principal_id == ALICE]
+
+
+def test_a_storm_of_genuine_missed_notifications_costs_one_upkeep(emulator, palwatch):
+    subscribe(palwatch)
+    users = subscriptions(emulator)["users"]
+    storm = [
+        emulator.control("POST", f"/graph/subscriptions/{users['id']}/expire", {"lifecycleEvent": "missed"})["events"][
+            0
+        ]
+        for _ in range(10)
+    ]
+    function_app.identity_events(decode_event(storm[0]))
+    emulator.control("DELETE", "/journal")
+    for event in storm[1:]:
+        function_app.identity_events(decode_event(event))
+    assert requests_made(emulator) == 0  # the first did the upkeep and the re-read; the watch timer follows
+
+
+def forged(text: str) -> str:
+    return text + "\r\nERROR palwatch.triggers forged line\u2028\u202eevil"
+
+
+def test_no_event_id_or_subject_forges_a_log_line(emulator, palwatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    events = onboard(emulator, delegation())
+    hostile = []
+    for original in events:
+        with_id = copy.deepcopy(original)
+        with_id["id"] = forged(original["id"])
+        with_id["subject"] = forged(original.get("subject", ""))
+        hostile.append(with_id)
+        trailing = copy.deepcopy(original)
+        trailing["subject"] = trailing.get("subject", "") + "\n"
+        trailing["id"] = "trailing-newline"
+        hostile.append(trailing)
+    emulator.control("DELETE", "/journal")
+    for event in hostile[1::2]:  # a subject with a trailing newline is no assignment id
+        function_app.delegation_events(decode_event(event))
+    assert requests_made(emulator) == 0
+    for event in hostile[::2]:
+        function_app.delegation_events(decode_event(event))
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith(("palwatch", "shared"))]
+    assert any("forged line" in line for line in lines)  # the id was logged ...
+    for line in lines:  # ... on its own line, controls escaped
+        assert not set(line) & {"\n", "\r", "\u2028", "\u202e"}, line
