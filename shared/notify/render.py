@@ -28,7 +28,10 @@ from shared.notify import notices as notices_
 DETAILED = 25
 LISTED = 500
 _SECRETISH = re.compile(r"secret|token|password|passwd|credential|authorization|signature|sas", re.I)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Bidi overrides, embeddings, isolates and marks (a customer name with U+202E reverses the rest of a
+# subject line), and invisible format characters: dropped from every one-line value.
+_INVISIBLE = re.compile(r"[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 _SEVERITY_COLOURS = {"critical": "#a4262c", "warning": "#8a6100", "info": "#005a9e"}
 _KIND_LABELS = {"opened": "New", "reminder": "Still open", "resolved": "Resolved", "digest": "Daily digest"}
@@ -43,8 +46,9 @@ class Rendered:
 
 
 def one_line(value: str, limit: int = 200) -> str:
-    """A header-safe single line: control characters (CR/LF injection) collapsed, length capped."""
-    flat = " ".join(_CONTROL.sub(" ", value).split())
+    """A header-safe single line: control characters (CR/LF injection) collapsed, bidi and
+    invisible format characters dropped, length capped."""
+    flat = " ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", value)).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

@@ -28,7 +28,12 @@ from shared.notify import notices as notices_
 log = logging.getLogger(__name__)
 
 TEXT_LINES = 50
-_MARKDOWN = re.compile(r"([\\`*_\[\]()#+\-.!|<>{}~])")
+# ':' and '.' too: an escaped "https\://evil\.example" or "www\.evil" is no autolink.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#+\-.!|<>{}~:@=])")
+
+
+# Inside a line (ours start every line, so block markup such as '#', '-' or '1.' cannot begin one).
+_INLINE = re.compile(r"([\\`*_\[\]()!|~:.@])")
 
 
 def _md(value: str) -> str:
@@ -36,15 +41,29 @@ def _md(value: str) -> str:
     return _MARKDOWN.sub(r"\\\1", value)
 
 
+def _chat(value: str) -> str:
+    """Text for receivers that render markdown (Teams) or mrkdwn (Slack: `<url|label>` links, which
+    only HTML entities defuse): entities for `&<>`, backslash escapes for the rest."""
+    return _INLINE.sub(r"\\\1", value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _chat_subject(subject: str) -> str:
+    """The subject with everything after our own `[PAL Watch] ` prefix escaped."""
+    head, sep, rest = subject.partition("] ")
+    return head + sep + _chat(rest) if head == "[PAL Watch" and sep else _chat(subject)
+
+
 def summary_text(batch: Sequence[notices_.Notice]) -> str:
-    """A short plain summary: the subject and one line per notice (what a chat message can hold)."""
+    """A short summary: the subject and one line per notice (what a chat message can hold), with
+    customer-controlled text escaped so no receiver renders it as a link or formatting."""
     items = render.ordered(batch)
-    lines = [render.subject(items)]
+    lines = [_chat_subject(render.subject(items))]
     for notice in items[:TEXT_LINES]:
         f = notice.finding
         where = f" — {f.tenant_name or f.tenant_id}" if (f.tenant_name or f.tenant_id) else ""
         lines.append(
-            render.one_line(f"[{f.severity.value.upper()}] {notice.kind.value}: {f.title or f.key}{where}", 300)
+            f"[{f.severity.value.upper()}] {notice.kind.value}: "
+            + _chat(render.one_line(f"{f.title or f.key}{where}", 280))
         )
     if len(items) > TEXT_LINES:
         lines.append(f"… and {len(items) - TEXT_LINES} more")
@@ -91,7 +110,7 @@ def payload(batch: Sequence[notices_.Notice]) -> dict[str, Any]:
         "type": "message",
         "source": "palwatch",
         "id": mail.batch_digest(items),
-        "subject": render.subject(items),
+        "subject": _chat_subject(render.subject(items)),
         "text": summary_text(items),
         "counts": counts,
         "notices": [

@@ -1,0 +1,49 @@
+"""A customer tenant named to phish: its name reaches the alerts as text, never as a link or a
+reversed subject. Delivered through the triggers to a real SMTP server and a webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from shared.usecases import engine
+from tests.integration.test_alerts_webhook import Receiver
+from tests.integration.test_channel_down import smtp  # noqa: F401  (the fixture)
+from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, CUSTOMER, delegation, deliver, onboard
+
+HOSTILE = "Relecloud [verify your account](https://evil.example/login) <https://evil.example|Teams> \u202egnp.exe\u2066"
+LINK = re.compile(r"\[[^\]]*\]\(https?://|<https?://|(?<![\\/])https?://evil")
+
+
+@pytest.fixture
+def channels(palwatch, smtp, monkeypatch):  # noqa: F811
+    with Receiver() as webhook:
+        monkeypatch.setenv("PAL_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{webhook.port}/hook")
+        engine.reset_engine()
+        yield smtp, webhook
+
+
+def test_a_hostile_customer_name_is_escaped_in_webhook_text_and_stripped_from_subjects(emulator, channels):
+    smtp_server, webhook = channels
+    function_app.watch_delegations(TimerRequest(past_due=False))  # what the demo estate owes goes first
+    smtp_server.messages.clear()
+    webhook.requests.clear()
+    emulator.control("PUT", f"/tenants/{CUSTOMER['tenantId']}", {"displayName": HOSTILE})
+    deliver(onboard(emulator, delegation((BOB, "Bob Engineer", CONTRIBUTOR))))  # users only: a finding
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+    bodies = [json.loads(r["body"]) for r in webhook.requests]
+    assert any("evil" in b["text"] for b in bodies), "the hostile name reached the webhook"
+    for body in bodies:
+        for field in ("text", "subject"):
+            assert not LINK.search(body[field]), body[field]
+            assert not set(body[field]) & {"\u202e", "\u2066"}
+    subjects = [str(m["Subject"]) for m in smtp_server.messages]
+    assert any("gnp.exe" in s for s in subjects), subjects
+    for message in smtp_server.messages:
+        for name, value in message.items():
+            assert not set(str(value)) & {"\u202e", "\u2066", "\r", "\n"}, (name, value)
