@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared import catalogue, events, model, reconcile
 from shared.azure import activity_log, errors
 from shared.snapshots import DelegationSnapshot
+from shared.store import errors as store_errors
 from shared.usecases import alerts, outcomes, pipeline, recorder
 from shared.usecases.engine import Engine
 
@@ -26,6 +29,8 @@ OVERLAP = timedelta(minutes=15)  # the activity log can deliver records late
 FIRST_LOOKBACK = timedelta(days=1)
 BLOCKED_STATE = "activity-log-blocked"
 SEEN_BUDGET = 25_000  # characters of seen-record memory in the cursor row (a property holds 32K)
+WATCH_BATCH = 25  # delegations reconciled together; a failure costs the next run only these
+WATCH_BUDGET = timedelta(minutes=2)  # no batch starts after this: the run ends inside its 5-minute interval
 
 
 def handle_delegation_event(engine: Engine, event: object, now: datetime) -> outcomes.Outcome:
@@ -81,8 +86,10 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> r
     certain: set[str] = set()  # keys whose absence is known for sure
     unseen: list[tuple[Target, list[str]]] = []
     readable_scopes: list[str] = []  # scope targets no longer "announced but unreadable"
-    for target in targets:
-        read = read_delegations(engine, target.scope, only=target.assignment_id)
+    workers = max(1, min(engine.settings.max_concurrency, len(targets)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="watch-read") as pool:
+        reads = list(pool.map(lambda t: read_delegations(engine, t.scope, only=t.assignment_id), targets))
+    for target, read in zip(targets, reads, strict=True):
         for delegation in read.found:
             current.setdefault(delegation.key, delegation)
         covered = {s.key: s for s in stored_all if target.covers(s.key, s.scope)}
@@ -209,18 +216,59 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
     latest: dict[Target, activity_log.DelegationRecord] = {}
     for record in sorted(fresh, key=lambda r: r.timestamp):
         latest[_target(record, announced=False)] = record  # the last record per delegation says how it ends
-    targets = [_target(r) for r in latest.values()]
     report = recording.report
-    if targets:
-        report.merge(reconcile_targets(engine, targets, now))
+    done, kept, error = _reconcile_in_batches(engine, list(latest.items()), now, report)
+    # Every fresh record of a delegation that was reconciled is done; the others wait for the next run.
+    done_keys = {_target(r, announced=False) for r in done}
+    finished = [r for r in fresh if _target(r, announced=False) in done_keys]
+    if kept and not done:
+        raise error or errors.TransientError("no delegation of the activity log could be reconciled")
     newest = max((r.timestamp for r in records), default=state.position)
     position = max(state.position, min(newest, now))
+    if kept:  # not past the oldest record still owed (a day at most: verification covers the rest)
+        position = max(state.position, min(position, max(min(r.timestamp for r in kept), now - FIRST_LOOKBACK)))
     horizon = int((position - OVERLAP).timestamp())
     seen = {key: at for key, at in state.seen.items() if at >= horizon}
-    seen.update({_seen_key(r.event_id): int(r.timestamp.timestamp()) for r in fresh if r.event_id})
+    seen.update({_seen_key(r.event_id): int(r.timestamp.timestamp()) for r in finished if r.event_id})
     if not store.set_cursor(CURSOR, _CursorState(position, seen).dump(), etag):
         log.info("activity-log cursor moved by a concurrent watcher; its run counts")
-    return WatchOutcome("ok", records=len(fresh), scopes=sorted({t.scope for t in targets}), report=report)
+    scopes = sorted({_target(r).scope for r in done})
+    if kept:
+        detail = f"{len(kept)} delegation(s) kept for the next run ({error or 'time budget spent'})"
+        return WatchOutcome("partial", records=len(finished), scopes=scopes, report=report, detail=detail)
+    return WatchOutcome("ok", records=len(finished), scopes=scopes, report=report)
+
+
+def _reconcile_in_batches(
+    engine: Engine,
+    latest: list[tuple[Target, activity_log.DelegationRecord]],
+    now: datetime,
+    report: recorder.RunReport,
+) -> tuple[list[activity_log.DelegationRecord], list[activity_log.DelegationRecord], Exception | None]:
+    """Reconcile the records' delegations a batch at a time, oldest first, inside the time budget.
+
+    Returns (records done, records kept for the next run, the last failure). A batch that fails
+    after its retries is kept whole; the next batches still run, so sustained faults slow the
+    watcher down instead of stopping it."""
+    started = time.monotonic()
+    done: list[activity_log.DelegationRecord] = []
+    kept: list[activity_log.DelegationRecord] = []
+    error: Exception | None = None
+    ordered = sorted((record for _, record in latest), key=lambda r: r.timestamp)
+    for start in range(0, len(ordered), WATCH_BATCH):
+        batch = ordered[start : start + WATCH_BATCH]
+        if start and time.monotonic() - started > WATCH_BUDGET.total_seconds():
+            kept += batch
+            continue
+        try:
+            report.merge(reconcile_targets(engine, [_target(r) for r in batch], now))
+        except (errors.AzureError, store_errors.StoreError) as e:
+            log.warning("activity-log watcher: %d delegation(s) kept for the next run: %s", len(batch), e)
+            kept += batch
+            error = e
+        else:
+            done += batch
+    return done, kept, error
 
 
 def _target(record: activity_log.DelegationRecord, *, announced: bool = True) -> Target:

@@ -1,0 +1,98 @@
+"""The activity-log watcher under sustained faults on a few hundred delegations, through the timer.
+
+Faults are rate-based (the emulator's faults API): a share of ARM, Graph and PAL requests answer
+503 (`Retry-After: 0`, so retries are immediate and the test stays fast). The watcher must make
+progress every run (bounded batches, the cursor past what succeeded), keep what failed for the
+next run, and end, once the faults stop, exactly where a fault-free watcher ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from emulator.large_scenario import large
+from shared.usecases import delegations
+
+# CI replays a small estate; local runs (and `python -m bench.reliability`) take a broader one.
+ESTATE = 40 if os.environ.get("CI") else 120
+FAULTY_ROUTES = (
+    ("registrationAssignments",)
+    if os.environ.get("CI")
+    else ("registrationAssignments", "managementpartner", "/v1.0/directoryObjects")
+)
+
+
+def faults(emulator: Any, rate: float) -> None:
+    emulator.control("DELETE", "/faults")
+    if rate:
+        emulator.control(
+            "POST",
+            "/faults",
+            [{"route": route, "rate": rate, "status": 503, "retryAfter": 0} for route in FAULTY_ROUTES],
+        )
+
+
+def watched(palwatch: Any) -> dict[str, bool]:
+    return {s.key: s.attributed for s in palwatch.store.list_delegations()}
+
+
+def reference_run(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The same estate watched without faults, on fresh tables: what the faulty runs must end at."""
+    import uuid
+
+    from shared.usecases import engine
+
+    monkeypatch.setenv("PAL_TABLE_PREFIX", "ref" + uuid.uuid4().hex[:10])
+    engine.reset_engine()
+    function_app.watch_delegations(TimerRequest(past_due=False))
+    return engine.get_engine()
+
+
+def open_findings(palwatch: Any) -> set[tuple[str, str]]:
+    return {(r.finding.kind, r.finding.subject) for r in palwatch.store.open_findings()}
+
+
+@pytest.fixture
+def estate(emulator):
+    scenario = large(tenants=max(4, ESTATE // 6), delegations=ESTATE, users=40, groups=3, seed=11)
+    emulator.control("POST", "/reset", scenario)
+    return scenario
+
+
+def test_each_run_takes_a_bounded_batch_and_the_next_continues(emulator, palwatch, estate, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(delegations, "WATCH_BATCH", ESTATE // 4)
+    monkeypatch.setattr(delegations, "WATCH_BUDGET", delegations.timedelta(0))  # spent after one batch
+    counts = []
+    for _ in range(3):
+        function_app.watch_delegations(TimerRequest(past_due=False))
+        counts.append(len(watched(palwatch)))
+    assert 0 < counts[0] <= ESTATE // 4
+    assert counts[0] < counts[1] < counts[2]
+    assert any("kept for the next run" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(delegations, "WATCH_BUDGET", delegations.timedelta(minutes=2))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+    final, final_open = watched(palwatch), open_findings(palwatch)
+    reference = reference_run(monkeypatch)
+    assert final == watched(reference)
+    assert final_open == open_findings(reference)
+
+
+def test_the_watcher_progresses_under_faults_and_converges(emulator, palwatch, estate, monkeypatch):
+    monkeypatch.setattr(delegations, "WATCH_BATCH", max(5, ESTATE // 8))
+    faults(emulator, 0.3)
+    for _ in range(1 if os.environ.get("CI") else 3):
+        function_app.watch_delegations(TimerRequest(past_due=False))
+        assert watched(palwatch), "a faulty run records what succeeded"
+    faults(emulator, 0)
+    function_app.watch_delegations(TimerRequest(past_due=False))
+    final, final_open = watched(palwatch), open_findings(palwatch)
+    reference = reference_run(monkeypatch)
+    assert final == watched(reference)
+    assert final_open == open_findings(reference)  # no finding lost, none extra
