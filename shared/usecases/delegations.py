@@ -40,7 +40,11 @@ def handle_delegation_event(engine: Engine, event: object, now: datetime) -> out
         log.info("delegation event %s ignored: %s", parsed.event_id or "?", parsed.reason)
         return outcomes.Outcome("ignored", parsed.reason)
     try:
-        target = Target(parsed.scope, parsed.assignment_id, ended=parsed.change == "delete")
+        # An assignment we never saw is read by one identity: an event is no proof that anything
+        # exists, and a fabricated one must not cost a read per identity (the watcher and the
+        # verification, which know what Azure announced, try every identity).
+        known = engine.store.get_delegation(parsed.assignment_id.lower()) is not None
+        target = Target(parsed.scope, parsed.assignment_id, ended=parsed.change == "delete", probe=not known)
         report = reconcile_targets(engine, [target], now)
     except errors.TransientError:
         raise
@@ -64,6 +68,7 @@ class Target:
     announced: bool = False
     customer_tenant_id: str = field(default="", compare=False)
     ended: bool = False  # Azure said it was removed (a delete event, an unregister record)
+    probe: bool = field(default=False, compare=False)  # one identity reads it; a refusal ends there
 
     def covers(self, snapshot_key: str, snapshot_scope: str) -> bool:
         if self.assignment_id:
@@ -88,7 +93,9 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> r
     readable_scopes: list[str] = []  # scope targets no longer "announced but unreadable"
     workers = max(1, min(engine.settings.max_concurrency, len(targets)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="watch-read") as pool:
-        reads = list(pool.map(lambda t: read_delegations(engine, t.scope, only=t.assignment_id), targets))
+        reads = list(
+            pool.map(lambda t: read_delegations(engine, t.scope, only=t.assignment_id, probe=t.probe), targets)
+        )
     for target, read in zip(targets, reads, strict=True):
         for delegation in read.found:
             current.setdefault(delegation.key, delegation)
@@ -103,6 +110,8 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> r
                 unseen.append((target, read.refused))
             else:
                 readable_scopes.append(target.scope)
+    if not current and not stored and not unseen and not readable_scopes:
+        return recorder.RunReport()  # nothing there, nothing remembered: nothing to decide or link
     batch = pipeline.Delegations(tuple(current.values()), stored, frozenset(certain - current.keys()))
     result = pipeline.reconcile(engine, batch, now=now)
     record = recorder.Recorder(engine.store, now)
@@ -138,8 +147,10 @@ class _Read:
     confirmed: bool  # some identity could look: what it did not find is not there
 
 
-def read_delegations(engine: Engine, scope: str, *, only: str = "") -> _Read:
-    """The delegations to our managing tenant at `scope` (or `only`), as any of our identities sees them."""
+def read_delegations(engine: Engine, scope: str, *, only: str = "", probe: bool = False) -> _Read:
+    """The delegations to our managing tenant at `scope` (or `only`), as any of our identities sees them.
+
+    `probe`: only until the first identity is refused (an unknown assignment from an event)."""
     managing = engine.managing_tenant_id.lower()
     found: dict[str, model.Delegation] = {}
     refused: list[str] = []
@@ -166,6 +177,8 @@ def read_delegations(engine: Engine, scope: str, *, only: str = "") -> _Read:
         except errors.CredentialError as e:
             log.warning("identity %s cannot read delegations: %s", name, e)
             refused.append(name)
+        if probe and refused:
+            break
     return _Read(list(found.values()), refused, confirmed)
 
 

@@ -95,3 +95,29 @@ def test_no_event_id_or_subject_forges_a_log_line(emulator, palwatch, caplog):
     assert any("forged line" in line for line in lines)  # the id was logged ...
     for line in lines:  # ... on its own line, controls escaped
         assert not set(line) & {"\n", "\r", "\u2028", "\u202e"}, line
+
+
+def test_a_fabricated_delegation_event_costs_at_most_one_read(emulator, palwatch):
+    import uuid
+
+    template = onboard(emulator, delegation())[0]
+    deliver_once = function_app.delegation_events
+    deliver_once(decode_event(template))  # tokens cached, the real one stored
+    fabricated = []
+    for i in range(12):
+        event = copy.deepcopy(template)
+        sub = str(uuid.uuid4()) if i % 2 else template["subject"].split("/")[2]  # unknown, and known subscription
+        subject = f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments/{uuid.uuid4()}"
+        event["subject"] = subject
+        event["id"] = str(uuid.uuid4())
+        if "topic" in event:
+            event["topic"] = f"/subscriptions/{sub}"
+        data = event["data"]
+        data["resourceUri"], data["subscriptionId"] = subject, sub
+        fabricated.append(event)
+    emulator.control("DELETE", "/journal")
+    for event in fabricated:
+        deliver_once(decode_event(event))
+    reads = [r for r in emulator.journal() if "/oauth2/" not in r["path"] and "/msi/" not in r["path"]]
+    assert len(reads) <= len(fabricated), [(r["method"], r["path"], r["status"]) for r in reads]
+    assert not [r for r in reads if r["method"] != "GET"]  # nothing written, no link made
