@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint bench clean setup sandbox
+.PHONY: run test lint bench reliability clean setup sandbox
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -44,6 +44,10 @@ sandbox: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The fault, crash and fuzz campaign at full size (see RELIABILITY.md); CI runs it small in `make test`.
+reliability: setup
+	$(PY) -m bench.reliability
 
 clean:
 	rm -rf $(VENV) .venv-checkov node_modules .run .pytest_cache .ruff_cache .hypothesis *.egg-info

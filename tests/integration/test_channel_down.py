@@ -23,6 +23,7 @@ from azure.functions.timer import TimerRequest
 import function_app
 from shared import doctor
 from shared.usecases import alerts, engine
+from tests import campaign
 from tests.conftest import free_port
 from tests.integration.verify_helpers import verify_now
 
@@ -125,6 +126,14 @@ def test_one_channel_refusing_for_three_runs_loses_nothing(palwatch, smtp, monke
     clock.advance(hours=2)  # past the back-off
     watch(clock)
     delivered = set(smtp.notice_ids())
+    campaign.record(
+        "channel_down",
+        failure=failure,
+        runs_refused=3,
+        pending=len(owed),
+        delivered_after=len(owed & delivered),
+        duplicates=len(smtp.notice_ids()) - len(delivered),
+    )
     assert owed <= delivered  # every pending notice arrived
     assert len(smtp.notice_ids()) == len(delivered)  # each once
     assert not channel_findings()  # resolved once the channel delivered
@@ -191,6 +200,7 @@ def test_a_kill_between_send_and_record_resends_the_same_message_never_merged(pa
     clock.advance(minutes=11)  # the dead worker's claim expires
     watch(clock)
     resent = [m for m in smtp.messages[1:] if m["Message-ID"] == first["Message-ID"]]
+    campaign.record("kill_between_send_and_record", resent=len(resent), same_message_id=len(resent) == 1)
     assert len(resent) == 1  # the same message again: a mail client drops it
     assert resent[0].get_all("X-PALWatch-Notice") == first.get_all("X-PALWatch-Notice")
     fresh = [i for m in smtp.messages[1:] if m is not resent[0] for i in m.get_all("X-PALWatch-Notice")]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -20,11 +19,12 @@ from hypothesis import strategies as st
 
 import function_app
 from shared import events
+from tests import campaign
 from tests.conftest import decode_event
 from tests.integration.test_delegation_events import delegation, onboard
 from tests.integration.test_identity_events import ALICE, act, subscribe
 
-EXAMPLES = 60 if os.environ.get("CI") else 400
+EXAMPLES = campaign.size(ci=60, local=300, full=2000)
 
 HOSTILE_TEXT = st.sampled_from(
     [
@@ -128,7 +128,7 @@ def test_fuzzed_events_never_raise_and_refused_ones_cost_nothing(emulator, palwa
             tally["refused_rows"] += _rows(palwatch.store) != before_rows
 
     fuzz()
-    print(f"fuzz: {tally}")
+    campaign.record("fuzz", **tally)
     assert tally["tried"] > EXAMPLES // 2
     assert tally["refused"] > 0
     assert tally["raised"] == 0

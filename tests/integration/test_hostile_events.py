@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import function_app
+from tests import campaign
 from tests.conftest import decode_event
 from tests.integration.test_delegation_events import delegation, onboard
 from tests.integration.test_identity_events import ALICE, RELECLOUD, act, attest, subscribe
@@ -46,8 +47,12 @@ def test_graph_notifications_without_their_client_state_are_rejected_and_cost_no
     emulator.control("DELETE", "/journal")
     for spoof in spoofs:
         function_app.identity_events(decode_event(spoof))
-    assert requests_made(emulator) == 0
+    requests = requests_made(emulator)
     rejected = [r for r in caplog.records if r.getMessage().startswith("identity_events rejected")]
+    campaign.record(
+        "spoofed_graph_notifications", tried=len(spoofs), accepted=len(spoofs) - len(rejected), requests=requests
+    )
+    assert requests == 0
     assert len(rejected) == len(spoofs)
     assert not [f for f in palwatch.store.open_findings() if f.finding.principal_id == ALICE]
 
@@ -65,6 +70,7 @@ def test_a_storm_of_genuine_missed_notifications_costs_one_upkeep(emulator, palw
     emulator.control("DELETE", "/journal")
     for event in storm[1:]:
         function_app.identity_events(decode_event(event))
+    campaign.record("lifecycle_storm", notifications=len(storm), requests_after_the_first=requests_made(emulator))
     assert requests_made(emulator) == 0  # the first did the upkeep and the re-read; the watch timer follows
 
 
@@ -92,6 +98,8 @@ def test_no_event_id_or_subject_forges_a_log_line(emulator, palwatch, caplog):
     for event in hostile[::2]:
         function_app.delegation_events(decode_event(event))
     lines = [r.getMessage() for r in caplog.records if r.name.startswith(("palwatch", "shared"))]
+    forged_lines = sum(1 for line in lines if set(line) & {"\n", "\r", "\u2028", "\u202e"})
+    campaign.record("log_forging", hostile_events=len(hostile), lines=len(lines), forged=forged_lines)
     assert any("forged line" in line for line in lines)  # the id was logged ...
     for line in lines:  # ... on its own line, controls escaped
         assert not set(line) & {"\n", "\r", "\u2028", "\u202e"}, line
@@ -119,5 +127,6 @@ def test_a_fabricated_delegation_event_costs_at_most_one_read(emulator, palwatch
     for event in fabricated:
         deliver_once(decode_event(event))
     reads = [r for r in emulator.journal() if "/oauth2/" not in r["path"] and "/msi/" not in r["path"]]
+    campaign.record("fabricated_arm_events", events=len(fabricated), requests=len(reads))
     assert len(reads) <= len(fabricated), [(r["method"], r["path"], r["status"]) for r in reads]
     assert not [r for r in reads if r["method"] != "GET"]  # nothing written, no link made

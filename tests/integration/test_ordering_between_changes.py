@@ -12,7 +12,6 @@ it runs, so an order can change when something was noticed, never what holds at 
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 
 import function_app
 from shared.usecases import engine, users
+from tests import campaign
 from tests.conftest import decode_event
 from tests.integration.test_identity_events import (
     ALICE,
@@ -43,7 +43,7 @@ from tests.integration.test_identity_events import (
 from tests.integration.test_identity_ordering import _state
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT[0-9:.]+(?:\+00:00|Z)?")
-EXAMPLES = 3 if os.environ.get("CI") else 10
+EXAMPLES = campaign.size(ci=3, local=10, full=25)
 
 
 def _deliver(event: dict[str, Any]) -> None:
@@ -135,3 +135,4 @@ def test_events_interleaved_with_changes_end_where_the_clean_run_ends(emulator, 
         assert _run(emulator, monkeypatch, schedule, tail) == clean
 
     interleaved_matches()
+    campaign.record("ordering_between_changes", examples=EXAMPLES, changes=steps, events=count)

@@ -11,6 +11,7 @@ from azure.functions.timer import TimerRequest
 import function_app
 from shared import cli
 from shared.usecases import engine
+from tests import campaign
 from tests.integration.test_alerts_webhook import Receiver
 from tests.integration.verify_helpers import verify_now
 
@@ -53,5 +54,7 @@ def test_debug_logs_of_a_run_that_posts_to_the_webhook_hold_no_key(palwatch, rec
     assert PATH_KEY in receiver.requests[0]["path"]  # the key did travel, to the receiver only
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert any(r.name == "urllib3.connectionpool" and str(receiver.port) in r.getMessage() for r in caplog.records)
+    leaks = sum(secret in logged for secret in (PATH_KEY, SIGNATURE))
+    campaign.record("secret_leaks_debug_log", secrets=2, lines=len(caplog.records), leaks=leaks)
     assert PATH_KEY not in logged
     assert SIGNATURE not in logged

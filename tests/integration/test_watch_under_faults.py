@@ -9,7 +9,6 @@ next run, and end, once the faults stop, exactly where a fault-free watcher ends
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import pytest
@@ -18,12 +17,13 @@ from azure.functions.timer import TimerRequest
 import function_app
 from emulator.large_scenario import large
 from shared.usecases import delegations
+from tests import campaign
 
 # CI replays a small estate; local runs (and `python -m bench.reliability`) take a broader one.
-ESTATE = 40 if os.environ.get("CI") else 120
+ESTATE = campaign.size(ci=40, local=120, full=300)
 FAULTY_ROUTES = (
     ("registrationAssignments",)
-    if os.environ.get("CI")
+    if campaign.CI
     else ("registrationAssignments", "managementpartner", "/v1.0/directoryObjects")
 )
 
@@ -87,7 +87,7 @@ def test_each_run_takes_a_bounded_batch_and_the_next_continues(emulator, palwatc
 def test_the_watcher_progresses_under_faults_and_converges(emulator, palwatch, estate, monkeypatch):
     monkeypatch.setattr(delegations, "WATCH_BATCH", max(5, ESTATE // 8), raising=False)
     faults(emulator, 0.3)
-    for _ in range(1 if os.environ.get("CI") else 3):
+    for _ in range(1 if campaign.CI else 3):
         function_app.watch_delegations(TimerRequest(past_due=False))
         assert watched(palwatch), "a faulty run records what succeeded"
     faults(emulator, 0)
@@ -95,4 +95,10 @@ def test_the_watcher_progresses_under_faults_and_converges(emulator, palwatch, e
     final, final_open = watched(palwatch), open_findings(palwatch)
     reference = reference_run(monkeypatch)
     assert final == watched(reference)
+    campaign.record(
+        "watcher_under_faults",
+        delegations=ESTATE,
+        lost=len(open_findings(reference) - final_open),
+        extra=len(final_open - open_findings(reference)),
+    )
     assert final_open == open_findings(reference)  # no finding lost, none extra
