@@ -26,3 +26,15 @@ def record(check: str, **figures: Any) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps({"check": check, **figures}) + "\n")
+
+
+def trigger_outcomes(records: list[Any], trigger: str) -> list[dict[str, Any]]:
+    """The `PalWatch.TriggerOutcome` records a trigger logged (status, summary, ...), oldest first."""
+    found = []
+    for record in records:
+        message = record.getMessage()
+        if message.startswith("PalWatch.TriggerOutcome "):
+            data = json.loads(message.split(" ", 1)[1])
+            if data.get("trigger") == trigger:
+                found.append(data)
+    return found

@@ -30,8 +30,7 @@ def coverage_status() -> int:
 
 def verify_log(caplog: pytest.LogCaptureFixture) -> str:
     """The one-line outcome of the last verify_attribution run, as the host logs it."""
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("verify_attribution ")]
-    return lines[-1]
+    return "verify_attribution " + campaign.trigger_outcomes(caplog.records, "verify_attribution")[-1]["summary"]
 
 
 def drop_tables(azurite: str, prefix: str) -> list[str]:
