@@ -36,9 +36,9 @@ def run() -> tuple[int, float, list[dict[str, Any]]]:
         env = {**os.environ, "PALWATCH_CAMPAIGN": "full", "PALWATCH_CAMPAIGN_REPORT": str(report)}
         env.pop("CI", None)
         started = time.monotonic()
-        code = subprocess.call(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CAMPAIGN], cwd=ROOT, env=env
-        )
+        # Full-size estates under faults take minutes per test: a longer per-test timeout than CI's.
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "1500", *CAMPAIGN]
+        code = subprocess.call(command, cwd=ROOT, env=env)
         seconds = time.monotonic() - started
         rows = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
     return code, seconds, rows

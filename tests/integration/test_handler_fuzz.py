@@ -24,7 +24,7 @@ from tests.conftest import decode_event
 from tests.integration.test_delegation_events import delegation, onboard
 from tests.integration.test_identity_events import ALICE, act, subscribe
 
-EXAMPLES = campaign.size(ci=60, local=300, full=2000)
+EXAMPLES = campaign.size(ci=60, local=300, full=1000)
 
 HOSTILE_TEXT = st.sampled_from(
     [

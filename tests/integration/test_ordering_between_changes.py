@@ -43,7 +43,7 @@ from tests.integration.test_identity_events import (
 from tests.integration.test_identity_ordering import _state
 
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT[0-9:.]+(?:\+00:00|Z)?")
-EXAMPLES = campaign.size(ci=3, local=10, full=25)
+EXAMPLES = campaign.size(ci=3, local=10, full=15)
 
 
 def _deliver(event: dict[str, Any]) -> None:
