@@ -136,24 +136,35 @@ _ELIGIBLE_ROLE_FIX = (
 )
 
 
+# Why a delegation earns no credit, in words, by reason code (findings, reports and alerts).
+REASONS = {
+    "no_eligible_role": "no authorization holds a PEC-eligible role",
+    "just_in_time_only": "eligible roles are only just-in-time",
+    "users_only": "only users hold eligible roles; they must link by hand",
+    "cannot_act_as": "no identity PAL Watch can act as holds an eligible role",
+    "identities_unusable": "the identities holding eligible roles are disabled or deleted",
+    "link_pending": "the identity PAL Watch can act as is not linked yet",
+    "link_failed": "linking the identity PAL Watch can act as failed",
+    "not_visible": "PAL Watch cannot read this delegation: none of its identities is in the offer",
+    "identity_lost": "an identity that carried the credit was lost",
+    "removed": "the customer removed the delegation",
+}
+
+
+def reason_words(reason: str) -> str:
+    """The reason code in words; an unknown code as it is."""
+    return REASONS.get(reason, reason.replace("_", " "))
+
+
 def unattributed(
     where: Where, reason: str, *, detail: str, fix: str, principal_ids: Sequence[str] = (), partner_id: str = ""
 ) -> model.Finding:
-    titles = {
-        "no_eligible_role": "no authorization holds a PEC-eligible role",
-        "just_in_time_only": "eligible roles are only just-in-time",
-        "users_only": "only users hold eligible roles; they must link by hand",
-        "cannot_act_as": "no identity PAL Watch can act as holds an eligible role",
-        "identities_unusable": "the identities holding eligible roles are disabled or deleted",
-        "link_pending": "the identity PAL Watch can act as is not linked yet",
-        "link_failed": "linking the identity PAL Watch can act as failed",
-    }
     return model.Finding(
         key=attribution_key(where.delegation_key),
         kind=Kind.UNATTRIBUTED_DELEGATION,
         severity=model.Severity.WARNING,
         subject=where.delegation_key,
-        title=f"Delegation of {where.customer} earns no partner credit: {titles.get(reason, reason)}",
+        title=f"Delegation of {where.customer} earns no partner credit: {REASONS.get(reason, reason)}",
         reason=reason,
         detail=f"{detail} {where.cost(partner_id)}".strip(),
         fix=fix,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared import reconcile, snapshots
+from shared import catalogue, reconcile, snapshots
 from shared.reports import text as text_
 
 if TYPE_CHECKING:  # the store pulls in the Table Storage SDK; a report only reads two fields
@@ -169,29 +169,51 @@ def _compact_scope(scope: str) -> str:
     return text_.clean(subscription) + (f" / {text_.fit(text_.clean(group), 40)}" if group else "")
 
 
-def _customer_label(row: snapshots.CoverageRow) -> text_.Cell:
-    tenant = text_.short_id(row.customer_tenant_id)
-    name = text_.clean(row.customer_tenant_name)
+def scope_cell(scope: str, subscription_name: str = "", offer: str = "") -> text_.Cell:
+    """`Production (7b7b7b7b…) / rg-app · Gold offer`; when cut, the subscription id goes before any name."""
+    subscription, group = scope_parts(scope)
+    if not subscription:
+        return text_.Cell(text_.fit(text_.clean(scope), 80))
+    rest = f" / {text_.fit(text_.clean(group), 60)}" if group else ""
+    rest += f" · {text_.fit(text_.clean(offer), 40)}" if offer else ""
+    name = text_.fit(text_.clean(subscription_name), 60)
+    if name:
+        return text_.Cell(f"{name} ({text_.short_id(subscription)}){rest}", compact=f"{name}{rest}")
+    return text_.Cell(f"{text_.clean(subscription)}{rest}", compact=f"{text_.short_id(subscription)}{rest}")
+
+
+def customer_cell(tenant_name: str, tenant_id: str) -> text_.Cell:
+    """`Contoso (1111aaaa…)`; when cut, the tenant id goes first and the name stays."""
+    tenant = text_.short_id(tenant_id) if tenant_id else ""
+    name = text_.fit(text_.clean(tenant_name), 80)
     if not name:
-        return text_.Cell(f"tenant {tenant}")
-    return text_.Cell(name, f" ({tenant})")
+        return text_.Cell(f"tenant {tenant}" if tenant else "-")
+    return text_.Cell(f"{name} ({tenant})", compact=name) if tenant else text_.Cell(name)
 
 
-def _attributors_cell(row: snapshots.CoverageRow) -> text_.Cell:
+def reason_text(row: snapshots.CoverageRow) -> str:
+    """Why the row is not (fully) attributed, in words; "" when attributed."""
+    if status(row) == ATTRIBUTED or not row.reason:
+        return ""
+    return text_.fit(text_.clean(catalogue.reason_words(row.reason)), 200)
+
+
+def _detail_cell(row: snapshots.CoverageRow) -> text_.Cell:
+    """Who carries the credit, then why it is not (fully) earned."""
+    reason = reason_text(row)
     if not row.attributed_by:
-        return text_.Cell("-")
+        return text_.Cell(reason or "-")
     more = len(row.attributed_by) - 1
-    return text_.Cell(describe_attributor(row, 0), f" +{more} more" if more else "")
+    who = describe_attributor(row, 0) + (f" +{more} more" if more else "")
+    return text_.Cell(f"{who}; {reason}" if reason else who)
 
 
 _COLUMNS = (
-    text_.Column("CUSTOMER", cap=48, minimum=16),
-    # A subscription id is what people search for: it is the last thing cut.
-    text_.Column("SCOPE (SUBSCRIPTION / RESOURCE GROUP) · OFFER", cap=110, minimum=38, floor=20),
+    text_.Column("CUSTOMER", cap=48, minimum=14, wrap=True),
+    text_.Column("SCOPE · OFFER", cap=110, minimum=16, wrap=True),
     text_.Column("STATUS", cap=14),
-    text_.Column("ATTRIBUTED BY", cap=72, minimum=16),
-    text_.Column("REASON", cap=28, minimum=8),
-    text_.Column("SINCE (UTC)", cap=16),
+    text_.Column("ATTRIBUTED BY / REASON", cap=72, minimum=16, wrap=True, prose=True),
+    text_.Column("SINCE (UTC)", cap=16, optional=1),
 )
 
 
@@ -219,14 +241,10 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
         return f"Coverage at {text_.minute(coverage.generated_at)} UTC: {EMPTY_NO_DELEGATIONS}"
     rows = [
         [
-            _customer_label(r),
-            text_.Cell(
-                _compact_scope(r.scope)
-                + (f" · {text_.fit(text_.clean(r.definition_name), 40)}" if r.definition_name else "")
-            ),
+            customer_cell(r.customer_tenant_name, r.customer_tenant_id),
+            scope_cell(r.scope, offer=r.definition_name),
             text_.Cell(LABELS[status(r)]),
-            _attributors_cell(r),
-            text_.Cell(text_.clean(r.reason) if status(r) != ATTRIBUTED else ""),
+            _detail_cell(r),
             text_.Cell(text_.minute(r.since)),
         ]
         for r in ordered(coverage.rows)

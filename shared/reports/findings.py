@@ -16,7 +16,7 @@ from typing import Any
 
 from shared import model
 from shared.notify import notices as notices_
-from shared.notify import render
+from shared.reports import coverage as coverage_
 from shared.reports import text as text_
 
 EMPTY = "No findings: nothing needs attention."
@@ -74,26 +74,25 @@ def findings_json(
     return out
 
 
-def _customer(f: model.Finding) -> text_.Cell:
-    tenant = text_.short_id(f.tenant_id) if f.tenant_id else ""
-    name = text_.clean(f.tenant_name)
-    if name:
-        return text_.Cell(name, f" ({tenant})" if tenant else "")
-    return text_.Cell(f"tenant {tenant}" if tenant else "-")
-
-
 def _state(r: model.RecordedFinding) -> str:
     return "open" if r.open else f"resolved {text_.minute(r.resolved_at)}"
 
 
+def _finding_cell(f: model.Finding) -> text_.Cell:
+    title = text_.clean(f.title or f.kind)
+    return text_.Cell(f"{title} [{text_.clean(f.kind)}]", compact=title)
+
+
 _COLUMNS = (
     text_.Column("SEVERITY", cap=8),
-    text_.Column("OPENED (UTC)", cap=16),
+    text_.Column("OPENED (UTC)", cap=16, optional=1),
     text_.Column("STATE", cap=25),
-    text_.Column("CUSTOMER", cap=40, minimum=14),
-    text_.Column("SCOPE", cap=90, minimum=20),
-    text_.Column("FINDING", cap=100, minimum=20),
+    text_.Column("CUSTOMER", cap=40, minimum=12, wrap=True),
+    text_.Column("SCOPE", cap=90, minimum=14, wrap=True),
+    text_.Column("FINDING", cap=100, minimum=20, wrap=True, prose=True),
 )
+FIX_INDENT = "    "
+FIX_LABEL = "fix: "
 
 
 def findings_table(
@@ -103,7 +102,8 @@ def findings_table(
     accepted: Mapping[str, str] | None = None,
     revenue: Mapping[str, float] | None = None,
 ) -> str:
-    """Aligned lines, most severe then oldest first; an open finding's fix on indented lines below it."""
+    """Aligned rows, most severe then oldest first; an open finding's fix (or why it was accepted)
+    wrapped on indented lines below it, never cut."""
     items = ordered(recorded, revenue)
     if not items:
         return EMPTY
@@ -112,27 +112,35 @@ def findings_table(
             text_.Cell(r.finding.severity.value),
             text_.Cell(text_.minute(r.opened_at)),
             text_.Cell(_state(r)),
-            _customer(r.finding),
-            text_.Cell(text_.clean(render.describe_scope(r.finding.scope)) if r.finding.scope else "-"),
-            text_.Cell(text_.clean(r.finding.title or r.finding.kind), f" [{text_.clean(r.finding.kind)}]"),
+            coverage_.customer_cell(r.finding.tenant_name, r.finding.tenant_id),
+            coverage_.scope_cell(r.finding.scope) if r.finding.scope else text_.Cell("-"),
+            _finding_cell(r.finding),
         ]
         for r in items
     ]
-    header, *lines = text_.layout(_COLUMNS, rows, width)
-    out = [header]
-    indent = "    "
-    limit = max(20, (width or FIX_LINE_LIMIT) - len(indent) - len("fix: "))
-    for r, line in zip(items, lines, strict=True):
-        out.append(line)
-        if r.open and (accepted or {}).get(r.finding.key):
-            out.append(f"{indent}{text_.fit(text_.clean((accepted or {})[r.finding.key]), limit + 5)}")
-            continue
-        fix = [text_.clean(part) for part in r.finding.fix.splitlines()] if r.open else []
-        fix = [part for part in fix if part]
-        for i, part in enumerate(fix):
-            out.append(f"{indent}{'fix: ' if i == 0 else '     '}{text_.fit(part, limit)}")
+    header, row_lines = text_.layout_rows(_COLUMNS, rows, width)
+    out = list(header)
+    room = max(20, (width or FIX_LINE_LIMIT) - len(FIX_INDENT) - len(FIX_LABEL))
+    for r, lines in zip(items, row_lines, strict=True):
+        out += lines
+        why_accepted = (accepted or {}).get(r.finding.key) if r.open else ""
+        if why_accepted:
+            out += [f"{FIX_INDENT}{piece}" for piece in text_.wrap(text_.clean(why_accepted), room + len(FIX_LABEL))]
+        elif r.open:
+            out += fix_lines(r.finding.fix, room)
     counts = {s: sum(1 for r in items if r.finding.severity is s and r.open) for s in model.Severity}
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "none"
     resolved = sum(1 for r in items if not r.open)
     tail = f"; {resolved} resolved" if resolved else ""
     return "\n".join([f"Open findings: {summary}{tail}", "", *out])
+
+
+def fix_lines(fix: str, room: int) -> list[str]:
+    """The fix under its finding, every word of it: wrapped to `room` columns, never cut."""
+    parts = [text_.clean(part) for part in fix.splitlines()]
+    out: list[str] = []
+    for i, part in enumerate(p for p in parts if p):
+        for j, piece in enumerate(text_.wrap(part, room - 2)):
+            label = FIX_LABEL if (i == 0 and j == 0) else " " * len(FIX_LABEL)
+            out.append(f"{FIX_INDENT}{label}{'  ' if j else ''}{piece}")
+    return out

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared import model, reports
+from shared.reports import text
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 TENANT = "11111111-1111-1111-1111-111111111111"
@@ -117,6 +118,35 @@ def test_hostile_strings_stay_inert_in_the_terminal(hostile: str) -> None:
 def test_width_is_respected_by_every_row() -> None:
     out = reports.findings_table([recorded("a", tenant_name="C" * 500), recorded("b")], width=120)
     assert all(len(line) <= 120 for line in out.splitlines())
+
+
+LONG_FIX = (
+    "Add a permanent authorization with a PEC-eligible role (for example Contributor, "
+    "b24988ac-6180-42a0-ab88-20f7382dd24c) for an identity PAL Watch can act as to the Lighthouse offer, "
+    "and have the customer update the delegation."
+)
+
+
+@pytest.mark.parametrize("width", [120, 80])
+def test_names_stay_whole_ids_go_first_and_the_fix_is_never_cut(width: int) -> None:
+    item = recorded(
+        "a",
+        tenant_id="52b02585-1111-4111-8111-111111111111",
+        tenant_name="Fabrikam Manufacturing",
+        title="Delegation of Fabrikam Manufacturing earns no partner credit",
+        fix=LONG_FIX,
+    )
+    out = reports.findings_table([item], width=width)
+    assert all(text.display_width(line) <= width for line in out.splitlines())
+    words = " ".join(out.split())
+    for word in ["Fabrikam", "Manufacturing", "rg-app"]:
+        assert word in words
+    assert "Fab…" not in out
+    assert "Fabrikam M…" not in out
+    assert " ".join(LONG_FIX.split()) in " ".join(
+        part.strip().removeprefix("fix:").strip() for part in out.splitlines() if part.startswith("    ")
+    )
+    assert "…" not in "".join(line for line in out.splitlines() if line.startswith("    "))
 
 
 def test_no_findings() -> None:

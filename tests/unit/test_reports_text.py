@@ -95,3 +95,27 @@ def test_layout_aligns_columns_and_shrinks_the_widest_to_fit() -> None:
     assert len(set(starts)) == 1
     unbounded = text.layout(columns, rows)
     assert "a" * 40 in unbounded[1]
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))), st.integers(1, 40))
+def test_wrap_keeps_every_character_and_fits(value: str, width: int) -> None:
+    value = text.clean(value)
+    lines = text.wrap(value, width)
+    assert all(text.display_width(line) <= width or len(line) == 1 for line in lines)
+    assert "".join(lines).replace(" ", "") == value.replace(" ", "")
+
+
+def test_a_compact_cell_drops_the_id_before_cutting_the_name() -> None:
+    cell = text.Cell("Fabrikam (52b02585…)", compact="Fabrikam")
+    assert cell.render(30) == "Fabrikam (52b02585…)"
+    assert cell.render(12) == "Fabrikam"
+    assert cell.render(6) == "Fabri…"
+    assert cell.lines(5) == ["Fabri", "kam"]
+
+
+def test_optional_columns_go_before_names_are_cut() -> None:
+    columns = [text.Column("NAME", cap=40, minimum=8), text.Column("SINCE", cap=16, optional=1)]
+    rows = [[text.Cell("Contoso Holdings International"), text.Cell("2025-03-01 08:00")]]
+    header, (line,) = text.layout_rows(columns, rows, width=40)
+    assert header == ["NAME"]
+    assert line == ["Contoso Holdings International"]
