@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from shared import model
@@ -82,6 +83,15 @@ def link_subject(tenant_id: str, principal_id: str) -> str:
 
 def removed_key(delegation_key: str) -> str:
     return f"delegation_removed:{delegation_key}"
+
+
+MANAGING_TENANT = {"tenantRole": "managing"}  # facts of a finding about the partner's own tenant
+
+
+def human_time(moment: datetime) -> str:
+    """`2025-03-01 08:00 UTC`: what a person reads in an alert (no seconds, no offset)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def short(text: str, limit: int = _MAX_NAME) -> str:
@@ -255,13 +265,13 @@ def attribution_lost(
         reason="identity_lost",
         detail=f"{'Since ' + since_text + ', n' if since_text else 'N'}o identity linked to partner ID {partner_id} "
         f"attributes this "
-        f"delegation. What happened: {who}. {where.cost(partner_id)}",
+        f"delegation: {who}. {where.cost(partner_id)}",
         fix=fix_for_lost_identities([(oid, kind, what) for oid, _, kind, what in lost], managing_tenant_id, partner_id),
         tenant_id=where.tenant_id,
         tenant_name=short(where.tenant_name),
         scope=where.scope,
         principal_id=lost[0][0] if len(lost) == 1 else "",
-        facts={"principals": ",".join(oid for oid, *_ in lost), **({"since": since_text} if since_text else {})},
+        facts={"principals": ",".join(oid for oid, *_ in lost)},
     )
 
 
@@ -299,7 +309,7 @@ def _state_word(what: str) -> str:
 
 
 def link_failed(
-    tenant_id: str, object_id: str, *, name: str, code: str, message: str, partner_id: str
+    tenant_id: str, object_id: str, *, name: str, code: str, message: str, partner_id: str, managing: bool = False
 ) -> model.Finding:
     if code.lower() == "partneridinvalid":
         detail = (
@@ -331,6 +341,7 @@ def link_failed(
         fix=fix,
         tenant_id=tenant_id,
         principal_id=object_id,
+        facts=dict(MANAGING_TENANT) if managing else {},
     )
 
 
@@ -411,7 +422,14 @@ def drift_subject(tenant_id: str, object_id: str) -> str:
 
 
 def link_drift_repaired(
-    tenant_id: str, object_id: str, name: str, found: str, partner_id: str, *, tenant_name: str = ""
+    tenant_id: str,
+    object_id: str,
+    name: str,
+    found: str,
+    partner_id: str,
+    *,
+    tenant_name: str = "",
+    managing: bool = False,
 ) -> model.Finding:
     """The link had been removed (`found` "") or re-pointed by hand, and is back."""
     who = short(name) or object_id
@@ -434,6 +452,7 @@ def link_drift_repaired(
         tenant_id=tenant_id,
         tenant_name=tenant_name,
         principal_id=object_id,
+        facts=dict(MANAGING_TENANT) if managing else {},
     )
 
 

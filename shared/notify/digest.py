@@ -427,17 +427,16 @@ def html_sections(digests: Sequence[notices_.Notice]) -> list[str]:
                 out.append(f"<p>… and {rest} more: <code>palwatch report</code> lists every delegation.</p>")
         out.append(f'<h4 style="margin:12px 0 4px">{e(_open_heading(summary))}</h4>')
         if summary.open_findings:
-            out.append('<table style="border-collapse:collapse">')
+            out.append('<ul style="padding-left:18px;margin:4px 0">')  # a list, not a table: it reflows on a phone
             for item in summary.open_findings:
                 severity, title, where, since = _finding_line(item, summary)
-                colour = render._SEVERITY_COLOURS.get(item.severity, "#605e5c")
+                colour = render.severity_colour(item.severity)
                 out.append(
-                    f'<tr><td style="padding:2px 12px 2px 0;color:{colour};white-space:nowrap">'
-                    f'<strong>{e(severity)}</strong></td><td style="padding:2px 12px 2px 0">{e(title)}'
-                    f"{'<br>' + e(where) if where else ''}</td>"
-                    f'<td style="padding:2px 0;white-space:nowrap">since {e(since)}</td></tr>'
+                    f'<li style="margin:0 0 6px"><strong style="color:{colour}">{e(severity)}</strong> {e(title)}'
+                    f"{'<br>' + e(where) if where else ''}"
+                    f'<br><span style="color:#605e5c">since {e(since)}</span></li>'
                 )
-            out.append("</table>")
+            out.append("</ul>")
         rest = sum(summary.counts.values()) - len(summary.open_findings)
         if rest > 0:
             out.append(f"<p>… and {rest} more: <code>palwatch findings</code> lists every open finding.</p>")

@@ -34,8 +34,36 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _INVISIBLE = re.compile(r"[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 _SEVERITY_COLOURS = {"critical": "#a4262c", "warning": "#8a6100", "info": "#005a9e"}
+RESOLVED_COLOUR = "#107c10"  # a resolved card is good news, whatever the finding's severity was
 _KIND_LABELS = {"opened": "New", "reminder": "Still open", "resolved": "Resolved", "digest": "Daily digest"}
+OPENED_AND_RESOLVED = "Opened and resolved"
 FOOTER = "Sent by PAL Watch. `palwatch findings` lists every open finding."
+SUBJECT_LIMIT = 90  # a phone's mail list shows about this much
+# What the subject says about a finding, by kind: short words, no identifiers.
+_SUBJECT_WORDS = {
+    "attribution_lost": "partner credit lost",
+    "unattributed_delegation": "earns no partner credit",
+    "identity_lost": "an identity carrying credit was lost",
+    "link_failed": "PAL link failed",
+    "delegation_removed": "delegation removed",
+    "link_drift_repaired": "PAL link put back",
+}
+# Why a finding resolved, by kind: what PAL Watch's check found when it closed it.
+RESOLUTIONS = {
+    "attribution_lost": "A linked identity with an eligible role attributes this scope again, so partner credit "
+    "counts again.",
+    "unattributed_delegation": "The delegation earns partner credit now: a linked identity holds an eligible role on "
+    "it (or PAL Watch can read it again).",
+    "identity_lost": "The identity attributes the delegation again, or the delegation no longer depends on it.",
+    "link_failed": "The identity is linked to the partner ID now.",
+}
+REMOVED_RESOLUTION = "The customer removed the delegation, so there is nothing left to attribute."
+# Facts shown under their own label; "since" repeats the notice's own time and is not shown.
+_FACT_LABELS = {"principals": "Identities", "identity": "Identity", "subscriptionName": "Subscription"}
+_HIDDEN_FACTS = {"cost", "since", "tenantRole", "subscriptionName", "resourceGroupName"}
+# The cost sentence of an open finding ("Until fixed, Microsoft credits no ..."): not said once resolved.
+_UNTIL_FIXED = re.compile(r"\s*Until fixed,.*\Z", re.S)  # always the last sentence of a detail
+OWN_TENANT = "managing"  # facts["tenantRole"]: the finding is about the partner's own tenant
 
 
 @dataclass(frozen=True)
@@ -99,34 +127,111 @@ def _customer(finding: model.Finding) -> str:
     return customer_label(finding.tenant_name, finding.tenant_id)
 
 
+def own_tenant(finding: model.Finding) -> bool:
+    """The finding is about the partner's own (managing) tenant, not a customer's."""
+    return finding.facts.get("tenantRole") == OWN_TENANT or finding.kind == "configuration"
+
+
+def scope_words(finding: model.Finding, *, ids: bool = True) -> str:
+    """`subscription Production (2222…), resource group rg-app`; the id alone when no name is known.
+    Without `ids`: `resource group rg-app in Production`, or the subscription's name or id alone."""
+    text = describe_scope(finding.scope)
+    name = finding.facts.get("subscriptionName", "")
+    parts = finding.scope.strip("/").split("/")
+    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+        return text
+    group = parts[3] if len(parts) >= 4 and parts[2].lower() == "resourcegroups" else ""
+    if not ids:
+        if group:
+            return f"resource group {group}" + (f" in {name}" if name else "")
+        return f"subscription {name or parts[1]}"
+    if name:
+        text = text.replace(f"subscription {parts[1]}", f"subscription {name} ({parts[1]})", 1)
+    return text
+
+
 def _cost(notice: notices_.Notice) -> str:
+    """The finding's own cost sentence (taken out of its detail), else the kind's; nothing once resolved."""
     if notice.kind is notices_.NoticeKind.RESOLVED:
-        return "Resolved: this no longer holds, nothing more to do."
+        return ""
+    own = _UNTIL_FIXED.search(notice.finding.detail)
+    if own:
+        sentence = own.group(0).strip().removeprefix("Until fixed,").strip()
+        return sentence[:1].upper() + sentence[1:]
     return catalogue.cost(notice.finding)
 
 
+def _fact_label(key: str) -> str:
+    """`principals` -> `Identities`, `alertChannel` -> `Alert channel`: words, never a raw field name."""
+    if key in _FACT_LABELS:
+        return _FACT_LABELS[key]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").strip().lower()
+    return words[:1].upper() + words[1:]
+
+
 def _facts(finding: model.Finding) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in finding.facts.items() if k != "cost" and not _SECRETISH.search(k) and v]
+    return [
+        (_fact_label(k), v.replace(",", ", ") if k == "principals" else v)
+        for k, v in finding.facts.items()
+        if k not in _HIDDEN_FACTS and not _SECRETISH.search(k) and v
+    ]
 
 
-def _rows(notice: notices_.Notice, now: datetime | None) -> list[tuple[str, str, bool]]:
-    """(label, value, is_code) rows shared by the text and HTML parts; empty values left out."""
+def resolution(notice: notices_.Notice, removed: frozenset[str] = frozenset()) -> str:
+    """Why a resolved finding resolved: its delegation was removed, or what the last check found."""
+    if notice.finding.subject in removed:
+        return REMOVED_RESOLUTION
+    return RESOLUTIONS.get(notice.finding.kind, "PAL Watch's last check found it no longer holds.")
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What rendering one notice needs to know about the rest of its message."""
+
+    now: datetime | None = None
+    also_opened: frozenset[str] = frozenset()  # ids of resolved notices whose opening is in this message
+    removed: frozenset[str] = frozenset()  # subjects of delegations this message says were removed
+
+
+def message_items(batch: Sequence[notices_.Notice]) -> list[tuple[notices_.Notice, str, str]]:
+    """(notice, label, why it resolved) per finding notice of a message, in order, collapsed as mail
+    shows them; for the channels that lay a message out themselves (webhook cards, chat text)."""
+    items, _ = _split(batch)
+    ctx = _context(batch, None)
+    return [
+        (n, _label(n, ctx), resolution(n, ctx.removed) if n.kind is notices_.NoticeKind.RESOLVED else "") for n in items
+    ]
+
+
+def _label(notice: notices_.Notice, ctx: _Context) -> str:
+    if notice.notice_id in ctx.also_opened:
+        return OPENED_AND_RESOLVED
+    return _KIND_LABELS[notice.kind.value]
+
+
+def _rows(notice: notices_.Notice, ctx: _Context) -> list[tuple[str, str, bool]]:
+    """(label, value, is_fix) rows shared by the text and HTML parts; empty values left out."""
     f = notice.finding
+    resolved = notice.kind is notices_.NoticeKind.RESOLVED
     since = _when(notice.since)
-    if since and notice.kind is not notices_.NoticeKind.RESOLVED:
-        since += _age(notice.since, now)
+    if since and not resolved:
+        since += _age(notice.since, ctx.now)
+    happened = _UNTIL_FIXED.sub("", f.detail).strip()
     rows = [
-        ("What happened", f.detail or f.title, False),
-        ("Customer", _customer(f), False),
-        ("Scope", describe_scope(f.scope), False),
-        ("Since", since, False),
+        ("What happened", happened or f.title, False),
+        ("Why it resolved" if resolved else "", resolution(notice, ctx.removed) if resolved else "", False),
+        ("Tenant", f"your managing tenant ({f.tenant_id})", False)
+        if own_tenant(f)
+        else ("Customer", _customer(f), False),
+        ("Scope", scope_words(f), False),
+        ("Opened" if resolved else "Since", since, False),
         ("Resolved", _when(notice.resolved_at), False),
         ("What it costs", _cost(notice), False),
-        ("Fix", "" if notice.kind is notices_.NoticeKind.RESOLVED else f.fix, True),
+        ("Fix", "" if resolved else f.fix, True),
     ]
     rows += [(k, v, False) for k, v in _facts(f)]
-    rows.append(("Finding", f"{f.key} ({f.kind}{', ' + f.reason if f.reason else ''})", False))
-    return [(label, value, code) for label, value, code in rows if value]
+    rows.append(("Reference", f.key, False))
+    return [(label, value, fix) for label, value, fix in rows if value and label]
 
 
 def ordered(batch: Sequence[notices_.Notice]) -> list[notices_.Notice]:
@@ -134,12 +239,32 @@ def ordered(batch: Sequence[notices_.Notice]) -> list[notices_.Notice]:
 
 
 def _split(batch: Sequence[notices_.Notice]) -> tuple[list[notices_.Notice], list[notices_.Notice]]:
-    """(finding notices in message order, digest notices)."""
+    """(finding notices in message order, digest notices); see `collapse`."""
     items = ordered(batch)
-    return (
-        [n for n in items if n.kind is not notices_.NoticeKind.DIGEST],
-        [n for n in items if n.kind is notices_.NoticeKind.DIGEST],
+    findings, _ = collapse([n for n in items if n.kind is not notices_.NoticeKind.DIGEST])
+    return findings, [n for n in items if n.kind is notices_.NoticeKind.DIGEST]
+
+
+def collapse(items: Sequence[notices_.Notice]) -> tuple[list[notices_.Notice], frozenset[str]]:
+    """One notice per finding episode: a resolution in the same message replaces its opening and
+    reminders. Returns the notices kept (in order) and the ids of resolutions that also opened here."""
+    resolved = {(n.finding.key, n.since) for n in items if n.kind is notices_.NoticeKind.RESOLVED}
+    opened = {(n.finding.key, n.since) for n in items if n.kind is notices_.NoticeKind.OPENED}
+    kept = [n for n in items if n.kind is notices_.NoticeKind.RESOLVED or (n.finding.key, n.since) not in resolved]
+    both = frozenset(
+        n.notice_id for n in kept if n.kind is notices_.NoticeKind.RESOLVED and (n.finding.key, n.since) in opened
     )
+    return kept, both
+
+
+def _context(items: Sequence[notices_.Notice], now: datetime | None) -> _Context:
+    _, both = collapse(items)
+    removed = frozenset(
+        n.finding.subject
+        for n in items
+        if n.finding.kind == "delegation_removed" and n.kind is not notices_.NoticeKind.RESOLVED
+    )
+    return _Context(now=now, also_opened=both, removed=removed)
 
 
 def _digest_module() -> ModuleType:
@@ -150,19 +275,35 @@ def _digest_module() -> ModuleType:
 
 
 def subject(batch: Sequence[notices_.Notice]) -> str:
-    """`[PAL Watch] 2 critical, 1 warning, 1 resolved: <most severe title> (+3 more)`.
+    """`[PAL Watch] 2 critical, 1 resolved: Contoso · Production: partner credit lost (+2 more)`.
 
-    A digest alone has its own subject; with findings, theirs comes first (they are news).
+    Under `SUBJECT_LIMIT` characters, names rather than ids. A digest alone has its own
+    subject; with findings, theirs comes first (they are news).
     """
     items, digests = _split(batch)
     if not digests:
         return _findings_subject(items)
     if not items:
         return _digest_module().subject(digests)
-    return one_line(_findings_subject(items) + " + daily digest", 250)
+    return one_line(_findings_subject(items, room=SUBJECT_LIMIT - len(" + daily digest")) + " + daily digest", 250)
 
 
-def _findings_subject(items: list[notices_.Notice]) -> str:
+def _where_words(finding: model.Finding, limit: int, *, place: bool = True) -> str:
+    """`Contoso · Production`: the customer's and the subscription's (or group's) names, no ids."""
+    if own_tenant(finding):
+        customer = "your tenant"
+    else:
+        customer = one_line(finding.tenant_name, limit) if finding.tenant_name else ""
+        if not customer and finding.tenant_id:
+            customer = f"tenant {finding.tenant_id[:8]}"
+    parts = finding.scope.strip("/").split("/")
+    group = parts[3] if len(parts) >= 4 and parts[2].lower() == "resourcegroups" else ""
+    where = (finding.facts.get("subscriptionName", "") or group) if place else ""
+    where = one_line(where, limit) if where else ""
+    return " · ".join(p for p in (customer, where) if p)
+
+
+def _findings_subject(items: list[notices_.Notice], room: int = SUBJECT_LIMIT) -> str:
     if not items:
         return "[PAL Watch] no findings"
     open_counts = Counter(n.finding.severity for n in items if n.kind is not notices_.NoticeKind.RESOLVED)
@@ -171,30 +312,52 @@ def _findings_subject(items: list[notices_.Notice]) -> str:
     if resolved:
         parts.append(f"{resolved} resolved")
     top = items[0]
-    label = {"reminder": "Still open: ", "resolved": "Resolved: "}.get(top.kind.value, "")
+    every_resolved = resolved == len(items)  # then the counts already say so
+    label = {"reminder": "Still open: ", "resolved": "" if every_resolved else "Resolved: "}.get(top.kind.value, "")
+    what = _SUBJECT_WORDS.get(top.finding.kind) or one_line(_title(top), 60)
+    what = label + (what[:1].lower() + what[1:] if label else what[:1].upper() + what[1:])
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
-    return one_line(f"[PAL Watch] {', '.join(parts)}: {label}{_title(top)}{more}", 250)
+    head = f"[PAL Watch] {', '.join(parts)}: {what}"
+    for limit, place in ((40, True), (24, True), (40, False), (24, False), (14, False)):
+        where = _where_words(top.finding, limit, place=place)
+        line = f"{head} — {where}{more}" if where else f"{head}{more}"
+        if len(line) <= room:
+            return one_line(line, room)
+    return one_line(f"{head}{more}", room)
 
 
-def _headline(notice: notices_.Notice) -> str:
-    return f"[{notice.finding.severity.value.upper()}] {_KIND_LABELS[notice.kind.value]}: {_title(notice)}"
+_GUID_IN_PARENS = re.compile(
+    r"\s*\((?:tenant )?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)"
+)
+
+
+def short_title(finding: model.Finding) -> str:
+    """The title without the ids a headline does not need: `(tenant id)` gone, the scope as names."""
+    title = finding.title or finding.kind or finding.key
+    if finding.scope:
+        title = title.replace(finding.scope, scope_words(finding, ids=False))
+    return _GUID_IN_PARENS.sub("", title)
+
+
+def _headline(notice: notices_.Notice, ctx: _Context) -> str:
+    return f"[{notice.finding.severity.value.upper()}] {_label(notice, ctx)}: {short_title(notice.finding)}"
 
 
 def text(batch: Sequence[notices_.Notice], now: datetime | None = None) -> str:
     items, digests = _split(batch)
-    lines = [subject(batch), "", *_text_blocks(items, now)]
+    lines = [subject(batch), "", *_text_blocks(items, _context(batch, now))]
     if digests:
         lines += _digest_module().text_lines(digests)
     lines.append(FOOTER)
     return "\n".join(lines)
 
 
-def _text_blocks(items: list[notices_.Notice], now: datetime | None) -> list[str]:
+def _text_blocks(items: list[notices_.Notice], ctx: _Context) -> list[str]:
     lines: list[str] = []
     for notice in items[:DETAILED]:
-        lines.append(one_line(_headline(notice), 500))
-        for label, value, code in _rows(notice, now):
-            if code or "\n" in value:
+        lines.append(one_line(_headline(notice, ctx), 500))
+        for label, value, fix in _rows(notice, ctx):
+            if fix or "\n" in value:
                 lines.append(f"  {label}:")
                 lines += [f"      {line}" for line in value.splitlines()]
             else:
@@ -205,18 +368,25 @@ def _text_blocks(items: list[notices_.Notice], now: datetime | None) -> list[str
         lines.append(f"{len(rest)} more:")
         for notice in rest[:LISTED]:
             customer = _customer(notice.finding)
-            lines.append("  - " + one_line(_headline(notice) + (f" — {customer}" if customer else ""), 300))
+            lines.append("  - " + one_line(_headline(notice, ctx) + (f" — {customer}" if customer else ""), 300))
         if len(rest) > LISTED:
             lines.append(f"  … and {len(rest) - LISTED} more: run `palwatch findings` for the full list.")
         lines.append("")
     return lines
 
 
-def _html_value(value: str, code: bool) -> str:
-    escaped = html.escape(value, quote=True)
-    if code:
-        return f'<pre style="margin:0;white-space:pre-wrap;background:#f3f2f1;padding:6px"><code>{escaped}</code></pre>'
-    return escaped.replace("\n", "<br>")
+_WRAP = "overflow-wrap:anywhere;word-break:break-word"
+_FIX_STYLE = (
+    f"margin:2px 0 0;padding:6px 8px;background:#f3f2f1;font-family:Consolas,Menlo,monospace;font-size:13px;{_WRAP}"
+)
+
+
+def _html_value(value: str, fix: bool) -> str:
+    """Escaped; a fix keeps its lines but wraps like text on a narrow screen (no `<pre>`)."""
+    lines = [html.escape(line, quote=True) for line in value.splitlines()] or [""]
+    if fix:
+        return f'<div style="{_FIX_STYLE}">{"<br>".join(lines)}</div>'
+    return "<br>".join(lines)
 
 
 def html_body(batch: Sequence[notices_.Notice], now: datetime | None = None) -> str:
@@ -225,10 +395,12 @@ def html_body(batch: Sequence[notices_.Notice], now: datetime | None = None) -> 
     title = subject(batch)
     out = [
         '<!DOCTYPE html><html><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{e(title)}</title></head>",
-        '<body style="font-family:Segoe UI,Helvetica,Arial,sans-serif;color:#1b1b1b;font-size:14px">',
-        f'<h2 style="font-size:18px">{e(title)}</h2>',
-        *_html_blocks(items, now),
+        f'<body style="font-family:Segoe UI,Helvetica,Arial,sans-serif;color:#1b1b1b;font-size:15px;'
+        f'margin:0;padding:8px;{_WRAP}">',
+        f'<h2 style="font-size:18px;margin:4px 0 12px">{e(title)}</h2>',
+        *_html_blocks(items, _context(batch, now)),
     ]
     if digests:
         out += _digest_module().html_sections(digests)
@@ -239,26 +411,38 @@ def html_body(batch: Sequence[notices_.Notice], now: datetime | None = None) -> 
     return "\n".join(out)
 
 
-def _html_blocks(items: list[notices_.Notice], now: datetime | None) -> list[str]:
+def severity_colour(severity: str) -> str:
+    return _SEVERITY_COLOURS.get(severity, "#605e5c")
+
+
+def card_colour(notice: notices_.Notice) -> str:
+    if notice.kind is notices_.NoticeKind.RESOLVED:
+        return RESOLVED_COLOUR
+    return _SEVERITY_COLOURS.get(notice.finding.severity.value, "#605e5c")
+
+
+def _html_blocks(items: list[notices_.Notice], ctx: _Context) -> list[str]:
+    """One card per notice: label above value (no table), so it reflows on a phone."""
     e = html.escape
     out: list[str] = []
     for notice in items[:DETAILED]:
-        colour = _SEVERITY_COLOURS.get(notice.finding.severity.value, "#605e5c")
-        out.append(f'<div style="border-left:4px solid {colour};padding:4px 12px;margin:16px 0">')
-        out.append(f'<p style="margin:4px 0"><strong>{e(_headline(notice))}</strong></p>')
-        out.append('<table style="border-collapse:collapse">')
-        for label, value, code in _rows(notice, now):
+        out.append(f'<div style="border-left:4px solid {card_colour(notice)};padding:4px 10px;margin:16px 0">')
+        out.append(f'<p style="margin:4px 0 8px"><strong>{e(_headline(notice, ctx))}</strong></p>')
+        for label, value, fix in _rows(notice, ctx):
             out.append(
-                f'<tr><th style="text-align:left;vertical-align:top;padding:2px 12px 2px 0;white-space:nowrap">'
-                f"{e(label)}</th><td>{_html_value(value, code)}</td></tr>"
+                f'<p style="margin:0 0 8px"><span style="color:#605e5c;font-size:13px">{e(label)}</span><br>'
+                f"{_html_value(value, fix)}</p>"
+                if not fix
+                else f'<div style="margin:0 0 8px"><span style="color:#605e5c;font-size:13px">{e(label)}</span>'
+                f"{_html_value(value, fix)}</div>"
             )
-        out.append("</table></div>")
+        out.append("</div>")
     rest = items[DETAILED:]
     if rest:
         out.append(f"<p>{len(rest)} more:</p><ul>")
         for notice in rest[:LISTED]:
             customer = _customer(notice.finding)
-            out.append(f"<li>{e(_headline(notice))}{' — ' + e(customer) if customer else ''}</li>")
+            out.append(f"<li>{e(_headline(notice, ctx))}{' — ' + e(customer) if customer else ''}</li>")
         out.append("</ul>")
         if len(rest) > LISTED:
             out.append(f"<p>… and {len(rest) - LISTED} more: run <code>palwatch findings</code>.</p>")

@@ -54,16 +54,16 @@ def _chat_subject(subject: str) -> str:
 
 
 def summary_text(batch: Sequence[notices_.Notice]) -> str:
-    """A short summary: the subject and one line per notice (what a chat message can hold), with
-    customer-controlled text escaped so no receiver renders it as a link or formatting."""
-    items = render.ordered(batch)
-    lines = [_chat_subject(render.subject(items))]
-    for notice in items[:TEXT_LINES]:
+    """A short summary: the subject and one line per notice (what a chat message can hold, collapsed
+    as mail shows it), with customer-controlled text escaped so no receiver renders it as a link or
+    formatting."""
+    items = render.message_items(batch)
+    lines = [_chat_subject(render.subject(batch))]
+    for notice, label, _ in items[:TEXT_LINES]:
         f = notice.finding
         where = f" — {f.tenant_name or f.tenant_id}" if (f.tenant_name or f.tenant_id) else ""
         lines.append(
-            f"[{f.severity.value.upper()}] {notice.kind.value}: "
-            + _chat(render.one_line(f"{f.title or f.key}{where}", 280))
+            f"[{f.severity.value.upper()}] {label}: " + _chat(render.one_line(f"{f.title or f.key}{where}", 280))
         )
     if len(items) > TEXT_LINES:
         lines.append(f"… and {len(items) - TEXT_LINES} more")
@@ -71,17 +71,21 @@ def summary_text(batch: Sequence[notices_.Notice]) -> str:
 
 
 def _card(batch: Sequence[notices_.Notice]) -> dict[str, Any]:
-    items = render.ordered(batch)
+    items = render.message_items(batch)
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": _md(render.subject(items)), "weight": "Bolder", "wrap": True}
+        {"type": "TextBlock", "text": _md(render.subject(batch)), "weight": "Bolder", "wrap": True}
     ]
-    for notice in items[:TEXT_LINES]:
+    for notice, label, why in items[:TEXT_LINES]:
         f = notice.finding
         facts = [
             {"title": "Severity", "value": f.severity.value},
-            {"title": "Notice", "value": notice.kind.value},
-            {"title": "Customer", "value": _md(f"{f.tenant_name} ({f.tenant_id})" if f.tenant_id else f.tenant_name)},
-            {"title": "Scope", "value": _md(render.describe_scope(f.scope))},
+            {"title": "Notice", "value": label},
+            {"title": "Why it resolved", "value": _md(why)},
+            {
+                "title": "Tenant" if render.own_tenant(f) else "Customer",
+                "value": _md(f"{f.tenant_name} ({f.tenant_id})" if f.tenant_id else f.tenant_name),
+            },
+            {"title": "Scope", "value": _md(render.scope_words(f))},
             {"title": "Since", "value": notices_.utc(notice.since).strftime("%Y-%m-%d %H:%M UTC")},
         ]
         body.append({"type": "TextBlock", "text": _md(f.title or f.key), "weight": "Bolder", "wrap": True})
@@ -124,7 +128,7 @@ def payload(batch: Sequence[notices_.Notice]) -> dict[str, Any]:
             }
             for n in items
         ],
-        "attachments": [_card(items)],
+        "attachments": [_card(batch)],
     }
 
 

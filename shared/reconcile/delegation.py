@@ -356,7 +356,9 @@ def loss_findings(
         return [replace(f, detail=f"{f.detail} {scopes.CREDITED_ELSEWHERE}") for f in found]
     described = [(e.principal_id, e.display_name, e.kind, describe(e)) for e in by_principal.values()]
     since = min((e.lost_at for e in lost if e.lost_at), default=None)
-    return [catalogue.attribution_lost(where, described, since.isoformat() if since else "", tenant, partner_id)]
+    return [
+        catalogue.attribution_lost(where, described, catalogue.human_time(since) if since else "", tenant, partner_id)
+    ]
 
 
 def _recognised(

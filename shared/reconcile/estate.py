@@ -67,7 +67,7 @@ class Plan:
 def assess_removal(snapshot: DelegationSnapshot, now: datetime) -> RemovalAssessment:
     """A delegation is gone: its attribution findings resolve, one info notice opens."""
     where = catalogue.Where(snapshot.key, snapshot.customer_tenant_id, snapshot.customer_tenant_name, snapshot.scope)
-    finding = catalogue.delegation_removed(where, now.isoformat(), snapshot.attributed)
+    finding = catalogue.delegation_removed(where, catalogue.human_time(now), snapshot.attributed)
     gone = replace(snapshot, removed=True, attributed=False, since=now, updated_at=now, reason="removed")
     return RemovalAssessment(finding, gone, frozenset({snapshot.key}))
 
@@ -92,6 +92,7 @@ def link_findings(observation: Observation) -> tuple[list[model.Finding], set[st
                     code=status.error_code,
                     message=status.error_message,
                     partner_id=observation.partner_id,
+                    managing=True,
                 )
             )
     return findings, subjects

@@ -118,7 +118,9 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
         elif repaired.points_to(partner):
             check.repaired.append(f"{identity.name} in {tenant}")
             check.drift.append(
-                catalogue.link_drift_repaired(tenant, object_id, identity.name, status.partner_id or "", partner)
+                catalogue.link_drift_repaired(
+                    tenant, object_id, identity.name, status.partner_id or "", partner, managing=True
+                )
             )
         else:
             check.failed.append(f"{identity.name} in {tenant}: {repaired.error_code}")
@@ -130,6 +132,7 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
                     code=repaired.error_code or "NotLinked",
                     message=repaired.error_message,
                     partner_id=partner,
+                    managing=True,
                 )
             )
     check.statuses = statuses

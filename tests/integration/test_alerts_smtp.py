@@ -132,7 +132,7 @@ def test_plain_smtp_delivers_multipart_mail_with_escaped_html(plain_server) -> N
     assert sender == "palwatch@partner.example"
     assert rcpts == ["ops@partner.example", "noc@partner.example"]
     msg, text, html = _parts(raw)
-    assert msg["Subject"].startswith("[PAL Watch] 1 critical, 1 warning: Attribution lost: <img")
+    assert msg["Subject"].startswith("[PAL Watch] 1 critical, 1 warning: Partner credit lost — <img")
     assert msg["Message-ID"].endswith("@partner.example>")
     assert HOSTILE in text
     assert HOSTILE not in html

@@ -104,8 +104,10 @@ def test_webhook_posts_structured_findings_and_a_text_summary() -> None:
     assert body["notices"][0]["finding"]["tenantName"] == HOSTILE  # data stays data
     assert body["notices"][0]["finding"]["fix"].startswith("az managementpartner")
     assert body["counts"] == {"critical": 2, "warning": 1, "resolved": 1}
-    assert body["text"].startswith("[PAL Watch] 2 critical, 1 warning, 1 resolved")
-    assert len(body["text"].splitlines()) == 5
+    # w1 opened and resolved in this one message: one line, counted as resolved, never also "New".
+    assert body["text"].startswith("[PAL Watch] 2 critical, 1 resolved")
+    assert len(body["text"].splitlines()) == 4
+    assert "Opened and resolved: Identity lost" in body["text"]
     card = json.dumps(body["attachments"][0]["content"])
     assert "[x](https" not in card  # markdown escaped: no link smuggled into Teams
     assert "SECRET" not in repr(ch)

@@ -48,7 +48,7 @@ def test_graph_mail_message_has_subject_html_body_and_recipients() -> None:
     )
     [(sender, message)] = graph.sent
     assert sender == "alerts@partner.example"
-    assert message["subject"].startswith("[PAL Watch] 1 critical: Attribution lost")
+    assert message["subject"].startswith("[PAL Watch] 1 critical: Partner credit lost")
     assert message["body"]["contentType"] == "HTML"
     assert "&lt;img src=x onerror=alert(1)&gt;" in message["body"]["content"]
     assert HOSTILE not in message["body"]["content"]

@@ -168,4 +168,4 @@ def test_stored_delegations_are_decided_with_their_history() -> None:
     )
     [finding] = later.plan.findings
     assert finding.kind == "attribution_lost"  # with history a loss, not "users only"
-    assert f"Since {(NOW + timedelta(hours=1)).isoformat()}" in finding.detail
+    assert f"Since {NOW + timedelta(hours=1):%Y-%m-%d %H:%M} UTC," in finding.detail
