@@ -107,6 +107,12 @@ class Where:
     tenant_id: str
     tenant_name: str
     scope: str
+    subscription_name: str = ""
+
+    @property
+    def facts(self) -> dict[str, str]:
+        """What alerts show beside the scope: the subscription's name, when known."""
+        return {"subscriptionName": short(self.subscription_name)} if self.subscription_name else {}
 
     @property
     def customer(self) -> str:
@@ -182,7 +188,7 @@ def unattributed(
         tenant_name=short(where.tenant_name),
         scope=where.scope,
         principal_id=principal_ids[0] if len(principal_ids) == 1 else "",
-        facts={"principals": ",".join(principal_ids)} if principal_ids else {},
+        facts={**where.facts, **({"principals": ",".join(principal_ids)} if principal_ids else {})},
     )
 
 
@@ -271,7 +277,7 @@ def attribution_lost(
         tenant_name=short(where.tenant_name),
         scope=where.scope,
         principal_id=lost[0][0] if len(lost) == 1 else "",
-        facts={"principals": ",".join(oid for oid, *_ in lost)},
+        facts={**where.facts, "principals": ",".join(oid for oid, *_ in lost)},
     )
 
 
@@ -294,6 +300,7 @@ def identity_lost(
         tenant_id=where.tenant_id,
         tenant_name=short(where.tenant_name),
         scope=where.scope,
+        facts=where.facts,
         principal_id=object_id,
     )
 
@@ -361,6 +368,7 @@ def delegation_removed(where: Where, when_text: str, was_attributed: bool) -> mo
         tenant_id=where.tenant_id,
         tenant_name=short(where.tenant_name),
         scope=where.scope,
+        facts=where.facts,
     )
 
 

@@ -63,6 +63,7 @@ class Delegation:
     definition_id: str = ""
     definition_name: str = ""
     customer_tenant_name: str = ""
+    subscription_name: str = ""  # the subscription's displayName, from the subscriptions list
     provisioning_state: str = "Succeeded"
     authorizations: tuple[Authorization, ...] = ()
     eligible_authorizations: tuple[Authorization, ...] = ()

@@ -41,6 +41,7 @@ class DelegationSnapshot:
     customer_tenant_id: str
     scope: str
     customer_tenant_name: str = ""
+    subscription_name: str = ""
     managed_by_tenant_id: str = ""
     definition_name: str = ""
     authorizations: tuple[model.Authorization, ...] = ()
@@ -64,6 +65,7 @@ class DelegationSnapshot:
             customer_tenant_id=self.customer_tenant_id,
             managed_by_tenant_id=self.managed_by_tenant_id,
             customer_tenant_name=self.customer_tenant_name,
+            subscription_name=self.subscription_name,
             definition_name=self.definition_name,
             authorizations=self.authorizations,
             eligible_authorizations=self.eligible_authorizations,
@@ -86,3 +88,4 @@ class CoverageRow:
     since: datetime | None = None
     definition_name: str = ""  # the offer: registrationDefinitionName
     recognised: bool = False  # a linked identity holds any permanent role (PAL association)
+    subscription_name: str = ""  # displayName of the scope's subscription ("" unknown)

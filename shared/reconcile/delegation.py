@@ -173,6 +173,18 @@ def _state_text(state: model.PrincipalState) -> str:
     }.get(state, state.value)
 
 
+def _where(delegation: model.Delegation, previous: DelegationSnapshot | None) -> catalogue.Where:
+    """Who the delegation's findings are about. An event names no subscription: the name the last
+    verification read stands in."""
+    return catalogue.Where(
+        delegation.key,
+        delegation.customer_tenant_id,
+        delegation.customer_tenant_name,
+        delegation.scope,
+        subscription_name=delegation.subscription_name or (previous.subscription_name if previous else ""),
+    )
+
+
 def assess_delegation(
     delegation: model.Delegation, observation: Observation, now: datetime, *, credited_elsewhere: int = 0
 ) -> DelegationAssessment:
@@ -194,9 +206,7 @@ def assess_delegation(
         else frozenset(),
     )
     states = observation.principals
-    where = catalogue.Where(
-        delegation.key, delegation.customer_tenant_id, delegation.customer_tenant_name, delegation.scope
-    )
+    where = _where(delegation, previous)
     tenant = delegation.managed_by_tenant_id
     carriers, unknown, any_eligible = expand_carriers(delegation.authorizations, states, observation.eligible)
     in_effect = delegation.provisioning_state.lower() not in _NOT_IN_EFFECT
@@ -295,6 +305,7 @@ def assess_delegation(
         customer_tenant_id=delegation.customer_tenant_id,
         scope=delegation.scope,
         customer_tenant_name=delegation.customer_tenant_name,
+        subscription_name=where.subscription_name,
         managed_by_tenant_id=tenant,
         definition_name=delegation.definition_name,
         authorizations=delegation.authorizations,

@@ -66,7 +66,13 @@ class Plan:
 
 def assess_removal(snapshot: DelegationSnapshot, now: datetime) -> RemovalAssessment:
     """A delegation is gone: its attribution findings resolve, one info notice opens."""
-    where = catalogue.Where(snapshot.key, snapshot.customer_tenant_id, snapshot.customer_tenant_name, snapshot.scope)
+    where = catalogue.Where(
+        snapshot.key,
+        snapshot.customer_tenant_id,
+        snapshot.customer_tenant_name,
+        snapshot.scope,
+        subscription_name=snapshot.subscription_name,
+    )
     finding = catalogue.delegation_removed(where, catalogue.human_time(now), snapshot.attributed)
     gone = replace(snapshot, removed=True, attributed=False, since=now, updated_at=now, reason="removed")
     return RemovalAssessment(finding, gone, frozenset({snapshot.key}))
@@ -122,6 +128,7 @@ def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[st
         since=assessment.snapshot.since,
         definition_name=d.definition_name,
         recognised=assessment.recognised,
+        subscription_name=assessment.snapshot.subscription_name,
     )
 
 

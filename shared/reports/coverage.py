@@ -242,7 +242,7 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
     rows = [
         [
             customer_cell(r.customer_tenant_name, r.customer_tenant_id),
-            scope_cell(r.scope, offer=r.definition_name),
+            scope_cell(r.scope, r.subscription_name, offer=r.definition_name),
             text_.Cell(LABELS[status(r)]),
             _detail_cell(r),
             text_.Cell(text_.minute(r.since)),
@@ -315,6 +315,7 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "customerTenantId": r.customer_tenant_id,
                 "customerTenantName": r.customer_tenant_name,
                 "scope": r.scope,
+                "subscriptionName": r.subscription_name or None,
                 "offer": r.definition_name or None,
                 "status": status(r),
                 "attributed": r.attributed,

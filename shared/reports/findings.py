@@ -62,6 +62,7 @@ def findings_json(
                 "tenantId": f.tenant_id or None,
                 "tenantName": f.tenant_name or None,
                 "scope": f.scope or None,
+                "subscriptionName": f.facts.get("subscriptionName") or None,
                 "title": f.title,
                 "reason": f.reason or None,
                 "detail": f.detail or None,
@@ -113,7 +114,9 @@ def findings_table(
             text_.Cell(text_.minute(r.opened_at)),
             text_.Cell(_state(r)),
             coverage_.customer_cell(r.finding.tenant_name, r.finding.tenant_id),
-            coverage_.scope_cell(r.finding.scope) if r.finding.scope else text_.Cell("-"),
+            coverage_.scope_cell(r.finding.scope, r.finding.facts.get("subscriptionName", ""))
+            if r.finding.scope
+            else text_.Cell("-"),
             _finding_cell(r.finding),
         ]
         for r in items

@@ -22,6 +22,7 @@ COLUMNS = (
     "customerTenantName",
     "customerTenantId",
     "scope",
+    "subscriptionName",
     "status",
     "attributed",
     "attributedBy",

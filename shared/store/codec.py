@@ -121,6 +121,7 @@ def snapshot_properties(s: DelegationSnapshot) -> dict[str, Any]:
         "Scope": s.scope,
         "ManagedByTenantId": s.managed_by_tenant_id,
         "DefinitionName": text(s.definition_name),
+        "SubscriptionName": text(s.subscription_name),
         "Authorizations": json.dumps([_auth(a) for a in s.authorizations]),
         "EligibleAuthorizations": json.dumps([_auth(a) for a in s.eligible_authorizations]),
         "AttributedBy": json.dumps([_by(a) for a in s.attributed_by]),
@@ -141,6 +142,7 @@ def snapshot(entity: Any) -> DelegationSnapshot:
         customer_tenant_name=entity.get("CustomerTenantName", ""),
         managed_by_tenant_id=entity.get("ManagedByTenantId", ""),
         definition_name=entity.get("DefinitionName", ""),
+        subscription_name=entity.get("SubscriptionName", ""),
         authorizations=tuple(_auth_back(d) for d in json.loads(entity.get("Authorizations") or "[]")),
         eligible_authorizations=tuple(_auth_back(d) for d in json.loads(entity.get("EligibleAuthorizations") or "[]")),
         attributed_by=tuple(_by_back(r) for r in json.loads(entity.get("AttributedBy") or "[]")),
@@ -170,6 +172,7 @@ def coverage_json(row: CoverageRow) -> str:
             "since": iso(row.since),
             "o": row.definition_name,
             "rec": row.recognised,
+            "sn": row.subscription_name,
         }
     )
 
@@ -189,4 +192,5 @@ def coverage_row(data: str) -> CoverageRow:
         since=when(d["since"]),
         definition_name=d.get("o", ""),
         recognised=bool(d.get("rec", d["a"])),
+        subscription_name=d.get("sn", ""),
     )

@@ -347,6 +347,9 @@ def _under(scope: str, parent: str) -> bool:
 
 
 def _with_tenant(delegation: model.Delegation, subscription: arm.Subscription) -> model.Delegation:
-    if delegation.customer_tenant_id or not subscription.tenant_id:
-        return delegation
-    return replace(delegation, customer_tenant_id=subscription.tenant_id)
+    """The customer tenant and the subscription's name from the subscriptions list (no extra read)."""
+    return replace(
+        delegation,
+        customer_tenant_id=delegation.customer_tenant_id or subscription.tenant_id,
+        subscription_name=delegation.subscription_name or subscription.display_name,
+    )

@@ -312,6 +312,7 @@ def test_json_has_stable_camel_case_fields_and_round_trips() -> None:
         "customerTenantId",
         "customerTenantName",
         "scope",
+        "subscriptionName",
         "offer",
         "status",
         "attributed",
@@ -368,3 +369,20 @@ def test_csv_quotes_customer_names_a_spreadsheet_would_run() -> None:
 
     assert parsed["customerTenantName"] == '\'=HYPERLINK("http://evil")'
     assert parsed["customerTenantId"] == TENANT_B
+
+
+def test_a_subscription_is_shown_by_its_name_and_its_id_goes_first() -> None:
+    named = CoverageRow(
+        delegation_key="k",
+        customer_tenant_id=TENANT_A,
+        customer_tenant_name="Contoso",
+        scope=f"/subscriptions/{SUB}/resourceGroups/rg-app",
+        attributed=True,
+        status="attributed",
+        subscription_name="Production",
+    )
+    wide = reports.coverage_table(Coverage(T0, (named,)), width=200)
+    assert "Production (22222222…) / rg-app" in wide
+    narrow = reports.coverage_table(Coverage(T0, (named,)), width=60)
+    assert "Production / rg-app" in " ".join(narrow.split())
+    assert reports.coverage_json(Coverage(T0, (named,)))["delegations"][0]["subscriptionName"] == "Production"

@@ -1,0 +1,51 @@
+"""Subscription names reach the coverage and the alerts from the subscriptions list, with no extra read."""
+
+from __future__ import annotations
+
+import json
+
+import azure.functions as func
+
+import function_app
+from shared.usecases import engine as engine_module
+from tests.integration.verify_helpers import SCENARIO, verify_now
+
+NAMES = {
+    s["subscriptionId"].lower(): s["displayName"]
+    for t in SCENARIO["tenants"]
+    for s in t.get("subscriptions", [])
+    if s.get("displayName")
+}
+
+
+def _coverage() -> dict:
+    request = func.HttpRequest("GET", "/api/coverage", params={}, headers={}, body=b"")
+    return json.loads(function_app.coverage(request).get_body())
+
+
+def test_every_delegated_subscription_is_shown_by_its_name(emulator, palwatch):
+    verify_now()
+
+    rows = _coverage()["delegations"]
+    assert rows
+    for row in rows:
+        subscription = row["scope"].strip("/").split("/")[1].lower()
+        assert row["subscriptionName"] == NAMES[subscription]
+    # The names come with the subscriptions list: no subscription is read on its own for them.
+    single_reads = [
+        r
+        for r in emulator.journal()
+        if r["method"] == "GET" and r["path"].rstrip("/").lower() in {f"/subscriptions/{s}" for s in NAMES}
+    ]
+    assert single_reads == []
+
+
+def test_findings_about_a_delegation_carry_its_subscription_name(emulator, palwatch):
+    verify_now()
+
+    store = engine_module.get_engine().store
+    scoped = [r.finding for r in store.open_findings() if r.finding.scope.lower().startswith("/subscriptions/")]
+    assert scoped
+    for finding in scoped:
+        subscription = finding.scope.strip("/").split("/")[1].lower()
+        assert finding.facts.get("subscriptionName") == NAMES[subscription]
