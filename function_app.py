@@ -82,7 +82,12 @@ def coverage(req: func.HttpRequest) -> func.HttpResponse:
     from shared.usecases import engine, outcomes, verify
 
     with outcomes.trigger_run("coverage") as run:
-        answer = verify.coverage_page(engine.get_engine(), req.params.get("format", ""), req.headers.get("accept", ""))
+        answer = verify.coverage_page(
+            engine.get_engine(),
+            req.params.get("format", ""),
+            req.headers.get("accept", ""),
+            customer=req.params.get("customer", ""),
+        )
         run.done(answer.status, httpStatus=answer.status, contentType=answer.content_type)
     return func.HttpResponse(
         answer.body, status_code=answer.status, mimetype=answer.content_type, headers=answer.headers

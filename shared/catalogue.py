@@ -387,8 +387,17 @@ def fix_for(reason: str, managing_tenant_id: str, partner_id: str) -> str:
         ),
         "link_pending": "PAL Watch links it on its next pass; run `palwatch verify` to do it now.",
         "link_failed": "See the link_failed finding for this identity.",
+        "not_visible": _not_visible_fix(managing_tenant_id),
     }
     return fixes.get(reason, "")
+
+
+def _not_visible_fix(managing_tenant_id: str) -> str:
+    return (
+        "Add PAL Watch's managed identity to the offer's permanent authorizations (Reader is enough to "
+        "verify; a PEC-eligible role such as Contributor also earns the credit), then ask the customer "
+        f"to update the delegation. Managing tenant: {managing_tenant_id}."
+    )
 
 
 def not_visible(
@@ -412,11 +421,7 @@ def not_visible(
             "Azure announced a Lighthouse delegation, but none of PAL Watch's identities "
             f"({who}) holds an authorization in it, so it cannot check or link anything for it."
         ),
-        fix=(
-            "Add PAL Watch's managed identity to the offer's permanent authorizations (Reader is enough to "
-            "verify; a PEC-eligible role such as Contributor also earns the credit), then ask the customer "
-            f"to update the delegation. Managing tenant: {managing_tenant_id}."
-        ),
+        fix=_not_visible_fix(managing_tenant_id),
         tenant_id=customer_tenant_id,
         scope=scope,
     )

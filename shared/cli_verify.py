@@ -143,21 +143,24 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
 
 def _run_report(args: argparse.Namespace) -> int:
     from shared import reports
+    from shared.usecases import coverage_view
 
     engine = engine_or_error(args)
     if engine is None:
         return cli.EXIT_FAILED
     from shared.reports import money as money_report
 
+    fmt = args.format or args.output
     try:
-        coverage = engine.store.get_coverage()
+        coverage = coverage_view.current(engine)
+        context = coverage_view.context(engine) if fmt == "html" else None
         costs = engine.store.costs.all()
         open_findings = engine.store.list_findings() if args.fail_on != "none" else []
     finally:
         engine.close()
-    fmt = args.format or args.output
     if fmt == "html":
-        _write(reports.coverage_html(coverage, money=money_report.money_html(coverage, costs)), args.out)
+        money = money_report.money_html(coverage, costs)
+        _write(reports.coverage_html(coverage, context=context, money=money), args.out)
     elif fmt == "csv":
         _write(reports.coverage_csv(coverage, costs), args.out)
     else:

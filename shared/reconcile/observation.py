@@ -28,6 +28,7 @@ class LinkStatus:
     state: str = "Active"
     error_code: str = ""
     error_message: str = ""
+    partner_name: str = field(default="", compare=False)  # what Microsoft calls the partner (partnerName)
 
     def points_to(self, partner_id: str) -> bool:
         return self.partner_id == partner_id and self.state.lower() == "active"
@@ -36,7 +37,7 @@ class LinkStatus:
     def from_link(cls, link: model.PartnerLink | None) -> LinkStatus:
         if link is None:
             return cls(partner_id="")
-        return cls(partner_id=link.partner_id if link.active else "", state=link.state)
+        return cls(partner_id=link.partner_id if link.active else "", state=link.state, partner_name=link.partner_name)
 
 
 def _frozen(values: Mapping[str, Any] | None, key: Any = str.lower) -> Mapping[str, Any]:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:  # the store pulls in the Table Storage SDK; a report only rea
 ATTRIBUTED = "attributed"
 AT_RISK = "at_risk"
 NOT_ATTRIBUTED = "not_attributed"
-STATUSES = (ATTRIBUTED, AT_RISK, NOT_ATTRIBUTED)
-LABELS = {ATTRIBUTED: "attributed", AT_RISK: "at risk", NOT_ATTRIBUTED: "not attributed"}
+NOT_VISIBLE = "not_visible"  # announced by Azure, but none of PAL Watch's identities can read it
+STATUSES = (ATTRIBUTED, AT_RISK, NOT_ATTRIBUTED, NOT_VISIBLE)
+LABELS = {ATTRIBUTED: "attributed", AT_RISK: "at risk", NOT_ATTRIBUTED: "not attributed", NOT_VISIBLE: "cannot be read"}
 EMPTY_NEVER_RUN = "No verification has run yet: run `palwatch verify`."
 EMPTY_NO_DELEGATIONS = (
     "No delegations: the managing tenant sees no Azure Lighthouse registration assignment. "
@@ -64,9 +65,7 @@ class Customer:
     def status(self) -> str:
         """The worst status of its delegations."""
         found = {status(r) for r in self.rows}
-        if NOT_ATTRIBUTED in found:
-            return NOT_ATTRIBUTED
-        return AT_RISK if AT_RISK in found else ATTRIBUTED
+        return next((s for s in (NOT_ATTRIBUTED, NOT_VISIBLE, AT_RISK) if s in found), ATTRIBUTED)
 
 
 def customers(rows: Iterable[snapshots.CoverageRow]) -> list[Customer]:
@@ -94,10 +93,12 @@ def totals(rows: Sequence[snapshots.CoverageRow]) -> dict[str, int]:
         "attributed": by_status.count(ATTRIBUTED),
         "atRisk": by_status.count(AT_RISK),
         "notAttributed": by_status.count(NOT_ATTRIBUTED),
+        "notVisible": by_status.count(NOT_VISIBLE),
         "customers": len(per_customer),
         "customersAttributed": worst.count(ATTRIBUTED),
         "customersAtRisk": worst.count(AT_RISK),
         "customersNotAttributed": worst.count(NOT_ATTRIBUTED),
+        "customersNotVisible": worst.count(NOT_VISIBLE),
     }
 
 
@@ -225,7 +226,8 @@ def summary_lines(coverage: store.Coverage) -> list[str]:
     by_scope = scope_totals(coverage.rows)
     return [
         f"Coverage at {text_.minute(coverage.generated_at)} UTC: {text_.plural(t['delegations'], 'delegation')}, "
-        f"{t['attributed']} attributed, {t['atRisk']} at risk, {t['notAttributed']} not attributed",
+        f"{t['attributed']} attributed, {t['atRisk']} at risk, {t['notAttributed']} not attributed"
+        + (f", {t['notVisible']} PAL Watch cannot read" if t["notVisible"] else ""),
         f"Customers: {t['customers']} ({t['customersAttributed']} fully attributed, "
         f"{t['customersAtRisk']} at risk, {t['customersNotAttributed']} with delegations not attributed)",
         f"Scopes: {by_scope['scopes']} ({by_scope['scopesEarningCredit']} earn partner credit, "

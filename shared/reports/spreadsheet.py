@@ -23,6 +23,7 @@ COLUMNS = (
     "customerTenantId",
     "scope",
     "subscriptionName",
+    "offer",
     "status",
     "attributed",
     "attributedBy",

@@ -71,6 +71,22 @@ class Coverage:
     rows: tuple[CoverageRow, ...]
 
 
+@dataclass(frozen=True)
+class TrendPoint:
+    """The coverage of one day (its last verification): delegation counts by status."""
+
+    day: str  # YYYY-MM-DD (UTC)
+    generated_at: datetime | None
+    counts: dict[str, int]
+
+    @property
+    def delegations(self) -> int:
+        return sum(self.counts.values())
+
+
+TREND_DAYS = 400  # one point a day is kept this long
+
+
 class Store:
     """Facade over the PAL Watch tables. Build it with `from_connection_string` or `from_endpoint`."""
 
@@ -400,11 +416,13 @@ class Store:
         """
         client = self._t.table("Coverage")
         generation = f"g{now.strftime('%Y%m%d%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
+        rows = list(rows)
         texts = [codec.coverage_json(r) for r in rows]
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
         old = tables.get(client, "meta", "current")
+        trend = self._trend_point(rows, now, old)
         if old is not None and old.get("Generation") and old.get("Digest") == digest:
-            tables.upsert(client, {**old, "GeneratedAt": codec.iso(now)})
+            tables.upsert(client, {**old, "GeneratedAt": codec.iso(now), **trend})
             return
         entities = [{"PartitionKey": generation, "RowKey": f"{i:08d}", "Row": text} for i, text in enumerate(texts)]
         for start in range(0, len(entities), _BATCH):
@@ -416,10 +434,43 @@ class Store:
             "GeneratedAt": codec.iso(now),
             "Count": len(entities),
             "Digest": digest,
+            **trend,
         }
         tables.upsert(client, pointer)
         if old is not None and old.get("Generation") and old.get("Generation") != generation:
             self._drop_generation(old["Generation"])
+
+    def _trend_point(self, rows: list[CoverageRow], now: datetime, pointer: Any | None) -> dict[str, str]:
+        """Write the day's point of the coverage trend when it changed (the day's last verification
+        wins; the pointer remembers the last point, so an unchanged one costs nothing), prune old days
+        once a day. Returns the pointer's fields that remember it."""
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        day, text = now.strftime("%Y-%m-%d"), json.dumps(counts, sort_keys=True)
+        if pointer is not None and pointer.get("TrendDay") == day and pointer.get("TrendCounts") == text:
+            return {"TrendDay": day, "TrendCounts": text}
+        client = self._t.table("Coverage")
+        tables.upsert(client, {"PartitionKey": "trend", "RowKey": day, "GeneratedAt": codec.iso(now), "Counts": text})
+        if pointer is None or pointer.get("TrendDay") != day:
+            cutoff = (now - timedelta(days=TREND_DAYS)).strftime("%Y-%m-%d")
+            for stale in tables.query(client, "PartitionKey eq 'trend' and RowKey lt @cutoff", {"cutoff": cutoff}):
+                with contextlib.suppress(errors.StoreError), errors.wrapped("drop old trend point"):
+                    client.delete_entity("trend", stale["RowKey"])  # best effort: the next day tries again
+        return {"TrendDay": day, "TrendCounts": text}
+
+    def list_trend(self, days: int = 90) -> list[TrendPoint]:
+        """The last `days` days of coverage, oldest first (days without a verification are absent)."""
+        client = self._t.table("Coverage")
+        points = sorted(tables.query(client, "PartitionKey eq 'trend'"), key=lambda e: e["RowKey"])[-days:]
+        return [
+            TrendPoint(
+                e["RowKey"],
+                codec.when(e.get("GeneratedAt")),
+                {str(k): int(v) for k, v in json.loads(e.get("Counts") or "{}").items()},
+            )
+            for e in points
+        ]
 
     def _drop_generation(self, generation: str) -> None:
         client = self._t.table("Coverage")

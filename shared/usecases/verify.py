@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import (
     alerts,
+    coverage_view,
     delegations,
     estate_scan,
     leases,
@@ -204,7 +206,7 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> VerifyO
     record.snapshots(plan.snapshots, previous)
     record.notices(check.drift + [r.finding for r in plan.removals])
     store.put_coverage(plan.coverage, now)
-    tenant_links.remember_managing_links(engine, result.observation.links)
+    _remember_links(engine, result.observation.links)
     delegations.clear_activity_log_block(engine)
 
     _describe_result(out, plan, check, result)
@@ -372,8 +374,17 @@ class Answer:
     headers: dict[str, str]
 
 
-def coverage_page(engine: Engine, fmt: str, accept: str) -> Answer:
-    """The latest coverage snapshot as JSON (default), the HTML page (`format=html` or Accept) or CSV."""
+def _remember_links(engine: Engine, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
+    """The managing tenant's links as read now (the drift baseline), and the partner's name they gave."""
+    tenant_links.remember_managing_links(engine, statuses)
+    partner = engine.settings.partner_id
+    name = next((s.partner_name for s in statuses.values() if s.points_to(partner) and s.partner_name), "")
+    coverage_view.remember_partner(engine, name)
+
+
+def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> Answer:
+    """The latest coverage as JSON (default), the HTML page (`format=html` or Accept) or CSV, with the
+    delegations PAL Watch cannot read; `customer` (a tenant id) narrows it to one customer's statement."""
     from shared import reports
     from shared.reports import page
 
@@ -387,19 +398,29 @@ def coverage_page(engine: Engine, fmt: str, accept: str) -> Answer:
     if wanted not in ("", "json", "html", "csv"):
         body = {"error": {"code": "UnsupportedFormat", "message": "format must be json, html or csv"}}
         return Answer(400, "application/json", json.dumps(body), headers)
+    tenant = (customer or "").strip().lower()
+    if tenant and not _GUID.fullmatch(tenant):
+        body = {"error": {"code": "InvalidCustomer", "message": "customer must be a customer tenant id (a GUID)"}}
+        return Answer(400, "application/json", json.dumps(body), headers)
     as_html = wanted == "html" or (not wanted and prefers_html(accept))
     from shared.reports import money as money_report
 
     try:
-        coverage = engine.store.get_coverage()
+        coverage = coverage_view.current(engine)
+        context = coverage_view.context(engine) if as_html else None
         costs = engine.store.costs.all()
     except store_errors.StoreError as e:
         log.warning("coverage unreadable: %s", e)
         body = {"error": {"code": "StoreUnavailable", "message": "the coverage snapshot cannot be read now"}}
         return Answer(503, "application/json", json.dumps(body), {**headers, "Retry-After": "30"})
     status = 200 if coverage is not None else 404
+    if coverage is not None and tenant:
+        rows = tuple(r for r in coverage.rows if r.customer_tenant_id.lower() == tenant)
+        coverage = replace(coverage, rows=rows)
+        status = 200 if rows else 404
     if as_html:
-        page_html = reports.coverage_html(coverage, money=money_report.money_html(coverage, costs))
+        money = money_report.money_html(coverage, costs)
+        page_html = reports.coverage_html(coverage, context=context, customer=tenant, money=money)
         return Answer(status, "text/html", page_html, headers)
     if wanted == "csv":
         download = {**headers, "Content-Disposition": 'attachment; filename="palwatch-coverage.csv"'}
@@ -410,7 +431,12 @@ def coverage_page(engine: Engine, fmt: str, accept: str) -> Answer:
             "code": "NoVerificationYet",
             "message": "No verification has run yet: wait for the verify_attribution timer or run `palwatch verify`.",
         }
+    elif status == 404:
+        document["error"] = {"code": "CustomerNotFound", "message": "no delegation of this customer tenant is known"}
     return Answer(status, "application/json", json.dumps(document), headers)
+
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def prefers_html(accept: str) -> bool:

@@ -1,0 +1,71 @@
+"""The coverage as people read it: the stored snapshot, the delegations PAL Watch cannot read, the
+partner's name and the trend.
+
+Called by the `coverage` HTTP function (`verify.coverage_page`) and `palwatch report`. A verify
+writes the coverage of what it could enumerate; a delegation Azure announced but none of our
+identities can read is only known from its open `not_visible` finding, so it is added here as a
+row of its own. The partner's name is what the last PAL link read said (`partnerName`), kept by
+`remember_partner`; nothing here makes a request to Azure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from shared import catalogue
+from shared.reports import page
+from shared.snapshots import CoverageRow
+from shared.store import store as store_module
+from shared.usecases.engine import Engine
+
+PARTNER_STATE = "partner"  # {"partnerId": ..., "partnerName": ...} as the last PAL link read gave it
+NOT_VISIBLE = "not_visible"
+
+
+def current(engine: Engine) -> store_module.Coverage | None:
+    """The latest snapshot with a row for every open `not_visible` delegation not in it."""
+    coverage = engine.store.get_coverage()
+    unreadable = [r for r in engine.store.open_findings() if r.finding.reason == NOT_VISIBLE]
+    if coverage is None:
+        return None
+    seen = {r.delegation_key for r in coverage.rows}
+    extra = tuple(
+        CoverageRow(
+            delegation_key=r.finding.subject,
+            customer_tenant_id=r.finding.tenant_id,
+            customer_tenant_name=r.finding.tenant_name,
+            scope=r.finding.scope,
+            attributed=False,
+            status=NOT_VISIBLE,
+            reason=NOT_VISIBLE,
+            since=r.opened_at,
+        )
+        for r in unreadable
+        if r.finding.subject not in seen
+    )
+    return replace(coverage, rows=coverage.rows + extra) if extra else coverage
+
+
+def context(engine: Engine) -> page.PageContext:
+    """Who the page is for (partner name and ID), how to fix each reason, and the trend."""
+    settings = engine.settings
+    known = engine.store.get_state(PARTNER_STATE) or {}
+    name = known.get("partnerName", "") if known.get("partnerId") == settings.partner_id else ""
+    return page.PageContext(
+        partner_id=settings.partner_id,
+        partner_name=str(name or ""),
+        trend=tuple(engine.store.list_trend()),
+        fixes={
+            reason: catalogue.fix_for(reason, settings.managing_tenant_id, settings.partner_id)
+            for reason in catalogue.REASONS
+        },
+    )
+
+
+def remember_partner(engine: Engine, partner_name: str) -> None:
+    """Keep the partner's name as Microsoft returned it with a link to our partner ID."""
+    if not partner_name:
+        return
+    value = {"partnerId": engine.settings.partner_id, "partnerName": partner_name[:200]}
+    if engine.store.get_state(PARTNER_STATE) != value:
+        engine.store.put_state(PARTNER_STATE, value)
