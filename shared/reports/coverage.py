@@ -196,7 +196,7 @@ def reason_text(row: snapshots.CoverageRow) -> str:
     """Why the row is not (fully) attributed, in words; "" when attributed."""
     if status(row) == ATTRIBUTED or not row.reason:
         return ""
-    return text_.fit(text_.clean(catalogue.reason_words(row.reason)), 200)
+    return text_.fit(text_.clean(catalogue.reason_words(row.reason)), 160)
 
 
 def _detail_cell(row: snapshots.CoverageRow) -> text_.Cell:
@@ -206,14 +206,14 @@ def _detail_cell(row: snapshots.CoverageRow) -> text_.Cell:
         return text_.Cell(reason or "-")
     more = len(row.attributed_by) - 1
     who = describe_attributor(row, 0) + (f" +{more} more" if more else "")
-    return text_.Cell(f"{who}; {reason}" if reason else who)
+    return text_.Cell(text_.fit(f"{who}; {reason}" if reason else who, 240))
 
 
 _COLUMNS = (
     text_.Column("CUSTOMER", cap=48, minimum=14, wrap=True),
     text_.Column("SCOPE · OFFER", cap=110, minimum=16, wrap=True),
     text_.Column("STATUS", cap=14),
-    text_.Column("ATTRIBUTED BY / REASON", cap=72, minimum=16, wrap=True, prose=True),
+    text_.Column("ATTRIBUTED BY / REASON", cap=72, minimum=22, wrap=True, prose=True),
     text_.Column("SINCE (UTC)", cap=16, optional=1),
 )
 

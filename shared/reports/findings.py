@@ -16,11 +16,13 @@ from typing import Any
 
 from shared import model
 from shared.notify import notices as notices_
+from shared.notify import render
 from shared.reports import coverage as coverage_
 from shared.reports import text as text_
 
 EMPTY = "No findings: nothing needs attention."
 FIX_LINE_LIMIT = 300
+PROSE_LIMIT = 240  # characters of a title shown in the table (`--json` has all of it)
 
 
 def ordered(
@@ -80,7 +82,8 @@ def _state(r: model.RecordedFinding) -> str:
 
 
 def _finding_cell(f: model.Finding) -> text_.Cell:
-    title = text_.clean(f.title or f.kind)
+    """The title without the ids the other columns show (`(tenant id)`, the scope's path)."""
+    title = text_.fit(text_.clean(render.short_title(f)), PROSE_LIMIT)
     return text_.Cell(f"{title} [{text_.clean(f.kind)}]", compact=title)
 
 
@@ -90,7 +93,7 @@ _COLUMNS = (
     text_.Column("STATE", cap=25),
     text_.Column("CUSTOMER", cap=40, minimum=12, wrap=True),
     text_.Column("SCOPE", cap=90, minimum=14, wrap=True),
-    text_.Column("FINDING", cap=100, minimum=20, wrap=True, prose=True),
+    text_.Column("FINDING", cap=100, minimum=24, wrap=True, prose=True),
 )
 FIX_INDENT = "    "
 FIX_LABEL = "fix: "

@@ -20,6 +20,7 @@ from shared.notify import notices as notices_
 
 ELLIPSIS = "…"
 MAX_CELL_LINES = 4  # a wrapped table cell takes at most this many lines
+MAX_PROSE_LINES = 8  # a wrapped sentence (a title, a reason) this many
 # ANSI/VT sequences first (so `ESC[31m` disappears whole instead of leaving `[31m`): CSI,
 # OSC (terminated by BEL or ST; a hyperlink or title-setting sequence), then other ESC pairs.
 _ANSI = re.compile(
@@ -158,15 +159,15 @@ class Cell:
             return fit(text + self.tail, width)
         return fit(text, width - display_width(self.tail)) + self.tail
 
-    def lines(self, width: int) -> list[str]:
+    def lines(self, width: int, most: int = MAX_CELL_LINES) -> list[str]:
         """Wrapped instead of cut: the full text when it fits one line, else the compact one wrapped
-        (at most `MAX_CELL_LINES`, the last one cut: a 10,000-character name stays a few lines)."""
+        (at most `most` lines, the last one cut: a 10,000-character name stays a few lines)."""
         if self.natural() <= width:
             return [self.text + self.tail]
         text = self.text if self.compact is None else self.compact
         out = wrap(text + self.tail, width)
-        if len(out) > MAX_CELL_LINES:
-            out = [*out[: MAX_CELL_LINES - 1], fit(" ".join(out[MAX_CELL_LINES - 1 :]), width)]
+        if len(out) > most:
+            out = [*out[: most - 1], fit(" ".join(out[most - 1 :]), width)]
         return out
 
 
@@ -233,7 +234,12 @@ def layout_rows(
             left = _shrink(widths, bounded, left)
 
     def lines_of(cells: Sequence[Cell]) -> list[str]:
-        parts = [cells[i].lines(widths[i]) if columns[i].wrap else [cells[i].render(widths[i])] for i in keep]
+        parts = [
+            cells[i].lines(widths[i], MAX_PROSE_LINES if columns[i].prose else MAX_CELL_LINES)
+            if columns[i].wrap
+            else [cells[i].render(widths[i])]
+            for i in keep
+        ]
         height = max(len(p) for p in parts)
         return [
             GAP.join(pad(parts[j][n] if n < len(parts[j]) else "", widths[i]) for j, i in enumerate(keep)).rstrip()
