@@ -156,7 +156,7 @@ def _cost(notice: notices_.Notice) -> str:
         return ""
     own = _UNTIL_FIXED.search(notice.finding.detail)
     if own:
-        sentence = own.group(0).strip().removeprefix("Until fixed,").strip()
+        sentence = humane(own.group(0).strip().removeprefix("Until fixed,").strip(), notice.finding)
         return sentence[:1].upper() + sentence[1:]
     return catalogue.cost(notice.finding)
 
@@ -331,12 +331,16 @@ _GUID_IN_PARENS = re.compile(
 )
 
 
-def short_title(finding: model.Finding) -> str:
-    """The title without the ids a headline does not need: `(tenant id)` gone, the scope as names."""
-    title = finding.title or finding.kind or finding.key
+def humane(text: str, finding: model.Finding) -> str:
+    """`text` without the ids a reader does not need there: `(tenant id)` gone, the scope's path as names."""
     if finding.scope:
-        title = title.replace(finding.scope, scope_words(finding, ids=False))
-    return _GUID_IN_PARENS.sub("", title)
+        text = text.replace(finding.scope, scope_words(finding, ids=False))
+    return _GUID_IN_PARENS.sub("", text)
+
+
+def short_title(finding: model.Finding) -> str:
+    """The title for a headline or a table (the rows beside it carry the ids)."""
+    return humane(finding.title or finding.kind or finding.key, finding)
 
 
 def _headline(notice: notices_.Notice, ctx: _Context) -> str:

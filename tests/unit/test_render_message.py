@@ -244,3 +244,18 @@ def test_large_batches_detail_the_first_and_list_the_rest() -> None:
     assert "30 more:" in msg.text
     assert msg.text.count("What happened:") == render.DETAILED
     assert msg.html.count("<li>") == 30
+
+
+def test_what_it_costs_names_the_scope_and_customer_without_ids() -> None:
+    scope = f"/subscriptions/{SUB_ID}/resourceGroups/rg-app"
+    detail = (
+        "No identity attributes this delegation. Until fixed, Microsoft credits no partner earned credit (PEC) "
+        f"to partner ID 1234567 for {scope} of customer Contoso (11111111-1111-1111-1111-111111111111)."
+    )
+    msg = render.render([notice("c1", scope=scope, detail=detail)])
+    (cost,) = [line for line in msg.text.splitlines() if line.startswith("  What it costs:")]
+    assert cost == (
+        "  What it costs: Microsoft credits no partner earned credit (PEC) to partner ID 1234567 "
+        "for resource group rg-app of customer Contoso."
+    )
+    assert "Until fixed" not in msg.text.split("What happened:")[1].split("\n")[0]
