@@ -97,7 +97,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     from shared import reports
     from shared.azure import errors
     from shared.store import errors as store_errors
-    from shared.usecases import verify
+    from shared.usecases import coverage_view, verify
 
     engine = engine_or_error(args)
     if engine is None:
@@ -105,7 +105,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     bar = ProgressBar() if not args.no_progress else None
     try:
         outcome = verify.run_verify(engine, datetime.now(UTC), progress=bar)
-        coverage = engine.store.get_coverage()
+        coverage = coverage_view.current(engine)
         open_findings = engine.store.list_findings()
     except (errors.AzureError, store_errors.StoreError) as e:
         print(f"palwatch verify failed: {e}", file=sys.stderr)
@@ -137,6 +137,11 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("table", "json", "html", "csv"), help="same as -o; html: the self-contained page"
     )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    parser.add_argument(
+        "--customer",
+        metavar="TENANT_ID",
+        help="only this customer tenant's delegations; with --format html, a printable statement for that customer",
+    )
     cli.add_fail_on(parser, "none")
     _add_credential(parser)
 
@@ -158,9 +163,12 @@ def _run_report(args: argparse.Namespace) -> int:
         open_findings = engine.store.list_findings() if args.fail_on != "none" else []
     finally:
         engine.close()
+    customer = (args.customer or "").strip().lower()
+    if customer and coverage is not None:
+        coverage = coverage_view.for_customer(coverage, customer)
     if fmt == "html":
         money = money_report.money_html(coverage, costs)
-        _write(reports.coverage_html(coverage, context=context, money=money), args.out)
+        _write(reports.coverage_html(coverage, context=context, customer=customer, money=money), args.out)
     elif fmt == "csv":
         _write(reports.coverage_csv(coverage, costs), args.out)
     else:

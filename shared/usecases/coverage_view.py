@@ -46,6 +46,12 @@ def current(engine: Engine) -> store_module.Coverage | None:
     return replace(coverage, rows=coverage.rows + extra) if extra else coverage
 
 
+def for_customer(coverage: store_module.Coverage, tenant_id: str) -> store_module.Coverage:
+    """Only the delegations of one customer tenant (case-insensitive id)."""
+    tenant = tenant_id.strip().lower()
+    return replace(coverage, rows=tuple(r for r in coverage.rows if r.customer_tenant_id.lower() == tenant))
+
+
 def context(engine: Engine) -> page.PageContext:
     """Who the page is for (partner name and ID), how to fix each reason, and the trend."""
     settings = engine.settings

@@ -28,7 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -415,9 +415,8 @@ def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> 
         return Answer(503, "application/json", json.dumps(body), {**headers, "Retry-After": "30"})
     status = 200 if coverage is not None else 404
     if coverage is not None and tenant:
-        rows = tuple(r for r in coverage.rows if r.customer_tenant_id.lower() == tenant)
-        coverage = replace(coverage, rows=rows)
-        status = 200 if rows else 404
+        coverage = coverage_view.for_customer(coverage, tenant)
+        status = 200 if coverage.rows else 404
     if as_html:
         money = money_report.money_html(coverage, costs)
         page_html = reports.coverage_html(coverage, context=context, customer=tenant, money=money)

@@ -55,3 +55,20 @@ def test_findings_all_lists_resolved_ones_and_the_table_prints(emulator, palwatc
 def test_report_before_any_verify_says_so(emulator, palwatch, capsys):
     assert cli.main(["report"]) == 0
     assert "No verification has run yet" in capsys.readouterr().out
+
+
+def test_report_for_one_customer(emulator, palwatch, capsys, tmp_path):
+    assert cli.main(["verify", "--json"]) == 0
+    capsys.readouterr()
+    assert cli.main(["report", "-o", "json"]) == 0
+    everything = json.loads(capsys.readouterr().out)["delegations"]
+    tenant = everything[-1]["customerTenantId"]
+
+    assert cli.main(["report", "-o", "json", "--customer", tenant.upper()]) == 0
+    mine = json.loads(capsys.readouterr().out)["delegations"]
+    assert mine
+    assert {d["customerTenantId"] for d in mine} == {tenant}
+
+    statement = tmp_path / "statement.html"
+    assert cli.main(["report", "--format", "html", "--customer", tenant, "--out", str(statement)]) == 0
+    assert "Partner attribution statement" in statement.read_text()
