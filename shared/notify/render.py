@@ -151,9 +151,12 @@ def scope_words(finding: model.Finding, *, ids: bool = True) -> str:
 
 
 def _cost(notice: notices_.Notice) -> str:
-    """The finding's own cost sentence (taken out of its detail), else the kind's; nothing once resolved."""
+    """What the finding costs: the money at stake when the alert path added it (`facts["cost"]`),
+    else the finding's own cost sentence (taken out of its detail), else the kind's; nothing once resolved."""
     if notice.kind is notices_.NoticeKind.RESOLVED:
         return ""
+    if notice.finding.facts.get("cost"):
+        return humane(notice.finding.facts["cost"], notice.finding)
     own = _UNTIL_FIXED.search(notice.finding.detail)
     if own:
         sentence = humane(own.group(0).strip().removeprefix("Until fixed,").strip(), notice.finding)

@@ -259,3 +259,11 @@ def test_what_it_costs_names_the_scope_and_customer_without_ids() -> None:
         "for resource group rg-app of customer Contoso."
     )
     assert "Until fixed" not in msg.text.split("What happened:")[1].split("\n")[0]
+
+
+def test_the_money_at_stake_leads_what_it_costs() -> None:
+    detail = "No identity attributes this delegation. Until fixed, Microsoft credits nothing for it."
+    stake = "≈ $12,400/month of Azure consumed revenue at stake. Partner earned credit stops."
+    msg = render.render([notice("c1", detail=detail, facts={"cost": stake})])
+    assert f"  What it costs: {stake}" in msg.text
+    assert "Until fixed" not in msg.text
