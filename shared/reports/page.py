@@ -255,6 +255,7 @@ def _scope_words(scope: str, names: dict[str, str]) -> str:
 
 def _scope_table(customer: coverage_.Customer) -> str:
     """Per scope, the way Microsoft counts: two offers on one subscription are one scope."""
+    unreadable = {r.delegation_key for r in customer.rows if coverage_.status(r) == coverage_.NOT_VISIBLE}
     names = {
         coverage_.scope_parts(r.scope)[0].lower(): r.subscription_name for r in customer.rows if r.subscription_name
     }
@@ -275,10 +276,12 @@ def _scope_table(customer: coverage_.Customer) -> str:
             else ""
         )
         level = scope.level
+        badge, label = _LEVEL_CLASS[level], coverage_.LEVEL_LABELS[level]
+        if level == reconcile_scopes.NONE and all(d.key in unreadable for d in scope.delegations):
+            badge, label = coverage_.NOT_VISIBLE, "unknown: cannot be read"  # not "not recognised": unknown
         out.append(
             f'<tr><td data-label="Scope" title="{_e(scope.scope, 400)}">{_scope_words(scope.scope, names)}</td>'
-            f'<td data-label="Partner credit"><span class="badge {_LEVEL_CLASS[level]}">'
-            f"{coverage_.LEVEL_LABELS[level]}</span></td>"
+            f'<td data-label="Partner credit"><span class="badge {badge}">{label}</span></td>'
             f'<td data-label="Delegations"><ul class="who">{offers}{above}</ul></td></tr>'
         )
     out.append("</tbody></table>")

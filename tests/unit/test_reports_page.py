@@ -144,3 +144,10 @@ def test_the_page_stays_self_contained(customer: str) -> None:
     )
     for needle in ("http://", "https://", "url(", "@import", "<script"):
         assert needle not in document.replace('xmlns="http://www.w3.org/2000/svg"', ""), needle
+
+
+def test_a_scope_only_unreadable_delegations_cover_is_unknown_not_unrecognised() -> None:
+    document = reports.coverage_html(Coverage(T0, ROWS), context=CONTEXT)
+    fabrikam = document.split('id="c1"')[1]
+    assert "unknown: cannot be read" in fabrikam
+    assert "not recognised" not in fabrikam
