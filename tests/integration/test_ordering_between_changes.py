@@ -42,7 +42,7 @@ from tests.integration.test_identity_events import (
 )
 from tests.integration.test_identity_ordering import _state
 
-_TIME = re.compile(r"\d{4}-\d\d-\d\dT[0-9:.]+(?:\+00:00|Z)?")
+_TIME = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]+(?:\+00:00|Z)?| \d\d:\d\d UTC)")  # ISO, or as alerts write it
 EXAMPLES = campaign.size(ci=3, local=10, full=15)
 
 
