@@ -70,10 +70,10 @@ def test_the_trend_keeps_one_point_a_day(emulator, palwatch):
     store = palwatch.store
     coverage = store.get_coverage()
     assert len(store.list_trend()) == 1
-    day = datetime.now(UTC)
-    store.put_coverage(coverage.rows, day - timedelta(days=2))
-    store.put_coverage(coverage.rows[:1], day - timedelta(days=1))
-    store.put_coverage(coverage.rows, day - timedelta(days=1, hours=-1))  # the day's last verification wins
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    store.put_coverage(coverage.rows, noon - timedelta(days=2))
+    store.put_coverage(coverage.rows[:1], noon - timedelta(days=1))
+    store.put_coverage(coverage.rows, noon - timedelta(days=1) + timedelta(hours=1))  # the day's last one wins
 
     trend = store.list_trend()
     assert [p.day for p in trend] == sorted(p.day for p in trend)
