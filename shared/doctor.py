@@ -115,7 +115,6 @@ def run_doctor(
     checker = _Doctor(
         settings,
         credentials,
-        environ,
         send_test_mail=send_test_mail and not send_test_alert,  # the alert test sends the mail already
         send_test_alert=send_test_alert,
     )
@@ -132,14 +131,12 @@ class _Doctor:
         self,
         settings: settings_module.Settings,
         credentials: identity.Credentials,
-        environ: Mapping[str, str],
         *,
         send_test_mail: bool,
         send_test_alert: bool = False,
     ) -> None:
         self.s = settings
         self.credentials = credentials
-        self.environ = environ
         self.send_test_mail = send_test_mail
         self.send_test_alert = send_test_alert
         self.session = http.new_session(pool_size=settings.max_concurrency, max_retries=2)
@@ -191,10 +188,9 @@ class _Doctor:
         mi = self.credentials.managed_identity()
         operations.check_channels(
             self.add,
-            self.environ,
+            s,
             graph_mail=GraphClient(http.AzureHttpClient.for_graph(s, mi, session=self.session)),
             credential=mi,
-            timeout=s.http_timeout_seconds,
             send_test_alert=self.send_test_alert,
             now=now,
         )

@@ -11,7 +11,7 @@ be contacted without sending a message offers `probe() -> str` (raising `Deliver
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,19 +115,16 @@ def sample_notice(now: datetime) -> notices.Notice:
 
 def check_channels(
     add: Add,
-    environ: Mapping[str, str],
+    settings: settings_module.Settings,
     *,
     graph_mail: Any,
     credential: Any,
-    timeout: float,
     send_test_alert: bool,
     now: datetime,
 ) -> None:
     """Alert channels: at least one a person reads; each one answers; optionally a test notice on each."""
     try:
-        channels = factory.channels_from_env(
-            environ, graph_mail=graph_mail, eventgrid_credential=credential, timeout=timeout
-        )
+        channels = factory.channels_for(settings, graph_mail=graph_mail, eventgrid_credential=credential)
     except ValueError as e:
         add("alert channels", FAIL, str(e), "complete the named setting (README, Settings)")
         return

@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -30,6 +30,8 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _KEY_VAULT_REF = "@microsoft.keyvault("
+_ADDRESS_SEPARATORS = re.compile(r"[,;\s]+")  # Outlook writes ';', people write ',' or one a line
+SMTP_SECURITY = ("starttls", "ssl", "tls", "none")  # "ssl" and "tls" both mean implicit TLS
 
 
 class SettingsError(ValueError):
@@ -81,10 +83,15 @@ class AlertSettings:
     smtp_password: str = field(default="", repr=False)
     webhook_url: str = field(default="", repr=False)  # Teams/Slack URLs carry their own key
     events_topic_endpoint: str = ""
-    remind_hours: int = 24
+    remind_hours: int = 24  # 0: no reminders
     digest: bool = False
     digest_hour: int = 7  # UTC hour from which the day's digest goes out (the first watch tick after it)
     outbox_dir: str = ""
+
+    @property
+    def remind_every(self) -> timedelta:
+        """The reminder period of open critical findings; zero turns reminders off."""
+        return timedelta(hours=self.remind_hours)
 
 
 @dataclass(frozen=True)
@@ -199,7 +206,7 @@ class Settings:
             ("PAL_ALERT_SMTP_PASSWORD", _redact(alerts.smtp_password)),
             ("PAL_ALERT_WEBHOOK_URL", redaction.url(alerts.webhook_url)),
             ("PAL_EVENTS_TOPIC_ENDPOINT", alerts.events_topic_endpoint),
-            ("PAL_ALERT_REMIND_HOURS", str(alerts.remind_hours)),
+            ("PAL_ALERT_REMIND_HOURS", str(alerts.remind_hours) if alerts.remind_hours else "0 (reminders off)"),
             ("PAL_ALERT_DIGEST", str(alerts.digest).lower()),
             ("PAL_ALERT_DIGEST_HOUR", f"{alerts.digest_hour} (UTC)"),
             ("PAL_ALERT_OUTBOX_DIR", alerts.outbox_dir),
@@ -554,26 +561,39 @@ class _Reader:
 
     def alerts(self) -> AlertSettings:
         security = self.text("PAL_ALERT_SMTP_SECURITY", "starttls").lower()
-        if security not in ("starttls", "ssl", "none"):
-            self.problem("PAL_ALERT_SMTP_SECURITY", f"must be starttls, ssl or none; got {security!r}")
+        if security not in SMTP_SECURITY:
+            self.problem("PAL_ALERT_SMTP_SECURITY", f"must be starttls, tls (or ssl) or none; got {security!r}")
         port = self.integer("PAL_ALERT_SMTP_PORT", 0, low=1, high=65535) or None
-        mail_to = tuple(a.strip() for a in self.text("PAL_ALERT_MAIL_TO").split(",") if a.strip())
-        for address in (self.text("PAL_ALERT_MAIL_FROM"), *mail_to):
+        mail_from, smtp_host, smtp_user = (
+            self.text("PAL_ALERT_MAIL_FROM"),
+            self.text("PAL_ALERT_SMTP_HOST"),
+            self.text("PAL_ALERT_SMTP_USER"),
+        )
+        mail_to = tuple(part for part in _ADDRESS_SEPARATORS.split(self.text("PAL_ALERT_MAIL_TO")) if part)
+        for address in (mail_from, *mail_to):
             if address and "@" not in address:
                 self.problem("PAL_ALERT_MAIL_TO/PAL_ALERT_MAIL_FROM", f"{address!r} is not a mail address")
-        if self.text("PAL_ALERT_MAIL_FROM") and not mail_to:
-            self.problem("PAL_ALERT_MAIL_TO", "is required when PAL_ALERT_MAIL_FROM is set: the ops inbox")
+        if (mail_from or smtp_host) and not mail_to:
+            self.problem("PAL_ALERT_MAIL_TO", "is required for mail alerts: the ops inbox (several: comma-separated)")
+        if (mail_to or smtp_host) and not mail_from:
+            self.problem("PAL_ALERT_MAIL_FROM", "is required for mail alerts: the mailbox alerts are sent from")
+        if smtp_user and security == "none" and not is_loopback_host(smtp_host):
+            self.problem(
+                "PAL_ALERT_SMTP_SECURITY",
+                "is none while PAL_ALERT_SMTP_USER is set: the password would cross the network in clear; "
+                "use starttls or tls",
+            )
         return AlertSettings(
-            mail_from=self.text("PAL_ALERT_MAIL_FROM"),
+            mail_from=mail_from,
             mail_to=mail_to,
-            smtp_host=self.text("PAL_ALERT_SMTP_HOST"),
+            smtp_host=smtp_host,
             smtp_port=port,
             smtp_security=security,
-            smtp_user=self.text("PAL_ALERT_SMTP_USER"),
-            smtp_password=self.text("PAL_ALERT_SMTP_PASSWORD"),
+            smtp_user=smtp_user,
+            smtp_password=self.env.get("PAL_ALERT_SMTP_PASSWORD") or "",  # as given: a space may belong to it
             webhook_url=self.endpoint("PAL_ALERT_WEBHOOK_URL", "", allow_empty=True),
             events_topic_endpoint=self.endpoint("PAL_EVENTS_TOPIC_ENDPOINT", "", allow_empty=True),
-            remind_hours=self.integer("PAL_ALERT_REMIND_HOURS", 24, low=1, high=24 * 30),
+            remind_hours=self.integer("PAL_ALERT_REMIND_HOURS", 24, low=0, high=24 * 30),
             digest=self.boolean("PAL_ALERT_DIGEST", default=False),
             digest_hour=self.hour("PAL_ALERT_DIGEST_HOUR", 7),
             outbox_dir=self.text("PAL_ALERT_OUTBOX_DIR"),

@@ -7,7 +7,7 @@ app's managed identity in production). One CloudEvent per notice: type
 tenant}`, subject the finding key, data the finding's public fields, and an id derived from
 the notice id so that a subscriber can drop a redelivered copy. Reminders are not events:
 the dispatcher marks them skipped for this channel. Built by
-`factory.channels_from_env`; azure-eventgrid is imported on first use (cold start).
+`factory.channels_for`; azure-eventgrid is imported on first use (cold start).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ injected sender (the Graph adapter's `send_mail(sender, message)`, which POSTs
 `{graph}/v1.0/users/{sender}/sendMail` as the managed identity), so this module does no
 Graph HTTP itself. SMTP speaks `smtplib` with STARTTLS, implicit TLS or none. The folder
 channel writes the same MIME message to `PAL_ALERT_OUTBOX_DIR` so `make run` leaves files
-a newcomer can open. Built by `factory.channels_from_env`.
+a newcomer can open. Built by `factory.channels_for`.
 """
 
 from __future__ import annotations

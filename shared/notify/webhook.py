@@ -5,7 +5,7 @@ fields), a plain `text` summary, and an Adaptive Card in `attachments` so that T
 "post to a channel when a webhook request is received" workflow shows it as is. Retries of
 connection failures, 429 and 5xx come from urllib3's `Retry`; what still fails becomes a
 `DeliveryError` for the dispatcher. The URL is never logged: Teams and Logic Apps URLs carry
-their signature in the query string. Built by `factory.channels_from_env`.
+their signature in the query string. Built by `factory.channels_for`.
 """
 
 from __future__ import annotations

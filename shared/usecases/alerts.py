@@ -34,16 +34,13 @@ def dispatcher(engine: Engine) -> dispatch.Dispatcher:
             from azure.data.tables import TableServiceClient
 
             service = TableServiceClient(storage.endpoint, credential=engine.credentials.managed_identity())
-        channels = factory.channels_from_env(
-            engine.environ,
-            graph_mail=engine.graph(),
-            eventgrid_credential=engine.credentials.managed_identity(),
-            timeout=engine.settings.http_timeout_seconds,
+        channels = factory.channels_for(
+            engine.settings, graph_mail=engine.graph(), eventgrid_credential=engine.credentials.managed_identity()
         )
         return dispatch.Dispatcher(
             outbox_module.Outbox(service, prefix=storage.table_prefix),  # type: ignore[arg-type]
             channels,
-            remind_every=factory.remind_every_from_env(engine.environ),
+            remind_every=engine.settings.alerts.remind_every,
         )
 
     return engine.cached(("dispatcher",), build)

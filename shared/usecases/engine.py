@@ -9,9 +9,8 @@ connections are reused across invocations.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from shared import model
@@ -31,13 +30,11 @@ class Engine:
         settings: settings_module.Settings,
         *,
         store: store_module.Store | None = None,
-        environ: Mapping[str, str] | None = None,
         budget: str = "timer",
     ) -> None:
         """`budget` "event" gives up sooner on throttling and server errors (Event Grid waits 30 s
         for an answer and redelivers what failed); "timer" (timers, CLI) is patient."""
         self.settings = settings
-        self.environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
         self.credentials = identity.Credentials(settings)
         self._store = store
         self._session = http.new_session(pool_size=settings.max_concurrency, **BUDGETS[budget])

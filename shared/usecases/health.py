@@ -93,7 +93,7 @@ def watch_health(get_engine: Callable[[], Engine], now: datetime, *, run: Callab
         ran_at = _when(state.get("ranAt"))
         if ran_at is not None and now - ran_at < DOCTOR_EVERY:
             return "not due"
-        report = (run or doctor.run_doctor)(engine.environ if engine is not None else None)
+        report = (run or doctor.run_doctor)()  # the settings the engine was built from: the app settings
         current = fingerprint(report)
         day = now.date().isoformat()
         changed = current != state.get("fingerprint")

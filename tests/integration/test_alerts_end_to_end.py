@@ -98,3 +98,37 @@ def test_a_finding_opened_by_a_pass_that_crashed_before_its_alert_is_still_sent_
 
     about_it = [m for m in mailbox(emulator) if "Crashy Ltd" in m["message"]["body"]["content"]]
     assert len(about_it) == 1
+
+
+@pytest.mark.parametrize(("remind_hours", "reminded"), [("24", True), ("0", False)])
+def test_remind_hours_zero_turns_reminders_off_through_the_watch_trigger(
+    emulator, mailed, monkeypatch, remind_hours, reminded
+):
+    """README: `PAL_ALERT_REMIND_HOURS=0` means no reminders; every trigger still runs."""
+    from datetime import UTC, datetime, timedelta
+
+    from shared.usecases import alerts
+
+    monkeypatch.setenv("PAL_ALERT_REMIND_HOURS", remind_hours)
+    monkeypatch.setenv("PAL_PARTNER_ID", "4000001")  # a global id: link_failed, critical, stays open
+    engine_module.reset_engine()
+    opened_at = datetime.now(UTC)
+    clock = [opened_at]
+    monkeypatch.setattr(function_app, "_now", lambda: clock[0])
+
+    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+    engine = engine_module.get_engine()
+    critical = {r.finding.key for r in engine.store.open_findings() if r.finding.severity.value == "critical"}
+    assert critical
+    sent_first = len(mailbox(emulator))
+    assert sent_first >= 1
+
+    clock[0] = opened_at + timedelta(hours=25)
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+    assert critical <= {r.finding.key for r in engine.store.open_findings()}  # still open a day later
+    entries = alerts.dispatcher(engine).outbox.list_entries()
+    reminders = {e.payload["finding"]["key"] for e in entries if e.payload["kind"] == "reminder"}
+    assert reminders == (critical if reminded else set())
+    assert (len(mailbox(emulator)) > sent_first) is reminded

@@ -212,7 +212,7 @@ def doctor_records(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
 
 
 def test_the_watch_logs_the_doctor_once_a_day_and_when_it_changes(
-    app_env: Emulator, palwatch: Any, caplog: pytest.LogCaptureFixture
+    app_env: Emulator, palwatch: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, logger="palwatch.telemetry")
     start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -225,7 +225,8 @@ def test_the_watch_logs_the_doctor_once_a_day_and_when_it_changes(
     assert first["ok"] is True
     assert first["failed"] == 0
 
-    palwatch.environ = {k: v for k, v in palwatch.environ.items() if not k.startswith("PAL_ALERT_MAIL")}
+    for name in [n for n in os.environ if n.startswith("PAL_ALERT_MAIL")]:  # the app settings change
+        monkeypatch.delenv(name)
     assert health.watch_health(get_engine, start + timedelta(minutes=40)) == "red (logged)"
     assert health.watch_health(get_engine, start + timedelta(minutes=60)) == "red"
     assert health.watch_health(get_engine, start + timedelta(days=1)) == "red (logged)"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shared import model
+from shared import settings as settings_module
 from shared.notify import channel, eventgrid, factory, mail, notices, webhook
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -99,16 +100,22 @@ def test_eml_folder_writes_an_openable_multipart_message(tmp_path) -> None:
     assert list((tmp_path / "inbox").glob("*.tmp")) == []
 
 
-def test_channels_from_env_builds_what_is_configured(tmp_path) -> None:
+BASE = {"PAL_PARTNER_ID": "1234567", "PAL_MANAGING_TENANT_ID": "00000000-0000-0000-0000-0000000000aa"}
+
+
+def settings_of(env: dict[str, str]) -> settings_module.Settings:
+    return settings_module.load_settings({**BASE, **env})
+
+
+def test_channels_are_built_from_the_settings_for_what_is_configured(tmp_path) -> None:
     env = {
         "PAL_ALERT_MAIL_FROM": "alerts@partner.example",
         "PAL_ALERT_MAIL_TO": "ops@partner.example; noc@partner.example",
         "PAL_ALERT_WEBHOOK_URL": "https://hooks.example/x?sig=1",
         "PAL_EVENTS_TOPIC_ENDPOINT": "https://topic.westeurope-1.eventgrid.azure.net/api/events",
-        "PAL_MANAGING_TENANT_ID": "m-1",
         "PAL_ALERT_OUTBOX_DIR": str(tmp_path),
     }
-    built = factory.channels_from_env(env, graph_mail=FakeGraph(), eventgrid_credential=object())
+    built = factory.channels_for(settings_of(env), graph_mail=FakeGraph(), eventgrid_credential=object())
     assert [type(c) for c in built] == [
         mail.GraphMailChannel,
         webhook.WebhookChannel,
@@ -117,20 +124,23 @@ def test_channels_from_env_builds_what_is_configured(tmp_path) -> None:
     ]
     assert built[0].recipients == ("ops@partner.example", "noc@partner.example")
     assert all(isinstance(c, channel.Channel) for c in built)
-    smtp = factory.channels_from_env(
-        {**env, "PAL_ALERT_SMTP_HOST": "smtp.partner.example", "PAL_ALERT_SMTP_SECURITY": "tls"},
+    smtp = factory.channels_for(
+        settings_of({**env, "PAL_ALERT_SMTP_HOST": "smtp.partner.example", "PAL_ALERT_SMTP_SECURITY": "tls"}),
         graph_mail=FakeGraph(),
         eventgrid_credential=object(),
     )
     assert isinstance(smtp[0], mail.SmtpChannel)
     assert smtp[0].port == 465
-    assert factory.channels_from_env({}) == []
+    assert smtp[0].recipients == ("ops@partner.example", "noc@partner.example")
+    assert factory.channels_for(settings_of({})) == []
 
 
 @pytest.mark.parametrize(
     ("env", "setting"),
     [
         ({"PAL_ALERT_MAIL_FROM": "a@p.example"}, "PAL_ALERT_MAIL_TO"),
+        ({"PAL_ALERT_MAIL_TO": "o@p.example"}, "PAL_ALERT_MAIL_FROM"),
+        ({"PAL_ALERT_SMTP_HOST": "h", "PAL_ALERT_MAIL_TO": "o@p.example"}, "PAL_ALERT_MAIL_FROM"),
         (
             {
                 "PAL_ALERT_SMTP_HOST": "h",
@@ -140,18 +150,37 @@ def test_channels_from_env_builds_what_is_configured(tmp_path) -> None:
             },
             "PAL_ALERT_SMTP_SECURITY",
         ),
+        (
+            {
+                "PAL_ALERT_SMTP_HOST": "smtp.partner.example",
+                "PAL_ALERT_MAIL_FROM": "a@p",
+                "PAL_ALERT_MAIL_TO": "o@p",
+                "PAL_ALERT_SMTP_USER": "u",
+                "PAL_ALERT_SMTP_SECURITY": "none",
+            },
+            "PAL_ALERT_SMTP_SECURITY",
+        ),
         ({"PAL_ALERT_SMTP_HOST": "h", "PAL_ALERT_SMTP_PORT": "x"}, "PAL_ALERT_SMTP_PORT"),
-        ({"PAL_EVENTS_TOPIC_ENDPOINT": "https://t/api/events"}, "credential"),
         ({"PAL_ALERT_WEBHOOK_URL": "http://hooks.example/x"}, "PAL_ALERT_WEBHOOK_URL"),
+        ({"PAL_ALERT_REMIND_HOURS": "daily"}, "PAL_ALERT_REMIND_HOURS"),
+        ({"PAL_ALERT_REMIND_HOURS": "-1"}, "PAL_ALERT_REMIND_HOURS"),
     ],
 )
 def test_incomplete_settings_name_what_to_fix(env: dict[str, str], setting: str) -> None:
-    with pytest.raises(ValueError, match=setting):
-        factory.channels_from_env(env)
+    with pytest.raises(settings_module.SettingsError) as info:
+        settings_of(env)
+    assert setting in [name for name, _ in info.value.problems], info.value.problems
 
 
-def test_remind_hours_setting() -> None:
-    assert factory.remind_every_from_env({}).total_seconds() == 86400
-    assert factory.remind_every_from_env({"PAL_ALERT_REMIND_HOURS": "0"}).total_seconds() == 0
-    with pytest.raises(ValueError, match="PAL_ALERT_REMIND_HOURS"):
-        factory.remind_every_from_env({"PAL_ALERT_REMIND_HOURS": "daily"})
+def test_a_configured_channel_without_its_wiring_is_refused() -> None:
+    topic = settings_of({"PAL_EVENTS_TOPIC_ENDPOINT": "https://t.example/api/events"})
+    with pytest.raises(ValueError, match="credential"):
+        factory.channels_for(topic)
+    with pytest.raises(ValueError, match="Graph mail"):
+        factory.channels_for(settings_of({"PAL_ALERT_MAIL_FROM": "a@p.example", "PAL_ALERT_MAIL_TO": "o@p.example"}))
+
+
+@pytest.mark.parametrize(("raw", "hours"), [(None, 24), ("0", 0), ("6", 6)])
+def test_remind_hours_setting(raw: str | None, hours: int) -> None:
+    env = {} if raw is None else {"PAL_ALERT_REMIND_HOURS": raw}
+    assert settings_of(env).alerts.remind_every.total_seconds() == hours * 3600
