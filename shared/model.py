@@ -170,6 +170,7 @@ class RecordedFinding:
     resolved_at: datetime | None = None
     last_seen_at: datetime | None = None
     last_notified_at: datetime | None = None
+    notice: bool = False  # said once at `opened_at` (a link put back, a delegation removed), never open
 
     @property
     def open(self) -> bool:

@@ -29,6 +29,7 @@ log = logging.getLogger("palwatch.telemetry")
 TRIGGER_OUTCOME = "PalWatch.TriggerOutcome"
 FINDING_OPENED = "PalWatch.FindingOpened"
 FINDING_RESOLVED = "PalWatch.FindingResolved"
+NOTICE = "PalWatch.Notice"
 COVERAGE = "PalWatch.Coverage"
 DOCTOR = "PalWatch.Doctor"
 OUTBOX_DEAD_LETTER = "PalWatch.OutboxDeadLetter"
@@ -37,6 +38,7 @@ RECORDS: dict[str, str] = {
     TRIGGER_OUTCOME: "every trigger run: trigger, status (ok|partial|failed|skipped), seconds, summary",
     FINDING_OPENED: "a finding opened: key, kind, severity, reason, tenantId, tenantName, scope",
     FINDING_RESOLVED: "a finding resolved: the same dimensions as FindingOpened",
+    NOTICE: "something said once, never open (a link put back, a delegation removed): as FindingOpened",
     COVERAGE: "after each verification: delegations, attributed, atRisk, notAttributed, status",
     DOCTOR: "the doctor's result, once a day and whenever it changes: ok, failed, warned, checks",
     OUTBOX_DEAD_LETTER: "alert notices given up on a channel: channel, count",

@@ -87,6 +87,7 @@ def finding(entity: Any) -> model.RecordedFinding:
         resolved_at=when(entity.get("ResolvedAt")),
         last_seen_at=when(entity.get("LastSeenAt")),
         last_notified_at=when(entity.get("LastNotifiedAt")),
+        notice=bool(entity.get("Notice", False)),
     )
 
 

@@ -158,6 +158,31 @@ def sync_subject_batched(
     return sync_subject(client, subject, findings_now, now)
 
 
+def record_notice(client: Any, f: model.Finding, at: datetime) -> model.RecordedFinding | None:
+    """Keep a notice: one closed row said at `at` (returned), or None when that notice is kept already.
+
+    The row replaces the previous notice of the same key (the history keeps the latest of each),
+    and an open row of that key from an older release, which it closes.
+    """
+    stamp = codec.iso(at)
+    row = {**_row(f.subject, f, opened_at=stamp, last_seen=stamp, resolved_at=stamp), "Notice": True}
+    entity = tables.get(client, keys.encode_key(f.subject), keys.encode_key(f.key))
+    for _ in range(_MAX_ATTEMPTS):
+        kept_at = codec.when(entity.get("OpenedAt")) if entity is not None and entity.get("Notice") else None
+        if kept_at is not None and kept_at >= at:
+            return None  # this notice (or a later one) is kept: a retry, or a concurrent pass
+        if tables.write(client, row, None if entity is None else tables.etag_of(entity)):
+            return codec.finding(row)
+        entity = tables.get(client, keys.encode_key(f.subject), keys.encode_key(f.key))
+    raise errors.TransientStoreError(f"notice {f.key[:120]} kept changing under us")
+
+
+def list_notices(client: Any, since: datetime) -> list[model.RecordedFinding]:
+    """The notices said at or after `since`."""
+    kept = (codec.finding(e) for e in tables.query(client, "Notice eq true"))
+    return [r for r in kept if r.opened_at >= since]
+
+
 def _with_subject(f: model.Finding, subject: str) -> model.Finding:
     from dataclasses import replace
 

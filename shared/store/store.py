@@ -217,6 +217,15 @@ class Store:
                 resolved += r
         return opened, resolved
 
+    def record_notice(self, notice: model.Finding, at: datetime) -> model.RecordedFinding | None:
+        """Keep a notice (something said once: a link put back, a delegation removed) in the findings
+        history, closed at `at`; None when this notice is kept already."""
+        return findings.record_notice(self._t.table(findings.TABLE), notice, at)
+
+    def list_notices(self, since: datetime) -> list[model.RecordedFinding]:
+        """The notices kept at or after `since` (the alert sweep re-enqueues them after a crash)."""
+        return _sorted(findings.list_notices(self._t.table(findings.TABLE), since))
+
     def open_findings(self, subject: str | None = None) -> list[model.RecordedFinding]:
         client = self._t.table(findings.TABLE)
         if subject is None:

@@ -9,6 +9,7 @@ channel is down.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from shared import catalogue, model, telemetry
@@ -47,20 +48,27 @@ def dispatcher(engine: Engine) -> dispatch.Dispatcher:
 
 
 def enqueue(
-    engine: Engine, opened: list[model.RecordedFinding], resolved: list[model.RecordedFinding], now: datetime
+    engine: Engine,
+    opened: list[model.RecordedFinding],
+    resolved: list[model.RecordedFinding],
+    now: datetime,
+    *,
+    said: Sequence[model.RecordedFinding] = (),
 ) -> int:
     """Write the notices a pass owes to the outbox (idempotent: the same notice is written once).
 
-    Every pass that opens or resolves findings comes through here, so this is also where each
-    becomes a `PalWatch.FindingOpened` / `PalWatch.FindingResolved` record for Azure Monitor.
-    Exempted findings owe no notice: someone accepted them until their exemption expires.
+    Every pass that opens or resolves findings, or keeps a notice (`said`), comes through here, so
+    this is also where each becomes a `PalWatch.FindingOpened` / `PalWatch.FindingResolved` /
+    `PalWatch.Notice` record for Azure Monitor. Exempted findings owe no notice: someone accepted
+    them until their exemption expires.
     """
-    record_findings(opened, resolved)
-    if not opened and not resolved:
+    record_findings(opened, resolved, said)
+    if not opened and not resolved and not said:
         return 0
     opened, resolved = exemptions.alertable(engine, opened, now), exemptions.alertable(engine, resolved, now)
     opened = at_stake.with_money(engine, opened, now)
-    batch = notices.notices_for(opened, _worth_announcing(resolved, opened))
+    said = exemptions.alertable(engine, list(said), now)
+    batch = notices.notices_for([*opened, *said], _worth_announcing(resolved, opened))
     if not batch:
         return 0
     return dispatcher(engine).enqueue(batch, now)
@@ -82,23 +90,30 @@ def finding_dimensions(recorded: model.RecordedFinding) -> dict[str, object]:
     }
 
 
-def record_findings(opened: list[model.RecordedFinding], resolved: list[model.RecordedFinding]) -> None:
+def record_findings(
+    opened: list[model.RecordedFinding],
+    resolved: list[model.RecordedFinding],
+    said: Sequence[model.RecordedFinding] = (),
+) -> None:
     for recorded in opened:
         level = logging.WARNING if recorded.finding.severity.value == "critical" else logging.INFO
         telemetry.emit(telemetry.FINDING_OPENED, finding_dimensions(recorded), level=level)
     for recorded in resolved:
         telemetry.emit(telemetry.FINDING_RESOLVED, finding_dimensions(recorded))
+    for recorded in said:
+        telemetry.emit(telemetry.NOTICE, finding_dimensions(recorded))
 
 
 def deliver(
     engine: Engine, now: datetime, *, sweep_resolved: bool = False, purge: bool = False
 ) -> dispatch.DispatchReport:
-    """Make sure recent findings are in the outbox, enqueue due reminders, send everything pending.
+    """Make sure recent findings and notices are in the outbox, enqueue due reminders, send everything pending.
 
-    The sweep closes the gap between "the store opened a finding" and "its notice is in the
-    outbox": a pass that crashed in between (host recycled, storage hiccup) would otherwise lose
-    that alert for good, since the next pass finds the finding already open. Re-enqueueing is
-    free of duplicates: notice ids are deterministic and the outbox inserts each once.
+    The sweep closes the gap between "the store opened a finding" (or kept a notice) and "its
+    notice is in the outbox": a pass that crashed in between (host recycled, storage hiccup)
+    would otherwise lose that alert for good, since the next pass finds the finding already open
+    or the link already put back. Re-enqueueing is free of duplicates: notice ids are
+    deterministic and the outbox inserts each once.
     """
     sender = dispatcher(engine)
     every_open = engine.store.open_findings()
@@ -107,6 +122,7 @@ def deliver(
     coming_back = exemptions.returning(engine, every_open, now)  # alerted as of their exemption's end
     back_keys = {n.finding.key for n in coming_back}
     recent_open = [r for r in open_now if r.opened_at >= cutoff and r.finding.key not in back_keys]
+    recent_open += exemptions.alertable(engine, engine.store.list_notices(cutoff), now)
     recent_resolved = (
         exemptions.alertable(
             engine,

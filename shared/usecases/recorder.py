@@ -24,6 +24,7 @@ class RunReport:
     links_written: list[str] = field(default_factory=list)  # "created|repointed identity in tenant"
     opened: list[model.RecordedFinding] = field(default_factory=list)
     resolved: list[model.RecordedFinding] = field(default_factory=list)
+    said: list[model.RecordedFinding] = field(default_factory=list)  # notices kept by this pass
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -31,6 +32,7 @@ class RunReport:
         return (
             f"{len(self.delegations)} delegation(s), {attributed} attributed, {len(self.links_written)} link write(s), "
             f"{len(self.opened)} finding(s) opened, {len(self.resolved)} resolved"
+            + (f", {len(self.said)} notice(s)" if self.said else "")
             + (f", {len(self.problems)} problem(s)" if self.problems else "")
         )
 
@@ -39,6 +41,7 @@ class RunReport:
         self.links_written += other.links_written
         self.opened += other.opened
         self.resolved += other.resolved
+        self.said += other.said
         self.problems += other.problems
 
 
@@ -103,10 +106,12 @@ class Recorder:
             self.store.put_delegations(changed)
 
     def notices(self, notices: Iterable[model.Finding]) -> None:
-        """Say each notice once: open it and resolve it in the same pass (info, no resolved mail)."""
+        """Keep each notice (never open, so never resolved or reminded) before its alert is enqueued:
+        the alert sweep finds it there if the pass dies in between."""
         for notice in notices:
-            self.subject(notice.subject, [notice])
-            self.subject(notice.subject, [])
+            kept = self.store.record_notice(notice, self.now)
+            if kept is not None:
+                self.report.said.append(kept)
 
 
 def same_snapshot(snapshot: DelegationSnapshot, before: DelegationSnapshot | None) -> bool:

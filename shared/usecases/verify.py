@@ -215,7 +215,7 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> VerifyO
 
     # 5. Alerts: what opened or resolved, then deliver everything pending.
     alerting = outcomes.Steps()
-    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now))
+    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=record.report.said))
     alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
     out.steps.update(alerting.steps)
     out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
@@ -359,7 +359,7 @@ def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
         record.subject(subject, items)
     record.notices(check.drift)
     tenant_links.remember_managing_links(engine, check.statuses)
-    alerts.enqueue(engine, record.report.opened, record.report.resolved, now)
+    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=record.report.said)
     return LinkWatchOutcome(check, len(record.report.opened), len(record.report.resolved))
 
 

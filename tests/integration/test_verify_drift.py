@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from tests.integration.verify_helpers import (
     AUTOMATION,
     MANAGING,
@@ -104,6 +106,31 @@ def test_a_link_repointed_by_hand_is_repaired_within_the_watch_cadence(emulator,
     drift = [r.finding for r in all_findings(palwatch) if r.finding.kind == "link_drift_repaired"]
     assert [f.reason for f in drift] == ["repointed"]
     assert OTHER_PARTNER in drift[0].title
+
+
+def test_a_link_put_back_by_a_pass_that_died_before_its_alert_is_still_announced_once(emulator, palwatch, monkeypatch):
+    from shared.usecases import alerts, verify
+
+    verify_now()
+    emulator.control("DELETE", f"/links/{MANAGING}/{MI}")
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("host recycled between the decision and the outbox")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(alerts, "enqueue", crash)
+        with pytest.raises(RuntimeError, match="host recycled"):
+            verify.watch_links(palwatch, _now())
+    assert links(emulator)[MI] == PARTNER  # put back before the pass died
+
+    for _ in range(2):  # the next watch ticks' alert step
+        alerts.deliver(palwatch, _now())
+
+    entries = alerts.dispatcher(palwatch).outbox.list_entries()
+    drift = [e for e in entries if e.payload["finding"]["kind"] == "link_drift_repaired"]
+    assert [(e.payload["kind"], e.payload["finding"]["principalId"]) for e in drift] == [("opened", MI)]
+    [kept] = [r for r in all_findings(palwatch) if r.finding.kind == "link_drift_repaired"]
+    assert not kept.open  # in the history, never open
 
 
 def test_multi_tenant_identity_is_linked_in_lighthouse_customers_with_that_tenants_token(emulator, palwatch):
