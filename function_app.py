@@ -10,9 +10,19 @@ start on Consumption plans).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import azure.functions as func
+
+# The Functions host files every line the Python worker sends under the invocation's category,
+# `Function.<name>.User`: the worker's RpcLog carries the Python logger name, and the host's
+# GrpcWorkerChannel.Log ignores it. host.json's `logging.logLevel` can therefore not tell `shared`
+# from `azure`, so the levels by Python logger are set here, whatever level the worker gave root.
+logging.getLogger("shared").setLevel(logging.INFO)  # INFO once per action
+logging.getLogger("palwatch").setLevel(logging.INFO)  # the records the alert rules read
+logging.getLogger("azure").setLevel(logging.WARNING)  # azure-core logs every request at INFO
+logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 

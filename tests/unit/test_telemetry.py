@@ -93,3 +93,23 @@ def test_every_record_name_is_documented() -> None:
     deploy = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
     for name in telemetry.RECORDS:
         assert f"`{name}`" in deploy, f"{name} is not documented in docs/deploy.md"
+
+
+@pytest.mark.parametrize("root_level", [logging.DEBUG, logging.WARNING])
+def test_the_app_sets_python_logger_levels_itself_whatever_the_worker_set_on_root(root_level, monkeypatch) -> None:
+    """host.json filters the worker's lines only as `Function.<name>.User`, never by Python logger."""
+    import importlib
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "level", root_level)
+    for name in ("shared", "palwatch", "azure", "urllib3"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    import function_app
+
+    importlib.reload(function_app)
+
+    assert logging.getLogger("shared.usecases.verify").isEnabledFor(logging.INFO)
+    assert logging.getLogger("palwatch.telemetry").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("azure.core.pipeline.policies.http_logging_policy").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("azure.identity").isEnabledFor(logging.INFO)
+    assert logging.getLogger("azure.identity").isEnabledFor(logging.WARNING)
