@@ -202,23 +202,19 @@ class _Doctor:
     def alert_delivery_check(self) -> None:
         """What the last runs recorded about the alert channels: a failing channel, refused alerts."""
         from shared.store import errors as store_errors
-        from shared.store import outbox, store
+        from shared.store import store
 
         name = "alert delivery"
         storage = self.s.storage
         try:
             if storage.connection_string:
                 state = store.Store.from_connection_string(storage.connection_string, prefix=storage.table_prefix)
-                box = outbox.Outbox(storage.connection_string, prefix=storage.table_prefix)
             else:
-                from azure.data.tables import TableServiceClient
-
                 mi = self.credentials.managed_identity()
                 state = store.Store.from_endpoint(storage.endpoint, mi, prefix=storage.table_prefix)
-                box = outbox.Outbox(TableServiceClient(storage.endpoint, credential=mi), prefix=storage.table_prefix)
             failing = [r.finding for r in state.open_findings() if r.finding.subject.startswith("channel:")]
-            dead = box.list_dead()
-        except (store_errors.StoreError, outbox.OutboxError, ValueError) as e:
+            dead = state.outbox().list_dead()  # the outbox on the store's own table client
+        except (store_errors.StoreError, ValueError) as e:  # the outbox's errors are store errors
             self.add(name, WARN, f"the store could not be read: {e}", required=False)
             return
         if failing:

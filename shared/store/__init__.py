@@ -1,7 +1,7 @@
 """PAL Watch's state in Azure Table Storage: the only package that touches it.
 
 Public face: `Store` (see `shared.store.store`), its value types and `StoreError`.
-`shared/store/outbox.py` belongs to the alerts engine and is not re-exported here.
+The alert outbox (`shared.store.outbox`) is reached through `Store.outbox()`, on the same table client.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ invocations — is stored once (conditional insert), and a claim taken with `If-
 dispatchers never both hold the same entry. The table `{prefix}outbox` is created on first use.
 
 This module knows nothing of findings or channels: payloads are opaque JSON and deliveries a
-dict keyed by channel name. It imports nothing from the rest of `shared.store` (another
-engineer's modules) nor from `shared.notify` (a peer layer).
+dict keyed by channel name; it imports nothing from `shared.notify` (a peer layer). The store
+builds it on its own table client (`Store.outbox()`).
 """
 
 from __future__ import annotations

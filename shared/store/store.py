@@ -22,6 +22,7 @@ from typing import Any
 from shared import model
 from shared.snapshots import CoverageRow, DelegationSnapshot
 from shared.store import codec, costs, errors, findings, keys, tables
+from shared.store import outbox as outbox_module
 
 _ATTEMPTS = 8
 _BATCH = tables.BATCH  # entities per table transaction (service limit)
@@ -96,6 +97,7 @@ class Store:
         # conditionally without reading each row again (a stale etag only makes the write fall back).
         self._listed_delegations: dict[str, tuple[str, str]] = {}
         self._listed_lock = threading.Lock()
+        self._outbox: outbox_module.Outbox | None = None
 
     @classmethod
     def from_connection_string(cls, conn: str, prefix: str = "palwatch", *, session: Any = None) -> Store:
@@ -116,6 +118,12 @@ class Store:
     def costs(self) -> costs.CostCache:
         """Each delegated scope's cached last-month cost (`shared.store.costs`)."""
         return costs.CostCache(self._t)
+
+    def outbox(self) -> outbox_module.Outbox:
+        """The alert outbox, on this store's table client and prefix (one per store)."""
+        if self._outbox is None:
+            self._outbox = outbox_module.Outbox(self._t.service, prefix=self._t.prefix)
+        return self._outbox
 
     # ------------------------------------------------------------ delegation snapshots
 

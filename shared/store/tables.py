@@ -66,6 +66,15 @@ class Tables:
                 raise errors.PermanentStoreError("the table service URI is not valid") from e
         return cls(service, prefix)
 
+    @property
+    def service(self) -> Any:
+        """The one TableServiceClient (the outbox shares it: one connection pool, one credential)."""
+        return self._service
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
     def table(self, name: str) -> Any:
         """The TableClient for `{prefix}{name}`, creating the table the first time in this process."""
         full = f"{self._prefix}{name}"

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from shared import catalogue, model, telemetry
 from shared.notify import dispatch, factory, notices
-from shared.store import outbox as outbox_module
 from shared.usecases import at_stake, exemptions
 from shared.usecases.engine import Engine
 
@@ -28,18 +27,11 @@ def dispatcher(engine: Engine) -> dispatch.Dispatcher:
     """The dispatcher for the configured channels (cached on the engine)."""
 
     def build() -> dispatch.Dispatcher:
-        storage = engine.settings.storage
-        if storage.connection_string:
-            service: object = storage.connection_string
-        else:
-            from azure.data.tables import TableServiceClient
-
-            service = TableServiceClient(storage.endpoint, credential=engine.credentials.managed_identity())
         channels = factory.channels_for(
             engine.settings, graph_mail=engine.graph(), eventgrid_credential=engine.credentials.managed_identity()
         )
         return dispatch.Dispatcher(
-            outbox_module.Outbox(service, prefix=storage.table_prefix),  # type: ignore[arg-type]
+            engine.store.outbox(),
             channels,
             remind_every=engine.settings.alerts.remind_every,
         )
