@@ -31,6 +31,20 @@ class PrincipalState(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+class DeliveryState(enum.StrEnum):
+    """Where one alert notice stands on one channel: kept by the outbox, moved by the dispatcher."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    SKIPPED = "skipped"  # the channel does not carry this kind of notice
+    DEAD = "dead"  # the channel refused it for good
+
+    @property
+    def terminal(self) -> bool:
+        """Nothing more will be tried on this channel."""
+        return self is not DeliveryState.PENDING
+
+
 class Severity(enum.StrEnum):
     CRITICAL = "critical"
     WARNING = "warning"

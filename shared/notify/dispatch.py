@@ -42,9 +42,9 @@ from shared.notify import notices as notices_
 
 log = logging.getLogger(__name__)
 
-# Delivery states, as shared.store.outbox stores them.
-PENDING, SENT, SKIPPED, DEAD = "pending", "sent", "skipped", "dead"
-TERMINAL = frozenset({SENT, SKIPPED, DEAD})
+# Short names for the delivery states (declared in shared.model, stored by shared.store.outbox).
+State = model.DeliveryState
+PENDING, SENT, SKIPPED, DEAD = State.PENDING, State.SENT, State.SKIPPED, State.DEAD
 _REFUSED = "refused alone: "  # marks a delivery's last error as a refusal of the notice itself
 
 
@@ -200,7 +200,7 @@ class Dispatcher:
                 continue
             states = {ch.name: self._state(work, ch) for ch in self.channels}
             owes = any(states[name] == PENDING and name in due_channels for name in states)
-            settles = all(s in TERMINAL for s in states.values())  # only needs marking done
+            settles = all(State(s).terminal for s in states.values())  # only needs marking done
             if not (owes or settles or work.notice is None):
                 continue
             work.orphan_of = work.entry.claimed_by

@@ -8,7 +8,8 @@ invocations — is stored once (conditional insert), and a claim taken with `If-
 dispatchers never both hold the same entry. The table `{prefix}outbox` is created on first use.
 
 This module knows nothing of findings or channels: payloads are opaque JSON and deliveries a
-dict keyed by channel name; it imports nothing from `shared.notify` (a peer layer). The store
+dict keyed by channel name; it imports nothing from `shared.notify` (a peer layer). Its errors
+are store errors (`OutboxError` is a `StoreError`), its delivery states `model.DeliveryState`. The store
 builds it on its own table client (`Store.outbox()`).
 """
 
@@ -27,6 +28,9 @@ from azure.core import MatchConditions
 from azure.core import exceptions as core_errors
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
+from shared import model
+from shared.store import errors
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -36,12 +40,9 @@ _CHUNK_CHARS = 30_000  # a Table string property holds 64 KiB of UTF-16
 _MAX_CHUNKS = 15
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}\Z")
 
-PENDING, SENT, SKIPPED, DEAD = "pending", "sent", "skipped", "dead"
-TERMINAL = frozenset({SENT, SKIPPED, DEAD})
 
-
-class OutboxError(Exception):
-    """The outbox table could not be read or written (the whole dispatch run fails)."""
+class OutboxError(errors.StoreError):
+    """The outbox table could not be read or written (the whole dispatch run fails): a store error."""
 
     def __init__(self, message: str, *, transient: bool = True) -> None:
         super().__init__(message)
@@ -59,7 +60,7 @@ class Enqueueable(Protocol):
 class Delivery:
     """One channel's state for one entry."""
 
-    state: str = PENDING
+    state: model.DeliveryState = model.DeliveryState.PENDING
     attempts: int = 0
     next_attempt_at: datetime | None = None
     last_error: str = ""
@@ -67,7 +68,7 @@ class Delivery:
 
     @property
     def terminal(self) -> bool:
-        return self.state in TERMINAL
+        return self.state.terminal
 
     def due(self, now: datetime) -> bool:
         return not self.terminal and (self.next_attempt_at is None or self.next_attempt_at <= now)
@@ -84,7 +85,7 @@ class Delivery:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Delivery:
         return cls(
-            state=str(raw.get("state", PENDING)),
+            state=_state(raw.get("state")),
             attempts=int(raw.get("attempts", 0)),
             next_attempt_at=datetime.fromisoformat(raw["next"]) if raw.get("next") else None,
             last_error=str(raw.get("error", "")),
@@ -109,6 +110,14 @@ class OutboxEntry:
 
     def claimed(self, now: datetime) -> bool:
         return self.claimed_until > now
+
+
+def _state(raw: Any) -> model.DeliveryState:
+    """A stored state; one this release does not know is still owed (pending), never dropped."""
+    try:
+        return model.DeliveryState(raw)
+    except ValueError:
+        return model.DeliveryState.PENDING
 
 
 def row_key(notice_id: str) -> str:
@@ -259,7 +268,9 @@ class Outbox:
         return sorted(entries, key=lambda e: (e.created_at, e.notice_id))
 
     def list_dead(self) -> list[OutboxEntry]:
-        return [e for e in self.list_entries() if any(d.state == DEAD for d in e.deliveries.values())]
+        return [
+            e for e in self.list_entries() if any(d.state is model.DeliveryState.DEAD for d in e.deliveries.values())
+        ]
 
     def get(self, notice_id: str) -> OutboxEntry | None:
         try:

@@ -24,8 +24,6 @@ from shared.notify import notices
 from shared.reports import coverage as coverage_
 from shared.reports import findings as findings_
 from shared.reports import money as money_report
-from shared.store import errors as store_errors
-from shared.store import outbox as outbox_module
 from shared.usecases import alerts
 from shared.usecases.engine import Engine
 
@@ -134,17 +132,14 @@ def enqueue_digest(engine: Engine, now: datetime) -> DigestOutcome:
         return DigestOutcome("early", day, hour)
     sender = alerts.dispatcher(engine)
     get = getattr(sender.outbox, "get", None)  # the Table outbox; test doubles may not have it
-    try:
-        if get is not None and get(digest_.notice_id(day)) is not None:
-            return DigestOutcome("exists", day, hour)
-        store = engine.store
-        coverage = store.get_coverage()
-        summary = summarise(coverage, store.list_findings(include_resolved=True), now)
-        summary = dataclasses.replace(summary, money=money_sentence(coverage, store.costs.all()))
-        created = sender.enqueue([digest_.to_notice(summary)], now)
-    except outbox_module.OutboxError as exc:  # a store failure to the watch: that step fails, others run
-        kind = store_errors.TransientStoreError if exc.transient else store_errors.PermanentStoreError
-        raise kind(f"digest: {exc}") from exc
+    # A store failure (the outbox's included) fails this step of the watch; the others run.
+    if get is not None and get(digest_.notice_id(day)) is not None:
+        return DigestOutcome("exists", day, hour)
+    store = engine.store
+    coverage = store.get_coverage()
+    summary = summarise(coverage, store.list_findings(include_resolved=True), now)
+    summary = dataclasses.replace(summary, money=money_sentence(coverage, store.costs.all()))
+    created = sender.enqueue([digest_.to_notice(summary)], now)
     if created:
         log.info("digest for %s enqueued", day)
     return DigestOutcome("enqueued" if created else "exists", day, hour)

@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 from shared import telemetry
 from shared.azure import errors
 from shared.store import errors as store_errors
-from shared.store import outbox
 from shared.usecases.recorder import RunReport
 
 log = logging.getLogger(__name__)
@@ -117,8 +116,7 @@ def record_coverage(outcome: Any) -> None:
 # channel or a setting was wrong, a socket broke. Anything else is a bug and raises.
 STEP_ERRORS: tuple[type[Exception], ...] = (
     errors.AzureError,
-    store_errors.StoreError,
-    outbox.OutboxError,
+    store_errors.StoreError,  # the outbox's errors included
     ValueError,
     OSError,
 )
