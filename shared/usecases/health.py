@@ -13,13 +13,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared import doctor, telemetry
 from shared import settings as settings_module
 from shared.store import errors as store_errors
+from shared.usecases import outcomes
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -29,22 +29,13 @@ STATE = "health"
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    content_type: str
-    body: str
-    headers: dict[str, str]
-    verdict: str = ""  # green | red | rejected: the trigger's outcome (a red doctor is an answer, not a failure)
-
-
 def health_answer(
     fmt: str,
     environ: Mapping[str, str] | None = None,
     *,
     send_test_alert: bool = False,
     run: Callable[..., Any] | None = None,
-) -> Answer:
+) -> outcomes.Answer:
     """The doctor's report: 200 when every required check passes, 503 when one fails (monitors read it).
 
     It reads the settings itself (default os.environ), so wrong settings are a red row, not a crash.
@@ -52,13 +43,13 @@ def health_answer(
     wanted = (fmt or "").strip().lower()
     if wanted not in ("", "json", "text"):
         body = {"error": {"code": "UnsupportedFormat", "message": "format must be json or text"}}
-        return Answer(400, "application/json", json.dumps(body), _HEADERS, "rejected")
+        return outcomes.Answer(400, "application/json", json.dumps(body), _HEADERS, "rejected")
     report = (run or doctor.run_doctor)(environ, send_test_alert=send_test_alert)
     status, verdict = (200, "green") if report.ok else (503, "red")
     if wanted == "text":
-        return Answer(status, "text/plain", report.render() + "\n", _HEADERS, verdict)
+        return outcomes.Answer(status, "text/plain", report.render() + "\n", _HEADERS, verdict)
     document = {"ok": report.ok, "checks": report.to_json()["checks"]}
-    return Answer(status, "application/json", json.dumps(document, indent=2), _HEADERS, verdict)
+    return outcomes.Answer(status, "application/json", json.dumps(document, indent=2), _HEADERS, verdict)
 
 
 def fingerprint(report: Any) -> str:

@@ -137,6 +137,18 @@ class Outcome:
         return f"{self.status}: {self.detail}"
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What an HTTP trigger answers: the response, and `verdict` for its outcome record when the
+    status alone does not say it (a red doctor is an answer, not a failure)."""
+
+    status: int
+    content_type: str
+    body: str
+    headers: dict[str, str]
+    verdict: str = ""
+
+
 @dataclass
 class Steps:
     """The named steps of one timer run: each one's result in a line, and the ones that failed."""

@@ -366,14 +366,6 @@ def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
 # -- the coverage HTTP function ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    content_type: str
-    body: str
-    headers: dict[str, str]
-
-
 def _remember_links(engine: Engine, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
     """The managing tenant's links as read now (the drift baseline), and the partner's name they gave."""
     tenant_links.remember_managing_links(engine, statuses)
@@ -382,7 +374,7 @@ def _remember_links(engine: Engine, statuses: Mapping[str, reconcile.LinkStatus]
     coverage_view.remember_partner(engine, name)
 
 
-def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> Answer:
+def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> outcomes.Answer:
     """The latest coverage as JSON (default), the HTML page (`format=html` or Accept) or CSV, with the
     delegations PAL Watch cannot read; `customer` (a tenant id) narrows it to one customer's statement."""
     from shared import reports
@@ -397,11 +389,11 @@ def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> 
     wanted = (fmt or "").strip().lower()
     if wanted not in ("", "json", "html", "csv"):
         body = {"error": {"code": "UnsupportedFormat", "message": "format must be json, html or csv"}}
-        return Answer(400, "application/json", json.dumps(body), headers)
+        return outcomes.Answer(400, "application/json", json.dumps(body), headers)
     tenant = (customer or "").strip().lower()
     if tenant and not _GUID.fullmatch(tenant):
         body = {"error": {"code": "InvalidCustomer", "message": "customer must be a customer tenant id (a GUID)"}}
-        return Answer(400, "application/json", json.dumps(body), headers)
+        return outcomes.Answer(400, "application/json", json.dumps(body), headers)
     as_html = wanted == "html" or (not wanted and prefers_html(accept))
     from shared.reports import money as money_report
 
@@ -412,7 +404,7 @@ def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> 
     except store_errors.StoreError as e:
         log.warning("coverage unreadable: %s", e)
         body = {"error": {"code": "StoreUnavailable", "message": "the coverage snapshot cannot be read now"}}
-        return Answer(503, "application/json", json.dumps(body), {**headers, "Retry-After": "30"})
+        return outcomes.Answer(503, "application/json", json.dumps(body), {**headers, "Retry-After": "30"})
     status = 200 if coverage is not None else 404
     if coverage is not None and tenant:
         coverage = coverage_view.for_customer(coverage, tenant)
@@ -420,10 +412,10 @@ def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> 
     if as_html:
         money = money_report.money_html(coverage, costs)
         page_html = reports.coverage_html(coverage, context=context, customer=tenant, money=money)
-        return Answer(status, "text/html", page_html, headers)
+        return outcomes.Answer(status, "text/html", page_html, headers)
     if wanted == "csv":
         download = {**headers, "Content-Disposition": 'attachment; filename="palwatch-coverage.csv"'}
-        return Answer(status, "text/csv", reports.coverage_csv(coverage, costs), download)
+        return outcomes.Answer(status, "text/csv", reports.coverage_csv(coverage, costs), download)
     document = {**reports.coverage_json(coverage), "money": money_report.money_json(coverage, costs)}
     if coverage is None:
         document["error"] = {
@@ -432,7 +424,7 @@ def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> 
         }
     elif status == 404:
         document["error"] = {"code": "CustomerNotFound", "message": "no delegation of this customer tenant is known"}
-    return Answer(status, "application/json", json.dumps(document), headers)
+    return outcomes.Answer(status, "application/json", json.dumps(document), headers)
 
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
