@@ -19,10 +19,10 @@ from tests.integration.test_delegation_events import (
     PARTNER,
     PIPELINE,
     delegation,
-    links,
     offboard,
     onboard,
 )
+from tests.support.world import links
 
 ACTIVITY_LOG = "/providers/microsoft.insights/eventtypes/management/values"
 

@@ -18,7 +18,8 @@ from tests.integration.test_identity_events import (
     onboard,
     subscribe,
 )
-from tests.integration.verify_helpers import open_findings, verify_now
+from tests.integration.verify_helpers import verify_now
+from tests.support.remembered import open_findings
 
 SUBSCRIPTION = f"/subscriptions/{RELECLOUD['subscriptions'][0]['subscriptionId']}"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from shared import cli
-from tests.integration.verify_helpers import MANAGING, MI, PARTNER, links
+from tests.integration.verify_helpers import MANAGING, MI, PARTNER
+from tests.support.world import links
 
 
 def test_verify_json_then_report_and_findings(emulator, palwatch, capsys, tmp_path):

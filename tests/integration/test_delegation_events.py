@@ -16,6 +16,7 @@ import pytest
 
 import function_app
 from tests.conftest import DEMO_SCENARIO, decode_event
+from tests.support.world import links, pal_writes
 
 SCENARIO = json.loads(DEMO_SCENARIO.read_text())
 HOME = next(t for t in SCENARIO["tenants"] if t.get("home"))
@@ -31,8 +32,6 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 CUSTOMER = next(t for t in SCENARIO["tenants"] if t["displayName"] == "Relecloud")
 CUSTOMER_SUB = CUSTOMER["subscriptions"][0]["subscriptionId"]
-
-PAL_WRITES = ("PUT", "PATCH", "DELETE")
 
 
 def delegation(
@@ -66,23 +65,6 @@ def offboard(emulator: Any, assignment_id: str) -> list[dict[str, Any]]:
 def deliver(events: list[dict[str, Any]]) -> None:
     for event in events:
         function_app.delegation_events(decode_event(event))
-
-
-def pal_writes(emulator: Any) -> list[dict[str, Any]]:
-    return [
-        r
-        for r in emulator.journal()
-        if r["method"] in PAL_WRITES and "/providers/microsoft.managementpartner/partners" in r["path"].lower()
-    ]
-
-
-def links(emulator: Any) -> dict[str, str]:
-    """objectId -> partnerId of the active links in the managing tenant, as the emulator holds them."""
-    return {
-        link["objectId"]: link["partnerId"]
-        for link in emulator.control("GET", "/links")["links"]
-        if link["tenantId"] == MANAGING and link.get("state", "Active") == "Active"
-    }
 
 
 def snapshot_of(engine: Any, assignment_id: str) -> Any:

@@ -16,15 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_delegation_events import (
-    BOB,
-    CONTRIBUTOR,
-    PIPELINE,
-    delegation,
-    deliver,
-    links,
-    pal_writes,
-)
+from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, PIPELINE, delegation, deliver
+from tests.support.world import links, pal_writes
 
 ASSIGNMENT = "6f1c1d8e-2f0b-4b7e-9a44-5d2b3c4e5f60"
 ACTIONS = st.lists(st.sampled_from(["delegate-user", "delegate-sp", "remove"]), min_size=1, max_size=4)

@@ -19,10 +19,10 @@ from tests.integration.test_delegation_events import (
     MANAGING,
     PARTNER,
     delegation,
-    links,
     onboard,
     snapshot_of,
 )
+from tests.support.world import links
 
 
 def test_link_me_links_the_user_and_their_waiting_delegation_becomes_attributed(emulator, palwatch):

@@ -14,17 +14,9 @@ import function_app
 from shared import cli
 from shared.usecases import engine as engine_module
 from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver, onboard
-from tests.integration.verify_helpers import (
-    AUTOMATION,
-    MANAGING,
-    MI,
-    PARTNER,
-    all_findings,
-    links,
-    open_findings,
-    pal_writes,
-    verify_now,
-)
+from tests.integration.verify_helpers import AUTOMATION, MANAGING, MI, PARTNER, verify_now
+from tests.support.remembered import all_findings, open_findings
+from tests.support.world import links, pal_writes
 
 
 def _engine(monkeypatch: pytest.MonkeyPatch, mode: str):

@@ -25,12 +25,11 @@ from tests.integration.verify_helpers import (
     all_findings,
     delegation,
     delegation_key,
-    links,
     open_findings,
-    pal_writes,
     tenant,
     verify_now,
 )
+from tests.support.world import links, pal_writes
 
 
 def test_first_verify_links_what_it_can_and_stores_coverage(emulator, palwatch):

@@ -21,7 +21,6 @@ AUTOMATION = PRINCIPALS["contoso-automation"]["objectId"]
 PORTAL = PRINCIPALS["Contoso Managed Services Portal"]
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-PAL_WRITES = ("PUT", "PATCH", "DELETE")
 
 
 def tenant(name: str) -> dict[str, Any]:
@@ -39,23 +38,6 @@ def verify_now() -> None:
     import function_app
 
     function_app.verify_attribution(TimerRequest(past_due=False))
-
-
-def links(emulator: Any, tenant_id: str = MANAGING) -> dict[str, str]:
-    """objectId -> partnerId of the active links in `tenant_id`, as the emulator holds them."""
-    return {
-        link["objectId"]: link["partnerId"]
-        for link in emulator.control("GET", "/links")["links"]
-        if link["tenantId"] == tenant_id and link.get("state", "Active") == "Active"
-    }
-
-
-def pal_writes(emulator: Any) -> list[dict[str, Any]]:
-    return [
-        r
-        for r in emulator.journal()
-        if r["method"] in PAL_WRITES and "/providers/microsoft.managementpartner/partners" in r["path"].lower()
-    ]
 
 
 def open_findings(engine: Any) -> dict[str, Any]:
