@@ -16,6 +16,7 @@ import pytest
 
 import function_app
 from tests.conftest import DEMO_SCENARIO, decode_event
+from tests.support.remembered import open_findings
 from tests.support.world import links, pal_writes
 
 SCENARIO = json.loads(DEMO_SCENARIO.read_text())
@@ -69,10 +70,6 @@ def deliver(events: list[dict[str, Any]]) -> None:
 
 def snapshot_of(engine: Any, assignment_id: str) -> Any:
     return next(s for s in engine.store.list_delegations() if s.key.endswith(assignment_id.lower()))
-
-
-def open_findings(engine: Any) -> dict[str, Any]:
-    return {r.finding.key: r.finding for r in engine.store.open_findings()}
 
 
 def test_new_delegation_links_its_federated_principal_automatically(emulator, palwatch):

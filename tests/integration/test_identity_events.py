@@ -20,6 +20,7 @@ import function_app
 from shared.usecases import identities
 from tests.conftest import DEMO_SCENARIO, decode_event
 from tests.integration.test_delegation_events import delegation as delegation_body
+from tests.support.remembered import open_findings
 
 SCENARIO = json.loads(DEMO_SCENARIO.read_text())
 HOME = next(t for t in SCENARIO["tenants"] if t.get("home"))
@@ -92,10 +93,6 @@ def deliver(events: list[dict[str, Any]]) -> None:
     assert events, "the emulator published no notification (no Graph subscription?)"
     for event in events:
         function_app.identity_events(decode_event(event))
-
-
-def open_findings(engine: Any) -> dict[str, Any]:
-    return {r.finding.key: r.finding for r in engine.store.open_findings()}
 
 
 def findings_of(engine: Any, delegation_key: str) -> list[Any]:

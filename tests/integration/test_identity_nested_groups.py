@@ -40,11 +40,11 @@ from tests.integration.test_identity_events import (
     make_microsoft_365_group,
     now,
     onboard,
-    open_findings,
     remove_member,
     snapshot,
     subscribe,
 )
+from tests.support.remembered import open_findings
 
 TIER2 = PRINCIPALS["Contoso MSP Tier 2"]["objectId"]
 

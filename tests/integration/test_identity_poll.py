@@ -25,9 +25,9 @@ from tests.integration.test_identity_events import (
     delegation,
     findings_of,
     onboard,
-    open_findings,
     snapshot,
 )
+from tests.support.remembered import open_findings
 
 AUTOMATION = PRINCIPALS["contoso-automation"]["objectId"]
 

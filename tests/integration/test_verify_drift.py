@@ -22,13 +22,12 @@ from tests.integration.verify_helpers import (
     PORTAL,
     PRINCIPALS,
     READER,
-    all_findings,
     delegation,
     delegation_key,
-    open_findings,
     tenant,
     verify_now,
 )
+from tests.support.remembered import all_findings, open_findings
 from tests.support.world import links, pal_writes
 
 

@@ -40,14 +40,6 @@ def verify_now() -> None:
     function_app.verify_attribution(TimerRequest(past_due=False))
 
 
-def open_findings(engine: Any) -> dict[str, Any]:
-    return {r.finding.key: r.finding for r in engine.store.open_findings()}
-
-
-def all_findings(engine: Any) -> list[Any]:
-    return engine.store.list_findings(include_resolved=True)
-
-
 def delegation_key(body: dict[str, Any]) -> str:
     return (
         f"{body['scope']}/providers/Microsoft.ManagedServices/registrationAssignments/{body['registrationAssignmentId']}"
