@@ -39,6 +39,7 @@ class PassGuard:
     repointed: list[str] = field(default_factory=list)
     opened: list[model.RecordedFinding] = field(default_factory=list)
     resolved: list[model.RecordedFinding] = field(default_factory=list)
+    said: list[model.RecordedFinding] = field(default_factory=list)  # notices kept (links re-pointed)
     # Until Microsoft has accepted the partner ID once in this pass, writes go one at a time, so a
     # PartnerIdInvalid stops the rest instead of racing them.
     first_write: threading.Lock = field(default_factory=threading.Lock)
@@ -153,12 +154,13 @@ def _refused(
 def _report_repoint(
     links: Links, identity: model.ActingIdentity, tenant_id: str, object_id: str, previous_partner_id: str
 ) -> None:
-    """A link moved from PAL_PARTNER_ID_PREVIOUS: said once (an info notice opened and resolved)."""
+    """A link moved from PAL_PARTNER_ID_PREVIOUS: said once (a notice, kept before its alert)."""
     partner_id = links.engine.settings.partner_id
     links.guard.repointed.append(f"{identity.name} in {tenant_id} from {previous_partner_id} to {partner_id}")
     notice = partner_guard.repointed_notice(tenant_id, object_id, identity.name, previous_partner_id, partner_id)
-    _sync(links, notice.subject, [notice])
-    _sync(links, notice.subject, [])
+    kept = links.engine.store.record_notice(notice, links.now)
+    if kept is not None:
+        links.guard.said.append(kept)
 
 
 def _sync(links: Links, subject: str, findings: list[model.Finding]) -> None:

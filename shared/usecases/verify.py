@@ -215,7 +215,10 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> VerifyO
 
     # 5. Alerts: what opened or resolved, then deliver everything pending.
     alerting = outcomes.Steps()
-    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=record.report.said))
+    alerting.run(
+        "alerts-enqueue",
+        lambda: alerts.enqueue(engine, opened, resolved, now, said=record.report.said + links.guard.said),
+    )
     alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
     out.steps.update(alerting.steps)
     out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
@@ -234,7 +237,7 @@ def _halted(engine: Engine, out: VerifyOutcome, links: Links, now: datetime, sta
     opened, resolved = links.guard.opened, links.guard.resolved
     out.opened, out.resolved = len(opened), len(resolved)
     alerting = outcomes.Steps()
-    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now))
+    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=links.guard.said))
     alerting.run("alerts", lambda: alerts.deliver(engine, now))
     out.steps.update(alerting.steps)
     out.seconds = time.monotonic() - started
@@ -359,7 +362,8 @@ def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
         record.subject(subject, items)
     record.notices(check.drift)
     tenant_links.remember_managing_links(engine, check.statuses)
-    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=record.report.said)
+    said = record.report.said + links.guard.said
+    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=said)
     return LinkWatchOutcome(check, len(record.report.opened), len(record.report.resolved))
 
 
