@@ -12,17 +12,8 @@ from datetime import UTC, datetime
 
 from shared.usecases import delegations
 from tests.conftest import DEMO_SCENARIO
-from tests.integration.test_delegation_events import (
-    BOB,
-    CONTRIBUTOR,
-    MI,
-    PARTNER,
-    PIPELINE,
-    delegation,
-    offboard,
-    onboard,
-)
-from tests.support.world import links
+from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, MI, PARTNER, PIPELINE, delegation
+from tests.support.world import links, offboard, onboard
 
 ACTIVITY_LOG = "/providers/microsoft.insights/eventtypes/management/values"
 

@@ -14,14 +14,8 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from shared.usecases import engine as engine_module
-from tests.integration.test_delegation_events import (
-    BOB,
-    CONTRIBUTOR,
-    PIPELINE,
-    delegation,
-    deliver,
-    onboard,
-)
+from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, PIPELINE, delegation, deliver
+from tests.support.world import onboard
 
 SENDER = "palwatch@contosomsp.onmicrosoft.com"
 

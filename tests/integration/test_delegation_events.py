@@ -17,7 +17,7 @@ import pytest
 import function_app
 from tests.conftest import DEMO_SCENARIO, decode_event
 from tests.support.remembered import open_findings
-from tests.support.world import links, pal_writes
+from tests.support.world import links, offboard, onboard, pal_writes
 
 SCENARIO = json.loads(DEMO_SCENARIO.read_text())
 HOME = next(t for t in SCENARIO["tenants"] if t.get("home"))
@@ -53,14 +53,6 @@ def delegation(
         ],
         "eligibleAuthorizations": eligible or [],
     }
-
-
-def onboard(emulator: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
-    return emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)["events"]
-
-
-def offboard(emulator: Any, assignment_id: str) -> list[dict[str, Any]]:
-    return emulator.control("DELETE", f"/delegations/{assignment_id}")["events"]
 
 
 def deliver(events: list[dict[str, Any]]) -> None:

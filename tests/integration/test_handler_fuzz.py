@@ -21,8 +21,9 @@ import function_app
 from shared import events
 from tests import campaign
 from tests.conftest import decode_event
-from tests.integration.test_delegation_events import delegation, onboard
+from tests.integration.test_delegation_events import delegation
 from tests.integration.test_identity_events import ALICE, act, subscribe
+from tests.support.world import onboard
 
 EXAMPLES = campaign.size(ci=60, local=300, full=1000)
 

@@ -10,11 +10,12 @@ from typing import Any
 import function_app
 from tests import campaign
 from tests.conftest import decode_event
-from tests.integration.test_delegation_events import delegation, onboard
+from tests.integration.test_delegation_events import delegation
 from tests.integration.test_identity_events import ALICE, RELECLOUD, act, attest, subscribe
 from tests.integration.test_identity_events import delegation as delegation_for
 from tests.integration.test_identity_events import onboard as onboard_delivered
 from tests.integration.test_identity_subscriptions import subscriptions
+from tests.support.world import onboard
 
 
 def requests_made(emulator: Any) -> int:

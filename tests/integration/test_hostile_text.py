@@ -13,7 +13,8 @@ import function_app
 from shared.usecases import engine
 from tests.integration.test_alerts_webhook import Receiver
 from tests.integration.test_channel_down import smtp  # noqa: F401  (the fixture)
-from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, CUSTOMER, delegation, deliver, onboard
+from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, CUSTOMER, delegation, deliver
+from tests.support.world import onboard
 
 HOSTILE = "Relecloud [verify your account](https://evil.example/login) <https://evil.example|Teams> \u202egnp.exe\u2066"
 LINK = re.compile(r"\[[^\]]*\]\(https?://|<https?://|(?<![\\/])https?://evil")

@@ -20,6 +20,7 @@ import function_app
 from shared.usecases import identities
 from tests.conftest import DEMO_SCENARIO, decode_event
 from tests.integration.test_delegation_events import delegation as delegation_body
+from tests.support import world
 from tests.support.remembered import open_findings
 
 SCENARIO = json.loads(DEMO_SCENARIO.read_text())
@@ -51,7 +52,7 @@ def delegation(customer: dict[str, Any], *authorizations: tuple[str, str, str]) 
 
 def onboard(emulator: Any, body: dict[str, Any]) -> str:
     """Delegate through the control API and deliver its ARM events; returns the delegation key."""
-    for event in emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)["events"]:
+    for event in world.onboard(emulator, body):
         function_app.delegation_events(decode_event(event))
     return next(s.key for s in store_of().list_delegations() if s.key.endswith(body["registrationAssignmentId"]))
 

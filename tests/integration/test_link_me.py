@@ -13,16 +13,8 @@ import function_app
 from shared import cli
 from shared.usecases import users
 from tests.conftest import decode_event
-from tests.integration.test_delegation_events import (
-    BOB,
-    CONTRIBUTOR,
-    MANAGING,
-    PARTNER,
-    delegation,
-    onboard,
-    snapshot_of,
-)
-from tests.support.world import links
+from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, MANAGING, PARTNER, delegation, snapshot_of
+from tests.support.world import links, onboard
 
 
 def test_link_me_links_the_user_and_their_waiting_delegation_becomes_attributed(emulator, palwatch):

@@ -13,10 +13,10 @@ from azure.functions.timer import TimerRequest
 import function_app
 from shared import cli
 from shared.usecases import engine as engine_module
-from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver, onboard
+from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver
 from tests.integration.verify_helpers import AUTOMATION, MANAGING, MI, PARTNER, verify_now
 from tests.support.remembered import all_findings, open_findings
-from tests.support.world import links, pal_writes
+from tests.support.world import links, onboard, pal_writes
 
 
 def _engine(monkeypatch: pytest.MonkeyPatch, mode: str):

@@ -13,10 +13,10 @@ from azure.functions.timer import TimerRequest
 import function_app
 from shared import cli
 from shared.usecases import engine as engine_module
-from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver, onboard
+from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver
 from tests.integration.verify_helpers import MANAGING, MI, OPS, PARTNER, verify_now
 from tests.support.remembered import open_findings
-from tests.support.world import links, pal_writes
+from tests.support.world import links, onboard, pal_writes
 
 GLOBAL_ID = "4000001"  # the demo partner's global ID (Microsoft answers PartnerIdInvalid)
 OTHER_VALID = "6000001"  # another partner's ID, set on the links by hand

@@ -21,7 +21,8 @@ from azure.functions.timer import TimerRequest
 import function_app
 from shared.usecases import estate_scan, leases, verify
 from tests import campaign
-from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver, onboard, snapshot_of
+from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver, snapshot_of
+from tests.support.world import onboard
 
 
 def coverage_status() -> int:
