@@ -8,31 +8,25 @@ does and calls `function_app.delegation_events` with them.
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from typing import Any
 
 import pytest
 
 import function_app
-from tests.conftest import DEMO_SCENARIO, decode_event
+from tests.conftest import decode_event
+from tests.support import demo
 from tests.support.remembered import open_findings
 from tests.support.world import links, offboard, onboard, pal_writes
 
-SCENARIO = json.loads(DEMO_SCENARIO.read_text())
-HOME = next(t for t in SCENARIO["tenants"] if t.get("home"))
-MANAGING = HOME["tenantId"]
-PARTNER = next(iter(SCENARIO["partnerIds"]))
-PRINCIPALS = {p["displayName"]: p for t in SCENARIO["tenants"] for p in t.get("principals", []) if t.get("home")}
-MI = PRINCIPALS["id-palwatch-contoso"]["objectId"]
-PIPELINE = PRINCIPALS["contoso-pipeline"]  # federated trust to our MI, not configured: found by discovery
-AUTOMATION = PRINCIPALS["contoso-automation"]["objectId"]
-BOB = PRINCIPALS["Bob Engineer"]["objectId"]
-OPERATORS = PRINCIPALS["Contoso MSP Operators"]["objectId"]
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-CUSTOMER = next(t for t in SCENARIO["tenants"] if t["displayName"] == "Relecloud")
-CUSTOMER_SUB = CUSTOMER["subscriptions"][0]["subscriptionId"]
+# The demo's actors (tests.support.demo), under the names these tests and their importers use.
+SCENARIO = demo.SCENARIO
+MANAGING, PARTNER, CONTRIBUTOR, READER = demo.MANAGING, demo.PARTNER, demo.CONTRIBUTOR, demo.READER
+PRINCIPALS = {a.name: a.raw for a in demo.ACTORS.values()}
+MI, AUTOMATION, BOB, OPERATORS = (a.object_id for a in (demo.MI, demo.AUTOMATION, demo.BOB, demo.OPERATORS))
+PIPELINE = demo.PIPELINE.raw  # federated trust to our MI, not configured: found by discovery
+CUSTOMER = demo.RELECLOUD.raw
+CUSTOMER_SUB = demo.RELECLOUD.subscription_id
 
 
 def delegation(

@@ -10,7 +10,6 @@ shared by the other test_identity_* modules.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -18,26 +17,19 @@ from typing import Any
 
 import function_app
 from shared.usecases import identities
-from tests.conftest import DEMO_SCENARIO, decode_event
+from tests.conftest import decode_event
 from tests.integration.test_delegation_events import delegation as delegation_body
-from tests.support import world
+from tests.support import demo, world
 from tests.support.remembered import open_findings
 
-SCENARIO = json.loads(DEMO_SCENARIO.read_text())
-HOME = next(t for t in SCENARIO["tenants"] if t.get("home"))
-MANAGING = HOME["tenantId"]
-PARTNER = next(iter(SCENARIO["partnerIds"]))
-PRINCIPALS = {p["displayName"]: p for p in HOME["principals"]}
-MI = PRINCIPALS["id-palwatch-contoso"]["objectId"]
-ALICE = PRINCIPALS["Alice Operator"]["objectId"]
-BOB = PRINCIPALS["Bob Engineer"]["objectId"]
-OPS = PRINCIPALS["contoso-ops"]["objectId"]
-OPERATORS = PRINCIPALS["Contoso MSP Operators"]["objectId"]
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-TENANTS = {t["displayName"]: t for t in SCENARIO["tenants"]}
-RELECLOUD = TENANTS["Relecloud"]
-FABRIKAM = TENANTS["Fabrikam, Inc."]
+# The demo's actors (tests.support.demo), under the names the test_identity_* modules use.
+SCENARIO = demo.SCENARIO
+HOME = demo.HOME.raw
+MANAGING, PARTNER, CONTRIBUTOR, READER = demo.MANAGING, demo.PARTNER, demo.CONTRIBUTOR, demo.READER
+PRINCIPALS = {a.name: a.raw for a in demo.ACTORS.values()}
+MI, ALICE, BOB, OPS, OPERATORS = (a.object_id for a in (demo.MI, demo.ALICE, demo.BOB, demo.OPS, demo.OPERATORS))
+TENANTS = {name: t.raw for name, t in demo.TENANTS.items()}
+RELECLOUD, FABRIKAM = demo.RELECLOUD.raw, demo.FABRIKAM.raw
 LOSS_KINDS = {"attribution_lost", "identity_lost"}
 
 

@@ -4,23 +4,17 @@ timer entry point."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from tests.conftest import DEMO_SCENARIO
+from tests.support import demo
 
-SCENARIO = json.loads(DEMO_SCENARIO.read_text())
-HOME = next(t for t in SCENARIO["tenants"] if t.get("home"))
-MANAGING = HOME["tenantId"]
-PARTNER = next(iter(SCENARIO["partnerIds"]))
-OTHER_PARTNER = "4000001"
-PRINCIPALS = {p["displayName"]: p for p in HOME["principals"]}
-MI = PRINCIPALS["id-palwatch-contoso"]["objectId"]
-OPS = PRINCIPALS["contoso-ops"]["objectId"]
-AUTOMATION = PRINCIPALS["contoso-automation"]["objectId"]
-PORTAL = PRINCIPALS["Contoso Managed Services Portal"]
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+# The demo's actors (tests.support.demo), under the names the verification tests use.
+SCENARIO = demo.SCENARIO
+MANAGING, PARTNER, OTHER_PARTNER = demo.MANAGING, demo.PARTNER, demo.OTHER_PARTNER
+CONTRIBUTOR, READER = demo.CONTRIBUTOR, demo.READER
+PRINCIPALS = {a.name: a.raw for a in demo.ACTORS.values()}
+MI, OPS, AUTOMATION = demo.MI.object_id, demo.OPS.object_id, demo.AUTOMATION.object_id
+PORTAL = demo.PORTAL.raw
 
 
 def tenant(name: str) -> dict[str, Any]:
