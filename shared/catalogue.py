@@ -474,6 +474,27 @@ GRAPH_SUBSCRIPTIONS_SUBJECT = "config:graph-subscriptions"
 GRAPH_SUBSCRIPTIONS_KEY = "config:graph-subscriptions-failed"
 
 
+SILENCED_CHANNEL = "alertChannel"  # fact: a finding about a channel is not announced on that channel
+
+
+def alert_channel_failing(name: str, pending: int, last_error: str) -> model.Finding:
+    """The one critical finding for an alert channel that fails as a whole (told on the others)."""
+    return model.Finding(
+        key=f"configuration:alert-channel:{name}",
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.CRITICAL,
+        subject=f"channel:{name}",
+        title=f"Alert channel {name} is failing: alerts wait in the outbox",
+        reason="alert_channel_failing",
+        detail=f"{pending} alert(s) are waiting for channel {name}; its last attempt failed: {last_error}. "
+        "Nothing is given up: they are sent, with back-off, as soon as the channel works again.",
+        fix=f"Check the {name} channel's settings: the SMTP user and password (a rotated password answers 535), "
+        "the sender and recipient addresses, the webhook URL, the Mail.Send permission. `palwatch doctor` "
+        "checks them.",
+        facts={SILENCED_CHANNEL: name, "lastError": last_error},
+    )
+
+
 def activity_log_unreadable(managing_tenant_id: str, error: str) -> model.Finding:
     """The watcher may not read the tenant activity log (Monitoring Reader at root is missing)."""
     return model.Finding(

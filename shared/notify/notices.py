@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import model
+from shared import catalogue, model
 
 # Customer-controlled strings (tenant names, display names) can be arbitrarily long in a
 # hostile event; an alert never needs more, and the outbox row stays far below 64 KiB.
@@ -148,7 +148,7 @@ def finding_to_dict(finding: model.Finding) -> dict[str, Any]:
     }
 
 
-SILENCED_CHANNEL = "alertChannel"  # a finding about a channel is not announced on that channel
+SILENCED_CHANNEL = catalogue.SILENCED_CHANNEL  # a finding about a channel is not announced on that channel
 
 
 def _silenced(finding: model.Finding) -> tuple[str, ...]:

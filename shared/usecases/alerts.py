@@ -153,24 +153,6 @@ def deliver(
     return report
 
 
-def channel_finding(name: str, stats: dispatch.ChannelReport) -> model.Finding:
-    """The one critical finding for an alert channel that fails as a whole (told on the others)."""
-    return model.Finding(
-        key=f"configuration:alert-channel:{name}",
-        kind="configuration",
-        severity=model.Severity.CRITICAL,
-        subject=f"channel:{name}",
-        title=f"Alert channel {name} is failing: alerts wait in the outbox",
-        reason="alert_channel_failing",
-        detail=f"{stats.pending} alert(s) are waiting for channel {name}; its last attempt failed: {stats.down}. "
-        "Nothing is given up: they are sent, with back-off, as soon as the channel works again.",
-        fix=f"Check the {name} channel's settings: the SMTP user and password (a rotated password answers 535), "
-        "the sender and recipient addresses, the webhook URL, the Mail.Send permission. `palwatch doctor` "
-        "checks them.",
-        facts={notices.SILENCED_CHANNEL: name, "lastError": stats.down},
-    )
-
-
 def _record_channel_health(
     engine: Engine, report: dispatch.DispatchReport, now: datetime
 ) -> tuple[list[model.RecordedFinding], list[model.RecordedFinding]]:
@@ -179,7 +161,7 @@ def _record_channel_health(
     resolved: list[model.RecordedFinding] = []
     for name, stats in report.channels.items():
         if stats.down:
-            wanted = [channel_finding(name, stats)]
+            wanted = [catalogue.alert_channel_failing(name, stats.pending, stats.down)]
             log.warning("alerts: channel %s is failing; %d alert(s) kept pending", name, stats.pending)
         elif stats.messages:
             wanted = []
