@@ -29,6 +29,7 @@ class Kind(StrEnum):
     LINK_FAILED = "link_failed"
     DELEGATION_REMOVED = "delegation_removed"
     LINK_DRIFT_REPAIRED = "link_drift_repaired"
+    LINK_REPOINTED = "link_repointed"
     CONFIGURATION = "configuration"
     ALERT_DELIVERY_FAILED = "alert_delivery_failed"
     DAILY_DIGEST = "daily_digest"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from shared import model
+from shared import catalogue, model
 from shared.reconcile.observation import LinkStatus
 
 OBSERVE = "observe"
@@ -127,7 +127,7 @@ def setting_finding(check: SettingCheck, managing_tenant_id: str, *, previous_se
     other, ours = check.other_partner_id, check.partner_id
     return model.Finding(
         key=CONFIG_KEY,
-        kind="configuration",
+        kind=catalogue.Kind.CONFIGURATION,
         severity=model.Severity.CRITICAL,
         subject=CONFIG_SUBJECT,
         title=setting_title(check),
@@ -162,7 +162,7 @@ def refused_finding(partner_id: str, managing_tenant_id: str, refused_for: Itera
     names = sorted(set(refused_for))
     return model.Finding(
         key=CONFIG_KEY,
-        kind="configuration",
+        kind=catalogue.Kind.CONFIGURATION,
         severity=model.Severity.CRITICAL,
         subject=CONFIG_SUBJECT,
         title=f"Microsoft rejects PAL_PARTNER_ID {partner_id} (PartnerIdInvalid): nothing can be linked",
@@ -209,7 +209,7 @@ def withheld_drift(
     what = f"re-pointed to partner ID {found}" if found else "removed"
     return model.Finding(
         key=key,
-        kind="link_failed",
+        kind=catalogue.Kind.LINK_FAILED,
         severity=model.Severity.WARNING,
         subject=subject,
         title=f"The PAL link of {who} was {what}; PAL Watch would put it back (observe mode)",
@@ -229,7 +229,7 @@ def repointed_notice(tenant_id: str, object_id: str, name: str, previous: str, p
     who = name or object_id
     return model.Finding(
         key=f"link_repointed:{tenant_id.lower()}:{object_id.lower()}",
-        kind="link_repointed",
+        kind=catalogue.Kind.LINK_REPOINTED,
         severity=model.Severity.INFO,
         subject=f"link_repointed:{tenant_id.lower()}:{object_id.lower()}",
         title=f"The PAL link of {who} was re-pointed from partner ID {previous} to {partner_id}",
