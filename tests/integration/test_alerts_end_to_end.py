@@ -15,19 +15,8 @@ from azure.functions.timer import TimerRequest
 import function_app
 from shared.usecases import engine as engine_module
 from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, PIPELINE, delegation, deliver
+from tests.support.mail import SENDER
 from tests.support.world import onboard
-
-SENDER = "palwatch@contosomsp.onmicrosoft.com"
-
-
-@pytest.fixture
-def mailed(emulator, palwatch, monkeypatch):
-    """The engine with Graph mail alerts configured (the demo's sender mailbox)."""
-    monkeypatch.setenv("PAL_ALERT_MAIL_FROM", SENDER)
-    monkeypatch.setenv("PAL_ALERT_MAIL_TO", "cloud-ops@contosomsp.example")
-    engine_module.reset_engine()
-    emulator.control("DELETE", "/mailbox")
-    return engine_module.get_engine()
 
 
 def mailbox(emulator) -> list[dict]:

@@ -7,25 +7,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from shared import cli
 from shared.usecases import alerts
-from shared.usecases import engine as engine_module
 from tests.integration.verify_helpers import verify_now
 
-SENDER = "palwatch@contosomsp.onmicrosoft.com"
 NO_ELIGIBLE = "no authorization holds a PEC-eligible role"  # Woodgrove Core, offer "Contoso Monitoring"
 JUST_IN_TIME = "eligible roles are only just-in-time"  # Woodgrove Dev, another offer
-
-
-@pytest.fixture
-def mailed(emulator, palwatch, monkeypatch):
-    monkeypatch.setenv("PAL_ALERT_MAIL_FROM", SENDER)
-    monkeypatch.setenv("PAL_ALERT_MAIL_TO", "cloud-ops@contosomsp.example")
-    engine_module.reset_engine()
-    emulator.control("DELETE", "/mailbox")
-    return engine_module.get_engine()
 
 
 def _mails_about(emulator, words: str) -> int:
