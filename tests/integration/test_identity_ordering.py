@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shared.store import store as store_module
@@ -40,7 +40,13 @@ from tests.integration.test_identity_events import (
     subscribe,
 )
 
-_SINCE = re.compile(r"Since [0-9T:.+\-]+, n")
+# An instant as the engine writes it: ISO 8601, or as alerts word it ("2026-12-01 23:48 UTC").
+INSTANT = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]+(?:\+00:00|Z)?| \d\d:\d\d UTC)")
+
+
+def without_instants(text: str) -> str:
+    """`text` with every instant replaced by `T`: when a change was noticed depends on delivery order."""
+    return INSTANT.sub("T", text)
 
 
 class _Stores:
@@ -68,7 +74,7 @@ def _state(engine: Any) -> tuple[Any, Any]:
             f.scope,
             f.principal_id,
             f.title,
-            _SINCE.sub("N", f.detail),
+            without_instants(f.detail),
             f.fix,
         )
         for f in (r.finding for r in engine.store.open_findings())
@@ -119,6 +125,7 @@ def test_any_order_and_duplicates_end_as_one_clean_pass(emulator, palwatch, azur
         derandomize=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
+    @example([2, 1, 0, 3, 4, 5])  # once seen failing: Relecloud's loss noticed one event later
     @given(
         st.lists(st.sampled_from(range(len(events))), min_size=0, max_size=3).flatmap(
             lambda extra: st.permutations(list(range(len(events))) + extra)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 import function_app
@@ -40,9 +40,8 @@ from tests.integration.test_identity_events import (
     remove_member,
     subscribe,
 )
-from tests.integration.test_identity_ordering import _state
+from tests.integration.test_identity_ordering import _state, without_instants
 
-_TIME = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]+(?:\+00:00|Z)?| \d\d:\d\d UTC)")  # ISO, or as alerts write it
 EXAMPLES = campaign.size(ci=3, local=10, full=15)
 
 
@@ -103,9 +102,20 @@ def _run(emulator: Any, monkeypatch: Any, schedule: list[list[int]], tail: list[
     for index in rest:
         _deliver(published[index])
     findings, snapshots = _state(engine.get_engine())
-    # A removed delegation keeps the carriers it had when its removal was noticed: history, not state.
+    # A removed delegation keeps the carriers it had when its removal was noticed, and its removal
+    # notice says whether it was attributed then: history, not state. A hint delivered after the
+    # delegation is gone can no longer change what was known of it when it went.
     snapshots = [(k, attributed, reason, [] if reason == "removed" else by) for k, attributed, reason, by in snapshots]
-    return [tuple(_TIME.sub("T", str(part)) for part in f) for f in findings], snapshots
+    return [tuple(_as_state(f[1], without_instants(str(part))) for part in f) for f in findings], snapshots
+
+
+_REMOVED_HISTORY = re.compile(r"It was attributed; its credit ends with it\.|It was not attributed\.")
+
+
+def _as_state(kind: str, text: str) -> str:
+    if kind != "delegation_removed":
+        return text
+    return _REMOVED_HISTORY.sub("(attributed or not, when its removal was noticed)", text)
 
 
 def test_events_interleaved_with_changes_end_where_the_clean_run_ends(emulator, palwatch, monkeypatch):
@@ -127,6 +137,8 @@ def test_events_interleaved_with_changes_end_where_the_clean_run_ends(emulator, 
         phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a failure is reported as drawn, unshrunk
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
+    # Once seen failing: Fabrikam's removal handled after Alice's re-enabling, whose hint came late.
+    @example(schedule=[[], [22, 50, 37], [], [], [], [33, 50, 35]], tail=[28, 14])
     @given(
         schedule=st.lists(st.lists(st.integers(0, 50), max_size=3), min_size=steps, max_size=steps),
         tail=st.lists(st.integers(0, 50), max_size=count),
