@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
-from shared import model
+from shared import model, words
 from shared.snapshots import AttributedBy
 
 
@@ -89,15 +88,8 @@ def removed_key(delegation_key: str) -> str:
 MANAGING_TENANT = {"tenantRole": "managing"}  # facts of a finding about the partner's own tenant
 
 
-def human_time(moment: datetime) -> str:
-    """`2025-03-01 08:00 UTC`: what a person reads in an alert (no seconds, no offset)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def short(text: str, limit: int = _MAX_NAME) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return words.cut(" ".join(str(text).split()), limit)
 
 
 @dataclass(frozen=True)

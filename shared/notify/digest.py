@@ -5,7 +5,7 @@ types) and enqueues `to_notice(summary)`; the notice id depends on the UTC date 
 every watch run of that day writes the same outbox row once. The channels render it through
 `shared.notify.render`, which hands digest notices to `subject`, `text_lines` and
 `html_sections` here. Event Grid does not carry it (`NoticeKind.DIGEST` is not an event type).
-Customer-controlled strings are flattened by `render.one_line` and escaped in HTML. Pure:
+Customer-controlled strings are flattened by `words.one_line` and escaped in HTML. Pure:
 no I/O; times come from the summary (taken when the digest was made, not when it is sent).
 """
 
@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from shared import catalogue, model
+from shared import catalogue, model, words
 from shared.notify import notices as notices_
-from shared.notify import render
 
 STALE_AFTER = timedelta(hours=24)  # verify runs every 6 h by default: a day means it stopped
 MAX_LISTED = 25  # open findings (and customers) named in the digest; the rest are counted
@@ -88,7 +87,7 @@ class DigestSummary:
     def coverage_age(self) -> timedelta | None:
         if self.coverage_at is None:
             return None
-        return notices_.utc(self.generated_at) - notices_.utc(self.coverage_at)
+        return words.utc(self.generated_at) - words.utc(self.coverage_at)
 
     @property
     def stale(self) -> bool:
@@ -99,13 +98,13 @@ class DigestSummary:
     def to_dict(self) -> dict[str, Any]:
         return {
             "day": self.day.isoformat(),
-            "generatedAt": notices_.utc(self.generated_at).isoformat(),
-            "coverageAt": notices_.utc(self.coverage_at).isoformat() if self.coverage_at else None,
+            "generatedAt": words.utc(self.generated_at).isoformat(),
+            "coverageAt": words.utc(self.coverage_at).isoformat() if self.coverage_at else None,
             "totals": {k: int(v) for k, v in self.totals.items()},
             "attention": [
                 {
-                    "tenantId": _cut(c.tenant_id),
-                    "name": _cut(c.name),
+                    "tenantId": words.cut(c.tenant_id, NAME_LIMIT),
+                    "name": words.cut(c.name, NAME_LIMIT),
                     "status": c.status,
                     "notAttributed": c.not_attributed,
                     "atRisk": c.at_risk,
@@ -118,19 +117,19 @@ class DigestSummary:
             "openFindings": [
                 {
                     "severity": i.severity,
-                    "title": _cut(i.title),
-                    "since": notices_.utc(i.since).isoformat(),
-                    "tenantName": _cut(i.tenant_name),
-                    "tenantId": _cut(i.tenant_id),
-                    "scope": _cut(i.scope, 600),
-                    "key": _cut(i.key, 600),
+                    "title": words.cut(i.title, NAME_LIMIT),
+                    "since": words.utc(i.since).isoformat(),
+                    "tenantName": words.cut(i.tenant_name, NAME_LIMIT),
+                    "tenantId": words.cut(i.tenant_id, NAME_LIMIT),
+                    "scope": words.cut(i.scope, 600),
+                    "key": words.cut(i.key, 600),
                 }
                 for i in self.open_findings[:MAX_LISTED]
             ],
             "opened24h": self.opened_24h,
             "resolved24h": self.resolved_24h,
             "openedCritical24h": self.opened_critical_24h,
-            "money": _cut(self.money, 600),
+            "money": words.cut(self.money, 600),
         }
 
     @classmethod
@@ -173,14 +172,6 @@ class DigestSummary:
         )
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def _cut(value: str, limit: int = NAME_LIMIT) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
 # -- the notice ------------------------------------------------------------------------------
 
 
@@ -193,7 +184,7 @@ def _finding(summary: DigestSummary) -> model.Finding:
     still get a title, a one-line summary and the counts as facts."""
     t, counts = summary.totals, summary.counts
     facts = {
-        "coverageAt": notices_.utc(summary.coverage_at).isoformat() if summary.coverage_at else "",
+        "coverageAt": words.utc(summary.coverage_at).isoformat() if summary.coverage_at else "",
         "delegations": str(t.get("delegations", 0)),
         "attributed": str(t.get("attributed", 0)),
         "atRisk": str(t.get("atRisk", 0)),
@@ -250,21 +241,17 @@ def headline(summary: DigestSummary) -> str:
     elif t.get("notAttributed") or t.get("atRisk"):
         parts = [
             f"{t.get('notAttributed', 0)} not attributed, {t.get('atRisk', 0)} at risk "
-            f"of {_plural(t['delegations'], 'delegation')}"
+            f"of {words.plural(t['delegations'], 'delegation')}"
         ]
     else:
-        parts = [f"all {_plural(t['delegations'], 'delegation')} attributed"]
+        parts = [f"all {words.plural(t['delegations'], 'delegation')} attributed"]
     if summary.coverage_at is not None and summary.stale:
-        parts.append(f"coverage {render.duration(summary.coverage_at, summary.generated_at)} old")
+        parts.append(f"coverage {words.duration(summary.coverage_at, summary.generated_at)} old")
     open_bits = [f"{n} {s}" for s, n in counts.items() if n and s != model.Severity.INFO.value]
     parts.append((", ".join(open_bits) + " open") if open_bits else "no open alerts")
     if summary.money:
         parts.insert(0, summary.money.split(" (")[0])  # the amount first, its details in the body
     return "; ".join(parts)
-
-
-def _when(moment: datetime) -> str:
-    return notices_.utc(moment).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _summary_sentences(summary: DigestSummary) -> list[str]:
@@ -278,7 +265,7 @@ def _summary_sentences(summary: DigestSummary) -> list[str]:
 def _stale_warning(summary: DigestSummary) -> str:
     if summary.coverage_at is None or not summary.stale:
         return ""
-    age = render.duration(summary.coverage_at, summary.generated_at)
+    age = words.duration(summary.coverage_at, summary.generated_at)
     return (
         f"Warning: the coverage snapshot is {age} old: verification has not run for more than 24 h. "
         "Check the verify function's runs (Application Insights) and run `palwatch verify`."
@@ -293,9 +280,9 @@ def _coverage_lines(summary: DigestSummary) -> list[str]:
     if not t.get("delegations"):
         return [NO_DELEGATIONS]
     return [
-        f"{_plural(t['delegations'], 'delegation')}: {t.get('attributed', 0)} attributed, "
+        f"{words.plural(t['delegations'], 'delegation')}: {t.get('attributed', 0)} attributed, "
         f"{t.get('atRisk', 0)} at risk, {t.get('notAttributed', 0)} not attributed",
-        f"{_plural(t.get('customers', 0), 'customer')}: {t.get('customersAttributed', 0)} fully attributed, "
+        f"{words.plural(t.get('customers', 0), 'customer')}: {t.get('customersAttributed', 0)} fully attributed, "
         f"{t.get('customersAtRisk', 0)} at risk, {t.get('customersNotAttributed', 0)} with delegations "
         "not attributed",
     ]
@@ -304,8 +291,8 @@ def _coverage_lines(summary: DigestSummary) -> list[str]:
 def _verified(summary: DigestSummary) -> str:
     if summary.coverage_at is None:
         return ""
-    age = render.duration(summary.coverage_at, summary.generated_at)
-    return f"verified {_when(summary.coverage_at)}" + (f", {age} before this digest" if age else "")
+    age = words.duration(summary.coverage_at, summary.generated_at)
+    return f"verified {words.when(summary.coverage_at)}" + (f", {age} before this digest" if age else "")
 
 
 def _customer_line(c: CustomerStatus) -> str:
@@ -314,22 +301,22 @@ def _customer_line(c: CustomerStatus) -> str:
         counts.append(f"{c.not_attributed} not attributed")
     if c.at_risk:
         counts.append(f"{c.at_risk} at risk")
-    label = render.customer_label(c.name, c.tenant_id) or "unknown customer"
-    return render.one_line(f"{label}: {', '.join(counts)} of {_plural(c.delegations, 'delegation')}", 400)
+    label = words.customer_label(c.name, c.tenant_id) or "unknown customer"
+    return words.one_line(f"{label}: {', '.join(counts)} of {words.plural(c.delegations, 'delegation')}", 400)
 
 
 def _finding_line(item: DigestItem, summary: DigestSummary) -> tuple[str, str, str, str]:
     """(severity, title, customer and scope, since) of an open finding."""
-    where = render.customer_label(item.tenant_name, item.tenant_id)
-    scope = render.describe_scope(item.scope) if item.scope else ""
+    where = words.customer_label(item.tenant_name, item.tenant_id)
+    scope = words.describe_scope(item.scope) if item.scope else ""
     if scope:
         where = f"{where}, {scope}" if where else scope
-    age = render.duration(item.since, summary.generated_at)
-    since = _when(item.since) + (f" (open for {age})" if age else "")
+    age = words.duration(item.since, summary.generated_at)
+    since = words.when(item.since) + (f" (open for {age})" if age else "")
     return (
         item.severity.upper(),
-        render.one_line(item.title or item.key or "finding", 300),
-        render.one_line(where, 400),
+        words.one_line(item.title or item.key or "finding", 300),
+        words.one_line(where, 400),
         since,
     )
 
@@ -362,14 +349,14 @@ def subject(digests: Sequence[notices_.Notice]) -> str:
         return "[PAL Watch] Daily digest"
     newest = summaries[0]
     more = f" (+{len(summaries) - 1} earlier)" if len(summaries) > 1 else ""
-    return render.one_line(f"[PAL Watch] Daily digest {newest.day.isoformat()}: {headline(newest)}{more}", 250)
+    return words.one_line(f"[PAL Watch] Daily digest {newest.day.isoformat()}: {headline(newest)}{more}", 250)
 
 
 def text_lines(digests: Sequence[notices_.Notice]) -> list[str]:
     """Plain-text lines of the digests in a batch, newest first."""
     lines: list[str] = []
     for summary in _newest_first(digests):
-        lines += [f"Daily digest for {summary.day.isoformat()} (as of {_when(summary.generated_at)})", ""]
+        lines += [f"Daily digest for {summary.day.isoformat()} (as of {words.when(summary.generated_at)})", ""]
         if summary.money:
             lines += [f"Money at stake: {summary.money}", ""]
         verified = _verified(summary)
@@ -406,7 +393,7 @@ def html_sections(digests: Sequence[notices_.Notice]) -> list[str]:
         out.append('<div style="border-left:4px solid #005a9e;padding:4px 12px;margin:16px 0">')
         out.append(
             f'<h3 style="font-size:16px;margin:4px 0">Daily digest for {e(summary.day.isoformat())}</h3>'
-            f'<p style="color:#605e5c;margin:0">as of {e(_when(summary.generated_at))}</p>'
+            f'<p style="color:#605e5c;margin:0">as of {e(words.when(summary.generated_at))}</p>'
         )
         if summary.money:
             out.append(
@@ -430,7 +417,7 @@ def html_sections(digests: Sequence[notices_.Notice]) -> list[str]:
             out.append('<ul style="padding-left:18px;margin:4px 0">')  # a list, not a table: it reflows on a phone
             for item in summary.open_findings:
                 severity, title, where, since = _finding_line(item, summary)
-                colour = render.severity_colour(item.severity)
+                colour = words.severity_colour(item.severity)
                 out.append(
                     f'<li style="margin:0 0 6px"><strong style="color:{colour}">{e(severity)}</strong> {e(title)}'
                     f"{'<br>' + e(where) if where else ''}"

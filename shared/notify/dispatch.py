@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared import catalogue, model
+from shared import catalogue, model, words
 from shared.notify import channel as channel_
 from shared.notify import notices as notices_
 
@@ -148,7 +148,7 @@ class Dispatcher:
         return self.enqueue(notices_.due_reminders(open_findings, now, self.remind_every), now)
 
     def dispatch(self, now: datetime) -> DispatchReport:
-        now = notices_.utc(now)
+        now = words.utc(now)
         report = DispatchReport(channels={c.name: ChannelReport() for c in self.channels})
         if not self.channels:
             log.info("alerts: no channel configured; notices stay in the outbox")

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from shared import words
 from shared.notify import channel
 from shared.notify import notices as notices_
 
@@ -37,8 +38,8 @@ def event_id(notice: notices_.Notice) -> str:
 def event_data(notice: notices_.Notice) -> dict[str, Any]:
     data = notices_.finding_to_dict(notice.finding)
     data["noticeId"] = notice.notice_id
-    data["openedAt"] = notices_.utc(notice.since).isoformat()
-    data["resolvedAt"] = notices_.utc(notice.resolved_at).isoformat() if notice.resolved_at else None
+    data["openedAt"] = words.utc(notice.since).isoformat()
+    data["resolvedAt"] = words.utc(notice.resolved_at).isoformat() if notice.resolved_at else None
     return data
 
 
@@ -89,7 +90,7 @@ class EventGridChannel:
                 data=event_data(n),
                 subject=n.finding.key,
                 id=event_id(n),
-                time=notices_.utc(n.resolved_at or n.since),
+                time=words.utc(n.resolved_at or n.since),
                 datacontenttype="application/json",
             )
             for n in batch

@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared import words
 from shared.notify import channel, render
 from shared.notify import notices as notices_
 
@@ -78,10 +79,10 @@ def mime_message(
     Its identity derives from its notices: `Message-ID` and `X-PALWatch-Batch` from the batch,
     one `X-PALWatch-Notice` per notice, so a resent message is recognisably the same."""
     msg = EmailMessage()
-    msg["Subject"] = rendered.subject  # already one line (render.one_line): no header injection
+    msg["Subject"] = rendered.subject  # already one line (words.one_line): no header injection
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg["Date"] = email.utils.format_datetime(notices_.utc(now))
+    msg["Date"] = email.utils.format_datetime(words.utc(now))
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not reply
     if batch:
@@ -288,7 +289,7 @@ class EmlFolderChannel:
         return f"folder {self.directory} is writable"
 
     def path_for(self, batch: Sequence[notices_.Notice], now: datetime) -> Path:
-        stamp = notices_.utc(now).strftime("%Y%m%dT%H%M%SZ")
+        stamp = words.utc(now).strftime("%Y%m%dT%H%M%SZ")
         return self.directory / f"{stamp}-{batch_digest(batch)[:12]}.eml"
 
     def send(self, batch: Sequence[notices_.Notice], now: datetime) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared import catalogue, model
+from shared import catalogue, model, words
 
 # Customer-controlled strings (tenant names, display names) can be arbitrarily long in a
 # hostile event; an alert never needs more, and the outbox row stays far below 64 KiB.
@@ -39,19 +39,12 @@ class NoticeKind(enum.StrEnum):
         return {"opened": 0, "reminder": 1, "resolved": 2, "digest": 3}[self.value]
 
 
-def utc(moment: datetime) -> datetime:
-    """An aware UTC instant; naive datetimes are taken as UTC (the store writes UTC)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def _stamp(moment: datetime) -> str:
-    return utc(moment).strftime("%Y%m%dT%H%M%SZ")
+    return words.utc(moment).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _cut(value: str) -> str:
-    return value if len(value) <= MAX_FIELD_CHARS else value[: MAX_FIELD_CHARS - 1] + "…"
+    return words.cut(value, MAX_FIELD_CHARS)
 
 
 @dataclass(frozen=True)
@@ -88,9 +81,9 @@ class Notice:
         payload = {
             "v": 1,
             "kind": self.kind.value,
-            "since": utc(self.since).isoformat(),
+            "since": words.utc(self.since).isoformat(),
             "sequence": self.sequence,
-            "resolvedAt": utc(self.resolved_at).isoformat() if self.resolved_at else None,
+            "resolvedAt": words.utc(self.resolved_at).isoformat() if self.resolved_at else None,
             "excludeChannels": list(self.exclude_channels),
             "finding": finding_to_dict(self.finding),
         }
@@ -160,7 +153,7 @@ def opened(recorded: model.RecordedFinding) -> Notice:
     return Notice(
         finding=recorded.finding,
         kind=NoticeKind.OPENED,
-        since=utc(recorded.opened_at),
+        since=words.utc(recorded.opened_at),
         exclude_channels=_silenced(recorded.finding),
     )
 
@@ -171,8 +164,8 @@ def resolved(recorded: model.RecordedFinding) -> Notice:
     return Notice(
         finding=recorded.finding,
         kind=NoticeKind.RESOLVED,
-        since=utc(recorded.opened_at),
-        resolved_at=utc(recorded.resolved_at),
+        since=words.utc(recorded.opened_at),
+        resolved_at=words.utc(recorded.resolved_at),
     )
 
 
@@ -212,12 +205,12 @@ def due_reminders(
     """
     if remind_every <= timedelta(0):
         return []
-    now = utc(now)
+    now = words.utc(now)
     due = []
     for recorded in open_findings:
         if not recorded.open or recorded.finding.severity not in severities:
             continue
-        since = utc(recorded.opened_at)
+        since = words.utc(recorded.opened_at)
         periods = (now - since) // remind_every
         if periods >= 1:
             due.append(

@@ -3,7 +3,7 @@
 Called by the channels (mail, SMTP, `.eml` folder, webhook) with the notices the dispatcher
 grouped for one message. Each notice says what happened, which customer and scope, since
 when, what it costs and the fix. Every customer-controlled string goes through
-`html.escape` in the HTML part and through `one_line` in headers; only the finding's own
+`html.escape` in the HTML part and through `words.one_line` in headers; only the finding's own
 fields are shown, never secrets, tokens or stack traces (facts whose name suggests a secret
 are dropped). A daily digest notice (`NoticeKind.DIGEST`) in the batch is rendered by
 `shared.notify.digest`, after the findings when a channel sends both in one message.
@@ -18,9 +18,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import ModuleType
 
-from shared import catalogue, model
+from shared import catalogue, model, words
+from shared.notify import digest
 from shared.notify import notices as notices_
 
 # A first install can open thousands of findings; the message details the first ones and
@@ -28,12 +28,6 @@ from shared.notify import notices as notices_
 DETAILED = 25
 LISTED = 500
 _SECRETISH = re.compile(r"secret|token|password|passwd|credential|authorization|signature|sas", re.I)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# Bidi overrides, embeddings, isolates and marks (a customer name with U+202E reverses the rest of a
-# subject line), and invisible format characters: dropped from every one-line value.
-_INVISIBLE = re.compile(r"[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-
-_SEVERITY_COLOURS = {"critical": "#a4262c", "warning": "#8a6100", "info": "#005a9e"}
 RESOLVED_COLOUR = "#107c10"  # a resolved card is good news, whatever the finding's severity was
 _KIND_LABELS = {"opened": "New", "reminder": "Still open", "resolved": "Resolved", "digest": "Daily digest"}
 OPENED_AND_RESOLVED = "Opened and resolved"
@@ -73,42 +67,8 @@ class Rendered:
     html: str
 
 
-def one_line(value: str, limit: int = 200) -> str:
-    """A header-safe single line: control characters (CR/LF injection) collapsed, bidi and
-    invisible format characters dropped, length capped."""
-    flat = " ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", value)).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def describe_scope(scope: str) -> str:
-    """`/subscriptions/{s}/resourceGroups/{rg}` -> `subscription s, resource group rg`."""
-    parts = scope.strip("/").split("/")
-    lowered = [p.lower() for p in parts]
-    if len(parts) >= 2 and lowered[0] == "subscriptions":
-        text = f"subscription {parts[1]}"
-        if len(parts) >= 4 and lowered[2] == "resourcegroups":
-            text += f", resource group {parts[3]}"
-        return text
-    return scope
-
-
-def _when(moment: datetime | None) -> str:
-    return notices_.utc(moment).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
-
-
-def duration(since: datetime, now: datetime) -> str:
-    """`2 d 3 h`, `4 h 10 min`, `12 min`; "" under a minute (or when `since` is after `now`)."""
-    seconds = int((notices_.utc(now) - notices_.utc(since)).total_seconds())
-    if seconds < 60:
-        return ""
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    return f"{days} d {hours} h" if days else (f"{hours} h {minutes} min" if hours else f"{minutes} min")
-
-
 def _age(since: datetime, now: datetime | None) -> str:
-    text = duration(since, now) if now is not None else ""
+    text = words.duration(since, now) if now is not None else ""
     return f" (open for {text})" if text else ""
 
 
@@ -116,38 +76,13 @@ def _title(notice: notices_.Notice) -> str:
     return notice.finding.title or notice.finding.kind or notice.finding.key
 
 
-def customer_label(tenant_name: str, tenant_id: str) -> str:
-    """`Contoso (tenant 1234…)`, the name alone, or `tenant 1234…`; "" when neither is known."""
-    if tenant_name and tenant_id:
-        return f"{tenant_name} (tenant {tenant_id})"
-    return tenant_name or (f"tenant {tenant_id}" if tenant_id else "")
-
-
 def _customer(finding: model.Finding) -> str:
-    return customer_label(finding.tenant_name, finding.tenant_id)
+    return words.customer_label(finding.tenant_name, finding.tenant_id)
 
 
 def own_tenant(finding: model.Finding) -> bool:
     """The finding is about the partner's own (managing) tenant, not a customer's."""
     return finding.facts.get("tenantRole") == OWN_TENANT or finding.kind == "configuration"
-
-
-def scope_words(finding: model.Finding, *, ids: bool = True) -> str:
-    """`subscription Production (2222…), resource group rg-app`; the id alone when no name is known.
-    Without `ids`: `resource group rg-app in Production`, or the subscription's name or id alone."""
-    text = describe_scope(finding.scope)
-    name = finding.facts.get("subscriptionName", "")
-    parts = finding.scope.strip("/").split("/")
-    if len(parts) < 2 or parts[0].lower() != "subscriptions":
-        return text
-    group = parts[3] if len(parts) >= 4 and parts[2].lower() == "resourcegroups" else ""
-    if not ids:
-        if group:
-            return f"resource group {group}" + (f" in {name}" if name else "")
-        return f"subscription {name or parts[1]}"
-    if name:
-        text = text.replace(f"subscription {parts[1]}", f"subscription {name} ({parts[1]})", 1)
-    return text
 
 
 def _cost(notice: notices_.Notice) -> str:
@@ -156,10 +91,10 @@ def _cost(notice: notices_.Notice) -> str:
     if notice.kind is notices_.NoticeKind.RESOLVED:
         return ""
     if notice.finding.facts.get("cost"):
-        return humane(notice.finding.facts["cost"], notice.finding)
+        return words.humane(notice.finding.facts["cost"], notice.finding)
     own = _UNTIL_FIXED.search(notice.finding.detail)
     if own:
-        sentence = humane(own.group(0).strip().removeprefix("Until fixed,").strip(), notice.finding)
+        sentence = words.humane(own.group(0).strip().removeprefix("Until fixed,").strip(), notice.finding)
         return sentence[:1].upper() + sentence[1:]
     return catalogue.cost(notice.finding)
 
@@ -168,8 +103,8 @@ def _fact_label(key: str) -> str:
     """`principals` -> `Identities`, `alertChannel` -> `Alert channel`: words, never a raw field name."""
     if key in _FACT_LABELS:
         return _FACT_LABELS[key]
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").strip().lower()
-    return words[:1].upper() + words[1:]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").strip().lower()
+    return spaced[:1].upper() + spaced[1:]
 
 
 def _facts(finding: model.Finding) -> list[tuple[str, str]]:
@@ -216,7 +151,7 @@ def _rows(notice: notices_.Notice, ctx: _Context) -> list[tuple[str, str, bool]]
     """(label, value, is_fix) rows shared by the text and HTML parts; empty values left out."""
     f = notice.finding
     resolved = notice.kind is notices_.NoticeKind.RESOLVED
-    since = _when(notice.since)
+    since = words.when(notice.since)
     if since and not resolved:
         since += _age(notice.since, ctx.now)
     happened = _UNTIL_FIXED.sub("", f.detail).strip()
@@ -226,9 +161,9 @@ def _rows(notice: notices_.Notice, ctx: _Context) -> list[tuple[str, str, bool]]
         ("Tenant", f"your managing tenant ({f.tenant_id})", False)
         if own_tenant(f)
         else ("Customer", _customer(f), False),
-        ("Scope", scope_words(f), False),
+        ("Scope", words.scope_words(f), False),
         ("Opened" if resolved else "Since", since, False),
-        ("Resolved", _when(notice.resolved_at), False),
+        ("Resolved", words.when(notice.resolved_at), False),
         ("What it costs", _cost(notice), False),
         ("Fix", "" if resolved else f.fix, True),
     ]
@@ -270,13 +205,6 @@ def _context(items: Sequence[notices_.Notice], now: datetime | None) -> _Context
     return _Context(now=now, also_opened=both, removed=removed)
 
 
-def _digest_module() -> ModuleType:
-    # Imported here: the digest module uses this one's helpers (one_line, duration, ...).
-    from shared.notify import digest
-
-    return digest
-
-
 def subject(batch: Sequence[notices_.Notice]) -> str:
     """`[PAL Watch] 2 critical, 1 resolved: Contoso · Production: partner credit lost (+2 more)`.
 
@@ -287,8 +215,10 @@ def subject(batch: Sequence[notices_.Notice]) -> str:
     if not digests:
         return _findings_subject(items)
     if not items:
-        return _digest_module().subject(digests)
-    return one_line(_findings_subject(items, room=SUBJECT_LIMIT - len(" + daily digest")) + " + daily digest", 250)
+        return digest.subject(digests)
+    return words.one_line(
+        _findings_subject(items, room=SUBJECT_LIMIT - len(" + daily digest")) + " + daily digest", 250
+    )
 
 
 def _where_words(finding: model.Finding, limit: int, *, place: bool = True) -> str:
@@ -296,13 +226,12 @@ def _where_words(finding: model.Finding, limit: int, *, place: bool = True) -> s
     if own_tenant(finding):
         customer = "your tenant"
     else:
-        customer = one_line(finding.tenant_name, limit) if finding.tenant_name else ""
+        customer = words.one_line(finding.tenant_name, limit) if finding.tenant_name else ""
         if not customer and finding.tenant_id:
             customer = f"tenant {finding.tenant_id[:8]}"
-    parts = finding.scope.strip("/").split("/")
-    group = parts[3] if len(parts) >= 4 and parts[2].lower() == "resourcegroups" else ""
+    _, group = words.scope_parts(finding.scope)
     where = (finding.facts.get("subscriptionName", "") or group) if place else ""
-    where = one_line(where, limit) if where else ""
+    where = words.one_line(where, limit) if where else ""
     return " · ".join(p for p in (customer, where) if p)
 
 
@@ -317,7 +246,7 @@ def _findings_subject(items: list[notices_.Notice], room: int = SUBJECT_LIMIT) -
     top = items[0]
     every_resolved = resolved == len(items)  # then the counts already say so
     label = {"reminder": "Still open: ", "resolved": "" if every_resolved else "Resolved: "}.get(top.kind.value, "")
-    what = _SUBJECT_WORDS.get(top.finding.kind) or one_line(_title(top), 60)
+    what = _SUBJECT_WORDS.get(top.finding.kind) or words.one_line(_title(top), 60)
     what = label + (what[:1].lower() + what[1:] if label else what[:1].upper() + what[1:])
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
     head = f"[PAL Watch] {', '.join(parts)}: {what}"
@@ -325,36 +254,19 @@ def _findings_subject(items: list[notices_.Notice], room: int = SUBJECT_LIMIT) -
         where = _where_words(top.finding, limit, place=place)
         line = f"{head} — {where}{more}" if where else f"{head}{more}"
         if len(line) <= room:
-            return one_line(line, room)
-    return one_line(f"{head}{more}", room)
-
-
-_GUID_IN_PARENS = re.compile(
-    r"\s*\((?:tenant )?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)"
-)
-
-
-def humane(text: str, finding: model.Finding) -> str:
-    """`text` without the ids a reader does not need there: `(tenant id)` gone, the scope's path as names."""
-    if finding.scope:
-        text = text.replace(finding.scope, scope_words(finding, ids=False))
-    return _GUID_IN_PARENS.sub("", text)
-
-
-def short_title(finding: model.Finding) -> str:
-    """The title for a headline or a table (the rows beside it carry the ids)."""
-    return humane(finding.title or finding.kind or finding.key, finding)
+            return words.one_line(line, room)
+    return words.one_line(f"{head}{more}", room)
 
 
 def _headline(notice: notices_.Notice, ctx: _Context) -> str:
-    return f"[{notice.finding.severity.value.upper()}] {_label(notice, ctx)}: {short_title(notice.finding)}"
+    return f"[{notice.finding.severity.value.upper()}] {_label(notice, ctx)}: {words.short_title(notice.finding)}"
 
 
 def text(batch: Sequence[notices_.Notice], now: datetime | None = None) -> str:
     items, digests = _split(batch)
     lines = [subject(batch), "", *_text_blocks(items, _context(batch, now))]
     if digests:
-        lines += _digest_module().text_lines(digests)
+        lines += digest.text_lines(digests)
     lines.append(FOOTER)
     return "\n".join(lines)
 
@@ -362,7 +274,7 @@ def text(batch: Sequence[notices_.Notice], now: datetime | None = None) -> str:
 def _text_blocks(items: list[notices_.Notice], ctx: _Context) -> list[str]:
     lines: list[str] = []
     for notice in items[:DETAILED]:
-        lines.append(one_line(_headline(notice, ctx), 500))
+        lines.append(words.one_line(_headline(notice, ctx), 500))
         for label, value, fix in _rows(notice, ctx):
             if fix or "\n" in value:
                 lines.append(f"  {label}:")
@@ -375,7 +287,7 @@ def _text_blocks(items: list[notices_.Notice], ctx: _Context) -> list[str]:
         lines.append(f"{len(rest)} more:")
         for notice in rest[:LISTED]:
             customer = _customer(notice.finding)
-            lines.append("  - " + one_line(_headline(notice, ctx) + (f" — {customer}" if customer else ""), 300))
+            lines.append("  - " + words.one_line(_headline(notice, ctx) + (f" — {customer}" if customer else ""), 300))
         if len(rest) > LISTED:
             lines.append(f"  … and {len(rest) - LISTED} more: run `palwatch findings` for the full list.")
         lines.append("")
@@ -410,7 +322,7 @@ def html_body(batch: Sequence[notices_.Notice], now: datetime | None = None) -> 
         *_html_blocks(items, _context(batch, now)),
     ]
     if digests:
-        out += _digest_module().html_sections(digests)
+        out += digest.html_sections(digests)
     out.append(
         '<p style="color:#605e5c">Sent by PAL Watch. <code>palwatch findings</code> lists every open finding.</p>'
     )
@@ -418,14 +330,10 @@ def html_body(batch: Sequence[notices_.Notice], now: datetime | None = None) -> 
     return "\n".join(out)
 
 
-def severity_colour(severity: str) -> str:
-    return _SEVERITY_COLOURS.get(severity, "#605e5c")
-
-
 def card_colour(notice: notices_.Notice) -> str:
     if notice.kind is notices_.NoticeKind.RESOLVED:
         return RESOLVED_COLOUR
-    return _SEVERITY_COLOURS.get(notice.finding.severity.value, "#605e5c")
+    return words.severity_colour(notice.finding.severity.value)
 
 
 def _html_blocks(items: list[notices_.Notice], ctx: _Context) -> list[str]:

@@ -21,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from shared import redaction
+from shared import redaction, words
 from shared.notify import channel, mail, render
 from shared.notify import notices as notices_
 
@@ -63,7 +63,7 @@ def summary_text(batch: Sequence[notices_.Notice]) -> str:
         f = notice.finding
         where = f" — {f.tenant_name or f.tenant_id}" if (f.tenant_name or f.tenant_id) else ""
         lines.append(
-            f"[{f.severity.value.upper()}] {label}: " + _chat(render.one_line(f"{f.title or f.key}{where}", 280))
+            f"[{f.severity.value.upper()}] {label}: " + _chat(words.one_line(f"{f.title or f.key}{where}", 280))
         )
     if len(items) > TEXT_LINES:
         lines.append(f"… and {len(items) - TEXT_LINES} more")
@@ -85,8 +85,8 @@ def _card(batch: Sequence[notices_.Notice]) -> dict[str, Any]:
                 "title": "Tenant" if render.own_tenant(f) else "Customer",
                 "value": _md(f"{f.tenant_name} ({f.tenant_id})" if f.tenant_id else f.tenant_name),
             },
-            {"title": "Scope", "value": _md(render.scope_words(f))},
-            {"title": "Since", "value": notices_.utc(notice.since).strftime("%Y-%m-%d %H:%M UTC")},
+            {"title": "Scope", "value": _md(words.scope_words(f))},
+            {"title": "Since", "value": words.when(notice.since)},
         ]
         body.append({"type": "TextBlock", "text": _md(f.title or f.key), "weight": "Bolder", "wrap": True})
         body.append({"type": "FactSet", "facts": [x for x in facts if x["value"]]})
@@ -122,8 +122,8 @@ def payload(batch: Sequence[notices_.Notice]) -> dict[str, Any]:
                 "id": n.notice_id,
                 "kind": n.kind.value,
                 "sequence": n.sequence,
-                "since": notices_.utc(n.since).isoformat(),
-                "resolvedAt": notices_.utc(n.resolved_at).isoformat() if n.resolved_at else None,
+                "since": words.utc(n.since).isoformat(),
+                "resolvedAt": words.utc(n.resolved_at).isoformat() if n.resolved_at else None,
                 "finding": notices_.finding_to_dict(n.finding),
             }
             for n in items

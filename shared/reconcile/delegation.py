@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from shared import catalogue, model, roles
+from shared import catalogue, model, roles, words
 from shared.reconcile import scopes
 from shared.reconcile.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, DelegationSnapshot
@@ -367,9 +367,7 @@ def loss_findings(
         return [replace(f, detail=f"{f.detail} {scopes.CREDITED_ELSEWHERE}") for f in found]
     described = [(e.principal_id, e.display_name, e.kind, describe(e)) for e in by_principal.values()]
     since = min((e.lost_at for e in lost if e.lost_at), default=None)
-    return [
-        catalogue.attribution_lost(where, described, catalogue.human_time(since) if since else "", tenant, partner_id)
-    ]
+    return [catalogue.attribution_lost(where, described, words.when(since), tenant, partner_id)]
 
 
 def _recognised(

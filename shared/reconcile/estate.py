@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from shared import catalogue, model, roles
+from shared import catalogue, model, roles, words
 from shared.reconcile import delegation as decide
 from shared.reconcile import scopes
 from shared.reconcile.observation import Observation
@@ -73,7 +73,7 @@ def assess_removal(snapshot: DelegationSnapshot, now: datetime) -> RemovalAssess
         snapshot.scope,
         subscription_name=snapshot.subscription_name,
     )
-    finding = catalogue.delegation_removed(where, catalogue.human_time(now), snapshot.attributed)
+    finding = catalogue.delegation_removed(where, words.when(now), snapshot.attributed)
     gone = replace(snapshot, removed=True, attributed=False, since=now, updated_at=now, reason="removed")
     return RemovalAssessment(finding, gone, frozenset({snapshot.key}))
 

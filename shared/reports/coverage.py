@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared import catalogue, reconcile, snapshots
+from shared import catalogue, reconcile, snapshots, words
 from shared.reports import text as text_
 
 if TYPE_CHECKING:  # the store pulls in the Table Storage SDK; a report only reads two fields
@@ -148,23 +148,14 @@ def describe_attributor(row: snapshots.CoverageRow, index: int, *, limit: int = 
     """`Ops Automation as Contributor via group 1a2b3c4d…`: who, with which role, through what."""
     entry = row.attributed_by[index]
     who = text_.fit(text_.clean(entry.display_name), limit) or text_.clean(entry.principal_id)
-    words = f"{who} as {text_.fit(text_.clean(role_name(row, index)), limit)}"
+    said = f"{who} as {text_.fit(text_.clean(role_name(row, index)), limit)}"
     if entry.via_group:
-        words += f" via group {text_.short_id(entry.via_group)}"
-    return words
-
-
-def scope_parts(scope: str) -> tuple[str, str]:
-    """(subscription id, resource group) of an ARM scope; ("", "") for anything else."""
-    parts = scope.strip("/").split("/")
-    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
-        group = parts[3] if len(parts) >= 4 and parts[2].lower() == "resourcegroups" else ""
-        return parts[1], group
-    return "", ""
+        said += f" via group {text_.short_id(entry.via_group)}"
+    return said
 
 
 def _compact_scope(scope: str) -> str:
-    subscription, group = scope_parts(scope)
+    subscription, group = words.scope_parts(scope)
     if not subscription:
         return text_.fit(text_.clean(scope), 80)
     return text_.clean(subscription) + (f" / {text_.fit(text_.clean(group), 40)}" if group else "")
@@ -172,7 +163,7 @@ def _compact_scope(scope: str) -> str:
 
 def scope_cell(scope: str, subscription_name: str = "", offer: str = "") -> text_.Cell:
     """`Production (7b7b7b7b…) / rg-app · Gold offer`; when cut, the subscription id goes before any name."""
-    subscription, group = scope_parts(scope)
+    subscription, group = words.scope_parts(scope)
     if not subscription:
         return text_.Cell(text_.fit(text_.clean(scope), 80))
     rest = f" / {text_.fit(text_.clean(group), 60)}" if group else ""
@@ -225,7 +216,7 @@ def summary_lines(coverage: store.Coverage) -> list[str]:
     t = totals(coverage.rows)
     by_scope = scope_totals(coverage.rows)
     return [
-        f"Coverage at {text_.minute(coverage.generated_at)} UTC: {text_.plural(t['delegations'], 'delegation')}, "
+        f"Coverage at {words.minute(coverage.generated_at)} UTC: {words.plural(t['delegations'], 'delegation')}, "
         f"{t['attributed']} attributed, {t['atRisk']} at risk, {t['notAttributed']} not attributed"
         + (f", {t['notVisible']} PAL Watch cannot read" if t["notVisible"] else ""),
         f"Customers: {t['customers']} ({t['customersAttributed']} fully attributed, "
@@ -240,14 +231,14 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
     if coverage is None:
         return EMPTY_NEVER_RUN
     if not coverage.rows:
-        return f"Coverage at {text_.minute(coverage.generated_at)} UTC: {EMPTY_NO_DELEGATIONS}"
+        return f"Coverage at {words.minute(coverage.generated_at)} UTC: {EMPTY_NO_DELEGATIONS}"
     rows = [
         [
             customer_cell(r.customer_tenant_name, r.customer_tenant_id),
             scope_cell(r.scope, r.subscription_name, offer=r.definition_name),
             text_.Cell(LABELS[status(r)]),
             _detail_cell(r),
-            text_.Cell(text_.minute(r.since)),
+            text_.Cell(words.minute(r.since)),
         ]
         for r in ordered(coverage.rows)
     ]
@@ -265,7 +256,7 @@ def _scope_line(scope: reconcile.ScopeCredit) -> str:
         f" ({'attributed' if d.attributed else 'not attributed'})"
         for d in scope.delegations
     )
-    above = f"; also covered by {text_.plural(len(scope.inherited_from), 'subscription delegation')}"
+    above = f"; also covered by {words.plural(len(scope.inherited_from), 'subscription delegation')}"
     return f"  {_compact_scope(scope.scope)}: {LEVEL_LABELS[scope.level]}; offers: {offers}" + (
         above if scope.inherited_from else ""
     )
@@ -288,7 +279,7 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
     rows = ordered(coverage.rows) if coverage is not None else []
     by_key = {r.delegation_key: r for r in rows}
     return {
-        "generatedAt": text_.iso_z(coverage.generated_at) if coverage is not None else None,
+        "generatedAt": words.iso_z(coverage.generated_at) if coverage is not None else None,
         "totals": {**totals(rows), **scope_totals(rows)},
         "scopes": [
             {
@@ -324,7 +315,7 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "recognised": r.recognised or r.attributed,
                 "attributedBy": [_attributor_json(r, i) for i in range(len(r.attributed_by))],
                 "reason": r.reason or None,
-                "since": text_.iso_z(r.since),
+                "since": words.iso_z(r.since),
             }
             for r in rows
         ],

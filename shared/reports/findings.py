@@ -14,9 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import model
-from shared.notify import notices as notices_
-from shared.notify import render
+from shared import model, words
 from shared.reports import coverage as coverage_
 from shared.reports import text as text_
 
@@ -34,7 +32,7 @@ def ordered(
         key=lambda r: (
             r.finding.severity.rank,
             -money.get(r.finding.key, -1.0),
-            notices_.utc(r.opened_at) if r.opened_at else datetime.min.replace(tzinfo=UTC),
+            words.utc(r.opened_at) if r.opened_at else datetime.min.replace(tzinfo=UTC),
             r.finding.key,
         ),
     )
@@ -58,9 +56,9 @@ def findings_json(
                 "kind": f.kind,
                 "severity": f.severity.value,
                 "open": r.open,
-                "openedAt": text_.iso_z(r.opened_at),
-                "resolvedAt": text_.iso_z(r.resolved_at),
-                "lastSeenAt": text_.iso_z(r.last_seen_at),
+                "openedAt": words.iso_z(r.opened_at),
+                "resolvedAt": words.iso_z(r.resolved_at),
+                "lastSeenAt": words.iso_z(r.last_seen_at),
                 "tenantId": f.tenant_id or None,
                 "tenantName": f.tenant_name or None,
                 "scope": f.scope or None,
@@ -78,12 +76,12 @@ def findings_json(
 
 
 def _state(r: model.RecordedFinding) -> str:
-    return "open" if r.open else f"resolved {text_.minute(r.resolved_at)}"
+    return "open" if r.open else f"resolved {words.minute(r.resolved_at)}"
 
 
 def _finding_cell(f: model.Finding) -> text_.Cell:
     """The title without the ids the other columns show (`(tenant id)`, the scope's path)."""
-    title = text_.fit(text_.clean(render.short_title(f)), PROSE_LIMIT)
+    title = text_.fit(text_.clean(words.short_title(f)), PROSE_LIMIT)
     return text_.Cell(f"{title} [{text_.clean(f.kind)}]", compact=title)
 
 
@@ -114,7 +112,7 @@ def findings_table(
     rows = [
         [
             text_.Cell(r.finding.severity.value),
-            text_.Cell(text_.minute(r.opened_at)),
+            text_.Cell(words.minute(r.opened_at)),
             text_.Cell(_state(r)),
             coverage_.customer_cell(r.finding.tenant_name, r.finding.tenant_id),
             coverage_.scope_cell(r.finding.scope, r.finding.facts.get("subscriptionName", ""))

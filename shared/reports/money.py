@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared import money, snapshots
+from shared import money, snapshots, words
 from shared.reports import text as text_
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def money_lines(coverage: store.Coverage | None, costs: Costs) -> list[str]:
         who = text_.clean(e.customer_tenant_name or e.customer_tenant_id)
         lines.append(f"  at stake: {money.amount(e.cost.acr, e.cost.currency)}/month  {who}  {e.scope}")
     if totals.unknown_scopes:
-        lines.append(f"  {text_.plural(totals.unknown_scopes, 'scope')} without a cost (not read yet, or unreadable).")
+        lines.append(f"  {words.plural(totals.unknown_scopes, 'scope')} without a cost (not read yet, or unreadable).")
     return lines
 
 

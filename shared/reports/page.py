@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from shared import snapshots
-from shared.notify import render
+from shared import snapshots, words
 from shared.reconcile import scopes as reconcile_scopes
 from shared.reports import coverage as coverage_
 from shared.reports import text as text_
@@ -82,7 +81,7 @@ def _e(value: object, limit: int = NAME_LIMIT) -> str:
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return f'<time datetime="{text_.iso_z(moment)}">{text_.minute(moment)} UTC</time>'
+    return f'<time datetime="{words.iso_z(moment)}">{words.minute(moment)} UTC</time>'
 
 
 _PARTS = (
@@ -103,7 +102,7 @@ def _chart(totals: dict[str, int]) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="96" viewBox="0 0 {CHART_WIDTH} 96" '
         'role="img" aria-labelledby="totals-title">',
-        f'<title id="totals-title">Coverage of {text_.plural(totals["delegations"], "delegation")}: {label}</title>',
+        f'<title id="totals-title">Coverage of {words.plural(totals["delegations"], "delegation")}: {label}</title>',
     ]
     for status, _, count in shown:
         if not count:
@@ -185,7 +184,7 @@ def _attributors(row: snapshots.CoverageRow) -> str:
 
 def scope_html(row: snapshots.CoverageRow) -> str:
     """`Production` (its id beneath) and the resource group: names first, ids where people look them up."""
-    subscription, group = coverage_.scope_parts(row.scope)
+    subscription, group = words.scope_parts(row.scope)
     if not subscription:
         return f"<code>{_e(row.scope, 400)}</code>"
     name = _e(row.subscription_name)
@@ -198,12 +197,12 @@ def scope_html(row: snapshots.CoverageRow) -> str:
 
 
 def _reason(row: snapshots.CoverageRow, context: PageContext, *, with_fix: bool = True) -> str:
-    words = coverage_.reason_text(row)
-    if not words:
+    reason = coverage_.reason_text(row)
+    if not reason:
         return ""
     fix = context.fixes.get(row.reason, "") if with_fix else ""
     fix_html = f'<div class="fix">{html.escape(text_.fit(fix, 2000))}</div>' if fix else ""
-    return f"{html.escape(words)}{fix_html}"
+    return f"{html.escape(reason)}{fix_html}"
 
 
 def _rows_table(rows: Sequence[snapshots.CoverageRow], context: PageContext, *, with_fix: bool = True) -> str:
@@ -246,19 +245,17 @@ _LEVEL_CLASS = {
 
 def _scope_words(scope: str, names: dict[str, str]) -> str:
     """`subscription Production, resource group rg-app`: the subscription's name when a row gave it."""
-    subscription, group = coverage_.scope_parts(scope)
+    subscription, group = words.scope_parts(scope)
     name = names.get(subscription.lower(), "")
     if not name:
-        return _e(render.describe_scope(scope), 200)
+        return _e(words.describe_scope(scope), 200)
     return f"subscription {_e(name)}" + (f", resource group {_e(group)}" if group else "")
 
 
 def _scope_table(customer: coverage_.Customer) -> str:
     """Per scope, the way Microsoft counts: two offers on one subscription are one scope."""
     unreadable = {r.delegation_key for r in customer.rows if coverage_.status(r) == coverage_.NOT_VISIBLE}
-    names = {
-        coverage_.scope_parts(r.scope)[0].lower(): r.subscription_name for r in customer.rows if r.subscription_name
-    }
+    names = {words.scope_parts(r.scope)[0].lower(): r.subscription_name for r in customer.rows if r.subscription_name}
     out = [
         '<table class="rows"><thead><tr><th>Scope</th><th>Partner credit</th><th>Delegations (offers)</th>'
         "</tr></thead><tbody>"
@@ -270,7 +267,7 @@ def _scope_table(customer: coverage_.Customer) -> str:
             for d in scope.delegations
         )
         above = (
-            f'<li class="muted">also covered by {text_.plural(len(scope.inherited_from), "subscription delegation")}'
+            f'<li class="muted">also covered by {words.plural(len(scope.inherited_from), "subscription delegation")}'
             "</li>"
             if scope.inherited_from
             else ""
@@ -291,7 +288,7 @@ def _scope_table(customer: coverage_.Customer) -> str:
 def _customer_section(index: int, customer: coverage_.Customer, context: PageContext) -> str:
     return (
         f'<section id="c{index}"><h2>{_customer_heading(customer)}</h2>'
-        f'<p class="muted">{text_.plural(len(customer.rows), "delegation")}: {_counts(customer)}</p>'
+        f'<p class="muted">{words.plural(len(customer.rows), "delegation")}: {_counts(customer)}</p>'
         f"<h3>Scopes</h3>{_scope_table(customer)}<h3>Delegations</h3>"
         f"{_rows_table(customer.rows, context)}</section>"
     )
@@ -309,7 +306,7 @@ def _attention(customers: list[coverage_.Customer]) -> str:
         f'<span class="badge {c.status}">{coverage_.LABELS[c.status]}</span></li>'
         for i, c in needing
     )
-    heading = f"Needs attention ({text_.plural(len(needing), 'customer')})"
+    heading = f"Needs attention ({words.plural(len(needing), 'customer')})"
     return f'<nav class="noprint"><h2>{heading}</h2><ul>{items}</ul></nav>'
 
 
@@ -369,8 +366,8 @@ def coverage_html(
     customers = coverage_.customers(coverage.rows)
     unreadable = f", {totals['notVisible']} PAL Watch cannot read" if totals["notVisible"] else ""
     summary = (
-        f"<p>{text_.plural(totals['delegations'], 'delegation')} across "
-        f"{text_.plural(totals['customers'], 'customer')}: "
+        f"<p>{words.plural(totals['delegations'], 'delegation')} across "
+        f"{words.plural(totals['customers'], 'customer')}: "
         f"{totals['attributed']} attributed, {totals['atRisk']} at risk, "
         f"{totals['notAttributed']} not attributed{unreadable}.</p>"
     )
@@ -392,7 +389,7 @@ def _statement(coverage: store.Coverage, tenant_id: str, context: PageContext) -
     earning = customer.count(coverage_.ATTRIBUTED) + customer.count(coverage_.AT_RISK)
     return (
         f"<section><h2>{_customer_heading(customer)}</h2>"
-        f"<p>{text_.plural(len(customer.rows), 'delegation')} to {partner}"
+        f"<p>{words.plural(len(customer.rows), 'delegation')} to {partner}"
         f"{' (partner ID ' + _e(context.partner_id, 40) + ')' if context.partner_id else ''}: "
         f"{earning} of them attributed to the partner through Partner Admin Link ({_counts(customer)}).</p>"
         f"{_rows_table(customer.rows, context, with_fix=False)}</section>{FOOTER}"

@@ -14,11 +14,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from shared.notify import notices as notices_
+from shared import words
 
-ELLIPSIS = "…"
 MAX_CELL_LINES = 4  # a wrapped table cell takes at most this many lines
 MAX_PROSE_LINES = 8  # a wrapped sentence (a title, a reason) this many
 # ANSI/VT sequences first (so `ESC[31m` disappears whole instead of leaving `[31m`): CSI,
@@ -66,32 +64,17 @@ def fit(text: str, width: int) -> str:
             break
         out.append(char)
         used += w
-    return "".join(out) + ELLIPSIS
+    return "".join(out) + words.ELLIPSIS
 
 
 def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def short_id(value: str, keep: int = 8) -> str:
     """First characters of a GUID, enough to tell tenants apart in a table."""
     value = clean(value)
-    return value if len(value) <= keep + 1 else value[:keep] + ELLIPSIS
-
-
-def iso_z(moment: datetime | None) -> str | None:
-    """ISO 8601 UTC with `Z` (naive instants are taken as UTC, as the store writes them)."""
-    if moment is None:
-        return None
-    return notices_.utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def minute(moment: datetime | None) -> str:
-    return notices_.utc(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+    return value if len(value) <= keep + 1 else value[:keep] + words.ELLIPSIS
 
 
 def wrap(text: str, width: int) -> list[str]:

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared import model, money
+from shared import model, money, words
 from shared.notify import digest as digest_
-from shared.notify import notices
 from shared.reports import coverage as coverage_
 from shared.reports import findings as findings_
 from shared.reports import money as money_report
@@ -58,7 +57,7 @@ def summarise(
 ) -> digest_.DigestSummary:
     """The digest of `now`'s UTC day from the latest coverage snapshot and the findings (open and
     resolved: the last 24 h of changes are counted from their `opened_at`/`resolved_at`)."""
-    now = notices.utc(now)
+    now = words.utc(now)
     rows = coverage.rows if coverage is not None else ()
     attention = [c for c in coverage_.customers(rows) if c.status != coverage_.ATTRIBUTED]
     # Worst first; `customers` already orders by name, and sorted() keeps that within a status.
@@ -67,12 +66,12 @@ def summarise(
     open_ = findings_.ordered(r for r in findings if r.open)  # most severe, then oldest first
     open_counts = Counter(r.finding.severity for r in open_)
     window = now - CHANGES_WINDOW
-    opened = [r for r in findings if window < notices.utc(r.opened_at) <= now]
-    resolved = [r for r in findings if r.resolved_at is not None and window < notices.utc(r.resolved_at) <= now]
+    opened = [r for r in findings if window < words.utc(r.opened_at) <= now]
+    resolved = [r for r in findings if r.resolved_at is not None and window < words.utc(r.resolved_at) <= now]
     return digest_.DigestSummary(
         day=now.date(),
         generated_at=now,
-        coverage_at=notices.utc(coverage.generated_at) if coverage is not None else None,
+        coverage_at=words.utc(coverage.generated_at) if coverage is not None else None,
         totals=coverage_.totals(rows),
         attention=tuple(
             digest_.CustomerStatus(
@@ -91,7 +90,7 @@ def summarise(
             digest_.DigestItem(
                 severity=r.finding.severity.value,
                 title=r.finding.title or r.finding.kind,
-                since=notices.utc(r.opened_at),
+                since=words.utc(r.opened_at),
                 tenant_name=r.finding.tenant_name,
                 tenant_id=r.finding.tenant_id,
                 scope=r.finding.scope,
@@ -126,7 +125,7 @@ def enqueue_digest(engine: Engine, now: datetime) -> DigestOutcome:
     settings = engine.settings.alerts
     if not settings.digest:
         return DigestOutcome("off")
-    now = notices.utc(now)
+    now = words.utc(now)
     day, hour = now.date(), settings.digest_hour
     if now.hour < hour:
         return DigestOutcome("early", day, hour)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared import catalogue, reconcile
+from shared import reconcile, words
 from shared.snapshots import DelegationSnapshot
 
 
@@ -18,8 +18,8 @@ from shared.snapshots import DelegationSnapshot
         (datetime(2025, 3, 1, 8, 0, 0, 1), "2025-03-01 08:00 UTC"),  # naive: the store writes UTC
     ],
 )
-def test_human_time(moment: datetime, expected: str) -> None:
-    assert catalogue.human_time(moment) == expected
+def test_when(moment: datetime, expected: str) -> None:
+    assert words.when(moment) == expected
 
 
 def test_a_removed_delegation_says_when_without_microseconds() -> None:
