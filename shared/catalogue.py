@@ -11,8 +11,8 @@ tenant name and id, scope), what it costs, and the exact fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from shared import model, words
@@ -308,6 +308,12 @@ def _state_word(what: str) -> str:
     return what.split(":", 1)[0].strip()
 
 
+PARTNER_ID_INVALID_FIX = (
+    "Set PAL_PARTNER_ID to the associated partner ID shown in Partner Center > Account settings "
+    "> Identifiers (the MPN/location id for Azure), then run `palwatch verify`."
+)
+
+
 def link_failed(
     tenant_id: str, object_id: str, *, name: str, code: str, message: str, partner_id: str, managing: bool = False
 ) -> model.Finding:
@@ -317,10 +323,7 @@ def link_failed(
             f"{short(name) or object_id}. The setting most likely holds the global partner ID "
             f"(PGA) instead of the associated (location) partner ID."
         )
-        fix = (
-            "Set PAL_PARTNER_ID to the associated partner ID shown in Partner Center > Account settings "
-            "> Identifiers (the MPN/location id for Azure), then run `palwatch verify`."
-        )
+        fix = PARTNER_ID_INVALID_FIX
     else:
         detail = (
             f"Linking {short(name) or object_id} to partner ID {partner_id} in tenant {tenant_id} "
@@ -438,8 +441,7 @@ def link_drift_repaired(
     managing: bool = False,
 ) -> model.Finding:
     """The link had been removed (`found` "") or re-pointed by hand, and is back."""
-    who = short(name) or object_id
-    what = f"re-pointed to partner ID {found}" if found else "removed"
+    who, what = short(name) or object_id, _link_change(found)
     return model.Finding(
         key=f"{Kind.LINK_DRIFT_REPAIRED}:{tenant_id.lower()}:{object_id.lower()}",
         kind=Kind.LINK_DRIFT_REPAIRED,
@@ -459,6 +461,121 @@ def link_drift_repaired(
         tenant_name=tenant_name,
         principal_id=object_id,
         facts=dict(MANAGING_TENANT) if managing else {},
+    )
+
+
+# -- the partner ID guard: a setting that looks wrong, writes withheld, links moved on purpose ----
+
+PARTNER_ID_SUBJECT = "config:partner-id"  # subject and key of the one partner ID finding
+WOULD_LINK = "would_link"  # reason of an unattributed delegation PAL Watch would link but for observe mode
+OBSERVE_FIX = (
+    "PAL_MODE is observe: PAL Watch only reports. Set PAL_MODE=repair to let it link (or run "
+    "`palwatch verify` once in repair mode)."
+)
+
+
+def partner_id_mismatch(
+    partner_id: str, other_partner_id: str, links_read: int, managing_tenant_id: str
+) -> model.Finding:
+    """The one critical finding when every link the app can read carries another partner ID."""
+    other, ours = other_partner_id, partner_id
+    return model.Finding(
+        key=PARTNER_ID_SUBJECT,
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.CRITICAL,
+        subject=PARTNER_ID_SUBJECT,
+        title=f"PAL_PARTNER_ID is {ours} but every existing PAL link points to {other}: nothing was re-pointed",
+        reason="partner_id_mismatch",
+        detail=(
+            f"All {links_read} PAL link(s) PAL Watch can read point to partner ID {other}, while "
+            f"PAL_PARTNER_ID is {ours}. The setting is probably wrong (the global instead of the associated "
+            f"partner ID, a typo, or another partner's ID), so PAL Watch re-pointed and linked nothing."
+        ),
+        fix=(
+            f"If {other} is your associated partner ID, set PAL_PARTNER_ID={other}. If you are moving to {ours} "
+            f"on purpose, set PAL_PARTNER_ID_PREVIOUS={other}: PAL Watch then re-points those links and reports "
+            "each."
+        ),
+        tenant_id=managing_tenant_id,
+    )
+
+
+def partner_id_refused(partner_id: str, managing_tenant_id: str, refused_for: Iterable[str]) -> model.Finding:
+    """Microsoft answered PartnerIdInvalid: one configuration finding, not one per identity."""
+    names = sorted(set(refused_for))
+    return model.Finding(
+        key=PARTNER_ID_SUBJECT,
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.CRITICAL,
+        subject=PARTNER_ID_SUBJECT,
+        title=f"Microsoft rejects PAL_PARTNER_ID {partner_id} (PartnerIdInvalid): nothing can be linked",
+        reason="partner_id_invalid",
+        detail=(
+            f"Linking {', '.join(names[:5]) or 'an identity'} to partner ID {partner_id} failed with "
+            "PartnerIdInvalid. The setting most likely holds the global partner ID (PGA) instead of the "
+            "associated (location) partner ID; PAL Watch stopped trying for this run."
+        ),
+        fix=PARTNER_ID_INVALID_FIX,
+        tenant_id=managing_tenant_id,
+    )
+
+
+def as_would_link(finding: model.Finding) -> model.Finding:
+    """An unattributed delegation PAL Watch would link itself, were it not in observe mode."""
+    who = finding.facts.get("principals", "") or finding.principal_id
+    customer = finding.title.split(" earns no partner credit", 1)[0]
+    return replace(
+        finding,
+        reason=WOULD_LINK,
+        title=f"{customer} earns no partner credit yet: PAL Watch would link it (observe mode)",
+        detail=f"PAL Watch would link {who.replace(',', ', ')} to the partner ID. {finding.detail}".strip(),
+        fix=OBSERVE_FIX,
+    )
+
+
+def _link_change(found: str) -> str:
+    """What happened to a link that was ours: `removed`, or `re-pointed to partner ID …`."""
+    return f"re-pointed to partner ID {found}" if found else "removed"
+
+
+def link_drift_withheld(tenant_id: str, object_id: str, name: str, found: str, partner_id: str) -> model.Finding:
+    """A link that was ours and was removed or re-pointed by hand, left alone in observe mode."""
+    who, what = name or object_id, _link_change(found)
+    return model.Finding(
+        key=link_failed_key(tenant_id, object_id),
+        kind=Kind.LINK_FAILED,
+        severity=model.Severity.WARNING,
+        subject=link_subject(tenant_id, object_id),
+        title=f"The PAL link of {who} was {what}; PAL Watch would put it back (observe mode)",
+        reason="would_repair",
+        detail=(
+            f"The Partner Admin Link of {who} ({object_id}) in tenant {tenant_id} pointed to partner ID "
+            f"{partner_id} and was {what} outside PAL Watch. It would re-link it to {partner_id}."
+        ),
+        fix=OBSERVE_FIX,
+        tenant_id=tenant_id,
+        principal_id=object_id,
+    )
+
+
+def link_repointed(tenant_id: str, object_id: str, name: str, previous: str, partner_id: str) -> model.Finding:
+    """`link_repointed` (info): a link carrying PAL_PARTNER_ID_PREVIOUS now points to PAL_PARTNER_ID."""
+    who = name or object_id
+    key = f"{Kind.LINK_REPOINTED}:{tenant_id.lower()}:{object_id.lower()}"
+    return model.Finding(
+        key=key,
+        kind=Kind.LINK_REPOINTED,
+        severity=model.Severity.INFO,
+        subject=key,
+        title=f"The PAL link of {who} was re-pointed from partner ID {previous} to {partner_id}",
+        reason="previous_partner_id",
+        detail=(
+            f"PAL_PARTNER_ID_PREVIOUS is {previous}, so PAL Watch moved the Partner Admin Link of {who} "
+            f"({object_id}) in tenant {tenant_id} to partner ID {partner_id}."
+        ),
+        fix="Nothing to do. Clear PAL_PARTNER_ID_PREVIOUS once every link has moved.",
+        tenant_id=tenant_id,
+        principal_id=object_id,
     )
 
 

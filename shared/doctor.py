@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared import catalogue, model
 from shared import doctor_fixes as fixes
 from shared import doctor_operations as operations
-from shared import model
 from shared import settings as settings_module
 from shared.azure import errors, http, identity
 from shared.azure import graph as graph_module
@@ -529,7 +529,10 @@ class _Doctor:
             self.links, self.s.partner_id, previous_partner_id=self.s.previous_partner_id
         )
         if check.suspect:
-            self.add(name, FAIL, partner_guard.setting_title(check), partner_guard.setting_fix(check))
+            finding = catalogue.partner_id_mismatch(
+                check.partner_id, check.other_partner_id, check.links_read, self.s.managing_tenant_id
+            )
+            self.add(name, FAIL, finding.title, finding.fix)
         else:
             self.add(name, OK, f"{check.links_read} link(s) read, none contradicts {self.s.partner_id}{mode}")
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from shared import model, reconcile
+from shared import catalogue, model, reconcile
 from shared.azure import errors
 from shared.reconcile import partner_guard
 from shared.snapshots import CoverageRow
@@ -146,7 +146,7 @@ def _refused(
     state.withheld[(tenant_id.lower(), object_id.lower())] = partner_guard.Verdict(
         False, operation, current.partner_id or "", partner_guard.PARTNER_ID_INVALID
     )
-    finding = partner_guard.refused_finding(settings.partner_id, settings.managing_tenant_id, [identity.name])
+    finding = catalogue.partner_id_refused(settings.partner_id, settings.managing_tenant_id, [identity.name])
     _sync(links, finding.subject, [finding])
     return current
 
@@ -157,7 +157,7 @@ def _report_repoint(
     """A link moved from PAL_PARTNER_ID_PREVIOUS: said once (a notice, kept before its alert)."""
     partner_id = links.engine.settings.partner_id
     links.guard.repointed.append(f"{identity.name} in {tenant_id} from {previous_partner_id} to {partner_id}")
-    notice = partner_guard.repointed_notice(tenant_id, object_id, identity.name, previous_partner_id, partner_id)
+    notice = catalogue.link_repointed(tenant_id, object_id, identity.name, previous_partner_id, partner_id)
     kept = links.engine.store.record_notice(notice, links.now)
     if kept is not None:
         links.guard.said.append(kept)
@@ -175,9 +175,12 @@ def halts(links: Links) -> bool:
     guard = guard_of(links)
     if guard.setting is None or not guard.setting.suspect:
         return False
-    finding = partner_guard.setting_finding(guard.setting, links.engine.settings.managing_tenant_id)
+    check = guard.setting
+    finding = catalogue.partner_id_mismatch(
+        check.partner_id, check.other_partner_id, check.links_read, links.engine.settings.managing_tenant_id
+    )
     _sync(links, finding.subject, [finding])
-    problem = f"{finding.title}. {partner_guard.setting_fix(guard.setting)}"
+    problem = f"{finding.title}. {finding.fix}"
     if problem not in links.problems:
         links.problems.append(problem)
     return True
@@ -188,7 +191,7 @@ def settle(links: Links) -> None:
     guard = guard_of(links)
     if guard.partner_id_refused or (guard.setting is not None and guard.setting.suspect):
         return
-    _sync(links, partner_guard.CONFIG_SUBJECT, [])
+    _sync(links, catalogue.PARTNER_ID_SUBJECT, [])
 
 
 # -- observe mode in the words ------------------------------------------------------------------
@@ -212,7 +215,7 @@ def annotate(plan: reconcile.Plan, links: Links) -> reconcile.Plan:
 def observe_findings(findings: Iterable[model.Finding], withheld_ids: Iterable[str]) -> list[model.Finding]:
     """Findings in observe mode say what PAL Watch would link instead of 'links it next pass'."""
     withheld = {w.lower() for w in withheld_ids}
-    return [partner_guard.as_would_link(f) if _pending_for(f, withheld) else f for f in findings]
+    return [catalogue.as_would_link(f) if _pending_for(f, withheld) else f for f in findings]
 
 
 def _pending_for(finding: model.Finding, withheld: set[str]) -> bool:
@@ -224,7 +227,7 @@ def _pending_for(finding: model.Finding, withheld: set[str]) -> bool:
 
 def would_link_keys(findings: Iterable[model.Finding]) -> Mapping[str, str]:
     """Delegation key -> reason for every delegation whose finding says 'would link'."""
-    return {f.subject: f.reason for f in findings if f.reason == partner_guard.WOULD_LINK}
+    return {f.subject: f.reason for f in findings if f.reason == catalogue.WOULD_LINK}
 
 
 def observe_coverage(rows: Iterable[CoverageRow], findings: Iterable[model.Finding]) -> tuple[CoverageRow, ...]:

@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 
 from shared import catalogue, model, reconcile
 from shared.azure import errors
-from shared.reconcile import partner_guard
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
 from shared.usecases import link_guard
@@ -105,15 +104,7 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
         check.subjects.add(catalogue.link_subject(tenant, object_id))
         if (tenant.lower(), object_id) in links.guard.withheld:  # observe mode: say what it would do
             check.findings.append(
-                partner_guard.withheld_drift(
-                    tenant,
-                    object_id,
-                    identity.name,
-                    status.partner_id or "",
-                    partner,
-                    subject=catalogue.link_subject(tenant, object_id),
-                    key=catalogue.link_failed_key(tenant, object_id),
-                )
+                catalogue.link_drift_withheld(tenant, object_id, identity.name, status.partner_id or "", partner)
             )
         elif repaired.points_to(partner):
             check.repaired.append(f"{identity.name} in {tenant}")

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared import catalogue
 from shared.reconcile import LinkStatus
 from shared.reconcile import partner_guard as pg
 
@@ -67,7 +68,7 @@ def test_observe_mode_never_allows_a_write(current: str, previous: str, ours: bo
 
 def test_the_finding_names_both_ids_and_the_fix() -> None:
     check = pg.check_setting(_links(a=OTHER, b=OTHER), OURS)
-    finding = pg.setting_finding(check, "tenant")
+    finding = catalogue.partner_id_mismatch(check.partner_id, check.other_partner_id, check.links_read, "tenant")
     assert finding.severity.value == "critical"
     assert OURS in finding.title
     assert OTHER in finding.title
