@@ -32,6 +32,7 @@ class Kind(StrEnum):
     CONFIGURATION = "configuration"
     ALERT_DELIVERY_FAILED = "alert_delivery_failed"
     DAILY_DIGEST = "daily_digest"
+    TEST_ALERT = "doctor_test_alert"  # `palwatch doctor --send-test-alert`: proves a channel, reports nothing
 
 
 # What a finding costs, by kind, when the finding does not say it in `facts["cost"]`.
@@ -474,18 +475,30 @@ OBSERVE_FIX = (
 )
 
 
-def partner_id_mismatch(
-    partner_id: str, other_partner_id: str, links_read: int, managing_tenant_id: str
-) -> model.Finding:
-    """The one critical finding when every link the app can read carries another partner ID."""
-    other, ours = other_partner_id, partner_id
+def _partner_id_finding(managing_tenant_id: str, reason: str, *, title: str, detail: str, fix: str) -> model.Finding:
+    """The one critical configuration finding about PAL_PARTNER_ID (whichever check raised it)."""
     return model.Finding(
         key=PARTNER_ID_SUBJECT,
         kind=Kind.CONFIGURATION,
         severity=model.Severity.CRITICAL,
         subject=PARTNER_ID_SUBJECT,
+        title=title,
+        reason=reason,
+        detail=detail,
+        fix=fix,
+        tenant_id=managing_tenant_id,
+    )
+
+
+def partner_id_mismatch(
+    partner_id: str, other_partner_id: str, links_read: int, managing_tenant_id: str
+) -> model.Finding:
+    """The one critical finding when every link the app can read carries another partner ID."""
+    other, ours = other_partner_id, partner_id
+    return _partner_id_finding(
+        managing_tenant_id,
+        "partner_id_mismatch",
         title=f"PAL_PARTNER_ID is {ours} but every existing PAL link points to {other}: nothing was re-pointed",
-        reason="partner_id_mismatch",
         detail=(
             f"All {links_read} PAL link(s) PAL Watch can read point to partner ID {other}, while "
             f"PAL_PARTNER_ID is {ours}. The setting is probably wrong (the global instead of the associated "
@@ -496,27 +509,22 @@ def partner_id_mismatch(
             f"on purpose, set PAL_PARTNER_ID_PREVIOUS={other}: PAL Watch then re-points those links and reports "
             "each."
         ),
-        tenant_id=managing_tenant_id,
     )
 
 
 def partner_id_refused(partner_id: str, managing_tenant_id: str, refused_for: Iterable[str]) -> model.Finding:
     """Microsoft answered PartnerIdInvalid: one configuration finding, not one per identity."""
     names = sorted(set(refused_for))
-    return model.Finding(
-        key=PARTNER_ID_SUBJECT,
-        kind=Kind.CONFIGURATION,
-        severity=model.Severity.CRITICAL,
-        subject=PARTNER_ID_SUBJECT,
+    return _partner_id_finding(
+        managing_tenant_id,
+        "partner_id_invalid",
         title=f"Microsoft rejects PAL_PARTNER_ID {partner_id} (PartnerIdInvalid): nothing can be linked",
-        reason="partner_id_invalid",
         detail=(
             f"Linking {', '.join(names[:5]) or 'an identity'} to partner ID {partner_id} failed with "
             "PartnerIdInvalid. The setting most likely holds the global partner ID (PGA) instead of the "
             "associated (location) partner ID; PAL Watch stopped trying for this run."
         ),
         fix=PARTNER_ID_INVALID_FIX,
-        tenant_id=managing_tenant_id,
     )
 
 
@@ -681,4 +689,17 @@ def daily_digest(day: str, headline: str, detail: str, fix: str, facts: Mapping[
         detail=detail,
         fix=fix,
         facts=dict(facts),
+    )
+
+
+def channel_test_alert(stamp: str) -> model.Finding:
+    """One harmless finding that says what it is (`palwatch doctor --send-test-alert`), never a real one."""
+    return model.Finding(
+        key=f"doctor:test-alert:{stamp}",
+        kind=Kind.TEST_ALERT,
+        severity=model.Severity.INFO,
+        subject="palwatch doctor",
+        title="PAL Watch test alert: this channel works",
+        detail="Sent by `palwatch doctor --send-test-alert` to prove that alerts reach this channel. Nothing is wrong.",
+        fix="Nothing to do.",
     )

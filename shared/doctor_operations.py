@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import model
+from shared import catalogue
 from shared import settings as settings_module
 from shared.notify import channel as channel_module
 from shared.notify import factory, notices
@@ -100,16 +100,7 @@ def check_store(
 
 def sample_notice(now: datetime) -> notices.Notice:
     """One harmless notice that says what it is; never a real finding (its kind is its own)."""
-    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    finding = model.Finding(
-        key=f"doctor:test-alert:{stamp}",
-        kind="doctor_test_alert",
-        severity=model.Severity.INFO,
-        subject="palwatch doctor",
-        title="PAL Watch test alert: this channel works",
-        detail="Sent by `palwatch doctor --send-test-alert` to prove that alerts reach this channel. Nothing is wrong.",
-        fix="Nothing to do.",
-    )
+    finding = catalogue.channel_test_alert(now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     return notices.Notice(finding=finding, kind=notices.NoticeKind.OPENED, since=now)
 
 

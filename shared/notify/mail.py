@@ -99,6 +99,15 @@ def _message_id(batch: Sequence[notices_.Notice], sender: str) -> str:
     return f"<{batch_digest(batch)[:32]}.palwatch@{domain}>"
 
 
+def batch_message(
+    batch: Sequence[notices_.Notice], sender: str, recipients: Sequence[str], now: datetime
+) -> EmailMessage:
+    """The MIME message of a batch as SMTP sends it and the `.eml` folder keeps it."""
+    return mime_message(
+        render.render(batch, now), sender, recipients, message_id=_message_id(batch, sender), batch=batch, now=now
+    )
+
+
 class GraphMailChannel:
     """Mail through Microsoft Graph, sent from a (shared) mailbox with the Mail.Send permission."""
 
@@ -224,14 +233,7 @@ class SmtpChannel:
         return f"{self.host}:{self.port} answers ({self.security}{login}; NOOP {code})"
 
     def send(self, batch: Sequence[notices_.Notice], now: datetime) -> None:
-        msg = mime_message(
-            render.render(batch, now),
-            self.sender,
-            self.recipients,
-            message_id=_message_id(batch, self.sender),
-            batch=batch,
-            now=now,
-        )
+        msg = batch_message(batch, self.sender, self.recipients, now)
         try:
             with self._connect() as client:
                 if self.username:
@@ -293,14 +295,7 @@ class EmlFolderChannel:
         return self.directory / f"{stamp}-{batch_digest(batch)[:12]}.eml"
 
     def send(self, batch: Sequence[notices_.Notice], now: datetime) -> None:
-        msg = mime_message(
-            render.render(batch, now),
-            self.sender,
-            self.recipients,
-            message_id=_message_id(batch, self.sender),
-            batch=batch,
-            now=now,
-        )
+        msg = batch_message(batch, self.sender, self.recipients, now)
         target = self.path_for(batch, now)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
