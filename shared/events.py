@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared import timestamps
+from shared import timestamps, words
 
 MAX_FIELD = 2048  # longer ids, subjects, types are hostile: Azure's own are far shorter
 MAX_SNIPPET = 200  # never echo more than this much of an input in a reason
@@ -153,7 +153,7 @@ def snippet(value: object, limit: int = MAX_SNIPPET) -> str:
     except Exception:  # a hostile __repr__
         text = f"<{type(value).__name__}>"
     text = _CONTROL.sub("?", text[: limit + 1])
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return words.cut(text, limit)
 
 
 def _text(value: object, name: str, problems: list[str]) -> str:

@@ -24,6 +24,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from shared import words
+
 log = logging.getLogger("palwatch.telemetry")
 
 TRIGGER_OUTCOME = "PalWatch.TriggerOutcome"
@@ -55,7 +57,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _clean(v) for k, v in list(value.items())[:50]}
     text = str(value)
-    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
+    return words.cut(text, _MAX_VALUE_CHARS)
 
 
 def message(name: str, dimensions: Mapping[str, Any]) -> str:

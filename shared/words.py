@@ -3,8 +3,8 @@
 Sits just above `shared.model` and imports nothing else of the engine. The alert renderers
 (`shared.notify.render`, `shared.notify.digest`, the channels), the reports (`shared.reports`) and
 the finding catalogue share these, so that an alert, a digest and a table say the same thing the
-same way, and neither package imports the other for a helper. Pure: no I/O, time comes in as
-arguments.
+same way, and neither package imports the other for a helper; the store, the event parser and
+telemetry cut long values with `cut`. Pure: no I/O, time comes in as arguments.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import model
+from shared import model, words
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 
 MAX_TEXT = 30_000  # characters; a string property holds 64 KiB of UTF-16
@@ -18,7 +18,7 @@ MAX_TEXT = 30_000  # characters; a string property holds 64 KiB of UTF-16
 
 def text(value: object) -> str:
     s = "" if value is None else str(value)
-    return s if len(s) <= MAX_TEXT else s[: MAX_TEXT - 1] + "…"
+    return words.cut(s, MAX_TEXT)
 
 
 def when(value: Any) -> datetime | None:
