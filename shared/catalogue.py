@@ -120,6 +120,26 @@ class Where:
         )
 
 
+@dataclass(frozen=True)
+class Link:
+    """Whose PAL link a link finding is about: an identity in a tenant (the managing one, or a
+    customer's for a service principal PAL Watch acts as there)."""
+
+    tenant_id: str
+    object_id: str
+    name: str = ""
+    tenant_name: str = ""
+    managing: bool = False  # the partner's own tenant: alerts say so instead of naming a customer
+
+    @property
+    def subject(self) -> str:
+        return link_subject(self.tenant_id, self.object_id)
+
+    @property
+    def facts(self) -> dict[str, str]:
+        return dict(MANAGING_TENANT) if self.managing else {}
+
+
 def manual_link_fix(managing_tenant_id: str, partner_id: str) -> str:
     tenant = managing_tenant_id or "<managing tenant id>"
     return (
@@ -315,9 +335,8 @@ PARTNER_ID_INVALID_FIX = (
 )
 
 
-def link_failed(
-    tenant_id: str, object_id: str, *, name: str, code: str, message: str, partner_id: str, managing: bool = False
-) -> model.Finding:
+def link_failed(link: Link, *, code: str, message: str, partner_id: str) -> model.Finding:
+    tenant_id, object_id, name = link.tenant_id, link.object_id, link.name
     if code.lower() == "partneridinvalid":
         detail = (
             f"Microsoft rejected partner ID {partner_id} (PartnerIdInvalid) when linking "
@@ -338,14 +357,14 @@ def link_failed(
         key=link_failed_key(tenant_id, object_id),
         kind=Kind.LINK_FAILED,
         severity=model.Severity.CRITICAL if code.lower() == "partneridinvalid" else model.Severity.WARNING,
-        subject=link_subject(tenant_id, object_id),
+        subject=link.subject,
         title=f"Could not link {short(name) or object_id} to partner ID {partner_id}",
         reason=short(code or "error", 60),
         detail=detail,
         fix=fix,
         tenant_id=tenant_id,
         principal_id=object_id,
-        facts=dict(MANAGING_TENANT) if managing else {},
+        facts=link.facts,
     )
 
 
@@ -431,18 +450,10 @@ def drift_subject(tenant_id: str, object_id: str) -> str:
     return f"link_drift:{tenant_id.lower()}:{object_id.lower()}"
 
 
-def link_drift_repaired(
-    tenant_id: str,
-    object_id: str,
-    name: str,
-    found: str,
-    partner_id: str,
-    *,
-    tenant_name: str = "",
-    managing: bool = False,
-) -> model.Finding:
+def link_drift_repaired(link: Link, found: str, partner_id: str) -> model.Finding:
     """The link had been removed (`found` "") or re-pointed by hand, and is back."""
-    who, what = short(name) or object_id, _link_change(found)
+    tenant_id, object_id = link.tenant_id, link.object_id
+    who, what = short(link.name) or object_id, _link_change(found)
     return model.Finding(
         key=f"{Kind.LINK_DRIFT_REPAIRED}:{tenant_id.lower()}:{object_id.lower()}",
         kind=Kind.LINK_DRIFT_REPAIRED,
@@ -459,9 +470,9 @@ def link_drift_repaired(
             "PAL_PARTNER_ID instead, or PAL Watch will keep putting the link back."
         ),
         tenant_id=tenant_id,
-        tenant_name=tenant_name,
+        tenant_name=link.tenant_name,
         principal_id=object_id,
-        facts=dict(MANAGING_TENANT) if managing else {},
+        facts=link.facts,
     )
 
 
@@ -546,14 +557,15 @@ def _link_change(found: str) -> str:
     return f"re-pointed to partner ID {found}" if found else "removed"
 
 
-def link_drift_withheld(tenant_id: str, object_id: str, name: str, found: str, partner_id: str) -> model.Finding:
+def link_drift_withheld(link: Link, found: str, partner_id: str) -> model.Finding:
     """A link that was ours and was removed or re-pointed by hand, left alone in observe mode."""
-    who, what = name or object_id, _link_change(found)
+    tenant_id, object_id = link.tenant_id, link.object_id
+    who, what = link.name or object_id, _link_change(found)
     return model.Finding(
         key=link_failed_key(tenant_id, object_id),
         kind=Kind.LINK_FAILED,
         severity=model.Severity.WARNING,
-        subject=link_subject(tenant_id, object_id),
+        subject=link.subject,
         title=f"The PAL link of {who} was {what}; PAL Watch would put it back (observe mode)",
         reason="would_repair",
         detail=(
@@ -566,9 +578,10 @@ def link_drift_withheld(tenant_id: str, object_id: str, name: str, found: str, p
     )
 
 
-def link_repointed(tenant_id: str, object_id: str, name: str, previous: str, partner_id: str) -> model.Finding:
+def link_repointed(link: Link, previous: str, partner_id: str) -> model.Finding:
     """`link_repointed` (info): a link carrying PAL_PARTNER_ID_PREVIOUS now points to PAL_PARTNER_ID."""
-    who = name or object_id
+    tenant_id, object_id = link.tenant_id, link.object_id
+    who = link.name or object_id
     key = f"{Kind.LINK_REPOINTED}:{tenant_id.lower()}:{object_id.lower()}"
     return model.Finding(
         key=key,

@@ -160,7 +160,7 @@ def transport_session(*, pool_size: int = 16) -> requests.Session:
 class AzureHttpClient:
     """JSON over HTTPS to one service (ARM or Graph) as one identity."""
 
-    def __init__(  # endpoint, credential, scope as the SDK clients take them; the rest are retry options
+    def __init__(  # params: endpoint, credential, scope as the SDK clients take them; the rest are options
         self,
         endpoint: str,
         credential: Any,

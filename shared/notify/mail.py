@@ -167,7 +167,7 @@ class SmtpChannel:
 
     name = "smtp"
 
-    def __init__(  # smtplib's own connection options, each a keyword
+    def __init__(  # params: smtplib's own connection options, each a keyword
         self,
         host: str,
         port: int | None = None,

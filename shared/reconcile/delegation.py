@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from shared import catalogue, model, roles, words
 from shared.reconcile import scopes
@@ -90,11 +91,19 @@ def _principal(object_id: str, principals: Mapping[str, model.Principal], name: 
     return found if found is not None else model.Principal(object_id, model.PrincipalKind.UNKNOWN, display_name=name)
 
 
+class Holders(NamedTuple):
+    """Who holds the eligible roles of a delegation's permanent authorizations."""
+
+    carriers: list[Carrier]
+    unknown: list[str]  # role ids that could not be classified
+    any_eligible: bool  # some permanent authorization holds an eligible role
+
+
 def expand_carriers(
     authorizations: Iterable[model.Authorization],
     principals: Mapping[str, model.Principal],
     eligible: Callable[[str], bool | None],
-) -> tuple[list[Carrier], list[str], bool]:
+) -> Holders:
     """(carriers, unknown role ids, any eligible authorization) for permanent authorizations."""
     carriers: dict[tuple[str, str, str], Carrier] = {}
     unknown: list[str] = []
@@ -120,7 +129,7 @@ def expand_carriers(
                 carriers.setdefault((mid, role, pid), Carrier(mid, role, pid, member, holder))
         else:
             carriers.setdefault((pid, role, ""), Carrier(pid, role, "", holder))
-    return list(carriers.values()), unknown, any_eligible
+    return Holders(list(carriers.values()), unknown, any_eligible)
 
 
 def _can_act(carrier: Carrier, acting: frozenset[str]) -> bool:
@@ -208,13 +217,13 @@ def assess_delegation(
     states = observation.principals
     where = _where(delegation, previous)
     tenant = delegation.managed_by_tenant_id
-    carriers, unknown, any_eligible = expand_carriers(delegation.authorizations, states, observation.eligible)
+    holders = expand_carriers(delegation.authorizations, states, observation.eligible)
     in_effect = delegation.provisioning_state.lower() not in _NOT_IN_EFFECT
 
-    attributing = [c for c in carriers if c.usable and know.known_linked(c.principal_id, partner_id)]
+    attributing = [c for c in holders.carriers if c.usable and know.known_linked(c.principal_id, partner_id)]
     attributing_keys = {(c.principal_id, c.role_id, c.via_group) for c in attributing}
     attributing_ids = {c.principal_id for c in attributing}
-    carrier_keys = {(c.principal_id, c.role_id, c.via_group) for c in carriers}
+    carrier_keys = {(c.principal_id, c.role_id, c.via_group) for c in holders.carriers}
 
     # Identities that carried the link and no longer attribute: unusable now, or remembered.
     lost: dict[tuple[str, str, str], AttributedBy] = {}
@@ -223,7 +232,7 @@ def assess_delegation(
         for a in (previous.attributed_by if previous else ())
         if not a.active
     }
-    for c in carriers:
+    for c in holders.carriers:
         key = (c.principal_id, c.role_id, c.via_group)
         if not c.usable and c.principal_id not in attributing_ids and know.known_linked(c.principal_id, partner_id):
             lost[key] = _entry(c, active=False, lost_at=previous_lost_at.get(key) or now)
@@ -239,21 +248,19 @@ def assess_delegation(
     attributed = bool(attributing) and in_effect
     entries = tuple(_entry(c, active=True) for c in attributing) + tuple(lost.values())
 
-    actions = _link_actions(carriers, acting_set, know, tenant, partner_id)
+    actions = _link_actions(holders.carriers, acting_set, know, tenant, partner_id)
     findings: list[model.Finding] = []
     subjects = {delegation.key}
     reason = ""
     if in_effect:
-        for c in carriers:
+        for c in holders.carriers:
             if _can_act(c, acting_set):
                 subjects.add(catalogue.link_subject(tenant, c.principal_id))
                 status = know.linked.get(c.principal_id)
                 if status is not None and status.error_code:
                     findings.append(
                         catalogue.link_failed(
-                            tenant,
-                            c.principal_id,
-                            name=c.principal.display_name,
+                            catalogue.Link(tenant, c.principal_id, c.principal.display_name),
                             code=status.error_code,
                             message=status.error_message,
                             partner_id=partner_id,
@@ -267,8 +274,10 @@ def assess_delegation(
             # A loss is dated in words only where the delegation has history: then this decision is
             # what remembers when it was lost, and every later pass says the same "since" from the
             # first alert on. Without history the text must not depend on `now`.
-            lost=list(lost.values()) if previous is not None else [e._replace(lost_at=None) for e in lost.values()],
-            describe=lambda e: what_happened(e, states, carrier_keys, know.linked, partner_id),
+            lost=[
+                (e, what_happened(e, states, carrier_keys, know.linked, partner_id))
+                for e in (lost.values() if previous is not None else (e._replace(lost_at=None) for e in lost.values()))
+            ],
             tenant=tenant,
             partner_id=partner_id,
         )
@@ -277,13 +286,7 @@ def assess_delegation(
             reason = "" if attributed else "identity_lost"
         elif not attributed:
             reason, detail, ids = _unattributed_reason(
-                delegation,
-                carriers=carriers,
-                unknown=unknown,
-                any_eligible=any_eligible,
-                acting=acting_set,
-                know=know,
-                eligible=observation.eligible,
+                delegation, holders, acting=acting_set, know=know, eligible=observation.eligible
             )
             findings.append(
                 catalogue.unattributed(
@@ -322,12 +325,12 @@ def assess_delegation(
         attributed=attributed,
         attributed_by=entries,
         reason=reason,
-        carriers=tuple(carriers),
+        carriers=tuple(holders.carriers),
         link_actions=tuple(actions) if in_effect else (),
         findings=tuple(findings),
         subjects=frozenset(subjects),
         snapshot=snapshot,
-        unknown_roles=tuple(unknown),
+        unknown_roles=tuple(holders.unknown),
         in_effect=in_effect,
         recognised=attributed or (in_effect and _recognised(delegation, states, know, partner_id)),
     )
@@ -337,36 +340,36 @@ def loss_findings(
     where: catalogue.Where,
     *,
     attributing_count: int,
-    lost: Sequence[AttributedBy],
-    describe: Callable[[AttributedBy], str],
+    lost: Sequence[tuple[AttributedBy, str]],
     tenant: str,
     partner_id: str,
     elsewhere: int = 0,
 ) -> list[model.Finding]:
     """identity_lost per lost identity while others attribute the scope (through this delegation, or
-    `elsewhere` through others covering it); else one attribution_lost: the scope lost its credit."""
+    `elsewhere` through others covering it); else one attribution_lost: the scope lost its credit.
+    `lost`: each lost entry with what happened to it (`what_happened`)."""
     if not lost:
         return []
-    by_principal: dict[str, AttributedBy] = {}
-    for entry in lost:
-        by_principal.setdefault(entry.principal_id, entry)
+    by_principal: dict[str, tuple[AttributedBy, str]] = {}
+    for entry, what in lost:
+        by_principal.setdefault(entry.principal_id, (entry, what))
     if attributing_count or elsewhere:
         found = [
             catalogue.identity_lost(
                 where,
                 e,
-                describe(e),
+                what,
                 remaining=attributing_count or elsewhere,
                 managing_tenant_id=tenant,
                 partner_id=partner_id,
             )
-            for e in by_principal.values()
+            for e, what in by_principal.values()
         ]
         if attributing_count:
             return found
         return [replace(f, detail=f"{f.detail} {scopes.CREDITED_ELSEWHERE}") for f in found]
-    described = [(e.principal_id, e.display_name, e.kind, describe(e)) for e in by_principal.values()]
-    since = min((e.lost_at for e in lost if e.lost_at), default=None)
+    described = [(e.principal_id, e.display_name, e.kind, what) for e, what in by_principal.values()]
+    since = min((e.lost_at for e, _ in lost if e.lost_at), default=None)
     return [catalogue.attribution_lost(where, described, words.when(since), tenant, partner_id)]
 
 
@@ -406,17 +409,16 @@ def _link_actions(
     return list(actions.values())
 
 
-def _unattributed_reason(  # noqa: PLR0911  (one reason code each; the facts of one decision, by keyword)
+def _unattributed_reason(  # noqa: PLR0911  (one reason code each)
     delegation: model.Delegation,
+    holders: Holders,
     *,
-    carriers: Sequence[Carrier],
-    unknown: Sequence[str],
-    any_eligible: bool,
     acting: frozenset[str],
     know: _Knowledge,
     eligible: Callable[[str], bool | None],
 ) -> tuple[str, str, list[str]]:
     """(reason code, plain detail, principal ids concerned) for a delegation nobody attributes."""
+    carriers, unknown, any_eligible = holders
     if not any_eligible:
         jit = [a for a in delegation.eligible_authorizations if eligible(a.role_definition_id) is True]
         held = sorted({roles.role_name(a.role_definition_id) for a in delegation.authorizations})

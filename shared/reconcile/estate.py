@@ -92,13 +92,10 @@ def link_findings(observation: Observation) -> tuple[list[model.Finding], set[st
         if status is not None and status.error_code:
             findings.append(
                 catalogue.link_failed(
-                    tenant_id,
-                    object_id,
-                    name=observation.acting.get(object_id, ""),
+                    catalogue.Link(tenant_id, object_id, observation.acting.get(object_id, ""), managing=True),
                     code=status.error_code,
                     message=status.error_message,
                     partner_id=observation.partner_id,
-                    managing=True,
                 )
             )
     return findings, subjects

@@ -122,7 +122,7 @@ def enumerate_estate(
         done = 0
         with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="verify-scan") as pool:
             scan_one = functools.partial(
-                _scan, reader, arm_client, managing=managing, listed=listed_groups, learned=learned
+                _scan, _Reader(reader, arm_client, managing), listed=listed_groups, learned=learned
             )
             hints = [memory.usable(acting.name, s.subscription_id) for s in todo]
             scans = pool.map(scan_one, todo, hints)
@@ -247,15 +247,17 @@ class _Learned:
     lists_include_groups: bool = False
 
 
+@dataclass(frozen=True)
+class _Reader:
+    """One identity's clients for the scan, and the managing tenant whose delegations it lists."""
+
+    assignments: lighthouse.LighthouseClient
+    arm_client: arm.ArmClient
+    managing: str
+
+
 def _scan(
-    reader: lighthouse.LighthouseClient,
-    arm_client: arm.ArmClient,
-    subscription: arm.Subscription,
-    rg_only: bool = False,
-    *,
-    managing: str,
-    listed: set[str],
-    learned: _Learned,
+    reader: _Reader, subscription: arm.Subscription, rg_only: bool = False, *, listed: set[str], learned: _Learned
 ) -> _Scan:
     """One subscription: one list at its scope, or its visible resource groups one by one.
 
@@ -268,15 +270,13 @@ def _scan(
     scope = f"/subscriptions/{subscription.subscription_id}"
     if rg_only:
         scan = _Scan(rg_only=True)
-        if _scan_groups(
-            reader, arm_client, subscription, scan, managing=managing, listed=listed, probe_if_refused=True
-        ):
+        if _scan_groups(reader, subscription, scan, listed=listed, probe_if_refused=True):
             return scan
         log.info("resource groups of %s refused: probing the subscription", scope)
-        return _scan(reader, arm_client, subscription, managing=managing, listed=listed, learned=learned)
+        return _scan(reader, subscription, listed=listed, learned=learned)
     scan = _Scan()
     try:
-        scan.delegations = list(reader.list_assignments(scope, managing))
+        scan.delegations = list(reader.assignments.list_assignments(scope, reader.managing))
     except errors.ForbiddenError:
         scan.rg_only = True  # this identity holds only resource-group delegations here
     except errors.AzureError as e:
@@ -287,22 +287,15 @@ def _scan(
             learned.lists_include_groups = True
             scan.complete = True
             return scan
-        _scan_groups(reader, arm_client, subscription, scan, managing=managing, listed=listed)
+        _scan_groups(reader, subscription, scan, listed=listed)
         scan.complete = not scan.failures
         return scan
-    _scan_groups(reader, arm_client, subscription, scan, managing=managing, listed=listed)
+    _scan_groups(reader, subscription, scan, listed=listed)
     return scan
 
 
 def _scan_groups(
-    reader: lighthouse.LighthouseClient,
-    arm_client: arm.ArmClient,
-    subscription: arm.Subscription,
-    scan: _Scan,
-    *,
-    managing: str,
-    listed: set[str],
-    probe_if_refused: bool = False,
+    reader: _Reader, subscription: arm.Subscription, scan: _Scan, *, listed: set[str], probe_if_refused: bool = False
 ) -> bool:
     """The assignments of each resource group of `subscription` the identity can see.
 
@@ -310,7 +303,7 @@ def _scan_groups(
     """
     scope = f"/subscriptions/{subscription.subscription_id}"
     try:
-        groups = list(arm_client.list_resource_groups(subscription.subscription_id))
+        groups = list(reader.arm_client.list_resource_groups(subscription.subscription_id))
     except (errors.ForbiddenError, errors.NotFoundError) as e:
         if probe_if_refused:
             return False
@@ -325,7 +318,7 @@ def _scan_groups(
         if group_scope.lower() in listed:
             continue
         try:
-            found = list(reader.list_assignments(group_scope, managing))
+            found = list(reader.assignments.list_assignments(group_scope, reader.managing))
         except errors.ForbiddenError:
             continue  # a group we see but hold nothing in
         except errors.AzureError as e:

@@ -157,7 +157,9 @@ def _report_repoint(
     """A link moved from PAL_PARTNER_ID_PREVIOUS: said once (a notice, kept before its alert)."""
     partner_id = links.engine.settings.partner_id
     links.guard.repointed.append(f"{identity.name} in {tenant_id} from {previous_partner_id} to {partner_id}")
-    notice = catalogue.link_repointed(tenant_id, object_id, identity.name, previous_partner_id, partner_id)
+    notice = catalogue.link_repointed(
+        catalogue.Link(tenant_id, object_id, identity.name), previous_partner_id, partner_id
+    )
     kept = links.engine.store.record_notice(notice, links.now)
     if kept is not None:
         links.guard.said.append(kept)

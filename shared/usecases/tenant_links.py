@@ -103,27 +103,18 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
         statuses[object_id] = repaired
         check.subjects.add(catalogue.link_subject(tenant, object_id))
         if (tenant.lower(), object_id) in links.guard.withheld:  # observe mode: say what it would do
-            check.findings.append(
-                catalogue.link_drift_withheld(tenant, object_id, identity.name, status.partner_id or "", partner)
-            )
-        elif repaired.points_to(partner):
+            withheld = catalogue.Link(tenant, object_id, identity.name)
+            check.findings.append(catalogue.link_drift_withheld(withheld, status.partner_id or "", partner))
+            continue
+        link = catalogue.Link(tenant, object_id, identity.name, managing=True)
+        if repaired.points_to(partner):
             check.repaired.append(f"{identity.name} in {tenant}")
-            check.drift.append(
-                catalogue.link_drift_repaired(
-                    tenant, object_id, identity.name, status.partner_id or "", partner, managing=True
-                )
-            )
+            check.drift.append(catalogue.link_drift_repaired(link, status.partner_id or "", partner))
         else:
             check.failed.append(f"{identity.name} in {tenant}: {repaired.error_code}")
             check.findings.append(
                 catalogue.link_failed(
-                    tenant,
-                    object_id,
-                    name=identity.name,
-                    code=repaired.error_code or "NotLinked",
-                    message=repaired.error_message,
-                    partner_id=partner,
-                    managing=True,
+                    link, code=repaired.error_code or "NotLinked", message=repaired.error_message, partner_id=partner
                 )
             )
     check.statuses = statuses
@@ -305,32 +296,29 @@ def _link_in_tenant(
         if e.code.upper() == NOT_INSTALLED:
             log.info("app of %s is not installed in tenant %s; asking again later", identity.name, tenant_id)
             return LinkCheck(not_installed=[tenant_id])
-        return _failed(
-            check, identity, tenant_id, identity.client_id.lower(), e.code or "CredentialError", str(e), partner
-        )
+        failed = catalogue.Link(tenant_id, identity.client_id.lower(), identity.name)
+        return _failed(check, failed, e.code or "CredentialError", str(e), partner)
     check.installed.append(tenant_id)
-    check.subjects.add(catalogue.link_subject(tenant_id, object_id))
+    link_of = catalogue.Link(tenant_id, object_id, identity.name)
+    check.subjects.add(link_of.subject)
     try:
         link = engine.pal_for(identity, tenant_id).get_link()
     except errors.TransientError:
         raise
     except errors.AzureError as e:
-        return _failed(check, identity, tenant_id, object_id, e.code or type(e).__name__, str(e), partner)
+        return _failed(check, link_of, e.code or type(e).__name__, str(e), partner)
     before = reconcile.LinkStatus.from_link(link)
     status = before
     if not before.points_to(partner):
         status = links.ensure(identity, tenant_id, object_id)
         if status.error_code:
-            return _failed(check, identity, tenant_id, object_id, status.error_code, status.error_message, partner)
+            return _failed(check, link_of, status.error_code, status.error_message, partner)
         if (tenant_id.lower(), object_id) in links.guard.withheld:
             return check  # observe mode or a suspect partner ID: reported by the run, nothing remembered
         if remembered is not None and remembered.partner_id == partner:
             check.repaired.append(f"{identity.name} in {tenant_id}")
-            check.drift.append(
-                catalogue.link_drift_repaired(
-                    tenant_id, object_id, identity.name, before.partner_id or "", partner, tenant_name=tenant_name
-                )
-            )
+            drifted = catalogue.Link(tenant_id, object_id, identity.name, tenant_name=tenant_name)
+            check.drift.append(catalogue.link_drift_repaired(drifted, before.partner_id or "", partner))
         else:
             check.linked.append(f"{identity.name} in {tenant_id}")
     if remembered is None or remembered.partner_id != (status.partner_id or "") or remembered.object_id != object_id:
@@ -349,26 +337,10 @@ def _link_in_tenant(
     return check
 
 
-def _failed(  # noqa: PLR0917  (a failed link's facts, as the finding and the outcome line need them)
-    check: LinkCheck,
-    identity: model.ActingIdentity,
-    tenant_id: str,
-    object_id: str,
-    code: str,
-    message: str,
-    partner_id: str,
-) -> LinkCheck:
-    log.warning("linking %s in tenant %s failed: %s %s", identity.name, tenant_id, code, message[:200])
-    check.failed.append(f"{identity.name} in {tenant_id}: {code}")
-    check.subjects.add(catalogue.link_subject(tenant_id, object_id))
-    check.findings.append(
-        catalogue.link_failed(
-            tenant_id,
-            object_id,
-            name=identity.name,
-            code=code,
-            message=message,
-            partner_id=partner_id,
-        )
-    )
+def _failed(check: LinkCheck, link: catalogue.Link, code: str, message: str, partner_id: str) -> LinkCheck:
+    """A link that could not be read or written: said in the outcome line and as a finding."""
+    log.warning("linking %s in tenant %s failed: %s %s", link.name, link.tenant_id, code, message[:200])
+    check.failed.append(f"{link.name} in {link.tenant_id}: {code}")
+    check.subjects.add(link.subject)
+    check.findings.append(catalogue.link_failed(link, code=code, message=message, partner_id=partner_id))
     return check
