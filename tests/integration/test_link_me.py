@@ -1,4 +1,4 @@
-"""Issue 3: users link themselves with `palwatch link-me`, and count as linked from then on.
+"""Users link themselves with `palwatch link-me`, and count as linked from then on.
 
 The person's sign-in is stood in for by a token the emulator mints for that user (the real
 CLI uses Azure CLI / VS Code / device code through azure-identity); the PAL call, the store
