@@ -34,7 +34,6 @@ NO_DELEGATIONS = (
     "No delegations: the managing tenant sees no Azure Lighthouse registration assignment. "
     "Onboard a customer (customer-onboarding/) and run `palwatch verify`."
 )
-STATUS_LABELS = {"not_attributed": "not attributed", "at_risk": "at risk"}
 
 
 @dataclass(frozen=True)

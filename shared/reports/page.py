@@ -235,7 +235,6 @@ def _customer_heading(customer: coverage_.Customer) -> str:
     return f'{name} <span class="muted">tenant <code>{_e(customer.tenant_id, 60)}</code></span>'
 
 
-_NONE = '<span class="muted">-</span>'
 _LEVEL_CLASS = {
     reconcile_scopes.EARNS_CREDIT: coverage_.ATTRIBUTED,
     reconcile_scopes.RECOGNISED: coverage_.AT_RISK,
