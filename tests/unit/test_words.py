@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared import model, words
+from shared import catalogue, words
 
 SUB = "/subscriptions/2222/resourceGroups/rg-app"
 
@@ -40,15 +40,8 @@ def test_a_scope_in_words(scope: str, parts: tuple[str, str], described: str) ->
     ],
 )
 def test_a_findings_scope_names_the_subscription_when_known(name: str, ids: bool, expected: str) -> None:
-    finding = model.Finding(
-        key="k",
-        kind="attribution_lost",
-        severity=model.Severity.CRITICAL,
-        subject="s",
-        title="t",
-        scope=SUB,
-        facts={"subscriptionName": name} if name else {},
-    )
+    where = catalogue.Where("delegation", "tenant", "Contoso", SUB, subscription_name=name)
+    finding = catalogue.unattributed(where, "link_pending", detail="", fix="")
     assert words.scope_words(finding, ids=ids) == expected
 
 
