@@ -94,7 +94,7 @@ def render_subscription(world: World, sid: str) -> dict[str, Any]:
         "state": sub["state"],
         "subscriptionPolicies": {
             "locationPlacementId": "Public_2014-09-01",
-            "quotaId": "PayAsYouGo_2014-09-01",
+            "quotaId": sub["quotaId"],
             "spendingLimit": "Off",
         },
         "tags": {},

@@ -55,6 +55,9 @@ def _scenario_role(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+DEFAULT_QUOTA_ID = "PayAsYouGo_2014-09-01"  # Microsoft's Pay-As-You-Go offer (MS-AZR-0003P)
+
+
 class World:
     """All emulated state. Callers hold `lock` around every read and write."""
 
@@ -143,6 +146,8 @@ class World:
             "displayName": sub.get("displayName", sid),
             "state": sub.get("state", "Enabled"),
             "resourceGroups": groups,
+            # The subscription's offer (subscriptionPolicies.quotaId); Pay-As-You-Go unless the scenario says.
+            "quotaId": str(sub.get("quotaId") or (existing or {}).get("quotaId") or DEFAULT_QUOTA_ID),
         }
         if sid not in self.tenants[tid]["subscriptions"]:
             self.tenants[tid]["subscriptions"].append(sid)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from shared import model, words
+from shared import model, offers, words
 from shared.snapshots import AttributedBy
 
 
@@ -25,6 +25,7 @@ class Kind(StrEnum):
     UNATTRIBUTED_DELEGATION = "unattributed_delegation"
     ATTRIBUTION_LOST = "attribution_lost"
     IDENTITY_LOST = "identity_lost"
+    NOT_ELIGIBLE_OFFER = "not_eligible_offer"
     LINK_FAILED = "link_failed"
     DELEGATION_REMOVED = "delegation_removed"
     LINK_DRIFT_REPAIRED = "link_drift_repaired"
@@ -48,6 +49,8 @@ COSTS: Mapping[str, str] = {
     Kind.DELEGATION_REMOVED: "The customer removed the delegation: revenue on this scope is no longer "
     "attributed to the partner.",
     Kind.LINK_DRIFT_REPAIRED: "Nothing was lost: the link was put back. Someone removed or re-pointed it by hand.",
+    Kind.NOT_ELIGIBLE_OFFER: "Nothing is lost: Microsoft credits no Azure consumed revenue through PAL on this "
+    "subscription's offer, so PAL Watch does not count it as at stake.",
 }
 
 
@@ -178,6 +181,7 @@ REASONS = {
     "not_visible": "PAL Watch cannot read this delegation: none of its identities is in the offer",
     "identity_lost": "an identity that carried the credit was lost",
     "removed": "the customer removed the delegation",
+    "not_eligible_offer": "the subscription's offer earns no ACR through PAL",
 }
 
 
@@ -316,6 +320,29 @@ def identity_lost(
         scope=where.scope,
         facts=where.facts,
         principal_id=object_id,
+    )
+
+
+def not_eligible_offer(where: Where, offer: offers.Offer, rule: str) -> model.Finding:
+    """The delegation's subscription is on an offer that earns no ACR through PAL (`rule`: Microsoft's words)."""
+    quota = f" (quota ID {short(offer.quota_id, 60)})" if offer.quota_id else ""
+    cloud = f" in {offer.cloud}" if offer.cloud else ""
+    return model.Finding(
+        key=f"{Kind.NOT_ELIGIBLE_OFFER}:{where.delegation_key}",
+        kind=Kind.NOT_ELIGIBLE_OFFER,
+        severity=model.Severity.INFO,
+        subject=where.delegation_key,
+        title=f"{where.scope} of {where.customer} is on an offer that earns no partner credit through PAL",
+        reason=Kind.NOT_ELIGIBLE_OFFER,
+        detail=f'The subscription is {offer.why or offer.label}{quota}{cloud}. Microsoft: "{rule}" '
+        f"(Source: {offer.rule_source}; offers and quota IDs: {offer.source}). PAL Watch reports it apart "
+        "and does not count it as not attributed or as revenue at stake.",
+        fix="Nothing to do for PAL. If the customer moves the subscription to a paid offer (Pay-As-You-Go, "
+        "CSP, Enterprise Agreement), the next verification counts it.",
+        tenant_id=where.tenant_id,
+        tenant_name=short(where.tenant_name),
+        scope=where.scope,
+        facts={**where.facts, "offerType": offer.category, **({"quotaId": offer.quota_id} if offer.quota_id else {})},
     )
 
 

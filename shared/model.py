@@ -78,6 +78,8 @@ class Delegation:
     definition_name: str = ""
     customer_tenant_name: str = ""
     subscription_name: str = ""  # the subscription's displayName, from the subscriptions list
+    quota_id: str = ""  # the subscription's offer (subscriptionPolicies.quotaId); "" not read
+    plan: str = ""  # the definition's Marketplace plan, `publisher/product/name`; "" deployed from a template
     provisioning_state: str = "Succeeded"
     authorizations: tuple[Authorization, ...] = ()
     eligible_authorizations: tuple[Authorization, ...] = ()

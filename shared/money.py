@@ -135,8 +135,30 @@ class AtStake:
     known: bool = False
 
 
-def at_stake(kind: str, cost: ScopeCost | None, pec_rate: float | None, opened_at: datetime, now: datetime) -> AtStake:
-    """What a finding of `kind` puts at stake, said as a sentence (also when the cost is unknown)."""
+RETAIL_ESTIMATE = "retail estimate for CSP"  # a partner sees a CSP customer's costs at retail rates
+ACTUAL_COST = "actual cost"
+
+
+def basis(csp: Iterable[bool]) -> str:
+    """What the numbers are, for scopes whose offer is CSP (True) or not: retail estimate or actual cost."""
+    found = set(csp)
+    if found == {True}:
+        return RETAIL_ESTIMATE
+    if True in found:
+        return f"{RETAIL_ESTIMATE}, {ACTUAL_COST} otherwise"
+    return ACTUAL_COST
+
+
+def at_stake(  # noqa: PLR0917  (the finding's kind, its scope's cost, the rate, its age, and the offer)
+    kind: str,
+    cost: ScopeCost | None,
+    pec_rate: float | None,
+    opened_at: datetime,
+    now: datetime,
+    csp: bool = False,
+) -> AtStake:
+    """What a finding of `kind` puts at stake, said as a sentence (also when the cost is unknown).
+    `csp`: the scope's subscription is a CSP one, whose costs the partner sees at retail rates."""
     if kind not in AT_STAKE_KINDS + AT_RISK_KINDS:
         return AtStake()
     if cost is None:
@@ -147,7 +169,7 @@ def at_stake(kind: str, cost: ScopeCost | None, pec_rate: float | None, opened_a
     revenue = cost.acr
     words = (
         f"≈ {amount(revenue, cost.currency)}/month of Azure consumed revenue on this scope "
-        f"(last full month, {month}, actual cost)"
+        f"(last full month, {month}, {RETAIL_ESTIMATE if csp else ACTUAL_COST})"
     )
     if kind in AT_RISK_KINDS:
         return AtStake(revenue, None, None, cost.currency, words + " rests on fewer identities.", True)

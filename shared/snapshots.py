@@ -44,6 +44,8 @@ class DelegationSnapshot:
     subscription_name: str = ""
     managed_by_tenant_id: str = ""
     definition_name: str = ""
+    quota_id: str = ""  # the subscription's offer as last read (an event's read names none)
+    plan: str = ""  # the definition's Marketplace plan ("" from a template)
     authorizations: tuple[model.Authorization, ...] = ()
     eligible_authorizations: tuple[model.Authorization, ...] = ()
     attributed_by: tuple[AttributedBy, ...] = ()
@@ -67,6 +69,8 @@ class DelegationSnapshot:
             customer_tenant_name=self.customer_tenant_name,
             subscription_name=self.subscription_name,
             definition_name=self.definition_name,
+            quota_id=self.quota_id,
+            plan=self.plan,
             authorizations=self.authorizations,
             eligible_authorizations=self.eligible_authorizations,
         )
@@ -89,3 +93,6 @@ class CoverageRow:
     definition_name: str = ""  # the offer: registrationDefinitionName
     recognised: bool = False  # a linked identity holds any permanent role (PAL association)
     subscription_name: str = ""  # displayName of the scope's subscription ("" unknown)
+    quota_id: str = ""  # the subscription's offer (subscriptionPolicies.quotaId; "" unknown)
+    offer_type: str = ""  # its category (`shared.offers`): csp, enterprise_agreement, ... ("" unknown)
+    plan: str = ""  # the Lighthouse offer's Marketplace plan ("" deployed from a template)

@@ -33,6 +33,7 @@ class Subscription:
     display_name: str = ""
     state: str = ""
     managed_by_tenant_ids: tuple[str, ...] = ()
+    quota_id: str = ""  # subscriptionPolicies.quotaId: the subscription's offer
 
     def delegated_to(self, tenant_id: str) -> bool:
         return tenant_id.lower() in self.managed_by_tenant_ids
@@ -76,16 +77,12 @@ class ArmClient:
 
     def list_subscriptions(self) -> Iterator[Subscription]:
         for item in self._http.list("/subscriptions", {"api-version": SUBSCRIPTIONS_API}):
-            managed_by = item.get("managedByTenants") or []
-            yield Subscription(
-                subscription_id=str(item.get("subscriptionId") or "").lower(),
-                tenant_id=str(item.get("tenantId") or "").lower(),
-                display_name=str(item.get("displayName") or ""),
-                state=str(item.get("state") or ""),
-                managed_by_tenant_ids=tuple(
-                    str(m.get("tenantId") or "").lower() for m in managed_by if isinstance(m, dict)
-                ),
-            )
+            yield parse_subscription(item)
+
+    def get_subscription(self, subscription_id: str) -> Subscription:
+        """One subscription (its offer, name, tenant). Raises NotFoundError when it is not visible."""
+        body = self._http.get(f"/subscriptions/{subscription_id.strip('/')}", {"api-version": SUBSCRIPTIONS_API})
+        return parse_subscription(body)
 
     def list_resource_groups(self, subscription_id: str) -> Iterator[ResourceGroup]:
         path = f"/subscriptions/{subscription_id}/resourcegroups"
@@ -102,6 +99,19 @@ class ArmClient:
             f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{guid}", {"api-version": ROLE_DEFINITIONS_API}
         )
         return parse_role_definition(body, guid)
+
+
+def parse_subscription(item: dict[str, Any]) -> Subscription:
+    managed_by = item.get("managedByTenants") or []
+    policies = item.get("subscriptionPolicies") if isinstance(item.get("subscriptionPolicies"), dict) else {}
+    return Subscription(
+        subscription_id=str(item.get("subscriptionId") or "").lower(),
+        tenant_id=str(item.get("tenantId") or "").lower(),
+        display_name=str(item.get("displayName") or ""),
+        state=str(item.get("state") or ""),
+        managed_by_tenant_ids=tuple(str(m.get("tenantId") or "").lower() for m in managed_by if isinstance(m, dict)),
+        quota_id=str(policies.get("quotaId") or "")[:100],
+    )
 
 
 def parse_role_definition(body: dict[str, Any], guid: str = "") -> RoleDefinition:

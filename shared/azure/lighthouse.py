@@ -151,10 +151,18 @@ def parse_assignment(body: dict[str, Any]) -> model.Delegation:
         definition_id=str(props.get("registrationDefinitionId") or definition.get("id") or ""),
         definition_name=str(dprops.get("registrationDefinitionName") or ""),
         customer_tenant_name=str(dprops.get("manageeTenantName") or ""),
+        plan=_plan(definition.get("plan")),
         provisioning_state=str(props.get("provisioningState") or "Succeeded"),
         authorizations=tuple(_authorizations(dprops.get("authorizations"), just_in_time=False)),
         eligible_authorizations=tuple(_authorizations(dprops.get("eligibleAuthorizations"), just_in_time=True)),
     )
+
+
+def _plan(value: Any) -> str:
+    """`publisher/product/name` of a Marketplace plan ('' when the definition has none)."""
+    plan = _dict(value)
+    parts = [str(plan.get(k) or "").strip()[:100] for k in ("publisher", "product", "name")]
+    return "/".join(parts) if any(parts) else ""
 
 
 def _authorizations(items: Any, *, just_in_time: bool) -> Iterator[model.Authorization]:
@@ -170,9 +178,11 @@ def _authorizations(items: Any, *, just_in_time: bool) -> Iterator[model.Authori
 
 
 def _with_tenant(delegation: model.Delegation, subscription: Subscription) -> model.Delegation:
-    if delegation.customer_tenant_id or not subscription.tenant_id:
-        return delegation
-    return replace(delegation, customer_tenant_id=subscription.tenant_id)
+    return replace(
+        delegation,
+        customer_tenant_id=delegation.customer_tenant_id or subscription.tenant_id,
+        quota_id=delegation.quota_id or subscription.quota_id,
+    )
 
 
 def _worth_listing(subscription: Subscription, managing_tenant_id: str) -> bool:

@@ -53,8 +53,14 @@ RESOLUTIONS = {
 }
 REMOVED_RESOLUTION = "The customer removed the delegation, so there is nothing left to attribute."
 # Facts shown under their own label; "since" repeats the notice's own time and is not shown.
-_FACT_LABELS = {"principals": "Identities", "identity": "Identity", "subscriptionName": "Subscription"}
-_HIDDEN_FACTS = {"cost", "since", "tenantRole", "subscriptionName", "resourceGroupName"}
+_FACT_LABELS = {
+    "principals": "Identities",
+    "identity": "Identity",
+    "subscriptionName": "Subscription",
+    "quotaId": "Subscription offer (quota ID)",
+}
+# offerType: a code for the money wording; the detail says the offer in words
+_HIDDEN_FACTS = {"cost", "since", "tenantRole", "subscriptionName", "resourceGroupName", "offerType"}
 # The cost sentence of an open finding ("Until fixed, Microsoft credits no ..."): not said once resolved.
 _UNTIL_FIXED = re.compile(r"\s*Until fixed,.*\Z", re.S)  # always the last sentence of a detail
 OWN_TENANT = "managing"  # facts["tenantRole"]: the finding is about the partner's own tenant

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from shared import catalogue, model, roles, words
+from shared import catalogue, model, offers, roles, words
 from shared.reconcile import scopes
 from shared.reconcile.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, DelegationSnapshot
@@ -67,6 +67,7 @@ class DelegationAssessment:
     unknown_roles: tuple[str, ...] = ()
     in_effect: bool = True
     recognised: bool = False  # a linked identity holds any permanent role (PAL association counts for all)
+    offer: offers.Offer = field(default_factory=lambda: offers.classify(""))  # the subscription's offer
 
     @property
     def key(self) -> str:
@@ -216,6 +217,8 @@ def assess_delegation(
     )
     states = observation.principals
     where = _where(delegation, previous)
+    # An event's read names no offer: the one the last verification read stands in.
+    offer = offers.classify(delegation.quota_id or (previous.quota_id if previous else ""), observation.cloud)
     tenant = delegation.managed_by_tenant_id
     holders = expand_carriers(delegation.authorizations, states, observation.eligible)
     in_effect = delegation.provisioning_state.lower() not in _NOT_IN_EFFECT
@@ -249,55 +252,50 @@ def assess_delegation(
     entries = tuple(_entry(c, active=True) for c in attributing) + tuple(lost.values())
 
     actions = _link_actions(holders.carriers, acting_set, know, tenant, partner_id)
-    findings: list[model.Finding] = []
     subjects = {delegation.key}
+    findings = _link_failures(holders.carriers, acting_set, know, tenant, partner_id, subjects) if in_effect else []
     reason = ""
     if in_effect:
-        for c in holders.carriers:
-            if _can_act(c, acting_set):
-                subjects.add(catalogue.link_subject(tenant, c.principal_id))
-                status = know.linked.get(c.principal_id)
-                if status is not None and status.error_code:
-                    findings.append(
-                        catalogue.link_failed(
-                            catalogue.Link(tenant, c.principal_id, c.principal.display_name),
-                            code=status.error_code,
-                            message=status.error_message,
-                            partner_id=partner_id,
-                        )
-                    )
         since = previous.since if previous and previous.attributed == attributed and previous.since else now
-        loss = loss_findings(
-            where,
-            attributing_count=len(attributing_ids),
-            elsewhere=credited_elsewhere,
-            # A loss is dated in words only where the delegation has history: then this decision is
-            # what remembers when it was lost, and every later pass says the same "since" from the
-            # first alert on. Without history the text must not depend on `now`.
-            lost=[
-                (e, what_happened(e, states, carrier_keys, know.linked, partner_id))
-                for e in (lost.values() if previous is not None else (e._replace(lost_at=None) for e in lost.values()))
-            ],
-            tenant=tenant,
-            partner_id=partner_id,
+        if not offer.eligible:  # nothing to lose or earn through PAL here: said once, apart
+            findings.append(catalogue.not_eligible_offer(where, offer, offers.rule_text()))
+            reason = catalogue.Kind.NOT_ELIGIBLE_OFFER
+        loss = (
+            []
+            if reason
+            else loss_findings(
+                where,
+                attributing_count=len(attributing_ids),
+                elsewhere=credited_elsewhere,
+                # A loss is dated in words only where the delegation has history: then this decision is
+                # what remembers when it was lost, and every later pass says the same "since" from the
+                # first alert on. Without history the text must not depend on `now`.
+                lost=[
+                    (e, what_happened(e, states, carrier_keys, know.linked, partner_id))
+                    for e in (
+                        lost.values() if previous is not None else (e._replace(lost_at=None) for e in lost.values())
+                    )
+                ],
+                tenant=tenant,
+                partner_id=partner_id,
+            )
         )
         if loss:
-            findings.extend(loss)
+            findings.extend(_with_offer(loss, offer))
             reason = "" if attributed else "identity_lost"
-        elif not attributed:
+        elif not attributed and not reason:
             reason, detail, ids = _unattributed_reason(
                 delegation, holders, acting=acting_set, know=know, eligible=observation.eligible
             )
-            findings.append(
-                catalogue.unattributed(
-                    where,
-                    reason,
-                    detail=detail,
-                    fix=catalogue.fix_for(reason, tenant, partner_id),
-                    principal_ids=ids,
-                    partner_id=partner_id,
-                )
+            unattributed = catalogue.unattributed(
+                where,
+                reason,
+                detail=detail,
+                fix=catalogue.fix_for(reason, tenant, partner_id),
+                principal_ids=ids,
+                partner_id=partner_id,
             )
+            findings.extend(_with_offer([unattributed], offer))
     else:
         since = previous.since if previous and not previous.attributed and previous.since else now
         reason = "not_in_effect"
@@ -311,6 +309,8 @@ def assess_delegation(
         subscription_name=where.subscription_name,
         managed_by_tenant_id=tenant,
         definition_name=delegation.definition_name,
+        quota_id=offer.quota_id,
+        plan=delegation.plan,
         authorizations=delegation.authorizations,
         eligible_authorizations=delegation.eligible_authorizations,
         attributed_by=entries,
@@ -333,7 +333,44 @@ def assess_delegation(
         unknown_roles=tuple(holders.unknown),
         in_effect=in_effect,
         recognised=attributed or (in_effect and _recognised(delegation, states, know, partner_id)),
+        offer=offer,
     )
+
+
+def _link_failures(  # noqa: PLR0917  (what one decision knows of the identities it can link)
+    carriers: Sequence[Carrier],
+    acting: frozenset[str],
+    know: _Knowledge,
+    tenant: str,
+    partner_id: str,
+    subjects: set[str],
+) -> list[model.Finding]:
+    """link_failed for each identity we act as on the delegation whose last link attempt failed;
+    every such identity's link subject goes into `subjects` (decided here completely)."""
+    found = []
+    for c in carriers:
+        if not _can_act(c, acting):
+            continue
+        subjects.add(catalogue.link_subject(tenant, c.principal_id))
+        status = know.linked.get(c.principal_id)
+        if status is not None and status.error_code:
+            found.append(
+                catalogue.link_failed(
+                    catalogue.Link(tenant, c.principal_id, c.principal.display_name),
+                    code=status.error_code,
+                    message=status.error_message,
+                    partner_id=partner_id,
+                )
+            )
+    return found
+
+
+def _with_offer(findings: Sequence[model.Finding], offer: offers.Offer) -> list[model.Finding]:
+    """Findings that put credit at stake, with the subscription's offer in their facts (the money
+    wording depends on it) and, on an Enterprise Agreement subscription, the DPOR hint."""
+    facts = {"offerType": offer.category, **({"quotaId": offer.quota_id} if offer.quota_id else {})}
+    hint = offers.enterprise_agreement_hint(offer.quota_id) if offer.category == offers.ENTERPRISE_AGREEMENT else ""
+    return [replace(f, detail=f"{f.detail} {hint}".strip(), facts={**f.facts, **facts}) for f in findings]
 
 
 def loss_findings(

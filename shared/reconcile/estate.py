@@ -110,6 +110,8 @@ def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[st
     status = "not_attributed"
     if assessment.attributed:
         status = "at_risk" if lost or users_only else "attributed"
+    if not assessment.offer.eligible:
+        status = catalogue.Kind.NOT_ELIGIBLE_OFFER.value  # earns nothing through PAL either way
     return CoverageRow(
         delegation_key=d.key,
         customer_tenant_id=d.customer_tenant_id,
@@ -126,6 +128,9 @@ def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[st
         definition_name=d.definition_name,
         recognised=assessment.recognised,
         subscription_name=assessment.snapshot.subscription_name,
+        quota_id=assessment.offer.quota_id,
+        offer_type=assessment.offer.category,
+        plan=d.plan,
     )
 
 
@@ -141,6 +146,7 @@ def standing(assessment: decide.DelegationAssessment) -> scopes.Standing:
         customer_tenant_id=d.customer_tenant_id,
         customer_tenant_name=d.customer_tenant_name,
         definition_name=d.definition_name,
+        offer_type=assessment.offer.category,
     )
 
 

@@ -59,6 +59,7 @@ class Observation:
     attested: frozenset[str] | Iterable[str] = frozenset()  # users recorded as linked by themselves
     previous: Mapping[str, DelegationSnapshot] = field(default_factory=dict)  # stored snapshots by key
     gone: frozenset[str] | Iterable[str] = frozenset()  # stored delegations Azure confirms have ended
+    cloud: str = ""  # the sovereign cloud the ARM endpoint is in ("" public): some earn no ACR through PAL
 
     def __post_init__(self) -> None:
         acting = self.acting if isinstance(self.acting, Mapping) else dict.fromkeys(self.acting, "")

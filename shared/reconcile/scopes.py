@@ -56,6 +56,7 @@ class Standing:
     customer_tenant_id: str = ""
     customer_tenant_name: str = ""
     definition_name: str = ""
+    offer_type: str = ""  # the subscription's offer category (`shared.offers`); "" unknown
 
 
 def credited_elsewhere(key: str, scope: str, standings: Iterable[Standing]) -> frozenset[str]:
@@ -78,6 +79,7 @@ class ScopeCredit:
     inherited_from: tuple[str, ...]  # keys of subscription delegations that also cover it
     earns_credit: bool
     recognised: bool
+    offer_type: str = ""  # the subscription's offer category, as its delegations last read it
 
     @property
     def level(self) -> str:
@@ -104,6 +106,7 @@ def scope_credit(standings: Iterable[Standing]) -> list[ScopeCredit]:
                 inherited_from=tuple(sorted(s.key for s in above)),
                 earns_credit=any(s.attributed for s in covering),
                 recognised=any(s.recognised or s.attributed for s in covering),
+                offer_type=next((s.offer_type for s in covering if s.offer_type), ""),
             )
         )
     return result

@@ -23,8 +23,22 @@ ATTRIBUTED = "attributed"
 AT_RISK = "at_risk"
 NOT_ATTRIBUTED = "not_attributed"
 NOT_VISIBLE = "not_visible"  # announced by Azure, but none of PAL Watch's identities can read it
-STATUSES = (ATTRIBUTED, AT_RISK, NOT_ATTRIBUTED, NOT_VISIBLE)
-LABELS = {ATTRIBUTED: "attributed", AT_RISK: "at risk", NOT_ATTRIBUTED: "not attributed", NOT_VISIBLE: "cannot be read"}
+NOT_ELIGIBLE = "not_eligible_offer"  # the subscription's offer earns no ACR through PAL
+STATUSES = (ATTRIBUTED, AT_RISK, NOT_ATTRIBUTED, NOT_VISIBLE, NOT_ELIGIBLE)
+LABELS = {
+    ATTRIBUTED: "attributed",
+    AT_RISK: "at risk",
+    NOT_ATTRIBUTED: "not attributed",
+    NOT_VISIBLE: "cannot be read",
+    NOT_ELIGIBLE: "not eligible",
+}
+OFFER_LABELS = {  # the subscription's offer category (`shared.offers`), short
+    "csp": "CSP",
+    "enterprise_agreement": "EA/MCA",
+    "pay_as_you_go": "Pay-As-You-Go",
+    "not_eligible": "not eligible",
+    "unknown": "unknown offer",
+}
 EMPTY_NEVER_RUN = "No verification has run yet: run `palwatch verify`."
 EMPTY_NO_DELEGATIONS = (
     "No delegations: the managing tenant sees no Azure Lighthouse registration assignment. "
@@ -94,6 +108,7 @@ def totals(rows: Sequence[snapshots.CoverageRow]) -> dict[str, int]:
         "atRisk": by_status.count(AT_RISK),
         "notAttributed": by_status.count(NOT_ATTRIBUTED),
         "notVisible": by_status.count(NOT_VISIBLE),
+        "notEligibleOffer": by_status.count(NOT_ELIGIBLE),
         "customers": len(per_customer),
         "customersAttributed": worst.count(ATTRIBUTED),
         "customersAtRisk": worst.count(AT_RISK),
@@ -122,6 +137,7 @@ def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[reconcile.ScopeCredit]
             customer_tenant_id=r.customer_tenant_id,
             customer_tenant_name=r.customer_tenant_name,
             definition_name=r.definition_name,
+            offer_type=r.offer_type,
         )
         for r in rows
     )
@@ -218,7 +234,8 @@ def summary_lines(coverage: store.Coverage) -> list[str]:
     return [
         f"Coverage at {words.minute(coverage.generated_at)} UTC: {words.plural(t['delegations'], 'delegation')}, "
         f"{t['attributed']} attributed, {t['atRisk']} at risk, {t['notAttributed']} not attributed"
-        + (f", {t['notVisible']} PAL Watch cannot read" if t["notVisible"] else ""),
+        + (f", {t['notVisible']} PAL Watch cannot read" if t["notVisible"] else "")
+        + (f", {t['notEligibleOffer']} on offers that earn no ACR through PAL" if t["notEligibleOffer"] else ""),
         f"Customers: {t['customers']} ({t['customersAttributed']} fully attributed, "
         f"{t['customersAtRisk']} at risk, {t['customersNotAttributed']} with delegations not attributed)",
         f"Scopes: {by_scope['scopes']} ({by_scope['scopesEarningCredit']} earn partner credit, "
@@ -235,7 +252,7 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
     rows = [
         [
             customer_cell(r.customer_tenant_name, r.customer_tenant_id),
-            scope_cell(r.scope, r.subscription_name, offer=r.definition_name),
+            scope_cell(r.scope, r.subscription_name, offer=_offer_words(r)),
             text_.Cell(LABELS[status(r)]),
             _detail_cell(r),
             text_.Cell(words.minute(r.since)),
@@ -250,6 +267,19 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
     return "\n".join(lines)
 
 
+def offer_label(offer_type: str) -> str:
+    """The subscription's offer category, short ('' when no pass read it)."""
+    return OFFER_LABELS.get(offer_type, offer_type)
+
+
+def _offer_words(row: snapshots.CoverageRow) -> str:
+    """`Gold offer (CSP)`: the Lighthouse offer's name, then the subscription's offer category."""
+    kind = offer_label(row.offer_type)
+    if row.definition_name and kind:
+        return f"{row.definition_name} ({kind})"
+    return row.definition_name or kind
+
+
 def _scope_line(scope: reconcile.ScopeCredit) -> str:
     offers = ", ".join(
         f"{text_.fit(text_.clean(d.definition_name or text_.short_id(d.key.rsplit('/', 1)[-1])), 40)}"
@@ -257,7 +287,8 @@ def _scope_line(scope: reconcile.ScopeCredit) -> str:
         for d in scope.delegations
     )
     above = f"; also covered by {words.plural(len(scope.inherited_from), 'subscription delegation')}"
-    return f"  {_compact_scope(scope.scope)}: {LEVEL_LABELS[scope.level]}; offers: {offers}" + (
+    kind = f" ({offer_label(scope.offer_type)})" if scope.offer_type else ""
+    return f"  {_compact_scope(scope.scope)}{kind}: {LEVEL_LABELS[scope.level]}; offers: {offers}" + (
         above if scope.inherited_from else ""
     )
 
@@ -289,6 +320,7 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "level": sc.level,
                 "earnsPartnerCredit": sc.earns_credit,
                 "recognised": sc.recognised,
+                "offerType": sc.offer_type or None,
                 "delegations": [
                     {
                         "delegationKey": d.key,
@@ -310,6 +342,10 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "scope": r.scope,
                 "subscriptionName": r.subscription_name or None,
                 "offer": r.definition_name or None,
+                "offerType": r.offer_type or None,
+                "quotaId": r.quota_id or None,
+                "offerSource": ("marketplace" if r.plan else "template") if r.offer_type else None,
+                "marketplacePlan": r.plan or None,
                 "status": status(r),
                 "attributed": r.attributed,
                 "recognised": r.recognised or r.attributed,

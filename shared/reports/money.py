@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared import money, snapshots, words
+from shared import money, offers, snapshots, words
 from shared.reports import text as text_
 
 if TYPE_CHECKING:
@@ -32,6 +32,13 @@ class ScopeMoney:
     attributed: bool
     cost: money.ScopeCost | None
     inside_subscription: bool  # a resource group whose subscription is delegated too
+    offer_type: str = ""  # the subscription's offer category (`shared.offers`)
+
+    @property
+    def eligible_offer(self) -> bool:
+        """Earns ACR through PAL at all: a scope on a trial, benefit or internal offer is neither
+        attributed nor at stake."""
+        return self.offer_type != offers.NOT_ELIGIBLE
 
     @property
     def revenue(self) -> float | None:
@@ -56,13 +63,21 @@ def scope_money(rows: Sequence[snapshots.CoverageRow], costs: Costs) -> list[Sco
                 attributed=any(r.attributed for r in at),
                 cost=costs.get(key),
                 inside_subscription=key != parent and parent in subscriptions,
+                offer_type=next((r.offer_type for r in at if r.offer_type), ""),
             )
         )
     return sorted(out, key=lambda s: (s.attributed, -(s.revenue or -1.0), s.customer_tenant_name.lower(), s.scope))
 
 
 def _totals(entries: Sequence[ScopeMoney]) -> money.Totals:
-    return money.total_at_stake((e.cost, e.attributed) for e in entries if not e.inside_subscription)
+    return money.total_at_stake(
+        (e.cost, e.attributed) for e in entries if not e.inside_subscription and e.eligible_offer
+    )
+
+
+def basis(entries: Sequence[ScopeMoney]) -> str:
+    """`retail estimate for CSP` / `actual cost`, for the scopes the totals count."""
+    return money.basis(e.offer_type == offers.CSP for e in entries if e.eligible_offer and e.cost is not None)
 
 
 def money_json(coverage: store.Coverage | None, costs: Costs) -> dict[str, Any]:
@@ -74,6 +89,7 @@ def money_json(coverage: store.Coverage | None, costs: Costs) -> dict[str, Any]:
     months = sorted({e.cost.month for e in entries if e.cost is not None and e.cost.known})
     return {
         "month": months[-1] if months else None,
+        "basis": basis(entries),
         "totals": _totals(entries).to_json(),
         "customers": [
             {
@@ -103,6 +119,9 @@ def _scope_json(e: ScopeMoney) -> dict[str, Any]:
         "byKind": {k: round(v, 2) for k, v in cost.by_kind().items()} if known and cost else {},
         "note": (money.unreadable_reason(cost) if cost and not known else "" if cost else "not read yet"),
         "insideDelegatedSubscription": e.inside_subscription,
+        "offerType": e.offer_type or None,
+        "basis": money.RETAIL_ESTIMATE if e.offer_type == offers.CSP else money.ACTUAL_COST,
+        "countedInTotals": e.eligible_offer and not e.inside_subscription,
     }
 
 
@@ -114,10 +133,11 @@ def money_lines(coverage: store.Coverage | None, costs: Costs) -> list[str]:
     totals = _totals(entries)
     month = next((e.cost.month for e in entries if e.cost is not None and e.cost.known), "")
     lines = [
-        f"Azure consumed revenue, {money.month_label(month)}: {totals.words('attributed')}/month attributed, "
+        f"Azure consumed revenue, {money.month_label(month)} ({basis(entries)}): "
+        f"{totals.words('attributed')}/month attributed, "
         f"{totals.words('at_stake')}/month at stake (scopes no linked identity earns credit on)."
     ]
-    stake = [e for e in entries if not e.attributed and e.revenue]
+    stake = [e for e in entries if not e.attributed and e.revenue and e.eligible_offer]
     for e in stake[:5]:
         assert e.cost is not None
         who = text_.clean(e.customer_tenant_name or e.customer_tenant_id)
@@ -145,7 +165,7 @@ def money_html(coverage: store.Coverage | None, costs: Costs) -> str:
         )
     return (
         '<section class="money"><h2>Revenue attributed and at stake</h2>'
-        f"<p>Azure consumed revenue, {html.escape(month)} (actual cost): "
+        f"<p>Azure consumed revenue, {html.escape(month)} ({html.escape(document['basis'])}): "
         f"<strong>{html.escape(totals.words('attributed'))}/month attributed</strong>, "
         f"<strong>{html.escape(totals.words('at_stake'))}/month at stake</strong>.</p>"
         "<table><thead><tr><th>Customer</th><th>Attributed /month</th><th>At stake /month</th>"

@@ -36,6 +36,7 @@ _COLOURS = {
     coverage_.AT_RISK: "#8a6100",
     coverage_.NOT_ATTRIBUTED: "#a4262c",
     coverage_.NOT_VISIBLE: "#605e5c",
+    coverage_.NOT_ELIGIBLE: "#605e5c",
 }
 _STYLE = """
 body{font-family:Segoe UI,Helvetica,Arial,sans-serif;color:#1b1b1b;margin:0 auto;max-width:1100px;
@@ -89,13 +90,14 @@ _PARTS = (
     (coverage_.AT_RISK, "At risk", "atRisk"),
     (coverage_.NOT_ATTRIBUTED, "Not attributed", "notAttributed"),
     (coverage_.NOT_VISIBLE, "Cannot be read", "notVisible"),
+    (coverage_.NOT_ELIGIBLE, "Offer not eligible", "notEligibleOffer"),
 )
 
 
 def _chart(totals: dict[str, int]) -> str:
     """A horizontal stacked bar with a labelled legend; counts are in the text, not only in colour."""
     parts = [(status, name, totals.get(key, 0)) for status, name, key in _PARTS]
-    shown = [p for p in parts if p[2] or p[0] != coverage_.NOT_VISIBLE]
+    shown = [p for p in parts if p[2] or p[0] not in (coverage_.NOT_VISIBLE, coverage_.NOT_ELIGIBLE)]
     total = max(1, totals["delegations"])
     bar_width, x = CHART_WIDTH, 0.0
     label = ", ".join(f"{count} {name.lower()}" for _, name, count in shown)
@@ -213,6 +215,8 @@ def _rows_table(rows: Sequence[snapshots.CoverageRow], context: PageContext, *, 
     for row in rows:
         status = coverage_.status(row)
         offer = _e(row.definition_name) or '<span class="muted">-</span>'
+        if row.offer_type:
+            offer += f' <span class="muted">({_e(coverage_.offer_label(row.offer_type))})</span>'
         reason = _reason(row, context, with_fix=with_fix)
         out.append(
             f'<tr><td data-label="Scope" title="{_e(row.scope, 400)}">{scope_html(row)}</td>'
@@ -256,8 +260,8 @@ def _scope_table(customer: coverage_.Customer) -> str:
     unreadable = {r.delegation_key for r in customer.rows if coverage_.status(r) == coverage_.NOT_VISIBLE}
     names = {words.scope_parts(r.scope)[0].lower(): r.subscription_name for r in customer.rows if r.subscription_name}
     out = [
-        '<table class="rows"><thead><tr><th>Scope</th><th>Partner credit</th><th>Delegations (offers)</th>'
-        "</tr></thead><tbody>"
+        '<table class="rows"><thead><tr><th>Scope</th><th>Subscription offer</th><th>Partner credit</th>'
+        "<th>Delegations (offers)</th></tr></thead><tbody>"
     ]
     for scope in coverage_.scopes(customer.rows):
         offers = "".join(
@@ -275,8 +279,12 @@ def _scope_table(customer: coverage_.Customer) -> str:
         badge, label = _LEVEL_CLASS[level], coverage_.LEVEL_LABELS[level]
         if level == reconcile_scopes.NONE and all(d.key in unreadable for d in scope.delegations):
             badge, label = coverage_.NOT_VISIBLE, "unknown: cannot be read"  # not "not recognised": unknown
+        if scope.offer_type == "not_eligible":
+            badge, label = coverage_.NOT_ELIGIBLE, "offer earns no ACR through PAL"
+        kind = _e(coverage_.offer_label(scope.offer_type)) or '<span class="muted">-</span>'
         out.append(
             f'<tr><td data-label="Scope" title="{_e(scope.scope, 400)}">{_scope_words(scope.scope, names)}</td>'
+            f'<td data-label="Subscription offer">{kind}</td>'
             f'<td data-label="Partner credit"><span class="badge {badge}">{label}</span></td>'
             f'<td data-label="Delegations"><ul class="who">{offers}{above}</ul></td></tr>'
         )

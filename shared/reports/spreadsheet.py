@@ -24,6 +24,8 @@ COLUMNS = (
     "scope",
     "subscriptionName",
     "offer",
+    "offerType",
+    "quotaId",
     "status",
     "attributed",
     "attributedBy",

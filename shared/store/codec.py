@@ -123,6 +123,8 @@ def snapshot_properties(s: DelegationSnapshot) -> dict[str, Any]:
         "ManagedByTenantId": s.managed_by_tenant_id,
         "DefinitionName": text(s.definition_name),
         "SubscriptionName": text(s.subscription_name),
+        "QuotaId": text(s.quota_id),
+        "Plan": text(s.plan),
         "Authorizations": json.dumps([_auth(a) for a in s.authorizations]),
         "EligibleAuthorizations": json.dumps([_auth(a) for a in s.eligible_authorizations]),
         "AttributedBy": json.dumps([_by(a) for a in s.attributed_by]),
@@ -144,6 +146,8 @@ def snapshot(entity: Any) -> DelegationSnapshot:
         managed_by_tenant_id=entity.get("ManagedByTenantId", ""),
         definition_name=entity.get("DefinitionName", ""),
         subscription_name=entity.get("SubscriptionName", ""),
+        quota_id=entity.get("QuotaId", ""),
+        plan=entity.get("Plan", ""),
         authorizations=tuple(_auth_back(d) for d in json.loads(entity.get("Authorizations") or "[]")),
         eligible_authorizations=tuple(_auth_back(d) for d in json.loads(entity.get("EligibleAuthorizations") or "[]")),
         attributed_by=tuple(_by_back(r) for r in json.loads(entity.get("AttributedBy") or "[]")),
@@ -174,6 +178,9 @@ def coverage_json(row: CoverageRow) -> str:
             "o": row.definition_name,
             "rec": row.recognised,
             "sn": row.subscription_name,
+            "q": row.quota_id,
+            "ot": row.offer_type,
+            "pl": row.plan,
         }
     )
 
@@ -194,4 +201,7 @@ def coverage_row(data: str) -> CoverageRow:
         definition_name=d.get("o", ""),
         recognised=bool(d.get("rec", d["a"])),
         subscription_name=d.get("sn", ""),
+        quota_id=d.get("q", ""),
+        offer_type=d.get("ot", ""),
+        plan=d.get("pl", ""),
     )

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from shared import catalogue, model, money
+from shared import catalogue, model, money, offers
 from shared.store import errors as store_errors
 from shared.usecases.engine import Engine
 
@@ -40,7 +40,8 @@ def with_money(engine: Engine, recorded: Sequence[model.RecordedFinding], now: d
         if f.kind not in MONEY_KINDS or not f.scope:
             out.append(r)
             continue
-        stake = money.at_stake(f.kind, cached.get(f.scope.lower()), rate, r.opened_at, now)
+        csp = f.facts.get("offerType") == offers.CSP
+        stake = money.at_stake(f.kind, cached.get(f.scope.lower()), rate, r.opened_at, now, csp)
         standing = catalogue.cost(f)
         facts = {**f.facts, "cost": f"{stake.sentence} {standing}".strip()}
         out.append(dataclasses.replace(r, finding=dataclasses.replace(f, facts=facts)))

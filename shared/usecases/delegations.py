@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from shared import catalogue, events, model, reconcile
@@ -112,6 +112,13 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> r
                 readable_scopes.append(target.scope)
     if not current and not stored and not unseen and not readable_scopes:
         return recorder.RunReport()  # nothing there, nothing remembered: nothing to decide or link
+    # An assignment read names no offer: what a snapshot under the same subscription remembers stands
+    # in (the reconcile entry reads the others, one request per subscription).
+    offers_known = _remembered_offers(stored_all)
+    current = {
+        k: d if d.quota_id else replace(d, quota_id=offers_known.get(d.subscription_id.lower(), ""))
+        for k, d in current.items()
+    }
     batch = pipeline.Delegations(tuple(current.values()), stored, frozenset(certain - current.keys()))
     result = pipeline.reconcile(engine, batch, now=now)
     record = recorder.Recorder(engine.store, now)
@@ -129,6 +136,21 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> r
     for scope in readable_scopes:
         record.subject(scope.rstrip("/").lower(), [])
     return record.report
+
+
+def _remembered_offers(remembered: list[DelegationSnapshot]) -> dict[str, str]:
+    """Subscription id -> the offer (quota ID) a stored snapshot under it remembers."""
+    known: dict[str, str] = {}
+    for snapshot in remembered:
+        subscription = _subscription_of(snapshot.scope)
+        if snapshot.quota_id and subscription:
+            known.setdefault(subscription, snapshot.quota_id)
+    return known
+
+
+def _subscription_of(scope: str) -> str:
+    parts = scope.strip("/").lower().split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else ""
 
 
 def _remembered(engine: Engine, targets: list[Target]) -> list[DelegationSnapshot]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared import model, money, words
+from shared import model, money, offers, words
 from shared.notify import digest as digest_
 from shared.reports import coverage as coverage_
 from shared.reports import findings as findings_
@@ -112,11 +112,15 @@ def money_sentence(coverage: store_module.Coverage | None, costs: Mapping[str, m
     totals = document["totals"]
     at_stake = " + ".join(money.amount(v, c) for c, v in totals["atStake"].items()) or "$0"
     attributed = " + ".join(money.amount(v, c) for c, v in totals["attributed"].items()) or "$0"
-    stake_scopes = sum(1 for s in document["scopes"] if not s["attributed"] and s["monthlyRevenue"])
+    stake_scopes = sum(
+        1
+        for s in document["scopes"]
+        if not s["attributed"] and s["monthlyRevenue"] and s["offerType"] != offers.NOT_ELIGIBLE
+    )
     unknown = f"; {totals['scopesWithoutCost']} scope(s) without a cost" if totals["scopesWithoutCost"] else ""
     return (
         f"≈ {at_stake}/month of Azure consumed revenue at stake on {stake_scopes} scope(s) "
-        f"({money.month_label(document['month'] or '')}, actual cost); {attributed}/month attributed{unknown}."
+        f"({money.month_label(document['month'] or '')}, {document['basis']}); {attributed}/month attributed{unknown}."
     )
 
 

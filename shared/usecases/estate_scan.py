@@ -340,9 +340,10 @@ def _under(scope: str, parent: str) -> bool:
 
 
 def _with_tenant(delegation: model.Delegation, subscription: arm.Subscription) -> model.Delegation:
-    """The customer tenant and the subscription's name from the subscriptions list (no extra read)."""
+    """The customer tenant, the subscription's name and offer from the subscriptions list (no extra read)."""
     return replace(
         delegation,
         customer_tenant_id=delegation.customer_tenant_id or subscription.tenant_id,
         subscription_name=delegation.subscription_name or subscription.display_name,
+        quota_id=delegation.quota_id or subscription.quota_id,
     )

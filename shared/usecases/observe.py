@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from shared import model, reconcile, roles
+from shared import model, offers, reconcile, roles
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.usecases.engine import Engine
@@ -127,6 +127,33 @@ def read_directory(
     return Directory(principals, eligibility, role_names)
 
 
+def read_offers(engine: Engine, delegations: Iterable[model.Delegation]) -> dict[str, str]:
+    """Subscription id -> quota ID for the delegations whose offer is not known (an assignment read
+    names none): one read per subscription, never per delegation. One that cannot be read is left
+    out: its offer stays unknown, which counts as eligible."""
+    missing = sorted({d.subscription_id.lower() for d in delegations if not d.quota_id and d.subscription_id})
+    if not missing:
+        return {}
+
+    def read(subscription_id: str) -> str:
+        try:
+            return engine.arm().get_subscription(subscription_id).quota_id
+        except errors.AzureError as e:
+            log.info("offer of subscription %s unreadable (treated as eligible): %s", subscription_id, e)
+            return ""
+
+    workers = max(1, min(len(missing), engine.settings.max_concurrency))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="offers") as pool:
+        return {sid: quota for sid, quota in zip(missing, pool.map(read, missing), strict=True) if quota}
+
+
+def with_offers(delegations: Iterable[model.Delegation], quota_ids: Mapping[str, str]) -> tuple[model.Delegation, ...]:
+    """The delegations with the offers just read in place of the unknown ones."""
+    return tuple(
+        d if d.quota_id else replace(d, quota_id=quota_ids.get(d.subscription_id.lower(), "")) for d in delegations
+    )
+
+
 def _fetch(engine: Engine, principals: dict[str, model.Principal], object_ids: set[str]) -> None:
     if object_ids:
         principals.update(engine.graph().get_principals(sorted(object_ids)))
@@ -184,6 +211,7 @@ def observe(
         attested=attested_users(engine),
         previous=previous,
         gone=gone,
+        cloud=offers.sovereign_cloud(settings.arm_endpoint),
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared import model
@@ -83,10 +83,13 @@ def reconcile(
     # Only the links of the identities the delegations name: those named directly are read while
     # Graph resolves the principals (the same round trip), those in groups or discovered after.
     direct = observe.named(delegations.current, identities.acting)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="links") as pool:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="links") as pool:
         early = pool.submit(links.read, {o: i for o, i in direct.items() if o not in known.links})
+        # An assignment read names no offer: the unknown ones are read in this round trip too.
+        offers_read = pool.submit(observe.read_offers, engine, delegations.current)
         directory = observe.read_directory(engine, delegations.current, known=known.principals)
         read_early = early.result()
+        delegations = replace(delegations, current=observe.with_offers(delegations.current, offers_read.result()))
     identities = federation.discover(engine, delegations.current, directory, identities, now)
     wanted = observe.named(delegations.current, identities.acting, directory.principals)
     statuses = links.read(wanted, known={**known.links, **read_early})

@@ -79,6 +79,7 @@ class World:
             max_concurrency=4,
             previous_partner_id="",
             observe_only=False,
+            arm_endpoint="https://management.azure.com",
         )
         return SimpleNamespace(
             settings=settings,
@@ -86,6 +87,10 @@ class World:
             whoami=lambda acting, tenant=None: SimpleNamespace(object_id=MI_ID),
             graph=lambda: SimpleNamespace(get_principals=get_principals, list_transitive_member_ids=lambda _g: ()),
             pal_for=lambda acting, tenant=None: Pal(),
+            # The subscription's offer, read once per subscription (an assignment read names none).
+            arm=lambda: SimpleNamespace(
+                get_subscription=lambda _sid: SimpleNamespace(quota_id="PayAsYouGo_2014-09-01")
+            ),
         )
 
 

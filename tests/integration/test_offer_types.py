@@ -1,0 +1,175 @@
+"""Offer types through the entry points Azure calls: a subscription on a benefit offer (its
+`subscriptionPolicies.quotaId`) is reported as `not_eligible_offer`, never as not attributed, and
+reading the offer costs one request per subscription on the event path and none in the
+verification (the subscriptions list already carries it).
+"""
+
+from __future__ import annotations
+
+import copy
+import email
+import email.policy
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from shared import reports
+from shared.usecases import costs
+from tests.integration.test_cost_snapshot import FakeClock, fake_pacer
+from tests.integration.test_identity_events import (
+    ALICE,
+    CONTRIBUTOR,
+    RELECLOUD,
+    act,
+    attest,
+    delegation,
+    deliver,
+    onboard,
+    subscribe,
+)
+from tests.integration.verify_helpers import verify_now
+from tests.support.remembered import open_findings
+
+SUBSCRIPTION_ID = RELECLOUD["subscriptions"][0]["subscriptionId"]
+SUBSCRIPTION = f"/subscriptions/{SUBSCRIPTION_ID}"
+
+
+def _on_offer(emulator, quota_id: str) -> None:
+    """The customer's subscription moves to another offer (the emulator's scenario field `quotaId`)."""
+    subscriptions = copy.deepcopy(RELECLOUD["subscriptions"])
+    subscriptions[0]["quotaId"] = quota_id
+    emulator.control("PUT", f"/tenants/{RELECLOUD['tenantId']}", {**RELECLOUD, "subscriptions": subscriptions})
+
+
+def _offer(name: str) -> dict:
+    body = delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR))  # a user nobody attested
+    body["registrationDefinitionName"] = name
+    body["registrationAssignmentId"] = str(uuid.uuid4())
+    return body
+
+
+def _subscription_reads(emulator) -> list[dict]:
+    return [
+        r for r in emulator.journal() if r["method"] == "GET" and r["path"].rstrip("/").lower() == SUBSCRIPTION.lower()
+    ]
+
+
+def _about(engine, key: str) -> list[tuple[str, str]]:
+    return sorted((f.kind, f.severity.value) for f in open_findings(engine).values() if f.subject == key)
+
+
+def test_a_benefit_subscription_is_not_eligible_and_its_offer_is_read_once(emulator, palwatch):
+    _on_offer(emulator, "MSDN_2014-09-01")
+    emulator.control("DELETE", "/journal")
+
+    first = onboard(emulator, _offer("Contoso Managed Azure"))
+
+    assert _about(palwatch, first) == [("not_eligible_offer", "info")]
+    (finding,) = [f for f in open_findings(palwatch).values() if f.subject == first]
+    assert "MSDN_2014-09-01" in finding.detail
+    assert "Visual Studio" in finding.detail
+    assert len(_subscription_reads(emulator)) == 1  # the event's read names no offer: one GET
+    stored = palwatch.store.get_delegation(first)
+    assert stored is not None
+    assert stored.quota_id == "MSDN_2014-09-01"
+
+    # The same delegation announced again: the stored snapshot knows the offer, nothing more is read.
+    emulator.control("DELETE", "/journal")
+    again = _offer("Contoso Managed Azure")
+    again["registrationAssignmentId"] = first.rsplit("/", 1)[-1]
+    onboard(emulator, again)
+    assert not _subscription_reads(emulator)
+
+    second = onboard(emulator, _offer("Contoso Premier Support"))
+    emulator.control("DELETE", "/journal")
+    verify_now()
+
+    assert not _subscription_reads(emulator), "the verification takes the offer from the subscriptions list"
+    for key in (first, second):
+        assert _about(palwatch, key) == [("not_eligible_offer", "info")]
+    assert not [
+        f
+        for f in open_findings(palwatch).values()
+        if f.kind == "unattributed_delegation" and f.subject in (first, second)
+    ]
+    document = reports.coverage_json(palwatch.store.get_coverage())
+    (scope,) = [s for s in document["scopes"] if s["scope"].lower() == SUBSCRIPTION.lower()]
+    assert scope["offerType"] == "not_eligible"
+    rows = [d for d in document["delegations"] if d["delegationKey"] in (first, second)]
+    assert {(d["status"], d["quotaId"], d["offerSource"]) for d in rows} == {
+        ("not_eligible_offer", "MSDN_2014-09-01", "template")
+    }
+    assert document["totals"]["notEligibleOffer"] >= 2
+    table = reports.coverage_table(palwatch.store.get_coverage())
+    assert f"{document['totals']['notEligibleOffer']} on offers that earn no ACR through PAL" in table
+
+    # Back on a paid offer: the verification reads the new quota ID and the finding turns into "not attributed".
+    _on_offer(emulator, "PayAsYouGo_2014-09-01")
+    verify_now()
+    assert _about(palwatch, first) == [("unattributed_delegation", "warning")]
+
+
+def test_a_watcher_pass_over_several_new_delegations_reads_their_subscription_once(emulator, palwatch):
+    from shared.usecases import delegations as delegations_
+    from tests.support import world
+
+    _on_offer(emulator, "FreeTrial_2014-09-01")
+    bodies = [_offer(f"Offer {i}") for i in range(3)]
+    for body in bodies:
+        world.onboard(emulator, body)  # no events delivered: only the scope is known
+    emulator.control("DELETE", "/journal")
+
+    report = delegations_.reconcile_targets(
+        palwatch, [delegations_.Target(SUBSCRIPTION, announced=True)], datetime.now(UTC)
+    )
+
+    assert len(report.delegations) >= 3
+    assert len(_subscription_reads(emulator)) == 1
+    kinds = {f.kind for f in open_findings(palwatch).values() if f.scope.lower() == SUBSCRIPTION.lower()}
+    assert kinds == {"not_eligible_offer"}
+
+
+@pytest.fixture
+def alerting(emulator, palwatch, monkeypatch, tmp_path):
+    """Mail to a directory, the cost snapshot on."""
+    from shared.usecases import engine as engine_module
+
+    monkeypatch.setenv("PAL_ALERT_OUTBOX_DIR", str(tmp_path))
+    monkeypatch.setenv("PAL_COST", "true")
+    engine_module.reset_engine()
+    return engine_module.get_engine(), tmp_path
+
+
+def _mails(outbox) -> list[str]:
+    out = []
+    for path in sorted(outbox.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        out.append(" ".join(message.get_body(preferencelist=("plain",)).get_content().split()))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("quota_id", "basis"),
+    [("CSP_2015-05-01", "retail estimate for CSP"), ("PayAsYouGo_2014-09-01", "actual cost")],
+)
+def test_the_money_in_an_alert_says_what_kind_of_number_it_is(emulator, alerting, quota_id, basis):
+    engine, outbox = alerting
+    _on_offer(emulator, quota_id)
+    emulator.control("POST", "/costs/qpu", {"quotas": False})
+    attest(engine, ALICE)
+    onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
+    subscribe(engine)
+    costs.run_cost_snapshot(engine, datetime.now(UTC), pacer=fake_pacer(FakeClock()))
+
+    deliver(act(emulator, ALICE, "softDelete"))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+    lost = [m for m in _mails(outbox) if "Alice Operator" in m and "Relecloud" in m]
+    assert lost
+    assert "of Azure consumed revenue on this scope (last full month," in lost[0]
+    assert f", {basis})" in lost[0]
+    other = "actual cost" if basis != "actual cost" else "retail estimate"
+    assert other not in lost[0]
