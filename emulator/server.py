@@ -210,6 +210,9 @@ class App:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes (two TLS records); with Nagle on, the second waits for the
+    # client's delayed ACK of the first, tens of milliseconds per answer on loopback.
+    disable_nagle_algorithm = True
     server_version = "PalWatchEmulator/1.0"
     app: App
     surfaces: set[str]
