@@ -11,7 +11,9 @@ Throttling is Microsoft's documented QPU budget per tenant (MicrosoftDocs/azure-
 articles/cost-management-billing/costs/manage-automation.md, "Query API query processing units"):
 one QPU per month of data queried, 12 QPU per 10 seconds, 60 per minute, 600 per hour; a refused
 query gets 429 and `x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after`. `POST
-/_emulator/costs/qpu` changes or turns off the quotas (tests of a large estate on a fake clock).
+/_emulator/costs/qpu` changes or turns off the quotas, and can put them on a virtual clock that the
+caller sets and advances (`{"clock": seconds}`, `{"advance": seconds}`), so a test whose client
+paces itself on a fake clock is judged by the same windows in the same virtual time.
 """
 
 from __future__ import annotations
@@ -50,10 +52,23 @@ class QpuQuotas:
         self._lock = threading.Lock()
         self.quotas: tuple[tuple[float, int], ...] | None = DOCUMENTED_QUOTAS
         self._spent: dict[str, deque[float]] = {}
+        self.virtual: float | None = None  # seconds on a caller's clock; None: the real monotonic clock
+
+    def set_clock(self, seconds: float | None) -> None:
+        with self._lock:
+            self._spent.clear()
+            self.virtual = None if seconds is None else float(seconds)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            if self.virtual is None:
+                raise ValueError("the QPU quotas are on the real clock: set a virtual one first")
+            self.virtual += max(0.0, float(seconds))
 
     def configure(self, raw: Any) -> None:
         with self._lock:
             self._spent.clear()
+            self.virtual = None
             if raw is True or raw is None:
                 self.quotas = DOCUMENTED_QUOTAS
             elif raw is False:
@@ -62,8 +77,9 @@ class QpuQuotas:
                 self.quotas = tuple((float(w), int(c)) for w, c in raw)
 
     def take(self, tenant: str, now: float | None = None) -> tuple[bool, float, dict[float, int]]:
-        now = time.monotonic() if now is None else now
         with self._lock:
+            if now is None:
+                now = time.monotonic() if self.virtual is None else self.virtual
             if self.quotas is None:
                 return True, 0.0, {}
             spent = self._spent.setdefault(tenant, deque())
@@ -142,9 +158,20 @@ def routes(app: App) -> list[Route]:
 
     def qpu(req: Request) -> Response:
         body = req.json() or {}
-        quotas.configure(body.get("quotas", True))
-        loaded["scenario"] = world.scenario
-        return Response(200, {"quotas": [list(q) for q in quotas.quotas] if quotas.quotas else None})
+        sync_quotas()
+        if "quotas" in body or not ({"clock", "advance"} & set(body)):
+            quotas.configure(body.get("quotas", True))
+        if "clock" in body:
+            quotas.set_clock(body["clock"])
+        if "advance" in body:
+            try:
+                quotas.advance(body["advance"])
+            except ValueError as e:
+                return Response(409, {"error": str(e)})
+        return Response(
+            200,
+            {"quotas": [list(q) for q in quotas.quotas] if quotas.quotas else None, "clock": quotas.virtual},
+        )
 
     scope = r"/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?"
     return [
