@@ -11,7 +11,8 @@ per tenant, 12 QPU per 10 s, 60 per minute, 600 per hour; one QPU per month of d
 here is one QPU. `QpuPacer` keeps this client under those windows with headroom left for other
 tools in the tenant; a 429 is retried after `x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after`
 (or Retry-After) a few times, never at once. urllib3 retries only network errors and 5xx here:
-its immediate 429 retries would spend the same budget. Errors are classified once:
+its own 429 retries (it sleeps out a Retry-After by itself) would wait outside the pacer and spend
+the same budget unseen. Errors are classified once:
 `AccountCostDisabled` (EA view charges off, whatever the status), 403, other refusals.
 """
 
@@ -259,8 +260,14 @@ def _checked(scope: str) -> str:
     return "/" + "/".join(parts)
 
 
+class _ServerErrorRetry(Retry):
+    """urllib3's Retry without its 429 (and 413) retries on a Retry-After: throttling is the pacer's."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({503})
+
+
 def _session() -> requests.Session:
-    retry = Retry(
+    retry = _ServerErrorRetry(
         total=3,
         connect=3,
         read=3,
