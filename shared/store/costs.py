@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from shared import money
-from shared.store import codec, errors, keys, tables
+from shared.store import codec, keys, tables
 
 TABLE = "Costs"
 _PK = "scope"
@@ -26,24 +26,15 @@ class CostCache:
     def __init__(self, tables_: tables.Tables) -> None:
         self._t = tables_
 
-    def put(self, cost: money.ScopeCost) -> None:
+    def put_many(self, costs: Iterable[money.ScopeCost]) -> None:
+        """Store many costs, up to 100 to a table transaction (one partition holds them all)."""
         from azure.data.tables import UpdateMode
 
-        row = {
-            "PartitionKey": _PK,
-            "RowKey": keys.encode_key(cost.scope.lower()),
-            "Scope": cost.scope,
-            "Month": cost.month,
-            "ReadAt": codec.iso(cost.read_at),
-            "Status": cost.status.value,
-            "Currency": cost.currency,
-            "Lines": codec.text(
-                json.dumps([[ln.cost, ln.pricing_model, ln.publisher_type, ln.currency] for ln in cost.lines])
-            ),
-            "Detail": codec.text(cost.detail)[:1000],
-        }
-        with errors.wrapped("write cost"):
-            self._t.table(TABLE).upsert_entity(row, mode=UpdateMode.REPLACE)
+        rows = list({r["RowKey"]: r for r in map(_row, costs)}.values())  # one operation per row
+        client = self._t.table(TABLE)
+        for start in range(0, len(rows), tables.BATCH):
+            operations = [("upsert", r, {"mode": UpdateMode.REPLACE}) for r in rows[start : start + tables.BATCH]]
+            tables.submit(client, operations, "write costs")
 
     def get(self, scope: str) -> money.ScopeCost | None:
         entity = tables.get(self._t.table(TABLE), _PK, keys.encode_key(scope.lower()))
@@ -61,6 +52,22 @@ class CostCache:
         if len(wanted) <= 5:
             return {s: c for s in wanted if (c := self.get(s)) is not None}
         return {s: c for s, c in self.all().items() if s in wanted}
+
+
+def _row(cost: money.ScopeCost) -> dict[str, Any]:
+    return {
+        "PartitionKey": _PK,
+        "RowKey": keys.encode_key(cost.scope.lower()),
+        "Scope": cost.scope,
+        "Month": cost.month,
+        "ReadAt": codec.iso(cost.read_at),
+        "Status": cost.status.value,
+        "Currency": cost.currency,
+        "Lines": codec.text(
+            json.dumps([[ln.cost, ln.pricing_model, ln.publisher_type, ln.currency] for ln in cost.lines])
+        ),
+        "Detail": codec.text(cost.detail)[:1000],
+    }
 
 
 def _cost(entity: Any) -> money.ScopeCost | None:

@@ -10,7 +10,8 @@ tenant (12 QPU / 10 s, 60 / minute, 600 / hour, one QPU per month queried): the 
 keeps under those windows, one run sends at most `MAX_QUERIES_PER_RUN` queries and stops before
 the Functions timeout, and the rest is read on the next run (run the timer hourly to cover a large
 estate within the day). A scope whose identity may not read costs is tried as the other identities
-that hold an authorization there, then cached as unreadable, said plainly.
+that hold an authorization there, then cached as unreadable, said plainly. What a run reads is
+cached in table transactions of up to 100 scopes as it goes, and the rest when it stops.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ MAX_QUERIES_PER_RUN = 360  # well under 600 QPU/hour, and 50 a minute fits the 1
 RUN_SECONDS = 8 * 60  # stop sending before functionTimeout (host.json: 10 minutes)
 RETRY_REFUSED_AFTER = timedelta(days=1)
 SETTLING_DAYS = 3  # usage arrives late: a month read this early in the next one is read once more
+WRITE_EVERY = 100  # costs read are cached in table transactions of this many (the service's limit)
 
 
 @dataclass
@@ -122,29 +124,36 @@ def _run(engine: Engine, now: datetime, pacer: costs_adapter.QpuPacer) -> CostSn
     readers = _Readers(engine, pacer, snapshots)
     month = money.last_full_month(now)
     started = pacer.clock()
-    for index, scope in enumerate(scopes):
-        if outcome.queried >= MAX_QUERIES_PER_RUN or pacer.clock() - started > RUN_SECONDS:
-            outcome.left_for_next_run = len(scopes) - index
-            break
-        if not pacer.hour_budget_left():
-            outcome.left_for_next_run = len(scopes) - index
-            outcome.problems.append("the tenant's hourly Cost Management budget is nearly spent (by any caller)")
-            break
-        try:
-            cost = readers.read(scope, month, now, outcome)
-        except costs_adapter.CostThrottledError:
-            outcome.throttled += 1
-            outcome.left_for_next_run = len(scopes) - index
-            outcome.problems.append("Cost Management kept throttling; the rest waits for the next run")
-            break
-        except errors.TransientError as e:
-            outcome.problems.append(f"{scope}: {e}")
-            continue
-        cache.put(cost)
-        if cost.known:
-            outcome.read += 1
-        else:
-            outcome.unreadable[cost.status.value] = outcome.unreadable.get(cost.status.value, 0) + 1
+    read: list[money.ScopeCost] = []  # cached in table transactions, also when the run stops early
+    try:
+        for index, scope in enumerate(scopes):
+            if outcome.queried >= MAX_QUERIES_PER_RUN or pacer.clock() - started > RUN_SECONDS:
+                outcome.left_for_next_run = len(scopes) - index
+                break
+            if not pacer.hour_budget_left():
+                outcome.left_for_next_run = len(scopes) - index
+                outcome.problems.append("the tenant's hourly Cost Management budget is nearly spent (by any caller)")
+                break
+            try:
+                cost = readers.read(scope, month, now, outcome)
+            except costs_adapter.CostThrottledError:
+                outcome.throttled += 1
+                outcome.left_for_next_run = len(scopes) - index
+                outcome.problems.append("Cost Management kept throttling; the rest waits for the next run")
+                break
+            except errors.TransientError as e:
+                outcome.problems.append(f"{scope}: {e}")
+                continue
+            read.append(cost)
+            if len(read) >= WRITE_EVERY:
+                cache.put_many(read)
+                read.clear()
+            if cost.known:
+                outcome.read += 1
+            else:
+                outcome.unreadable[cost.status.value] = outcome.unreadable.get(cost.status.value, 0) + 1
+    finally:
+        cache.put_many(read)
     if outcome.left_for_next_run or outcome.problems:
         outcome.status = "partial"
     log.info("cost snapshot %s", outcome)
