@@ -274,6 +274,13 @@ def demo() -> dict[str, Any]:
             "tailwind-data", sub("tailwind-retail", "rg-data"), home, offer, [watch, auth(deploy, VM_CONTRIBUTOR)]
         ),
         delegation(
+            "tailwind-shared",
+            sub("tailwind-retail", "rg-shared"),
+            home,
+            "Contoso Premier Support",
+            [watch, auth(alice, CONTRIBUTOR)],
+        ),
+        delegation(
             "woodgrove-core",
             sub("woodgrove-core"),
             home,
@@ -403,7 +410,8 @@ def demo_costs(sub: Callable[[str], str]) -> dict[str, Any]:
                     charge(3100.0, "rg-web"),
                     charge(5400.0, "rg-data"),
                     charge(1200.0, "rg-data", "Reservation"),
-                    charge(700.0, "rg-shared"),
+                    charge(6200.0, "rg-shared"),
+                    charge(450.0, "rg-shared", "Spot"),
                 ],
             },
             {

@@ -212,7 +212,8 @@ def person_delegation(demo: Demo) -> None:
     store = engine.get_engine().store
     finding = next(r.finding for r in store.open_findings() if r.finding.subject.endswith(DEMO_ASSIGNMENT))
     say(f"""
-        Northwind's new "Contoso Premier Support" delegation gives Alice Operator (a user) Contributor.
+        Northwind's new "Contoso Premier Support" delegation gives Alice Operator (a user) Contributor,
+        as Tailwind's shared-services resource group (rg-shared) already does through the same offer.
         The app cannot link a person, so it says what she must do ({finding.reason}):
         """)
     print(textwrap.indent(finding.fix, "      "))
@@ -247,11 +248,16 @@ def operator_leaves(demo: Demo) -> None:
                 textwrap.fill(finding.facts.get("cost", ""), 100, initial_indent=" " * 17, subsequent_indent=" " * 17)
             )
             print(textwrap.indent(finding.fix, "                 "))
+    if any(f.kind == "attribution_lost" for f in losses):
+        say("""
+            On Tailwind's rg-shared Alice was the only linked identity with an eligible role: partner
+            credit stops there now, so it is a critical, and the alert says what is at stake.
+            """)
     if any(f.kind == "identity_lost" and f.subject.endswith(DEMO_ASSIGNMENT) for f in losses):
         say("""
             Northwind's subscription still earns credit through its other offer, Contoso Managed Azure
             (contoso-automation, linked by PAL Watch): Microsoft counts credit per scope, so losing Alice
-            is a warning (coverage thinner), not a critical.
+            there is a warning (coverage thinner), not a critical.
             """)
 
 
