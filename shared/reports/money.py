@@ -142,9 +142,19 @@ def money_lines(coverage: store.Coverage | None, costs: Costs) -> list[str]:
         assert e.cost is not None
         who = text_.clean(e.customer_tenant_name or e.customer_tenant_id)
         lines.append(f"  at stake: {money.amount(e.cost.acr, e.cost.currency)}/month  {who}  {e.scope}")
-    if totals.unknown_scopes:
-        lines.append(f"  {words.plural(totals.unknown_scopes, 'scope')} without a cost (not read yet, or unreadable).")
+    for e in unreadable(entries):
+        assert e.cost is not None
+        who = text_.clean(e.customer_tenant_name or e.customer_tenant_id)
+        lines.append(f"  cost cannot be read: {who}  {e.scope}: {money.unreadable_reason(e.cost)}")
+    not_read = sum(1 for e in entries if e.cost is None and not e.inside_subscription)
+    if not_read:
+        lines.append(f"  {words.plural(not_read, 'scope')} not read yet (the daily cost snapshot has not covered it).")
     return lines
+
+
+def unreadable(entries: Sequence[ScopeMoney]) -> list[ScopeMoney]:
+    """The scopes whose cost was refused or cannot be totalled, to be said with the reason."""
+    return [e for e in entries if e.cost is not None and not e.cost.known]
 
 
 def money_html(coverage: store.Coverage | None, costs: Costs) -> str:
@@ -163,13 +173,20 @@ def money_html(coverage: store.Coverage | None, costs: Costs) -> str:
             f"<td>{html.escape(attributed)}</td><td>{html.escape(at_stake)}</td>"
             f"<td>{c['scopesWithoutCost'] or ''}</td></tr>"
         )
+    refused = "".join(
+        f"<li>{html.escape(str(e.customer_tenant_name or e.customer_tenant_id)[:200])} "
+        f"<code>{html.escape(e.scope[:300])}</code>: {html.escape(money.unreadable_reason(e.cost))}</li>"
+        for e in unreadable(scope_money(coverage.rows, costs))
+        if e.cost is not None
+    )
+    cannot = f"<h3>Costs PAL Watch cannot read</h3><ul>{refused}</ul>" if refused else ""
     return (
         '<section class="money"><h2>Revenue attributed and at stake</h2>'
         f"<p>Azure consumed revenue, {html.escape(month)} ({html.escape(document['basis'])}): "
         f"<strong>{html.escape(totals.words('attributed'))}/month attributed</strong>, "
         f"<strong>{html.escape(totals.words('at_stake'))}/month at stake</strong>.</p>"
         "<table><thead><tr><th>Customer</th><th>Attributed /month</th><th>At stake /month</th>"
-        "<th>Scopes without cost</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>"
+        "<th>Scopes without cost</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>" + cannot + "</section>"
     )
 
 
@@ -177,11 +194,18 @@ def scope_cells(costs: Costs, scope: str) -> dict[str, str]:
     """The money columns of one CSV row (its delegation's scope)."""
     cost = costs.get(scope.lower())
     if cost is None:
-        return {"monthlyRevenue": "", "currency": "", "costMonth": "", "costStatus": "not_read"}
+        return {
+            "monthlyRevenue": "",
+            "currency": "",
+            "costMonth": "",
+            "costStatus": "not_read",
+            "costNote": "not read yet",
+        }
     known = cost.known
     return {
         "monthlyRevenue": f"{cost.acr:.2f}" if known else "",
         "currency": cost.currency if known else "",
         "costMonth": cost.month,
         "costStatus": cost.status.value,
+        "costNote": "" if known else money.unreadable_reason(cost),
     }

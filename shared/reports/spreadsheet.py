@@ -36,7 +36,7 @@ COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-MONEY_COLUMNS = ("monthlyRevenue", "currency", "costMonth", "costStatus")
+MONEY_COLUMNS = ("monthlyRevenue", "currency", "costMonth", "costStatus", "costNote")
 
 
 def coverage_csv(coverage: store.Coverage | None, costs: Mapping[str, money.ScopeCost] | None = None) -> str:

@@ -4,6 +4,7 @@ the emulator's journal on a large estate), 429s survived."""
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -263,3 +264,48 @@ def test_report_and_coverage_page_show_revenue_attributed_and_at_stake(emulator,
     csv_page = verify.coverage_page(palwatch, "csv", "")
     assert "monthlyRevenue" in csv_page.body.splitlines()[0]
     assert not [r for r in emulator.journal() if r["seq"] > mark and r["path"].lower().endswith(QUERY)]
+
+
+def test_through_the_timer_what_cannot_be_read_reaches_the_cli_page_and_csv_in_plain_words(
+    emulator, palwatch, monkeypatch, capsys
+):
+    import csv
+    import io
+
+    from azure.functions.timer import TimerRequest
+
+    import function_app
+    from shared import cli
+    from shared.usecases import engine as engine_module
+    from shared.usecases import verify
+
+    verify_now()
+    monkeypatch.setenv("PAL_COST", "true")
+    engine_module.reset_engine()
+    pacer = fake_pacer(FakeClock())
+    monkeypatch.setattr(costs_adapter, "QpuPacer", lambda: pacer)  # the timer's pacing, on a fake clock
+    # After the verification, Relecloud's app delegation loses every identity we act as: a 403 there.
+    changed = {**delegation("relecloud-app"), "authorizations": [delegation("adventureworks")["authorizations"][0]]}
+    emulator.control("PUT", f"/delegations/{changed['registrationAssignmentId']}", changed)
+
+    function_app.cost_snapshot(TimerRequest(past_due=False))
+
+    engine = engine_module.get_engine()
+    forbidden = "no identity PAL Watch acts as may read costs there (403; Cost Management Reader or Reader is needed)"
+    view_charges = "Enterprise Agreement subscription with 'account owner can view charges' off"
+    currencies = "the scope is billed in more than one currency (GBP, USD), so no total is given"
+    assert cli.main(["report"]) == 0
+    text = capsys.readouterr().out
+    for scope, words in (("relecloud-app", forbidden), ("woodgrove-core", view_charges), ("proseware", currencies)):
+        line = next(ln for ln in text.splitlines() if delegation(scope)["scope"] in ln and "cannot be read" in ln)
+        assert words in line
+    page = verify.coverage_page(engine, "html", "").body
+    assert "Costs PAL Watch cannot read" in page
+    for words in (forbidden, view_charges, currencies):
+        assert html.escape(words) in page
+    rows = list(csv.DictReader(io.StringIO(verify.coverage_page(engine, "csv", "").body)))
+    notes = {r["scope"]: r["costNote"] for r in rows}
+    assert notes[delegation("relecloud-app")["scope"]] == forbidden
+    assert notes[delegation("woodgrove-core")["scope"]].startswith(view_charges)
+    assert notes[delegation("proseware")["scope"]] == currencies
+    assert notes[delegation("northwind")["scope"]] == ""
