@@ -176,12 +176,17 @@ def at_stake(  # noqa: PLR0917  (the finding's kind, its scope's cost, the rate,
     if pec_rate is None:
         return AtStake(revenue, None, None, cost.currency, words + ".", True)
     pec = cost.pec_base * pec_rate
+    per_day = pec / DAYS_PER_MONTH
     days = max(0.0, (now - opened_at).total_seconds() / 86400)
-    lost = pec / DAYS_PER_MONTH * days
+    lost = per_day * days
+    so_far = (
+        f"≈ {amount(lost, cost.currency)} lost so far ({_days(days)} since the finding opened)"
+        if days >= 1
+        else f"PEC is decided per day: ≈ {amount(per_day, cost.currency)} is lost for each day this lasts"
+    )
     sentence = (
         f"{words}; ≈ {amount(pec, cost.currency)}/month partner earned credit at stake "
-        f"(PEC rate {pec_rate:.0%} on {amount(cost.pec_base, cost.currency)} of on-demand Azure usage); "
-        f"≈ {amount(lost, cost.currency)} lost so far ({_days(days)} since the finding opened)."
+        f"(PEC rate {pec_rate:.0%} on {amount(cost.pec_base, cost.currency)} of on-demand Azure usage); {so_far}."
     )
     return AtStake(revenue, pec, lost, cost.currency, sentence, True)
 

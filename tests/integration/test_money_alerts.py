@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.functions.timer import TimerRequest
@@ -76,7 +76,7 @@ def test_the_lost_user_alert_names_the_money_and_no_alert_path_queries_costs(emu
     assert "≈ $7,300/month of Azure consumed revenue on this scope" in text  # 2,600 + 3,900 + 800 Spot
     if rate:
         assert "≈ $975/month partner earned credit at stake" in text  # 15% of 6,500 on-demand
-        assert "lost so far" in text
+        assert "≈ $32 is lost for each day this lasts" in text  # 975 a month / 30.4 days
     else:
         assert "partner earned credit at stake" not in text
 
@@ -94,3 +94,30 @@ def test_an_alert_says_plainly_when_the_scope_cost_cannot_be_read(emulator, aler
     lost = [" ".join(m.split()) for m in _mails(outbox) if "Alice Operator" in m]
     assert lost
     assert "Revenue on this scope: not read yet" in lost[0]
+
+
+def test_a_reminder_days_later_says_the_credit_lost_so_far(emulator, alerting, monkeypatch):
+    engine, outbox = alerting
+    monkeypatch.setenv("PAL_PEC_RATE", "15%")
+    engine_module.reset_engine()
+    engine = engine_module.get_engine()
+    opened_at = datetime.now(UTC)
+    clock = [opened_at]
+    monkeypatch.setattr(function_app, "_now", lambda: clock[0])
+    emulator.control("POST", "/costs/qpu", {"quotas": False})
+    attest(engine, ALICE)
+    onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
+    subscribe(engine)
+    costs.run_cost_snapshot(engine, opened_at, pacer=fake_pacer(FakeClock()))
+    deliver(act(emulator, ALICE, "softDelete"))
+    function_app.watch_delegations(TimerRequest(past_due=False))
+    mark = emulator.journal()[-1]["seq"]
+    first = len(_mails(outbox))
+
+    clock[0] = opened_at + timedelta(days=3, minutes=5)  # three daily reminders' worth later
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+    reminders = [" ".join(m.split()) for m in _mails(outbox)[first:] if "Alice Operator" in m and "Relecloud" in m]
+    assert reminders, _mails(outbox)
+    assert "≈ $96 lost so far (3 days since the finding opened)" in reminders[-1]  # 975 a month, 3 of 30.4 days
+    assert _cost_queries(emulator, mark) == []
