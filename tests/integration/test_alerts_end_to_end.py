@@ -24,7 +24,8 @@ def mailbox(emulator) -> list[dict]:
 
 
 def test_duplicated_events_and_overlapping_runs_send_one_message(emulator, mailed):
-    events = onboard(emulator, delegation((BOB, "Bob Engineer", CONTRIBUTOR)))
+    body = delegation((BOB, "Bob Engineer", CONTRIBUTOR))
+    events = onboard(emulator, body)
     for _ in range(3):
         deliver(events)
 
@@ -33,8 +34,11 @@ def test_duplicated_events_and_overlapping_runs_send_one_message(emulator, maile
     function_app.watch_delegations(TimerRequest(past_due=False))
 
     messages = mailbox(emulator)
-    users_only = [m for m in messages if "users" in m["message"]["body"]["content"].lower()]
-    assert len(users_only) == 1, [m["message"]["subject"] for m in messages]
+    # Bob's delegation, by its assignment id: the demo has another users-only delegation of its own.
+    about = [m for m in messages if body["registrationAssignmentId"].lower() in m["message"]["body"]["content"].lower()]
+    assert len(about) == 1, [m["message"]["subject"] for m in messages]
+    users_only = [m for m in about if "users" in m["message"]["body"]["content"].lower()]
+    assert len(users_only) == 1
     message = users_only[0]["message"]
     assert users_only[0]["from"].lower() == SENDER
     assert message["toRecipients"][0]["emailAddress"]["address"] == "cloud-ops@contosomsp.example"
