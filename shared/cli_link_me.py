@@ -82,6 +82,9 @@ def _run_link_me(args: argparse.Namespace) -> int:
         return cli.EXIT_FAILED
     finally:
         engine.close()
+    if outcome.refused:  # the partner ID guard kept the link: nothing was written
+        print(f"palwatch link-me: {outcome}", file=sys.stderr)
+        return cli.EXIT_FAILED
     print(outcome)
     return cli.EXIT_OK
 

@@ -1,6 +1,7 @@
 """The partner ID guard and observe mode, wired into the one PAL writer (`links.Links`).
 
-Called by `shared.usecases.links` (every write asks `guarded_write`), by the reconcile entry
+Called by `shared.usecases.links` (every write asks `guarded_write`), by `palwatch link-me`
+(`shared.usecases.users`: a person's own link, `guard_for_person`), by the reconcile entry
 (`pipeline.reconcile`: `halts` before anything is decided, `annotate` on the plan) and by the
 verification (`settle`). It builds the pure `partner_guard.Guard` of a pass from the settings, the
 managing-tenant links the pass read and the store's memory of which links pointed to our partner
@@ -20,6 +21,7 @@ from shared import catalogue, model, reconcile
 from shared.azure import errors
 from shared.reconcile import partner_guard
 from shared.snapshots import CoverageRow
+from shared.usecases.engine import Engine
 
 if TYPE_CHECKING:  # Links holds a PassGuard; only type hints go the other way
     from shared.usecases.links import Links
@@ -54,26 +56,75 @@ def guard_of(links: Links) -> partner_guard.Guard:
     """The guard of this pass, decided once from every managing-tenant link it read."""
     state = links.guard
     if state.guard is None:
-        settings = links.engine.settings
-        known: dict[str, str] = links.engine.store.get_state(KNOWN_LINKS_STATE) or {}
-        ours_before = frozenset(oid.lower() for oid, pid in known.items() if pid == settings.partner_id)
-        setting = partner_guard.check_setting(
-            links.seen, settings.partner_id, previous_partner_id=settings.previous_partner_id, ours_before=ours_before
-        )
-        if setting.suspect:
-            log.warning(
-                "every PAL link read points to partner id %s, not PAL_PARTNER_ID %s: no link is written",
-                setting.other_partner_id,
-                settings.partner_id,
-            )
-        state.guard = partner_guard.Guard(
-            partner_id=settings.partner_id,
-            previous_partner_id=settings.previous_partner_id,
-            observe=settings.observe_only,
-            setting=setting,
-            ours_before=ours_before,
-        )
+        state.guard = _guard(links.engine, links.seen, links.engine.settings.partner_id)
     return state.guard
+
+
+def _guard(
+    engine: Engine, seen: Mapping[str, reconcile.LinkStatus], partner_id: str, ours: Iterable[str] = ()
+) -> partner_guard.Guard:
+    """The guard for writes to `partner_id`, judged on the links in `seen` and the store's memory of
+    which links pointed to it (`ours`: more identities known to have pointed to it)."""
+    settings = engine.settings
+    known: dict[str, str] = engine.store.get_state(KNOWN_LINKS_STATE) or {}
+    ours_before = frozenset([*(oid.lower() for oid, pid in known.items() if pid == partner_id), *ours])
+    setting = partner_guard.check_setting(
+        seen, partner_id, previous_partner_id=settings.previous_partner_id, ours_before=ours_before
+    )
+    if setting.suspect:
+        log.warning(
+            "every PAL link read points to partner id %s, not %s: no link is written",
+            setting.other_partner_id,
+            partner_id,
+        )
+    return partner_guard.Guard(
+        partner_id=partner_id,
+        previous_partner_id=settings.previous_partner_id,
+        observe=settings.observe_only,
+        setting=setting,
+        ours_before=ours_before,
+    )
+
+
+def guard_for_person(engine: Engine, object_id: str, current_partner_id: str, partner_id: str) -> partner_guard.Guard:
+    """The same guard for a person's own link (`palwatch link-me`), who writes it with their own sign-in.
+
+    The app's identities' links cannot be read as the person, so it judges on what the last
+    verification saw them point to (the store), the person's attestation and the person's link as
+    just read (`current_partner_id`, "" when none).
+    """
+    oid = object_id.lower()
+    known: dict[str, str] = engine.store.get_state(KNOWN_LINKS_STATE) or {}
+    seen = {o.lower(): reconcile.LinkStatus(partner_id=pid) for o, pid in known.items() if pid}
+    if current_partner_id:
+        seen[oid] = reconcile.LinkStatus(partner_id=current_partner_id)
+    ours = [a.object_id.lower() for a in engine.store.list_attested_users() if a.partner_id == partner_id]
+    return _guard(engine, seen, partner_id, [o for o in ours if o == oid])
+
+
+def person_refusal(verdict: partner_guard.Verdict, guard: partner_guard.Guard, tenant_id: str, setting: str) -> str:
+    """What a person is told when the guard keeps their link as it is (`setting` names where the
+    partner ID came from: PAL_PARTNER_ID or --partner-id); observe mode says what it would do."""
+    partner_id = guard.partner_id
+    if verdict.reason == partner_guard.OBSERVE:
+        would = partner_guard.would_text(verdict, "your sign-in", tenant_id, partner_id)
+        return (
+            f"PAL_MODE is observe: PAL Watch {would}, and wrote nothing. Set PAL_MODE=repair to let it link, or "
+            f"link yourself: az managementpartner create --partner-id {partner_id}"
+        )
+    if verdict.reason == partner_guard.SETTING_SUSPECT and guard.setting is not None:
+        other = guard.setting.other_partner_id
+        use = f"use {setting} {other}" if setting.startswith("-") else f"set {setting}={other}"
+        return (
+            f"{setting} is {partner_id} but every PAL link PAL Watch knows of points to {other}: your link was "
+            f"left as it is. If {other} is your associated partner ID, {use}. If you are moving "
+            f"to {partner_id} on purpose, set PAL_PARTNER_ID_PREVIOUS={other}."
+        )
+    message = partner_guard.foreign_link_message(verdict.current_partner_id, partner_id)
+    return (
+        f"Your PAL link in tenant {tenant_id} is {message}; or re-point it yourself: "
+        f"az managementpartner update --partner-id {partner_id}"
+    )
 
 
 def guarded_write(links: Links, identity: model.ActingIdentity, tenant_id: str, object_id: str) -> reconcile.LinkStatus:

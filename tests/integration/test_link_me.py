@@ -14,7 +14,7 @@ from shared import cli
 from shared.usecases import users
 from tests.conftest import decode_event
 from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, MANAGING, PARTNER, delegation, snapshot_of
-from tests.support.world import links, onboard
+from tests.support.world import links, onboard, pal_writes
 
 
 def test_link_me_links_the_user_and_their_waiting_delegation_becomes_attributed(emulator, palwatch):
@@ -77,3 +77,84 @@ def test_attest_refuses_a_service_principal_and_lists_and_revokes_a_user(emulato
 
     assert cli.main(["attest", "revoke", BOB]) == 0
     assert palwatch.store.list_attested_users() == []
+
+
+# -- the partner ID guard and observe mode, through `palwatch link-me` --------------------------
+
+OTHER_VALID = "6000001"  # another partner's valid ID: Microsoft would accept the write
+
+
+def _link_me(emulator, monkeypatch, capsys, *args: str, **env: str) -> tuple[int, str]:
+    """`palwatch link-me` as Bob, signed in (the emulator's token for him stands in for `az login`)."""
+    from shared import cli_link_me
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli_link_me, "person_credential", lambda *_: emulator.signed_in(BOB, MANAGING))
+    emulator.control("DELETE", "/journal")
+    capsys.readouterr()
+    code = cli.main(["link-me", *args])
+    seen = capsys.readouterr()
+    return code, seen.out + seen.err
+
+
+def test_link_me_with_a_wrong_partner_id_leaves_a_correct_link_alone(emulator, palwatch, monkeypatch, capsys):
+    emulator.control("PUT", f"/links/{MANAGING}/{BOB}", {"partnerId": PARTNER})  # Bob linked himself earlier
+
+    code, said = _link_me(emulator, monkeypatch, capsys, PAL_PARTNER_ID=OTHER_VALID)
+
+    assert code == cli.EXIT_FAILED
+    assert pal_writes(emulator) == []
+    assert links(emulator)[BOB] == PARTNER
+    assert OTHER_VALID in said
+    assert PARTNER in said
+    assert f"PAL_PARTNER_ID={PARTNER}" in said
+    assert f"PAL_PARTNER_ID_PREVIOUS={PARTNER}" in said
+    assert "Traceback" not in said
+    assert palwatch.store.list_attested_users() == []
+
+
+def test_link_me_with_a_wrong_partner_id_links_no_new_user_when_the_known_links_say_otherwise(
+    emulator, palwatch, monkeypatch, capsys
+):
+    from tests.integration.verify_helpers import verify_now
+
+    verify_now()  # with the right PAL_PARTNER_ID: the app's links are remembered as pointing to it
+    assert BOB not in links(emulator)
+
+    code, said = _link_me(emulator, monkeypatch, capsys, PAL_PARTNER_ID=OTHER_VALID)
+
+    assert code == cli.EXIT_FAILED
+    assert pal_writes(emulator) == []
+    assert BOB not in links(emulator)
+    assert OTHER_VALID in said
+    assert f"PAL_PARTNER_ID={PARTNER}" in said
+
+
+def test_link_me_in_observe_mode_writes_nothing_and_says_what_it_would_link(emulator, palwatch, monkeypatch, capsys):
+    code, said = _link_me(emulator, monkeypatch, capsys, PAL_MODE="observe")
+
+    assert code == cli.EXIT_OK
+    assert pal_writes(emulator) == []
+    assert BOB not in links(emulator)
+    assert f"would link your sign-in in {MANAGING} to {PARTNER}" in said
+    assert "PAL_MODE=repair" in said
+    assert palwatch.store.list_attested_users() == []
+
+
+def test_link_me_repoints_a_declared_previous_partner_id_and_reports_it(emulator, palwatch, monkeypatch, capsys):
+    emulator.control("PUT", f"/links/{MANAGING}/{BOB}", {"partnerId": OTHER_VALID})
+
+    refused, said = _link_me(emulator, monkeypatch, capsys)
+    assert refused == cli.EXIT_FAILED  # another partner's link is not moved unless declared
+    assert pal_writes(emulator) == []
+    assert f"PAL_PARTNER_ID_PREVIOUS={OTHER_VALID}" in said
+
+    code, said = _link_me(emulator, monkeypatch, capsys, PAL_PARTNER_ID_PREVIOUS=OTHER_VALID)
+
+    assert code == cli.EXIT_OK
+    assert [w["method"] for w in pal_writes(emulator)] == ["PATCH"]
+    assert links(emulator)[BOB] == PARTNER
+    assert OTHER_VALID in said
+    kept = palwatch.store.list_findings(include_resolved=True)
+    assert [r.finding.principal_id for r in kept if r.finding.kind == "link_repointed"] == [BOB]
