@@ -1,14 +1,16 @@
 """Which findings a person has accepted, until when: exemptions with a reason and an expiry.
 
 Pure: called by the alerts use case (an exempted finding is neither alerted nor reminded, and is
-alerted once the day its exemption expires) and by the findings report ("accepted: reason, until
-date"). The finding itself stays open in the store: it still holds, someone chose to live with it.
+alerted once the day its exemption expires, its reminders counted from then) and by the findings
+report ("accepted: reason, until date"). The finding itself stays open in the store: it still
+holds, someone chose to live with it.
 `definitions` maps a finding's subject (a delegation key) to its offer (registrationDefinitionName).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from shared import model
@@ -50,6 +52,22 @@ def alertable(
     return [r for r in recorded if active_for(r.finding, kept, now, definitions) is None]
 
 
+def came_back_at(
+    recorded: model.RecordedFinding,
+    exemptions: Iterable[model.Exemption],
+    now: datetime,
+    definitions: Mapping[str, str],
+) -> datetime | None:
+    """When an open finding came back from its last exemption (the latest expiry after it opened),
+    or None: it was never exempted while open, or an exemption still covers it."""
+    kept = list(exemptions)
+    if not recorded.open or active_for(recorded.finding, kept, now, definitions) is not None:
+        return None
+    ended = [e.expires for e in kept if e.expires <= now and matches(e, recorded.finding, definitions)]
+    latest = max(ended, default=None)
+    return latest if latest is not None and latest > recorded.opened_at else None
+
+
 def returning(
     open_findings: Iterable[model.RecordedFinding],
     exemptions: Iterable[model.Exemption],
@@ -62,11 +80,25 @@ def returning(
     kept = list(exemptions)
     out = []
     for r in open_findings:
-        if not r.open or active_for(r.finding, kept, now, definitions) is not None:
-            continue
-        ended = [e.expires for e in kept if now - window <= e.expires <= now and matches(e, r.finding, definitions)]
-        if ended and max(ended) > r.opened_at:
-            out.append((r, max(ended)))
+        back = came_back_at(r, kept, now, definitions)
+        if back is not None and now - window <= back:
+            out.append((r, back))
+    return out
+
+
+def reminded_from_return(
+    recorded: Iterable[model.RecordedFinding],
+    exemptions: Iterable[model.Exemption],
+    now: datetime,
+    definitions: Mapping[str, str],
+) -> list[model.RecordedFinding]:
+    """`recorded` with each finding that came back from an exemption dated from its return, so that
+    its reminders count from the "opened" notice it got then, not from when it first opened."""
+    kept = list(exemptions)
+    out = []
+    for r in recorded:
+        back = came_back_at(r, kept, now, definitions)
+        out.append(replace(r, opened_at=back) if back is not None else r)
     return out
 
 

@@ -134,7 +134,8 @@ def deliver(
     back = sender.enqueue(coming_back, now)
     if back:
         log.info("alerts: %d finding(s) alerted again: their exemption expired", back)
-    sender.remind(open_now, now)
+    # One "opened" notice when an exemption ends, not a reminder beside it: reminders count from the return.
+    sender.remind(exemptions.reminded_from_return(engine, open_now, now), now)
     report = sender.dispatch(now)
     for name, stats in report.channels.items():
         if stats.dead:

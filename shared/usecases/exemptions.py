@@ -78,6 +78,17 @@ def returning(engine: Engine, open_findings: Iterable[model.RecordedFinding], no
     return [notices.Notice(finding=r.finding, kind=notices.NoticeKind.OPENED, since=at) for r, at in back]
 
 
+def reminded_from_return(
+    engine: Engine, recorded: Iterable[model.RecordedFinding], now: datetime
+) -> list[model.RecordedFinding]:
+    """`recorded` as reminders count them: a finding back from an exemption is dated from its return."""
+    found = [e for e, _ in every(engine)]
+    items = list(recorded)
+    if not found or not items:
+        return items
+    return decide.reminded_from_return(items, found, now, definitions(engine, found))
+
+
 def accepted(engine: Engine, recorded: Iterable[model.RecordedFinding], now: datetime) -> dict[str, str]:
     """Finding key -> "accepted: reason, until date" for the report."""
     found = [e for e, _ in every(engine)]

@@ -4,11 +4,18 @@ Graph, shown as accepted in `palwatch findings`), and the day it expires the fin
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import UTC, datetime, timedelta
 
-from shared import cli
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from shared import cli, model
 from shared.usecases import alerts
+from shared.usecases import engine as engine_module
 from tests.integration.verify_helpers import verify_now
 
 NO_ELIGIBLE = "no authorization holds a PEC-eligible role"  # Woodgrove Core, offer "Contoso Monitoring"
@@ -73,3 +80,95 @@ def test_exemptions_are_listed_and_removed(emulator, mailed, capsys):
     capsys.readouterr()
     assert cli.main(["exemptions", "list", "-o", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+# -- a critical finding back from its exemption: one alert, through the watch timer and real SMTP --
+
+LOST_SCOPE = "/subscriptions/7f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
+
+
+@pytest.fixture
+def smtp_inbox(emulator, palwatch, monkeypatch):
+    """Alert mail over SMTP to a real server on loopback (aiosmtpd); the engine rebuilt to use it."""
+    from aiosmtpd.controller import Controller
+
+    from tests.integration.test_alerts_smtp import Inbox, free_port
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    for name, value in {
+        "PAL_ALERT_SMTP_HOST": "127.0.0.1",
+        "PAL_ALERT_SMTP_PORT": str(port),
+        "PAL_ALERT_SMTP_SECURITY": "none",
+        "PAL_ALERT_MAIL_FROM": "palwatch@contosomsp.example",
+        "PAL_ALERT_MAIL_TO": "cloud-ops@contosomsp.example",
+    }.items():
+        monkeypatch.setenv(name, value)
+    engine_module.reset_engine()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def _watch_at(monkeypatch, at: datetime) -> None:
+    """The watch timer as the Functions host runs it, with the clock at `at`."""
+    monkeypatch.setattr(function_app, "_now", lambda: at)
+    function_app.watch_delegations(TimerRequest(past_due=False))
+
+
+def _entries_for(engine, key: str) -> list[str]:
+    """The kinds of the outbox entries about finding `key` (`opened`, `reminder-N`)."""
+    return sorted(
+        e.notice_id.rsplit("|", 1)[1]
+        for e in alerts.dispatcher(engine).outbox.list_entries()
+        if e.notice_id.startswith(f"{key}|")
+    )
+
+
+def _mentions(inbox, words: str) -> list[int]:
+    """How often `words` appear in the plain text of each mail the SMTP server received."""
+    out = []
+    for _sender, _rcpt, raw in inbox.messages:
+        text = email.message_from_bytes(raw, policy=email.policy.default).get_body(("plain",)).get_content()
+        out.append(text.count(words))
+    return out
+
+
+def test_a_critical_finding_back_from_its_exemption_is_alerted_once_and_reminded_from_then(
+    emulator, palwatch, smtp_inbox, monkeypatch
+):
+    opened = datetime.now(UTC) - timedelta(days=10)
+    title = "Attribution lost: Northwind Traders earns no partner credit on Northwind Prod"
+    lost = model.Finding(
+        key=f"attribution_lost:{LOST_SCOPE}",
+        kind="attribution_lost",
+        severity=model.Severity.CRITICAL,
+        subject=f"test:{LOST_SCOPE}",
+        title=title,
+        scope=LOST_SCOPE,
+        detail="The last linked identity with an eligible role was deleted.",
+        fix="Link an identity with an eligible role.",
+    )
+    engine = engine_module.get_engine()
+    engine.store.sync_findings(lost.subject, [lost], opened)
+    expires = (datetime.now(UTC) + timedelta(days=3)).date()
+    args = ["--kind", "attribution_lost", "--scope", LOST_SCOPE, "--reason", "migration", "--expires"]
+    assert cli.main(["exempt", *args, expires.isoformat()]) == 0
+    ended = datetime.combine(expires, datetime.min.time(), UTC)
+
+    _watch_at(monkeypatch, ended - timedelta(hours=1))  # still exempted: nothing
+    assert _entries_for(engine, lost.key) == []
+
+    _watch_at(monkeypatch, ended + timedelta(hours=1))
+    _watch_at(monkeypatch, ended + timedelta(hours=2))
+
+    assert _entries_for(engine, lost.key) == ["opened"]
+    listed = f"Reference: {lost.key}"  # one line per time a mail lists the finding
+    assert [n for n in _mentions(smtp_inbox, listed) if n] == [1]  # one mail, listing it once
+
+    _watch_at(monkeypatch, ended + timedelta(days=1, hours=1))  # a day after its return: reminder 1
+
+    assert _entries_for(engine, lost.key) == ["opened", "reminder-1"]
+    assert [n for n in _mentions(smtp_inbox, listed) if n] == [1, 1]

@@ -91,3 +91,27 @@ def test_exemptions_setting_is_validated_at_start() -> None:
     (parsed,) = settings_module.load_settings({**env, "PAL_EXEMPTIONS": good}).exemptions
     assert parsed.expires == datetime(2026, 12, 31, tzinfo=UTC)
     assert settings_module.parse_exemption(settings_module.exemption_json(parsed)) == parsed
+
+
+def test_reminders_of_a_finding_back_from_its_exemption_count_from_its_return() -> None:
+    from dataclasses import replace
+
+    from shared.notify import notices
+
+    exemption = _exemption(tenant_id=TENANT)
+    critical = model.RecordedFinding(
+        replace(_finding(), severity=model.Severity.CRITICAL), opened_at=NOW - timedelta(days=10)
+    )
+    back = exemption.expires + timedelta(hours=1)
+    (dated,) = ex.reminded_from_return([critical], [exemption], back, {})
+    assert dated.opened_at == exemption.expires
+    assert notices.due_reminders([dated], back, timedelta(hours=24)) == []  # the "opened" notice is enough
+    (first,) = notices.due_reminders(
+        ex.reminded_from_return([critical], [exemption], back + timedelta(days=1), {}),
+        back + timedelta(days=1),
+        timedelta(hours=24),
+    )
+    assert first.sequence == 1
+    # Never exempted while open: reminders count from when it opened, as always.
+    assert ex.reminded_from_return([critical], [], back, {}) == [critical]
+    assert ex.reminded_from_return([critical], [exemption], NOW, {}) == [critical]  # still exempted: not dated
