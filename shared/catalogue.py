@@ -13,27 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 from shared import model, offers, words
 from shared.snapshots import AttributedBy
 
-
-class Kind(StrEnum):
-    """What a finding is about (the `kind` of every `model.Finding`)."""
-
-    UNATTRIBUTED_DELEGATION = "unattributed_delegation"
-    ATTRIBUTION_LOST = "attribution_lost"
-    IDENTITY_LOST = "identity_lost"
-    NOT_ELIGIBLE_OFFER = "not_eligible_offer"
-    LINK_FAILED = "link_failed"
-    DELEGATION_REMOVED = "delegation_removed"
-    LINK_DRIFT_REPAIRED = "link_drift_repaired"
-    LINK_REPOINTED = "link_repointed"
-    CONFIGURATION = "configuration"
-    ALERT_DELIVERY_FAILED = "alert_delivery_failed"
-    DAILY_DIGEST = "daily_digest"
-    TEST_ALERT = "doctor_test_alert"  # `palwatch doctor --send-test-alert`: proves a channel, reports nothing
+Kind = model.Kind  # the kinds live with the model, where settings can read them too
 
 
 # What a finding costs, by kind, when the finding does not say it in `facts["cost"]`.

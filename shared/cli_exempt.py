@@ -17,7 +17,9 @@ from shared import cli
 
 
 def _configure_exempt(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kind", required=True, help="the finding kind, e.g. unattributed_delegation")
+    from shared import model
+
+    parser.add_argument("--kind", required=True, help=f"the finding kind: {', '.join(model.EXEMPTABLE_KINDS)}")
     parser.add_argument("--reason", required=True, help="why it is accepted (shown in reports)")
     parser.add_argument("--expires", required=True, help="the date it ends, e.g. 2026-12-31 (UTC)")
     parser.add_argument("--tenant", default="", help="the customer tenant id")

@@ -45,6 +45,27 @@ class DeliveryState(enum.StrEnum):
         return self is not DeliveryState.PENDING
 
 
+class Kind(enum.StrEnum):
+    """What a finding is about (the `kind` of every `Finding`); `shared.catalogue` builds each one."""
+
+    UNATTRIBUTED_DELEGATION = "unattributed_delegation"
+    ATTRIBUTION_LOST = "attribution_lost"
+    IDENTITY_LOST = "identity_lost"
+    NOT_ELIGIBLE_OFFER = "not_eligible_offer"
+    LINK_FAILED = "link_failed"
+    DELEGATION_REMOVED = "delegation_removed"
+    LINK_DRIFT_REPAIRED = "link_drift_repaired"
+    LINK_REPOINTED = "link_repointed"
+    CONFIGURATION = "configuration"
+    ALERT_DELIVERY_FAILED = "alert_delivery_failed"
+    DAILY_DIGEST = "daily_digest"
+    TEST_ALERT = "doctor_test_alert"  # `palwatch doctor --send-test-alert`: proves a channel, reports nothing
+
+
+# The kinds an exemption may name: every finding about the estate or the app, not the digest or a test.
+EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT))
+
+
 class Severity(enum.StrEnum):
     CRITICAL = "critical"
     WARNING = "warning"
@@ -163,7 +184,7 @@ class Finding:
     """
 
     key: str
-    kind: str  # a `shared.catalogue.Kind`
+    kind: str  # a `Kind`
     severity: Severity
     subject: str
     title: str

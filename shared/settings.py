@@ -615,6 +615,9 @@ def parse_exemption(item: object, *, by: str = "") -> model.Exemption:
     for required in ("kind", "reason", "expires"):
         if not text[required]:
             raise ValueError(f'"{required}" is required: {EXEMPTION_SHAPE}')
+    if text["kind"] not in model.EXEMPTABLE_KINDS:
+        kinds = ", ".join(model.EXEMPTABLE_KINDS)
+        raise ValueError(f'"kind" must be a finding kind: one of {kinds} (got {text["kind"][:40]!r})')
     if not (text["customerTenantId"] or text["scope"] or offer):
         raise ValueError(f"names no customer tenant, scope or offer, so it would silence too much: {EXEMPTION_SHAPE}")
     if text["customerTenantId"] and not _GUID.match(text["customerTenantId"]):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import model
+from shared import catalogue, cli, model
 from shared import settings as settings_module
 from shared.reconcile import exemptions as ex
 
@@ -15,6 +15,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 TENANT = "01c0bcd5-4f47-4e4b-b492-418b7e2a8854"
 SUB = "/subscriptions/0afefe50-734e-4610-8c82-a144aff49dea"
 KEY = f"{SUB}/providers/microsoft.managedservices/registrationassignments/a"
+KIND = "unattributed_delegation"
 
 
 def _finding(kind: str = "unattributed_delegation", scope: str = SUB, tenant: str = TENANT) -> model.Finding:
@@ -70,11 +71,11 @@ def test_an_exemption_holds_until_it_expires_then_the_finding_comes_back_once() 
 @pytest.mark.parametrize(
     ("item", "words"),
     [
-        ({"kind": "k", "reason": "r", "expires": "2026-12-31"}, "names no customer tenant"),
-        ({"kind": "k", "reason": "r", "scope": SUB}, '"expires" is required'),
-        ({"kind": "k", "reason": "r", "scope": SUB, "expires": "soon"}, "a date like"),
-        ({"kind": "k", "reason": "r", "scope": "rg-app", "expires": "2026-12-31"}, "/subscriptions/"),
-        ({"kind": "k", "reason": "r", "customerTenantId": "x", "expires": "2026-12-31"}, "GUID"),
+        ({"kind": KIND, "reason": "r", "expires": "2026-12-31"}, "names no customer tenant"),
+        ({"kind": KIND, "reason": "r", "scope": SUB}, '"expires" is required'),
+        ({"kind": KIND, "reason": "r", "scope": SUB, "expires": "soon"}, "a date like"),
+        ({"kind": KIND, "reason": "r", "scope": "rg-app", "expires": "2026-12-31"}, "/subscriptions/"),
+        ({"kind": KIND, "reason": "r", "customerTenantId": "x", "expires": "2026-12-31"}, "GUID"),
     ],
 )
 def test_a_bad_exemption_is_refused_with_the_shape(item: dict, words: str) -> None:
@@ -87,7 +88,7 @@ def test_exemptions_setting_is_validated_at_start() -> None:
     with pytest.raises(settings_module.SettingsError) as caught:
         settings_module.load_settings({**env, "PAL_EXEMPTIONS": '[{"kind": "k"}]'})
     assert "PAL_EXEMPTIONS" in dict(caught.value.problems)
-    good = json.dumps([{"kind": "k", "reason": "r", "scope": SUB, "expires": "2026-12-31"}])
+    good = json.dumps([{"kind": KIND, "reason": "r", "scope": SUB, "expires": "2026-12-31"}])
     (parsed,) = settings_module.load_settings({**env, "PAL_EXEMPTIONS": good}).exemptions
     assert parsed.expires == datetime(2026, 12, 31, tzinfo=UTC)
     assert settings_module.parse_exemption(settings_module.exemption_json(parsed)) == parsed
@@ -115,3 +116,32 @@ def test_reminders_of_a_finding_back_from_its_exemption_count_from_its_return() 
     # Never exempted while open: reminders count from when it opened, as always.
     assert ex.reminded_from_return([critical], [], back, {}) == [critical]
     assert ex.reminded_from_return([critical], [exemption], NOW, {}) == [critical]  # still exempted: not dated
+
+
+TYPO = "unattributed_delegaton"
+
+
+def test_an_unknown_kind_is_refused_naming_every_valid_kind() -> None:
+    with pytest.raises(ValueError, match="must be a finding kind") as caught:
+        settings_module.parse_exemption({"kind": TYPO, "reason": "r", "scope": SUB, "expires": "2026-12-31"})
+    said = str(caught.value)
+    assert repr(TYPO) in said
+    assert all(kind.value in said for kind in catalogue.Kind if kind.value in model.EXEMPTABLE_KINDS)
+    assert "daily_digest" not in said  # not a finding anyone accepts
+
+
+def test_an_unknown_kind_in_the_setting_stops_the_start() -> None:
+    env = {"PAL_PARTNER_ID": "5127255", "PAL_MANAGING_TENANT_ID": TENANT}
+    typo = json.dumps([{"kind": TYPO, "reason": "r", "scope": SUB, "expires": "2026-12-31"}])
+    with pytest.raises(settings_module.SettingsError) as caught:
+        settings_module.load_settings({**env, "PAL_EXEMPTIONS": typo})
+    problem = dict(caught.value.problems)["PAL_EXEMPTIONS"]
+    assert f"must be a finding kind: one of {', '.join(model.EXEMPTABLE_KINDS)}" in problem
+
+
+def test_palwatch_exempt_refuses_an_unknown_kind_with_the_same_words(capsys) -> None:
+    args = ["exempt", "--kind", TYPO, "--scope", SUB, "--reason", "r", "--expires", "2999-01-01"]
+    assert cli.main(args) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"must be a finding kind: one of {', '.join(model.EXEMPTABLE_KINDS)} (got {TYPO!r})" in err
