@@ -47,6 +47,7 @@ class DigestItem:
     tenant_id: str = ""
     scope: str = ""
     key: str = ""
+    accepted: str = ""  # an exempted finding: "accepted: reason, until date"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class DigestSummary:
     attention_total: int = 0  # customers needing attention, listed or not
     open_counts: Mapping[str, int] | None = None  # severity value -> open findings
     open_findings: tuple[DigestItem, ...] = ()  # most severe, then oldest first; at most MAX_LISTED
+    accepted: tuple[DigestItem, ...] = ()  # exempted open findings: not alerted, not counted above
+    accepted_total: int = 0
     opened_24h: int = 0
     resolved_24h: int = 0
     opened_critical_24h: int = 0
@@ -125,6 +128,20 @@ class DigestSummary:
                 }
                 for i in self.open_findings[:MAX_LISTED]
             ],
+            "accepted": [
+                {
+                    "severity": i.severity,
+                    "title": words.cut(i.title, NAME_LIMIT),
+                    "since": words.utc(i.since).isoformat(),
+                    "tenantName": words.cut(i.tenant_name, NAME_LIMIT),
+                    "tenantId": words.cut(i.tenant_id, NAME_LIMIT),
+                    "scope": words.cut(i.scope, 600),
+                    "key": words.cut(i.key, 600),
+                    "accepted": words.cut(i.accepted, 400),
+                }
+                for i in self.accepted[:MAX_LISTED]
+            ],
+            "acceptedTotal": self.accepted_total,
             "opened24h": self.opened_24h,
             "resolved24h": self.resolved_24h,
             "openedCritical24h": self.opened_critical_24h,
@@ -152,23 +169,27 @@ class DigestSummary:
             ),
             attention_total=int(raw.get("attentionTotal", 0)),
             open_counts={str(k): int(v) for k, v in dict(raw.get("openCounts") or {}).items()},
-            open_findings=tuple(
-                DigestItem(
-                    severity=str(i.get("severity", "")),
-                    title=str(i.get("title", "")),
-                    since=datetime.fromisoformat(i["since"]),
-                    tenant_name=str(i.get("tenantName", "")),
-                    tenant_id=str(i.get("tenantId", "")),
-                    scope=str(i.get("scope", "")),
-                    key=str(i.get("key", "")),
-                )
-                for i in raw.get("openFindings") or ()
-            ),
+            open_findings=tuple(_item(i) for i in raw.get("openFindings") or ()),
+            accepted=tuple(_item(i) for i in raw.get("accepted") or ()),
+            accepted_total=int(raw.get("acceptedTotal", 0)),
             opened_24h=int(raw.get("opened24h", 0)),
             resolved_24h=int(raw.get("resolved24h", 0)),
             opened_critical_24h=int(raw.get("openedCritical24h", 0)),
             money=str(raw.get("money") or ""),
         )
+
+
+def _item(raw: Mapping[str, Any]) -> DigestItem:
+    return DigestItem(
+        severity=str(raw.get("severity", "")),
+        title=str(raw.get("title", "")),
+        since=datetime.fromisoformat(raw["since"]),
+        tenant_name=str(raw.get("tenantName", "")),
+        tenant_id=str(raw.get("tenantId", "")),
+        scope=str(raw.get("scope", "")),
+        key=str(raw.get("key", "")),
+        accepted=str(raw.get("accepted", "")),
+    )
 
 
 # -- the notice ------------------------------------------------------------------------------
@@ -328,6 +349,19 @@ def _open_heading(summary: DigestSummary) -> str:
     return "Open findings: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
 
 
+def _accepted_heading(summary: DigestSummary) -> str:
+    return f"Accepted (exempted, not alerted): {summary.accepted_total}"
+
+
+def _accepted_line(item: DigestItem) -> tuple[str, str, str]:
+    """(severity, title, "accepted: reason, until date") of an exempted finding."""
+    return (
+        item.severity.upper(),
+        words.one_line(item.title or item.key or "finding", 300),
+        words.one_line(item.accepted, 400),
+    )
+
+
 def _changes(summary: DigestSummary) -> str:
     critical = f" ({summary.opened_critical_24h} critical)" if summary.opened_critical_24h else ""
     return f"Last 24 h: {summary.opened_24h} finding(s) opened{critical}, {summary.resolved_24h} resolved."
@@ -380,6 +414,11 @@ def text_lines(digests: Sequence[notices_.Notice]) -> list[str]:
         rest = sum(summary.counts.values()) - len(summary.open_findings)
         if rest > 0:
             lines.append(f"  … and {rest} more: `palwatch findings` lists every open finding.")
+        if summary.accepted_total:
+            lines += ["", _accepted_heading(summary)]
+            for item in summary.accepted:
+                severity, title, why = _accepted_line(item)
+                lines.append(f"  [{severity}] {title} — {why}")
         lines += ["", _changes(summary), ""]
     return lines
 
@@ -426,6 +465,13 @@ def html_sections(digests: Sequence[notices_.Notice]) -> list[str]:
         rest = sum(summary.counts.values()) - len(summary.open_findings)
         if rest > 0:
             out.append(f"<p>… and {rest} more: <code>palwatch findings</code> lists every open finding.</p>")
+        if summary.accepted_total:
+            out.append(f'<h4 style="margin:12px 0 4px;color:#605e5c">{e(_accepted_heading(summary))}</h4>')
+            out.append('<ul style="padding-left:18px;margin:4px 0;color:#605e5c">')
+            for item in summary.accepted:
+                severity, title, why = _accepted_line(item)
+                out.append(f"<li>{e(severity)} {e(title)} — {e(why)}</li>")
+            out.append("</ul>")
         out.append(f'<p style="margin:12px 0 4px">{e(_changes(summary))}</p>')
         out.append("</div>")
     return out

@@ -172,3 +172,50 @@ def test_a_critical_finding_back_from_its_exemption_is_alerted_once_and_reminded
 
     assert _entries_for(engine, lost.key) == ["opened", "reminder-1"]
     assert [n for n in _mentions(smtp_inbox, listed) if n] == [1, 1]
+
+
+# -- the daily digest: an exempted finding is accepted, not action ------------------------------
+
+
+def _digest_of_today(engine):
+    from shared.notify import digest as digest_notice
+    from shared.notify import notices
+
+    (entry,) = [e for e in alerts.dispatcher(engine).outbox.list_entries() if e.payload.get("kind") == "digest"]
+    return digest_notice.from_notice(notices.Notice.from_payload(entry.payload))
+
+
+def test_the_digest_shows_an_exempted_finding_as_accepted_and_not_as_action(emulator, mailed, monkeypatch):
+    monkeypatch.setenv("PAL_ALERT_DIGEST", "true")
+    monkeypatch.setenv("PAL_ALERT_DIGEST_HOUR", "0")
+    engine_module.reset_engine()
+    engine = engine_module.get_engine()
+    expires = (datetime.now(UTC) + timedelta(days=3)).date()
+    args = ["--kind", "unattributed_delegation", "--offer", "Contoso Monitoring", "--reason", "read-only monitoring"]
+    assert cli.main(["exempt", *args, "--expires", expires.isoformat()]) == 0
+    verify_now()
+    emulator.control("DELETE", "/mailbox")
+
+    function_app.watch_delegations(TimerRequest(past_due=False))  # the digest goes out on this tick
+
+    summary = _digest_of_today(engine)
+    assert not [i for i in summary.open_findings if NO_ELIGIBLE in i.title]
+    assert [i.accepted for i in summary.accepted if NO_ELIGIBLE in i.title] == [
+        f"accepted: read-only monitoring, until {expires.isoformat()}"
+    ]
+    assert summary.accepted_total == 1
+    still_open = [r for r in engine.store.open_findings() if NO_ELIGIBLE not in r.finding.title]
+    assert sum(summary.counts.values()) == len(still_open)
+    core = [r for r in engine.store.get_coverage().rows if r.definition_name == "Contoso Monitoring"]
+    assert core
+    assert all(not r.attributed for r in core)
+    tenant = core[0].customer_tenant_id
+    behind = sum(1 for r in engine.store.get_coverage().rows if r.customer_tenant_id == tenant and not r.attributed)
+    listed = [c for c in summary.attention if c.tenant_id == tenant]
+    assert [c.not_attributed for c in listed] == ([behind - len(core)] if behind > len(core) else [])
+    (mail,) = [
+        m for m in emulator.control("GET", "/mailbox")["messages"] if "daily digest" in m["message"]["subject"].lower()
+    ]
+    body = mail["message"]["body"]["content"]
+    assert body.count(NO_ELIGIBLE) == 1
+    assert f"accepted: read-only monitoring, until {expires.isoformat()}" in body

@@ -207,3 +207,18 @@ def test_the_listing_is_capped_and_says_how_many_more() -> None:
     assert len(summary.open_findings) == digest.MAX_LISTED
     assert summary.open_findings[0].key == "k059"  # the oldest
     assert f"… and {60 - digest.MAX_LISTED} more" in message(summary).text
+
+
+def test_an_accepted_finding_is_listed_apart_and_counted_nowhere_else():
+    accepted = {"crit-new": "accepted: migration to a new offer, until 2025-04-01"}
+    summary = summarise(coverage(), FINDINGS, NOW, accepted)
+    assert [i.key for i in summary.open_findings] == ["crit-old", "warn-old"]
+    assert summary.counts["critical"] == 1
+    assert [(i.key, i.accepted) for i in summary.accepted] == [("crit-new", accepted["crit-new"])]
+    assert summary.opened_critical_24h == 0
+    rendered = message(summary)
+    assert rendered.subject.endswith("1 critical, 1 warning open")
+    assert "Accepted (exempted, not alerted): 1" in rendered.text
+    assert f"[CRITICAL] Attribution lost on crit-new — {accepted['crit-new']}" in rendered.text
+    assert rendered.text.count("Attribution lost on crit-new") == 1  # only in that section
+    assert f"Attribution lost on crit-new — {accepted['crit-new']}" in rendered.html

@@ -147,3 +147,10 @@ def test_the_digest_leads_with_the_money_at_stake():
     lines = digest_.text_lines([digest_.to_notice(summary)])
     assert lines[2] == f"Money at stake: {sentence}"
     assert digest_usecase.money_sentence(coverage, {}) == ""
+
+
+def test_an_accepted_delegation_puts_nothing_at_stake_in_the_digest():
+    coverage = Coverage(NOW, ROWS)
+    sentence = digest_usecase.money_sentence(coverage, COSTS, waived=[EURO])  # Litware's finding is accepted
+    assert sentence.startswith("≈ $18,810/month of Azure consumed revenue at stake on 1 scope(s)")
+    assert "EUR" not in sentence
