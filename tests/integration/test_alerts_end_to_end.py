@@ -1,4 +1,4 @@
-"""Issues 3 and 6 end to end: findings reach the ops inbox through Microsoft Graph mail, once.
+"""Alerts end to end: findings reach the ops inbox through Microsoft Graph mail, once.
 
 Over the emulator (Graph `sendMail` lands in its mailbox) and Azurite (the outbox): duplicated
 events and overlapping watch runs give one message per finding; a wrong partner ID setting
@@ -97,7 +97,7 @@ def test_remind_hours_zero_turns_reminders_off_through_the_watch_trigger(
     from shared.usecases import alerts
 
     monkeypatch.setenv("PAL_ALERT_REMIND_HOURS", remind_hours)
-    monkeypatch.setenv("PAL_PARTNER_ID", "4000001")  # a global id: link_failed, critical, stays open
+    monkeypatch.setenv("PAL_PARTNER_ID", "4000001")  # a global id: one critical configuration finding, open
     engine_module.reset_engine()
     opened_at = datetime.now(UTC)
     clock = [opened_at]
