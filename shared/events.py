@@ -80,11 +80,6 @@ class DelegationChanged:
         """Same key as `model.Delegation.key`: the assignment id, case-folded."""
         return self.assignment_id.lower()
 
-    @property
-    def resource_group(self) -> str:
-        parts = self.scope.strip("/").split("/")
-        return parts[3] if len(parts) >= 4 else ""
-
 
 @dataclass(frozen=True)
 class IdentityChanged:

@@ -117,10 +117,6 @@ class GraphClient:
 
     # -- principals ----------------------------------------------------------------------------
 
-    def get_principal(self, object_id: str) -> model.Principal:
-        """One principal as Graph sees it now; a missing one is SOFT_DELETED or DELETED, never an error."""
-        return self.get_principals([object_id])[_guid(object_id)]
-
     def get_principals(self, object_ids: Iterable[str]) -> dict[str, model.Principal]:
         """Many principals in few calls, keyed by lower-cased object id.
 

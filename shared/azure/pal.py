@@ -74,13 +74,6 @@ class PartnerLinkClient:
         except errors.PermanentError as e:
             raise _as_partner_id_invalid(e) from e
 
-    def delete_link(self, partner_id: str) -> None:
-        """DELETE: remove the caller's link; succeeds when there is none."""
-        try:
-            self._http.delete(f"{PARTNERS}/{_checked(partner_id)}", _PARAMS)
-        except errors.NotFoundError:
-            return
-
     def ensure_link(  # noqa: PLR0911  (each outcome of GET-then-write is its own return)
         self, partner_id: str, *, may_write: Callable[[str], bool] | None = None
     ) -> LinkResult:

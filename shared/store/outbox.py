@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -342,7 +342,3 @@ class Outbox:
         except core_errors.AzureError as exc:
             raise OutboxError(f"cannot purge {self.table_name}: {type(exc).__name__}") from exc
         return gone
-
-    def iter_notice_ids(self) -> Iterator[str]:
-        for entry in self.list_entries():
-            yield entry.notice_id

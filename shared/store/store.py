@@ -247,12 +247,6 @@ class Store:
             return self.open_findings()
         return _sorted([codec.finding(e) for e in tables.list_all(self._t.table(findings.TABLE))])
 
-    def get_finding(self, key: str) -> model.RecordedFinding | None:
-        rows = tables.query(self._t.table(findings.TABLE), "RowKey eq @rk", {"rk": keys.encode_key(key)})
-        found = [codec.finding(e) for e in rows]
-        found.sort(key=lambda r: (r.open, r.opened_at), reverse=True)
-        return found[0] if found else None
-
     def mark_notified(self, finding: model.Finding, at: datetime) -> bool:
         return findings.mark_notified(self._t.table(findings.TABLE), finding.subject, finding.key, at)
 

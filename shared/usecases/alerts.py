@@ -174,19 +174,6 @@ def _record_channel_health(
     return opened, resolved
 
 
-def delivery_problems(engine: Engine) -> list[str]:
-    """What stands between findings and the ops inbox (the doctor and the health function say it)."""
-    problems = [
-        f"{r.finding.title} (since {r.opened_at:%Y-%m-%d %H:%M} UTC): {r.finding.facts.get('lastError', '')}"
-        for r in engine.store.open_findings()
-        if r.finding.subject.startswith("channel:")
-    ]
-    dead = dispatcher(engine).outbox.list_dead()
-    if dead:
-        problems.append(f"{len(dead)} alert(s) were refused for good by a channel (outbox dead letters)")
-    return problems
-
-
 def _worth_announcing(
     resolved: list[model.RecordedFinding], open_now: list[model.RecordedFinding]
 ) -> list[model.RecordedFinding]:

@@ -136,7 +136,8 @@ def test_restoring_the_user_resolves_the_finding(emulator, palwatch):
 
     assert findings_of(palwatch, key) == []
     assert snapshot(palwatch, key).attributed
-    resolved = palwatch.store.get_finding(f"attribution:{key}")
+    recorded = palwatch.store.list_findings(include_resolved=True)
+    (resolved,) = [r for r in recorded if r.finding.key == f"attribution:{key}"]
     assert resolved is not None
     assert not resolved.open
 

@@ -80,7 +80,8 @@ def lost(palwatch: Any, key: str) -> Any:
 def resolved(palwatch: Any, key: str) -> None:
     assert findings_of(palwatch, key) == []
     assert snapshot(palwatch, key).attributed
-    closed = palwatch.store.get_finding(f"attribution:{key}")
+    recorded = palwatch.store.list_findings(include_resolved=True)
+    (closed,) = [r for r in recorded if r.finding.key == f"attribution:{key}"]
     assert closed is not None
     assert not closed.open
 

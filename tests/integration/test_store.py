@@ -101,13 +101,13 @@ def test_sync_opens_refreshes_and_resolves(store: Store) -> None:
     opened, resolved = store.sync_findings("sub-a", [finding("a", detail="new words")], later)
     assert opened == []
     assert [r.finding.key for r in resolved] == ["b"]
-    a = store.get_finding("a")
+    (a,) = [r for r in store.list_findings(include_resolved=True) if r.finding.key == "a"]
     assert a is not None
     assert a.open
     assert a.opened_at == NOW
     assert a.last_seen_at == later
     assert a.finding.detail == "new words"
-    b = store.get_finding("b")
+    (b,) = [r for r in store.list_findings(include_resolved=True) if r.finding.key == "b"]
     assert b is not None
     assert b.resolved_at == later
     # Another subject is untouched by this subject's sync.

@@ -86,10 +86,11 @@ def test_an_unchanged_finding_is_not_rewritten_until_its_last_seen_is_a_day_old(
     store.sync_all_findings(changed, subjects, NOW + timedelta(hours=12))
     after = etags(store, "Findings")
     assert [k for k in after if after[k] != before[k]] == [encode_key("k29")]
-    assert store.get_finding("k29").finding.detail == "new words"
+    recorded = store.list_findings(include_resolved=True)
+    assert [r.finding.detail for r in recorded if r.finding.key == "k29"] == ["new words"]
 
     store.sync_all_findings(changed, subjects, NOW + timedelta(days=1, hours=1))
-    refreshed = store.get_finding("k0")
+    (refreshed,) = [r for r in store.list_findings(include_resolved=True) if r.finding.key == "k0"]
     assert refreshed.last_seen_at == NOW + timedelta(days=1, hours=1)
     assert refreshed.opened_at == NOW
 
@@ -101,7 +102,7 @@ def test_a_finding_changed_by_another_writer_is_synced_from_a_fresh_read(store: 
     _opened, resolved = store.sync_all_findings([], {"s"}, NOW + timedelta(minutes=2))
     assert [r.finding.key for r in resolved] == ["k"]
     assert etags(store, "Findings") != existing
-    recorded = store.get_finding("k")
+    (recorded,) = [r for r in store.list_findings(include_resolved=True) if r.finding.key == "k"]
     assert not recorded.open
     assert recorded.last_notified_at == NOW + timedelta(minutes=1)
 

@@ -114,7 +114,6 @@ def test_delegation_events_parse(worker: bool, cloud: bool, scope: str, change: 
     assert parsed.key == assignment(scope).lower()
     assert parsed.event_time is not None
     assert parsed.event_time.microsecond == 123456
-    assert parsed.resource_group == ("rg-Prod.1" if scope == RG_SCOPE else "")
 
 
 def test_delegation_ids_are_canonicalised() -> None:

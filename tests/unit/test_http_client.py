@@ -365,7 +365,6 @@ def _calls(http: AzureHttpClient) -> list[Callable[[], Any]]:
     return [
         pal.get_link,
         lambda: pal.ensure_link("5127255"),
-        lambda: pal.delete_link("5127255"),
         lambda: list(arm.list_tenants()),
         lambda: list(arm.list_subscriptions()),
         lambda: list(arm.list_resource_groups("s")),
@@ -373,7 +372,6 @@ def _calls(http: AzureHttpClient) -> list[Callable[[], Any]]:
         lambda: list(lh.list_assignments("/subscriptions/s")),
         lambda: lh.get_assignment("/subscriptions/s/providers/Microsoft.ManagedServices/registrationAssignments/a"),
         lambda: lh.list_all_delegations("t", max_workers=2),
-        lambda: graph.get_principal("0000"),
         lambda: graph.get_principals(["0000"]),
         lambda: list(graph.list_transitive_member_ids("0000")),
         graph.list_service_principals_delta,
