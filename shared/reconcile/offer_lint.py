@@ -29,6 +29,8 @@ USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 # Built-in roles made for Lighthouse itself (not on the PEC list): lets the partner remove a delegation.
 LIGHTHOUSE_ROLES = {"91c1777a-f3dc-4fae-b103-61d183457e46": "Managed Services Registration assignment Delete Role"}
 PALWATCH_PARAMETER = "palWatchPrincipalId"  # customer-onboarding/: the parameter naming PAL Watch's identity
+# A parameters file belongs to an offer when it sets one of these (the Lighthouse sample templates' names).
+OFFER_PARAMETERS = frozenset({"mspOfferName", "authorizations", "eligibleAuthorizations", PALWATCH_PARAMETER})
 ERROR, WARNING = "error", "warning"
 _EXPRESSION = re.compile(r"^\[(?!\[)(.*)\]$", re.DOTALL)
 _CALL = re.compile(r"^(parameters|variables)\(\s*'([^']+)'\s*\)$")
@@ -133,14 +135,15 @@ def _arguments(text: str) -> list[str]:
 
 
 def offers_in(document: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> list[Offer]:
-    """Every registration definition in a template (nested deployments too), a parameters file or
-    an ARM registration definition. `parameters` is a parameters file's `parameters` object."""
+    """Every registration definition in a template (nested deployments too), a parameters file of an
+    offer or an ARM registration definition; none in anything else (e.g. a template of other
+    resources). `parameters` is a parameters file's `parameters` object."""
     values = {k: (v or {}).get("value") for k, v in (parameters or {}).items() if isinstance(v, Mapping)}
     if str(document.get("type", "")).lower() == "microsoft.managedservices/registrationdefinitions":
         return [_offer(document.get("properties") or {}, _Scope({}, {}))]
     if "resources" in document:
         return _from_template(document, values, 0)
-    if isinstance(document.get("parameters"), Mapping):
+    if isinstance(document.get("parameters"), Mapping) and OFFER_PARAMETERS & set(document["parameters"]):
         given = {k: (v or {}).get("value") for k, v in (document.get("parameters") or {}).items()}
         offer = Offer(name=str(given.get("mspOfferName") or "parameters file"))
         offer.authorizations = [a for a in given.get("authorizations") or [] if isinstance(a, dict)]

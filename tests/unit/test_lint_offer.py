@@ -4,6 +4,8 @@ code and a non-zero exit; the good offer and customer-onboarding/ pass. Offline:
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +81,49 @@ def test_unreadable_or_empty_input_is_a_clear_error(capsys, tmp_path, content: s
     captured = capsys.readouterr()
     assert code in (cli.EXIT_USAGE, cli.EXIT_FAILED)
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_customer_onboarding_as_a_directory_passes_and_names_what_is_not_an_offer(capsys) -> None:
+    directory = ROOT / "customer-onboarding"
+    code, result = _lint(capsys, str(directory))
+    assert code == cli.EXIT_OK
+    assert result["ok"] is True
+    assert [Path(r["file"]).name for r in result["files"]] == [
+        "subscription-onboarding.json",
+        "subscription-onboarding.parameters.example.json",
+    ]
+    assert all(r["problems"] == [] for r in result["files"])
+    assert {Path(s["file"]).name for s in result["skipped"]} == {
+        "delegation-events.json",
+        "delegation-events.parameters.example.json",
+    }
+    assert all(s["reason"].startswith("not an offer") for s in result["skipped"])
+
+
+def test_a_directory_fails_on_an_error_in_one_offer_only(capsys, tmp_path) -> None:
+    shutil.copy(OFFERS / "good.json", tmp_path / "good.json")
+    shutil.copy(OFFERS / "owner.json", tmp_path / "owner.json")
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "notes.txt").write_text("not looked at")
+    code, result = _lint(capsys, str(tmp_path))
+    assert code == cli.EXIT_FAILED
+    assert {Path(r["file"]).name: r["ok"] for r in result["files"]} == {"good.json": True, "owner.json": False}
+    assert [Path(s["file"]).name for s in result["skipped"]] == ["broken.json"]
+    assert "is not JSON" in result["skipped"][0]["reason"]
+
+
+def test_a_directory_without_an_offer_fails_and_says_so(capsys, tmp_path) -> None:
+    shutil.copy(ROOT / "customer-onboarding" / "delegation-events.json", tmp_path / "events.json")
+    code, result = _lint(capsys, str(tmp_path))
+    assert code == cli.EXIT_FAILED
+    assert result["files"] == []
+    assert [p["code"] for p in result["problems"]] == ["no_offer"]
+    capsys.readouterr()
+    assert cli.main(["lint-offer", str(tmp_path)]) == cli.EXIT_FAILED
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_parameters_with_a_directory_is_a_usage_error(capsys) -> None:
+    code = cli.main(["lint-offer", str(ROOT / "customer-onboarding"), "--parameters", str(OFFERS / "good.json")])
+    assert code == cli.EXIT_USAGE
+    assert "not a directory" in capsys.readouterr().err
