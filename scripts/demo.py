@@ -84,6 +84,26 @@ class Demo:
             if link["tenantId"] == self.home["tenantId"] and link.get("state", "Active") == "Active"
         }
 
+    @property
+    def observe(self) -> bool:
+        """PAL_MODE=observe: PAL Watch writes no link, and the narration says what it would do."""
+        from shared.usecases import engine
+
+        return engine.get_engine().settings.observe_only
+
+    def would_link(self, subject_end: str) -> str:
+        """The title of the open finding that says what PAL Watch would link for a delegation."""
+        from shared.usecases import engine
+
+        return next(
+            (
+                r.finding.title
+                for r in engine.get_engine().store.open_findings()
+                if r.finding.subject.endswith(subject_end) and r.finding.reason == "would_link"
+            ),
+            "no finding",
+        )
+
     def name_of(self, object_id: str) -> str:
         return next((p["displayName"] for p in self.home["principals"] if p["objectId"] == object_id), object_id)
 
@@ -115,10 +135,16 @@ def first_watch(demo: Demo) -> None:
     store = engine.get_engine().store
     snapshots = store.list_delegations(include_removed=False)
     linked_now = [oid for oid in demo.links() if oid not in before]
-    say(f"""
-        PAL Watch found {len(snapshots)} delegations to Contoso MSP in the activity log and linked
-        {len(linked_now)} identit{"y" if len(linked_now) == 1 else "ies"} it can act as, without a human:
-        """)
+    if demo.observe:
+        say(f"""
+            PAL Watch found {len(snapshots)} delegations to Contoso MSP in the activity log. PAL_MODE=observe:
+            it linked {"none" if not linked_now else len(linked_now)}; its findings say what it would link.
+            """)
+    else:
+        say(f"""
+            PAL Watch found {len(snapshots)} delegations to Contoso MSP in the activity log and linked
+            {len(linked_now)} identit{"y" if len(linked_now) == 1 else "ies"} it can act as, without a human:
+            """)
     for oid in linked_now:
         print(f"      + {demo.name_of(oid)} → partner ID {demo.links()[oid]}")
     attributed = sum(1 for s in snapshots if s.attributed)
@@ -147,7 +173,7 @@ def cost_snapshot(demo: Demo) -> None:
 
 
 def new_customer(demo: Demo) -> None:
-    """A new customer delegates a subscription: the Event Grid event links the partner ID at once."""
+    """A new customer delegates a subscription: the Event Grid event brings it to PAL Watch at once."""
     import function_app
 
     relecloud = next(t for t in demo.scenario["tenants"] if t["displayName"] == "Relecloud")
@@ -178,7 +204,14 @@ def new_customer(demo: Demo) -> None:
     for event in events:
         say(f"{DIM}Event Grid → delegation_events: {event['eventType']} {event['subject'][-60:]}{RESET}")
         function_app.delegation_events(decode(event))
-    say(f"contoso-pipeline linked now: {demo.links().get(pipeline, 'no')} (found by federation and linked as itself)")
+    if demo.observe:
+        say(f"""
+            contoso-pipeline linked now: {demo.links().get(pipeline, "no")}: PAL_MODE=observe writes no link.
+            PAL Watch found it by federation and says: {demo.would_link(body["registrationAssignmentId"])}
+            """)
+    else:
+        linked = demo.links().get(pipeline, "no")
+        say(f"contoso-pipeline linked now: {linked} (found by federation and linked as itself)")
 
 
 def person_delegation(demo: Demo) -> None:
@@ -262,21 +295,29 @@ def operator_leaves(demo: Demo) -> None:
 
 
 def verification(demo: Demo) -> None:
-    """Someone removes a link by hand; the verification timer repairs it and reports coverage."""
+    """Someone removes a link by hand; the verification puts it back (or says it would) and reports coverage."""
     import function_app
     from shared import reports
     from shared.reports import money as money_report
     from shared.usecases import engine
 
-    automation = demo.principal("contoso-automation")
-    demo.emulator.control("DELETE", f"/links/{demo.home['tenantId']}/{automation}")
+    name = "contoso-ops" if demo.observe else "contoso-automation"  # observe mode linked no automation
+    who = demo.principal(name)
+    demo.emulator.control("DELETE", f"/links/{demo.home['tenantId']}/{who}")
     say(f"""
-        An engineer runs `az managementpartner delete` as contoso-automation: its link is gone
-        (linked now: {demo.links().get(automation, "no")}). No event exists for that; the verification finds it.
+        An engineer runs `az managementpartner delete` as {name}: its link is gone
+        (linked now: {demo.links().get(who, "no")}). No event exists for that; the verification finds it.
         """)
     function_app.verify_attribution(timer())
-    say(f"After verify_attribution: contoso-automation linked to {demo.links().get(automation, 'no')} again.")
     store = engine.get_engine().store
+    if demo.observe:
+        said = [r.finding.title for r in store.open_findings() if r.finding.reason == "would_repair"]
+        say(f"""
+            After verify_attribution, PAL_MODE=observe: {name} linked now: {demo.links().get(who, "no")}.
+            PAL Watch says: {said[0] if said else "nothing about it"}
+            """)
+    else:
+        say(f"After verify_attribution: {name} linked to {demo.links().get(who, 'no')} again.")
     coverage, costs = store.get_coverage(), store.costs.all()
     for line in money_report.money_lines(coverage, costs):
         print(textwrap.indent(line, "    "))

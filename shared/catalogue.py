@@ -550,14 +550,18 @@ def partner_id_refused(partner_id: str, managing_tenant_id: str, refused_for: It
     )
 
 
-def as_would_link(finding: model.Finding) -> model.Finding:
-    """An unattributed delegation PAL Watch would link itself, were it not in observe mode."""
+def as_would_link(finding: model.Finding, *, offer: str = "") -> model.Finding:
+    """An unattributed delegation PAL Watch would link itself, were it not in observe mode.
+
+    The title names the scope, and `offer` (the registration definition's name) when the caller
+    says the scope has several, so that one customer's delegations read as distinct lines."""
     who = finding.facts.get("principals", "") or finding.principal_id
     customer = finding.title.split(" earns no partner credit", 1)[0]
+    where = words.scope_words(finding) + (f" (offer {short(offer)})" if offer else "")
     return replace(
         finding,
         reason=WOULD_LINK,
-        title=f"{customer} earns no partner credit yet: PAL Watch would link it (observe mode)",
+        title=f"{customer} earns no partner credit yet on {where}: PAL Watch would link it (observe mode)",
         detail=f"PAL Watch would link {who.replace(',', ', ')} to the partner ID. {finding.detail}".strip(),
         fix=OBSERVE_FIX,
     )

@@ -255,8 +255,11 @@ def annotate(plan: reconcile.Plan, links: Links) -> reconcile.Plan:
     withheld = links.guard.observed_ids()
     if not withheld:
         return plan
-    assessments = tuple(replace(a, findings=tuple(observe_findings(a.findings, withheld))) for a in plan.assessments)
-    findings = observe_findings(plan.delegation_findings, withheld)
+    offers = _offers_to_name(plan.assessments)
+    assessments = tuple(
+        replace(a, findings=tuple(observe_findings(a.findings, withheld, offers))) for a in plan.assessments
+    )
+    findings = observe_findings(plan.delegation_findings, withheld, offers)
     return replace(
         plan,
         assessments=assessments,
@@ -265,10 +268,30 @@ def annotate(plan: reconcile.Plan, links: Links) -> reconcile.Plan:
     )
 
 
-def observe_findings(findings: Iterable[model.Finding], withheld_ids: Iterable[str]) -> list[model.Finding]:
-    """Findings in observe mode say what PAL Watch would link instead of 'links it next pass'."""
-    withheld = {w.lower() for w in withheld_ids}
-    return [catalogue.as_would_link(f) if _pending_for(f, withheld) else f for f in findings]
+def observe_findings(
+    findings: Iterable[model.Finding], withheld_ids: Iterable[str], offers: Mapping[str, str] | None = None
+) -> list[model.Finding]:
+    """Findings in observe mode say what PAL Watch would link instead of 'links it next pass';
+    `offers` (delegation key -> offer name) names the offer where a scope has several."""
+    withheld, offers = {w.lower() for w in withheld_ids}, offers or {}
+    return [
+        catalogue.as_would_link(f, offer=offers.get(f.subject, "")) if _pending_for(f, withheld) else f
+        for f in findings
+    ]
+
+
+def _offers_to_name(assessments: Iterable[reconcile.DelegationAssessment]) -> dict[str, str]:
+    """Delegation key -> offer name, for the delegations that share their scope with another one."""
+    by_scope: dict[str, list[model.Delegation]] = {}
+    for a in assessments:
+        by_scope.setdefault(a.delegation.scope.rstrip("/").lower(), []).append(a.delegation)
+    return {
+        d.key: d.definition_name
+        for delegations in by_scope.values()
+        if len(delegations) > 1
+        for d in delegations
+        if d.definition_name
+    }
 
 
 def _pending_for(finding: model.Finding, withheld: set[str]) -> bool:

@@ -37,6 +37,8 @@ def test_a_full_run_in_observe_mode_writes_no_link_and_says_what_it_would_link(e
     would = [f for f in open_findings(engine).values() if f.reason == "would_link"]
     assert would
     assert all("would link" in f.title for f in would)
+    assert len({f.title for f in would}) == len(would), sorted(f.title for f in would)  # each names its scope
+    assert all(f.scope in f.title or f.scope.rsplit("/", 1)[-1] in f.title for f in would)
     assert all("PAL_MODE=repair" in f.fix for f in would)
     assert any(AUTOMATION in f.detail for f in would)
     coverage = engine.store.get_coverage()
