@@ -20,12 +20,12 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared import model, money
 from shared.azure import costs as costs_adapter
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
+from shared.usecases import outcomes
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,9 @@ WRITE_EVERY = 100  # costs read are cached in table transactions of this many (t
 
 
 @dataclass
-class CostSnapshotOutcome:
+class _Tally:
+    """What one cost snapshot does as it goes; `outcome()` is what the run returns."""
+
     status: str = "ok"  # ok | off | skipped | partial
     scopes: int = 0
     due: int = 0
@@ -51,39 +53,38 @@ class CostSnapshotOutcome:
     left_for_next_run: int = 0
     problems: list[str] = field(default_factory=list)
 
-    def __str__(self) -> str:
+    def _detail(self) -> str:
         if self.status in ("off", "skipped"):
-            return f"{self.status}: {self.problems[0] if self.problems else ''}".rstrip(": ")
+            return self.problems[0] if self.problems else ""
         unreadable = ", ".join(f"{n} {k}" for k, n in sorted(self.unreadable.items())) or "none"
         return (
-            f"{self.status}: {self.scopes} scopes, {self.due} due, {self.queried} queried, {self.read} read, "
+            f"{self.scopes} scopes, {self.due} due, {self.queried} queried, {self.read} read, "
             f"unreadable {unreadable}, throttled {self.throttled}, {self.left_for_next_run} left for the next run"
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
+    def outcome(self) -> outcomes.Outcome:
+        counts = {
             "scopes": self.scopes,
             "due": self.due,
             "queried": self.queried,
             "read": self.read,
-            "unreadable": dict(self.unreadable),
             "throttled": self.throttled,
             "leftForNextRun": self.left_for_next_run,
-            "problems": list(self.problems),
         }
+        facts = {"unreadable": dict(self.unreadable)}  # status -> scopes
+        return outcomes.Outcome(self.status, self._detail(), counts=counts, problems=tuple(self.problems), facts=facts)
 
 
 def run_cost_snapshot(
     engine: Engine, now: datetime, *, pacer: costs_adapter.QpuPacer | None = None, force: bool = False
-) -> CostSnapshotOutcome:
+) -> outcomes.Outcome:
     """Read last month's cost of the scopes that are due, within the QPU limits, and cache it."""
     if not engine.settings.costs.enabled and not force:
-        return CostSnapshotOutcome(status="off", problems=["PAL_COST is not true"])
+        return _Tally(status="off", problems=["PAL_COST is not true"]).outcome()
     store = engine.store
     owner = uuid.uuid4().hex
     if not store.try_acquire(LEASE, owner, LEASE_TTL, now):
-        return CostSnapshotOutcome(status="skipped", problems=["another cost snapshot is running"])
+        return _Tally(status="skipped", problems=["another cost snapshot is running"]).outcome()
     try:
         return _run(engine, now, pacer or costs_adapter.QpuPacer())
     finally:
@@ -114,13 +115,13 @@ def due_scopes(snapshots: list[DelegationSnapshot], cached: dict[str, money.Scop
     return [scope for _key, (_rank, scope) in sorted(ranked.items(), key=lambda kv: (kv[1][0], kv[0]))]
 
 
-def _run(engine: Engine, now: datetime, pacer: costs_adapter.QpuPacer) -> CostSnapshotOutcome:
+def _run(engine: Engine, now: datetime, pacer: costs_adapter.QpuPacer) -> outcomes.Outcome:
     store = engine.store
     snapshots = store.list_delegations(include_removed=False)
     cache = store.costs
     cached = cache.all()
     scopes = due_scopes(snapshots, cached, now)
-    outcome = CostSnapshotOutcome(scopes=len({s.scope.lower() for s in snapshots}), due=len(scopes))
+    outcome = _Tally(scopes=len({s.scope.lower() for s in snapshots}), due=len(scopes))
     readers = _Readers(engine, pacer, snapshots)
     month = money.last_full_month(now)
     started = pacer.clock()
@@ -156,8 +157,9 @@ def _run(engine: Engine, now: datetime, pacer: costs_adapter.QpuPacer) -> CostSn
         cache.put_many(read)
     if outcome.left_for_next_run or outcome.problems:
         outcome.status = "partial"
-    log.info("cost snapshot %s", outcome)
-    return outcome
+    done = outcome.outcome()
+    log.info("cost snapshot %s", done)
+    return done
 
 
 class _Readers:
@@ -201,7 +203,7 @@ class _Readers:
         first = [identity for oid, identity in acting if oid in holders]
         return first + [identity for _oid, identity in acting if identity not in first][:1]
 
-    def read(self, scope: str, month: str, now: datetime, outcome: CostSnapshotOutcome) -> money.ScopeCost:
+    def read(self, scope: str, month: str, now: datetime, outcome: _Tally) -> money.ScopeCost:
         refused: money.ScopeCost | None = None
         for identity in self.candidates(scope):
             outcome.queried += 1

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -208,21 +209,27 @@ def _at_scope(delegation_scope: str, scope: str) -> bool:
     return delegation_scope.rstrip("/").lower() == scope.rstrip("/").lower()
 
 
-@dataclass
-class WatchOutcome:
-    status: str  # "ok" | "blocked" | "skipped"
-    records: int = 0
-    scopes: list[str] = field(default_factory=list)
-    report: recorder.RunReport = field(default_factory=recorder.RunReport)
-    detail: str = ""
+def _watched(
+    status: str,
+    report: recorder.RunReport,
+    *,
+    records: int = 0,
+    scopes: Sequence[str] = (),
+    detail: str = "",
+) -> outcomes.Outcome:
+    """The watcher's outcome: records read, scopes reconciled, what was recorded (status ok | blocked | partial)."""
+    text = f"{records} record(s), {len(scopes)} scope(s); {report.summary()}" + (f"; {detail}" if detail else "")
+    return outcomes.Outcome(
+        status,
+        text,
+        report,
+        counts={"records": records},
+        problems=(detail,) if detail else (),
+        facts={"scopes": list(scopes)},
+    )
 
-    def __str__(self) -> str:
-        return f"{self.status}: {self.records} record(s), {len(self.scopes)} scope(s); {self.report.summary()}" + (
-            f"; {self.detail}" if self.detail else ""
-        )
 
-
-def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
+def watch_delegations(engine: Engine, now: datetime) -> outcomes.Outcome:
     """Read the tenant activity log since the cursor and reconcile every scope registered or removed.
 
     The cursor moves only forward and only after the scopes were reconciled, with an overlap
@@ -232,7 +239,9 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
     """
     store = engine.store
     if store.get_state(BLOCKED_STATE):
-        return WatchOutcome("blocked", detail="activity log unreadable; waiting for the next verification")
+        return _watched(
+            "blocked", recorder.RunReport(), detail="activity log unreadable; waiting for the next verification"
+        )
     value, etag = store.get_cursor(CURSOR)
     state = _CursorState.parse(value, now)
     since = state.position - OVERLAP
@@ -245,7 +254,7 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
             catalogue.ACTIVITY_LOG_SUBJECT, [catalogue.activity_log_unreadable(engine.managing_tenant_id, str(e))]
         )
         log.warning("activity log unreadable (%s): watcher paused until the next verification", e.code)
-        return WatchOutcome("blocked", report=recording.report, detail=str(e))
+        return _watched("blocked", recording.report, detail=str(e))
     recording.subject(catalogue.ACTIVITY_LOG_SUBJECT, [])
     fresh = [r for r in records if _seen_key(r.event_id) not in state.seen and r.succeeded and r.scope]
     latest: dict[Target, activity_log.DelegationRecord] = {}
@@ -270,8 +279,8 @@ def watch_delegations(engine: Engine, now: datetime) -> WatchOutcome:
     scopes = sorted({_target(r).scope for r in done})
     if kept:
         detail = f"{len(kept)} delegation(s) kept for the next run ({error or 'time budget spent'})"
-        return WatchOutcome("partial", records=len(finished), scopes=scopes, report=report, detail=detail)
-    return WatchOutcome("ok", records=len(finished), scopes=scopes, report=report)
+        return _watched("partial", report, records=len(finished), scopes=scopes, detail=detail)
+    return _watched("ok", report, records=len(finished), scopes=scopes)
 
 
 def _reconcile_in_batches(

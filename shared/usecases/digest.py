@@ -15,7 +15,6 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from shared.reports import coverage as coverage_
 from shared.reports import findings as findings_
 from shared.reports import money as money_report
 from shared.snapshots import CoverageRow
-from shared.usecases import alerts, exemptions
+from shared.usecases import alerts, exemptions, outcomes
 from shared.usecases.engine import Engine
 
 if TYPE_CHECKING:
@@ -36,20 +35,15 @@ log = logging.getLogger(__name__)
 CHANGES_WINDOW = timedelta(hours=24)
 
 
-@dataclass(frozen=True)
-class DigestOutcome:
-    """What the step did: `off`, `early` (before the hour), `exists` or `enqueued`."""
-
-    state: str
-    day: date | None = None
-    hour: int = 0
-
-    def __str__(self) -> str:
-        if self.state == "off":
-            return "digest off"
-        if self.state == "early":
-            return f"digest for {self.day} due from {self.hour:02d}:00 UTC"
-        return f"digest for {self.day} {'enqueued' if self.state == 'enqueued' else 'already in the outbox'}"
+def _digest(status: str, day: date | None = None, hour: int = 0) -> outcomes.Outcome:
+    """The step's outcome: `off`, `early` (before the hour), `exists` or `enqueued`."""
+    if status == "off":
+        return outcomes.Outcome(status, "digest off")
+    if status == "early":
+        detail = f"digest for {day} due from {hour:02d}:00 UTC"
+    else:
+        detail = f"digest for {day} {'enqueued' if status == 'enqueued' else 'already in the outbox'}"
+    return outcomes.Outcome(status, detail, facts={"day": str(day), "hour": hour})
 
 
 def summarise(
@@ -163,20 +157,20 @@ def money_sentence(
     )
 
 
-def enqueue_digest(engine: Engine, now: datetime) -> DigestOutcome:
+def enqueue_digest(engine: Engine, now: datetime) -> outcomes.Outcome:
     """Write today's digest to the outbox if it is on, due and not there yet. Idempotent."""
     settings = engine.settings.alerts
     if not settings.digest:
-        return DigestOutcome("off")
+        return _digest("off")
     now = words.utc(now)
     day, hour = now.date(), settings.digest_hour
     if now.hour < hour:
-        return DigestOutcome("early", day, hour)
+        return _digest("early", day, hour)
     sender = alerts.dispatcher(engine)
     get = getattr(sender.outbox, "get", None)  # the Table outbox; test doubles may not have it
     # A store failure (the outbox's included) fails this step of the watch; the others run.
     if get is not None and get(digest_.notice_id(day)) is not None:
-        return DigestOutcome("exists", day, hour)
+        return _digest("exists", day, hour)
     store = engine.store
     coverage = store.get_coverage()
     recorded = store.list_findings(include_resolved=True)
@@ -187,4 +181,4 @@ def enqueue_digest(engine: Engine, now: datetime) -> DigestOutcome:
     created = sender.enqueue([digest_.to_notice(summary)], now)
     if created:
         log.info("digest for %s enqueued", day)
-    return DigestOutcome("enqueued" if created else "exists", day, hour)
+    return _digest("enqueued" if created else "exists", day, hour)

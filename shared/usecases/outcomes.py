@@ -1,8 +1,9 @@
 """Outcomes: the values a handler or timer run ends in, and their structured log records.
 
-A handler returns an `Outcome` (status first, then what it did); a timer made of steps runs
-each through `Steps.run`, so one failing step is recorded and the others still run. Used by
-every use case a trigger calls (delegations, identities, watch, verify).
+Every handler and every step of a timer returns an `Outcome` (status first, then what it did,
+its counts and problems); a timer made of steps runs each through `Steps.run`, so one failing
+step is recorded and the others still run. Used by every use case a trigger calls (delegations,
+identities, watch, verify, costs, digest).
 
 Every trigger in function_app.py records its run: `with outcomes.trigger_run("name") as run:`
 around the one engine call, then `run.done(outcome)` (`PalWatch.TriggerOutcome`,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -94,20 +95,10 @@ def trigger_run(trigger: str) -> Iterator[TriggerRun]:
 
 def record_coverage(outcome: Any) -> None:
     """Coverage totals after a verification (`PalWatch.Coverage`); a skipped run has none."""
-    if status_of(outcome) == "skipped":
+    if not isinstance(outcome, Outcome) or outcome.status == "skipped":
         return
-    telemetry.emit(
-        telemetry.COVERAGE,
-        {
-            "status": status_of(outcome),
-            "delegations": getattr(outcome, "delegations", 0),
-            "attributed": getattr(outcome, "attributed", 0),
-            "atRisk": getattr(outcome, "at_risk", 0),
-            "notAttributed": getattr(outcome, "not_attributed", 0),
-            "subscriptions": getattr(outcome, "subscriptions", 0),
-            "tenants": getattr(outcome, "tenants", 0),
-        },
-    )
+    names = ("delegations", "attributed", "atRisk", "notAttributed", "subscriptions", "tenants")
+    telemetry.emit(telemetry.COVERAGE, {"status": outcome.status, **{n: outcome.counts.get(n, 0) for n in names}})
 
 
 # -- outcome values ---------------------------------------------------------------------------
@@ -124,17 +115,26 @@ STEP_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one handler invocation led to; `status` first in the log line.
+    """What one handler or timer step led to; `status` first in the log line, then `detail`.
 
-    status: reconciled | no_impact | ok | renewed | skipped | ignored | rejected | failed
+    status: ok | partial | reconciled | no_impact | renewed | skipped | ignored | rejected | failed |
+    blocked | off, or a step's own word (the digest: early | exists | enqueued).
+    `counts` are the numbers telemetry and `--json` report (camelCase keys), `facts` the rest of
+    what `to_json` says (lists and maps), `problems` what could not be read or done.
     """
 
     status: str
-    detail: str
+    detail: str = ""
     report: RunReport | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        return f"{self.status}: {self.detail}"
+        return f"{self.status}: {self.detail}" if self.detail else self.status
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, **self.counts, **self.facts, "problems": list(self.problems)}
 
 
 @dataclass(frozen=True)

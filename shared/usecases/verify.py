@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from shared import catalogue, model, reconcile
 from shared.snapshots import DelegationSnapshot
@@ -68,8 +67,9 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass
-class VerifyOutcome:
-    """What one verification saw and did: logged by the timer, printed by `palwatch verify`."""
+class _Tally:
+    """What one verification sees and does as it goes; `outcome()` is what the run returns (logged by
+    the timer, printed by `palwatch verify`)."""
 
     status: str  # ok | partial (something could not be read or done) | skipped (another run holds the lease)
     tenants: int = 0
@@ -94,11 +94,11 @@ class VerifyOutcome:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def __str__(self) -> str:
+    def _detail(self) -> str:
         if self.status == "skipped":
-            return "skipped: " + "; ".join(self.problems)
+            return "; ".join(self.problems)
         text = (
-            f"{self.status}: {self.delegations} delegation(s) in {self.subscriptions} subscription(s): "
+            f"{self.delegations} delegation(s) in {self.subscriptions} subscription(s): "
             f"{self.attributed} attributed, {self.at_risk} at risk, {self.not_attributed} not attributed; "
             f"{len(self.links_written)} link write(s), {len(self.drift_repaired)} drift repaired, "
             f"{len(self.link_failures)} link failure(s); {self.opened} finding(s) opened, {self.resolved} resolved"
@@ -110,9 +110,8 @@ class VerifyOutcome:
             text += f"; {len(self.problems)} problem(s): " + "; ".join(p[:160] for p in self.problems[:3])
         return text
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
+    def outcome(self) -> outcomes.Outcome:
+        counts = {
             "tenants": self.tenants,
             "subscriptions": self.subscriptions,
             "delegations": self.delegations,
@@ -121,25 +120,27 @@ class VerifyOutcome:
             "notAttributed": self.not_attributed,
             "removed": self.removed,
             "linksChecked": self.links_checked,
-            "linksWritten": self.links_written,
-            "driftRepaired": self.drift_repaired,
-            "linkFailures": self.link_failures,
-            "mode": self.mode,
-            "wouldWrite": self.withheld,
-            "repointed": self.repointed,
-            "customerTenants": self.customer_tenants,
             "findingsOpened": self.opened,
             "findingsResolved": self.resolved,
+        }
+        facts = {
+            "linksWritten": list(self.links_written),
+            "driftRepaired": list(self.drift_repaired),
+            "linkFailures": list(self.link_failures),
+            "mode": self.mode,
+            "wouldWrite": list(self.withheld),
+            "repointed": list(self.repointed),
+            "customerTenants": dict(self.customer_tenants),
             "incompleteScopes": [{"scope": s, "error": e} for s, e in sorted(self.incomplete_scopes.items())],
-            "steps": self.steps,
-            "problems": self.problems,
+            "steps": dict(self.steps),
             "seconds": round(self.seconds, 3),
         }
+        return outcomes.Outcome(self.status, self._detail(), counts=counts, problems=tuple(self.problems), facts=facts)
 
 
 def run_verify(
     engine: Engine, now: datetime, *, past_due: bool = False, progress: Progress | None = None
-) -> VerifyOutcome:
+) -> outcomes.Outcome:
     """One verification of the whole estate. Raises only when the run as a whole failed."""
     if past_due:
         log.info("verification is past due; running now")
@@ -148,15 +149,15 @@ def run_verify(
     if held is None:
         why = leases.describe_holder(engine.store, LEASE, wall)
         log.info("verification skipped: %s", why)
-        return VerifyOutcome("skipped", problems=[why])
+        return _Tally("skipped", problems=[why]).outcome()
     with held:
         return _verify(engine, now, progress)
 
 
-def _verify(engine: Engine, now: datetime, progress: Progress | None) -> VerifyOutcome:
+def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcomes.Outcome:
     started = time.monotonic()
     store = engine.store
-    out = VerifyOutcome("ok", mode=engine.settings.mode)
+    out = _Tally("ok", mode=engine.settings.mode)
     say = progress or (lambda _stage, _done, _total: None)
 
     # What we knew before looking: read first, so that a delegation an event handler stores while
@@ -225,12 +226,13 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> VerifyO
     if out.problems or out.incomplete_scopes:
         out.status = "partial"
     out.seconds = time.monotonic() - started
-    store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(out)[:2000]})
-    log.info("verification %s", out)
-    return out
+    done = out.outcome()
+    store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(done)[:2000]})
+    log.info("verification %s", done)
+    return done
 
 
-def _halted(engine: Engine, out: VerifyOutcome, links: Links, now: datetime, started: float) -> VerifyOutcome:
+def _halted(engine: Engine, out: _Tally, links: Links, now: datetime, started: float) -> outcomes.Outcome:
     """The links say PAL_PARTNER_ID is wrong: nothing was written or judged; say so and alert it."""
     out.status = "partial"
     out.problems += [p for p in links.problems if p not in out.problems]
@@ -241,9 +243,10 @@ def _halted(engine: Engine, out: VerifyOutcome, links: Links, now: datetime, sta
     alerting.run("alerts", lambda: alerts.deliver(engine, now))
     out.steps.update(alerting.steps)
     out.seconds = time.monotonic() - started
-    engine.store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(out)[:2000]})
-    log.warning("verification stopped: %s", out)
-    return out
+    done = out.outcome()
+    engine.store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(done)[:2000]})
+    log.warning("verification stopped: %s", done)
+    return done
 
 
 def _current(inventory: estate_scan.Inventory, previous: dict[str, DelegationSnapshot]) -> list[model.Delegation]:
@@ -256,7 +259,7 @@ def _current(inventory: estate_scan.Inventory, previous: dict[str, DelegationSna
     return list(inventory.delegations.values()) + kept
 
 
-def _describe_inventory(out: VerifyOutcome, inventory: estate_scan.Inventory) -> None:
+def _describe_inventory(out: _Tally, inventory: estate_scan.Inventory) -> None:
     out.tenants = len(inventory.tenants)
     out.subscriptions = len(inventory.subscriptions)
     out.incomplete_scopes = dict(inventory.incomplete_scopes)
@@ -268,7 +271,7 @@ def _describe_inventory(out: VerifyOutcome, inventory: estate_scan.Inventory) ->
 
 
 def _describe_result(
-    out: VerifyOutcome, plan: reconcile.Plan, links: tenant_links.LinkCheck, result: pipeline.Reconciled
+    out: _Tally, plan: reconcile.Plan, links: tenant_links.LinkCheck, result: pipeline.Reconciled
 ) -> None:
     out.delegations = len(plan.coverage)
     for row in plan.coverage:
@@ -331,18 +334,7 @@ def _wall(now: datetime) -> datetime:
 # -- the watch cadence: links repaired within minutes ---------------------------------------------
 
 
-@dataclass
-class LinkWatchOutcome:
-    check: tenant_links.LinkCheck
-    opened: int = 0
-    resolved: int = 0
-
-    def __str__(self) -> str:
-        text = f"{self.check.summary()}; {self.opened} finding(s) opened, {self.resolved} resolved"
-        return text + (f"; problems: {'; '.join(self.check.problems[:3])}" if self.check.problems else "")
-
-
-def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
+def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
     """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
     hand; let each multi-tenant identity link itself in candidate tenants it has not seen."""
     links = Links(engine, now, defer_transient=True)
@@ -364,7 +356,17 @@ def watch_links(engine: Engine, now: datetime) -> LinkWatchOutcome:
     tenant_links.remember_managing_links(engine, check.statuses)
     said = record.report.said + links.guard.said
     alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=said)
-    return LinkWatchOutcome(check, len(record.report.opened), len(record.report.resolved))
+    opened, resolved = len(record.report.opened), len(record.report.resolved)
+    detail = f"{check.summary()}; {opened} finding(s) opened, {resolved} resolved" + (
+        f"; problems: {'; '.join(check.problems[:3])}" if check.problems else ""
+    )
+    return outcomes.Outcome(
+        "partial" if check.problems else "ok",
+        detail,
+        counts={"linksChecked": check.checked, "findingsOpened": opened, "findingsResolved": resolved},
+        problems=tuple(check.problems),
+        facts={"repaired": list(check.repaired), "notInstalled": list(check.not_installed)},
+    )
 
 
 # -- the coverage HTTP function ------------------------------------------------------------------

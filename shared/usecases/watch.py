@@ -32,7 +32,8 @@ def run_watch(engine: Engine, now: datetime, *, past_due: bool = False) -> outco
     return run
 
 
-def _watch_log(engine: Engine, now: datetime) -> delegations.WatchOutcome:
+def _watch_log(engine: Engine, now: datetime) -> outcomes.Outcome:
     outcome = delegations.watch_delegations(engine, now)
-    alerts.enqueue(engine, outcome.report.opened, outcome.report.resolved, now)
+    if outcome.report:
+        alerts.enqueue(engine, outcome.report.opened, outcome.report.resolved, now)
     return outcome

@@ -54,13 +54,13 @@ def test_a_new_delegation_is_linked_on_the_next_watch_and_not_processed_again(em
     onboard(emulator, body)  # no Event Grid topic: only the activity log tells
 
     first = delegations.watch_delegations(palwatch, now())
-    assert first.records == 1
+    assert first.counts["records"] == 1
     assert links(emulator).get(PIPELINE["objectId"]) == PARTNER
 
     emulator.control("DELETE", "/journal")
     again = delegations.watch_delegations(palwatch, now())
-    assert again.records == 0
-    assert again.scopes == []
+    assert again.counts["records"] == 0
+    assert again.facts["scopes"] == []
     assert not [r for r in emulator.journal() if "registrationAssignments" in r["path"]]
 
 
@@ -72,7 +72,7 @@ def test_an_unregister_record_marks_the_delegation_removed(emulator, palwatch):
 
     outcome = delegations.watch_delegations(palwatch, now())
 
-    assert outcome.records == 1
+    assert outcome.counts["records"] == 1
     snap = next(s for s in palwatch.store.list_delegations() if s.key.endswith(body["registrationAssignmentId"]))
     assert snap.removed
 
@@ -106,7 +106,7 @@ def test_a_corrupt_cursor_restarts_from_the_lookback_window(emulator, palwatch):
     palwatch.store.set_cursor(delegations.CURSOR, "{not json", None)
     outcome = delegations.watch_delegations(palwatch, now())
     assert outcome.status == "ok"
-    assert outcome.records > 0
+    assert outcome.counts["records"] > 0
 
 
 OUTSIDER = {"tenantId": "5e0c1f3a-7b2d-4c8e-9f60-1a2b3c4d5e6f", "displayName": "Outsider Ltd"}

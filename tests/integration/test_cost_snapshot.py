@@ -13,7 +13,7 @@ import pytest
 from shared import catalogue, model, money
 from shared.azure import costs as costs_adapter
 from shared.snapshots import DelegationSnapshot
-from shared.usecases import at_stake, costs
+from shared.usecases import at_stake, costs, outcomes
 from tests.integration.verify_helpers import delegation, verify_now
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
@@ -58,7 +58,7 @@ def test_the_snapshot_caches_each_scope_and_says_what_it_cannot_read(emulator, p
     cached = palwatch.store.costs.all()
     scopes = {s.scope.lower() for s in palwatch.store.list_delegations(include_removed=False)}
     assert set(cached) == scopes
-    assert outcome.read + sum(outcome.unreadable.values()) == len(scopes)
+    assert outcome.counts["read"] + sum(outcome.facts["unreadable"].values()) == len(scopes)
     northwind = cached[scope_of("northwind")]
     assert northwind.known
     assert northwind.month == "2026-11"
@@ -78,7 +78,7 @@ def test_the_snapshot_caches_each_scope_and_says_what_it_cannot_read(emulator, p
     # The next run the same day asks for nothing: at most one call per scope per day.
     before = len(queries(emulator))
     again = costs.run_cost_snapshot(palwatch, NOW + timedelta(hours=2), pacer=fake_pacer(FakeClock()), force=True)
-    assert again.due == 0
+    assert again.counts["due"] == 0
     assert len(queries(emulator)) == before
 
 
@@ -116,9 +116,9 @@ def test_the_snapshot_survives_429s_by_waiting_as_the_service_says(emulator, pal
 
     answers = Counter(r["status"] for r in queries(emulator))
     assert answers[429] > 0
-    assert outcome.throttled == 0
-    assert answers[200] + answers[401] + answers[403] == outcome.queried
-    assert len(palwatch.store.costs.all()) == outcome.scopes
+    assert outcome.counts["throttled"] == 0
+    assert answers[200] + answers[401] + answers[403] == outcome.counts["queried"]
+    assert len(palwatch.store.costs.all()) == outcome.counts["scopes"]
     assert len(clock.slept) >= answers[429]  # each 429 waited for, as the service said
 
 
@@ -193,13 +193,13 @@ def test_on_the_large_estate_the_snapshot_keeps_the_documented_limits_survives_4
     journal = Journal(emulator)
 
     # Hourly runs until every scope is read.
-    runs: list[costs.CostSnapshotOutcome] = []
+    runs: list[outcomes.Outcome] = []
     at = NOW
     while True:
         outcome = costs.run_cost_snapshot(palwatch, at, pacer=pacer, force=True)
-        assert len(journal.new_queries()) == outcome.queried <= costs.MAX_QUERIES_PER_RUN
+        assert len(journal.new_queries()) == outcome.counts["queried"] <= costs.MAX_QUERIES_PER_RUN
         runs.append(outcome)
-        if not outcome.left_for_next_run:
+        if not outcome.counts["leftForNextRun"]:
             break
         assert len(runs) < 24, "an hourly timer covers the large estate within a day"
         clock.sleep(3600)
@@ -207,16 +207,16 @@ def test_on_the_large_estate_the_snapshot_keeps_the_documented_limits_survives_4
 
     answers = Counter(r["status"] for r in journal.seen)
     assert answers[429] == 0  # the emulator, on the same clock, refused nothing: every window was kept
-    assert answers[200] + answers[403] == len(journal.seen) == sum(r.queried for r in runs)
+    assert answers[200] + answers[403] == len(journal.seen) == sum(r.counts["queried"] for r in runs)
     assert len(runs) == -(-len(journal.seen) // costs.MAX_QUERIES_PER_RUN)  # full runs until all is read
     asked = Counter((r["path"].lower(), r["objectId"]) for r in journal.seen)
     assert max(asked.values()) == 1  # no scope asked twice as the same identity
     assert set(palwatch.store.costs.all()) == scopes
-    assert sum(r.read + sum(r.unreadable.values()) for r in runs) == len(scopes)
+    assert sum(r.counts["read"] + sum(r.facts["unreadable"].values()) for r in runs) == len(scopes)
 
     # The next run that day finds nothing due and asks nothing: at most one call per scope a day.
     again = costs.run_cost_snapshot(palwatch, at + timedelta(hours=1), pacer=pacer, force=True)
-    assert again.due == 0
+    assert again.counts["due"] == 0
     assert journal.new_queries() == []
 
     # An alert on any of those scopes reads the cache and queries nothing.
@@ -232,11 +232,13 @@ def test_on_the_large_estate_the_snapshot_keeps_the_documented_limits_survives_4
     throttled = journal.new_queries()
     statuses = Counter(r["status"] for r in throttled)
     assert statuses[429] > 0
-    assert squeezed.throttled == 0
-    assert statuses[200] + statuses[403] == squeezed.queried <= costs.MAX_QUERIES_PER_RUN
-    assert squeezed.left_for_next_run == len(scopes) - squeezed.queried  # the rest waits for the next run
+    assert squeezed.counts["throttled"] == 0
+    assert statuses[200] + statuses[403] == squeezed.counts["queried"] <= costs.MAX_QUERIES_PER_RUN
+    assert (
+        squeezed.counts["leftForNextRun"] == len(scopes) - squeezed.counts["queried"]
+    )  # the rest waits for the next run
     month = money.last_full_month(NOW + timedelta(days=31))
-    assert sum(1 for c in palwatch.store.costs.all().values() if c.month == month) == squeezed.queried
+    assert sum(1 for c in palwatch.store.costs.all().values() if c.month == month) == squeezed.counts["queried"]
 
 
 def test_report_and_coverage_page_show_revenue_attributed_and_at_stake(emulator, palwatch, capsys):

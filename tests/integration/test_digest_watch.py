@@ -82,7 +82,7 @@ def test_off_sends_nothing(configure, inbox, emulator) -> None:
     for hours in (7, 8, 23):
         run = tick(engine, DAY + timedelta(hours=hours))
         assert "digest" not in run.steps
-    assert digest.enqueue_digest(engine, DAY + timedelta(hours=9)).state == "off"
+    assert digest.enqueue_digest(engine, DAY + timedelta(hours=9)).status == "off"
     assert digest_entries(engine) == []
     assert eml_digests(inbox) == []
     assert graph_digests(emulator) == []
@@ -127,7 +127,7 @@ def test_two_concurrent_first_runs_write_one_digest(configure, inbox) -> None:
     at = DAY + timedelta(minutes=5)
     with ThreadPoolExecutor(max_workers=2) as pool:
         outcomes = list(pool.map(lambda e: digest.enqueue_digest(e, at), engines))
-    assert sorted(o.state for o in outcomes) in (["enqueued", "exists"], ["enqueued", "enqueued"])
+    assert sorted(o.status for o in outcomes) in (["enqueued", "exists"], ["enqueued", "enqueued"])
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda e: alerts.deliver(e, at), engines))
     assert len(digest_entries(engines[0])) == 1
@@ -150,7 +150,7 @@ def test_a_hostile_customer_name_is_text_in_the_mail(configure, inbox) -> None:
         status="not_attributed",
     )
     engine.store.put_coverage([row], now - timedelta(hours=2))
-    assert digest.enqueue_digest(engine, now).state == "enqueued"
+    assert digest.enqueue_digest(engine, now).status == "enqueued"
     alerts.deliver(engine, now)
 
     (message,) = eml_digests(inbox)

@@ -19,7 +19,7 @@ from azure.data.tables import TableServiceClient
 from azure.functions.timer import TimerRequest
 
 import function_app
-from shared.usecases import estate_scan, leases, verify
+from shared.usecases import estate_scan, leases, outcomes, verify
 from tests import campaign
 from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver, snapshot_of
 from tests.support.world import onboard
@@ -118,7 +118,7 @@ def test_a_long_run_keeps_its_lease_by_heartbeat(emulator, palwatch, monkeypatch
         return real_scan(*args, **kwargs)
 
     monkeypatch.setattr(estate_scan, "enumerate_estate", slow)
-    first: list[verify.VerifyOutcome] = []
+    first: list[outcomes.Outcome] = []
     worker = threading.Thread(target=lambda: first.append(verify.run_verify(palwatch, datetime.now(UTC))))
     worker.start()
     try:

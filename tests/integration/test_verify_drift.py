@@ -100,7 +100,7 @@ def test_a_link_repointed_by_hand_is_repaired_within_the_watch_cadence(emulator,
 
     assert links(emulator)[OPS] == PARTNER
     assert [w["method"] for w in pal_writes(emulator)] == ["PATCH"]
-    assert outcome.check.repaired
+    assert outcome.facts["repaired"]
     drift = [r.finding for r in all_findings(palwatch) if r.finding.kind == "link_drift_repaired"]
     assert [f.reason for f in drift] == ["repointed"]
     assert OTHER_PARTNER in drift[0].title
@@ -180,7 +180,7 @@ def test_a_tenant_without_the_app_is_remembered_quietly_and_asked_again_later(em
     later = absent[(PORTAL["appId"].lower(), fabrikam)] + timedelta(minutes=1)
     outcome = verify.watch_links(palwatch, later)
     assert len(asked(fabrikam)) == 1, "asked again once the retry time passed"
-    assert fabrikam in outcome.check.not_installed
+    assert fabrikam in outcome.facts["notInstalled"]
     assert palwatch.store.list_not_installed()[(PORTAL["appId"].lower(), fabrikam)] > later
     assert (
         later + tenant_links.NOT_INSTALLED_RETRY
@@ -279,7 +279,7 @@ def test_an_unreadable_subscription_is_not_taken_as_removed(emulator, palwatch):
     outcome = verify.run_verify(palwatch, _now())
 
     assert outcome.status == "partial"
-    assert any(body["scope"].lower() in s.lower() for s in outcome.incomplete_scopes)
+    assert any(body["scope"].lower() in s.lower() for s in (i["scope"] for i in outcome.facts["incompleteScopes"]))
     assert not palwatch.store.get_delegation(key).removed
     assert key in {r.delegation_key for r in palwatch.store.get_coverage().rows}
     assert not [r for r in all_findings(palwatch) if r.finding.kind == "delegation_removed"]
