@@ -80,11 +80,14 @@ def reconcile(
     links = links if links is not None else Links(engine, now)
     known = known or Known()
     identities = known.identities if known.identities is not None else observe.acting_identities(engine)
-    # Only the links of the identities the delegations name: those named directly are read while
-    # Graph resolves the principals (the same round trip), those in groups or discovered after.
+    # Where the delegations name an identity we act as, the link of *every* identity we act as is
+    # read: a write is guarded on every link the app can read, as in the verification, so a pass told
+    # of one delegation judges the partner ID on what a verification would. Those named directly are
+    # read while Graph resolves the principals (the same round trip); those in groups or discovered
+    # by federation after it. Delegations naming none of them read no link.
     direct = observe.named(delegations.current, identities.acting)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="links") as pool:
-        early = pool.submit(links.read, {o: i for o, i in direct.items() if o not in known.links})
+        early = pool.submit(links.read, _unknown(identities.acting if direct else {}, known.links))
         # An assignment read names no offer: the unknown ones are read in this round trip too.
         offers_read = pool.submit(observe.read_offers, engine, delegations.current)
         directory = observe.read_directory(engine, delegations.current, known=known.principals)
@@ -92,7 +95,7 @@ def reconcile(
         delegations = replace(delegations, current=observe.with_offers(delegations.current, offers_read.result()))
     identities = federation.discover(engine, delegations.current, directory, identities, now)
     wanted = observe.named(delegations.current, identities.acting, directory.principals)
-    statuses = links.read(wanted, known={**known.links, **read_early})
+    statuses = links.read(identities.acting if wanted else {}, known={**known.links, **read_early})
     observation = observe.observe(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )
@@ -112,6 +115,12 @@ def reconcile(
         withheld=tuple(links.guard.would),
         repointed=tuple(links.guard.repointed),
     )
+
+
+def _unknown(
+    acting: Mapping[str, model.ActingIdentity], known: Mapping[str, decisions.LinkStatus]
+) -> dict[str, model.ActingIdentity]:
+    return {o: i for o, i in acting.items() if o not in known}
 
 
 def _decide(

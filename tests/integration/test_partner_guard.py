@@ -14,7 +14,7 @@ import function_app
 from shared import cli
 from shared.usecases import engine as engine_module
 from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver
-from tests.integration.verify_helpers import MANAGING, MI, OPS, PARTNER, verify_now
+from tests.integration.verify_helpers import AUTOMATION, MANAGING, MI, OPS, PARTNER, verify_now
 from tests.support.remembered import open_findings
 from tests.support.world import links, onboard, pal_writes
 
@@ -147,3 +147,20 @@ def test_one_link_carrying_another_partner_id_is_not_repointed(emulator, palwatc
     failed = [f for f in open_findings(engine).values() if f.kind == "link_failed" and f.principal_id == OPS]
     assert len(failed) == 1
     assert f"PAL_PARTNER_ID_PREVIOUS={OTHER_VALID}" in failed[0].fix + failed[0].detail
+
+
+def test_a_delegation_event_judges_the_partner_id_on_every_link_the_app_can_read(emulator, palwatch, monkeypatch):
+    """The event names only the MI and contoso-automation, both unlinked; contoso-ops's link is the
+    only one left and points to another partner: the event writes nothing, as a verification would."""
+    emulator.control("DELETE", f"/links/{MANAGING}/{MI}")
+    emulator.control("PUT", f"/links/{MANAGING}/{OPS}", {"partnerId": OTHER_VALID})
+    engine = _engine(monkeypatch)
+    emulator.control("DELETE", "/journal")
+
+    deliver(onboard(emulator, delegation((AUTOMATION, "contoso-automation", CONTRIBUTOR))))
+
+    assert pal_writes(emulator) == []
+    assert len(_configuration(engine)) == 1
+    verify_now()
+    assert pal_writes(emulator) == []
+    assert len(_configuration(engine)) == 1
