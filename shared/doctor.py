@@ -169,7 +169,6 @@ class _Doctor:
                 "read registration assignments",
                 *(f"Graph: read {read.name}" for read in graph_module.PRINCIPAL_READS),
                 "Graph: group members",
-                "Graph: service principal changes",
                 "read tenant activity log",
             ):
                 self.add(name, SKIP, "needs the managed identity's token (see above)", required=False)
@@ -369,13 +368,6 @@ class _Doctor:
             roles,
             lambda: list(graph.list_transitive_member_ids(_NIL_GUID)),
             f"GET /v1.0/groups/{{id}}/transitiveMembers?$select={graph_module.MEMBERS_SELECT}",
-        )
-        self._graph_probe(
-            "Graph: service principal changes",
-            "Application.Read.All",
-            roles,
-            graph.probe_service_principal_delta,
-            f"GET /v1.0/servicePrincipals/delta?$select={graph_module.SP_SELECT}",
         )
 
     def _graph_roles(self) -> identity.TokenIdentity | None:

@@ -1,4 +1,4 @@
-"""Microsoft Graph v1.0: principals and their state, group members, SP delta, subscriptions, mail.
+"""Microsoft Graph v1.0: principals and their state, group members, subscriptions, mail.
 
 Resolves the principals of Lighthouse authorizations into `model.Principal` (active, disabled,
 soft-deleted in `directory/deletedItems`, gone, or unknown when Graph did not say), in bulk with
@@ -84,15 +84,6 @@ _MEMBER_OF_COLLECTIONS = {
     "serviceprincipal": "servicePrincipals",
     "managedidentity": "servicePrincipals",
 }
-
-
-@dataclass(frozen=True)
-class ServicePrincipalDelta:
-    """One delta round: changed service principals, removed ids, and the link for the next round."""
-
-    principals: tuple[model.Principal, ...]
-    removed_ids: tuple[str, ...]
-    delta_link: str
 
 
 @dataclass(frozen=True)
@@ -224,36 +215,12 @@ class GraphClient:
         except errors.NotFoundError:
             return
 
-    def probe_service_principal_delta(self) -> None:
-        """The first page of the service-principal delta round, as the poll asks for it (doctor)."""
-        self._http.get(f"{V1}/servicePrincipals/delta", {"$select": SP_SELECT})
-
     def get_user(self, user: str) -> model.Principal:
         """A user by object id or UPN (raises NotFoundError)."""
         return parse_principal(
             self._http.get(f"{V1}/users/{user}", {"$select": USER_SELECT}),
             default_kind=model.PrincipalKind.USER,
         )
-
-    def list_service_principals_delta(self, delta_link: str | None = None) -> ServicePrincipalDelta:
-        """All service principals (first round) or what changed since `delta_link`."""
-        path = delta_link or f"{V1}/servicePrincipals/delta"
-        params = None if delta_link else {"$select": SP_SELECT}  # the deltaLink keeps the $select
-        principals: list[model.Principal] = []
-        removed: list[str] = []
-        next_delta = ""
-        for page in self._http.pages(path, params):
-            for item in page.get("value") or []:
-                if not isinstance(item, dict) or not item.get("id"):
-                    continue
-                if "@removed" in item:
-                    removed.append(str(item["id"]).lower())
-                else:
-                    principals.append(parse_principal(item, default_kind=model.PrincipalKind.SERVICE_PRINCIPAL))
-            next_delta = str(page.get("@odata.deltaLink") or next_delta)
-        if not next_delta:
-            raise errors.PermanentError("delta query ended without @odata.deltaLink", code="MalformedResponse")
-        return ServicePrincipalDelta(tuple(principals), tuple(removed), next_delta)
 
     # -- change-notification subscriptions ---------------------------------------------------------
 

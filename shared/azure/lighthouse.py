@@ -1,55 +1,22 @@
 """Azure Lighthouse registration assignments (Microsoft.ManagedServices, api-version 2022-10-01).
 
 Reads assignments with their definitions expanded and turns them into `model.Delegation`.
-`list_all_delegations` is the verify pass's enumeration: every subscription the managing
-tenant sees, one list per subscription (which also returns its resource groups' assignments),
-falling back to the resource groups where a subscription-scope list is forbidden (a caller
-whose only access is a resource-group delegation), de-duplicated, with bounded concurrency.
-Called by the delegation/verify use cases and the doctor.
+The verification's enumeration over them is `shared.usecases.estate_scan`. Called by the
+delegation use cases, the enumeration and the doctor.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared import model
 from shared.azure import errors
-from shared.azure.arm import ArmClient, Subscription
 from shared.azure.http import AzureHttpClient
-
-log = logging.getLogger(__name__)
 
 API_VERSION = "2022-10-01"
 _PROVIDER = re.compile(r"/providers/Microsoft\.ManagedServices/", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class DelegationInventory:
-    """The result of a full enumeration. Iterating yields the delegations.
-
-    `incomplete_scopes` lists the subscriptions (or resource groups) that could not be read, with
-    the error: a verify must not conclude that delegations there were removed.
-    """
-
-    delegations: tuple[model.Delegation, ...]
-    subscriptions: tuple[Subscription, ...] = ()
-    incomplete_scopes: tuple[tuple[str, str], ...] = ()
-    failures: tuple[errors.AzureError, ...] = field(default=(), compare=False, repr=False)
-
-    def __iter__(self) -> Iterator[model.Delegation]:
-        return iter(self.delegations)
-
-    def __len__(self) -> int:
-        return len(self.delegations)
-
-    @property
-    def complete(self) -> bool:
-        return not self.incomplete_scopes
 
 
 class LighthouseClient:
@@ -57,7 +24,6 @@ class LighthouseClient:
 
     def __init__(self, http: AzureHttpClient) -> None:
         self._http = http
-        self._arm = ArmClient(http)
 
     @classmethod
     def from_settings(cls, settings: Any, credential: Any, **kwargs: Any) -> LighthouseClient:
@@ -87,51 +53,6 @@ class LighthouseClient:
             ):
                 continue  # the filter is applied server side too; stay correct if it is ignored
             yield delegation
-
-    def list_all_delegations(self, managing_tenant_id: str, max_workers: int = 8) -> DelegationInventory:
-        """Every delegation to `managing_tenant_id` visible to the caller."""
-        subscriptions = [s for s in self._arm.list_subscriptions() if _worth_listing(s, managing_tenant_id)]
-        found: dict[str, model.Delegation] = {}
-        incomplete: list[tuple[str, str]] = []
-        failures: list[errors.AzureError] = []
-        with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="lighthouse") as pool:
-            results = pool.map(lambda s: self._scan_subscription(s, managing_tenant_id), subscriptions)
-            for delegations, problems in results:
-                for delegation in delegations:
-                    found.setdefault(delegation.key, delegation)
-                for scope, error in problems:
-                    incomplete.append((scope, str(error)))
-                    failures.append(error)
-        ordered = tuple(sorted(found.values(), key=lambda d: d.key))
-        return DelegationInventory(ordered, tuple(subscriptions), tuple(incomplete), tuple(failures))
-
-    def _scan_subscription(
-        self, subscription: Subscription, managing_tenant_id: str
-    ) -> tuple[list[model.Delegation], list[tuple[str, errors.AzureError]]]:
-        scope = f"/subscriptions/{subscription.subscription_id}"
-        try:
-            return [_with_tenant(d, subscription) for d in self.list_assignments(scope, managing_tenant_id)], []
-        except errors.ForbiddenError:
-            log.debug("no subscription-level access to %s; listing its resource groups", scope)
-        except errors.AzureError as e:
-            return [], [(scope, e)]
-        delegations: list[model.Delegation] = []
-        problems: list[tuple[str, errors.AzureError]] = []
-        try:
-            groups = list(self._arm.list_resource_groups(subscription.subscription_id))
-        except errors.AzureError as e:
-            return [], [(scope, e)]
-        for group in groups:
-            group_scope = group.id or f"{scope}/resourceGroups/{group.name}"
-            try:
-                delegations += [
-                    _with_tenant(d, subscription) for d in self.list_assignments(group_scope, managing_tenant_id)
-                ]
-            except errors.ForbiddenError:
-                continue  # a group we see but hold nothing in: no delegation of ours there
-            except errors.AzureError as e:
-                problems.append((group_scope, e))
-        return delegations, problems
 
 
 def parse_assignment(body: dict[str, Any]) -> model.Delegation:
@@ -175,19 +96,6 @@ def _authorizations(items: Any, *, just_in_time: bool) -> Iterator[model.Authori
             principal_display_name=str(item.get("principalIdDisplayName") or ""),
             just_in_time=just_in_time,
         )
-
-
-def _with_tenant(delegation: model.Delegation, subscription: Subscription) -> model.Delegation:
-    return replace(
-        delegation,
-        customer_tenant_id=delegation.customer_tenant_id or subscription.tenant_id,
-        quota_id=delegation.quota_id or subscription.quota_id,
-    )
-
-
-def _worth_listing(subscription: Subscription, managing_tenant_id: str) -> bool:
-    # A tenant cannot delegate to itself: the managing tenant's own subscriptions hold none of ours.
-    return not subscription.tenant_id or subscription.tenant_id != managing_tenant_id.lower()
 
 
 def _dict(value: Any) -> dict[str, Any]:

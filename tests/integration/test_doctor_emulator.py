@@ -59,7 +59,6 @@ def test_every_check_is_green_on_the_demo(demo_env: Emulator, capsys: pytest.Cap
         "Graph: read deleted groups",
         "Graph: read deleted service principals",
         "Graph: group members",
-        "Graph: service principal changes",
         "read tenant activity log",
         "Graph: send mail",
         "PAL link: managed-identity",

@@ -17,7 +17,7 @@ from shared import model
 from shared.azure import errors
 from shared.azure.activity_log import ActivityLogClient, parse_record
 from shared.azure.graph import GraphClient, parse_principal
-from shared.azure.lighthouse import LighthouseClient, parse_assignment
+from shared.azure.lighthouse import parse_assignment
 from shared.azure.pal import PARTNERS, PartnerLinkClient
 from tests.unit.test_http_client import FakeService, Reply, Seen, client
 
@@ -173,70 +173,6 @@ def test_partner_id_invalid_is_its_own_error(service: FakeService) -> None:
         PartnerLinkClient(client(service)).ensure_link("1234567")
 
 
-def test_enumeration_falls_back_to_resource_groups_and_deduplicates(service: FakeService) -> None:
-    other = "11111111-2222-3333-4444-555555555555"
-    service.on(
-        "/subscriptions",
-        Reply(
-            200,
-            {
-                "value": [
-                    {"subscriptionId": SUB, "tenantId": CUSTOMER, "managedByTenants": [{"tenantId": MANAGING}]},
-                    {"subscriptionId": other, "tenantId": CUSTOMER, "managedByTenants": [{"tenantId": MANAGING}]},
-                    {
-                        "subscriptionId": "99999999-0000-0000-0000-000000000000",
-                        "tenantId": MANAGING,
-                    },  # our own: skipped
-                ]
-            },
-        ),
-    )
-    listing = "/providers/Microsoft.ManagedServices/registrationAssignments"
-    # Subscription scope returns its own and its resource group's assignments (one appears twice via rg1).
-    service.on(f"/subscriptions/{SUB}{listing}", Reply(200, {"value": [assignment(), assignment(rg="rg1", name="b")]}))
-    service.on(f"/subscriptions/{other}{listing}", Reply(403, {"error": {"code": "AuthorizationFailed"}}))
-    service.on(
-        f"/subscriptions/{other}/resourcegroups",
-        Reply(
-            200,
-            {
-                "value": [
-                    {"name": "rgA", "id": f"/subscriptions/{other}/resourceGroups/rgA"},
-                    {"name": "rgB", "id": f"/subscriptions/{other}/resourceGroups/rgB"},
-                ]
-            },
-        ),
-    )
-    service.on(
-        f"/subscriptions/{other}/resourceGroups/rgA{listing}",
-        Reply(200, {"value": [assignment(sub=other, rg="rgA", name="c")]}),
-    )
-    service.on(f"/subscriptions/{other}/resourceGroups/rgB{listing}", Reply(403, {"error": {"code": "Denied"}}))
-    inventory = LighthouseClient(client(service)).list_all_delegations(MANAGING, max_workers=4)
-    assert sorted(d.assignment_id.rsplit("/", 1)[1] for d in inventory) == [
-        "484a7d5f-9729-4b87-bc9b-26610985a013",
-        "b",
-        "c",
-    ]
-    assert inventory.complete
-    assert not any("99999999" in s.path for s in service.seen)
-    filtered = [s for s in service.seen if listing in s.path]
-    assert all("managedByTenantId%20eq%20'" + MANAGING + "'" in s.path for s in filtered)
-    assert all("$expandRegistrationDefinition=true" in s.path for s in filtered)
-
-
-def test_enumeration_reports_scopes_it_could_not_read(service: FakeService) -> None:
-    service.on("/subscriptions", Reply(200, {"value": [{"subscriptionId": SUB, "tenantId": CUSTOMER}]}))
-    service.on(
-        f"/subscriptions/{SUB}/providers/Microsoft.ManagedServices/registrationAssignments",
-        Reply(400, {"error": {"code": "BadRequest"}}),
-    )
-    inventory = LighthouseClient(client(service)).list_all_delegations(MANAGING)
-    assert not inventory.complete
-    assert inventory.incomplete_scopes[0][0] == f"/subscriptions/{SUB}"
-    assert len(inventory) == 0
-
-
 USER = "7c2f5d11-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
 SP = "5b5a4c1e-1f2f-4d6e-9d1a-0b6c1d2e3f40"
 MI = "00d8a100-2e92-4bfa-86e1-0056dacd0fce"
@@ -383,32 +319,6 @@ def test_a_refused_read_inside_a_batch_raises_forbidden(service: FakeService) ->
     )
     with pytest.raises(errors.ForbiddenError):
         GraphClient(client(service)).get_principals([USER])
-
-
-def test_service_principal_delta_returns_changes_and_the_next_link(service: FakeService) -> None:
-    base = service.url
-    service.on(
-        "/v1.0/servicePrincipals/delta",
-        Reply(
-            200,
-            {"value": [{"id": SP, "accountEnabled": True}], "@odata.nextLink": f"{base}/v1.0/servicePrincipals/delta2"},
-        ),
-    )
-    service.on(
-        "/v1.0/servicePrincipals/delta2",
-        Reply(
-            200,
-            {
-                "value": [{"id": GONE, "@removed": {"reason": "deleted"}}],
-                "@odata.deltaLink": f"{base}/v1.0/servicePrincipals/delta?$deltatoken=abc",
-            },
-        ),
-    )
-    delta = GraphClient(client(service)).list_service_principals_delta()
-    assert [p.object_id for p in delta.principals] == [SP]
-    assert delta.principals[0].kind is model.PrincipalKind.SERVICE_PRINCIPAL
-    assert delta.removed_ids == (GONE,)
-    assert delta.delta_link.endswith("$deltatoken=abc")
 
 
 def record(op: str, description: object, **extra: object) -> dict:
