@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared import catalogue, reconcile, snapshots, words
+from shared import catalogue, offers, reconcile, snapshots, words
 from shared.reports import text as text_
 
 if TYPE_CHECKING:  # the store pulls in the Table Storage SDK; a report only reads two fields
@@ -121,7 +121,14 @@ LEVEL_LABELS = {
     reconcile.scopes.EARNS_CREDIT: "earns partner credit",
     reconcile.scopes.RECOGNISED: "recognised only",
     reconcile.scopes.NONE: "not recognised",
+    NOT_ELIGIBLE: "offer earns no ACR through PAL",
 }
+
+
+def level(scope: reconcile.ScopeCredit) -> str:
+    """The scope's level as reported: on an offer that earns no ACR through PAL it earns nothing,
+    whoever holds a role there."""
+    return NOT_ELIGIBLE if scope.offer_type == offers.NOT_ELIGIBLE else scope.level
 
 
 def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[reconcile.ScopeCredit]:
@@ -144,12 +151,13 @@ def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[reconcile.ScopeCredit]
 
 
 def scope_totals(rows: Iterable[snapshots.CoverageRow]) -> dict[str, int]:
-    levels = [s.level for s in scopes(rows)]
+    levels = [level(s) for s in scopes(rows)]
     return {
         "scopes": len(levels),
         "scopesEarningCredit": levels.count(reconcile.scopes.EARNS_CREDIT),
         "scopesRecognisedOnly": levels.count(reconcile.scopes.RECOGNISED),
         "scopesNotRecognised": levels.count(reconcile.scopes.NONE),
+        "scopesNotEligibleOffer": levels.count(NOT_ELIGIBLE),
     }
 
 
@@ -239,7 +247,13 @@ def summary_lines(coverage: store.Coverage) -> list[str]:
         f"Customers: {t['customers']} ({t['customersAttributed']} fully attributed, "
         f"{t['customersAtRisk']} at risk, {t['customersNotAttributed']} with delegations not attributed)",
         f"Scopes: {by_scope['scopes']} ({by_scope['scopesEarningCredit']} earn partner credit, "
-        f"{by_scope['scopesRecognisedOnly']} recognised only, {by_scope['scopesNotRecognised']} not recognised)",
+        f"{by_scope['scopesRecognisedOnly']} recognised only, {by_scope['scopesNotRecognised']} not recognised"
+        + (
+            f", {by_scope['scopesNotEligibleOffer']} on an offer that earns no ACR through PAL"
+            if by_scope["scopesNotEligibleOffer"]
+            else ""
+        )
+        + ")",
     ]
 
 
@@ -288,7 +302,7 @@ def _scope_line(scope: reconcile.ScopeCredit) -> str:
     )
     above = f"; also covered by {words.plural(len(scope.inherited_from), 'subscription delegation')}"
     kind = f" ({offer_label(scope.offer_type)})" if scope.offer_type else ""
-    return f"  {_compact_scope(scope.scope)}{kind}: {LEVEL_LABELS[scope.level]}; offers: {offers}" + (
+    return f"  {_compact_scope(scope.scope)}{kind}: {LEVEL_LABELS[level(scope)]}; offers: {offers}" + (
         above if scope.inherited_from else ""
     )
 
@@ -317,9 +331,9 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "scope": sc.scope,
                 "customerTenantId": sc.customer_tenant_id,
                 "customerTenantName": sc.customer_tenant_name,
-                "level": sc.level,
-                "earnsPartnerCredit": sc.earns_credit,
-                "recognised": sc.recognised,
+                "level": level(sc),
+                "earnsPartnerCredit": sc.earns_credit and level(sc) != NOT_ELIGIBLE,
+                "recognised": sc.recognised and level(sc) != NOT_ELIGIBLE,
                 "offerType": sc.offer_type or None,
                 "delegations": [
                     {

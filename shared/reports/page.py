@@ -243,6 +243,7 @@ _LEVEL_CLASS = {
     reconcile_scopes.EARNS_CREDIT: coverage_.ATTRIBUTED,
     reconcile_scopes.RECOGNISED: coverage_.AT_RISK,
     reconcile_scopes.NONE: coverage_.NOT_ATTRIBUTED,
+    coverage_.NOT_ELIGIBLE: coverage_.NOT_ELIGIBLE,
 }
 
 
@@ -275,12 +276,10 @@ def _scope_table(customer: coverage_.Customer) -> str:
             if scope.inherited_from
             else ""
         )
-        level = scope.level
+        level = coverage_.level(scope)
         badge, label = _LEVEL_CLASS[level], coverage_.LEVEL_LABELS[level]
         if level == reconcile_scopes.NONE and all(d.key in unreadable for d in scope.delegations):
             badge, label = coverage_.NOT_VISIBLE, "unknown: cannot be read"  # not "not recognised": unknown
-        if scope.offer_type == "not_eligible":
-            badge, label = coverage_.NOT_ELIGIBLE, "offer earns no ACR through PAL"
         kind = _e(coverage_.offer_label(scope.offer_type)) or '<span class="muted">-</span>'
         out.append(
             f'<tr><td data-label="Scope" title="{_e(scope.scope, 400)}">{_scope_words(scope.scope, names)}</td>'

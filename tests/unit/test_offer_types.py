@@ -258,3 +258,29 @@ def test_the_page_table_and_csv_show_each_scopes_offer() -> None:
     csv_text = reports.coverage_csv(coverage)
     assert "offerType,quotaId" in csv_text.splitlines()[0]
     assert "not_eligible,FreeTrial_2014-09-01" in csv_text
+
+
+def test_a_scope_on_an_offer_that_earns_nothing_is_never_counted_as_earning_credit() -> None:
+    from shared import reports
+    from shared.store.store import Coverage
+
+    # The identity holding the role is linked: on a paid offer this scope would earn partner credit.
+    benefit = replace(
+        _row(SCOPE, offers.NOT_ELIGIBLE, attributed=True), status="not_eligible_offer", quota_id="MSDN_2014-09-01"
+    )
+    csp = _row(f"{SCOPE[:-4]}2222", offers.CSP, attributed=True)
+    coverage = Coverage(NOW, (benefit, csp))
+
+    document = reports.coverage_json(coverage)
+    assert document["totals"]["scopesEarningCredit"] == 1
+    assert document["totals"]["scopesNotEligibleOffer"] == 1
+    by_scope = {s["scope"]: s for s in document["scopes"]}
+    assert by_scope[SCOPE]["level"] == "not_eligible_offer"
+    assert by_scope[SCOPE]["earnsPartnerCredit"] is False
+    assert by_scope[SCOPE]["recognised"] is False
+    assert by_scope[csp.scope]["level"] == rc.scopes.EARNS_CREDIT
+    table = reports.coverage_table(coverage)
+    assert (
+        "Scopes: 2 (1 earn partner credit, 0 recognised only, 0 not recognised, "
+        "1 on an offer that earns no ACR through PAL)" in table
+    )
