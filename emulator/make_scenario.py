@@ -2,7 +2,8 @@
 and a generated `large` one for `make bench`.
 
 `python -m emulator.make_scenario demo > emulator/scenarios/demo.json` regenerates the demo
-(object ids are stable, the certificate is new); `python -m emulator.make_scenario large
+(object ids are stable, the certificate is new: copy contoso-deploy's `credentials` back from the
+committed file to keep it); `python -m emulator.make_scenario large
 --tenants 1000 --delegations 5000 --out FILE` writes a bench estate.
 """
 
@@ -30,6 +31,14 @@ VM_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
 MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
 DESKTOP_VIRTUALIZATION_CONTRIBUTOR = "082f0a83-3be5-4ba1-904c-961cca79b387"
 GRAPH_ROLES = ["User.Read.All", "Group.Read.All", "Application.Read.All", "Mail.Send"]
+# Offers (subscriptionPolicies.quotaId), from Microsoft's table of quota IDs per offer
+# (learn.microsoft.com/azure/cost-management-billing/costs/understand-cost-mgt-data, "Supported
+# Microsoft Azure offers"): most of an MSP's customers buy through CSP, one has an Enterprise Agreement.
+CSP = "CSP_2015-05-01"  # Microsoft Azure (CSP) and Microsoft Azure Plan bought through a partner
+AZURE_PLAN = "CSP_MG_2017-12-01"  # Microsoft Azure Plan (Microsoft Customer Agreement supported by partners)
+ENTERPRISE = "EnterpriseAgreement_2014-09-01"
+PAY_AS_YOU_GO = "PayAsYouGo_2014-09-01"
+VISUAL_STUDIO = "MSDN_2014-09-01"  # MSDN Platforms, Visual Studio Professional / Enterprise: a monthly credit
 
 
 def gid(name: str) -> str:
@@ -82,13 +91,20 @@ def delegation(  # noqa: PLR0917 - reads like a table row in demo()
     }
 
 
-def customer(key: str, name: str, domain: str, subs: list[tuple[str, str, list[str]]], principals=None) -> dict:
+def quota_id(offer: list[str]) -> dict[str, str]:
+    return {"quotaId": offer[0]} if offer else {}
+
+
+def customer(key: str, name: str, domain: str, subs: list[tuple], principals=None) -> dict:
+    """A customer tenant; each subscription is (key, display name, resource groups[, quota ID]):
+    without a quota ID the emulator serves its default offer."""
     return {
         "tenantId": gid("tenant:" + key),
         "displayName": name,
         "defaultDomain": domain,
         "subscriptions": [
-            {"subscriptionId": gid("sub:" + s), "displayName": title, "resourceGroups": rgs} for s, title, rgs in subs
+            {"subscriptionId": gid("sub:" + s), "displayName": title, "resourceGroups": rgs, **quota_id(offer)}
+            for s, title, rgs, *offer in subs
         ],
         "principals": principals or [],
     }
@@ -211,51 +227,58 @@ def demo() -> dict[str, Any]:
             "fabrikam",
             "Fabrikam, Inc.",
             "fabrikam.onmicrosoft.com",
-            [("fabrikam-prod", "Fabrikam Production", ["rg-erp"])],
+            [
+                ("fabrikam-prod", "Fabrikam Production", ["rg-erp"], CSP),
+                # a developer's Visual Studio Enterprise subscription, onboarded with the rest
+                ("fabrikam-dev", "Fabrikam Dev (Visual Studio)", [], VISUAL_STUDIO),
+            ],
         ),
         customer(
             "northwind",
             "Northwind Traders",
             "northwindtraders.onmicrosoft.com",
-            [("northwind-prod", "Northwind - Prod", [])],
+            [("northwind-prod", "Northwind - Prod", [], CSP)],
         ),
         customer(
             "tailwind",
             "Tailwind Traders",
             "tailwindtraders.onmicrosoft.com",
-            [("tailwind-retail", "Tailwind Retail", ["rg-web", "rg-data", "rg-shared"])],
+            [("tailwind-retail", "Tailwind Retail", ["rg-web", "rg-data", "rg-shared"], CSP)],
         ),
         customer(
             "woodgrove",
             "Woodgrove Bank",
             "woodgrovebank.onmicrosoft.com",
-            [("woodgrove-core", "Woodgrove Core Banking", []), ("woodgrove-dev", "Woodgrove Dev/Test", [])],
+            [
+                ("woodgrove-core", "Woodgrove Core Banking", [], ENTERPRISE),
+                ("woodgrove-dev", "Woodgrove Dev/Test", [], ENTERPRISE),
+            ],
         ),
         customer(
             "adventureworks",
             "Adventure Works Cycles",
             "adventureworks.onmicrosoft.com",
-            [("adventureworks-prod", "AdventureWorks Production", [])],
+            [("adventureworks-prod", "AdventureWorks Production", [], CSP)],
         ),
         customer(
             "litware",
             "Litware, Inc.",
             "litware.onmicrosoft.com",
-            [("litware-analytics", "Litware Analytics", ["rg-ml"])],
+            [("litware-analytics", "Litware Analytics", ["rg-ml"], PAY_AS_YOU_GO)],
             [portal_in("litware")],
         ),
         customer(
             "proseware",
             "Proseware, Inc.",
             "proseware.onmicrosoft.com",
-            [("proseware-platform", "Proseware Platform", [])],
+            [("proseware-platform", "Proseware Platform", [], CSP)],
             [portal_in("proseware")],
         ),
         customer(
             "relecloud",
             "Relecloud",
             "relecloud.onmicrosoft.com",
-            [("relecloud-prod", "Relecloud Prod", ["rg-app", "rg-db"])],
+            [("relecloud-prod", "Relecloud Prod", ["rg-app", "rg-db"], AZURE_PLAN)],
         ),
     ]
 
@@ -326,6 +349,8 @@ def demo() -> dict[str, Any]:
             "Contoso AVD",
             [watch, auth(automation, DESKTOP_VIRTUALIZATION_CONTRIBUTOR)],
         ),
+        # Same offer on the Visual Studio subscription: the MI would carry its credit, but the offer earns none.
+        delegation("fabrikam-dev", sub("fabrikam-dev"), home, offer, [auth(mi, CONTRIBUTOR)]),
     ]
     return {
         "description": "Contoso MSP and eight customers; see emulator/README.md for the table of principals.",
@@ -395,6 +420,12 @@ def demo_costs(sub: Callable[[str], str]) -> dict[str, Any]:
                     charge(1800.0, model="Reservation"),
                     charge(640.0, publisher="Marketplace"),
                 ],
+            },
+            {
+                # A Visual Studio subscription's usage runs against its monthly credit.
+                "subscriptionId": sid("fabrikam-dev"),
+                "currency": "USD",
+                "charges": [charge(135.0)],
             },
             {
                 "subscriptionId": sid("northwind-prod"),

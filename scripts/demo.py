@@ -104,6 +104,18 @@ class Demo:
             "no finding",
         )
 
+    def subscription_name(self, scope: str) -> str:
+        subscription = scope.split("/")[2].lower()
+        return next(
+            (
+                s["displayName"]
+                for t in self.scenario["tenants"]
+                for s in t.get("subscriptions", [])
+                if s["subscriptionId"].lower() == subscription
+            ),
+            scope,
+        )
+
     def name_of(self, object_id: str) -> str:
         return next((p["displayName"] for p in self.home["principals"] if p["objectId"] == object_id), object_id)
 
@@ -128,6 +140,7 @@ def doctor(demo: Demo) -> None:
 def first_watch(demo: Demo) -> None:
     """The watch timer reads the tenant activity log and meets the existing customers."""
     import function_app
+    from shared import offers
     from shared.usecases import engine
 
     before = demo.links()
@@ -147,11 +160,17 @@ def first_watch(demo: Demo) -> None:
             """)
     for oid in linked_now:
         print(f"      + {demo.name_of(oid)} → partner ID {demo.links()[oid]}")
-    attributed = sum(1 for s in snapshots if s.attributed)
+    attributed = sum(1 for s in snapshots if s.attributed and offers.classify(s.quota_id).eligible)
     say(f"{attributed} of {len(snapshots)} delegations earn partner credit now. Open findings:")
     for recorded in store.open_findings():
         finding = recorded.finding
         print(f"      [{finding.severity.value:<8}] {finding.title}")
+    for finding in (r.finding for r in store.open_findings() if r.finding.kind == "not_eligible_offer"):
+        say(f"""
+            {finding.tenant_name}'s subscription "{demo.subscription_name(finding.scope)}" is on a benefit offer
+            (quota ID {finding.facts.get("quotaId")}), on which Microsoft pays no ACR through PAL: one info,
+            never "not attributed", and its cost stays out of the money at stake.
+            """)
 
 
 def cost_snapshot(demo: Demo) -> None:

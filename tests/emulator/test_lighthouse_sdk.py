@@ -25,6 +25,7 @@ def test_managing_tenant_sees_delegated_subscriptions_and_assignments(emulator, 
     assert set(by_name) == {
         "Contoso MSP - Operations",
         "Fabrikam Production",
+        "Fabrikam Dev (Visual Studio)",
         "Northwind - Prod",
         "Tailwind Retail",
         "Woodgrove Core Banking",

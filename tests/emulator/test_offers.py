@@ -18,18 +18,29 @@ def _relecloud(demo) -> dict:
 
 
 def test_the_quota_id_is_pay_as_you_go_unless_the_scenario_names_one(emulator, demo):
+    client = SubscriptionClient(ManagedIdentityCredential(), base_url=emulator.info["arm"])
+    (operations,) = demo.scenario["tenants"][0]["subscriptions"]  # the partner's own: names no offer
+    assert "quotaId" not in operations
+    assert client.subscriptions.get(operations["subscriptionId"]).subscription_policies.quota_id == (
+        "PayAsYouGo_2014-09-01"
+    )
     tenant = copy.deepcopy(_relecloud(demo))
     sid = tenant["subscriptions"][0]["subscriptionId"]
-    client = SubscriptionClient(ManagedIdentityCredential(), base_url=emulator.info["arm"])
-    assert client.subscriptions.get(sid).subscription_policies.quota_id == "PayAsYouGo_2014-09-01"
+    assert client.subscriptions.get(sid).subscription_policies.quota_id == "CSP_MG_2017-12-01"  # as the scenario says
 
     tenant["subscriptions"][0]["quotaId"] = "MSDN_2014-09-01"
     emulator.control("PUT", f"/tenants/{tenant['tenantId']}", tenant)
 
     assert client.subscriptions.get(sid).subscription_policies.quota_id == "MSDN_2014-09-01"
     listed = {s.subscription_id: s.subscription_policies.quota_id for s in client.subscriptions.list()}
-    assert listed[sid] == "MSDN_2014-09-01"
-    assert set(listed.values()) == {"MSDN_2014-09-01", "PayAsYouGo_2014-09-01"}
+    named = {
+        s["subscriptionId"]: s.get("quotaId", "PayAsYouGo_2014-09-01")
+        for t in demo.scenario["tenants"]
+        for s in t.get("subscriptions", [])
+        if s["subscriptionId"] in listed
+    }
+    assert listed == {**named, sid: "MSDN_2014-09-01"}
+    assert len(set(listed.values())) >= 4  # CSP, an Enterprise Agreement, Pay-As-You-Go, Visual Studio
 
 
 def test_a_marketplace_plan_is_served_only_when_the_scenario_gives_one(emulator, demo):
