@@ -173,3 +173,40 @@ def test_the_money_in_an_alert_says_what_kind_of_number_it_is(emulator, alerting
     assert f", {basis})" in lost[0]
     other = "actual cost" if basis != "actual cost" else "retail estimate"
     assert other not in lost[0]
+
+
+def test_the_demo_estates_offers_reach_findings_coverage_and_money(emulator, palwatch):
+    """The demo is an MSP's estate: CSP customers, one Enterprise Agreement, one Visual Studio
+    subscription; each offer changes what the verification and the money say."""
+    from shared.reports import money as money_report
+    from tests.integration.verify_helpers import delegation as demo_delegation
+    from tests.integration.verify_helpers import delegation_key
+
+    verify_now()
+    emulator.control("POST", "/costs/qpu", {"quotas": False})
+    costs.run_cost_snapshot(palwatch, datetime.now(UTC), pacer=fake_pacer(FakeClock()), force=True)
+    findings = open_findings(palwatch).values()
+    coverage = palwatch.store.get_coverage()
+    document = reports.coverage_json(coverage)
+
+    benefit = demo_delegation("fabrikam-dev")
+    assert _about(palwatch, delegation_key(benefit)) == [("not_eligible_offer", "info")]
+    (scope,) = [s for s in document["scopes"] if s["scope"].lower() == benefit["scope"].lower()]
+    assert (scope["level"], scope["offerType"]) == ("not_eligible_offer", "not_eligible")
+    assert document["totals"]["scopesNotEligibleOffer"] == 1
+
+    woodgrove = [f for f in findings if f.tenant_name == "Woodgrove Bank" and f.kind == "unattributed_delegation"]
+    assert len(woodgrove) == 2
+    assert all("Digital Partner of Record (DPOR)" in f.detail for f in woodgrove)
+    assert not [f for f in findings if "DPOR" in f.detail and f.tenant_name != "Woodgrove Bank"]
+
+    money = money_report.money_json(coverage, palwatch.store.costs.all())
+    by_scope = {s["scope"].lower(): s for s in money["scopes"]}
+    assert by_scope[benefit["scope"].lower()]["monthlyRevenue"] == 135
+    assert by_scope[benefit["scope"].lower()]["countedInTotals"] is False
+    fabrikam = next(c for c in money["customers"] if c["customerTenantName"] == "Fabrikam, Inc.")
+    production = by_scope[demo_delegation("fabrikam")["scope"].lower()]
+    assert fabrikam["attributed"] == {"USD": production["monthlyRevenue"]}  # the Visual Studio $135 left out
+    assert by_scope[demo_delegation("tailwind-shared")["scope"].lower()]["basis"] == "retail estimate for CSP"
+    assert by_scope[demo_delegation("woodgrove-dev")["scope"].lower()]["basis"] == "actual cost"
+    assert money["basis"] == "retail estimate for CSP, actual cost otherwise"
