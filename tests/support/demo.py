@@ -6,6 +6,7 @@ not; `raw` keeps the scenario's own record for the tests that need a field the h
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,11 @@ class Actor:
     object_id: str
     type: str
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False)
+
+    @property
+    def app_id(self) -> str:
+        """The application (client) id of a service principal or managed identity; "" for users and groups."""
+        return self.raw.get("appId", "")
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,18 @@ FABRIKAM = TENANTS["Fabrikam, Inc."]
 def tenant(name: str) -> Tenant:
     """The tenant whose name starts with `name` (`tenant("Litware")`)."""
     return next(t for n, t in TENANTS.items() if n.startswith(name))
+
+
+def delegation(part: str) -> dict[str, Any]:
+    """The demo's delegation whose description names `part` in brackets (`delegation("fabrikam")`)."""
+    return next(d for d in SCENARIO["delegations"] if f"({part})" in d.get("description", ""))
+
+
+def scenario_copy() -> dict[str, Any]:
+    """A copy of the demo scenario to change and load (`emulator.reset(scenario)`); SCENARIO stays as read."""
+    return copy.deepcopy(SCENARIO)
+
+
+def principal_in(scenario: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """`actor`'s record in `scenario` (a copy being changed)."""
+    return next(p for t in scenario["tenants"] for p in t.get("principals", []) if p["objectId"] == actor.object_id)
