@@ -1,9 +1,9 @@
 """Fixtures every test shares: a loopback-only network, Azurite and the emulator.
 
-The services are started once per session, on free ports, and stopped at the end, so that
-`make test` needs nothing running beforehand. Tests never reach anything but loopback: a
-guard refuses any other address, and `IDENTITY_ENDPOINT` always points at loopback so that
-azure-identity never falls back to the cloud metadata address.
+The services are started by tests.support.services once per session (once per xdist worker), on
+free ports, and stopped at the end, so that `make test` needs nothing running beforehand. Tests
+never reach anything but loopback: a guard refuses any other address, and `IDENTITY_ENDPOINT`
+always points at loopback so that azure-identity never falls back to the cloud metadata address.
 """
 
 from __future__ import annotations
@@ -17,15 +17,18 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from scripts import services
-from scripts.services import DEMO_SCENARIO, ROOT, Emulator, free_port
-
-__all__ = ["DEMO_SCENARIO", "ROOT", "Emulator", "free_port"]
+from tests.support import services
+from tests.support.services import Emulator
 
 # Set before anything imports azure-identity: no test may reach the metadata endpoint.
 os.environ["IDENTITY_ENDPOINT"] = "http://127.0.0.1:9/msi/token"
 os.environ["IDENTITY_HEADER"] = "tests-no-identity"
 for _name in ("MSI_ENDPOINT", "MSI_SECRET", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "IMDS_ENDPOINT"):
+    os.environ.pop(_name, None)
+# A machine-wide REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE (the system bundle) would override a session's
+# `verify=ca_bundle` in requests before the `emulator` fixture points the variable at the
+# emulator's CA; dropped so that every client trusts the emulator from the start.
+for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
     os.environ.pop(_name, None)
 
 
@@ -71,47 +74,23 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
-    """A fresh in-memory Azurite table service; yields its connection string."""
-    with services.azurite() as connection_string:
-        yield connection_string
+    """A fresh in-memory Azurite table service (one per xdist worker); yields its connection string."""
+    yield from services.azurite()
 
 
 @pytest.fixture(scope="session")
 def emulator_process() -> Iterator[Emulator]:
-    """One emulator for the session, on the demo scenario. Tests reset it as they need."""
-    with services.emulator() as running:
-        yield running
+    """One emulator per xdist worker, on the demo scenario. Tests reset it as they need."""
+    yield from services.emulator()
 
 
 @pytest.fixture
 def emulator(emulator_process: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     """The emulator reset to the demo scenario, with its settings in the environment."""
-    emulator_process.reset()
-    emulator_process.control("DELETE", "/faults")
-    for name, value in emulator_process.env.items():
-        monkeypatch.setenv(name, value)
-    return emulator_process
+    return services.on_demo(emulator_process, monkeypatch)
 
 
 @pytest.fixture
 def palwatch(emulator: Emulator, azurite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The engine as the function app builds it: emulator settings, a fresh set of tables on Azurite."""
-    import uuid
-
-    from shared.usecases import engine
-
-    monkeypatch.setenv("AzureWebJobsStorage", azurite)
-    monkeypatch.setenv("PAL_TABLE_PREFIX", "t" + uuid.uuid4().hex[:12])
-    engine.reset_engine()
-    yield engine.get_engine()
-    engine.reset_engine()
-
-
-def decode_event(event: dict[str, Any]) -> Any:
-    """An Event Grid event (either schema) exactly as the Functions worker hands it to a trigger."""
-    import json
-
-    from azure.functions import meta
-    from azure.functions.eventgrid import EventGridEventInConverter
-
-    return EventGridEventInConverter.decode(meta.Datum(json.dumps(event), "json"), trigger_metadata={})
+    yield from services.palwatch(azurite, monkeypatch)

@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Emulator
 from tests.contracts.conformance import Checker, Result
-from tests.contracts.conftest import CONTRIBUTOR, FABRIKAM, HOME_SUB, HOME_TENANT, MI, PARTNER, Probe
 from tests.contracts.swagger import SPECS, Operation, Specs
+from tests.support import demo
+from tests.support.callers import Probe
+from tests.support.services import Emulator
 
+FABRIKAM_DELEGATION = demo.delegation("fabrikam")
 EXAMPLE_DIRS = {
     "managementpartner-2018-02-01.json": "managementpartner",
     "managedservices-2022-10-01.json": "managedservices",
@@ -119,23 +121,25 @@ def replay_request(op: Operation, example: dict[str, Any]) -> tuple[str, dict[st
     """The example's request as a path and query, its ids replaced by the demo scenario's."""
     params = dict(example["parameters"])
     now = datetime.now(UTC)
-    demo = {
-        "partnerId": PARTNER,
-        "subscriptionId": HOME_SUB,
-        "registrationAssignmentId": FABRIKAM["registrationAssignmentId"],
-        "registrationDefinitionId": FABRIKAM["registrationDefinitionId"],
-        "roleDefinitionId": CONTRIBUTOR,
-        "scope": f"subscriptions/{HOME_SUB}" if "Authorization" in op.template else FABRIKAM["scope"].lstrip("/"),
+    ours = {
+        "partnerId": demo.PARTNER,
+        "subscriptionId": demo.HOME.subscription_id,
+        "registrationAssignmentId": FABRIKAM_DELEGATION["registrationAssignmentId"],
+        "registrationDefinitionId": FABRIKAM_DELEGATION["registrationDefinitionId"],
+        "roleDefinitionId": demo.CONTRIBUTOR,
+        "scope": f"subscriptions/{demo.HOME.subscription_id}"
+        if "Authorization" in op.template
+        else FABRIKAM_DELEGATION["scope"].lstrip("/"),
     }
     path = op.template
     for name in re.findall(r"\{([^}]+)\}", op.template):
-        path = path.replace("{" + name + "}", demo[name])
+        path = path.replace("{" + name + "}", ours[name])
     query = {}
     for name in op.query_parameters():
         if name in params:
             query[name] = str(params[name])
     if "$filter" in query:
-        text = re.sub(r"managedByTenantId eq '[^']*'", f"managedByTenantId eq '{HOME_TENANT}'", query["$filter"])
+        text = re.sub(r"managedByTenantId eq '[^']*'", f"managedByTenantId eq '{demo.MANAGING}'", query["$filter"])
         stamps = iter(
             [
                 (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -153,14 +157,14 @@ def test_example_replayed_against_the_emulator_answers_the_same_shape(  # noqa: 
     op = specs.operation(operation_id)
     example = json.loads(path.read_text())
     url, query = replay_request(op, example)
-    caller = MI
+    caller = demo.MI.object_id
     if operation_id in LINKED_CALLER_WRITES:
         caller = "5f0c1d2e-0000-4000-8000-00000000c0de"
         emulator.control(
-            "PUT", f"/principals/{caller}", {"tenantId": HOME_TENANT, "type": "User", "displayName": "Newcomer"}
+            "PUT", f"/principals/{caller}", {"tenantId": demo.MANAGING, "type": "User", "displayName": "Newcomer"}
         )
         if operation_id == "Partner_Update":
-            emulator.control("PUT", f"/links/{HOME_TENANT}/{caller}", {"partnerId": PARTNER})
+            emulator.control("PUT", f"/links/{demo.MANAGING}/{caller}", {"partnerId": demo.PARTNER})
     emulator.control("POST", "/journal", {"recordBodies": True})
     answer = Probe(emulator).call(op.method, url, caller, params=query)
     status, expected = next(iter(example["responses"].items()))
@@ -176,7 +180,7 @@ def test_emulated_arm_events_have_the_shape_of_microsofts_event_examples(emulato
     examples = SPECS / "examples" / "eventgrid"
     write_example = json.loads((examples / "resource_write_success.json").read_text())
     delete_example = json.loads((examples / "resource_delete_success.cloudevent.json").read_text())
-    body = {**FABRIKAM, "registrationAssignmentId": "6b1f0c4e-0000-4000-8000-0000000000e1"}
+    body = {**FABRIKAM_DELEGATION, "registrationAssignmentId": "6b1f0c4e-0000-4000-8000-0000000000e1"}
     (written,) = emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)["events"]
     (deleted,) = emulator.control("DELETE", f"/delegations/{body['registrationAssignmentId']}")["events"]
     assert shape_differences(write_example, written, "event:Microsoft.Resources.ResourceWriteSuccess") == []

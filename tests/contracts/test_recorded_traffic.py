@@ -10,7 +10,7 @@ one Graph EntityType as rendered. (All in one file: the recording is made once p
 from __future__ import annotations
 
 from tests.contracts.conformance import Checker, Result
-from tests.contracts.conftest import Traffic
+from tests.contracts.recorded import Traffic
 
 SHOW = 40
 MINIMUM_SHAPES = 40

@@ -1,26 +1,15 @@
-"""Helpers for the emulator's own tests: the demo scenario's principals by name, raw HTTPS
-calls with a bearer token, and azure-identity credentials pointed at the emulator."""
+"""Fixtures for the emulator's own tests: the demo scenario as data, so tests name principals
+instead of copying GUIDs (raw calls as one principal are in tests.support.callers)."""
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import requests
 
-from tests.conftest import DEMO_SCENARIO, Emulator
-
-# A machine-wide REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE (the system bundle) would override the
-# session's `verify=ca_bundle` in requests before the `emulator` fixture patches the variable
-# to the emulator's CA; drop them so the shared session trusts the emulator from the start.
-for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-    os.environ.pop(_name, None)
-
-ARM_SCOPE = "https://management.azure.com/.default"
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+from tests.support.services import DEMO_SCENARIO
 
 
 @dataclass
@@ -52,32 +41,3 @@ class Demo:
 @pytest.fixture
 def demo() -> Demo:
     return Demo(json.loads(DEMO_SCENARIO.read_text()))
-
-
-@dataclass
-class Caller:
-    """Raw HTTPS calls to the emulator as one principal (token minted by the control API)."""
-
-    emulator: Emulator
-    token: str
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        url = path if path.startswith("https://") else self.emulator.info["arm"] + path
-        return self.emulator.session.request(method, url, headers=headers, timeout=30, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-
-def caller(
-    emulator: Emulator, object_id: str, audience: str = "https://management.azure.com/", tenant: str | None = None
-) -> Caller:
-    body: dict[str, Any] = {"objectId": object_id, "audience": audience}
-    if tenant:
-        body["tenantId"] = tenant
-    return Caller(emulator, emulator.control("POST", "/tokens", body)["access_token"])
-
-
-def identities(emulator: Emulator) -> dict[str, dict[str, Any]]:
-    return {i["name"]: i for i in json.loads(emulator.env["PAL_IDENTITIES"])}

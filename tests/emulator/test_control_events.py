@@ -9,7 +9,7 @@ import azure.functions as func
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 
-from tests.emulator.conftest import caller
+from tests.support.callers import caller
 
 GRAPH = "https://graph.microsoft.com"
 

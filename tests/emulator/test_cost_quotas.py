@@ -3,7 +3,7 @@ real clock and on a virtual clock a test sets and advances, as seen by a raw cli
 
 from __future__ import annotations
 
-from tests.emulator.conftest import caller
+from tests.support.callers import caller
 
 BODY = {
     "type": "ActualCost",

@@ -8,7 +8,7 @@ import requests
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from tests.emulator.conftest import caller
+from tests.support.callers import caller
 
 SUBS = "/subscriptions?api-version=2022-12-01"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.emulator.conftest import caller
+from tests.support.callers import caller
 
 GRAPH = "https://graph.microsoft.com"
 

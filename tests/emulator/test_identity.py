@@ -16,7 +16,7 @@ from azure.identity import (
 )
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.emulator.conftest import ARM_SCOPE, GRAPH_SCOPE, Caller, identities
+from tests.support.callers import ARM_SCOPE, GRAPH_SCOPE, Caller, identities
 
 EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
 

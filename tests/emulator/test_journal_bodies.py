@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.emulator.conftest import caller
+from tests.support.callers import caller
 
 PARTNERS = "/providers/Microsoft.ManagementPartner/partners"
 

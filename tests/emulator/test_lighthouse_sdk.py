@@ -11,7 +11,7 @@ from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 from azure.mgmt.managedservices import ManagedServicesClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from tests.emulator.conftest import caller, identities
+from tests.support.callers import caller, identities
 
 MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
 

@@ -7,7 +7,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 from azure.mgmt.managementpartner import ACEProvisioningManagementPartnerAPI
 
-from tests.emulator.conftest import caller, identities
+from tests.support.callers import caller, identities
 
 PARTNER = "5127255"
 

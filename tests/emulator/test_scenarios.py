@@ -14,7 +14,7 @@ from pathlib import Path
 from emulator.control import load_scenario
 from emulator.large_scenario import large
 from emulator.world import World
-from tests.conftest import DEMO_SCENARIO, ROOT
+from tests.support.services import DEMO_SCENARIO, ROOT
 
 CONTRACT_ENV = {
     "PAL_ARM_ENDPOINT",

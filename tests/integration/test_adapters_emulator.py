@@ -8,7 +8,6 @@ nested groups, and customers with subscription- and resource-group-scope delegat
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,31 +23,20 @@ from shared.azure.http import AzureHttpClient
 from shared.azure.lighthouse import LighthouseClient
 from shared.azure.pal import PARTNERS, PartnerLinkClient
 from shared.settings import Settings, load_settings
-from tests.conftest import DEMO_SCENARIO, Emulator
+from tests.support import demo, mail
+from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
 
-# A machine-wide REQUESTS_CA_BUNDLE (the system bundle) overrides the fixture session's
-# `verify=ca_bundle` before the `emulator` fixture sets the emulator's CA. Belongs in
-# tests/conftest.py; tests/emulator/conftest.py does the same.
-for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-    os.environ.pop(_name, None)
 
 PARTNER = "5127255"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
-def scenario() -> dict[str, Any]:
-    return json.loads(DEMO_SCENARIO.read_text())
-
-
 def principal(label_or_name: str) -> dict[str, Any]:
-    for tenant in scenario()["tenants"]:
-        if not tenant.get("home"):
-            continue
-        for p in tenant["principals"]:
-            if label_or_name in (p.get("label"), p.get("displayName"), p.get("type")):
-                return p
+    for p in demo.HOME.raw["principals"]:
+        if label_or_name in (p.get("label"), p.get("displayName"), p.get("type")):
+            return p
     raise KeyError(label_or_name)
 
 
@@ -82,7 +70,7 @@ def graph(settings: Settings, creds: identity.Credentials) -> GraphClient:
 
 def test_every_configured_identity_gets_a_token_for_itself(settings: Settings, creds: identity.Credentials) -> None:
     expected = {
-        "managed-identity": principal("ManagedIdentity")["objectId"],
+        "managed-identity": demo.MI.object_id,
         "automation": oid("automation"),
         "ops": oid("ops"),
         "deploy": oid("deploy"),
@@ -182,7 +170,7 @@ def test_a_missing_assignment_is_not_found(settings: Settings, creds: identity.C
 def test_principals_and_their_state(emulator: Emulator, settings: Settings, creds: identity.Credentials) -> None:
     g = graph(settings, creds)
     alice, bob, ops = oid("Alice Operator"), oid("Bob Engineer"), oid("ops")
-    operators, mi = oid("Contoso MSP Operators"), principal("ManagedIdentity")["objectId"]
+    operators, mi = oid("Contoso MSP Operators"), demo.MI.object_id
     live = g.get_principals([alice, operators, ops, mi])
     assert live[alice].kind is model.PrincipalKind.USER
     assert live[alice].user_principal_name == principal("Alice Operator")["userPrincipalName"]
@@ -229,7 +217,7 @@ def test_send_mail_lands_in_the_mailbox(emulator: Emulator, settings: Settings, 
         "toRecipients": [{"emailAddress": {"address": "ops@contoso.example"}}],
     }
     graph(settings, creds).send_mail(sender, message)
-    mailbox = emulator.control("GET", "/mailbox")["messages"]
+    mailbox = mail.mailbox(emulator)
     assert any("PAL Watch test" in json.dumps(m) for m in mailbox)
 
 
@@ -243,7 +231,7 @@ def test_activity_log_register_and_unregister_records(
     assert before
     assert all(r.operation == "register" for r in before)
     assert all(r.subscription_id and r.scope.startswith("/subscriptions/") for r in before)
-    removed = scenario()["delegations"][1]
+    removed = demo.SCENARIO["delegations"][1]
     emulator.control("DELETE", f"/delegations/{removed['registrationAssignmentId']}")
     after = list(activity.list_delegation_records(since))
     unregister = [r for r in after if r.operation == "unregister"]
@@ -287,9 +275,8 @@ def test_persistent_throttling_ends_in_a_transient_error(
 
 
 def test_an_unconfigured_principal_is_tried_by_federation(settings: Settings, creds: identity.Credentials) -> None:
-    pipeline = next(p for t in scenario()["tenants"] for p in t["principals"] if p["displayName"] == "contoso-pipeline")
-    who = identity.whoami(creds.federated_for_client_id(pipeline["appId"]), settings.arm_scope)
-    assert who.object_id == pipeline["objectId"].lower()
+    who = identity.whoami(creds.federated_for_client_id(demo.PIPELINE.app_id), settings.arm_scope)
+    assert who.object_id == demo.PIPELINE.object_id.lower()
     portal = principal("portal")  # trusts no managed identity: federation is refused
     with pytest.raises(errors.CredentialError) as caught:
         identity.whoami(creds.federated_for_client_id(portal["appId"]), settings.arm_scope)
@@ -301,7 +288,7 @@ def test_a_multi_tenant_identity_links_itself_in_a_customer_tenant(
 ) -> None:
     portal = _identity(settings, "portal")
     assert portal.multi_tenant
-    customer = next(t for t in scenario()["tenants"] if t["displayName"].startswith("Litware"))
+    customer = demo.tenant("Litware").raw
     there = next(p for p in customer["principals"] if p.get("appId") == portal.client_id)
     credential = creds.for_identity(portal, customer["tenantId"])
     who = identity.whoami(credential, settings.arm_scope)

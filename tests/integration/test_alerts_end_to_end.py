@@ -10,30 +10,25 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from azure.functions.timer import TimerRequest
 
 import function_app
 from shared.usecases import engine as engine_module
-from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, PIPELINE, delegation, deliver
+from tests.support import demo, mail, triggers, world
 from tests.support.mail import SENDER
 from tests.support.world import onboard
 
 
-def mailbox(emulator) -> list[dict]:
-    return emulator.control("GET", "/mailbox")["messages"]
-
-
 def test_duplicated_events_and_overlapping_runs_send_one_message(emulator, mailed):
-    body = delegation((BOB, "Bob Engineer", CONTRIBUTOR))
+    body = world.new_delegation(demo.RELECLOUD, (demo.BOB, demo.CONTRIBUTOR))
     events = onboard(emulator, body)
     for _ in range(3):
-        deliver(events)
+        triggers.delegation_events(events)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        list(pool.map(lambda _: function_app.watch_delegations(TimerRequest(past_due=False)), range(3)))
-    function_app.watch_delegations(TimerRequest(past_due=False))
+        list(pool.map(lambda _: triggers.watch_now(), range(3)))
+    triggers.watch_now()
 
-    messages = mailbox(emulator)
+    messages = mail.mailbox(emulator)
     # Bob's delegation, by its assignment id: the demo has another users-only delegation of its own.
     about = [m for m in messages if body["registrationAssignmentId"].lower() in m["message"]["body"]["content"].lower()]
     assert len(about) == 1, [m["message"]["subject"] for m in messages]
@@ -41,7 +36,7 @@ def test_duplicated_events_and_overlapping_runs_send_one_message(emulator, maile
     assert len(users_only) == 1
     message = users_only[0]["message"]
     assert users_only[0]["from"].lower() == SENDER
-    assert message["toRecipients"][0]["emailAddress"]["address"] == "cloud-ops@contosomsp.example"
+    assert message["toRecipients"][0]["emailAddress"]["address"] == mail.OPS_INBOX
     assert "az managementpartner create --partner-id" in message["body"]["content"]
 
 
@@ -50,15 +45,17 @@ def test_a_global_partner_id_gives_one_critical_configuration_alert_with_the_fix
     engine_module.reset_engine()
     engine = engine_module.get_engine()
 
-    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.PIPELINE, demo.CONTRIBUTOR)))
+    )
+    triggers.watch_now()
 
     open_now = [r.finding for r in engine.store.open_findings()]
     assert not [f for f in open_now if f.kind == "link_failed"]
     config = [f for f in open_now if f.kind == "configuration"]
     assert [(f.severity.value, f.reason) for f in config] == [("critical", "partner_id_mismatch")]
     assert "PAL_PARTNER_ID=5127255" in config[0].fix
-    about = [m for m in mailbox(emulator) if "4000001" in m["message"]["subject"]]
+    about = [m for m in mail.mailbox(emulator) if "4000001" in m["message"]["subject"]]
     assert len(about) == 1
     assert "critical" in about[0]["message"]["subject"].lower()
 
@@ -80,10 +77,10 @@ def test_a_finding_opened_by_a_pass_that_crashed_before_its_alert_is_still_sent_
     opened, _ = mailed.store.sync_findings(crashed.subject, [crashed], datetime.now(UTC))
     assert opened  # the store opened it; the process died before the notice reached the outbox
 
-    function_app.watch_delegations(TimerRequest(past_due=False))
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.watch_now()
+    triggers.watch_now()
 
-    about_it = [m for m in mailbox(emulator) if "Crashy Ltd" in m["message"]["body"]["content"]]
+    about_it = [m for m in mail.mailbox(emulator) if "Crashy Ltd" in m["message"]["body"]["content"]]
     assert len(about_it) == 1
 
 
@@ -103,19 +100,21 @@ def test_remind_hours_zero_turns_reminders_off_through_the_watch_trigger(
     clock = [opened_at]
     monkeypatch.setattr(function_app, "_now", lambda: clock[0])
 
-    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.PIPELINE, demo.CONTRIBUTOR)))
+    )
+    triggers.watch_now()
     engine = engine_module.get_engine()
     critical = {r.finding.key for r in engine.store.open_findings() if r.finding.severity.value == "critical"}
     assert critical
-    sent_first = len(mailbox(emulator))
+    sent_first = len(mail.mailbox(emulator))
     assert sent_first >= 1
 
     clock[0] = opened_at + timedelta(hours=25)
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.watch_now()
 
     assert critical <= {r.finding.key for r in engine.store.open_findings()}  # still open a day later
     entries = alerts.dispatcher(engine).outbox.list_entries()
     reminders = {e.payload["finding"]["key"] for e in entries if e.payload["kind"] == "reminder"}
     assert reminders == (critical if reminded else set())
-    assert (len(mailbox(emulator)) > sent_first) is reminded
+    assert (len(mail.mailbox(emulator)) > sent_first) is reminded

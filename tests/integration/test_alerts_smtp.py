@@ -4,39 +4,23 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from shared import model
 from shared.notify import channel, dispatch, mail, notices
 from shared.store import outbox as outbox_
+from tests.support.services import Inbox, free_port, smtp_server
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +46,10 @@ def _auth(server, session, envelope, mechanism, auth_data) -> AuthResult:
     return AuthResult(success=ok, handled=False)
 
 
-def _serve(**kwargs) -> Iterator[tuple[Inbox, int]]:
+def _serve(**options) -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
-    controller.start()
-    try:
+    with smtp_server(inbox, **options) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -202,13 +181,9 @@ def test_server_down_then_up_through_the_outbox_delivers_once(azurite: str) -> N
     assert report.channels["smtp"].failed == 2
     assert report.channels["smtp"].errors
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(inbox, port=port):
         d.dispatch(T0.replace(hour=10))
         d.dispatch(T0.replace(hour=11))
-    finally:
-        controller.stop()
     assert len(inbox.messages) == 1
     _, text, _ = _parts(inbox.messages[0][2])
     assert text.count("What happened:") == 2

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,47 +15,13 @@ from azure.core.credentials import AccessToken, AzureKeyCredential
 from shared import model
 from shared.notify import channel, dispatch, eventgrid, notices, webhook
 from shared.store import outbox as outbox_
+from tests.support.services import Receiver
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 HOSTILE = "<img src=x onerror=alert(1)>"
 MANAGING = "99999999-9999-9999-9999-999999999999"
-
-
-class Receiver:
-    """A loopback HTTP(S) server recording requests; `statuses` are answered in turn, then 200."""
-
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def batch() -> list[notices.Notice]:

@@ -6,27 +6,15 @@ one scope, so losing the carrier of one while the other still earns credit is a 
 from __future__ import annotations
 
 import function_app
-from tests.conftest import decode_event
-from tests.integration.test_identity_events import (
-    ALICE,
-    CONTRIBUTOR,
-    OPS,
-    RELECLOUD,
-    act,
-    attest,
-    delegation,
-    onboard,
-    subscribe,
-)
-from tests.integration.verify_helpers import delegation as scenario_delegation
-from tests.integration.verify_helpers import verify_now
+from tests.support import demo, remembered, triggers, world
 from tests.support.remembered import open_findings
+from tests.support.triggers import decode_event
 
-SUBSCRIPTION = f"/subscriptions/{RELECLOUD['subscriptions'][0]['subscriptionId']}"
+SUBSCRIPTION = f"/subscriptions/{demo.RELECLOUD.subscription_id}"
 
 
 def _offer(name: str, *authorizations: tuple[str, str, str], scope: str = SUBSCRIPTION) -> dict:
-    body = delegation(RELECLOUD, *authorizations)
+    body = world.new_delegation(demo.RELECLOUD, *authorizations)
     body["registrationDefinitionName"] = name
     body["scope"] = scope
     return body
@@ -37,12 +25,12 @@ def _about(engine, key: str) -> list:
 
 
 def test_losing_the_carrier_of_one_offer_while_another_earns_credit_is_a_warning(emulator, palwatch):
-    attest(palwatch, ALICE)
-    managed = onboard(emulator, _offer("Contoso Managed Azure", (OPS, "contoso-ops", CONTRIBUTOR)))
-    premier = onboard(emulator, _offer("Contoso Premier Support", (ALICE, "Alice Operator", CONTRIBUTOR)))
-    subscribe(palwatch)
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    managed = triggers.onboard(emulator, _offer("Contoso Managed Azure", (demo.OPS, demo.CONTRIBUTOR)))
+    premier = triggers.onboard(emulator, _offer("Contoso Premier Support", (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(palwatch)
 
-    for event in act(emulator, ALICE, "softDelete"):
+    for event in world.act(emulator, demo.ALICE.object_id, "softDelete"):
         function_app.identity_events(decode_event(event))
 
     about = _about(palwatch, premier)
@@ -50,13 +38,13 @@ def test_losing_the_carrier_of_one_offer_while_another_earns_credit_is_a_warning
     assert "another delegation" in about[0].detail
     assert not [f for f in open_findings(palwatch).values() if f.severity.value == "critical"]
 
-    verify_now()
+    triggers.verify_now()
 
     assert [(f.kind, f.severity.value) for f in _about(palwatch, premier)] == [("identity_lost", "warning")]
     # The verification reads the whole demo estate: Alice alone carries Tailwind's rg-shared, so that
     # scope, and only that one, loses its credit.
     lost = [f for f in open_findings(palwatch).values() if f.kind == "attribution_lost"]
-    assert [f.scope.lower() for f in lost] == [scenario_delegation("tailwind-shared")["scope"].lower()]
+    assert [f.scope.lower() for f in lost] == [demo.delegation("tailwind-shared")["scope"].lower()]
     from shared import reports
 
     document = reports.coverage_json(palwatch.store.get_coverage())
@@ -67,15 +55,15 @@ def test_losing_the_carrier_of_one_offer_while_another_earns_credit_is_a_warning
 
 
 def test_a_resource_group_offer_does_not_carry_its_subscription(emulator, palwatch):
-    attest(palwatch, ALICE)
-    onboard(
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    triggers.onboard(
         emulator,
-        _offer("Contoso Apps", (OPS, "contoso-ops", CONTRIBUTOR), scope=f"{SUBSCRIPTION}/resourceGroups/rg-app"),
+        _offer("Contoso Apps", (demo.OPS, demo.CONTRIBUTOR), scope=f"{SUBSCRIPTION}/resourceGroups/rg-app"),
     )
-    whole = onboard(emulator, _offer("Contoso Premier Support", (ALICE, "Alice Operator", CONTRIBUTOR)))
-    subscribe(palwatch)
+    whole = triggers.onboard(emulator, _offer("Contoso Premier Support", (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(palwatch)
 
-    for event in act(emulator, ALICE, "softDelete"):
+    for event in world.act(emulator, demo.ALICE.object_id, "softDelete"):
         function_app.identity_events(decode_event(event))
 
     assert [(f.kind, f.severity.value) for f in _about(palwatch, whole)] == [("attribution_lost", "critical")]

@@ -9,75 +9,16 @@ reports, and every pending alert arrives once the channel works again.
 
 from __future__ import annotations
 
-import email
-import email.policy
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-from azure.functions.timer import TimerRequest
 
 import function_app
 from shared import doctor
 from shared.usecases import alerts, engine
 from tests import campaign
-from tests.conftest import free_port
-from tests.integration.verify_helpers import verify_now
-
-
-class Server:
-    """An SMTP server whose password and refusals a test changes while the worker runs."""
-
-    def __init__(self) -> None:
-        self.password = b"pa55"
-        self.refuse_all = False
-        self.refuse_notice = ""  # refuse messages carrying a notice whose id holds this
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        if self.refuse_all:
-            return "554 5.7.1 Message rejected"
-        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        if self.refuse_notice and any(self.refuse_notice in i for i in message.get_all("X-PALWatch-Notice", [])):
-            return "550 5.7.1 Content refused"
-        self.messages.append(message)
-        return "250 OK"
-
-    def auth(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        return AuthResult(success=auth_data.login == b"alerts" and auth_data.password == self.password, handled=False)
-
-    def notice_ids(self) -> list[str]:
-        return [i for m in self.messages for i in m.get_all("X-PALWatch-Notice", [])]
-
-    def bodies(self) -> str:
-        return "\n".join(m.get_body(("plain",)).get_content() for m in self.messages)
-
-
-@pytest.fixture
-def smtp(emulator, azurite, monkeypatch) -> Iterator[Server]:
-    server = Server()
-    port = free_port()
-    controller = Controller(server, hostname="127.0.0.1", port=port, authenticator=server.auth, auth_require_tls=False)
-    controller.start()
-    for name, value in {
-        "PAL_ALERT_SMTP_HOST": "127.0.0.1",
-        "PAL_ALERT_SMTP_PORT": str(port),
-        "PAL_ALERT_SMTP_SECURITY": "none",
-        "PAL_ALERT_SMTP_USER": "alerts",
-        "PAL_ALERT_SMTP_PASSWORD": "pa55",
-        "PAL_ALERT_MAIL_FROM": "palwatch@contoso.example",
-        "PAL_ALERT_MAIL_TO": "ops@contoso.example",
-    }.items():
-        monkeypatch.setenv(name, value)
-    engine.reset_engine()
-    try:
-        yield server
-    finally:
-        controller.stop()
-        engine.reset_engine()
+from tests.support import triggers
 
 
 class Clock:
@@ -92,7 +33,7 @@ class Clock:
 def watch(clock: Clock, runs: int = 1) -> None:
     for _ in range(runs):
         clock.advance(minutes=5)
-        function_app.watch_delegations(TimerRequest(past_due=False))
+        triggers.watch_now()
 
 
 def outbox_states(box: Any) -> dict[str, str]:
@@ -110,7 +51,7 @@ def test_one_channel_refusing_for_three_runs_loses_nothing(palwatch, smtp, monke
         smtp.password = b"rotated"  # the server answers 535 to the old password
     else:
         smtp.refuse_all = True
-    verify_now()  # opens the demo estate's findings and queues their notices
+    triggers.verify_now()  # opens the demo estate's findings and queues their notices
     watch(clock, runs=3)
     box = alerts.dispatcher(engine.get_engine()).outbox
     owed = {i for i, state in outbox_states(box).items() if state == "pending"}
@@ -158,7 +99,7 @@ def test_only_a_notice_refused_while_others_pass_is_given_up_and_that_is_said(pa
     from shared.notify import notices
 
     clock = Clock(monkeypatch)
-    verify_now()
+    triggers.verify_now()
     watch(clock)
     assert smtp.messages
     store = engine.get_engine().store
@@ -191,7 +132,7 @@ def test_a_kill_between_send_and_record_resends_the_same_message_never_merged(pa
     recording = outbox_module.Outbox.complete
     monkeypatch.setattr(outbox_module.Outbox, "complete", killed)
     with pytest.raises(SystemExit):
-        function_app.verify_attribution(TimerRequest(past_due=False))  # opens findings and sends them
+        triggers.verify_now()  # opens findings and sends them
     monkeypatch.setattr(outbox_module.Outbox, "complete", recording)
     (first,) = smtp.messages
     box = alerts.dispatcher(engine.get_engine()).outbox

@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 
 from shared import cli
-from tests.integration.verify_helpers import MANAGING, MI, PARTNER
+from tests.support import demo
 from tests.support.world import links
 
 
 def test_verify_json_then_report_and_findings(emulator, palwatch, capsys, tmp_path):
-    emulator.control("DELETE", f"/links/{MANAGING}/{MI}")  # never verified yet: an ordinary missing link
+    emulator.control(
+        "DELETE", f"/links/{demo.MANAGING}/{demo.MI.object_id}"
+    )  # never verified yet: an ordinary missing link
 
     assert cli.main(["verify", "--json", "--credential", "default"]) == 0
     outcome = json.loads(capsys.readouterr().out)
     assert outcome["status"] == "ok"
     assert outcome["delegations"] == outcome["attributed"] + outcome["atRisk"] + outcome["notAttributed"] > 0
-    assert any("in " + MANAGING in w for w in outcome["linksWritten"])
-    assert links(emulator)[MI] == PARTNER  # DefaultAzureCredential played the managed identity
+    assert any("in " + demo.MANAGING in w for w in outcome["linksWritten"])
+    assert links(emulator)[demo.MI.object_id] == demo.PARTNER  # DefaultAzureCredential played the managed identity
 
     assert cli.main(["report", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -40,7 +42,7 @@ def test_findings_all_lists_resolved_ones_and_the_table_prints(emulator, palwatc
     out = capsys.readouterr().out
     assert out.startswith("Verification ok:")
     assert "attributed" in out
-    emulator.control("DELETE", f"/links/{MANAGING}/{MI}")
+    emulator.control("DELETE", f"/links/{demo.MANAGING}/{demo.MI.object_id}")
     assert cli.main(["verify", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["driftRepaired"]
 

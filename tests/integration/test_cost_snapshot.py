@@ -14,46 +14,25 @@ from shared import catalogue, model, money
 from shared.azure import costs as costs_adapter
 from shared.snapshots import DelegationSnapshot
 from shared.usecases import at_stake, costs, outcomes
-from tests.integration.verify_helpers import delegation, verify_now
+from tests.support import clocks, demo, triggers, world
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
-QUERY = "/providers/microsoft.costmanagement/query"
-
-
-class FakeClock:
-    """Virtual seconds: sleeping advances them, so a day of pacing runs in no time."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def fake_pacer(clock: FakeClock) -> costs_adapter.QpuPacer:
-    return costs_adapter.QpuPacer(clock=clock.clock, sleep=clock.sleep)
-
-
-def queries(emulator) -> list[dict]:
-    return [r for r in emulator.journal() if r["method"] == "POST" and r["path"].lower().endswith(QUERY)]
 
 
 def scope_of(part: str) -> str:
-    return delegation(part)["scope"].lower()
+    return demo.delegation(part)["scope"].lower()
 
 
 def test_the_snapshot_caches_each_scope_and_says_what_it_cannot_read(emulator, palwatch):
-    verify_now()
+    triggers.verify_now()
     emulator.control("POST", "/costs/qpu", {"quotas": False})
     # After the verification, Relecloud's app delegation loses every identity we act as.
-    changed = {**delegation("relecloud-app"), "authorizations": [delegation("adventureworks")["authorizations"][0]]}
+    changed = {
+        **demo.delegation("relecloud-app"),
+        "authorizations": [demo.delegation("adventureworks")["authorizations"][0]],
+    }
     emulator.control("PUT", f"/delegations/{changed['registrationAssignmentId']}", changed)
-    outcome = costs.run_cost_snapshot(palwatch, NOW, pacer=fake_pacer(FakeClock()), force=True)
+    outcome = costs.run_cost_snapshot(palwatch, NOW, pacer=clocks.fake_pacer(clocks.FakeClock()), force=True)
 
     cached = palwatch.store.costs.all()
     scopes = {s.scope.lower() for s in palwatch.store.list_delegations(include_removed=False)}
@@ -76,24 +55,26 @@ def test_the_snapshot_caches_each_scope_and_says_what_it_cannot_read(emulator, p
     )
 
     # The next run the same day asks for nothing: at most one call per scope per day.
-    before = len(queries(emulator))
-    again = costs.run_cost_snapshot(palwatch, NOW + timedelta(hours=2), pacer=fake_pacer(FakeClock()), force=True)
+    before = len(world.cost_queries(emulator))
+    again = costs.run_cost_snapshot(
+        palwatch, NOW + timedelta(hours=2), pacer=clocks.fake_pacer(clocks.FakeClock()), force=True
+    )
     assert again.counts["due"] == 0
-    assert len(queries(emulator)) == before
+    assert len(world.cost_queries(emulator)) == before
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_view_charges_off_is_recognised_whatever_the_status(emulator, palwatch, status):
-    verify_now()
+    triggers.verify_now()
     emulator.control("POST", "/config", {"assumptions": {"costViewChargesOffStatus": status}})
     emulator.control("POST", "/costs/qpu", {"quotas": False})
-    costs.run_cost_snapshot(palwatch, NOW, pacer=fake_pacer(FakeClock()), force=True)
-    woodgrove = palwatch.store.costs.get(delegation("woodgrove-core")["scope"])
+    costs.run_cost_snapshot(palwatch, NOW, pacer=clocks.fake_pacer(clocks.FakeClock()), force=True)
+    woodgrove = palwatch.store.costs.get(demo.delegation("woodgrove-core")["scope"])
     assert woodgrove is not None
     assert woodgrove.status is money.CostStatus.VIEW_CHARGES_OFF
 
 
-class EmulatorClock(FakeClock):
+class EmulatorClock(clocks.FakeClock):
     """A fake clock the emulator's QPU quotas run on too: sleeping advances both, so the emulator
     judges every query by its quotas in the same virtual time (a day of pacing in seconds)."""
 
@@ -109,12 +90,12 @@ class EmulatorClock(FakeClock):
 
 @pytest.mark.parametrize("headers", ["qpu", "both"])
 def test_the_snapshot_survives_429s_by_waiting_as_the_service_says(emulator, palwatch, headers):
-    verify_now()
+    triggers.verify_now()
     emulator.control("POST", "/config", {"assumptions": {"costThrottleHeaders": headers}})
     clock = EmulatorClock(emulator, [[2, 3]])  # far below the pacer's idea of the budget
-    outcome = costs.run_cost_snapshot(palwatch, NOW, pacer=fake_pacer(clock), force=True)
+    outcome = costs.run_cost_snapshot(palwatch, NOW, pacer=clocks.fake_pacer(clock), force=True)
 
-    answers = Counter(r["status"] for r in queries(emulator))
+    answers = Counter(r["status"] for r in world.cost_queries(emulator))
     assert answers[429] > 0
     assert outcome.counts["throttled"] == 0
     assert answers[200] + answers[401] + answers[403] == outcome.counts["queried"]
@@ -157,7 +138,7 @@ class Journal:
         requests = self.emulator.control("GET", f"/journal?since={self.seq}")["requests"]
         if requests:
             self.seq = requests[-1]["seq"]
-        found = [r for r in requests if r["method"] == "POST" and r["path"].lower().endswith(QUERY)]
+        found = [r for r in requests if r["method"] == "POST" and r["path"].lower().endswith(world.COST_QUERY)]
         self.seen += found
         return found
 
@@ -189,7 +170,7 @@ def test_on_the_large_estate_the_snapshot_keeps_the_documented_limits_survives_4
     scopes = _seed_large_estate(palwatch, scenario)
     assert len(scopes) > 3000
     clock = EmulatorClock(emulator)  # the emulator enforces 12 QPU / 10 s, 60 / min, 600 / h on it
-    pacer = fake_pacer(clock)
+    pacer = clocks.fake_pacer(clock)
     journal = Journal(emulator)
 
     # Hourly runs until every scope is read.
@@ -228,7 +209,7 @@ def test_on_the_large_estate_the_snapshot_keeps_the_documented_limits_survives_4
     # A month on, another tool in the tenant spends half of every window: the budget left is below
     # the pacer's share, so the service throttles, and the run waits each 429 out as it is told.
     clock = EmulatorClock(emulator, [[10, 6], [60, 30], [3600, 300]])
-    squeezed = costs.run_cost_snapshot(palwatch, NOW + timedelta(days=31), pacer=fake_pacer(clock), force=True)
+    squeezed = costs.run_cost_snapshot(palwatch, NOW + timedelta(days=31), pacer=clocks.fake_pacer(clock), force=True)
     throttled = journal.new_queries()
     statuses = Counter(r["status"] for r in throttled)
     assert statuses[429] > 0
@@ -247,9 +228,9 @@ def test_report_and_coverage_page_show_revenue_attributed_and_at_stake(emulator,
     from shared import cli
     from shared.usecases import verify
 
-    verify_now()
+    triggers.verify_now()
     emulator.control("POST", "/costs/qpu", {"quotas": False})
-    costs.run_cost_snapshot(palwatch, NOW, pacer=fake_pacer(FakeClock()), force=True)
+    costs.run_cost_snapshot(palwatch, NOW, pacer=clocks.fake_pacer(clocks.FakeClock()), force=True)
     mark = emulator.journal()[-1]["seq"]
 
     assert cli.main(["report", "--format", "json"]) == 0
@@ -265,7 +246,7 @@ def test_report_and_coverage_page_show_revenue_attributed_and_at_stake(emulator,
     assert "Revenue attributed and at stake" in page.body
     csv_page = verify.coverage_page(palwatch, "csv", "")
     assert "monthlyRevenue" in csv_page.body.splitlines()[0]
-    assert not [r for r in emulator.journal() if r["seq"] > mark and r["path"].lower().endswith(QUERY)]
+    assert not [r for r in emulator.journal() if r["seq"] > mark and r["path"].lower().endswith(world.COST_QUERY)]
 
 
 def test_through_the_timer_what_cannot_be_read_reaches_the_cli_page_and_csv_in_plain_words(
@@ -281,13 +262,16 @@ def test_through_the_timer_what_cannot_be_read_reaches_the_cli_page_and_csv_in_p
     from shared.usecases import engine as engine_module
     from shared.usecases import verify
 
-    verify_now()
+    triggers.verify_now()
     monkeypatch.setenv("PAL_COST", "true")
     engine_module.reset_engine()
-    pacer = fake_pacer(FakeClock())
+    pacer = clocks.fake_pacer(clocks.FakeClock())
     monkeypatch.setattr(costs_adapter, "QpuPacer", lambda: pacer)  # the timer's pacing, on a fake clock
     # After the verification, Relecloud's app delegation loses every identity we act as: a 403 there.
-    changed = {**delegation("relecloud-app"), "authorizations": [delegation("adventureworks")["authorizations"][0]]}
+    changed = {
+        **demo.delegation("relecloud-app"),
+        "authorizations": [demo.delegation("adventureworks")["authorizations"][0]],
+    }
     emulator.control("PUT", f"/delegations/{changed['registrationAssignmentId']}", changed)
 
     function_app.cost_snapshot(TimerRequest(past_due=False))
@@ -299,7 +283,7 @@ def test_through_the_timer_what_cannot_be_read_reaches_the_cli_page_and_csv_in_p
     assert cli.main(["report"]) == 0
     text = capsys.readouterr().out
     for scope, words in (("relecloud-app", forbidden), ("woodgrove-core", view_charges), ("proseware", currencies)):
-        line = next(ln for ln in text.splitlines() if delegation(scope)["scope"] in ln and "cannot be read" in ln)
+        line = next(ln for ln in text.splitlines() if demo.delegation(scope)["scope"] in ln and "cannot be read" in ln)
         assert words in line
     page = verify.coverage_page(engine, "html", "").body
     assert "Costs PAL Watch cannot read" in page
@@ -307,7 +291,7 @@ def test_through_the_timer_what_cannot_be_read_reaches_the_cli_page_and_csv_in_p
         assert html.escape(words) in page
     rows = list(csv.DictReader(io.StringIO(verify.coverage_page(engine, "csv", "").body)))
     notes = {r["scope"]: r["costNote"] for r in rows}
-    assert notes[delegation("relecloud-app")["scope"]] == forbidden
-    assert notes[delegation("woodgrove-core")["scope"]].startswith(view_charges)
-    assert notes[delegation("proseware")["scope"]] == currencies
-    assert notes[delegation("northwind")["scope"]] == ""
+    assert notes[demo.delegation("relecloud-app")["scope"]] == forbidden
+    assert notes[demo.delegation("woodgrove-core")["scope"]].startswith(view_charges)
+    assert notes[demo.delegation("proseware")["scope"]] == currencies
+    assert notes[demo.delegation("northwind")["scope"]] == ""

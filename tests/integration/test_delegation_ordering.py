@@ -9,14 +9,13 @@ PAL writes (read from the emulator's request journal).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, PIPELINE, delegation, deliver
+from tests.support import demo, engines, triggers, world
 from tests.support.world import links, pal_writes
 
 ASSIGNMENT = "6f1c1d8e-2f0b-4b7e-9a44-5d2b3c4e5f60"
@@ -33,8 +32,12 @@ def apply(emulator: Any, actions: list[str]) -> list[dict[str, Any]]:
                 events += emulator.control("DELETE", f"/delegations/{ASSIGNMENT}")["events"]
                 exists = False
             continue
-        who = (BOB, "Bob Engineer") if action == "delegate-user" else (PIPELINE["objectId"], "contoso-pipeline")
-        body = delegation((*who, CONTRIBUTOR))
+        who = (
+            (demo.BOB.object_id, "Bob Engineer")
+            if action == "delegate-user"
+            else (demo.PIPELINE.object_id, "contoso-pipeline")
+        )
+        body = world.new_delegation(demo.RELECLOUD, (*who, demo.CONTRIBUTOR))
         body["registrationAssignmentId"] = ASSIGNMENT
         body["registrationDefinitionId"] = "0d9b3c52-7a61-4f0e-8f2e-3b1a2c4d5e6f"
         events += emulator.control("PUT", f"/delegations/{ASSIGNMENT}", body)["events"]
@@ -52,15 +55,9 @@ def outcome(emulator: Any, engine: Any) -> tuple[Any, ...]:
 
 
 def fresh_engine(emulator: Any, azurite: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from shared.usecases import engine
-
+    """The demo world again and a new engine on fresh tables: one hypothesis example's start."""
     emulator.reset()
-    for name, value in emulator.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AzureWebJobsStorage", azurite)
-    monkeypatch.setenv("PAL_TABLE_PREFIX", "p" + uuid.uuid4().hex[:12])
-    engine.reset_engine()
-    return engine.get_engine()
+    return engines.on_fresh_tables(monkeypatch, "p", **emulator.env, AzureWebJobsStorage=azurite)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -68,13 +65,13 @@ def fresh_engine(emulator: Any, azurite: str, monkeypatch: pytest.MonkeyPatch) -
 def test_any_interleaving_with_duplicates_ends_like_a_clean_pass(emulator_process, azurite, monkeypatch, actions, data):
     engine = fresh_engine(emulator_process, azurite, monkeypatch)
     events = apply(emulator_process, actions)
-    deliver(events)
+    triggers.delegation_events(events)
     clean = outcome(emulator_process, engine)
 
     engine = fresh_engine(emulator_process, azurite, monkeypatch)
     events = apply(emulator_process, actions)
     duplicated = events + data.draw(st.lists(st.sampled_from(events), max_size=4), label="duplicates") if events else []
     shuffled = data.draw(st.permutations(duplicated), label="delivery order")
-    deliver(shuffled)
+    triggers.delegation_events(shuffled)
 
     assert outcome(emulator_process, engine) == clean

@@ -21,10 +21,10 @@ from shared.notify import digest as digest_notice
 from shared.settings import load_settings
 from shared.usecases import alerts, digest, outcomes, watch
 from shared.usecases import engine as engine_module
+from tests.support import engines, mail
 
 pytestmark = pytest.mark.integration
 
-SENDER = "palwatch@contosomsp.onmicrosoft.com"
 DAY = datetime(2025, 3, 1, tzinfo=UTC)
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -40,22 +40,20 @@ def configure(emulator, palwatch, monkeypatch, inbox):
     emulator.control("DELETE", "/mailbox")
 
     def apply(on: bool = True, hour: int = 7) -> engine_module.Engine:
-        monkeypatch.setenv("PAL_ALERT_DIGEST", "true" if on else "false")
-        monkeypatch.setenv("PAL_ALERT_DIGEST_HOUR", str(hour))
-        monkeypatch.setenv("PAL_ALERT_OUTBOX_DIR", str(inbox))
-        monkeypatch.setenv("PAL_ALERT_MAIL_FROM", SENDER)
-        monkeypatch.setenv("PAL_ALERT_MAIL_TO", "cloud-ops@contosomsp.example")
-        engine_module.reset_engine()
-        return engine_module.get_engine()
+        return engines.rebuilt(
+            monkeypatch,
+            PAL_ALERT_DIGEST="true" if on else "false",
+            PAL_ALERT_DIGEST_HOUR=str(hour),
+            PAL_ALERT_OUTBOX_DIR=str(inbox),
+            PAL_ALERT_MAIL_FROM=mail.SENDER,
+            PAL_ALERT_MAIL_TO=mail.OPS_INBOX,
+        )
 
     return apply
 
 
 def eml_digests(inbox: Path) -> list[email.message.EmailMessage]:
-    messages = [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in sorted(inbox.glob("*.eml"))
-    ]
-    return [m for m in messages if "daily digest" in str(m["Subject"]).lower()]
+    return [m for m in mail.eml_files(inbox) if "daily digest" in str(m["Subject"]).lower()]
 
 
 def digest_day(message: email.message.EmailMessage) -> str:
@@ -64,7 +62,7 @@ def digest_day(message: email.message.EmailMessage) -> str:
 
 
 def graph_digests(emulator) -> list[dict]:
-    messages = emulator.control("GET", "/mailbox")["messages"]
+    messages = mail.mailbox(emulator)
     return [m for m in messages if "daily digest" in m["message"]["subject"].lower()]
 
 
@@ -173,4 +171,4 @@ def test_no_coverage_yet_gives_the_hint(configure, inbox) -> None:
     assert "No coverage yet" in text
     assert "palwatch verify" in text
     assert "no coverage yet" in str(message["Subject"])
-    assert SENDER in str(message["From"]) or "palwatch@" in str(message["From"])
+    assert mail.SENDER in str(message["From"]) or "palwatch@" in str(message["From"])

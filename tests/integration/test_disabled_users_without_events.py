@@ -11,32 +11,14 @@ Directory.Read.All granted, the wider permission a deployment may choose.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
-from tests.integration.test_identity_events import (
-    ALICE,
-    BOB,
-    CONTRIBUTOR,
-    FABRIKAM,
-    LOSS_KINDS,
-    MI,
-    PRINCIPALS,
-    RELECLOUD,
-    SCENARIO,
-    act,
-    attest,
-    delegation,
-    findings_of,
-    onboard,
-    snapshot,
-)
+from tests.support import demo, remembered, triggers, world
 
-TIER2 = PRINCIPALS["Contoso MSP Tier 2"]["objectId"]
 ENTRY_POINTS = {
     "verify_attribution": function_app.verify_attribution,
     "watch_delegations": function_app.watch_delegations,
@@ -47,49 +29,53 @@ ENTRY_POINTS = {
 def carried(request: pytest.FixtureRequest, emulator: Any, palwatch: Any) -> dict[str, str]:
     """Alice (directly) and Bob (through Tier 2) each carry one delegation; returns their keys."""
     if request.param == "directory-read-all":
-        scenario = copy.deepcopy(SCENARIO)
-        mi = next(p for t in scenario["tenants"] for p in t["principals"] if p["objectId"] == MI)
-        mi["graphAppRoles"] = [*mi["graphAppRoles"], "Directory.Read.All"]
-        emulator.reset(scenario)
-    attest(palwatch, ALICE)
-    attest(palwatch, BOB)
+        world.restart_with_graph_permission(emulator, "Directory.Read.All")
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    remembered.attest(palwatch, demo.BOB.object_id)
     keys = {
-        ALICE: onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR))),
-        BOB: onboard(emulator, delegation(FABRIKAM, (TIER2, "Contoso MSP Tier 2", CONTRIBUTOR))),
+        demo.ALICE.object_id: triggers.onboard(
+            emulator, world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR))
+        ),
+        demo.BOB.object_id: triggers.onboard(
+            emulator, world.new_delegation(demo.FABRIKAM, (demo.TIER2, demo.CONTRIBUTOR))
+        ),
     }
-    function_app.verify_attribution(TimerRequest(past_due=False))
+    triggers.verify_now()
     for key in keys.values():
-        assert snapshot(palwatch, key).attributed
-        assert not [f for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS]
+        assert remembered.snapshot(palwatch, key).attributed
+        assert not [f for f in remembered.findings_of(palwatch, key) if f.kind in remembered.LOSS_KINDS]
     return keys
 
 
 @pytest.mark.parametrize("entry_point", sorted(ENTRY_POINTS))
 def test_a_user_disabled_without_any_event_is_flagged_by_the_next_pass(emulator, palwatch, carried, entry_point):
-    for user in (ALICE, BOB):
-        assert act(emulator, user, "disable") == []  # no Graph subscription: no notification at all
+    for user in (demo.ALICE.object_id, demo.BOB.object_id):
+        assert world.act(emulator, user, "disable") == []  # no Graph subscription: no notification at all
 
     ENTRY_POINTS[entry_point](TimerRequest(past_due=False))
 
     # Credit is counted per scope: Relecloud's subscription loses it with Alice, while Fabrikam's
     # keeps it through the demo's other offer there (the managed identity's Contributor).
-    for user, name, kind in ((ALICE, "Alice Operator", "attribution_lost"), (BOB, "Bob Engineer", "identity_lost")):
-        losses = [f for f in findings_of(palwatch, carried[user]) if f.kind in LOSS_KINDS]
+    for user, name, kind in (
+        (demo.ALICE.object_id, "Alice Operator", "attribution_lost"),
+        (demo.BOB.object_id, "Bob Engineer", "identity_lost"),
+    ):
+        losses = [f for f in remembered.findings_of(palwatch, carried[user]) if f.kind in remembered.LOSS_KINDS]
         assert [f.kind for f in losses] == [kind], (entry_point, name)
         assert "disabled" in losses[0].detail
         assert f"az ad user update --id {user} --account-enabled true" in losses[0].fix
-        assert not snapshot(palwatch, carried[user]).attributed
+        assert not remembered.snapshot(palwatch, carried[user]).attributed
 
-    for user in (ALICE, BOB):
-        act(emulator, user, "enable")
+    for user in (demo.ALICE.object_id, demo.BOB.object_id):
+        world.act(emulator, user, "enable")
     ENTRY_POINTS[entry_point](TimerRequest(past_due=False))
     for key in carried.values():
-        assert not [f for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS]
+        assert not [f for f in remembered.findings_of(palwatch, key) if f.kind in remembered.LOSS_KINDS]
 
 
 def test_every_principal_read_selects_what_the_decisions_use(emulator, palwatch, carried):
     emulator.control("DELETE", "/journal")
-    function_app.verify_attribution(TimerRequest(past_due=False))
+    triggers.verify_now()
 
     reads = [r for r in emulator.journal() if r["path"].startswith("/v1.0/") and r["method"] == "GET"]
     assert reads, "the verification read nothing from Graph"

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from typing import Any
 
 import pytest
 
 from shared import cli, doctor
-from tests.conftest import DEMO_SCENARIO, Emulator
+from tests.support import demo, mail
+from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
-
-# See test_adapters_emulator.py: the machine-wide CA bundle would hide the emulator's CA.
-for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-    os.environ.pop(_name, None)
-
-
-def scenario() -> dict[str, Any]:
-    return json.loads(DEMO_SCENARIO.read_text())
-
-
-def managed_identity(data: dict[str, Any]) -> dict[str, Any]:
-    home = next(t for t in data["tenants"] if t.get("home"))
-    return next(p for p in home["principals"] if p["type"] == "ManagedIdentity")
 
 
 @pytest.fixture
@@ -34,7 +20,7 @@ def demo_env(emulator: Emulator, azurite: str, monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
     monkeypatch.setenv("PAL_TABLE_PREFIX", "d" + uuid.uuid4().hex[:12])
-    monkeypatch.setenv("PAL_ALERT_MAIL_FROM", "palwatch@contosomsp.onmicrosoft.com")
+    monkeypatch.setenv("PAL_ALERT_MAIL_FROM", mail.SENDER)
     monkeypatch.setenv("PAL_ALERT_MAIL_TO", "ops@contoso.example")
     return emulator
 
@@ -89,8 +75,8 @@ def test_a_wrong_secret_turns_its_row_red_with_the_fix(
 
 
 def test_missing_graph_permission_and_monitoring_reader_name_the_grant(demo_env: Emulator) -> None:
-    data = scenario()
-    mi = managed_identity(data)
+    data = demo.scenario_copy()
+    mi = demo.principal_in(data, demo.MI)
     mi["graphAppRoles"] = ["User.Read.All", "Application.Read.All"]  # no Group.Read.All, no Mail.Send
     mi["rootRoles"] = []  # no Monitoring Reader at root
     demo_env.reset(data)
@@ -132,7 +118,7 @@ def test_no_managed_identity_fails_its_row_and_skips_what_needs_it(
 
 def test_a_link_pointing_elsewhere_is_a_warning(demo_env: Emulator) -> None:
     tenant = demo_env.env["PAL_MANAGING_TENANT_ID"]
-    demo_env.control("PUT", f"/links/{tenant}/{managed_identity(scenario())['objectId']}", {"partnerId": "4000001"})
+    demo_env.control("PUT", f"/links/{tenant}/{demo.MI.object_id}", {"partnerId": "4000001"})
     report = doctor.run_doctor()
     row = report.check("PAL link: managed-identity")
     assert row.status == doctor.WARN

@@ -10,20 +10,19 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.functions.timer import TimerRequest
 
 import function_app
 from shared import cli, model
 from shared.usecases import alerts
 from shared.usecases import engine as engine_module
-from tests.integration.verify_helpers import verify_now
+from tests.support import mail, services, triggers
 
 NO_ELIGIBLE = "no authorization holds a PEC-eligible role"  # Woodgrove Core, offer "Contoso Monitoring"
 JUST_IN_TIME = "eligible roles are only just-in-time"  # Woodgrove Dev, another offer
 
 
 def _mails_about(emulator, words: str) -> int:
-    return sum(words in m["message"]["body"]["content"] for m in emulator.control("GET", "/mailbox")["messages"])
+    return sum(words in m["message"]["body"]["content"] for m in mail.mailbox(emulator))
 
 
 def test_an_exemption_silences_exactly_its_finding_until_it_expires(emulator, mailed, capsys):
@@ -45,7 +44,7 @@ def test_an_exemption_silences_exactly_its_finding_until_it_expires(emulator, ma
         == 0
     )
 
-    verify_now()
+    triggers.verify_now()
 
     assert _mails_about(emulator, NO_ELIGIBLE) == 0
     assert _mails_about(emulator, JUST_IN_TIME) == 1
@@ -90,32 +89,24 @@ LOST_SCOPE = "/subscriptions/7f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
 @pytest.fixture
 def smtp_inbox(emulator, palwatch, monkeypatch):
     """Alert mail over SMTP to a real server on loopback (aiosmtpd); the engine rebuilt to use it."""
-    from aiosmtpd.controller import Controller
-
-    from tests.integration.test_alerts_smtp import Inbox, free_port
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    for name, value in {
-        "PAL_ALERT_SMTP_HOST": "127.0.0.1",
-        "PAL_ALERT_SMTP_PORT": str(port),
-        "PAL_ALERT_SMTP_SECURITY": "none",
-        "PAL_ALERT_MAIL_FROM": "palwatch@contosomsp.example",
-        "PAL_ALERT_MAIL_TO": "cloud-ops@contosomsp.example",
-    }.items():
-        monkeypatch.setenv(name, value)
-    engine_module.reset_engine()
-    try:
+    inbox = services.Inbox()
+    with services.smtp_server(inbox) as port:
+        for name, value in {
+            "PAL_ALERT_SMTP_HOST": "127.0.0.1",
+            "PAL_ALERT_SMTP_PORT": str(port),
+            "PAL_ALERT_SMTP_SECURITY": "none",
+            "PAL_ALERT_MAIL_FROM": "palwatch@contosomsp.example",
+            "PAL_ALERT_MAIL_TO": mail.OPS_INBOX,
+        }.items():
+            monkeypatch.setenv(name, value)
+        engine_module.reset_engine()
         yield inbox
-    finally:
-        controller.stop()
 
 
 def _watch_at(monkeypatch, at: datetime) -> None:
     """The watch timer as the Functions host runs it, with the clock at `at`."""
     monkeypatch.setattr(function_app, "_now", lambda: at)
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.watch_now()
 
 
 def _entries_for(engine, key: str) -> list[str]:
@@ -193,10 +184,10 @@ def test_the_digest_shows_an_exempted_finding_as_accepted_and_not_as_action(emul
     expires = (datetime.now(UTC) + timedelta(days=3)).date()
     args = ["--kind", "unattributed_delegation", "--offer", "Contoso Monitoring", "--reason", "read-only monitoring"]
     assert cli.main(["exempt", *args, "--expires", expires.isoformat()]) == 0
-    verify_now()
+    triggers.verify_now()
     emulator.control("DELETE", "/mailbox")
 
-    function_app.watch_delegations(TimerRequest(past_due=False))  # the digest goes out on this tick
+    triggers.watch_now()  # the digest goes out on this tick
 
     summary = _digest_of_today(engine)
     assert not [i for i in summary.open_findings if NO_ELIGIBLE in i.title]
@@ -213,9 +204,7 @@ def test_the_digest_shows_an_exempted_finding_as_accepted_and_not_as_action(emul
     behind = sum(1 for r in engine.store.get_coverage().rows if r.customer_tenant_id == tenant and not r.attributed)
     listed = [c for c in summary.attention if c.tenant_id == tenant]
     assert [c.not_attributed for c in listed] == ([behind - len(core)] if behind > len(core) else [])
-    (mail,) = [
-        m for m in emulator.control("GET", "/mailbox")["messages"] if "daily digest" in m["message"]["subject"].lower()
-    ]
-    body = mail["message"]["body"]["content"]
+    (digest,) = [m for m in mail.mailbox(emulator) if "daily digest" in m["message"]["subject"].lower()]
+    body = digest["message"]["body"]["content"]
     assert body.count(NO_ELIGIBLE) == 1
     assert f"accepted: read-only monitoring, until {expires.isoformat()}" in body

@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 import function_app
 from shared import events
 from tests import campaign
-from tests.conftest import decode_event
-from tests.integration.test_delegation_events import delegation
-from tests.integration.test_identity_events import ALICE, act, subscribe
+from tests.support import demo, triggers, world
+from tests.support.triggers import decode_event
 from tests.support.world import onboard
 
 EXAMPLES = campaign.size(ci=60, local=300, full=1000)
@@ -85,9 +84,9 @@ def _rows(store: Any) -> tuple[int, int]:
 def test_fuzzed_events_never_raise_and_refused_ones_cost_nothing(emulator, palwatch, monkeypatch):
     from shared.usecases import engine
 
-    templates = onboard(emulator, delegation())
-    subscribe(palwatch)
-    templates += act(emulator, ALICE, "disable")
+    templates = onboard(emulator, world.new_delegation(demo.RELECLOUD))
+    triggers.subscribe(palwatch)
+    templates += world.act(emulator, demo.ALICE.object_id, "disable")
     secret = engine.get_engine("event").settings.graph_client_state
     tally = {"tried": 0, "raised": 0, "refused": 0, "refused_requests": 0, "refused_rows": 0}
 

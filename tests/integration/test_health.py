@@ -21,31 +21,16 @@ import pytest
 import function_app
 from shared import cli_credentials, doctor, telemetry
 from shared.usecases import health
-from tests.conftest import DEMO_SCENARIO, Emulator
+from tests.support import demo, mail, triggers
+from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
-
-for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # see test_doctor_emulator.py
-    os.environ.pop(_name, None)
-
-SENDER = "palwatch@contosomsp.onmicrosoft.com"
-
-
-def managed_identity() -> dict[str, Any]:
-    data = json.loads(DEMO_SCENARIO.read_text())
-    home = next(t for t in data["tenants"] if t.get("home"))
-    return next(p for p in home["principals"] if p["type"] == "ManagedIdentity")
-
-
-def home_tenant() -> dict[str, Any]:
-    data = json.loads(DEMO_SCENARIO.read_text())
-    return next(t for t in data["tenants"] if t.get("home"))
 
 
 @pytest.fixture
 def app_env(emulator: Emulator, azurite: str, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
-    monkeypatch.setenv("PAL_ALERT_MAIL_FROM", SENDER)
+    monkeypatch.setenv("PAL_ALERT_MAIL_FROM", mail.SENDER)
     monkeypatch.setenv("PAL_ALERT_MAIL_TO", "ops@contoso.example")
     for name in ("PAL_ALERT_SMTP_HOST", "PAL_ALERT_WEBHOOK_URL", "PAL_EVENTS_TOPIC_ENDPOINT", "PAL_ALERT_OUTBOX_DIR"):
         monkeypatch.delenv(name, raising=False)
@@ -62,7 +47,6 @@ def rows(response: func.HttpResponse) -> dict[str, dict[str, Any]]:
 
 
 def test_health_answers_the_doctors_checks_as_the_apps_identity(app_env: Emulator) -> None:
-    mi = managed_identity()
     before = len(app_env.journal())
 
     response = get()
@@ -73,13 +57,13 @@ def test_health_answers_the_doctors_checks_as_the_apps_identity(app_env: Emulato
     assert body["ok"] is True
     assert "settings" not in body  # the partner's settings stay off the wire
     checks = rows(response)
-    assert mi["objectId"] in checks["token: managed-identity"]["detail"]
+    assert demo.MI.object_id in checks["token: managed-identity"]["detail"]
     assert checks["store"]["status"] == doctor.OK
     assert checks["alert channels"]["status"] == doctor.OK
     assert checks["list subscriptions"]["status"] == doctor.OK
     arm_reads = [r for r in app_env.journal()[before:] if r["path"].lower().startswith("/subscriptions")]
     assert arm_reads
-    assert {r["objectId"] for r in arm_reads} == {mi["objectId"]}
+    assert {r["objectId"] for r in arm_reads} == {demo.MI.object_id}
 
 
 def test_format_text_is_the_doctors_table(app_env: Emulator) -> None:
@@ -160,7 +144,7 @@ def test_send_test_alert_delivers_one_notice_on_every_channel(app_env: Emulator,
     monkeypatch.setenv("PAL_ALERT_OUTBOX_DIR", str(tmp_path))
     quiet = doctor.run_doctor()
     assert quiet.ok
-    assert app_env.control("GET", "/mailbox")["messages"] == []  # without the flag nothing is sent
+    assert mail.mailbox(app_env) == []  # without the flag nothing is sent
     assert quiet.check("alert channel: eml").detail.startswith("folder")
 
     report = doctor.run_doctor(send_test_alert=True, send_test_mail=True)
@@ -168,7 +152,7 @@ def test_send_test_alert_delivers_one_notice_on_every_channel(app_env: Emulator,
     assert report.ok, report.render()
     assert report.check("alert channel: mail").detail == "test notice delivered"
     assert report.check("alert channel: eml").detail == "test notice delivered"
-    messages = app_env.control("GET", "/mailbox")["messages"]
+    messages = mail.mailbox(app_env)
     assert len(messages) == 1  # one notice, even with --send-test-mail as well
     assert "test alert" in messages[0]["message"]["subject"].lower()
     assert len(list(tmp_path.glob("*.eml"))) == 1
@@ -176,26 +160,26 @@ def test_send_test_alert_delivers_one_notice_on_every_channel(app_env: Emulator,
 
 def test_a_post_to_health_sends_the_first_alert_as_the_app(app_env: Emulator) -> None:
     assert get()
-    assert app_env.control("GET", "/mailbox")["messages"] == []  # GET never sends
+    assert mail.mailbox(app_env) == []  # GET never sends
 
     response = get(method="POST")
 
     assert response.status_code == 200
     assert rows(response)["alert channel: mail"]["detail"] == "test notice delivered"
-    [message] = app_env.control("GET", "/mailbox")["messages"]
-    assert message["from"].lower() == SENDER
+    [message] = mail.mailbox(app_env)
+    assert message["from"].lower() == mail.SENDER
     assert "test alert" in message["message"]["subject"].lower()
 
 
 def test_the_doctor_runs_as_the_operators_sign_in_with_credential(app_env: Emulator) -> None:
-    ops = next(p for p in home_tenant()["principals"] if p.get("type") == "User")
-    signed_in = app_env.signed_in(ops["objectId"], home_tenant()["tenantId"])
+    ops = next(a for a in demo.ACTORS.values() if a.type == "User")
+    signed_in = app_env.signed_in(ops.object_id, demo.MANAGING)
 
     report = doctor.run_doctor(
         credentials_factory=lambda settings: cli_credentials.SignedInCredentials(settings, signed_in, "cli")
     )
 
-    assert ops["objectId"] in report.check("token: managed-identity").detail
+    assert ops.object_id in report.check("token: managed-identity").detail
     assert report.check("store").status == doctor.OK
 
 
@@ -261,10 +245,9 @@ def test_settings_too_wrong_for_an_engine_still_log_the_red_doctor(
 def test_the_watch_trigger_records_its_outcome_and_the_doctor(
     app_env: Emulator, palwatch: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from azure.functions.timer import TimerRequest
 
     caplog.set_level(logging.INFO, logger="palwatch.telemetry")
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.watch_now()
 
     lines = [telemetry.parse(r.getMessage()) for r in caplog.records if r.name == "palwatch.telemetry"]
     outcomes = [d for n, d in lines if n == telemetry.TRIGGER_OUTCOME]

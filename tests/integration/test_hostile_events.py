@@ -9,12 +9,8 @@ from typing import Any
 
 import function_app
 from tests import campaign
-from tests.conftest import decode_event
-from tests.integration.test_delegation_events import delegation
-from tests.integration.test_identity_events import ALICE, RELECLOUD, act, attest, subscribe
-from tests.integration.test_identity_events import delegation as delegation_for
-from tests.integration.test_identity_events import onboard as onboard_delivered
-from tests.integration.test_identity_subscriptions import subscriptions
+from tests.support import demo, remembered, triggers, world
+from tests.support.triggers import decode_event
 from tests.support.world import onboard
 
 
@@ -24,18 +20,21 @@ def requests_made(emulator: Any) -> int:
 
 def test_graph_notifications_without_their_client_state_are_rejected_and_cost_no_request(emulator, palwatch, caplog):
     caplog.set_level(logging.INFO)
-    attest(palwatch, ALICE)
-    onboard_delivered(
-        emulator, delegation_for(RELECLOUD, (ALICE, "Alice Operator", "b24988ac-6180-42a0-ab88-20f7382dd24c"))
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    triggers.onboard(
+        emulator,
+        world.new_delegation(
+            demo.RELECLOUD, (demo.ALICE.object_id, "Alice Operator", "b24988ac-6180-42a0-ab88-20f7382dd24c")
+        ),
     )
-    subscribe(palwatch)
-    users = subscriptions(emulator)["users"]
+    triggers.subscribe(palwatch)
+    users = world.graph_subscriptions(emulator)["users"]
     genuine = []
     for event in ("reauthorizationRequired", "missed", "subscriptionRemoved"):
         genuine += emulator.control("POST", f"/graph/subscriptions/{users['id']}/expire", {"lifecycleEvent": event})[
             "events"
         ]
-    genuine += act(emulator, ALICE, "disable")
+    genuine += world.act(emulator, demo.ALICE.object_id, "disable")
     spoofs = []
     for original in genuine:
         for state in (None, "", "guessed-secret"):
@@ -55,12 +54,12 @@ def test_graph_notifications_without_their_client_state_are_rejected_and_cost_no
     )
     assert requests == 0
     assert len(rejected) == len(spoofs)
-    assert not [f for f in palwatch.store.open_findings() if f.finding.principal_id == ALICE]
+    assert not [f for f in palwatch.store.open_findings() if f.finding.principal_id == demo.ALICE.object_id]
 
 
 def test_a_storm_of_genuine_missed_notifications_costs_one_upkeep(emulator, palwatch):
-    subscribe(palwatch)
-    users = subscriptions(emulator)["users"]
+    triggers.subscribe(palwatch)
+    users = world.graph_subscriptions(emulator)["users"]
     storm = [
         emulator.control("POST", f"/graph/subscriptions/{users['id']}/expire", {"lifecycleEvent": "missed"})["events"][
             0
@@ -81,7 +80,7 @@ def forged(text: str) -> str:
 
 def test_no_event_id_or_subject_forges_a_log_line(emulator, palwatch, caplog):
     caplog.set_level(logging.DEBUG)
-    events = onboard(emulator, delegation())
+    events = onboard(emulator, world.new_delegation(demo.RELECLOUD))
     hostile = []
     for original in events:
         with_id = copy.deepcopy(original)
@@ -93,11 +92,9 @@ def test_no_event_id_or_subject_forges_a_log_line(emulator, palwatch, caplog):
         trailing["id"] = "trailing-newline"
         hostile.append(trailing)
     emulator.control("DELETE", "/journal")
-    for event in hostile[1::2]:  # a subject with a trailing newline is no assignment id
-        function_app.delegation_events(decode_event(event))
+    triggers.delegation_events(hostile[1::2])  # a subject with a trailing newline is no assignment id
     assert requests_made(emulator) == 0
-    for event in hostile[::2]:
-        function_app.delegation_events(decode_event(event))
+    triggers.delegation_events(hostile[::2])
     lines = [r.getMessage() for r in caplog.records if r.name.startswith(("palwatch", "shared"))]
     forged_lines = sum(1 for line in lines if set(line) & {"\n", "\r", "\u2028", "\u202e"})
     campaign.record("log_forging", hostile_events=len(hostile), lines=len(lines), forged=forged_lines)
@@ -109,7 +106,7 @@ def test_no_event_id_or_subject_forges_a_log_line(emulator, palwatch, caplog):
 def test_a_fabricated_delegation_event_costs_at_most_one_read(emulator, palwatch):
     import uuid
 
-    template = onboard(emulator, delegation())[0]
+    template = onboard(emulator, world.new_delegation(demo.RELECLOUD))[0]
     deliver_once = function_app.delegation_events
     deliver_once(decode_event(template))  # tokens cached, the real one stored
     fabricated = []

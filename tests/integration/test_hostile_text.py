@@ -7,13 +7,10 @@ import json
 import re
 
 import pytest
-from azure.functions.timer import TimerRequest
 
-import function_app
 from shared.usecases import engine
-from tests.integration.test_alerts_webhook import Receiver
-from tests.integration.test_channel_down import smtp  # noqa: F401  (the fixture)
-from tests.integration.test_delegation_events import BOB, CONTRIBUTOR, CUSTOMER, delegation, deliver
+from tests.support import demo, triggers, world
+from tests.support.services import Receiver
 from tests.support.world import onboard
 
 HOSTILE = "Relecloud [verify your account](https://evil.example/login) <https://evil.example|Teams> \u202egnp.exe\u2066"
@@ -21,7 +18,7 @@ LINK = re.compile(r"\[[^\]]*\]\(https?://|<https?://|(?<![\\/])https?://evil")
 
 
 @pytest.fixture
-def channels(palwatch, smtp, monkeypatch):  # noqa: F811
+def channels(palwatch, smtp, monkeypatch):
     with Receiver() as webhook:
         monkeypatch.setenv("PAL_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{webhook.port}/hook")
         engine.reset_engine()
@@ -30,12 +27,14 @@ def channels(palwatch, smtp, monkeypatch):  # noqa: F811
 
 def test_a_hostile_customer_name_is_escaped_in_webhook_text_and_stripped_from_subjects(emulator, channels):
     smtp_server, webhook = channels
-    function_app.watch_delegations(TimerRequest(past_due=False))  # what the demo estate owes goes first
+    triggers.watch_now()  # what the demo estate owes goes first
     smtp_server.messages.clear()
     webhook.requests.clear()
-    emulator.control("PUT", f"/tenants/{CUSTOMER['tenantId']}", {"displayName": HOSTILE})
-    deliver(onboard(emulator, delegation((BOB, "Bob Engineer", CONTRIBUTOR))))  # users only: a finding
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    emulator.control("PUT", f"/tenants/{demo.RELECLOUD.tenant_id}", {"displayName": HOSTILE})
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.BOB, demo.CONTRIBUTOR)))
+    )  # users only: a finding
+    triggers.watch_now()
 
     bodies = [json.loads(r["body"]) for r in webhook.requests]
     assert any("evil" in b["text"] for b in bodies), "the hostile name reached the webhook"

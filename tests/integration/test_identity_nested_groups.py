@@ -12,74 +12,49 @@ Directory.Read.All granted to the managed identity.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from typing import Any
 
 import pytest
 
 from shared.usecases import identities
-from tests.conftest import decode_event
-from tests.integration.test_identity_events import (
-    BOB,
-    CONTRIBUTOR,
-    LOSS_KINDS,
-    MANAGING,
-    MI,
-    OPERATORS,
-    OPS,
-    PRINCIPALS,
-    RELECLOUD,
-    SCENARIO,
-    act,
-    add_member,
-    attest,
-    delegation,
-    deliver,
-    findings_of,
-    make_microsoft_365_group,
-    now,
-    onboard,
-    remove_member,
-    snapshot,
-    subscribe,
-)
+from tests.support import clocks, demo, remembered, triggers, world
 from tests.support.remembered import open_findings
-
-TIER2 = PRINCIPALS["Contoso MSP Tier 2"]["objectId"]
+from tests.support.triggers import decode_event
 
 
 @pytest.fixture(params=["demo-permissions", "directory-read-all"])
 def nested(request: pytest.FixtureRequest, emulator: Any, palwatch: Any) -> str:
     """The delegation carried by Bob through Tier 2 → Operators only; returns its key."""
     if request.param == "directory-read-all":
-        scenario = copy.deepcopy(SCENARIO)
-        mi = next(p for t in scenario["tenants"] for p in t["principals"] if p["objectId"] == MI)
-        mi["graphAppRoles"] = [*mi["graphAppRoles"], "Directory.Read.All"]
-        emulator.reset(scenario)
-    remove_member(emulator, OPERATORS, OPS)  # before any subscription: no notification
-    attest(palwatch, BOB)
-    key = onboard(emulator, delegation(RELECLOUD, (OPERATORS, "Contoso MSP Operators", CONTRIBUTOR)))
-    snap = snapshot(palwatch, key)
+        world.restart_with_graph_permission(emulator, "Directory.Read.All")
+    world.remove_member(
+        emulator, demo.OPERATORS.object_id, demo.OPS.object_id
+    )  # before any subscription: no notification
+    remembered.attest(palwatch, demo.BOB.object_id)
+    key = triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.OPERATORS, demo.CONTRIBUTOR)))
+    snap = remembered.snapshot(palwatch, key)
     assert snap.attributed
-    assert {(a.principal_id, a.via_group) for a in snap.active_attributors} == {(BOB, OPERATORS)}
-    assert findings_of(palwatch, key) == []
-    subscribe(palwatch)
+    assert {(a.principal_id, a.via_group) for a in snap.active_attributors} == {
+        (demo.BOB.object_id, demo.OPERATORS.object_id)
+    }
+    assert remembered.findings_of(palwatch, key) == []
+    triggers.subscribe(palwatch)
     return key
 
 
 def lost(palwatch: Any, key: str) -> Any:
-    [finding] = findings_of(palwatch, key)
+    [finding] = remembered.findings_of(palwatch, key)
     assert finding.kind == "attribution_lost"
     assert finding.severity.value == "critical"
-    assert finding.tenant_id == RELECLOUD["tenantId"]
-    assert not snapshot(palwatch, key).attributed
+    assert finding.tenant_id == demo.RELECLOUD.tenant_id
+    assert not remembered.snapshot(palwatch, key).attributed
     return finding
 
 
 def resolved(palwatch: Any, key: str) -> None:
-    assert findings_of(palwatch, key) == []
-    assert snapshot(palwatch, key).attributed
+    assert remembered.findings_of(palwatch, key) == []
+    assert remembered.snapshot(palwatch, key).attributed
     recorded = palwatch.store.list_findings(include_resolved=True)
     (closed,) = [r for r in recorded if r.finding.key == f"attribution:{key}"]
     assert closed is not None
@@ -87,97 +62,97 @@ def resolved(palwatch: Any, key: str) -> None:
 
 
 def test_soft_deleting_the_nested_carrier_is_found_at_once_and_restoring_resolves(emulator, palwatch, nested):
-    deliver(act(emulator, BOB, "softDelete"))
+    triggers.identity_events(world.act(emulator, demo.BOB.object_id, "softDelete"))
     finding = lost(palwatch, nested)
     assert "Bob Engineer" in finding.detail
-    assert f"deletedItems/{BOB}/restore" in finding.fix
+    assert f"deletedItems/{demo.BOB.object_id}/restore" in finding.fix
 
-    deliver(act(emulator, BOB, "restore"))
+    triggers.identity_events(world.act(emulator, demo.BOB.object_id, "restore"))
     resolved(palwatch, nested)
 
 
 def test_disabling_the_nested_carrier_is_found_at_once_and_re_enabling_resolves(emulator, palwatch, nested):
-    deliver(act(emulator, BOB, "disable"))
+    triggers.identity_events(world.act(emulator, demo.BOB.object_id, "disable"))
     assert "disabled" in lost(palwatch, nested).detail
 
-    deliver(act(emulator, BOB, "enable"))
+    triggers.identity_events(world.act(emulator, demo.BOB.object_id, "enable"))
     resolved(palwatch, nested)
 
 
 def test_hard_deleting_the_nested_carrier_is_found_at_once(emulator, palwatch, nested):
-    deliver(act(emulator, BOB, "hardDelete"))
+    triggers.identity_events(world.act(emulator, demo.BOB.object_id, "hardDelete"))
     assert "permanently deleted" in lost(palwatch, nested).detail
 
 
 def test_removing_the_carrier_from_the_nested_group_is_found_at_once(emulator, palwatch, nested, request):
-    [event] = remove_member(emulator, TIER2, BOB)
+    [event] = world.remove_member(emulator, demo.TIER2.object_id, demo.BOB.object_id)
     emulator.control("DELETE", "/journal")
-    outcome = identities.handle_identity_event(palwatch, decode_event(event), now())
+    outcome = identities.handle_identity_event(palwatch, decode_event(event), clocks.now())
     assert outcome.status == "reconciled", outcome
     member_of = [r for r in emulator.journal() if r["path"].endswith("/transitiveMemberOf")]
-    assert [r["path"] for r in member_of] == [f"/v1.0/groups/{TIER2}/transitiveMemberOf"]  # one read
+    assert [r["path"] for r in member_of] == [f"/v1.0/groups/{demo.TIER2.object_id}/transitiveMemberOf"]  # one read
     # Without Directory.Read.All Graph refuses a group's memberships: the stored top group answers.
     refused = request.node.callspec.params["nested"] == "demo-permissions"
     assert member_of[0]["status"] == (403 if refused else 200)
     lost(palwatch, nested)
 
-    deliver(add_member(emulator, TIER2, BOB))
+    triggers.identity_events(world.add_member(emulator, demo.TIER2.object_id, demo.BOB.object_id))
     resolved(palwatch, nested)
 
 
 def test_deleting_the_nested_group_is_found_at_once_and_restoring_it_resolves(emulator, palwatch, nested):
-    make_microsoft_365_group(emulator, TIER2)  # only Microsoft 365 groups can be restored
-    deliver(act(emulator, TIER2, "softDelete"))
+    world.make_microsoft_365_group(emulator, demo.TIER2.object_id)  # only Microsoft 365 groups can be restored
+    triggers.identity_events(world.act(emulator, demo.TIER2.object_id, "softDelete"))
     lost(palwatch, nested)
 
-    deliver(act(emulator, TIER2, "restore"))
+    triggers.identity_events(world.act(emulator, demo.TIER2.object_id, "restore"))
     resolved(palwatch, nested)
 
 
 def test_hard_deleting_the_nested_group_is_found_at_once(emulator, palwatch, nested):
-    deliver(act(emulator, TIER2, "hardDelete"))
+    triggers.identity_events(world.act(emulator, demo.TIER2.object_id, "hardDelete"))
     lost(palwatch, nested)
 
 
 def test_the_top_group_itself_still_matches_directly(emulator, palwatch, nested):
-    deliver(remove_member(emulator, OPERATORS, TIER2))
+    triggers.identity_events(world.remove_member(emulator, demo.OPERATORS.object_id, demo.TIER2.object_id))
     lost(palwatch, nested)
 
-    deliver(add_member(emulator, OPERATORS, TIER2))
+    triggers.identity_events(world.add_member(emulator, demo.OPERATORS.object_id, demo.TIER2.object_id))
     resolved(palwatch, nested)
 
 
 def test_nested_identities_that_attribute_nothing_fire_nothing(emulator, palwatch, nested):
     # Carol (not attested) in Tier 3, nested in Tier 2: she and her group carry nothing.
     carol, tier3 = str(uuid.uuid4()), str(uuid.uuid4())
-    emulator.control("PUT", f"/principals/{carol}", {"tenantId": MANAGING, "type": "User", "displayName": "Carol"})
+    emulator.control("PUT", f"/principals/{carol}", {"tenantId": demo.MANAGING, "type": "User", "displayName": "Carol"})
     emulator.control(
         "PUT",
         f"/principals/{tier3}",
         {
-            "tenantId": MANAGING,
+            "tenantId": demo.MANAGING,
             "type": "Group",
             "displayName": "Contoso MSP Tier 3",
             "members": [carol],
             "groupTypes": ["Unified"],
         },
     )
-    deliver(add_member(emulator, TIER2, tier3))
-    before = (open_findings(palwatch), snapshot(palwatch, nested))
+    triggers.identity_events(world.add_member(emulator, demo.TIER2.object_id, tier3))
+    before = (open_findings(palwatch), remembered.snapshot(palwatch, nested))
     assert before[1].attributed
 
     for events in (
-        act(emulator, carol, "disable"),
-        act(emulator, carol, "softDelete"),
-        act(emulator, carol, "restore"),
-        remove_member(emulator, tier3, carol),
-        act(emulator, tier3, "softDelete"),
-        act(emulator, tier3, "restore"),
-        act(emulator, tier3, "hardDelete"),
-        act(emulator, carol, "hardDelete"),
+        world.act(emulator, carol, "disable"),
+        world.act(emulator, carol, "softDelete"),
+        world.act(emulator, carol, "restore"),
+        world.remove_member(emulator, tier3, carol),
+        world.act(emulator, tier3, "softDelete"),
+        world.act(emulator, tier3, "restore"),
+        world.act(emulator, tier3, "hardDelete"),
+        world.act(emulator, carol, "hardDelete"),
     ):
-        deliver(events)
+        triggers.identity_events(events)
         after = open_findings(palwatch)
         assert after.keys() == before[0].keys()
-        assert not [f for f in after.values() if f.kind in LOSS_KINDS]
-        assert snapshot(palwatch, nested).attributed_by == before[1].attributed_by
+        assert not [f for f in after.values() if f.kind in remembered.LOSS_KINDS]
+        assert remembered.snapshot(palwatch, nested).attributed_by == before[1].attributed_by

@@ -21,24 +21,12 @@ from hypothesis import strategies as st
 from shared.store import store as store_module
 from shared.usecases import engine as engine_module
 from shared.usecases import identities
-from tests.conftest import decode_event
-from tests.integration.test_identity_events import (
-    ALICE,
-    CONTRIBUTOR,
-    FABRIKAM,
-    MANAGING,
-    OPERATORS,
-    OPS,
-    PARTNER,
-    RELECLOUD,
-    act,
-    add_member,
-    attest,
-    delegation,
-    onboard,
-    remove_member,
-    subscribe,
-)
+from tests.support.demo import CONTRIBUTOR, FABRIKAM, MANAGING, PARTNER, RELECLOUD
+from tests.support.ids import ALICE, OPERATORS, OPS
+from tests.support.remembered import attest
+from tests.support.triggers import decode_event, onboard, subscribe
+from tests.support.world import act, add_member, remove_member
+from tests.support.world import new_delegation as delegation
 
 # An instant as the engine writes it: ISO 8601, or as alerts word it ("2026-12-01 23:48 UTC").
 INSTANT = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]+(?:\+00:00|Z)?| \d\d:\d\d UTC)")

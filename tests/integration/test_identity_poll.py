@@ -7,33 +7,13 @@ cadence's light poll flags the loss; restoring or re-enabling it resolves the fi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from shared.usecases import identities
-from tests.integration.test_identity_events import (
-    ALICE,
-    CONTRIBUTOR,
-    LOSS_KINDS,
-    OPS,
-    PRINCIPALS,
-    RELECLOUD,
-    act,
-    attest,
-    delegation,
-    findings_of,
-    onboard,
-    snapshot,
-)
+from tests.support import clocks, demo, remembered, triggers, world
 from tests.support.remembered import open_findings
-
-AUTOMATION = PRINCIPALS["contoso-automation"]["objectId"]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def graph_reads(emulator: Any) -> list[dict[str, Any]]:
@@ -48,34 +28,39 @@ def graph_reads(emulator: Any) -> list[dict[str, Any]]:
     ],
 )
 def test_a_linked_service_principal_lost_is_found_by_the_poll(emulator, palwatch, lose, regain, words):
-    key = onboard(emulator, delegation(RELECLOUD, (OPS, "contoso-ops", CONTRIBUTOR)))
-    assert [a.principal_id for a in snapshot(palwatch, key).active_attributors] == [OPS]
-    identities.poll_identities(palwatch, now())
+    key = triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.OPS, demo.CONTRIBUTOR)))
+    assert [a.principal_id for a in remembered.snapshot(palwatch, key).active_attributors] == [demo.OPS.object_id]
+    identities.poll_identities(palwatch, clocks.now())
 
-    assert act(emulator, OPS, lose) == []  # service principals publish no notification
-    outcome = identities.poll_identities(palwatch, now())
+    assert world.act(emulator, demo.OPS.object_id, lose) == []  # service principals publish no notification
+    outcome = identities.poll_identities(palwatch, clocks.now())
 
-    losses = [f for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS]
+    losses = [f for f in remembered.findings_of(palwatch, key) if f.kind in remembered.LOSS_KINDS]
     assert [f.kind for f in losses] == ["attribution_lost"], outcome
-    assert losses[0].tenant_id == RELECLOUD["tenantId"]
+    assert losses[0].tenant_id == demo.RELECLOUD.tenant_id
     assert words in losses[0].detail
     assert "contoso-ops" in losses[0].detail
-    assert OPS in losses[0].fix
+    assert demo.OPS.object_id in losses[0].fix
 
-    act(emulator, OPS, regain)
-    identities.poll_identities(palwatch, now())
+    world.act(emulator, demo.OPS.object_id, regain)
+    identities.poll_identities(palwatch, clocks.now())
 
-    assert [f for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS] == []
-    assert snapshot(palwatch, key).attributed
+    assert [f for f in remembered.findings_of(palwatch, key) if f.kind in remembered.LOSS_KINDS] == []
+    assert remembered.snapshot(palwatch, key).attributed
 
 
 def test_a_quiet_poll_reads_in_bulk_and_writes_nothing(emulator, palwatch, monkeypatch):
-    attest(palwatch, ALICE)
-    onboard(emulator, delegation(RELECLOUD, (OPS, "contoso-ops", CONTRIBUTOR), (ALICE, "Alice", CONTRIBUTOR)))
-    identities.poll_identities(palwatch, now())
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    triggers.onboard(
+        emulator,
+        world.new_delegation(
+            demo.RELECLOUD, (demo.OPS, demo.CONTRIBUTOR), (demo.ALICE.object_id, "Alice", demo.CONTRIBUTOR)
+        ),
+    )
+    identities.poll_identities(palwatch, clocks.now())
     emulator.control("DELETE", "/journal")
 
-    outcome = identities.poll_identities(palwatch, now())
+    outcome = identities.poll_identities(palwatch, clocks.now())
 
     reads = graph_reads(emulator)
     # one JSON batch of three per-type reads (the journal lists the batch and each read in it)
@@ -89,51 +74,52 @@ def test_a_quiet_poll_reads_in_bulk_and_writes_nothing(emulator, palwatch, monke
 
     writes: list[Any] = []
     monkeypatch.setattr(palwatch.store, "put_delegation", writes.append)
-    full = identities.poll_identities(palwatch, now(), full=True)
+    full = identities.poll_identities(palwatch, clocks.now(), full=True)
     assert "1 delegation(s) re-assessed" in str(full)
     assert writes == []  # nothing changed, nothing written
 
 
 def test_a_service_principal_that_attributes_nothing_gives_no_finding(emulator, palwatch):
-    key = onboard(emulator, delegation(RELECLOUD, (OPS, "contoso-ops", CONTRIBUTOR)))
-    identities.poll_identities(palwatch, now())
+    key = triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.OPS, demo.CONTRIBUTOR)))
+    identities.poll_identities(palwatch, clocks.now())
     before = open_findings(palwatch)
 
-    act(emulator, AUTOMATION, "disable")
-    act(emulator, AUTOMATION, "softDelete")
-    identities.poll_identities(palwatch, now())
-    identities.poll_identities(palwatch, now(), full=True)
+    world.act(emulator, demo.AUTOMATION.object_id, "disable")
+    world.act(emulator, demo.AUTOMATION.object_id, "softDelete")
+    identities.poll_identities(palwatch, clocks.now())
+    identities.poll_identities(palwatch, clocks.now(), full=True)
 
     assert open_findings(palwatch).keys() == before.keys()
-    assert snapshot(palwatch, key).attributed
+    assert remembered.snapshot(palwatch, key).attributed
 
 
 def test_the_full_poll_also_sees_group_membership(emulator, palwatch):
-    from tests.integration.test_identity_events import OPERATORS, remove_member
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    key = triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.OPERATORS, demo.CONTRIBUTOR)))
+    world.remove_member(
+        emulator, demo.OPERATORS.object_id, demo.OPS.object_id
+    )  # no Graph subscription: nobody hears of it
+    world.remove_member(emulator, demo.OPERATORS.object_id, demo.ALICE.object_id)
 
-    attest(palwatch, ALICE)
-    key = onboard(emulator, delegation(RELECLOUD, (OPERATORS, "Contoso MSP Operators", CONTRIBUTOR)))
-    remove_member(emulator, OPERATORS, OPS)  # no Graph subscription: nobody hears of it
-    remove_member(emulator, OPERATORS, ALICE)
+    identities.poll_identities(palwatch, clocks.now())
+    assert [
+        f for f in remembered.findings_of(palwatch, key) if f.kind in remembered.LOSS_KINDS
+    ] == []  # light: states only
 
-    identities.poll_identities(palwatch, now())
-    assert [f for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS] == []  # light: states only
-
-    identities.poll_identities(palwatch, now(), full=True)
-    [lost] = [f for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS]
+    identities.poll_identities(palwatch, clocks.now(), full=True)
+    [lost] = [f for f in remembered.findings_of(palwatch, key) if f.kind in remembered.LOSS_KINDS]
     assert lost.kind == "attribution_lost"
     assert "no longer a member of group" in lost.detail
 
 
 def test_the_watch_timer_runs_the_poll(emulator, palwatch):
-    from azure.functions.timer import TimerRequest
 
-    import function_app
+    key = triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.OPS, demo.CONTRIBUTOR)))
+    triggers.watch_now()
+    world.act(emulator, demo.OPS.object_id, "disable")
 
-    key = onboard(emulator, delegation(RELECLOUD, (OPS, "contoso-ops", CONTRIBUTOR)))
-    function_app.watch_delegations(TimerRequest(past_due=False))
-    act(emulator, OPS, "disable")
+    triggers.watch_now()
 
-    function_app.watch_delegations(TimerRequest(past_due=False))
-
-    assert [f.kind for f in findings_of(palwatch, key) if f.kind in LOSS_KINDS] == ["attribution_lost"]
+    assert [f.kind for f in remembered.findings_of(palwatch, key) if f.kind in remembered.LOSS_KINDS] == [
+        "attribution_lost"
+    ]

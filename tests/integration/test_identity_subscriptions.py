@@ -9,44 +9,15 @@ gap the identities are re-read, because notifications in a gap are lost.
 from __future__ import annotations
 
 import dataclasses
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import function_app
 from shared import catalogue
 from shared.usecases import engine as engine_module
 from shared.usecases import graph_subscriptions, identities
-from tests.conftest import DEMO_SCENARIO, decode_event
-from tests.integration.test_identity_events import (
-    ALICE,
-    CONTRIBUTOR,
-    RELECLOUD,
-    act,
-    attest,
-    delegation,
-    findings_of,
-    onboard,
-    subscribe,
-)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def subscriptions(emulator: Any) -> dict[str, dict[str, Any]]:
-    """resource -> the live subscription the emulator holds for it (there must be at most one)."""
-    live = [
-        s
-        for s in emulator.control("GET", "/graph/subscriptions")["subscriptions"]
-        if _time(s["expirationDateTime"]) > now()
-    ]
-    by_resource: dict[str, dict[str, Any]] = {}
-    for sub in live:
-        assert sub["resource"] not in by_resource, live
-        by_resource[sub["resource"]] = sub
-    return by_resource
+from tests.support import clocks, demo, remembered, triggers, world
+from tests.support.triggers import decode_event
 
 
 def _time(text: str) -> datetime:
@@ -62,11 +33,11 @@ def graph_writes(emulator: Any) -> list[tuple[str, str]]:
 
 
 def test_subscriptions_are_created_with_the_configured_address_and_secret(emulator, palwatch):
-    started = now()
+    started = clocks.now()
     outcome = identities.ensure_graph_subscriptions(palwatch, started)
 
     assert outcome.status == "ok"
-    subs = subscriptions(emulator)
+    subs = world.graph_subscriptions(emulator)
     assert set(subs) == {"users", "groups"}
     for sub in subs.values():
         assert sub["notificationUrl"] == emulator.env["PAL_GRAPH_NOTIFICATION_URL"]
@@ -79,10 +50,10 @@ def test_subscriptions_are_created_with_the_configured_address_and_secret(emulat
 
 
 def test_a_second_run_keeps_them_without_writing(emulator, palwatch):
-    identities.ensure_graph_subscriptions(palwatch, now())
+    identities.ensure_graph_subscriptions(palwatch, clocks.now())
     emulator.control("DELETE", "/journal")
 
-    outcome = identities.ensure_graph_subscriptions(palwatch, now())
+    outcome = identities.ensure_graph_subscriptions(palwatch, clocks.now())
 
     assert graph_writes(emulator) == []
     assert "kept users, groups" in str(outcome)
@@ -94,18 +65,18 @@ def test_without_a_notification_address_upkeep_is_skipped_with_the_reason(emulat
     )
     emulator.control("DELETE", "/journal")
 
-    outcome = identities.ensure_graph_subscriptions(unconfigured, now())
+    outcome = identities.ensure_graph_subscriptions(unconfigured, clocks.now())
 
     assert outcome.status == "skipped"
     assert "PAL_GRAPH_NOTIFICATION_URL" in str(outcome)
     assert emulator.journal() == []
-    assert subscriptions(emulator) == {}
+    assert world.graph_subscriptions(emulator) == {}
 
 
 def _near_expiry_scenario(emulator: Any, left: timedelta) -> dict[str, datetime]:
     """The demo world with both our subscriptions already made, expiring `left` from now."""
-    scenario = json.loads(DEMO_SCENARIO.read_text())
-    expires = now() + left
+    scenario = demo.scenario_copy()
+    expires = clocks.now() + left
     scenario["graphSubscriptions"] = [
         {
             "resource": resource,
@@ -117,23 +88,23 @@ def _near_expiry_scenario(emulator: Any, left: timedelta) -> dict[str, datetime]
         for resource in ("users", "groups")
     ]
     emulator.reset(scenario)
-    return {r: _time(s["expirationDateTime"]) for r, s in subscriptions(emulator).items()}
+    return {r: _time(s["expirationDateTime"]) for r, s in world.graph_subscriptions(emulator).items()}
 
 
 def test_subscriptions_are_renewed_before_they_expire(emulator, palwatch):
     before = _near_expiry_scenario(emulator, graph_subscriptions.RENEW_WHEN_LEFT + timedelta(hours=1))
     emulator.control("DELETE", "/journal")
 
-    early = identities.ensure_graph_subscriptions(palwatch, now())
+    early = identities.ensure_graph_subscriptions(palwatch, clocks.now())
     assert graph_writes(emulator) == []
     assert "kept" in str(early)
 
-    later = now() + timedelta(hours=2)  # the fake clock: now fewer than two days are left
+    later = clocks.now() + timedelta(hours=2)  # the fake clock: now fewer than two days are left
     outcome = identities.ensure_graph_subscriptions(palwatch, later)
 
     writes = graph_writes(emulator)
     assert sorted(m for m, _ in writes) == ["PATCH", "PATCH"]
-    after = subscriptions(emulator)
+    after = world.graph_subscriptions(emulator)
     assert set(after) == {"users", "groups"}
     for resource, sub in after.items():
         assert _time(sub["expirationDateTime"]) > before[resource] + timedelta(days=20)
@@ -142,69 +113,71 @@ def test_subscriptions_are_renewed_before_they_expire(emulator, palwatch):
 
 
 def test_reauthorization_renews_and_rereads_what_changed_meanwhile(emulator, palwatch):
-    attest(palwatch, ALICE)
-    key = onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
-    subscribe(palwatch)
-    users = subscriptions(emulator)["users"]
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    key = triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(palwatch)
+    users = world.graph_subscriptions(emulator)["users"]
     [lifecycle] = emulator.control("POST", f"/graph/subscriptions/{users['id']}/expire", {})["events"]
     assert lifecycle["type"] == "Microsoft.Graph.SubscriptionReauthorizationRequired"
     # While the subscription lapsed, Alice was deleted: no notification was published for it.
-    assert act(emulator, ALICE, "softDelete") == []
-    assert findings_of(palwatch, key) == []
+    assert world.act(emulator, demo.ALICE.object_id, "softDelete") == []
+    assert remembered.findings_of(palwatch, key) == []
 
     function_app.identity_events(decode_event(lifecycle))
 
-    assert "users" in subscriptions(emulator)
-    assert _time(subscriptions(emulator)["users"]["expirationDateTime"]) > now() + timedelta(days=27)
-    [finding] = findings_of(palwatch, key)
+    assert "users" in world.graph_subscriptions(emulator)
+    assert _time(world.graph_subscriptions(emulator)["users"]["expirationDateTime"]) > clocks.now() + timedelta(days=27)
+    [finding] = remembered.findings_of(palwatch, key)
     assert finding.kind == "attribution_lost"
 
 
 def test_a_removed_subscription_is_recreated_and_identities_reread(emulator, palwatch):
-    attest(palwatch, ALICE)
-    key = onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
-    subscribe(palwatch)
-    groups = subscriptions(emulator)["groups"]
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    key = triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(palwatch)
+    groups = world.graph_subscriptions(emulator)["groups"]
     emulator.control("POST", f"/graph/subscriptions/{groups['id']}/expire", {"lifecycleEvent": "subscriptionRemoved"})
-    act(emulator, ALICE, "disable")  # notified through the users subscription, but nobody delivers it
+    world.act(
+        emulator, demo.ALICE.object_id, "disable"
+    )  # notified through the users subscription, but nobody delivers it
 
-    outcome = identities.ensure_graph_subscriptions(palwatch, now())
+    outcome = identities.ensure_graph_subscriptions(palwatch, clocks.now())
 
-    assert set(subscriptions(emulator)) == {"users", "groups"}
-    assert subscriptions(emulator)["groups"]["id"] != groups["id"]
+    assert set(world.graph_subscriptions(emulator)) == {"users", "groups"}
+    assert world.graph_subscriptions(emulator)["groups"]["id"] != groups["id"]
     assert "created groups" in str(outcome)
     assert "re-read" in str(outcome)
-    [finding] = findings_of(palwatch, key)
+    [finding] = remembered.findings_of(palwatch, key)
     assert finding.kind == "attribution_lost"
     assert "disabled" in finding.detail
 
 
 def test_the_removal_notification_recreates_it_at_once(emulator, palwatch):
-    subscribe(palwatch)
-    users = subscriptions(emulator)["users"]
+    triggers.subscribe(palwatch)
+    users = world.graph_subscriptions(emulator)["users"]
     [removed] = emulator.control(
         "POST", f"/graph/subscriptions/{users['id']}/expire", {"lifecycleEvent": "subscriptionRemoved"}
     )["events"]
-    assert "users" not in subscriptions(emulator)
+    assert "users" not in world.graph_subscriptions(emulator)
 
-    outcome = identities.handle_identity_event(palwatch, decode_event(removed), now())
+    outcome = identities.handle_identity_event(palwatch, decode_event(removed), clocks.now())
 
     assert outcome.status == "ok", outcome
-    assert set(subscriptions(emulator)) == {"users", "groups"}
+    assert set(world.graph_subscriptions(emulator)) == {"users", "groups"}
 
 
 def test_duplicates_left_by_concurrent_runs_are_removed(emulator, palwatch):
-    subscribe(palwatch)
+    triggers.subscribe(palwatch)
     settings = palwatch.settings
     palwatch.graph().create_subscription(
-        "users", settings.graph_notification_url, now() + timedelta(days=1), settings.graph_client_state
+        "users", settings.graph_notification_url, clocks.now() + timedelta(days=1), settings.graph_client_state
     )
     assert len(emulator.control("GET", "/graph/subscriptions")["subscriptions"]) == 3
 
-    outcome = identities.ensure_graph_subscriptions(palwatch, now())
+    outcome = identities.ensure_graph_subscriptions(palwatch, clocks.now())
 
     assert "removed duplicate" in str(outcome)
-    assert set(subscriptions(emulator)) == {"users", "groups"}  # at most one each (asserted inside)
+    assert set(world.graph_subscriptions(emulator)) == {"users", "groups"}  # at most one each (asserted inside)
 
 
 def test_graph_refusing_subscriptions_is_one_configuration_finding_until_fixed(emulator, palwatch):
@@ -217,8 +190,8 @@ def test_graph_refusing_subscriptions_is_one_configuration_finding_until_fixed(e
             "body": {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}},
         },
     )
-    first = identities.ensure_graph_subscriptions(palwatch, now())
-    second = identities.ensure_graph_subscriptions(palwatch, now())
+    first = identities.ensure_graph_subscriptions(palwatch, clocks.now())
+    second = identities.ensure_graph_subscriptions(palwatch, clocks.now())
 
     assert first.status == second.status == "failed"
     [finding] = [r.finding for r in palwatch.store.open_findings()]
@@ -226,5 +199,5 @@ def test_graph_refusing_subscriptions_is_one_configuration_finding_until_fixed(e
     assert "User.Read.All" in finding.fix
 
     emulator.control("DELETE", "/faults")
-    assert identities.ensure_graph_subscriptions(palwatch, now()).status == "ok"
+    assert identities.ensure_graph_subscriptions(palwatch, clocks.now()).status == "ok"
     assert palwatch.store.open_findings() == []

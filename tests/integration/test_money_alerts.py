@@ -8,31 +8,11 @@ import email.policy
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.functions.timer import TimerRequest
 
 import function_app
 from shared.usecases import costs
 from shared.usecases import engine as engine_module
-from tests.integration.test_cost_snapshot import QUERY, FakeClock, fake_pacer
-from tests.integration.test_identity_events import (
-    ALICE,
-    CONTRIBUTOR,
-    RELECLOUD,
-    act,
-    attest,
-    delegation,
-    deliver,
-    onboard,
-    subscribe,
-)
-
-
-def _cost_queries(emulator, since: int = 0) -> list[dict]:
-    return [
-        r
-        for r in emulator.control("GET", f"/journal?since={since}")["requests"]
-        if r["method"] == "POST" and r["path"].lower().endswith(QUERY)
-    ]
+from tests.support import clocks, demo, remembered, triggers, world
 
 
 def _mails(outbox) -> list[str]:
@@ -59,17 +39,19 @@ def test_the_lost_user_alert_names_the_money_and_no_alert_path_queries_costs(emu
         engine_module.reset_engine()
         engine = engine_module.get_engine()
     emulator.control("POST", "/costs/qpu", {"quotas": False})
-    attest(engine, ALICE)
-    onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
-    subscribe(engine)
-    snapshot = costs.run_cost_snapshot(engine, datetime.now(UTC), pacer=fake_pacer(FakeClock()))
+    remembered.attest(engine, demo.ALICE.object_id)
+    triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(engine)
+    snapshot = costs.run_cost_snapshot(engine, datetime.now(UTC), pacer=clocks.fake_pacer(clocks.FakeClock()))
     assert snapshot.counts["read"] > 0
     mark = emulator.journal()[-1]["seq"]
 
-    deliver(act(emulator, ALICE, "softDelete"))  # the Graph notification: the identity_events trigger
-    function_app.watch_delegations(TimerRequest(past_due=False))  # alerts enqueued, reminded, sent
+    triggers.identity_events(
+        world.act(emulator, demo.ALICE.object_id, "softDelete")
+    )  # the Graph notification: the identity_events trigger
+    triggers.watch_now()  # alerts enqueued, reminded, sent
 
-    assert _cost_queries(emulator, mark) == []
+    assert world.cost_queries(emulator, mark) == []
     lost = [m for m in _mails(outbox) if "Alice Operator" in m and "Relecloud" in m]
     assert lost, _mails(outbox)
     text = " ".join(lost[0].split())
@@ -83,14 +65,14 @@ def test_the_lost_user_alert_names_the_money_and_no_alert_path_queries_costs(emu
 
 def test_an_alert_says_plainly_when_the_scope_cost_cannot_be_read(emulator, alerting):
     engine, outbox = alerting
-    attest(engine, ALICE)
-    onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
-    subscribe(engine)  # no cost snapshot has run
+    remembered.attest(engine, demo.ALICE.object_id)
+    triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(engine)  # no cost snapshot has run
 
-    deliver(act(emulator, ALICE, "softDelete"))
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.identity_events(world.act(emulator, demo.ALICE.object_id, "softDelete"))
+    triggers.watch_now()
 
-    assert _cost_queries(emulator) == []
+    assert world.cost_queries(emulator) == []
     lost = [" ".join(m.split()) for m in _mails(outbox) if "Alice Operator" in m]
     assert lost
     assert "Revenue on this scope: not read yet" in lost[0]
@@ -105,19 +87,19 @@ def test_a_reminder_days_later_says_the_credit_lost_so_far(emulator, alerting, m
     clock = [opened_at]
     monkeypatch.setattr(function_app, "_now", lambda: clock[0])
     emulator.control("POST", "/costs/qpu", {"quotas": False})
-    attest(engine, ALICE)
-    onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
-    subscribe(engine)
-    costs.run_cost_snapshot(engine, opened_at, pacer=fake_pacer(FakeClock()))
-    deliver(act(emulator, ALICE, "softDelete"))
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    remembered.attest(engine, demo.ALICE.object_id)
+    triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(engine)
+    costs.run_cost_snapshot(engine, opened_at, pacer=clocks.fake_pacer(clocks.FakeClock()))
+    triggers.identity_events(world.act(emulator, demo.ALICE.object_id, "softDelete"))
+    triggers.watch_now()
     mark = emulator.journal()[-1]["seq"]
     first = len(_mails(outbox))
 
     clock[0] = opened_at + timedelta(days=3, minutes=5)  # three daily reminders' worth later
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.watch_now()
 
     reminders = [" ".join(m.split()) for m in _mails(outbox)[first:] if "Alice Operator" in m and "Relecloud" in m]
     assert reminders, _mails(outbox)
     assert "≈ $96 lost so far (3 days since the finding opened)" in reminders[-1]  # 975 a month, 3 of 30.4 days
-    assert _cost_queries(emulator, mark) == []
+    assert world.cost_queries(emulator, mark) == []

@@ -7,31 +7,21 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from azure.functions.timer import TimerRequest
-
-import function_app
 from shared import cli
-from shared.usecases import engine as engine_module
-from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver
-from tests.integration.verify_helpers import AUTOMATION, MANAGING, MI, PARTNER, verify_now
+from tests.support import demo, engines, triggers, world
 from tests.support.remembered import all_findings, open_findings
 from tests.support.world import links, onboard, pal_writes
 
 
-def _engine(monkeypatch: pytest.MonkeyPatch, mode: str):
-    monkeypatch.setenv("PAL_MODE", mode)
-    engine_module.reset_engine()
-    return engine_module.get_engine()
-
-
 def test_a_full_run_in_observe_mode_writes_no_link_and_says_what_it_would_link(emulator, palwatch, monkeypatch):
-    engine = _engine(monkeypatch, "observe")
+    engine = engines.rebuilt(monkeypatch, PAL_MODE="observe")
     emulator.control("DELETE", "/journal")
 
-    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
-    function_app.watch_delegations(TimerRequest(past_due=False))
-    verify_now()
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.PIPELINE, demo.CONTRIBUTOR)))
+    )
+    triggers.watch_now()
+    triggers.verify_now()
 
     assert pal_writes(emulator) == []
     would = [f for f in open_findings(engine).values() if f.reason == "would_link"]
@@ -40,16 +30,16 @@ def test_a_full_run_in_observe_mode_writes_no_link_and_says_what_it_would_link(e
     assert len({f.title for f in would}) == len(would), sorted(f.title for f in would)  # each names its scope
     assert all(f.scope in f.title or f.scope.rsplit("/", 1)[-1] in f.title for f in would)
     assert all("PAL_MODE=repair" in f.fix for f in would)
-    assert any(AUTOMATION in f.detail for f in would)
+    assert any(demo.AUTOMATION.object_id in f.detail for f in would)
     coverage = engine.store.get_coverage()
     assert {r.delegation_key for r in coverage.rows if r.reason == "would_link"} == {f.subject for f in would}
-    assert AUTOMATION not in links(emulator)
+    assert demo.AUTOMATION.object_id not in links(emulator)
 
-    engine = _engine(monkeypatch, "repair")
-    verify_now()
+    engine = engines.rebuilt(monkeypatch, PAL_MODE="repair")
+    triggers.verify_now()
 
-    assert links(emulator)[AUTOMATION] == PARTNER
-    assert links(emulator)[PIPELINE["objectId"]] == PARTNER
+    assert links(emulator)[demo.AUTOMATION.object_id] == demo.PARTNER
+    assert links(emulator)[demo.PIPELINE.object_id] == demo.PARTNER
     assert {w["method"] for w in pal_writes(emulator)} == {"PUT"}
     still = open_findings(engine)
     assert not [f for f in still.values() if f.reason == "would_link"]
@@ -76,16 +66,18 @@ def test_a_link_removed_by_hand_is_reported_not_repaired_in_observe_mode(emulato
 
     from shared.usecases import verify
 
-    verify_now()  # repair mode: links made, remembered as ours
-    engine = _engine(monkeypatch, "observe")
-    emulator.control("DELETE", f"/links/{MANAGING}/{MI}")
+    triggers.verify_now()  # repair mode: links made, remembered as ours
+    engine = engines.rebuilt(monkeypatch, PAL_MODE="observe")
+    emulator.control("DELETE", f"/links/{demo.MANAGING}/{demo.MI.object_id}")
     emulator.control("DELETE", "/journal")
 
     verify.watch_links(engine, datetime.now(UTC))
 
     assert pal_writes(emulator) == []
-    assert MI not in links(emulator)
-    found = [f for f in open_findings(engine).values() if f.principal_id == MI and f.kind == "link_failed"]
+    assert demo.MI.object_id not in links(emulator)
+    found = [
+        f for f in open_findings(engine).values() if f.principal_id == demo.MI.object_id and f.kind == "link_failed"
+    ]
     assert [f.reason for f in found] == ["would_repair"]
     assert "would put it back" in found[0].title
     assert not [r for r in all_findings(engine) if r.finding.kind == "link_drift_repaired"]

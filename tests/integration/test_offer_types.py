@@ -13,39 +13,27 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from azure.functions.timer import TimerRequest
 
-import function_app
 from shared import reports
 from shared.usecases import costs
-from tests.integration.test_cost_snapshot import FakeClock, fake_pacer
-from tests.integration.test_identity_events import (
-    ALICE,
-    CONTRIBUTOR,
-    RELECLOUD,
-    act,
-    attest,
-    delegation,
-    deliver,
-    onboard,
-    subscribe,
-)
-from tests.integration.verify_helpers import verify_now
+from tests.support import clocks, demo, remembered, triggers, world
 from tests.support.remembered import open_findings
 
-SUBSCRIPTION_ID = RELECLOUD["subscriptions"][0]["subscriptionId"]
+SUBSCRIPTION_ID = demo.RELECLOUD.subscription_id
 SUBSCRIPTION = f"/subscriptions/{SUBSCRIPTION_ID}"
 
 
 def _on_offer(emulator, quota_id: str) -> None:
     """The customer's subscription moves to another offer (the emulator's scenario field `quotaId`)."""
-    subscriptions = copy.deepcopy(RELECLOUD["subscriptions"])
+    subscriptions = copy.deepcopy(demo.RELECLOUD.raw["subscriptions"])
     subscriptions[0]["quotaId"] = quota_id
-    emulator.control("PUT", f"/tenants/{RELECLOUD['tenantId']}", {**RELECLOUD, "subscriptions": subscriptions})
+    emulator.control(
+        "PUT", f"/tenants/{demo.RELECLOUD.tenant_id}", {**demo.RELECLOUD.raw, "subscriptions": subscriptions}
+    )
 
 
 def _offer(name: str) -> dict:
-    body = delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR))  # a user nobody attested
+    body = world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR))  # a user nobody attested
     body["registrationDefinitionName"] = name
     body["registrationAssignmentId"] = str(uuid.uuid4())
     return body
@@ -65,7 +53,7 @@ def test_a_benefit_subscription_is_not_eligible_and_its_offer_is_read_once(emula
     _on_offer(emulator, "MSDN_2014-09-01")
     emulator.control("DELETE", "/journal")
 
-    first = onboard(emulator, _offer("Contoso Managed Azure"))
+    first = triggers.onboard(emulator, _offer("Contoso Managed Azure"))
 
     assert _about(palwatch, first) == [("not_eligible_offer", "info")]
     (finding,) = [f for f in open_findings(palwatch).values() if f.subject == first]
@@ -80,12 +68,12 @@ def test_a_benefit_subscription_is_not_eligible_and_its_offer_is_read_once(emula
     emulator.control("DELETE", "/journal")
     again = _offer("Contoso Managed Azure")
     again["registrationAssignmentId"] = first.rsplit("/", 1)[-1]
-    onboard(emulator, again)
+    triggers.onboard(emulator, again)
     assert not _subscription_reads(emulator)
 
-    second = onboard(emulator, _offer("Contoso Premier Support"))
+    second = triggers.onboard(emulator, _offer("Contoso Premier Support"))
     emulator.control("DELETE", "/journal")
-    verify_now()
+    triggers.verify_now()
 
     assert not _subscription_reads(emulator), "the verification takes the offer from the subscriptions list"
     for key in (first, second):
@@ -108,7 +96,7 @@ def test_a_benefit_subscription_is_not_eligible_and_its_offer_is_read_once(emula
 
     # Back on a paid offer: the verification reads the new quota ID and the finding turns into "not attributed".
     _on_offer(emulator, "PayAsYouGo_2014-09-01")
-    verify_now()
+    triggers.verify_now()
     assert _about(palwatch, first) == [("unattributed_delegation", "warning")]
 
 
@@ -159,13 +147,13 @@ def test_the_money_in_an_alert_says_what_kind_of_number_it_is(emulator, alerting
     engine, outbox = alerting
     _on_offer(emulator, quota_id)
     emulator.control("POST", "/costs/qpu", {"quotas": False})
-    attest(engine, ALICE)
-    onboard(emulator, delegation(RELECLOUD, (ALICE, "Alice Operator", CONTRIBUTOR)))
-    subscribe(engine)
-    costs.run_cost_snapshot(engine, datetime.now(UTC), pacer=fake_pacer(FakeClock()))
+    remembered.attest(engine, demo.ALICE.object_id)
+    triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(engine)
+    costs.run_cost_snapshot(engine, datetime.now(UTC), pacer=clocks.fake_pacer(clocks.FakeClock()))
 
-    deliver(act(emulator, ALICE, "softDelete"))
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.identity_events(world.act(emulator, demo.ALICE.object_id, "softDelete"))
+    triggers.watch_now()
 
     lost = [m for m in _mails(outbox) if "Alice Operator" in m and "Relecloud" in m]
     assert lost

@@ -24,23 +24,12 @@ from hypothesis import strategies as st
 import function_app
 from shared.usecases import engine, users
 from tests import campaign
-from tests.conftest import decode_event
-from tests.integration.test_identity_events import (
-    ALICE,
-    CONTRIBUTOR,
-    FABRIKAM,
-    MANAGING,
-    OPERATORS,
-    OPS,
-    PARTNER,
-    RELECLOUD,
-    act,
-    add_member,
-    delegation,
-    remove_member,
-    subscribe,
-)
 from tests.integration.test_identity_ordering import _state, without_instants
+from tests.support.demo import CONTRIBUTOR, FABRIKAM, MANAGING, PARTNER, RELECLOUD
+from tests.support.ids import ALICE, OPERATORS, OPS
+from tests.support.triggers import decode_event, subscribe
+from tests.support.world import act, add_member, remove_member
+from tests.support.world import new_delegation as delegation
 
 EXAMPLES = campaign.size(ci=3, local=10, full=15)
 

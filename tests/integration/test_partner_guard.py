@@ -8,13 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from azure.functions.timer import TimerRequest
 
-import function_app
 from shared import cli
-from shared.usecases import engine as engine_module
-from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver
-from tests.integration.verify_helpers import AUTOMATION, MANAGING, MI, OPS, PARTNER, verify_now
+from tests.support import demo, engines, mail, triggers, world
 from tests.support.remembered import open_findings
 from tests.support.world import links, onboard, pal_writes
 
@@ -24,18 +20,13 @@ OTHER_VALID = "6000001"  # another partner's ID, set on the links by hand
 
 def _engine(monkeypatch: pytest.MonkeyPatch, **env: str):
     # A channel a person reads, so that the doctor's only possible failure here is the partner ID.
-    monkeypatch.setenv("PAL_ALERT_MAIL_FROM", "palwatch@contosomsp.onmicrosoft.com")
-    monkeypatch.setenv("PAL_ALERT_MAIL_TO", "cloud-ops@contosomsp.example")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    engine_module.reset_engine()
-    return engine_module.get_engine()
+    return engines.rebuilt(monkeypatch, PAL_ALERT_MAIL_FROM=mail.SENDER, PAL_ALERT_MAIL_TO=mail.OPS_INBOX, **env)
 
 
 def _whole_run() -> None:
     """A delegation event, a watch tick and a verification, as the Functions host runs them."""
-    function_app.watch_delegations(TimerRequest(past_due=False))
-    verify_now()
+    triggers.watch_now()
+    triggers.verify_now()
 
 
 def _doctor(capsys) -> tuple[int, dict[str, dict]]:
@@ -54,19 +45,21 @@ def test_the_global_id_in_the_setting_repoints_nothing_and_says_so_once(emulator
     engine = _engine(monkeypatch, PAL_PARTNER_ID=GLOBAL_ID)
     emulator.control("DELETE", "/journal")
 
-    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.PIPELINE, demo.CONTRIBUTOR)))
+    )
     _whole_run()
 
     assert pal_writes(emulator) == []
-    assert links(emulator)[MI] == PARTNER
-    assert links(emulator)[OPS] == PARTNER
+    assert links(emulator)[demo.MI.object_id] == demo.PARTNER
+    assert links(emulator)[demo.OPS.object_id] == demo.PARTNER
     findings = open_findings(engine)
     config = _configuration(engine)
     assert len(config) == 1
     assert config[0].severity.value == "critical"
     assert GLOBAL_ID in config[0].title
-    assert PARTNER in config[0].title
-    assert f"PAL_PARTNER_ID={PARTNER}" in config[0].fix
+    assert demo.PARTNER in config[0].title
+    assert f"PAL_PARTNER_ID={demo.PARTNER}" in config[0].fix
     assert not [f for f in findings.values() if f.kind in ("link_failed", "attribution_lost")]
     assert [f.severity.value for f in findings.values()].count("critical") == 1
 
@@ -74,24 +67,26 @@ def test_the_global_id_in_the_setting_repoints_nothing_and_says_so_once(emulator
     assert code == 1
     assert list(failed) == ["partner ID"]
     assert failed["partner ID"]["detail"] == config[0].title  # the same words as the finding
-    assert f"PAL_PARTNER_ID={PARTNER}" in failed["partner ID"]["fix"]
+    assert f"PAL_PARTNER_ID={demo.PARTNER}" in failed["partner ID"]["fix"]
 
 
 def test_another_valid_id_in_the_setting_repoints_nothing(emulator, palwatch, monkeypatch, capsys):
-    for object_id in (MI, OPS):
-        emulator.control("PUT", f"/links/{MANAGING}/{object_id}", {"partnerId": OTHER_VALID})
+    for object_id in (demo.MI.object_id, demo.OPS.object_id):
+        emulator.control("PUT", f"/links/{demo.MANAGING}/{object_id}", {"partnerId": OTHER_VALID})
     engine = _engine(monkeypatch)  # PAL_PARTNER_ID is the demo's valid id: Microsoft would accept the PATCH
     emulator.control("DELETE", "/journal")
 
-    deliver(onboard(emulator, delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))))
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.PIPELINE, demo.CONTRIBUTOR)))
+    )
     _whole_run()
 
     assert pal_writes(emulator) == []
-    assert links(emulator)[MI] == OTHER_VALID
+    assert links(emulator)[demo.MI.object_id] == OTHER_VALID
     config = _configuration(engine)
     assert len(config) == 1
     assert OTHER_VALID in config[0].title
-    assert PARTNER in config[0].title
+    assert demo.PARTNER in config[0].title
     code, failed = _doctor(capsys)
     assert code == 1
     assert list(failed) == ["partner ID"]
@@ -99,32 +94,32 @@ def test_another_valid_id_in_the_setting_repoints_nothing(emulator, palwatch, mo
 
 
 def test_with_the_previous_id_declared_the_links_move_and_each_is_reported(emulator, palwatch, monkeypatch, capsys):
-    for object_id in (MI, OPS):
-        emulator.control("PUT", f"/links/{MANAGING}/{object_id}", {"partnerId": OTHER_VALID})
+    for object_id in (demo.MI.object_id, demo.OPS.object_id):
+        emulator.control("PUT", f"/links/{demo.MANAGING}/{object_id}", {"partnerId": OTHER_VALID})
     engine = _engine(monkeypatch, PAL_PARTNER_ID_PREVIOUS=OTHER_VALID)
     assert _doctor(capsys) == (0, {})  # a declared move is not a wrong setting
     emulator.control("DELETE", "/journal")
 
-    verify_now()
+    triggers.verify_now()
 
-    assert links(emulator)[MI] == PARTNER
-    assert links(emulator)[OPS] == PARTNER
+    assert links(emulator)[demo.MI.object_id] == demo.PARTNER
+    assert links(emulator)[demo.OPS.object_id] == demo.PARTNER
     assert [w["method"] for w in pal_writes(emulator)].count("PATCH") == 2
     notices = [
         r.finding for r in engine.store.list_findings(include_resolved=True) if r.finding.kind == "link_repointed"
     ]
-    assert {n.principal_id for n in notices} == {MI, OPS}
-    assert all(OTHER_VALID in n.title and PARTNER in n.title for n in notices)
+    assert {n.principal_id for n in notices} == {demo.MI.object_id, demo.OPS.object_id}
+    assert all(OTHER_VALID in n.title and demo.PARTNER in n.title for n in notices)
     assert not _configuration(engine)
 
 
 def test_partner_id_invalid_is_one_configuration_finding_not_one_per_identity(emulator, palwatch, monkeypatch):
-    for object_id in (MI, OPS):
-        emulator.control("DELETE", f"/links/{MANAGING}/{object_id}")  # a fresh install: nothing linked yet
+    for object_id in (demo.MI.object_id, demo.OPS.object_id):
+        emulator.control("DELETE", f"/links/{demo.MANAGING}/{object_id}")  # a fresh install: nothing linked yet
     engine = _engine(monkeypatch, PAL_PARTNER_ID=GLOBAL_ID)
     emulator.control("DELETE", "/journal")
 
-    verify_now()
+    triggers.verify_now()
 
     writes = pal_writes(emulator)
     assert len(writes) == 1, [(w["tenantId"], w["objectId"]) for w in writes]  # refused once, then none tried
@@ -136,15 +131,17 @@ def test_partner_id_invalid_is_one_configuration_finding_not_one_per_identity(em
 
 
 def test_one_link_carrying_another_partner_id_is_not_repointed(emulator, palwatch, monkeypatch):
-    emulator.control("PUT", f"/links/{MANAGING}/{OPS}", {"partnerId": OTHER_VALID})
+    emulator.control("PUT", f"/links/{demo.MANAGING}/{demo.OPS.object_id}", {"partnerId": OTHER_VALID})
     engine = _engine(monkeypatch)
     emulator.control("DELETE", "/journal")
 
-    verify_now()
+    triggers.verify_now()
 
-    assert links(emulator)[OPS] == OTHER_VALID
+    assert links(emulator)[demo.OPS.object_id] == OTHER_VALID
     assert not [w for w in pal_writes(emulator) if w["method"] == "PATCH"]
-    failed = [f for f in open_findings(engine).values() if f.kind == "link_failed" and f.principal_id == OPS]
+    failed = [
+        f for f in open_findings(engine).values() if f.kind == "link_failed" and f.principal_id == demo.OPS.object_id
+    ]
     assert len(failed) == 1
     assert f"PAL_PARTNER_ID_PREVIOUS={OTHER_VALID}" in failed[0].fix + failed[0].detail
 
@@ -152,15 +149,17 @@ def test_one_link_carrying_another_partner_id_is_not_repointed(emulator, palwatc
 def test_a_delegation_event_judges_the_partner_id_on_every_link_the_app_can_read(emulator, palwatch, monkeypatch):
     """The event names only the MI and contoso-automation, both unlinked; contoso-ops's link is the
     only one left and points to another partner: the event writes nothing, as a verification would."""
-    emulator.control("DELETE", f"/links/{MANAGING}/{MI}")
-    emulator.control("PUT", f"/links/{MANAGING}/{OPS}", {"partnerId": OTHER_VALID})
+    emulator.control("DELETE", f"/links/{demo.MANAGING}/{demo.MI.object_id}")
+    emulator.control("PUT", f"/links/{demo.MANAGING}/{demo.OPS.object_id}", {"partnerId": OTHER_VALID})
     engine = _engine(monkeypatch)
     emulator.control("DELETE", "/journal")
 
-    deliver(onboard(emulator, delegation((AUTOMATION, "contoso-automation", CONTRIBUTOR))))
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.AUTOMATION, demo.CONTRIBUTOR)))
+    )
 
     assert pal_writes(emulator) == []
     assert len(_configuration(engine)) == 1
-    verify_now()
+    triggers.verify_now()
     assert pal_writes(emulator) == []
     assert len(_configuration(engine)) == 1

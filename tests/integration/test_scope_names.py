@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import json
 
-import azure.functions as func
-
-import function_app
 from shared.usecases import engine as engine_module
-from tests.integration.verify_helpers import SCENARIO, verify_now
+from tests.support import demo, triggers
 
 NAMES = {
     s["subscriptionId"].lower(): s["displayName"]
-    for t in SCENARIO["tenants"]
+    for t in demo.SCENARIO["tenants"]
     for s in t.get("subscriptions", [])
     if s.get("displayName")
 }
 
 
 def _coverage() -> dict:
-    request = func.HttpRequest("GET", "/api/coverage", params={}, headers={}, body=b"")
-    return json.loads(function_app.coverage(request).get_body())
+    return json.loads(triggers.coverage().get_body())
 
 
 def test_every_delegated_subscription_is_shown_by_its_name(emulator, palwatch):
-    verify_now()
+    triggers.verify_now()
 
     rows = _coverage()["delegations"]
     assert rows
@@ -41,7 +37,7 @@ def test_every_delegated_subscription_is_shown_by_its_name(emulator, palwatch):
 
 
 def test_findings_about_a_delegation_carry_its_subscription_name(emulator, palwatch):
-    verify_now()
+    triggers.verify_now()
 
     store = engine_module.get_engine().store
     scoped = [r.finding for r in store.open_findings() if r.finding.scope.lower().startswith("/subscriptions/")]

@@ -6,14 +6,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from azure.functions.timer import TimerRequest
 
-import function_app
 from shared import cli
 from shared.usecases import engine
 from tests import campaign
-from tests.integration.test_alerts_webhook import Receiver
-from tests.integration.verify_helpers import verify_now
+from tests.support import triggers
+from tests.support.services import Receiver
 
 PATH_KEY = "k3yInThePath0f7heW0rkflow"
 SIGNATURE = "s1gnatureInTheQuery"
@@ -50,8 +48,8 @@ def test_debug_logs_of_a_run_that_posts_to_the_webhook_hold_no_key(palwatch, rec
     caplog.set_level(logging.DEBUG)
     for name in ("shared", "azure", "urllib3"):  # function_app sets these loggers' levels: an operator lowers them
         caplog.set_level(logging.DEBUG, logger=name)
-    verify_now()
-    function_app.watch_delegations(TimerRequest(past_due=False))
+    triggers.verify_now()
+    triggers.watch_now()
     assert receiver.requests, "the run posted its alerts"
     assert PATH_KEY in receiver.requests[0]["path"]  # the key did travel, to the receiver only
     logged = "\n".join(r.getMessage() for r in caplog.records)

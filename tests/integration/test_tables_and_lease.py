@@ -13,20 +13,13 @@ import os
 import threading
 from datetime import UTC, datetime, timedelta
 
-import azure.functions as func
 import pytest
 from azure.data.tables import TableServiceClient
-from azure.functions.timer import TimerRequest
 
-import function_app
 from shared.usecases import estate_scan, leases, outcomes, verify
 from tests import campaign
-from tests.integration.test_delegation_events import CONTRIBUTOR, PIPELINE, delegation, deliver, snapshot_of
+from tests.support import demo, remembered, triggers, world
 from tests.support.world import onboard
-
-
-def coverage_status() -> int:
-    return function_app.coverage(func.HttpRequest("GET", "/api/coverage", params={}, headers={}, body=b"")).status_code
 
 
 def verify_log(caplog: pytest.LogCaptureFixture) -> str:
@@ -45,22 +38,22 @@ def drop_tables(azurite: str, prefix: str) -> list[str]:
 def test_tables_deleted_under_a_live_worker_are_created_again(emulator, palwatch, azurite, monkeypatch, caplog):
     caplog.set_level(logging.INFO)
     prefix = os.environ["PAL_TABLE_PREFIX"]
-    function_app.verify_attribution(TimerRequest(past_due=False))
-    function_app.watch_delegations(TimerRequest(past_due=False))
-    assert coverage_status() == 200
+    triggers.verify_now()
+    triggers.watch_now()
+    assert triggers.coverage().status_code == 200
 
     dropped = len(drop_tables(azurite, prefix))
     assert dropped >= 5  # the worker keeps its clients and its memory of them
 
-    function_app.verify_attribution(TimerRequest(past_due=False))
+    triggers.verify_now()
     assert verify_log(caplog).startswith(("verify_attribution ok", "verify_attribution partial")), verify_log(caplog)
-    assert coverage_status() == 200
-    function_app.watch_delegations(TimerRequest(past_due=False))  # raises when every step fails
+    assert triggers.coverage().status_code == 200
+    triggers.watch_now()  # raises when every step fails
 
     drop_tables(azurite, prefix)
-    body = delegation((PIPELINE["objectId"], "contoso-pipeline", CONTRIBUTOR))
-    deliver(onboard(emulator, body))  # raised a permanent error before: Event Grid dead-letters it
-    assert snapshot_of(palwatch, body["registrationAssignmentId"]).attributed
+    body = world.new_delegation(demo.RELECLOUD, (demo.PIPELINE, demo.CONTRIBUTOR))
+    triggers.delegation_events(onboard(emulator, body))  # raised a permanent error before: Event Grid dead-letters it
+    assert remembered.snapshot_of(palwatch, body["registrationAssignmentId"]).attributed
     campaign.record("tables_deleted_under_a_live_worker", tables_dropped=dropped, triggers_after=4, coverage_status=200)
 
 
@@ -72,19 +65,19 @@ def test_a_storage_failure_is_never_reported_as_another_run(emulator, palwatch, 
 
     monkeypatch.setattr(palwatch.store, "try_acquire", unreachable)
     with pytest.raises(errors.TransientStoreError):
-        function_app.verify_attribution(TimerRequest(past_due=False))
+        triggers.verify_now()
 
 
 def test_a_refused_run_names_the_holder_and_its_age(emulator, palwatch, caplog):
     caplog.set_level(logging.INFO)
     now = datetime.now(UTC)
     assert palwatch.store.try_acquire(verify.LEASE, "worker-7/pid 42/abc", leases.TTL, now - timedelta(seconds=40))
-    function_app.verify_attribution(TimerRequest(past_due=False))
+    triggers.verify_now()
     line = verify_log(caplog)
     assert line.startswith("verify_attribution skipped"), line
     assert "worker-7/pid 42/abc" in line
     assert "running for 4" in line  # 40-odd seconds
-    assert coverage_status() == 404
+    assert triggers.coverage().status_code == 404
 
 
 def test_a_killed_verification_frees_the_lease_within_two_minutes(emulator, palwatch, monkeypatch, caplog):
@@ -97,7 +90,7 @@ def test_a_killed_verification_frees_the_lease_within_two_minutes(emulator, palw
     monkeypatch.setattr(estate_scan, "enumerate_estate", killed)
     monkeypatch.setattr(palwatch.store, "release", lambda *_a: None)  # ... not even the release
     with pytest.raises(SystemExit):
-        function_app.verify_attribution(TimerRequest(past_due=False))
+        triggers.verify_now()
     monkeypatch.setattr(estate_scan, "enumerate_estate", real_scan)
     holder = palwatch.store.get_lease(verify.LEASE)
     assert holder is not None

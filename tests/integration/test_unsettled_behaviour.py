@@ -9,13 +9,12 @@ the engine must reach the same result under either answer.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 
 from shared.azure import errors
 from shared.usecases import graph_subscriptions, verify
-from tests.integration.verify_helpers import OTHER_PARTNER, PARTNER, delegation, delegation_key
+from tests.support import clocks, demo, world
 
 PAL = "/providers/Microsoft.ManagementPartner/partners"
 PAL_SWITCHES = [
@@ -27,10 +26,6 @@ PAL_SWITCHES = [
 
 def assume(emulator, **switches) -> None:
     emulator.control("POST", "/config", {"assumptions": switches})
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def acting(engine, name: str):
@@ -45,7 +40,7 @@ def test_a_link_made_between_our_read_and_our_put_is_left_alone(emulator, palwat
     emulator.control("POST", "/faults", {"route": "^" + PAL + "$", "method": "GET", "status": 404, "count": 1})
     emulator.control("DELETE", "/journal")
 
-    result = palwatch.pal_for(ops).ensure_link(PARTNER)
+    result = palwatch.pal_for(ops).ensure_link(demo.PARTNER)
 
     assert result.action == "unchanged"
     calls = [(r["method"], r["status"]) for r in emulator.journal() if r["path"].startswith(PAL)]
@@ -60,7 +55,7 @@ def test_an_invalid_partner_id_is_recognised_whatever_code_azure_sends(emulator,
     assert pal.get_link() is None, "404 means not linked, whatever its code"
 
     with pytest.raises(errors.PartnerIdInvalidError) as caught:
-        pal.ensure_link(OTHER_PARTNER)  # a global id: Microsoft refuses it
+        pal.ensure_link(demo.OTHER_PARTNER)  # a global id: Microsoft refuses it
 
     assert caught.value.code == "PartnerIdInvalid"
     assert not [r for r in emulator.journal() if r["method"] in ("PATCH", "DELETE") and r["path"].startswith(PAL)]
@@ -69,15 +64,15 @@ def test_an_invalid_partner_id_is_recognised_whatever_code_azure_sends(emulator,
 @pytest.mark.parametrize("includes", [True, False], ids=["list-includes-groups", "list-omits-groups"])
 def test_resource_group_delegations_are_found_either_way_and_read_once(emulator, palwatch, includes):
     assume(emulator, subscriptionListIncludesResourceGroups=includes)
-    litware_ml = delegation_key(delegation("litware-ml"))  # a resource group under a delegated subscription
+    litware_ml = world.delegation_key(demo.delegation("litware-ml"))  # a resource group under a delegated subscription
 
-    verify.run_verify(palwatch, now())
+    verify.run_verify(palwatch, clocks.now())
     rows = [r.delegation_key for r in palwatch.store.get_coverage().rows]
     assert litware_ml in rows
     assert len(rows) == len(set(rows)), "each assignment once, however many lists returned it"
 
     emulator.control("DELETE", "/journal")
-    verify.run_verify(palwatch, now())
+    verify.run_verify(palwatch, clocks.now())
     rows = [r.delegation_key for r in palwatch.store.get_coverage().rows]
     assert litware_ml in rows
     extra = _group_lists_under_listed_subscriptions(emulator.journal())
@@ -108,8 +103,8 @@ def test_graph_subscriptions_are_recognised_however_graph_echoes_the_address(emu
     emulator.control("POST", "/reset", _without_graph_subscriptions(emulator))
     assume(emulator, graphNotificationUrlEcho=echo)
 
-    first = graph_subscriptions.upkeep(palwatch, now())
-    second = graph_subscriptions.upkeep(palwatch, now())
+    first = graph_subscriptions.upkeep(palwatch, clocks.now())
+    second = graph_subscriptions.upkeep(palwatch, clocks.now())
 
     assert sorted(first.created) == ["groups", "users"]
     assert second.created == []
@@ -123,10 +118,6 @@ def test_graph_subscriptions_are_recognised_however_graph_echoes_the_address(emu
 
 
 def _without_graph_subscriptions(emulator) -> dict:
-    import json
-
-    from tests.conftest import DEMO_SCENARIO
-
-    scenario = json.loads(DEMO_SCENARIO.read_text())
+    scenario = demo.scenario_copy()
     scenario["graphSubscriptions"] = []
     return scenario

@@ -14,29 +14,13 @@ import copy
 import uuid
 from typing import Any
 
-import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import decode_event
-from tests.integration.verify_helpers import (
-    AUTOMATION,
-    CONTRIBUTOR,
-    MANAGING,
-    MI,
-    OPS,
-    OTHER_PARTNER,
-    PRINCIPALS,
-    READER,
-    delegation,
-    tenant,
-    verify_now,
-)
+from tests.support import demo, engines, triggers
 
-RELECLOUD_SUB = tenant("Relecloud")["subscriptions"][0]["subscriptionId"]
-PIPELINE = PRINCIPALS["contoso-pipeline"]["objectId"]
-BOB = PRINCIPALS["Bob Engineer"]["objectId"]
+RELECLOUD_SUB = demo.RELECLOUD.subscription_id
 
 
 def _new(name: str, *holders: tuple[str, str]) -> dict[str, Any]:
@@ -45,9 +29,13 @@ def _new(name: str, *holders: tuple[str, str]) -> dict[str, Any]:
         "scope": f"/subscriptions/{RELECLOUD_SUB}",
         "registrationDefinitionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"palwatch-equivalence-def:{name}")),
         "registrationDefinitionName": f"Equivalence {name}",
-        "managedByTenantId": MANAGING,
+        "managedByTenantId": demo.MANAGING,
         "authorizations": [
-            {"principalId": MI, "principalIdDisplayName": "id-palwatch-contoso", "roleDefinitionId": READER},
+            {
+                "principalId": demo.MI.object_id,
+                "principalIdDisplayName": "id-palwatch-contoso",
+                "roleDefinitionId": demo.READER,
+            },
             *({"principalId": p, "principalIdDisplayName": p[:8], "roleDefinitionId": r} for p, r in holders),
         ],
         "eligibleAuthorizations": [],
@@ -55,17 +43,20 @@ def _new(name: str, *holders: tuple[str, str]) -> dict[str, Any]:
 
 
 NEW = {
-    "pipeline": _new("pipeline", (PIPELINE, CONTRIBUTOR)),
-    "automation": _new("automation", (AUTOMATION, CONTRIBUTOR)),
-    "users": _new("users", (BOB, CONTRIBUTOR)),
+    "pipeline": _new("pipeline", (demo.PIPELINE.object_id, demo.CONTRIBUTOR)),
+    "automation": _new("automation", (demo.AUTOMATION.object_id, demo.CONTRIBUTOR)),
+    "users": _new("users", (demo.BOB.object_id, demo.CONTRIBUTOR)),
 }
 EXISTING = ["fabrikam", "northwind", "litware", "proseware"]
 
 steps = st.one_of(
     st.tuples(st.just("onboard"), st.sampled_from(sorted(NEW))),
     st.tuples(st.just("offboard"), st.sampled_from(sorted(NEW) + EXISTING)),
-    st.tuples(st.just("unlink"), st.sampled_from([MI, OPS, AUTOMATION, PIPELINE])),
-    st.tuples(st.just("repoint"), st.sampled_from([MI, OPS, AUTOMATION])),
+    st.tuples(
+        st.just("unlink"),
+        st.sampled_from([demo.MI.object_id, demo.OPS.object_id, demo.AUTOMATION.object_id, demo.PIPELINE.object_id]),
+    ),
+    st.tuples(st.just("repoint"), st.sampled_from([demo.MI.object_id, demo.OPS.object_id, demo.AUTOMATION.object_id])),
 )
 
 
@@ -75,24 +66,16 @@ def _apply(emulator: Any, step: tuple[str, str]) -> list[dict[str, Any]]:
         body = copy.deepcopy(NEW[what])
         return emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)["events"]
     if action == "offboard":
-        body = NEW.get(what) or delegation(what)
+        body = NEW.get(what) or demo.delegation(what)
         try:
             return emulator.control("DELETE", f"/delegations/{body['registrationAssignmentId']}")["events"]
         except requests.HTTPError:  # already gone (404): nothing happened, no event
             return []
     if action == "unlink":
-        emulator.control("DELETE", f"/links/{MANAGING}/{what}")
+        emulator.control("DELETE", f"/links/{demo.MANAGING}/{what}")
         return []
-    emulator.control("PUT", f"/links/{MANAGING}/{what}", {"partnerId": OTHER_PARTNER})
+    emulator.control("PUT", f"/links/{demo.MANAGING}/{what}", {"partnerId": demo.OTHER_PARTNER})
     return []
-
-
-def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from shared.usecases import engine
-
-    monkeypatch.setenv("PAL_TABLE_PREFIX", "t" + uuid.uuid4().hex[:12])
-    engine.reset_engine()
-    return engine.get_engine()
 
 
 def _state(emulator: Any, engine: Any) -> tuple[Any, ...]:
@@ -125,28 +108,26 @@ def _state(emulator: Any, engine: Any) -> tuple[Any, ...]:
 )
 @given(history=st.lists(steps, min_size=1, max_size=5), data=st.data())
 def test_events_then_verify_equals_verify_alone(emulator, azurite, monkeypatch, history, data):
-    import function_app
 
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
 
     # A: the history with its events, delivered in any order, some twice, then a verify.
     emulator.reset()
-    engine_a = _fresh_engine(monkeypatch)
+    engine_a = engines.on_fresh_tables(monkeypatch)
     produced = [event for step in history for event in _apply(emulator, step)]
     if produced:
         order = data.draw(st.permutations(produced), label="order")  # any order: a delete before its write
         again = data.draw(st.lists(st.sampled_from(produced), max_size=len(produced)), label="redelivered")
-        for event in [*order, *again]:  # every event at least once, then stale duplicates
-            function_app.delegation_events(decode_event(event))
-    verify_now()
+        triggers.delegation_events([*order, *again])  # every event at least once, then stale duplicates
+    triggers.verify_now()
     after_events = _state(emulator, engine_a)
 
     # B: the same history on a fresh world, nobody told, a first verify on fresh tables.
     emulator.reset()
-    engine_b = _fresh_engine(monkeypatch)
+    engine_b = engines.on_fresh_tables(monkeypatch)
     for step in history:
         _apply(emulator, step)
-    verify_now()
+    triggers.verify_now()
     alone = _state(emulator, engine_b)
 
     assert after_events == alone

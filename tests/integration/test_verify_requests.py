@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from bench import journal
-from tests.integration.verify_helpers import MANAGING, MI, PRINCIPALS, READER, verify_now
+from tests.support import demo, triggers
 
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-AUTOMATION = PRINCIPALS["contoso-automation"]["objectId"]
 # A subscription whose delegations are all at resource-group scope, the managed identity in each.
 RG_ONLY_SUBSCRIPTION = "271d51a5-d5f3-4f2a-af23-7e3650394a3d"
 
@@ -51,13 +50,13 @@ def authority_metadata(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_a_warm_verification_makes_exactly_the_minimum(emulator, palwatch):
-    verify_now()
+    triggers.verify_now()
     cold = emulator.journal()
     assert [e for e in cold if e["status"] == 403], "the demo estate has resource-group-only identities"
     new_worker()
     emulator.control("DELETE", "/journal")
 
-    verify_now()
+    triggers.verify_now()
     warm = emulator.journal()
 
     assert [(e["method"], e["path"], e["status"]) for e in warm if e["status"] != 200] == []
@@ -78,15 +77,17 @@ def test_a_warm_verification_makes_exactly_the_minimum(emulator, palwatch):
 
 
 def test_a_change_under_a_remembered_subscription_makes_the_next_run_probe_it_again(emulator, palwatch):
-    verify_now()
+    triggers.verify_now()
     new_worker()
     body = {
         "registrationAssignmentId": "5a4f1e0c-3b1e-4a53-9a0c-2f1a7c2b9d10",
         "scope": f"/subscriptions/{RG_ONLY_SUBSCRIPTION}",
         "registrationDefinitionId": "0d3a3b54-8c4e-4e0b-9a55-6f0f9d4c2e11",
         "registrationDefinitionName": "Contoso Managed Azure (whole subscription)",
-        "managedByTenantId": MANAGING,
-        "authorizations": [{"principalId": MI, "principalIdDisplayName": "PAL Watch", "roleDefinitionId": READER}],
+        "managedByTenantId": demo.MANAGING,
+        "authorizations": [
+            {"principalId": demo.MI.object_id, "principalIdDisplayName": "PAL Watch", "roleDefinitionId": demo.READER}
+        ],
         "eligibleAuthorizations": [],
     }
     events = emulator.control("PUT", f"/delegations/{body['registrationAssignmentId']}", body)["events"]
@@ -97,7 +98,7 @@ def test_a_change_under_a_remembered_subscription_makes_the_next_run_probe_it_ag
     new_worker()
     emulator.control("DELETE", "/journal")
 
-    verify_now()
+    triggers.verify_now()
 
     probes = [
         e
@@ -124,11 +125,15 @@ def test_a_delegation_event_reaches_its_link_in_four_round_trips_with_warm_token
             "scope": f"/subscriptions/{subscription}",
             "registrationDefinitionId": str(uuid.uuid4()),
             "registrationDefinitionName": "Contoso Managed Azure (test)",
-            "managedByTenantId": MANAGING,
+            "managedByTenantId": demo.MANAGING,
             "authorizations": [
-                {"principalId": MI, "principalIdDisplayName": "PAL Watch", "roleDefinitionId": READER},
                 {
-                    "principalId": AUTOMATION,
+                    "principalId": demo.MI.object_id,
+                    "principalIdDisplayName": "PAL Watch",
+                    "roleDefinitionId": demo.READER,
+                },
+                {
+                    "principalId": demo.AUTOMATION.object_id,
                     "principalIdDisplayName": "contoso-automation",
                     "roleDefinitionId": CONTRIBUTOR,
                 },
@@ -139,7 +144,7 @@ def test_a_delegation_event_reaches_its_link_in_four_round_trips_with_warm_token
 
     for event in onboard("8d6ebcbb-ba20-4268-b209-47e86716c87c"):  # an earlier invocation: tokens are warm
         delegations.handle_delegation_event(handler, event, _now())
-    emulator.control("DELETE", f"/links/{MANAGING}/{AUTOMATION}")  # unlinked by hand since
+    emulator.control("DELETE", f"/links/{demo.MANAGING}/{demo.AUTOMATION.object_id}")  # unlinked by hand since
     events = onboard("e50d7f4f-44c0-4004-92d4-82ccd3a6d34b")
     # Latency makes requests sent side by side overlap in the journal (what a round trip is).
     emulator.control("POST", "/config", {"latencyMs": 150})
@@ -151,7 +156,7 @@ def test_a_delegation_event_reaches_its_link_in_four_round_trips_with_warm_token
     entries = emulator.journal()
     to_write = journal.until_first_pal_write(entries)
     assert to_write, "the link was written"
-    assert to_write[-1]["appId"] == PRINCIPALS["contoso-automation"]["appId"]
+    assert to_write[-1]["appId"] == demo.AUTOMATION.app_id
     assert not [e for e in entries if journal.categorize(e) == "tokens"]
     assert journal.round_trips(to_write) <= 4
 
@@ -163,7 +168,7 @@ def _now() -> Any:
 
 
 def test_a_refused_resource_group_list_makes_a_remembered_reader_probe_the_subscription(emulator, palwatch):
-    verify_now()
+    triggers.verify_now()
     new_worker()
     emulator.control(
         "POST",
@@ -172,12 +177,12 @@ def test_a_refused_resource_group_list_makes_a_remembered_reader_probe_the_subsc
     )
     emulator.control("DELETE", "/journal")
 
-    verify_now()
+    triggers.verify_now()
 
     at_subscription = [
         e
         for e in emulator.journal()
-        if e["objectId"] == MI
+        if e["objectId"] == demo.MI.object_id
         and e["path"].lower()
         == f"/subscriptions/{RG_ONLY_SUBSCRIPTION}/providers/microsoft.managedservices/registrationassignments"
     ]

@@ -9,9 +9,6 @@ extra), and no notice may reach the inbox twice (every alert is an `.eml` file w
 
 from __future__ import annotations
 
-import email
-import email.policy
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,30 +18,20 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from emulator.large_scenario import large
-from shared.usecases import alerts, engine
+from shared.usecases import alerts
 from tests import campaign
+from tests.support import engines, mail, remembered, world
 
 ESTATE = campaign.size(ci=40, local=120, full=500)
 RATES = (0.1, 0.3) if campaign.FULL else (0.3,)
 ROUTE = r"^/(subscriptions|providers|v1\.0)/"  # ARM, PAL and Graph; not the token endpoints
 
 
-def faults(emulator: Any, rate: float) -> None:
-    emulator.control("DELETE", "/faults")
-    if rate:
-        emulator.control("POST", "/faults", {"route": ROUTE, "rate": rate, "status": 503, "retryAfter": 0})
-
-
-def open_findings(store: Any) -> set[tuple[str, str, str]]:
-    return {(r.finding.kind, r.finding.subject, r.finding.reason) for r in store.open_findings()}
-
-
 def notices_in(folder: Path) -> tuple[Counter[str], Counter[str]]:
     """How often each notice (as the messages list them) and each Message-ID reached the inbox."""
     listed: Counter[str] = Counter()
     messages: Counter[str] = Counter()
-    for path in folder.glob("*.eml"):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    for message in mail.eml_files(folder):
         listed.update(message.get_all("X-PALWatch-Notice", []))
         messages[str(message["Message-ID"])] += 1
     return listed, messages
@@ -61,10 +48,7 @@ def timer(name: str) -> bool:
 
 def fresh_engine(monkeypatch: pytest.MonkeyPatch, outbox: Path) -> Any:
     outbox.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("PAL_TABLE_PREFIX", "f" + uuid.uuid4().hex[:12])
-    monkeypatch.setenv("PAL_ALERT_OUTBOX_DIR", str(outbox))
-    engine.reset_engine()
-    return engine.get_engine()
+    return engines.on_fresh_tables(monkeypatch, "f", PAL_ALERT_OUTBOX_DIR=str(outbox))
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -75,16 +59,16 @@ def test_faults_lose_no_finding_and_double_no_notice(emulator, palwatch, monkeyp
     reference = fresh_engine(monkeypatch, tmp_path / "reference")
     assert timer("verify_attribution")
     assert timer("watch_delegations")  # the watcher reports what no identity can read; verify leaves it
-    expected = open_findings(reference.store)
+    expected = remembered.open_as(reference, "kind", "subject", "reason")
     assert expected, "the estate has findings to lose"
 
     faulty = fresh_engine(monkeypatch, tmp_path / "faulty")
-    faults(emulator, rate)
+    world.fail_requests(emulator, rate, ROUTE)
     failed_runs = sum(not timer(name) for name in ("verify_attribution", "watch_delegations") * 2)
-    faults(emulator, 0)
+    world.fail_requests(emulator, 0)
     assert timer("verify_attribution")
     timer("watch_delegations")
-    got = open_findings(faulty.store)
+    got = remembered.open_as(faulty, "kind", "subject", "reason")
     listed, messages = notices_in(tmp_path / "faulty")
     duplicates = sum(n - 1 for n in listed.values() if n > 1) + sum(n - 1 for n in messages.values() if n > 1)
     box = alerts.dispatcher(faulty).outbox

@@ -12,12 +12,11 @@ import logging
 from typing import Any
 
 import pytest
-from azure.functions.timer import TimerRequest
 
-import function_app
 from emulator.large_scenario import large
 from shared.usecases import delegations
 from tests import campaign
+from tests.support import engines, remembered, triggers, world
 
 # CI replays a small estate; local runs (and `python -m bench.reliability`) take a broader one.
 ESTATE = campaign.size(ci=40, local=120, full=300)
@@ -28,34 +27,15 @@ FAULTY_ROUTES = (
 )
 
 
-def faults(emulator: Any, rate: float) -> None:
-    emulator.control("DELETE", "/faults")
-    if rate:
-        emulator.control(
-            "POST",
-            "/faults",
-            [{"route": route, "rate": rate, "status": 503, "retryAfter": 0} for route in FAULTY_ROUTES],
-        )
-
-
 def watched(palwatch: Any) -> dict[str, bool]:
     return {s.key: s.attributed for s in palwatch.store.list_delegations()}
 
 
 def reference_run(monkeypatch: pytest.MonkeyPatch) -> Any:
     """The same estate watched without faults, on fresh tables: what the faulty runs must end at."""
-    import uuid
-
-    from shared.usecases import engine
-
-    monkeypatch.setenv("PAL_TABLE_PREFIX", "ref" + uuid.uuid4().hex[:10])
-    engine.reset_engine()
-    function_app.watch_delegations(TimerRequest(past_due=False))
-    return engine.get_engine()
-
-
-def open_findings(palwatch: Any) -> set[tuple[str, str]]:
-    return {(r.finding.kind, r.finding.subject) for r in palwatch.store.open_findings()}
+    engines.on_fresh_tables(monkeypatch, "ref")
+    triggers.watch_now()
+    return engines.current()
 
 
 @pytest.fixture
@@ -71,34 +51,34 @@ def test_each_run_takes_a_bounded_batch_and_the_next_continues(emulator, palwatc
     monkeypatch.setattr(delegations, "WATCH_BUDGET", delegations.timedelta(0), raising=False)  # spent after one batch
     counts = []
     for _ in range(2):
-        function_app.watch_delegations(TimerRequest(past_due=False))
+        triggers.watch_now()
         counts.append(len(watched(palwatch)))
     assert 0 < counts[0] <= ESTATE // 4
     assert counts[0] < counts[1]
     assert any("kept for the next run" in r.getMessage() for r in caplog.records)
     monkeypatch.setattr(delegations, "WATCH_BUDGET", delegations.timedelta(minutes=2))
-    function_app.watch_delegations(TimerRequest(past_due=False))
-    final, final_open = watched(palwatch), open_findings(palwatch)
+    triggers.watch_now()
+    final, final_open = watched(palwatch), remembered.open_as(palwatch, "kind", "subject")
     reference = reference_run(monkeypatch)
     assert final == watched(reference)
-    assert final_open == open_findings(reference)
+    assert final_open == remembered.open_as(reference, "kind", "subject")
 
 
 def test_the_watcher_progresses_under_faults_and_converges(emulator, palwatch, estate, monkeypatch):
     monkeypatch.setattr(delegations, "WATCH_BATCH", max(5, ESTATE // 8), raising=False)
-    faults(emulator, 0.3)
+    world.fail_requests(emulator, 0.3, *FAULTY_ROUTES)
     for _ in range(1 if campaign.CI else 3):
-        function_app.watch_delegations(TimerRequest(past_due=False))
+        triggers.watch_now()
         assert watched(palwatch), "a faulty run records what succeeded"
-    faults(emulator, 0)
-    function_app.watch_delegations(TimerRequest(past_due=False))
-    final, final_open = watched(palwatch), open_findings(palwatch)
+    world.fail_requests(emulator, 0)
+    triggers.watch_now()
+    final, final_open = watched(palwatch), remembered.open_as(palwatch, "kind", "subject")
     reference = reference_run(monkeypatch)
     assert final == watched(reference)
     campaign.record(
         "watcher_under_faults",
         delegations=ESTATE,
-        lost=len(open_findings(reference) - final_open),
-        extra=len(final_open - open_findings(reference)),
+        lost=len(remembered.open_as(reference, "kind", "subject") - final_open),
+        extra=len(final_open - remembered.open_as(reference, "kind", "subject")),
     )
-    assert final_open == open_findings(reference)  # no finding lost, none extra
+    assert final_open == remembered.open_as(reference, "kind", "subject")  # no finding lost, none extra

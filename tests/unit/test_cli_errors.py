@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from shared import cli
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 
 TENANT = "83abe5cd-bcc3-441a-bd86-e6a75360cecc"
 

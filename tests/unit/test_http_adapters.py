@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -19,7 +18,7 @@ from shared.azure.activity_log import ActivityLogClient, parse_record
 from shared.azure.graph import GraphClient, parse_principal
 from shared.azure.lighthouse import parse_assignment
 from shared.azure.pal import PARTNERS, PartnerLinkClient
-from tests.unit.test_http_client import FakeService, Reply, Seen, client
+from tests.support.scripted_http import FakeService, Reply, Seen, client
 
 SUB = "0afefe50-734e-4610-8c82-a144aff49dea"
 CUSTOMER = "01c0bcd5-4f47-4e4b-b492-418b7e2a8854"
@@ -67,13 +66,6 @@ def assignment(sub: str = SUB, rg: str = "", name: str = "484a7d5f-9729-4b87-bc9
             },
         },
     }
-
-
-@pytest.fixture
-def service() -> Iterator[FakeService]:
-    fake = FakeService()
-    yield fake
-    fake.close()
 
 
 def test_assignment_becomes_a_delegation() -> None:

@@ -11,6 +11,7 @@ import pytest
 from shared import model, reconcile
 from shared.azure import errors, pal
 from shared.usecases import links
+from tests.support import clocks
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PARTNER = "1234567"
@@ -53,25 +54,7 @@ class FakePal:
         return pal.LinkResult("created", link)
 
 
-@dataclass
-class FakeClock:
-    """Time moves only when the writer sleeps."""
-
-    t: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-    def clock(self) -> links.Clock:
-        return links.Clock(monotonic=self.monotonic, sleep=self.sleep, wall=lambda now: now)
-
-
-def writer(store: FakeStore, service: FakePal, clock: FakeClock, *, defer: bool) -> links.Links:
+def writer(store: FakeStore, service: FakePal, clock: clocks.FakeClock, *, defer: bool) -> links.Links:
     engine = SimpleNamespace(
         store=store,
         settings=SimpleNamespace(
@@ -79,18 +62,18 @@ def writer(store: FakeStore, service: FakePal, clock: FakeClock, *, defer: bool)
         ),
         pal_for=lambda *_: service,
     )
-    return links.Links(engine, NOW, defer_transient=defer, clock=clock.clock())  # type: ignore[arg-type]
+    return links.Links(engine, NOW, defer_transient=defer, clock=clock.for_links())  # type: ignore[arg-type]
 
 
 def test_a_free_lease_is_taken_the_link_written_once_and_the_lease_given_back() -> None:
-    store, service, clock = FakeStore(), FakePal(), FakeClock()
+    store, service, clock = FakeStore(), FakePal(), clocks.FakeClock()
     w = writer(store, service, clock, defer=False)
     status = w.ensure(IDENTITY, "HOME", "MI")
     assert status.points_to(PARTNER)
     assert service.writes == 1
     assert store.taken == store.released == ["link:home:mi"]
     assert w.written == ["created id-palwatch in HOME"]
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
 @pytest.mark.parametrize(
@@ -99,7 +82,7 @@ def test_a_free_lease_is_taken_the_link_written_once_and_the_lease_given_back() 
     ids=["event handler: raises so Event Grid redelivers", "verification: deferred, the run goes on"],
 )
 def test_a_busy_lease_is_waited_for_on_the_clock_then_given_up_without_writing(defer: bool, raises: bool) -> None:
-    store, service, clock = FakeStore(held={"link:home:mi"}), FakePal(), FakeClock()
+    store, service, clock = FakeStore(held={"link:home:mi"}), FakePal(), clocks.FakeClock()
     w = writer(store, service, clock, defer=defer)
     if raises:
         with pytest.raises(errors.TransientError, match="still linking"):
@@ -110,12 +93,12 @@ def test_a_busy_lease_is_waited_for_on_the_clock_then_given_up_without_writing(d
         assert "still linking" in problem
     assert service.writes == 0
     assert store.released == []  # never held, never released
-    assert sum(clock.sleeps) > links.LEASE_WAIT_SECONDS  # waited the whole window, on the fake clock
-    assert set(clock.sleeps) == {links.LEASE_POLL_SECONDS}
+    assert sum(clock.slept) > links.LEASE_WAIT_SECONDS  # waited the whole window, on the fake clock
+    assert set(clock.slept) == {links.LEASE_POLL_SECONDS}
 
 
 def test_a_refused_write_is_a_failed_link_status_and_the_lease_is_released() -> None:
-    store, clock = FakeStore(), FakeClock()
+    store, clock = FakeStore(), clocks.FakeClock()
     service = FakePal(fails_with=errors.PermanentError("no", code="PartnerIdInvalid"))
     w = writer(store, service, clock, defer=False)
     status = w.ensure(IDENTITY, "home", "mi")

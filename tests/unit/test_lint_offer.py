@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared import cli
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 
 OFFERS = ROOT / "tests" / "data" / "offers"
 MI = "c68cbf75-e3ff-4bd0-bedc-b44d61c87e77"  # the demo's PAL Watch managed identity

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html.parser
 from datetime import UTC, datetime
 
 import pytest
@@ -11,62 +10,11 @@ from shared import reports
 from shared.reports import page
 from shared.snapshots import AttributedBy, CoverageRow
 from shared.store.store import Coverage
+from tests.support.html_pages import HOSTILE, assert_inert, parse
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SUB = "22222222-2222-2222-2222-222222222222"
 ROLE = "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
-HOSTILE = [
-    "<img src=x onerror=alert(1)>",
-    '"><script>alert(1)</script>',
-    "'><svg onload=alert(1)>",
-    "</style><script>alert(1)</script>",
-    "</title><iframe src=https://evil.example>",
-    '<a href="javascript:alert(1)">x</a>',
-    "\x1b[31mred\x1b[0m\nsecond line\u202e",
-    "N" * 10_000,
-]
-FORBIDDEN_TAGS = {
-    "script",
-    "img",
-    "iframe",
-    "object",
-    "embed",
-    "link",
-    "base",
-    "form",
-    "input",
-    "a_evil",
-    "meta_refresh",
-}
-
-
-class Page(html.parser.HTMLParser):
-    """Collects what a browser would build: elements, their attributes, and the visible text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.open: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def named(self, tag: str) -> list[dict[str, str | None]]:
-        return [attrs for name, attrs in self.tags if name == tag]
-
-
-def parse(document: str) -> Page:
-    parser = Page()
-    parser.feed(document)
-    parser.close()
-    return parser
 
 
 def rows_with(name: str) -> tuple[CoverageRow, ...]:
@@ -93,22 +41,6 @@ def rows_with(name: str) -> tuple[CoverageRow, ...]:
             since=T0,
         ),
     )
-
-
-def assert_inert(parsed: Page) -> None:
-    """Nothing that runs, loads or navigates away: only in-page anchors, no event handlers."""
-    names = {tag for tag, _ in parsed.tags}
-    assert not names & FORBIDDEN_TAGS, names & FORBIDDEN_TAGS
-    for tag, attrs in parsed.tags:
-        for attr, value in attrs.items():
-            assert not attr.startswith("on"), (tag, attr)
-            assert attr not in {"src", "srcset", "action", "formaction", "background", "style"}, (tag, attr)
-            if attr == "href":
-                assert value is not None
-                assert value.startswith("#"), value
-    metas = parsed.named("meta")
-    assert {"http-equiv": "Content-Security-Policy", "content": page.CSP} in metas
-    assert not [m for m in metas if (m.get("http-equiv") or "").lower() == "refresh"]
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)

@@ -13,7 +13,7 @@ from shared import catalogue, reports
 from shared.reports import page
 from shared.snapshots import AttributedBy, CoverageRow
 from shared.store.store import Coverage, TrendPoint
-from tests.unit.test_reports_html import HOSTILE, assert_inert, parse
+from tests.support.html_pages import HOSTILE, assert_inert, parse
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 ROLE = "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"

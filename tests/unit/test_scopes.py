@@ -8,7 +8,7 @@ import pytest
 from shared import model
 from shared import reconcile as rc
 from shared.reconcile import scopes
-from tests.unit.test_reconcile import CONTRIBUTOR, CUSTOMER, MANAGING, NOW, PARTNER, READER, SCOPE, SP, U, principal
+from tests.support.estate import CONTRIBUTOR, CUSTOMER, MANAGING, NOW, PARTNER, READER, SCOPE, SP, U, principal
 
 GROUP_SCOPE = f"{SCOPE}/resourceGroups/rg-app"
 
