@@ -1,6 +1,6 @@
 """Start and stop the local services (Azurite, the emulator) for tests, the demo and benchmarks.
 
-Used by tests/conftest.py, scripts/demo.py and bench/. Every service listens on 127.0.0.1 on a
+Used by tests/support/services.py, scripts/demo.py and bench/. Every service listens on 127.0.0.1 on a
 free port and is stopped by the context manager that started it.
 """
 
