@@ -167,18 +167,16 @@ def test_the_demo_estates_offers_reach_findings_coverage_and_money(emulator, pal
     """The demo is an MSP's estate: CSP customers, one Enterprise Agreement, one Visual Studio
     subscription; each offer changes what the verification and the money say."""
     from shared.reports import money as money_report
-    from tests.integration.verify_helpers import delegation as demo_delegation
-    from tests.integration.verify_helpers import delegation_key
 
-    verify_now()
+    triggers.verify_now()
     emulator.control("POST", "/costs/qpu", {"quotas": False})
-    costs.run_cost_snapshot(palwatch, datetime.now(UTC), pacer=fake_pacer(FakeClock()), force=True)
+    costs.run_cost_snapshot(palwatch, datetime.now(UTC), pacer=clocks.fake_pacer(clocks.FakeClock()), force=True)
     findings = open_findings(palwatch).values()
     coverage = palwatch.store.get_coverage()
     document = reports.coverage_json(coverage)
 
-    benefit = demo_delegation("fabrikam-dev")
-    assert _about(palwatch, delegation_key(benefit)) == [("not_eligible_offer", "info")]
+    benefit = demo.delegation("fabrikam-dev")
+    assert _about(palwatch, world.delegation_key(benefit)) == [("not_eligible_offer", "info")]
     (scope,) = [s for s in document["scopes"] if s["scope"].lower() == benefit["scope"].lower()]
     assert (scope["level"], scope["offerType"]) == ("not_eligible_offer", "not_eligible")
     assert document["totals"]["scopesNotEligibleOffer"] == 1
@@ -193,8 +191,8 @@ def test_the_demo_estates_offers_reach_findings_coverage_and_money(emulator, pal
     assert by_scope[benefit["scope"].lower()]["monthlyRevenue"] == 135
     assert by_scope[benefit["scope"].lower()]["countedInTotals"] is False
     fabrikam = next(c for c in money["customers"] if c["customerTenantName"] == "Fabrikam, Inc.")
-    production = by_scope[demo_delegation("fabrikam")["scope"].lower()]
+    production = by_scope[demo.delegation("fabrikam")["scope"].lower()]
     assert fabrikam["attributed"] == {"USD": production["monthlyRevenue"]}  # the Visual Studio $135 left out
-    assert by_scope[demo_delegation("tailwind-shared")["scope"].lower()]["basis"] == "retail estimate for CSP"
-    assert by_scope[demo_delegation("woodgrove-dev")["scope"].lower()]["basis"] == "actual cost"
+    assert by_scope[demo.delegation("tailwind-shared")["scope"].lower()]["basis"] == "retail estimate for CSP"
+    assert by_scope[demo.delegation("woodgrove-dev")["scope"].lower()]["basis"] == "actual cost"
     assert money["basis"] == "retail estimate for CSP, actual cost otherwise"
