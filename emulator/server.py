@@ -238,20 +238,8 @@ class Handler(BaseHTTPRequestHandler):
             log.exception("handler failed for %s %s", self.command, path)
             response = arm_error(500, "InternalServerError", "The emulator failed on this request.")
         payload = b"" if response.drop else response.payload()
-        if response.drop:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-        else:
-            self.send_response(response.status)
-            if payload and not any(k.lower() == "content-type" for k in response.headers):
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-            for key, value in response.headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("x-ms-request-id", secrets.token_hex(16))
-            self.end_headers()
-            self.wfile.write(payload)
+        # Journaled before the answer is written: a client reading the journal right after its
+        # answer finds its request there.
         if not path.startswith("/_emulator"):
             entry = {
                 "method": self.command,
@@ -273,6 +261,21 @@ class Handler(BaseHTTPRequestHandler):
                 asked = {**query, **form}
                 entry["token"] = f"{asked.get('client_id', '')} {asked.get('scope') or asked.get('resource', '')}"
             self.app.journal.add(entry)
+
+        if response.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self.send_response(response.status)
+            if payload and not any(k.lower() == "content-type" for k in response.headers):
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("x-ms-request-id", secrets.token_hex(16))
+            self.end_headers()
+            self.wfile.write(payload)
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815 - stdlib names
 
