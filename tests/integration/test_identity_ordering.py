@@ -10,7 +10,6 @@ noticed ("Since ...") depends on when it was handled, and is left out of the com
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,18 +22,10 @@ from shared.usecases import engine as engine_module
 from shared.usecases import identities
 from tests.support.demo import CONTRIBUTOR, FABRIKAM, MANAGING, PARTNER, RELECLOUD
 from tests.support.ids import ALICE, OPERATORS, OPS
-from tests.support.remembered import attest
+from tests.support.remembered import attest, end_state
 from tests.support.triggers import decode_event, onboard, subscribe
 from tests.support.world import act, add_member, remove_member
 from tests.support.world import new_delegation as delegation
-
-# An instant as the engine writes it: ISO 8601, or as alerts word it ("2026-12-01 23:48 UTC").
-INSTANT = re.compile(r"\d{4}-\d\d-\d\d(?:T[0-9:.]+(?:\+00:00|Z)?| \d\d:\d\d UTC)")
-
-
-def without_instants(text: str) -> str:
-    """`text` with every instant replaced by `T`: when a change was noticed depends on delivery order."""
-    return INSTANT.sub("T", text)
 
 
 class _Stores:
@@ -51,29 +42,6 @@ class _Stores:
         return getattr(self.current, name)
 
 
-def _state(engine: Any) -> tuple[Any, Any]:
-    findings = sorted(
-        (
-            f.key,
-            f.kind,
-            f.severity.value,
-            f.reason,
-            f.tenant_id,
-            f.scope,
-            f.principal_id,
-            f.title,
-            without_instants(f.detail),
-            f.fix,
-        )
-        for f in (r.finding for r in engine.store.open_findings())
-    )
-    snapshots = sorted(
-        (s.key, s.attributed, s.reason, sorted((a.principal_id, a.via_group, a.active) for a in s.attributed_by))
-        for s in engine.store.list_delegations()
-    )
-    return findings, snapshots
-
-
 def _replay(engine: Any, baseline: list[Any], events: list[dict[str, Any]], start: datetime) -> tuple[Any, Any]:
     for snap in baseline:
         engine.store.put_delegation(snap)
@@ -81,7 +49,7 @@ def _replay(engine: Any, baseline: list[Any], events: list[dict[str, Any]], star
     for i, event in enumerate(events):
         outcome = identities.handle_identity_event(engine, decode_event(event), start + timedelta(seconds=i))
         assert outcome.status in ("reconciled", "no_impact"), outcome
-    return _state(engine)
+    return end_state(engine)
 
 
 def test_any_order_and_duplicates_end_as_one_clean_pass(emulator, palwatch, azurite):

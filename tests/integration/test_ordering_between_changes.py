@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 import function_app
 from shared.usecases import engine, users
 from tests import campaign
-from tests.integration.test_identity_ordering import _state, without_instants
 from tests.support.demo import CONTRIBUTOR, FABRIKAM, MANAGING, PARTNER, RELECLOUD
 from tests.support.ids import ALICE, OPERATORS, OPS
+from tests.support.remembered import end_state, without_instants
 from tests.support.triggers import decode_event, subscribe
 from tests.support.world import act, add_member, remove_member
 from tests.support.world import new_delegation as delegation
@@ -90,7 +90,7 @@ def _run(emulator: Any, monkeypatch: Any, schedule: list[list[int]], tail: list[
             _deliver(published[rest.pop(pick % len(rest))])
     for index in rest:
         _deliver(published[index])
-    findings, snapshots = _state(engine.get_engine())
+    findings, snapshots = end_state(engine.get_engine())
     # A removed delegation keeps the carriers it had when its removal was noticed, and its removal
     # notice says whether it was attributed then: history, not state. A hint delivered after the
     # delegation is gone can no longer change what was known of it when it went.
