@@ -1,9 +1,10 @@
 """Partner Admin Link (Microsoft.ManagementPartner, api-version 2018-02-01) for the calling identity.
 
 A link belongs to whoever's token makes the call, in the token's tenant, so a `PartnerLinkClient`
-is built per (identity, tenant) with that identity's credential. `ensure_link` is the idempotent
-write the use cases call: GET first, then PUT if none, PATCH if it points elsewhere, nothing if
-right. Called by the delegation/verify use cases, `link-me` and the doctor.
+is built per (identity, tenant) with that identity's credential. `ensure_link` is its only write,
+idempotent: GET first, then PUT if none, PATCH if it points elsewhere, nothing if right, each
+write asked of the caller's `may_write` (the partner-ID guard and observe mode). Called by the
+one guarded writer (`shared.usecases.link_guard`), `link-me` and the doctor (which only reads).
 
 No public recording shows the status of a PUT when already linked (409 is likely, 400 possible)
 or confirms the error codes (`PartnerIdInvalid`, `ManagementPartnerNotFound`), so answers are
@@ -63,11 +64,11 @@ class PartnerLinkClient:
             return None
         return parse_link(body) if body else None
 
-    def create_link(self, partner_id: str) -> model.PartnerLink:
+    def _create_link(self, partner_id: str) -> model.PartnerLink:
         """PUT: link the caller (refused with 409, or maybe 400, when it already has a link)."""
         return parse_link(self._http.put(f"{PARTNERS}/{_checked(partner_id)}", None, _PARAMS))
 
-    def update_link(self, partner_id: str) -> model.PartnerLink:
+    def _update_link(self, partner_id: str) -> model.PartnerLink:
         """PATCH: move the caller's existing link to `partner_id` (400: the partner id is not valid)."""
         try:
             return parse_link(self._http.patch(f"{PARTNERS}/{_checked(partner_id)}", None, _PARAMS))
@@ -75,27 +76,27 @@ class PartnerLinkClient:
             raise _as_partner_id_invalid(e) from e
 
     def ensure_link(  # noqa: PLR0911  (each outcome of GET-then-write is its own return)
-        self, partner_id: str, *, may_write: Callable[[str], bool] | None = None
+        self, partner_id: str, *, may_write: Callable[[str], bool]
     ) -> LinkResult:
         """Make the caller linked to `partner_id` with at most one write.
 
-        `may_write(current partner id, "" when none)` is asked before any PUT or PATCH; False
-        leaves the link as it is. Raises PartnerIdInvalidError (a global id, a typo),
+        The client's only write. `may_write(current partner id, "" when none)` is asked before any
+        PUT or PATCH (every caller must say: the partner-ID guard and observe mode live there);
+        False leaves the link as it is. Raises PartnerIdInvalidError (a global id, a typo),
         ForbiddenError, TransientError.
         """
-        allowed = may_write or (lambda _current: True)
         current = self.get_link()
         if current is not None and current.active and current.partner_id == partner_id:
             return LinkResult("unchanged", current)
         found = current.partner_id if current is not None and current.active else ""
-        if not allowed(found):
+        if not may_write(found):
             return LinkResult("withheld", current)
         if found:
-            link = self.update_link(partner_id)
+            link = self._update_link(partner_id)
             log.info("PAL link of %s re-pointed from %s to %s", current.object_id, found, partner_id)
             return LinkResult("repointed", link, found)
         try:
-            link = self.create_link(partner_id)
+            link = self._create_link(partner_id)
         except (errors.ConflictError, errors.PartnerIdInvalidError) as e:
             link = None
             refused: errors.PermanentError = e
@@ -110,9 +111,9 @@ class PartnerLinkClient:
             if again is not None and again.active and again.partner_id == partner_id:
                 return LinkResult("unchanged", again)
             if again is not None and again.active:
-                if not allowed(again.partner_id):
+                if not may_write(again.partner_id):
                     return LinkResult("withheld", again)
-                link = self.update_link(partner_id)
+                link = self._update_link(partner_id)
                 return LinkResult("repointed", link, again.partner_id)
             raise _as_partner_id_invalid(refused) from refused
         log.info("PAL link of %s created for partner id %s", link.object_id, partner_id)

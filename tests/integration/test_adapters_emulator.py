@@ -25,6 +25,7 @@ from shared.azure.pal import PARTNERS, PartnerLinkClient
 from shared.settings import Settings, load_settings
 from tests.support import demo, mail
 from tests.support.services import Emulator
+from tests.support.world import allow_every_write
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +104,7 @@ def test_ensure_link_as_a_federated_principal_writes_once(
     emulator.control("DELETE", "/journal")
     pal = PartnerLinkClient(arm_as(settings, creds, "automation"))
     assert pal.get_link() is None
-    first = pal.ensure_link(PARTNER)
+    first = pal.ensure_link(PARTNER, may_write=allow_every_write)
     assert first.action == "created"
     assert (first.link.object_id, first.link.tenant_id, first.link.partner_id) == (
         oid("automation"),
@@ -111,7 +112,7 @@ def test_ensure_link_as_a_federated_principal_writes_once(
         PARTNER,
     )
     for _ in range(3):
-        assert pal.ensure_link(PARTNER).action == "unchanged"
+        assert pal.ensure_link(PARTNER, may_write=allow_every_write).action == "unchanged"
     links = emulator.control("GET", "/links")["links"]
     assert any(
         link["objectId"] == oid("automation") and link["partnerId"] == PARTNER and link["state"] == "Active"
@@ -131,14 +132,15 @@ def test_ensure_link_repoints_a_link_changed_by_hand(
     emulator.control("PUT", f"/links/{settings.managing_tenant_id}/{oid('ops')}", {"partnerId": "4000001"})
     pal = PartnerLinkClient(arm_as(settings, creds, "ops"))
     assert pal.get_link().partner_id == "4000001"
-    result = pal.ensure_link(PARTNER)
+    result = pal.ensure_link(PARTNER, may_write=allow_every_write)
     assert (result.action, result.previous_partner_id, result.link.partner_id) == ("repointed", "4000001", PARTNER)
     assert pal.get_link().partner_id == PARTNER
 
 
 def test_an_invalid_partner_id_is_its_own_error(settings: Settings, creds: identity.Credentials) -> None:
+    deploy = PartnerLinkClient(arm_as(settings, creds, "deploy"))
     with pytest.raises(errors.PartnerIdInvalidError):
-        PartnerLinkClient(arm_as(settings, creds, "deploy")).ensure_link("4000001")  # a global id
+        deploy.ensure_link("4000001", may_write=allow_every_write)  # a global id
 
 
 def test_arm_reads(settings: Settings, creds: identity.Credentials) -> None:
@@ -295,5 +297,6 @@ def test_a_multi_tenant_identity_links_itself_in_a_customer_tenant(
     assert (who.tenant_id, who.object_id) == (customer["tenantId"].lower(), there["objectId"].lower())
     tenants = {t.tenant_id for t in ArmClient(AzureHttpClient.for_arm(settings, credential)).list_tenants()}
     assert customer["tenantId"].lower() in tenants
-    result = PartnerLinkClient(AzureHttpClient.for_arm(settings, credential)).ensure_link(PARTNER)
+    pal = PartnerLinkClient(AzureHttpClient.for_arm(settings, credential))
+    result = pal.ensure_link(PARTNER, may_write=allow_every_write)
     assert (result.action, result.link.tenant_id) == ("created", customer["tenantId"].lower())

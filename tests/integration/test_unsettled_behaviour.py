@@ -15,6 +15,7 @@ import pytest
 from shared.azure import errors
 from shared.usecases import graph_subscriptions, verify
 from tests.support import clocks, demo, world
+from tests.support.world import allow_every_write
 
 PAL = "/providers/Microsoft.ManagementPartner/partners"
 PAL_SWITCHES = [
@@ -40,7 +41,7 @@ def test_a_link_made_between_our_read_and_our_put_is_left_alone(emulator, palwat
     emulator.control("POST", "/faults", {"route": "^" + PAL + "$", "method": "GET", "status": 404, "count": 1})
     emulator.control("DELETE", "/journal")
 
-    result = palwatch.pal_for(ops).ensure_link(demo.PARTNER)
+    result = palwatch.pal_for(ops).ensure_link(demo.PARTNER, may_write=allow_every_write)
 
     assert result.action == "unchanged"
     calls = [(r["method"], r["status"]) for r in emulator.journal() if r["path"].startswith(PAL)]
@@ -55,7 +56,7 @@ def test_an_invalid_partner_id_is_recognised_whatever_code_azure_sends(emulator,
     assert pal.get_link() is None, "404 means not linked, whatever its code"
 
     with pytest.raises(errors.PartnerIdInvalidError) as caught:
-        pal.ensure_link(demo.OTHER_PARTNER)  # a global id: Microsoft refuses it
+        pal.ensure_link(demo.OTHER_PARTNER, may_write=allow_every_write)  # a global id: Microsoft refuses it
 
     assert caught.value.code == "PartnerIdInvalid"
     assert not [r for r in emulator.journal() if r["method"] in ("PATCH", "DELETE") and r["path"].startswith(PAL)]

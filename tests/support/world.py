@@ -141,3 +141,8 @@ def restart_with_graph_permission(emulator: Any, app_role: str) -> None:
     mi = demo.principal_in(scenario, demo.MI)
     mi["graphAppRoles"] = [*mi["graphAppRoles"], app_role]
     emulator.reset(scenario)
+
+
+def allow_every_write(_current_partner_id: str) -> bool:
+    """`may_write` for adapter tests that exercise the PAL client itself, without the guard."""
+    return True

@@ -19,6 +19,7 @@ from shared.azure.graph import GraphClient, parse_principal
 from shared.azure.lighthouse import parse_assignment
 from shared.azure.pal import PARTNERS, PartnerLinkClient
 from tests.support.scripted_http import FakeService, Reply, Seen, client
+from tests.support.world import allow_every_write
 
 SUB = "0afefe50-734e-4610-8c82-a144aff49dea"
 CUSTOMER = "01c0bcd5-4f47-4e4b-b492-418b7e2a8854"
@@ -132,7 +133,7 @@ def test_ensure_link_writes_at_most_once(
 ) -> None:
     service.on(PARTNERS, Reply(200, current) if current else NOT_LINKED)
     service.on(f"{PARTNERS}/5127255", Reply(200, link_body("5127255", version=19)))
-    result = PartnerLinkClient(client(service)).ensure_link("5127255")
+    result = PartnerLinkClient(client(service)).ensure_link("5127255", may_write=allow_every_write)
     assert result.action == action
     assert result.link.partner_id == "5127255"
     assert [m.split()[0] for m in methods(service)[1:]] == writes
@@ -143,7 +144,7 @@ def test_ensure_link_writes_at_most_once(
 def test_ensure_link_rereads_once_after_a_conflict(service: FakeService) -> None:
     service.on(PARTNERS, NOT_LINKED, Reply(200, link_body("5127255")))
     service.on(f"{PARTNERS}/5127255", Reply(409, {"error": {"code": "Conflict", "message": "already linked"}}))
-    result = PartnerLinkClient(client(service)).ensure_link("5127255")
+    result = PartnerLinkClient(client(service)).ensure_link("5127255", may_write=allow_every_write)
     assert result.action == "unchanged"
     assert methods(service) == [f"GET {PARTNERS}", f"PUT {PARTNERS}/5127255", f"GET {PARTNERS}"]
 
@@ -162,7 +163,7 @@ def test_partner_id_invalid_is_its_own_error(service: FakeService) -> None:
         ),
     )
     with pytest.raises(errors.PartnerIdInvalidError):
-        PartnerLinkClient(client(service)).ensure_link("1234567")
+        PartnerLinkClient(client(service)).ensure_link("1234567", may_write=allow_every_write)
 
 
 USER = "7c2f5d11-3a4b-4c5d-8e9f-0a1b2c3d4e5f"

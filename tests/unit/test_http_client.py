@@ -23,6 +23,7 @@ from shared.azure.http import AzureHttpClient, new_session, parse_error_body, re
 from shared.azure.lighthouse import LighthouseClient
 from shared.azure.pal import PartnerLinkClient
 from tests.support.scripted_http import TOKEN, FakeCredential, FakeService, Reply, client
+from tests.support.world import allow_every_write
 
 
 def test_get_sends_a_bearer_token_and_returns_json(service: FakeService) -> None:
@@ -253,7 +254,7 @@ def _calls(http: AzureHttpClient) -> list[Callable[[], Any]]:
     activity = ActivityLogClient(http)
     return [
         pal.get_link,
-        lambda: pal.ensure_link("5127255"),
+        lambda: pal.ensure_link("5127255", may_write=allow_every_write),
         lambda: list(arm.list_tenants()),
         lambda: list(arm.list_subscriptions()),
         lambda: list(arm.list_resource_groups("s")),

@@ -44,8 +44,8 @@ class FakePal:
     fails_with: Exception | None = None
     writes: int = 0
 
-    def ensure_link(self, partner_id: str, *, may_write=None) -> pal.LinkResult:
-        if may_write is not None and not may_write(""):
+    def ensure_link(self, partner_id: str, *, may_write) -> pal.LinkResult:
+        if not may_write(""):
             return pal.LinkResult("withheld", None)
         if self.fails_with is not None:
             raise self.fails_with

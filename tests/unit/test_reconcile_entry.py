@@ -48,8 +48,8 @@ class World:
                 world.pal_reads += 1
                 return model.PartnerLink(HOME, MI_ID, world.linked_to) if world.linked_to else None
 
-            def ensure_link(self, partner_id: str, *, may_write: Any = None) -> pal.LinkResult:
-                if may_write is not None and not may_write(world.linked_to):
+            def ensure_link(self, partner_id: str, *, may_write: Any) -> pal.LinkResult:
+                if not may_write(world.linked_to):
                     return pal.LinkResult("withheld", self.get_link())
                 world.pal_writes += 1
                 world.linked_to = partner_id
