@@ -176,7 +176,7 @@ def first_watch(demo: Demo) -> None:
 def cost_snapshot(demo: Demo) -> None:
     """The daily cost snapshot reads last month's cost of every delegated scope (Cost Management)."""
     import function_app
-    from shared import money
+    from shared import money, words
     from shared.usecases import engine
 
     function_app.cost_snapshot(timer())
@@ -186,9 +186,18 @@ def cost_snapshot(demo: Demo) -> None:
         {len(cached)} scopes queried within Microsoft's per-tenant limits (12 queries per 10 s, 60 a minute,
         600 an hour); {len(known)} read. What could not be read is said plainly:
         """)
-    for c in sorted(cached.values(), key=lambda c: c.scope):
+    names = {s.scope.lower(): s for s in engine.get_engine().store.list_delegations()}
+    rows = []
+    for c in cached.values():
+        subscription, group = words.scope_parts(c.scope)
+        known_as = names.get(c.scope.lower()) or names.get(f"/subscriptions/{subscription}")
+        customer = known_as.customer_tenant_name if known_as else ""
+        named = known_as.subscription_name if known_as and known_as.subscription_name else f"{subscription[:8]}…"
+        where = named + (f" / {group}" if group else "")
         shown = f"{money.amount(c.acr, c.currency)}/month" if c.known else money.unreadable_reason(c)
-        print(f"      {c.scope[:72]:<72} {shown}")
+        rows.append((customer, where, shown))
+    for customer, where, shown in sorted(rows):
+        print(f"      {customer[:20]:<20} {where[:32]:<32} {shown}")
 
 
 def new_customer(demo: Demo) -> None:
