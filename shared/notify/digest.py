@@ -116,31 +116,8 @@ class DigestSummary:
             ],
             "attentionTotal": self.attention_total,
             "openCounts": self.counts,
-            "openFindings": [
-                {
-                    "severity": i.severity,
-                    "title": words.cut(i.title, NAME_LIMIT),
-                    "since": words.utc(i.since).isoformat(),
-                    "tenantName": words.cut(i.tenant_name, NAME_LIMIT),
-                    "tenantId": words.cut(i.tenant_id, NAME_LIMIT),
-                    "scope": words.cut(i.scope, 600),
-                    "key": words.cut(i.key, 600),
-                }
-                for i in self.open_findings[:MAX_LISTED]
-            ],
-            "accepted": [
-                {
-                    "severity": i.severity,
-                    "title": words.cut(i.title, NAME_LIMIT),
-                    "since": words.utc(i.since).isoformat(),
-                    "tenantName": words.cut(i.tenant_name, NAME_LIMIT),
-                    "tenantId": words.cut(i.tenant_id, NAME_LIMIT),
-                    "scope": words.cut(i.scope, 600),
-                    "key": words.cut(i.key, 600),
-                    "accepted": words.cut(i.accepted, 400),
-                }
-                for i in self.accepted[:MAX_LISTED]
-            ],
+            "openFindings": [_payload(i) for i in self.open_findings[:MAX_LISTED]],
+            "accepted": [{**_payload(i), "accepted": words.cut(i.accepted, 400)} for i in self.accepted[:MAX_LISTED]],
             "acceptedTotal": self.accepted_total,
             "opened24h": self.opened_24h,
             "resolved24h": self.resolved_24h,
@@ -177,6 +154,19 @@ class DigestSummary:
             opened_critical_24h=int(raw.get("openedCritical24h", 0)),
             money=str(raw.get("money") or ""),
         )
+
+
+def _payload(item: DigestItem) -> dict[str, Any]:
+    """A listed finding as the outbox keeps it (the inverse of `_item`), each value bounded."""
+    return {
+        "severity": item.severity,
+        "title": words.cut(item.title, NAME_LIMIT),
+        "since": words.utc(item.since).isoformat(),
+        "tenantName": words.cut(item.tenant_name, NAME_LIMIT),
+        "tenantId": words.cut(item.tenant_id, NAME_LIMIT),
+        "scope": words.cut(item.scope, 600),
+        "key": words.cut(item.key, 600),
+    }
 
 
 def _item(raw: Mapping[str, Any]) -> DigestItem:
