@@ -25,6 +25,7 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from emulator.arm_lighthouse import denied
 from emulator.web import Request, Response, Route, arm_error, route
 
 if TYPE_CHECKING:
@@ -101,12 +102,17 @@ class QpuQuotas:
 def routes(app: App) -> list[Route]:
     world = app.world
     quotas = QpuQuotas()
-    loaded = {"scenario": None}
+    loaded: dict[str, Any] = {"scenario": None, "accounts": {}}
 
     def sync_quotas() -> None:
-        if loaded["scenario"] is not world.scenario:  # a reset loaded a new scenario
+        """On the first request after a reset loaded a new scenario: its quotas, its costs by subscription."""
+        if loaded["scenario"] is not world.scenario:
             loaded["scenario"] = world.scenario
             quotas.configure(world.scenario.get("emulator", {}).get("costQpu", True))
+            loaded["accounts"] = {
+                str(a.get("subscriptionId", "")).lower(): a
+                for a in reversed(world.scenario.get("costs", {}).get("subscriptions", []))
+            }
 
     def query(req: Request) -> Response:
         assert req.match is not None
@@ -118,12 +124,7 @@ def routes(app: App) -> list[Route]:
         access = world.access(req.tid, req.oid)
         readable = sub in access.full or (rg is not None and rg in access.groups.get(sub, set()))
         if not readable:
-            return arm_error(
-                403,
-                "AuthorizationFailed",
-                f"The client '{req.oid}' with object id '{req.oid}' does not have authorization to perform action "
-                f"'Microsoft.CostManagement/query/read' over scope '{scope}' or the scope is invalid.",
-            )
+            return denied(req, "Microsoft.CostManagement/query/read", scope)
         try:
             body = req.json()
         except ValueError:
@@ -131,7 +132,8 @@ def routes(app: App) -> list[Route]:
         problem = _invalid(body)
         if problem:
             return arm_error(400, "BadRequest", f"Invalid query definition: {problem}")
-        account = _account(world.scenario, sub)
+        sync_quotas()
+        account = loaded["accounts"].get(sub, {})
         if account.get("offer", "").upper() == "EA" and account.get("viewCharges") is False:
             return arm_error(
                 int(world.assumptions["costViewChargesOffStatus"]),
@@ -139,7 +141,6 @@ def routes(app: App) -> list[Route]:
                 "Cost Management is not enabled for this account: the enterprise administrator has not enabled "
                 "view charges for account owners.",
             )
-        sync_quotas()
         ok, wait, remaining = quotas.take(req.tid)
         if not ok:
             seconds = str(max(1, math.ceil(wait)))
@@ -178,13 +179,6 @@ def routes(app: App) -> list[Route]:
         route("POST", scope + r"/providers/Microsoft\.CostManagement/query/?", query, "arm"),
         route("POST", r"/_emulator/costs/qpu", qpu, "control"),
     ]
-
-
-def _account(scenario: dict[str, Any], sub: str) -> dict[str, Any]:
-    for account in scenario.get("costs", {}).get("subscriptions", []):
-        if str(account.get("subscriptionId", "")).lower() == sub:
-            return account
-    return {}
 
 
 def _invalid(body: Any) -> str:

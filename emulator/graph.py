@@ -108,10 +108,10 @@ def routes(app: App) -> list[Route]:
     def allowed(req: Request, perms: frozenset[str] | set[str]) -> bool:
         return world.has_graph_role(req.caller, set(perms))
 
-    def shape(req: Request, p: Principal, obj: dict[str, Any], *, default: frozenset[str] | None = None) -> dict:
+    def shape(req: Request, p: Principal, obj: dict[str, Any]) -> dict:
         """What Graph answers for `p`: `$select`, else the default set; basic-only callers get less."""
         kind = "ServicePrincipal" if p.type == "ManagedIdentity" else p.type
-        out = rules.project(obj, kind, req.q("$select"), default=default)
+        out = rules.project(obj, kind, req.q("$select"))
         if p.type == "User" and not allowed(req, rules.USERS):
             out = {k: v for k, v in out.items() if k in rules.USER_BASIC or k.startswith("@")}
         return out
@@ -180,8 +180,9 @@ def routes(app: App) -> list[Route]:
         for oid in ids:
             p = world.principal(str(oid), req.tid)
             if p is not None and p.type in kinds:
-                subset = rules.GET_BY_IDS_USER if p.type == "User" else None
-                found.append(shape(req, p, render(world, p), default=subset))
+                # "Only a subset of user properties are returned by default in v1.0" (learn:
+                # directoryobject-getbyids): the same default set as GET /users.
+                found.append(shape(req, p, render(world, p)))
         return Response(200, {"@odata.context": f"{req.base}/v1.0/$metadata#directoryObjects", "value": found})
 
     def members(req: Request) -> Response:

@@ -61,9 +61,6 @@ KNOWN = {
     "ServicePrincipal": SERVICE_PRINCIPAL_DEFAULT | {"deletedDateTime"},
     "ManagedIdentity": SERVICE_PRINCIPAL_DEFAULT | {"deletedDateTime"},
 }
-# getByIds: "Only a subset of user properties are returned by default in v1.0" (learn:
-# directoryobject-getbyids; known issue "incomplete objects when using getByIds").
-GET_BY_IDS_USER = USER_DEFAULT
 
 # -- application permissions (least privileged first, then the higher ones Graph accepts) ----------
 
@@ -113,16 +110,14 @@ SUBSCRIPTIONS = {"User": USERS, "Group": frozenset({"Group.Read.All", "Group.Rea
 FILTER_IN_LIMIT = 15
 
 
-def project(obj: dict[str, Any], kind: str, select: str | None, *, default: frozenset[str] | None = None) -> dict:
+def project(obj: dict[str, Any], kind: str, select: str | None) -> dict:
     """`obj` as Graph answers it: the `$select`ed properties, else the type's default set.
 
     `@odata.type` and the `@odata.*` annotations are kept; an unknown `$select` name is kept out
     (typed collections refuse it earlier, see `unknown_selected`).
     """
-    if select:
-        wanted = {name.strip() for name in select.split(",") if name.strip()} | {"id"}
-    else:
-        wanted = set(default if default is not None else DEFAULTS[kind])
+    named = {name.strip() for name in select.split(",") if name.strip()} if select else set()
+    wanted = named | {"id"} if select else DEFAULTS[kind]
     # deletedItems answers always carry deletedDateTime (learn: directory-deleteditems-get examples).
     return {k: v for k, v in obj.items() if k in wanted or k.startswith("@") or k == "deletedDateTime"}
 
