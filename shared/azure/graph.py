@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -299,14 +299,7 @@ def parse_principal(
 
 
 def _soft_deleted(principal: model.Principal) -> model.Principal:
-    return model.Principal(
-        object_id=principal.object_id,
-        kind=principal.kind,
-        state=model.PrincipalState.SOFT_DELETED,
-        display_name=principal.display_name,
-        app_id=principal.app_id,
-        user_principal_name=principal.user_principal_name,
-    )
+    return replace(principal, state=model.PrincipalState.SOFT_DELETED)
 
 
 def _relative(path: str, params: dict[str, str]) -> str:

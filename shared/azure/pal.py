@@ -18,10 +18,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from shared import model
+from shared import model, timestamps
 from shared.azure import errors
 from shared.azure.http import AzureHttpClient
 
@@ -137,25 +136,9 @@ def parse_link(body: dict[str, Any]) -> model.PartnerLink:
         partner_name=str(props.get("partnerName") or ""),
         state=str(props.get("state") or "Active"),
         version=version,
-        created_time=_instant(props.get("createdTime")),
-        updated_time=_instant(props.get("updatedTime")),
+        created_time=timestamps.parse(props.get("createdTime")),
+        updated_time=timestamps.parse(props.get("updatedTime")),
     )
-
-
-def _instant(value: Any) -> datetime | None:
-    """An ISO 8601 time as the service writes it (seven fractional digits, `Z`); None if absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:  # Python reads at most six fractional digits
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 _NOT_THE_PARTNER_ID = ("invalidapiversionparameter", "missingapiversionparameter", "conflict")

@@ -28,7 +28,7 @@ from azure.core import MatchConditions
 from azure.core import exceptions as core_errors
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
-from shared import model
+from shared import model, words
 from shared.store import errors
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,6 @@ def row_key(notice_id: str) -> str:
     return hashlib.sha256(notice_id.encode()).hexdigest()
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _split_payload(payload: Mapping[str, Any]) -> dict[str, str]:
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     chunks = [text[i : i + _CHUNK_CHARS] for i in range(0, len(text), _CHUNK_CHARS)] or [""]
@@ -152,11 +148,11 @@ def _entry(entity: Mapping[str, Any]) -> OutboxEntry:
     return OutboxEntry(
         notice_id=entity["NoticeId"],
         payload=_join_payload(entity),
-        created_at=_aware(entity["CreatedAt"]),
+        created_at=words.utc(entity["CreatedAt"]),
         deliveries=deliveries,
         pending=bool(entity.get("Pending", True)),
         claimed_by=entity.get("ClaimedBy", ""),
-        claimed_until=_aware(entity.get("ClaimedUntil") or EPOCH),
+        claimed_until=words.utc(entity.get("ClaimedUntil") or EPOCH),
         etag=entity.metadata["etag"],
         row_key=entity["RowKey"],
     )
@@ -210,7 +206,7 @@ class Outbox:
 
     def enqueue(self, notices: Iterable[Enqueueable], now: datetime) -> int:
         """Write notices not yet in the outbox; returns how many were new. Idempotent."""
-        now = _aware(now)
+        now = words.utc(now)
         entities: dict[str, dict[str, Any]] = {}
         for notice in notices:
             key = row_key(notice.notice_id)
@@ -301,7 +297,7 @@ class Outbox:
 
     def claim(self, entry: OutboxEntry, owner: str, now: datetime, lease: timedelta) -> OutboxEntry | None:
         """Take the entry for `lease`; None if another dispatcher holds or changed it."""
-        now = _aware(now)
+        now = words.utc(now)
         if entry.claimed(now) and entry.claimed_by != owner:
             return None
         until = now + lease
@@ -332,7 +328,7 @@ class Outbox:
         The row is what makes a notice "already sent": purge only past the time a duplicate of
         that notice could still be enqueued (keep at least the reminder period, e.g. 30 days).
         """
-        before = _aware(before)
+        before = words.utc(before)
         gone = 0
         try:
             for entry in self.list_entries():
