@@ -26,6 +26,7 @@ from shared.azure.graph import GraphClient
 from shared.azure.lighthouse import LighthouseClient
 from shared.azure.pal import PartnerLinkClient
 from shared.reconcile import partner_guard
+from shared.roles import is_guid
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 GRAPH_ROLES = fixes.GRAPH_ROLES
@@ -353,7 +354,7 @@ class _Doctor:
         and the grant that adds it.
         """
         roles = self._graph_roles()
-        probe_id = self.mi_object_id if _is_guid(self.mi_object_id) else _NIL_GUID
+        probe_id = self.mi_object_id if is_guid(self.mi_object_id) else _NIL_GUID
         for read in graph_module.PRINCIPAL_READS:
             self._graph_probe(
                 f"Graph: read {read.name}",
@@ -531,10 +532,6 @@ class _Doctor:
 
 def _quick_credentials(settings: settings_module.Settings) -> identity.Credentials:
     return identity.Credentials(settings, retry_total=1, retry_backoff_factor=0.2)
-
-
-def _is_guid(value: str) -> bool:
-    return len(value) == 36 and all(ch in "0123456789abcdef-" for ch in value.lower())
 
 
 def _describe(error: errors.AzureError) -> str:

@@ -19,6 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from shared import model
+from shared.words import plural
+
 DAYS_PER_MONTH = 365.25 / 12  # PEC is decided per day; a month of it is this many days
 
 
@@ -119,8 +122,8 @@ def amount(value: float, currency: str) -> str:
 
 # -- what an alert says ---------------------------------------------------------------------------
 
-AT_STAKE_KINDS = ("attribution_lost", "unattributed_delegation")  # credit stops on the scope
-AT_RISK_KINDS = ("identity_lost",)  # credit still counts through another identity
+AT_STAKE_KINDS = (model.Kind.ATTRIBUTION_LOST, model.Kind.UNATTRIBUTED_DELEGATION)  # credit stops on the scope
+AT_RISK_KINDS = (model.Kind.IDENTITY_LOST,)  # credit still counts through another identity
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def at_stake(  # noqa: PLR0917  (the finding's kind, its scope's cost, the rate,
     days = max(0.0, (now - opened_at).total_seconds() / 86400)
     lost = per_day * days
     so_far = (
-        f"≈ {amount(lost, cost.currency)} lost so far ({_days(days)} since the finding opened)"
+        f"≈ {amount(lost, cost.currency)} lost so far ({plural(round(days), 'day')} since the finding opened)"
         if days >= 1
         else f"PEC is decided per day: ≈ {amount(per_day, cost.currency)} is lost for each day this lasts"
     )
@@ -189,11 +192,6 @@ def at_stake(  # noqa: PLR0917  (the finding's kind, its scope's cost, the rate,
         f"(PEC rate {pec_rate:.0%} on {amount(cost.pec_base, cost.currency)} of on-demand Azure usage); {so_far}."
     )
     return AtStake(revenue, pec, lost, cost.currency, sentence, True)
-
-
-def _days(days: float) -> str:
-    whole = round(days)
-    return f"{whole} day" if whole == 1 else f"{whole} days"
 
 
 def unreadable_reason(cost: ScopeCost) -> str:

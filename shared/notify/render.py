@@ -88,7 +88,7 @@ def _customer(finding: model.Finding) -> str:
 
 def own_tenant(finding: model.Finding) -> bool:
     """The finding is about the partner's own (managing) tenant, not a customer's."""
-    return finding.facts.get("tenantRole") == OWN_TENANT or finding.kind == "configuration"
+    return finding.facts.get("tenantRole") == OWN_TENANT or finding.kind == model.Kind.CONFIGURATION
 
 
 def _cost(notice: notices_.Notice) -> str:

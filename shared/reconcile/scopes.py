@@ -31,6 +31,12 @@ def scope_key(scope: str) -> str:
     return "/" + scope.strip("/").lower()
 
 
+def subscription_id(scope: str) -> str:
+    """The subscription id of a subscription or resource-group scope, lower case ('' for anything else)."""
+    parts = scope_key(scope).strip("/").split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else ""
+
+
 def parent_subscription(scope: str) -> str:
     """The subscription scope of a resource-group scope ('' for a subscription or anything else)."""
     parts = scope_key(scope).strip("/").split("/")

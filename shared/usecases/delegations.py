@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from shared import catalogue, events, model, reconcile
 from shared.azure import activity_log, errors
+from shared.reconcile import scopes
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import alerts, outcomes, pipeline, recorder
@@ -143,15 +144,10 @@ def _remembered_offers(remembered: list[DelegationSnapshot]) -> dict[str, str]:
     """Subscription id -> the offer (quota ID) a stored snapshot under it remembers."""
     known: dict[str, str] = {}
     for snapshot in remembered:
-        subscription = _subscription_of(snapshot.scope)
+        subscription = scopes.subscription_id(snapshot.scope)
         if snapshot.quota_id and subscription:
             known.setdefault(subscription, snapshot.quota_id)
     return known
-
-
-def _subscription_of(scope: str) -> str:
-    parts = scope.strip("/").lower().split("/")
-    return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else ""
 
 
 def _remembered(engine: Engine, targets: list[Target]) -> list[DelegationSnapshot]:

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from shared import model
 from shared.azure import arm, errors, lighthouse
+from shared.reconcile import scopes
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import delegations
@@ -200,7 +201,7 @@ class _ScanMemory:
             known = {}
         changed_at: dict[str, datetime] = {}
         for snapshot in previous:
-            subscription = _subscription_of(snapshot.scope)
+            subscription = scopes.subscription_id(snapshot.scope)
             if not subscription or snapshot.updated_at is None:
                 continue
             if subscription not in changed_at or snapshot.updated_at > changed_at[subscription]:
@@ -232,11 +233,6 @@ class _ScanMemory:
             engine.store.update_scan_memory(self.learnt, self.forgotten)
         except store_errors.StoreError as e:
             log.warning("scan memory not saved (the next run probes again): %s", e)
-
-
-def _subscription_of(scope: str) -> str:
-    parts = scope.strip("/").lower().split("/")
-    return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else ""
 
 
 @dataclass

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared import catalogue, model, reconcile
+from shared import catalogue, model, reconcile, roles
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import (
@@ -397,7 +396,7 @@ def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> 
         body = {"error": {"code": "UnsupportedFormat", "message": "format must be json, html or csv"}}
         return outcomes.Answer(400, "application/json", json.dumps(body), headers)
     tenant = (customer or "").strip().lower()
-    if tenant and not _GUID.fullmatch(tenant):
+    if tenant and not roles.is_guid(tenant):
         body = {"error": {"code": "InvalidCustomer", "message": "customer must be a customer tenant id (a GUID)"}}
         return outcomes.Answer(400, "application/json", json.dumps(body), headers)
     as_html = wanted == "html" or (not wanted and prefers_html(accept))
@@ -431,9 +430,6 @@ def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> 
     elif status == 404:
         document["error"] = {"code": "CustomerNotFound", "message": "no delegation of this customer tenant is known"}
     return outcomes.Answer(status, "application/json", json.dumps(document), headers)
-
-
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def prefers_html(accept: str) -> bool:
