@@ -92,7 +92,7 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
     known: dict[str, str] = engine.store.get_state(KNOWN_STATE) or {}
     acting = identities.acting
     check = LinkCheck()
-    statuses = links.read(acting, known=_read_links_concurrently(engine, acting))
+    statuses = links.read(acting)
     for object_id, status in sorted(statuses.items()):
         check.checked += 1
         if status.partner_id is None or known.get(object_id) != partner or status.points_to(partner):
@@ -119,25 +119,6 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
             )
     check.statuses = statuses
     return check
-
-
-def _read_links_concurrently(
-    engine: Engine, acting: Mapping[str, model.ActingIdentity]
-) -> dict[str, reconcile.LinkStatus]:
-    """One GET per identity, side by side (each as itself); `Links.read` then reads only what failed."""
-    todo = list(acting)
-    if len(todo) < 2:
-        return {}
-
-    def read(object_id: str) -> tuple[str, reconcile.LinkStatus | None]:
-        try:
-            return object_id, reconcile.LinkStatus.from_link(engine.pal_for(acting[object_id]).get_link())
-        except errors.AzureError:
-            return object_id, None  # Links.read reads it again and classifies the failure
-
-    workers = max(1, min(engine.settings.max_concurrency, len(todo)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify-links") as pool:
-        return {object_id: status for object_id, status in pool.map(read, todo) if status is not None}
 
 
 def remember_managing_links(engine: Engine, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
