@@ -82,7 +82,10 @@ def basis(entries: Sequence[ScopeMoney]) -> str:
 
 def money_json(coverage: store.Coverage | None, costs: Costs) -> dict[str, Any]:
     rows = coverage.rows if coverage is not None else ()
-    entries = scope_money(rows, costs)
+    return _document(scope_money(rows, costs))
+
+
+def _document(entries: Sequence[ScopeMoney]) -> dict[str, Any]:
     customers: dict[str, list[ScopeMoney]] = {}
     for e in entries:
         customers.setdefault(e.customer_tenant_id, []).append(e)
@@ -161,8 +164,9 @@ def money_html(coverage: store.Coverage | None, costs: Costs) -> str:
     """A section for the coverage page: totals, then per customer; every name escaped."""
     if coverage is None or not coverage.rows or not costs:
         return ""
-    document = money_json(coverage, costs)
-    totals = _totals(scope_money(coverage.rows, costs))
+    entries = scope_money(coverage.rows, costs)
+    document = _document(entries)
+    totals = _totals(entries)
     month = money.month_label(document["month"] or "")
     rows = []
     for c in document["customers"]:
@@ -176,7 +180,7 @@ def money_html(coverage: store.Coverage | None, costs: Costs) -> str:
     refused = "".join(
         f"<li>{html.escape(str(e.customer_tenant_name or e.customer_tenant_id)[:200])} "
         f"<code>{html.escape(e.scope[:300])}</code>: {html.escape(money.unreadable_reason(e.cost))}</li>"
-        for e in unreadable(scope_money(coverage.rows, costs))
+        for e in unreadable(entries)
         if e.cost is not None
     )
     cannot = f"<h3>Costs PAL Watch cannot read</h3><ul>{refused}</ul>" if refused else ""
