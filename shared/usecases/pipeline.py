@@ -102,10 +102,11 @@ def reconcile(
     if link_guard.halts(links):  # the partner ID looks wrong: judge nothing against it
         problems = identities.problems + tuple(links.problems)
         return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, halted=True)
-    plan = _decide(engine, delegations, observation, now)
+    others = _Others(engine, delegations)
+    plan = _decide(delegations, observation, now, others)
     if act and plan.link_actions:
         observation = observation.with_links(links.apply(plan.link_actions, identities.acting))
-        plan = _decide(engine, delegations, observation, now)
+        plan = _decide(delegations, observation, now, others)
     return Reconciled(
         observation,
         link_guard.annotate(plan, links),
@@ -123,14 +124,28 @@ def _unknown(
     return {o: i for o, i in acting.items() if o not in known}
 
 
+@dataclass
+class _Others:
+    """The stored delegations this pass did not see, as standings: read once, and only if asked."""
+
+    engine: Engine
+    delegations: Delegations
+    standings: list[decisions.Standing] | None = None
+
+    def get(self) -> list[decisions.Standing]:
+        if self.standings is None:
+            mine = {d.key for d in self.delegations.current}
+            stored = self.engine.store.list_delegations()
+            self.standings = [decisions.snapshot_standing(s) for s in stored if s.key not in mine]
+        return self.standings
+
+
 def _decide(
-    engine: Engine, delegations: Delegations, observation: decisions.Observation, now: datetime
+    delegations: Delegations, observation: decisions.Observation, now: datetime, others: _Others
 ) -> decisions.Plan:
     """The plan; where it says a scope lost its credit, decided again knowing the stored delegations
     this pass did not see (credit is per scope: another offer there may still carry it)."""
     plan = decisions.assess_estate(delegations.current, observation, now)
     if not decisions.losing_credit(plan.assessments):
         return plan
-    mine = {d.key for d in delegations.current}
-    others = [decisions.snapshot_standing(s) for s in engine.store.list_delegations() if s.key not in mine]
-    return decisions.assess_estate(delegations.current, observation, now, others=others)
+    return decisions.assess_estate(delegations.current, observation, now, others=others.get())
