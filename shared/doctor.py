@@ -206,6 +206,7 @@ class _Doctor:
 
         name = "alert delivery"
         storage = self.s.storage
+        state: store.Store | None = None
         try:
             if storage.connection_string:
                 state = store.Store.from_connection_string(storage.connection_string, prefix=storage.table_prefix)
@@ -217,6 +218,9 @@ class _Doctor:
         except (store_errors.StoreError, ValueError) as e:  # the outbox's errors are store errors
             self.add(name, WARN, f"the store could not be read: {e}", required=False)
             return
+        finally:
+            if state is not None:
+                state.close()
         if failing:
             detail = "; ".join(f"{f.title} ({f.facts.get('lastError', '')})" for f in failing)
             self.add(name, FAIL, detail, failing[0].fix)
