@@ -212,7 +212,7 @@ def _run_findings(args: argparse.Namespace) -> int:
 
     try:
         recorded = engine.store.list_findings(include_resolved=args.all)
-        accepted = exemptions.accepted(engine, recorded, datetime.now(UTC))
+        accepted = exemptions.in_force(engine).accepted(recorded, datetime.now(UTC))
         # Most severe first, and within a severity the most revenue at stake first.
         revenue = at_stake.revenue_at_stake(recorded, engine.store.costs.all())
     finally:

@@ -57,9 +57,10 @@ def enqueue(
     record_findings(opened, resolved, said)
     if not opened and not resolved and not said:
         return 0
-    opened, resolved = exemptions.alertable(engine, opened, now), exemptions.alertable(engine, resolved, now)
+    exempt = exemptions.in_force(engine)
+    opened, resolved = exempt.alertable(opened, now), exempt.alertable(resolved, now)
     opened = at_stake.with_money(engine, opened, now)
-    said = exemptions.alertable(engine, list(said), now)
+    said = exempt.alertable(list(said), now)
     batch = notices.notices_for([*opened, *said], _worth_announcing(resolved, opened))
     if not batch:
         return 0
@@ -109,15 +110,15 @@ def deliver(
     """
     sender = dispatcher(engine)
     every_open = engine.store.open_findings()
-    open_now = at_stake.with_money(engine, exemptions.alertable(engine, every_open, now), now)
+    exempt = exemptions.in_force(engine)
+    open_now = at_stake.with_money(engine, exempt.alertable(every_open, now), now)
     cutoff = now - SWEEP_WINDOW
-    coming_back = exemptions.returning(engine, every_open, now)  # alerted as of their exemption's end
+    coming_back = exempt.returning(every_open, now)  # alerted as of their exemption's end
     back_keys = {n.finding.key for n in coming_back}
     recent_open = [r for r in open_now if r.opened_at >= cutoff and r.finding.key not in back_keys]
-    recent_open += exemptions.alertable(engine, engine.store.list_notices(cutoff), now)
+    recent_open += exempt.alertable(engine.store.list_notices(cutoff), now)
     recent_resolved = (
-        exemptions.alertable(
-            engine,
+        exempt.alertable(
             [
                 r
                 for r in engine.store.list_findings(include_resolved=True)
@@ -135,7 +136,7 @@ def deliver(
     if back:
         log.info("alerts: %d finding(s) alerted again: their exemption expired", back)
     # One "opened" notice when an exemption ends, not a reminder beside it: reminders count from the return.
-    sender.remind(exemptions.reminded_from_return(engine, open_now, now), now)
+    sender.remind(exempt.reminded_from_return(open_now, now), now)
     report = sender.dispatch(now)
     for name, stats in report.channels.items():
         if stats.dead:

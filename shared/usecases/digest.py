@@ -174,7 +174,7 @@ def enqueue_digest(engine: Engine, now: datetime) -> outcomes.Outcome:
     store = engine.store
     coverage = store.get_coverage()
     recorded = store.list_findings(include_resolved=True)
-    accepted = exemptions.accepted(engine, [r for r in recorded if r.open], now)  # not alerted: not action
+    accepted = exemptions.in_force(engine).accepted([r for r in recorded if r.open], now)  # not alerted: not action
     summary = summarise(coverage, recorded, now, accepted)
     waived = accepted_delegations(recorded, accepted)
     summary = dataclasses.replace(summary, money=money_sentence(coverage, store.costs.all(), waived))

@@ -9,6 +9,7 @@ written by `palwatch exempt`. The decisions are pure, in `shared.reconcile.exemp
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared import model
@@ -53,51 +54,53 @@ def remove(engine: Engine, exemption_id: str) -> bool:
     return True
 
 
-def definitions(engine: Engine, exemptions: Iterable[model.Exemption]) -> Mapping[str, str]:
-    """Delegation key -> offer name, read only when some exemption names an offer."""
-    if not any(e.definition_name for e in exemptions):
-        return {}
-    return {s.key: s.definition_name for s in engine.store.list_delegations()}
+@dataclass(frozen=True)
+class InForce:
+    """Every exemption, read once for a pass, with the offer names they may need: what the alert
+    and report steps ask of them, without reading the store again."""
+
+    exemptions: tuple[model.Exemption, ...]
+    offers: Mapping[str, str]  # delegation key -> offer name, only when some exemption names an offer
+
+    def alertable(self, recorded: Iterable[model.RecordedFinding], now: datetime) -> list[model.RecordedFinding]:
+        """The findings that may be alerted or reminded now."""
+        items = list(recorded)
+        if not self.exemptions or not items:
+            return items
+        return decide.alertable(items, self.exemptions, now, self.offers)
+
+    def returning(self, open_findings: Iterable[model.RecordedFinding], now: datetime) -> list[notices.Notice]:
+        """One notice per open finding whose exemption just ran out: it is alerted again, once."""
+        if not self.exemptions:
+            return []
+        back = decide.returning(open_findings, self.exemptions, now, self.offers, RETURN_WINDOW)
+        return [notices.Notice(finding=r.finding, kind=notices.NoticeKind.OPENED, since=at) for r, at in back]
+
+    def reminded_from_return(
+        self, recorded: Iterable[model.RecordedFinding], now: datetime
+    ) -> list[model.RecordedFinding]:
+        """`recorded` as reminders count them: a finding back from an exemption is dated from its return."""
+        items = list(recorded)
+        if not self.exemptions or not items:
+            return items
+        return decide.reminded_from_return(items, self.exemptions, now, self.offers)
+
+    def accepted(self, recorded: Iterable[model.RecordedFinding], now: datetime) -> dict[str, str]:
+        """Finding key -> "accepted: reason, until date" for the report."""
+        out = {}
+        for r in recorded if self.exemptions else ():
+            exemption = decide.active_for(r.finding, self.exemptions, now, self.offers)
+            if exemption is not None:
+                out[r.finding.key] = decide.accepted_text(exemption)
+        return out
 
 
-def alertable(engine: Engine, recorded: Iterable[model.RecordedFinding], now: datetime) -> list[model.RecordedFinding]:
-    """The findings that may be alerted or reminded now."""
-    found = [e for e, _ in every(engine)]
-    items = list(recorded)
-    if not found or not items:
-        return items
-    return decide.alertable(items, found, now, definitions(engine, found))
-
-
-def returning(engine: Engine, open_findings: Iterable[model.RecordedFinding], now: datetime) -> list[notices.Notice]:
-    """One notice per open finding whose exemption just ran out: it is alerted again, once."""
-    found = [e for e, _ in every(engine)]
-    if not found:
-        return []
-    back = decide.returning(open_findings, found, now, definitions(engine, found), RETURN_WINDOW)
-    return [notices.Notice(finding=r.finding, kind=notices.NoticeKind.OPENED, since=at) for r, at in back]
-
-
-def reminded_from_return(
-    engine: Engine, recorded: Iterable[model.RecordedFinding], now: datetime
-) -> list[model.RecordedFinding]:
-    """`recorded` as reminders count them: a finding back from an exemption is dated from its return."""
-    found = [e for e, _ in every(engine)]
-    items = list(recorded)
-    if not found or not items:
-        return items
-    return decide.reminded_from_return(items, found, now, definitions(engine, found))
-
-
-def accepted(engine: Engine, recorded: Iterable[model.RecordedFinding], now: datetime) -> dict[str, str]:
-    """Finding key -> "accepted: reason, until date" for the report."""
-    found = [e for e, _ in every(engine)]
-    if not found:
-        return {}
-    offers = definitions(engine, found)
-    out = {}
-    for r in recorded:
-        exemption = decide.active_for(r.finding, found, now, offers)
-        if exemption is not None:
-            out[r.finding.key] = decide.accepted_text(exemption)
-    return out
+def in_force(engine: Engine) -> InForce:
+    """The exemptions of the settings and the store, and the offer names if any of them names one."""
+    found = tuple(e for e, _ in every(engine))
+    offers = (
+        {s.key: s.definition_name for s in engine.store.list_delegations()}
+        if any(e.definition_name for e in found)
+        else {}
+    )
+    return InForce(found, offers)
