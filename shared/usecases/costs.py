@@ -17,7 +17,6 @@ cached in table transactions of up to 100 scopes as it goes, and the rest when i
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +24,7 @@ from shared import model, money
 from shared.azure import costs as costs_adapter
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
-from shared.usecases import outcomes
+from shared.usecases import leases, outcomes
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -81,14 +80,12 @@ def run_cost_snapshot(
     """Read last month's cost of the scopes that are due, within the QPU limits, and cache it."""
     if not engine.settings.costs.enabled and not force:
         return _Tally(status="off", problems=["PAL_COST is not true"]).outcome()
-    store = engine.store
-    owner = uuid.uuid4().hex
-    if not store.try_acquire(LEASE, owner, LEASE_TTL, now):
-        return _Tally(status="skipped", problems=["another cost snapshot is running"]).outcome()
-    try:
+    held = leases.HeldLease.acquire(engine.store, LEASE, now, ttl=LEASE_TTL)
+    if held is None:
+        holder = leases.describe_holder(engine.store, LEASE, now)
+        return _Tally(status="skipped", problems=[f"another cost snapshot is running: {holder}"]).outcome()
+    with held:
         return _run(engine, now, pacer or costs_adapter.QpuPacer())
-    finally:
-        store.release(LEASE, owner)
 
 
 def due_scopes(snapshots: list[DelegationSnapshot], cached: dict[str, money.ScopeCost], now: datetime) -> list[str]:
