@@ -3,41 +3,29 @@ alert path (counted on the emulator's journal), with the PEC estimate only when 
 
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import function_app
 from shared.usecases import costs
-from shared.usecases import engine as engine_module
-from tests.support import clocks, demo, remembered, triggers, world
+from tests.support import clocks, demo, engines, mail, remembered, triggers, world
 
 
 def _mails(outbox) -> list[str]:
-    out = []
-    for path in sorted(outbox.glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        out.append(message.get_body(preferencelist=("plain",)).get_content())
-    return out
+    return [m.get_body(preferencelist=("plain",)).get_content() for m in mail.eml_files(outbox)]
 
 
 @pytest.fixture
 def alerting(emulator, palwatch, monkeypatch, tmp_path):
-    monkeypatch.setenv("PAL_ALERT_OUTBOX_DIR", str(tmp_path))
-    monkeypatch.setenv("PAL_COST", "true")
-    engine_module.reset_engine()
-    return engine_module.get_engine(), tmp_path
+    return engines.rebuilt(monkeypatch, PAL_ALERT_OUTBOX_DIR=str(tmp_path), PAL_COST="true"), tmp_path
 
 
 @pytest.mark.parametrize("rate", ["", "0.15"])
 def test_the_lost_user_alert_names_the_money_and_no_alert_path_queries_costs(emulator, alerting, monkeypatch, rate):
     engine, outbox = alerting
     if rate:
-        monkeypatch.setenv("PAL_PEC_RATE", rate)
-        engine_module.reset_engine()
-        engine = engine_module.get_engine()
+        engine = engines.rebuilt(monkeypatch, PAL_PEC_RATE=rate)
     emulator.control("POST", "/costs/qpu", {"quotas": False})
     remembered.attest(engine, demo.ALICE.object_id)
     triggers.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.ALICE, demo.CONTRIBUTOR)))
@@ -79,10 +67,8 @@ def test_an_alert_says_plainly_when_the_scope_cost_cannot_be_read(emulator, aler
 
 
 def test_a_reminder_days_later_says_the_credit_lost_so_far(emulator, alerting, monkeypatch):
-    engine, outbox = alerting
-    monkeypatch.setenv("PAL_PEC_RATE", "15%")
-    engine_module.reset_engine()
-    engine = engine_module.get_engine()
+    _, outbox = alerting
+    engine = engines.rebuilt(monkeypatch, PAL_PEC_RATE="15%")
     opened_at = datetime.now(UTC)
     clock = [opened_at]
     monkeypatch.setattr(function_app, "_now", lambda: clock[0])

@@ -7,8 +7,6 @@ verification (the subscriptions list already carries it).
 from __future__ import annotations
 
 import copy
-import email
-import email.policy
 import uuid
 from datetime import UTC, datetime
 
@@ -16,7 +14,7 @@ import pytest
 
 from shared import reports
 from shared.usecases import costs
-from tests.support import clocks, demo, remembered, triggers, world
+from tests.support import clocks, demo, engines, mail, remembered, triggers, world
 from tests.support.remembered import open_findings
 
 SUBSCRIPTION_ID = demo.RELECLOUD.subscription_id
@@ -123,20 +121,11 @@ def test_a_watcher_pass_over_several_new_delegations_reads_their_subscription_on
 @pytest.fixture
 def alerting(emulator, palwatch, monkeypatch, tmp_path):
     """Mail to a directory, the cost snapshot on."""
-    from shared.usecases import engine as engine_module
-
-    monkeypatch.setenv("PAL_ALERT_OUTBOX_DIR", str(tmp_path))
-    monkeypatch.setenv("PAL_COST", "true")
-    engine_module.reset_engine()
-    return engine_module.get_engine(), tmp_path
+    return engines.rebuilt(monkeypatch, PAL_ALERT_OUTBOX_DIR=str(tmp_path), PAL_COST="true"), tmp_path
 
 
 def _mails(outbox) -> list[str]:
-    out = []
-    for path in sorted(outbox.glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        out.append(" ".join(message.get_body(preferencelist=("plain",)).get_content().split()))
-    return out
+    return [" ".join(m.get_body(preferencelist=("plain",)).get_content().split()) for m in mail.eml_files(outbox)]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ import email
 import email.policy
 import ssl
 import threading
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +24,7 @@ from aiosmtpd.smtp import AuthResult
 
 from scripts import services as local_services
 from scripts.services import DEMO_SCENARIO, ROOT, Emulator, free_port
+from tests.support import engines
 
 __all__ = ["DEMO_SCENARIO", "ROOT", "Emulator", "free_port"]
 
@@ -57,10 +57,7 @@ def palwatch(azurite_connection: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     """The engine as the function app builds it, on a fresh set of tables in Azurite."""
     from shared.usecases import engine
 
-    monkeypatch.setenv("AzureWebJobsStorage", azurite_connection)
-    monkeypatch.setenv("PAL_TABLE_PREFIX", "t" + uuid.uuid4().hex[:12])
-    engine.reset_engine()
-    yield engine.get_engine()
+    yield engines.on_fresh_tables(monkeypatch, AzureWebJobsStorage=azurite_connection)
     engine.reset_engine()
 
 

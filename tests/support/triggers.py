@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.support import world
+from tests.support import remembered, world
 
 
 def decode_event(event: dict[str, Any]) -> Any:
@@ -44,8 +44,7 @@ def onboard(emulator: Any, body: dict[str, Any]) -> str:
     from shared.usecases import engine
 
     delegation_events(world.onboard(emulator, body))
-    store = engine.get_engine().store
-    return next(s.key for s in store.list_delegations() if s.key.endswith(body["registrationAssignmentId"]))
+    return remembered.snapshot_of(engine.get_engine(), body["registrationAssignmentId"]).key
 
 
 def subscribe(engine: Any) -> None:
