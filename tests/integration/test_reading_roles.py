@@ -92,3 +92,30 @@ def test_a_linked_identity_holding_only_no_roles_earns_nothing_and_the_finding_s
     assert "could not be classified" not in finding.detail
     assert "Not on Microsoft's PEC role list" in finding.detail
     assert "Workbook Reader" in finding.detail
+
+
+def test_the_doctor_names_the_delegations_where_the_managed_identity_may_not_read(emulator, palwatch):
+    from shared import doctor
+
+    triggers.verify_now()
+    assert doctor.run_doctor().check("reading roles").status == doctor.OK
+    northwind = demo.delegation("northwind")
+    changed = {
+        **northwind,
+        "authorizations": [
+            {**a, "roleDefinitionId": VM_CONTRIBUTOR} if a["principalId"] == demo.MI.object_id else a
+            for a in northwind["authorizations"]
+        ],
+    }
+    # Azure announces the new version; the automation identity (Contributor) still reads it.
+    triggers.delegation_events(
+        emulator.control("PUT", f"/delegations/{changed['registrationAssignmentId']}", changed)["events"]
+    )
+
+    row = doctor.run_doctor().check("reading roles")
+    assert row.status == doctor.WARN
+    assert northwind["scope"] in row.detail
+    assert "Microsoft.ManagedServices/registrationAssignments/read" in row.detail
+    assert "Microsoft.CostManagement/query/read" in row.detail
+    assert demo.READER in row.fix
+    assert demo.MI.object_id in row.fix
