@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from scripts import services
+from shared import roles
 
 RUN_DIR = services.ROOT / ".run"
 INBOX = RUN_DIR / "inbox"
 REPORT = RUN_DIR / "coverage.html"
 LOG = RUN_DIR / "palwatch.log"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+CONTRIBUTOR = roles.CONTRIBUTOR
+READER = roles.READER
 DEMO_ASSIGNMENT = "5e1f7c3a-9d42-4b8e-a6f1-2c3d4e5f6a7b"
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
