@@ -69,8 +69,8 @@ def test_managing_tenant_sees_delegated_subscriptions_and_assignments(emulator, 
     assert any("/resourceGroups/rg-ml/" in a.id for a in assignments)
     definition = next(a for a in assignments if "/resourceGroups/" not in a.id).properties.registration_definition
     assert definition.properties.managed_by_tenant_id == demo.home
-    roles = [a.role_definition_id for a in definition.properties.authorizations]
-    assert roles.CONTRIBUTOR in roles
+    role_ids = [a.role_definition_id for a in definition.properties.authorizations]
+    assert roles.CONTRIBUTOR in role_ids
 
 
 def ops_cred_oid(demo) -> str:
