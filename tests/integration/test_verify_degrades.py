@@ -64,3 +64,16 @@ def test_one_unreadable_group_holds_back_only_what_depends_on_it(emulator, palwa
     assert "delegation(s) unknown" in said, said  # those in the group's hands, and only those
     assert "13 delegation(s)" in said, said
     assert remembered.open_as(palwatch, "subject", "kind") == before
+
+
+@pytest.mark.parametrize("fault", [{"status": 200}, {"status": "drop"}], ids=["success-without-value", "drop"])
+def test_a_batch_read_answered_without_its_body_is_never_a_deletion(emulator, palwatch, fault):
+    """A `$batch` sub-response `200` whose body lacks `value` (or a sub-request whose connection
+    drops, which drops the whole `$batch` exchange) is a failure to read, never "not found"."""
+    triggers.verify_now()
+    expected = remembered.open_as(palwatch, "kind", "subject", "reason")
+    emulator.control("POST", "/faults", {"route": r"^/v1\.0/users$", "count": 2, **fault})
+    triggers.verify_now()
+    assert emulator.control("GET", "/faults")["faults"][0]["hits"] >= 1
+    assert remembered.open_as(palwatch, "kind", "subject", "reason") == expected
+    assert not [f for f in remembered.all_findings(palwatch) if f.finding.kind == "identity_lost"]
