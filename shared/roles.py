@@ -172,6 +172,11 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
 COST_MANAGEMENT_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
+# Marked "No" on Microsoft's PEC page although their definitions carry non-read actions.
+LOG_ANALYTICS_READER = "73c42c96-874c-492b-b04d-ab87d138a893"
+COSMOS_DB_ACCOUNT_READER = "fbdf93bf-df7d-467e-a4d2-9458aa1360c8"
+DATA_BOX_READER = "028f4ed7-e2a9-465e-a8f4-9c0ffdfdc027"
+SECURITY_READER = "39bc4728-0917-49c7-9d2c-d95423bc2eb4"
 VIRTUAL_MACHINE_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
 SUPPORT_REQUEST_CONTRIBUTOR = "cfd33db0-3dd1-45e3-aa9d-cdbdf3b6f24e"
 APPLICATION_INSIGHTS_COMPONENT_CONTRIBUTOR = "ae349356-3a1b-4a5e-921d-050484c6347e"
@@ -193,6 +198,10 @@ BUILT_IN: Mapping[str, str] = {
     "User Access Administrator": USER_ACCESS_ADMINISTRATOR,
     "Monitoring Reader": MONITORING_READER,
     "Cost Management Reader": COST_MANAGEMENT_READER,
+    "Log Analytics Reader": LOG_ANALYTICS_READER,
+    "Cosmos DB Account Reader Role": COSMOS_DB_ACCOUNT_READER,
+    "Data Box Reader": DATA_BOX_READER,
+    "Security Reader": SECURITY_READER,
     "Virtual Machine Contributor": VIRTUAL_MACHINE_CONTRIBUTOR,
     "Support Request Contributor": SUPPORT_REQUEST_CONTRIBUTOR,
     "Application Insights Component Contributor": APPLICATION_INSIGHTS_COMPONENT_CONTRIBUTOR,

@@ -10,12 +10,13 @@ import uuid
 import pytest
 
 from emulator import rbac
+from shared import roles
 from tests.support.callers import caller
 
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-VM_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
-COST_MANAGEMENT_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+READER = roles.READER
+VM_CONTRIBUTOR = roles.VIRTUAL_MACHINE_CONTRIBUTOR
+COST_MANAGEMENT_READER = roles.COST_MANAGEMENT_READER
+CONTRIBUTOR = roles.CONTRIBUTOR
 ASSIGNMENTS_READ = "Microsoft.ManagedServices/registrationAssignments/read"
 COST_READ = "Microsoft.CostManagement/query/read"
 ROLE_ASSIGNMENTS_READ = "Microsoft.Authorization/roleAssignments/read"

@@ -8,14 +8,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from shared import money
+from shared import money, roles
 from shared.usecases import costs
 from tests.support import clocks, demo, triggers, world
 from tests.support.remembered import open_findings
 
-VM_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
-LOG_ANALYTICS_READER = "73c42c96-874c-492b-b04d-ab87d138a893"
-COSMOS_DB_ACCOUNT_READER = "fbdf93bf-df7d-467e-a4d2-9458aa1360c8"
+VM_CONTRIBUTOR = roles.VIRTUAL_MACHINE_CONTRIBUTOR
+LOG_ANALYTICS_READER = roles.LOG_ANALYTICS_READER
+COSMOS_DB_ACCOUNT_READER = roles.COSMOS_DB_ACCOUNT_READER
 WORKBOOK_READER = "b279062a-9be3-42a0-92ae-8b3cf002ec4d"  # newer than the page
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
 

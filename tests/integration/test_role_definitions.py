@@ -19,10 +19,10 @@ NEWER_THAN_THE_LIST = {
 }
 # Marked "No" by Microsoft although their definitions carry non-read actions: the rule would say yes.
 NO_ALTHOUGH_NOT_READ_ONLY = {
-    "73c42c96-874c-492b-b04d-ab87d138a893",  # Log Analytics Reader: workspaces/analytics/query/action
-    "fbdf93bf-df7d-467e-a4d2-9458aa1360c8",  # Cosmos DB Account Reader Role: readonlykeys/action
-    "028f4ed7-e2a9-465e-a8f4-9c0ffdfdc027",  # Data Box Reader: jobs/listcredentials/action, ...
-    "39bc4728-0917-49c7-9d2c-d95423bc2eb4",  # Security Reader: iotDefenderSettings/packageDownloads/action, ...
+    roles.LOG_ANALYTICS_READER,  # workspaces/analytics/query/action
+    roles.COSMOS_DB_ACCOUNT_READER,  # databaseAccounts/readonlykeys/action
+    roles.DATA_BOX_READER,  # jobs/listcredentials/action, ...
+    roles.SECURITY_READER,  # iotDefenderSettings/packageDownloads/action, ...
 }
 
 
