@@ -96,7 +96,7 @@ class Notice:
         raw = payload["finding"]
         finding = model.Finding(
             key=str(raw["key"]),
-            kind=str(raw.get("kind", "")),
+            kind=model.Kind.of(str(raw.get("kind", ""))),
             severity=model.Severity(raw.get("severity", "warning")),
             subject=str(raw.get("subject", "")),
             title=str(raw.get("title", "")),

@@ -68,7 +68,7 @@ def finding(entity: Any) -> model.RecordedFinding:
         facts = {}
     found = model.Finding(
         key=entity.get("Key", ""),
-        kind=entity.get("Kind", ""),
+        kind=model.Kind.of(entity.get("Kind", "")),
         severity=model.Severity(entity.get("Severity", "warning")),
         subject=entity.get("Subject", ""),
         title=entity.get("Title", ""),
