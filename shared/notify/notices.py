@@ -126,7 +126,7 @@ def finding_to_dict(finding: model.Finding) -> dict[str, Any]:
     facts = dict(list(finding.facts.items())[:MAX_FACTS])
     return {
         "key": _cut(finding.key),
-        "kind": finding.kind,
+        "kind": str(finding.kind),
         "severity": finding.severity.value,
         "subject": _cut(finding.subject),
         "title": _cut(finding.title),

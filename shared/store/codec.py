@@ -46,7 +46,7 @@ def iso(value: datetime | None) -> str:
 def finding_properties(f: model.Finding) -> dict[str, Any]:
     return {
         "Key": f.key,
-        "Kind": f.kind,
+        "Kind": str(f.kind),
         "Severity": f.severity.value,
         "Subject": f.subject,
         "Title": text(f.title),
