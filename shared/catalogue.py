@@ -634,8 +634,9 @@ def _link_change(found: str) -> str:
     return f"re-pointed to partner ID {found}" if found else "removed"
 
 
-def link_drift_withheld(link: Link, found: str, partner_id: str) -> model.Finding:
-    """A link that was ours and was removed or re-pointed by hand, left alone in observe mode."""
+def link_drift_withheld(link: Link, found: str, partner_id: str, since: str = "") -> model.Finding:
+    """A link that was ours and was removed or re-pointed by hand, left alone in observe mode
+    (`since`: when PAL Watch first saw it changed, ISO 8601)."""
     tenant_id, object_id = link.tenant_id, link.object_id
     who, what = link.name or object_id, _link_change(found)
     return model.Finding(
@@ -647,7 +648,9 @@ def link_drift_withheld(link: Link, found: str, partner_id: str) -> model.Findin
         reason="would_repair",
         detail=(
             f"The Partner Admin Link of {who} ({object_id}) in tenant {tenant_id} pointed to partner ID "
-            f"{partner_id} and was {what} outside PAL Watch. It would re-link it to {partner_id}."
+            f"{partner_id} and was {what} outside PAL Watch"
+            + (f" (first seen {since[:16].replace('T', ' ')} UTC)" if since else "")
+            + f". It would re-link it to {partner_id}; set PAL_MODE=repair to restore it."
         ),
         fix=OBSERVE_FIX,
         tenant_id=tenant_id,
