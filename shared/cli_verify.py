@@ -180,8 +180,9 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     parser.add_argument(
         "--customer",
-        metavar="TENANT_ID",
-        help="only this customer tenant's delegations; with --format html, a printable statement for that customer",
+        metavar="NAME_OR_TENANT_ID",
+        help="only this customer's delegations: its tenant id, its name or the start of it (any case); "
+        "with -o html, a printable statement for that customer",
     )
     cli.add_fail_on(parser, "none")
     _add_credential(parser)
@@ -204,8 +205,12 @@ def _run_report(args: argparse.Namespace) -> int:
         open_findings = engine.store.list_findings() if args.fail_on != "none" else []
     finally:
         engine.close()
-    customer = (args.customer or "").strip().lower()
-    if customer and coverage is not None:
+    customer = ""
+    if args.customer and coverage is not None:
+        customer, candidates = coverage_view.match_customer(coverage, args.customer)
+        if not customer:
+            _no_customer(args.customer, candidates, coverage_view.customer_names(coverage))
+            return cli.EXIT_FAILED
         coverage = coverage_view.for_customer(coverage, customer)
     if fmt == "html":
         money = money_report.money_html(coverage, costs)
@@ -234,6 +239,21 @@ def _run_report(args: argparse.Namespace) -> int:
     return cli.findings_exit((r.finding.severity.value for r in open_findings), args.fail_on)
 
 
+def _no_customer(wanted: str, candidates: tuple[str, ...], known: tuple[str, ...]) -> None:
+    if candidates:
+        print(
+            f"palwatch report: {wanted!r} matches {len(candidates)} customers: {', '.join(candidates)}; "
+            "give more of the name, or the tenant id",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"palwatch report: no customer matches {wanted!r} (a tenant id, a name or the start of one). "
+        f"Customers: {', '.join(known) if known else 'none yet'}",
+        file=sys.stderr,
+    )
+
+
 # -- findings ----------------------------------------------------------------------------------
 
 
@@ -256,8 +276,17 @@ def _run_findings(args: argparse.Namespace) -> int:
         accepted = exemptions.in_force(engine).accepted(recorded, datetime.now(UTC))
         # Most severe first, and within a severity the most revenue at stake first.
         revenue = at_stake.revenue_at_stake(recorded, engine.store.costs.all())
+        never_verified = not recorded and engine.store.get_coverage() is None
     finally:
         engine.close()
+    if never_verified:
+        # Nothing was checked yet: "no findings" would read as "all is well".
+        from shared.reports import coverage as coverage_report
+
+        if args.output != "table" or args.query:
+            print(f"palwatch findings: {coverage_report.EMPTY_NEVER_RUN}", file=sys.stderr)
+        cli.emit(args, [], table=lambda: coverage_report.EMPTY_NEVER_RUN)
+        return cli.EXIT_OK
     cli.emit(
         args,
         reports.findings_json(recorded, accepted, revenue=revenue),
