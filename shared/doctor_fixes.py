@@ -46,7 +46,9 @@ def token_fix(
 ) -> str:
     """How to make `acting`'s token work again: a connection that failed first (nothing was refused
     then), Entra's code next, then what the identity's kind needs."""
-    connection = connection_fix(error, authority_host)
+    # An identity endpoint out of reach means there is no managed identity here (the fix below).
+    no_endpoint = acting.kind == "managedIdentity" and error.code == "NetworkError"
+    connection = "" if no_endpoint else connection_fix(error, authority_host)
     cause = _AADSTS_CAUSES.get(error.code or "")
     if connection or cause:
         return connection or cause.format(tenant=tenant_id, client=acting.client_id or "of the managed identity")
