@@ -17,7 +17,8 @@ def _doctor(capsys) -> dict[str, dict]:
 
 
 def test_an_untrusted_ca_is_a_tls_failure_with_its_fix_not_a_refused_secret(emulator, palwatch, monkeypatch, capsys):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+    system_bundle = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", system_bundle)  # trusts real CAs, not the emulator's
     checks = _doctor(capsys)
 
     tokens = {n: c for n, c in checks.items() if n.startswith("token: ") and n != "token: managed-identity"}
