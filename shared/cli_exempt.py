@@ -54,32 +54,39 @@ def _in_flags(message: str) -> str:
 
 
 def _run_exempt(args: argparse.Namespace) -> int:
+    from shared import roles
     from shared import settings as settings_module
     from shared.usecases import coverage_view, exemptions
 
+    item = {
+        "kind": args.kind,
+        "reason": args.reason,
+        "expires": args.expires,
+        "customerTenantId": args.tenant,
+        "scope": args.scope,
+        "registrationDefinitionName": args.offer,
+        "by": args.by,
+    }
+    named = bool(args.tenant) and not roles.is_guid(args.tenant)  # a customer's name: looked up below
+    try:
+        # Everything but a customer's name is checked before anything is read.
+        exemption = settings_module.parse_exemption({**item, "customerTenantId": _ANY_TENANT if named else args.tenant})
+    except ValueError as e:
+        print(f"palwatch exempt: {_in_flags(str(e))}", file=sys.stderr)
+        return cli.EXIT_USAGE
+    if exemption.expires <= datetime.now(UTC):
+        print(f"palwatch exempt: --expires {args.expires} is in the past", file=sys.stderr)
+        return cli.EXIT_USAGE
     engine = _engine()
     try:
         coverage = coverage_view.current(engine)
-        tenant = args.tenant
-        if tenant and coverage is not None:
-            tenant = coverage_view.match_customer(coverage, tenant)[0] or tenant
-        item = {
-            "kind": args.kind,
-            "reason": args.reason,
-            "expires": args.expires,
-            "customerTenantId": tenant,
-            "scope": args.scope,
-            "registrationDefinitionName": args.offer,
-            "by": args.by,
-        }
-        try:
-            exemption = settings_module.parse_exemption(item)
-        except ValueError as e:
-            print(f"palwatch exempt: {_in_flags(str(e))}", file=sys.stderr)
-            return cli.EXIT_USAGE
-        if exemption.expires <= datetime.now(UTC):
-            print(f"palwatch exempt: --expires {args.expires} is in the past", file=sys.stderr)
-            return cli.EXIT_USAGE
+        if named:
+            tenant = coverage_view.match_customer(coverage, args.tenant)[0] if coverage is not None else ""
+            if not tenant:
+                known = ", ".join(coverage_view.customer_names(coverage)) if coverage is not None else "none yet"
+                print(f"palwatch exempt: --tenant {args.tenant!r} matches no customer (known: {known})", file=sys.stderr)
+                return cli.EXIT_FAILED
+            exemption = settings_module.parse_exemption({**item, "customerTenantId": tenant})
         nothing = _matches_nothing(exemption, coverage)
         if nothing:
             print(f"palwatch exempt: {nothing}", file=sys.stderr)
@@ -94,6 +101,9 @@ def _run_exempt(args: argparse.Namespace) -> int:
         "watch pass, within minutes, sends nothing for them); `palwatch findings` shows them as accepted."
     )
     return cli.EXIT_OK
+
+
+_ANY_TENANT = "00000000-0000-0000-0000-000000000000"
 
 
 def _matches_nothing(exemption: Any, coverage: Any) -> str:
