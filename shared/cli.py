@@ -153,9 +153,13 @@ def _version() -> str:
         return "unknown"
 
 
-def emit(args: argparse.Namespace, value: Any, *, table: Callable[[], str] | None = None) -> None:
-    """Print a command's result in the format asked for (`-o`, `--query`)."""
+def emit(args: argparse.Namespace, value: Any, *, table: Callable[[], str] | None = None, empty: str = "") -> None:
+    """Print a command's result in the format asked for (`-o`, `--query`); `empty` is what the table
+    says when there is nothing to list."""
     shaped = cli_output.apply_query(value, args.query)
+    if empty and shaped in ([], None) and args.output == "table":
+        sys.stdout.write(empty.rstrip("\n") + "\n")
+        return
     text = cli_output.render(shaped, args.output, table=None if args.query else table, color=cli_output.is_terminal())
     sys.stdout.write(text)
 

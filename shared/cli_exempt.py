@@ -84,7 +84,9 @@ def _run_exempt(args: argparse.Namespace) -> int:
             tenant = coverage_view.match_customer(coverage, args.tenant)[0] if coverage is not None else ""
             if not tenant:
                 known = ", ".join(coverage_view.customer_names(coverage)) if coverage is not None else "none yet"
-                print(f"palwatch exempt: --tenant {args.tenant!r} matches no customer (known: {known})", file=sys.stderr)
+                print(
+                    f"palwatch exempt: --tenant {args.tenant!r} matches no customer (known: {known})", file=sys.stderr
+                )
                 return cli.EXIT_FAILED
             exemption = settings_module.parse_exemption({**item, "customerTenantId": tenant})
         nothing = _matches_nothing(exemption, coverage)
@@ -170,7 +172,7 @@ def _run_exemptions(args: argparse.Namespace) -> int:
         ]
     finally:
         engine.close()
-    cli.emit(args, rows)
+    cli.emit(args, rows, empty="No exemptions: none recorded with `palwatch exempt`, none in PAL_EXEMPTIONS.")
     return cli.EXIT_OK
 
 

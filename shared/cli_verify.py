@@ -174,8 +174,10 @@ def _would(store: Any) -> str:
 
 
 def _configure_report(parser: argparse.ArgumentParser) -> None:
+    # -o html is the page; --format is the older spelling of -o, kept for scripts.
+    parser.add_argument("--format", choices=cli_output.FORMATS, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--format", choices=("table", "json", "html", "csv"), help="same as -o; html: the self-contained page"
+        "--problems", action="store_true", help="only the scopes that need attention (at risk, not attributed, unread)"
     )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     parser.add_argument(
@@ -212,6 +214,8 @@ def _run_report(args: argparse.Namespace) -> int:
             _no_customer(args.customer, candidates, coverage_view.customer_names(coverage))
             return cli.EXIT_FAILED
         coverage = coverage_view.for_customer(coverage, customer)
+    if args.problems and coverage is not None:
+        coverage = coverage_view.needing_attention(coverage)
     if fmt == "html":
         money = money_report.money_html(coverage, costs)
         _write(reports.coverage_html(coverage, context=context, customer=customer, money=money), args.out)
@@ -220,6 +224,8 @@ def _run_report(args: argparse.Namespace) -> int:
     else:
         args.output = fmt
         document = {**reports.coverage_json(coverage), "money": money_report.money_json(coverage, costs)}
+        if fmt == "tsv" and not args.query:
+            document = document.get("delegations") or []  # one line per delegation, as the table has
 
         def table(width: int | None) -> str:
             lines = money_report.money_lines(coverage, costs)

@@ -69,6 +69,12 @@ def match_customer(coverage: store_module.Coverage, wanted: str) -> tuple[str, t
     return "", tuple(sorted(customers[t] for t in starting))
 
 
+def needing_attention(coverage: store_module.Coverage) -> store_module.Coverage:
+    """Only the delegations that need someone: at risk, not attributed, or not readable."""
+    calm = ("attributed", "not_eligible_offer")
+    return replace(coverage, rows=tuple(r for r in coverage.rows if r.status not in calm))
+
+
 def customer_names(coverage: store_module.Coverage) -> tuple[str, ...]:
     """Every customer's name (its tenant id where no name is known), sorted."""
     return tuple(sorted({r.customer_tenant_name or r.customer_tenant_id for r in coverage.rows}))
