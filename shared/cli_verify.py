@@ -312,8 +312,12 @@ def _write(text: str, out: str | None) -> None:
 
 
 def _terminal_width() -> int | None:
+    """The terminal's width, or COLUMNS when set (as `COLUMNS=120 palwatch report | less`); None: uncut."""
+    import os
     import shutil
 
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
     return shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else None
 
 
