@@ -135,8 +135,11 @@ def _run_verify(args: argparse.Namespace) -> int:
         outcome = verify.run_verify(engine, datetime.now(UTC), progress=bar)
         coverage = coverage_view.current(engine)
         open_findings = engine.store.list_findings()
-    except (errors.AzureError, store_errors.StoreError) as e:
+    except errors.AzureError as e:
         print(f"palwatch verify failed: {e}", file=sys.stderr)
+        return cli.EXIT_FAILED
+    except store_errors.StoreError as e:
+        print(f"palwatch verify failed: {cli.store_problem(e)}", file=sys.stderr)
         return cli.EXIT_FAILED
     finally:
         if bar:
