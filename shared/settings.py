@@ -104,6 +104,15 @@ class CostSettings:
 
 
 @dataclass(frozen=True)
+class BillingSettings:
+    """The daily credit snapshot (`credit_snapshot`): Microsoft's partner billing export read and judged."""
+
+    enabled: bool = False  # PAL_BILLING
+    schedule: str = "0 0 6 * * *"  # PAL_CREDIT_SNAPSHOT_SCHEDULE: daily, 06:00 UTC
+    currency: str = "USD"  # PAL_BILLING_CURRENCY: the partner's billing currency (the export's currencyCode)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the engine reads from its environment, validated."""
 
@@ -132,6 +141,7 @@ class Settings:
     graph_client_state: str = field(default="", repr=False)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     costs: CostSettings = field(default_factory=CostSettings)
+    billing: BillingSettings = field(default_factory=BillingSettings)
     # Values of the settings that PAL_IDENTITIES names (secrets and PEMs): never in repr.
     credential_material: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False, hash=False
@@ -213,6 +223,9 @@ class Settings:
             ("PAL_COST", str(self.costs.enabled).lower()),
             ("PAL_COST_SCHEDULE", self.costs.schedule),
             ("PAL_PEC_RATE", "" if self.costs.pec_rate is None else f"{self.costs.pec_rate:g}"),
+            ("PAL_BILLING", str(self.billing.enabled).lower()),
+            ("PAL_CREDIT_SNAPSHOT_SCHEDULE", self.billing.schedule),
+            ("PAL_BILLING_CURRENCY", self.billing.currency),
         ]
         for identity in self.identities[1:]:
             for name in (identity.secret_setting, identity.certificate_setting):
@@ -255,6 +268,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         graph_client_state=reader.client_state(),
         alerts=reader.alerts(),
         costs=reader.costs(),
+        billing=reader.billing(),
         credential_material=MappingProxyType(material),
     )
     if reader.problems:
@@ -353,6 +367,16 @@ class _Reader:
             enabled=self.boolean("PAL_COST", default=False),
             schedule=self.schedule("PAL_COST_SCHEDULE", "0 30 2 * * *"),
             pec_rate=self.rate("PAL_PEC_RATE"),
+        )
+
+    def billing(self) -> BillingSettings:
+        currency = self.text("PAL_BILLING_CURRENCY", "USD").strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            self.problem("PAL_BILLING_CURRENCY", "must be an ISO 4217 currency code such as USD or EUR")
+        return BillingSettings(
+            enabled=self.boolean("PAL_BILLING", default=False),
+            schedule=self.schedule("PAL_CREDIT_SNAPSHOT_SCHEDULE", "0 0 6 * * *"),
+            currency=currency,
         )
 
     def rate(self, name: str) -> float | None:
