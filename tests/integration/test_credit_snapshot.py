@@ -94,7 +94,8 @@ def test_credit_missing_joins_on_the_azure_subscription_and_prices_the_lost_days
     assert "2026-01-05" in missing.fix  # linked since, from the link's createdTime
     assert f"credit_missing:/subscriptions/{NORTHWIND}" not in found
     unexplained = found.get(f"credit_unexplained:/subscriptions/{STRANGER}")
-    assert unexplained is not None and unexplained.severity is model.Severity.INFO
+    assert unexplained is not None
+    assert unexplained.severity is model.Severity.INFO
     assert "AOBO" in unexplained.fix
 
     assert palwatch.store.billing.csp_subscriptions() == {FABRIKAM, NORTHWIND, STRANGER}
@@ -121,7 +122,8 @@ def test_the_operation_is_polled_as_retry_after_says(emulator, palwatch, retry_a
     outcome = credit.run_credit_snapshot(palwatch, now, sleep=sleeps, force=True)
     assert outcome.status == "ok", outcome.detail
     expected = 1.0 if retry_after == "sent" else billing_adapter.DEFAULT_POLL_SECONDS
-    assert sleeps and set(sleeps) == {expected}
+    assert sleeps
+    assert set(sleeps) == {expected}
 
 
 def billing_requests(emulator, since: int = 0) -> list[dict[str, object]]:
