@@ -96,6 +96,7 @@ class CoverageRow:
     quota_id: str = ""  # the subscription's offer (subscriptionPolicies.quotaId; "" unknown)
     offer_type: str = ""  # its category (`shared.offers`): csp, enterprise_agreement, ... ("" unknown)
     plan: str = ""  # the Lighthouse offer's Marketplace plan ("" deployed from a template)
+    credit_observed: str = ""  # what Microsoft's billing export says (credit snapshot); "" without billing data
 
 
 @dataclass(frozen=True)

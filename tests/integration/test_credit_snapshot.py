@@ -12,7 +12,7 @@ import pytest
 from shared import model
 from shared.azure import billing as billing_adapter
 from shared.reconcile import billing
-from shared.usecases import credit
+from shared.usecases import coverage_view, credit
 from tests.support import demo, world
 
 PEC = "PartnerBilling.Read.All"
@@ -103,9 +103,14 @@ def test_credit_missing_joins_on_the_azure_subscription_and_prices_the_lost_days
     assert latest[f"/subscriptions/{NORTHWIND}"].percent == pytest.approx(15)
     assert latest[f"/subscriptions/{FABRIKAM}/resourcegroups/rg-app"].billed == pytest.approx(120.50)
 
+    # The coverage says what Microsoft's billing shows beside PAL Watch's verdict.
+    observed = {r.scope.lower(): r.credit_observed for r in coverage_view.current(palwatch).rows}
+    day = complete_days(now, 1)[0]
+    assert observed[f"/subscriptions/{NORTHWIND}"] == f"credited {day}: 15 % of $200.00 (Microsoft billing)"
+    assert observed[f"/subscriptions/{FABRIKAM}"] == f"not credited {day}: 0 % of $120.50 (Microsoft billing)"
+    assert observed[demo.delegation("woodgrove-core")["scope"].lower()] == "not in billing"
+
     # The next day's run, with the days credited after all: the findings resolve.
-    body = emulator.control("GET", "/config")  # the emulator still answers; then credit is applied
-    assert body is not None
     first, second = complete_days(now, 2)
     lines = [usage_line(FABRIKAM, day, 10.0, 15) for day in (first, second)]
     emulator.control("PUT", "/partnerBilling", {"currency": "USD", "usage": lines, "retryAfterSeconds": 0})
