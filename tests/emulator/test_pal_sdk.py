@@ -135,5 +135,5 @@ def test_a_scenario_link_made_before_the_scenario_keeps_its_times(emulator):
     assert link.created_time == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
     scenario["links"][0]["createdTime"] = "2026-01-05 09:00"  # no zone: refused, as a scenario error
-    with pytest.raises(Exception, match="400|time zone"):
+    with pytest.raises(Exception, match=r"400|time zone"):
         emulator.reset(scenario)
