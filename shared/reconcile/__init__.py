@@ -5,7 +5,9 @@ re-exported here:
 - `Observation` (what one pass saw, frozen) and `LinkStatus` (one identity's link),
 - `assess_estate` (delegations + observation + now -> `Plan`: links to make, snapshots, findings,
   coverage, removals),
-- `assess_delegation` (one delegation: attributed? link what? which findings?),
+- `attribute` (one delegation: who carries it, who was lost, does it lose its last carrier?) and
+  `judge` (its links to make and findings, once its scope's other paths are counted);
+  `assess_delegation` is both for one delegation alone,
 - `assess_removal` (a delegation is gone),
 - `scope_credit` (attribution per scope across delegations, recognised vs earning credit).
 """
@@ -21,12 +23,14 @@ from shared.catalogue import (
     removed_key,
 )
 from shared.catalogue import not_visible as not_visible_finding
+from shared.reconcile.attribution import Attribution, attribute, raises_attribution_lost
 from shared.reconcile.delegation import (
     RESTORE_WINDOW,
     Carrier,
     DelegationAssessment,
     LinkAction,
     assess_delegation,
+    judge,
 )
 from shared.reconcile.estate import (
     Plan,
@@ -34,6 +38,7 @@ from shared.reconcile.estate import (
     assess_estate,
     assess_removal,
     coverage_row,
+    credit_elsewhere,
     link_findings,
     losing_credit,
     snapshot_standing,
@@ -47,6 +52,7 @@ __all__ = [
     "PORTAL_PAL_URL",
     "RESTORE_WINDOW",
     "AttributedBy",
+    "Attribution",
     "Carrier",
     "CoverageRow",
     "DelegationAssessment",
@@ -61,15 +67,19 @@ __all__ = [
     "assess_delegation",
     "assess_estate",
     "assess_removal",
+    "attribute",
     "attribution_key",
     "coverage_row",
+    "credit_elsewhere",
     "elsewhere_counts",
     "identity_lost_key",
+    "judge",
     "link_failed_key",
     "link_findings",
     "link_subject",
     "losing_credit",
     "not_visible_finding",
+    "raises_attribution_lost",
     "removed_key",
     "scope_credit",
     "snapshot_standing",

@@ -10,13 +10,14 @@ each with its notice: a fresh install could not know them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared import catalogue, model, roles, words
+from shared.reconcile import attribution, scopes
 from shared.reconcile import delegation as decide
-from shared.reconcile import scopes
+from shared.reconcile.attribution import Attribution
 from shared.reconcile.observation import Observation
 from shared.snapshots import CoverageRow, DelegationSnapshot
 
@@ -134,19 +135,19 @@ def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[st
     )
 
 
-def standing(assessment: decide.DelegationAssessment) -> scopes.Standing:
-    """What a decided delegation contributes to its scope."""
-    d = assessment.delegation
+def standing(decided: decide.DelegationAssessment | Attribution) -> scopes.Standing:
+    """What a delegation contributes to its scope (its attribution suffices: findings do not change it)."""
+    d = decided.delegation
     return scopes.Standing(
         key=d.key,
         scope=d.scope,
-        attributed=assessment.attributed,
-        carriers=frozenset(a.principal_id for a in assessment.attributed_by if a.active),
-        recognised=assessment.recognised,
+        attributed=decided.attributed,
+        carriers=frozenset(a.principal_id for a in decided.attributed_by if a.active),
+        recognised=decided.recognised,
         customer_tenant_id=d.customer_tenant_id,
         customer_tenant_name=d.customer_tenant_name,
         definition_name=d.definition_name,
-        offer_type=assessment.offer.category,
+        offer_type=decided.offer.category,
     )
 
 
@@ -163,9 +164,31 @@ def snapshot_standing(snapshot: DelegationSnapshot) -> scopes.Standing:
     )
 
 
-def losing_credit(assessments: Iterable[decide.DelegationAssessment]) -> list[str]:
-    """Keys of delegations whose decision says the scope lost its credit (`attribution_lost`)."""
-    return [a.key for a in assessments if any(f.kind == "attribution_lost" for f in a.findings)]
+def losing_credit(assessments: Iterable[decide.DelegationAssessment | Attribution]) -> list[str]:
+    """Keys of delegations that lost their last carrier (their scope loses credit unless another path
+    still earns it)."""
+    return [
+        a.key
+        for a in (x.attribution if isinstance(x, decide.DelegationAssessment) else x for x in assessments)
+        if a is not None and a.loses_credit
+    ]
+
+
+def credit_elsewhere(
+    attributions: Mapping[str, Attribution], others: Iterable[scopes.Standing] | Callable[[], Iterable[scopes.Standing]]
+) -> Mapping[str, int]:
+    """For each delegation that lost its last carrier: identities still attributing its scope through
+    other delegations. `others` (what a pass that sees only a few delegations knows of the rest, or
+    a function reading it) is asked for only when the delegations seen leave a scope uncredited."""
+    losing = losing_credit(attributions.values())
+    if not losing:
+        return {}
+    seen = [standing(a) for a in attributions.values()]
+    counts = scopes.elsewhere_counts(seen, losing)
+    if all(key in counts for key in losing):
+        return counts
+    rest = others() if callable(others) else others
+    return scopes.elsewhere_counts([s for s in rest if s.key not in attributions] + seen, losing)
 
 
 def assess_estate(
@@ -173,21 +196,20 @@ def assess_estate(
     observation: Observation,
     now: datetime,
     *,
-    others: Iterable[scopes.Standing] = (),
+    others: Iterable[scopes.Standing] | Callable[[], Iterable[scopes.Standing]] = (),
 ) -> Plan:
     """Decide every delegation seen (each key once); the observation's stored snapshots add only
     remembered links of identities that can no longer be read, and its `gone` keys the removals.
 
-    Credit is per scope: a delegation that lost its last carrier loses no credit while another
-    delegation covering its scope still earns it (one of these, or of `others`: what a pass that
-    sees only a few delegations knows of the rest). Those are decided again, knowing it."""
-    seen: dict[str, decide.DelegationAssessment] = {}
+    Attribution first for all, then credit per scope, then findings once: a delegation that lost
+    its last carrier loses no credit while another delegation covering its scope still earns it
+    (one of these, or of `others`)."""
+    attributions: dict[str, Attribution] = {}
     for d in delegations:
-        if d.key not in seen:
-            seen[d.key] = decide.assess_delegation(d, observation, now)
-    standings = [s for s in others if s.key not in seen] + [standing(a) for a in seen.values()]
-    for key, count in scopes.elsewhere_counts(standings, losing_credit(seen.values())).items():
-        seen[key] = decide.assess_delegation(seen[key].delegation, observation, now, credited_elsewhere=count)
+        if d.key not in attributions:
+            attributions[d.key] = attribution.attribute(d, observation, now)
+    elsewhere = credit_elsewhere(attributions, others)
+    seen = {key: decide.judge(a, observation, now, elsewhere=elsewhere.get(key, 0)) for key, a in attributions.items()}
     findings: dict[str, model.Finding] = {}
     subjects: set[str] = set()
     for a in seen.values():

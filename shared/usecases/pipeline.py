@@ -9,6 +9,8 @@ scopes they were told of, the identity handler and poll (`shared.usecases.identi
 
     identities, directory -> federation discovery (writes what it found) -> links
     -> Observation (frozen) -> Plan -> links made (one writer) -> Plan again
+
+Each delegation is decided at most twice per pass: before the links are made and after.
 """
 
 from __future__ import annotations
@@ -102,11 +104,13 @@ def reconcile(
     if link_guard.halts(links):  # the partner ID looks wrong: judge nothing against it
         problems = identities.problems + tuple(links.problems)
         return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, halted=True)
+    # Credit is per scope: where a scope lost its last carrier, the stored delegations this pass
+    # did not see are read (once) to learn whether another offer there still carries it.
     others = _Others(engine, delegations)
-    plan = _decide(delegations, observation, now, others)
+    plan = decisions.assess_estate(delegations.current, observation, now, others=others.get)
     if act and plan.link_actions:
         observation = observation.with_links(links.apply(plan.link_actions, identities.acting))
-        plan = _decide(delegations, observation, now, others)
+        plan = decisions.assess_estate(delegations.current, observation, now, others=others.get)
     return Reconciled(
         observation,
         link_guard.annotate(plan, links),
@@ -138,14 +142,3 @@ class _Others:
             stored = self.engine.store.list_delegations()
             self.standings = [decisions.snapshot_standing(s) for s in stored if s.key not in mine]
         return self.standings
-
-
-def _decide(
-    delegations: Delegations, observation: decisions.Observation, now: datetime, others: _Others
-) -> decisions.Plan:
-    """The plan; where it says a scope lost its credit, decided again knowing the stored delegations
-    this pass did not see (credit is per scope: another offer there may still carry it)."""
-    plan = decisions.assess_estate(delegations.current, observation, now)
-    if not decisions.losing_credit(plan.assessments):
-        return plan
-    return decisions.assess_estate(delegations.current, observation, now, others=others.get())

@@ -67,3 +67,42 @@ def test_a_resource_group_offer_does_not_carry_its_subscription(emulator, palwat
         function_app.identity_events(decode_event(event))
 
     assert [(f.kind, f.severity.value) for f in _about(palwatch, whole)] == [("attribution_lost", "critical")]
+
+
+def test_each_delegation_is_decided_at_most_twice_per_pass(emulator, palwatch, monkeypatch):
+    """Attribution and findings run once before the links are made and once after, never more,
+    even where a scope lost its last carrier and the stored delegations are asked about."""
+    from collections import Counter
+
+    from shared.reconcile import attribution, delegation
+
+    attributed, judged = Counter(), Counter()
+    real_attribute, real_judge = attribution.attribute, delegation.judge
+
+    def counting_attribute(d, observation, now):
+        attributed[d.key] += 1
+        return real_attribute(d, observation, now)
+
+    def counting_judge(a, observation, now, **kwargs):
+        judged[a.key] += 1
+        return real_judge(a, observation, now, **kwargs)
+
+    monkeypatch.setattr(attribution, "attribute", counting_attribute)
+    monkeypatch.setattr(delegation, "judge", counting_judge)
+    remembered.attest(palwatch, demo.ALICE.object_id)
+    whole = triggers.onboard(emulator, _offer("Contoso Premier Support", (demo.ALICE, demo.CONTRIBUTOR)))
+    triggers.subscribe(palwatch)
+    for event in world.act(emulator, demo.ALICE.object_id, "softDelete"):
+        attributed.clear()
+        judged.clear()
+        function_app.identity_events(decode_event(event))
+        assert attributed, "nothing decided"
+        assert max(attributed.values()) <= 2, attributed
+        assert judged == attributed
+    assert [f.kind for f in _about(palwatch, whole)] == ["attribution_lost"]
+
+    attributed.clear()
+    judged.clear()
+    triggers.verify_now()  # the first verification links the identities it acts as: decided twice
+    assert max(attributed.values()) == 2, attributed
+    assert judged == attributed
