@@ -26,7 +26,7 @@ LATE = timedelta(hours=24)  # daily rated usage is available about 24 h after th
 _MAX_IDS = 8  # MpnId/Tier2MpnId values kept per scope and day (a scope has one or two in practice)
 
 
-@dataclass
+@dataclass(slots=True)
 class ScopeDay:
     """One scope's usage on one day, summed over its lines."""
 

@@ -104,7 +104,8 @@ def judge(  # noqa: PLR0917 - the export, the snapshots, the links' ages, the cl
         if snap.removed:
             continue
         scope = snap.scope.lower()
-        explained.add(_subscription_of(scope))
+        if snap.attributed:  # a path PAL Watch knows: credit on that subscription is explained
+            explained.add(_subscription_of(scope))
         days = by_scope.get(scope, {})
         out.subjects.add(catalogue.credit_subject(scope))
         missing = [
