@@ -61,7 +61,7 @@ def token(emulator, principal: demo.Actor, tenant_id: str | None = None) -> dict
 def billing_world(emulator):
     scenario = demo.scenario_copy()
     mi = demo.principal_in(scenario, demo.MI)
-    mi["graphAppRoles"] = [*mi["graphAppRoles"], "PartnerBilling.Read.All"]
+    mi["graphAppRoles"] = sorted({*mi["graphAppRoles"], "PartnerBilling.Read.All"})
     emulator.reset(scenario)
     day = datetime.now(UTC).date().isoformat()
     lines = [

@@ -51,7 +51,7 @@ def estate(emulator, *, retry_after: str = "sent", lines_per_blob: int = 1000) -
     """The demo world with billing access and links made long ago; the usage of two complete days."""
     scenario = demo.scenario_copy()
     mi = demo.principal_in(scenario, demo.MI)
-    mi["graphAppRoles"] = [*mi["graphAppRoles"], PEC]
+    mi["graphAppRoles"] = sorted({*mi["graphAppRoles"], PEC})
     for link in scenario["links"]:
         link["createdTime"] = LONG_AGO
     scenario.setdefault("emulator", {})["assumptions"] = {"billingRetryAfter": retry_after}
@@ -160,6 +160,10 @@ def test_the_snapshot_makes_one_request_per_blob_plus_a_constant(emulator, palwa
 
 
 def test_without_the_permission_the_snapshot_fails_plainly(emulator, palwatch):
+    scenario = demo.scenario_copy()
+    mi = demo.principal_in(scenario, demo.MI)
+    mi["graphAppRoles"] = [role for role in mi["graphAppRoles"] if role != PEC]
+    emulator.reset(scenario)
     now = datetime.now(UTC)
     outcome = credit.run_credit_snapshot(palwatch, now, sleep=Sleeps(), force=True)
     assert outcome.status == "failed"
@@ -169,3 +173,19 @@ def test_without_the_permission_the_snapshot_fails_plainly(emulator, palwatch):
 
 def test_off_unless_enabled(palwatch):
     assert credit.run_credit_snapshot(palwatch, datetime.now(UTC), sleep=Sleeps()).status == "off"
+
+
+def test_transient_failures_are_retried_and_a_lasting_one_is_said_plainly(emulator, palwatch):
+    now = estate(emulator, lines_per_blob=2)
+    emulator.control(
+        "POST", "/faults", [{"route": "^/partnerbillingblobs/", "status": 503, "retryAfter": 0, "count": 2}]
+    )
+    outcome = credit.run_credit_snapshot(palwatch, now, sleep=Sleeps(), force=True)
+    assert outcome.status == "ok", outcome.detail  # two 503s on the blobs: retried by the HTTP client
+    assert outcome.counts["lines"] == 5
+
+    world.fail_requests(emulator, 1.0, "^/partnerbillingblobs/")
+    outcome = credit.run_credit_snapshot(palwatch, now, sleep=Sleeps(), force=True)
+    assert outcome.status == "failed"
+    assert "could not be read" in outcome.detail
+    assert "sig=" not in outcome.detail  # the SAS never reaches a message
