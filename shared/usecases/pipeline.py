@@ -4,8 +4,8 @@ Every trigger reaches the decisions through `reconcile`: the delegation handler 
 activity-log watcher (`shared.usecases.delegations`) with the delegations ARM shows at the
 scopes they were told of, the identity handler and poll (`shared.usecases.identities`) and
 `palwatch link-me` (`shared.usecases.users`) with stored delegations, the verification
-(`shared.usecases.verify`) with the whole estate. The caller records the plan it gets back
-(`shared.usecases.recorder`), each in its own way of syncing findings.
+(`shared.usecases.verify`) with the whole estate. The caller hands what it gets back, whole, to
+`shared.usecases.recorder.Recorder.record`: the plan and what the partner ID guard found.
 
     identities, directory -> federation discovery (writes what it found) -> links
     -> Observation (frozen) -> Plan -> links made (one writer) -> Plan again
@@ -22,10 +22,11 @@ from datetime import datetime
 
 from shared import model
 from shared import reconcile as decisions
+from shared.reconcile import observe_words
 from shared.snapshots import DelegationSnapshot
-from shared.usecases import federation, link_guard, observe
+from shared.usecases import federation, observe
+from shared.usecases import links as link_writer
 from shared.usecases.engine import Engine
-from shared.usecases.links import Links
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,30 @@ class Known:
 
 @dataclass(frozen=True)
 class Reconciled:
-    """The observation a plan was decided from (with the links made), the plan, and the pass's problems."""
+    """The observation a plan was decided from (with the links made), the plan, what the partner ID
+    guard found (`said`), and the pass's problems: everything the recorder writes."""
 
     observation: decisions.Observation
     plan: decisions.Plan
     identities: observe.Identities
     links_written: tuple[str, ...]
     problems: tuple[str, ...]
+    said: link_writer.Said = field(default_factory=link_writer.Said)
     halted: bool = False  # every link read points to another partner ID: nothing decided or written
-    withheld: tuple[str, ...] = ()  # "would link ..." (observe mode, the guard)
-    repointed: tuple[str, ...] = ()  # links moved from PAL_PARTNER_ID_PREVIOUS
+
+    @property
+    def withheld(self) -> tuple[str, ...]:
+        """ "would link ..." lines (observe mode, the guard)."""
+        return self.said.would
+
+    @property
+    def repointed(self) -> tuple[str, ...]:
+        """Links moved from PAL_PARTNER_ID_PREVIOUS."""
+        return self.said.repointed
+
+    # Delegations whose principals, groups or roles could not be read (a pass that tolerates
+    # transient failures): their decisions here are on unknowns and must not be recorded.
+    held: frozenset[str] = frozenset()
 
 
 def reconcile(
@@ -73,15 +88,19 @@ def reconcile(
     *,
     now: datetime,
     act: bool = True,
-    links: Links | None = None,
+    links: link_writer.LinkWriter | None = None,
     known: Known | None = None,
 ) -> Reconciled:
     """Observe what the delegations need, decide, make the links the plan asks for (unless `act`
     is False), and decide again with what was linked. `links` carries the pass's transient-error
     policy and what it wrote so far (default: a fresh one that raises); `known` what was read."""
-    links = links if links is not None else Links(engine, now)
+    links = links if links is not None else link_writer.LinkWriter(engine, now)
     known = known or Known()
-    identities = known.identities if known.identities is not None else observe.acting_identities(engine)
+    identities = (
+        known.identities
+        if known.identities is not None
+        else observe.acting_identities(engine, tolerate=links.defer_transient)
+    )
     # Where the delegations name an identity we act as, the link of *every* identity we act as is
     # read: a write is guarded on every link the app can read, as in the verification, so a pass told
     # of one delegation judges the partner ID on what a verification would. Those named directly are
@@ -92,18 +111,29 @@ def reconcile(
         early = pool.submit(links.read, _unknown(identities.acting if direct else {}, known.links))
         # An assignment read names no offer: the unknown ones are read in this round trip too.
         offers_read = pool.submit(observe.read_offers, engine, delegations.current)
-        directory = observe.read_directory(engine, delegations.current, known=known.principals)
+        directory = observe.read_directory(
+            engine,
+            delegations.current,
+            known=known.principals,
+            remembered=_carriers(delegations),
+            tolerate=links.defer_transient,
+        )
         read_early = early.result()
         delegations = replace(delegations, current=observe.with_offers(delegations.current, offers_read.result()))
-    identities = federation.discover(engine, delegations.current, directory, identities, now)
+    identities = federation.discover(
+        engine, delegations.current, directory, identities, now, tolerate=links.defer_transient
+    )
     wanted = observe.named(delegations.current, identities.acting, directory.principals)
     statuses = links.read(identities.acting if wanted else {}, known={**known.links, **read_early})
     observation = observe.observe(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )
-    if link_guard.halts(links):  # the partner ID looks wrong: judge nothing against it
-        problems = identities.problems + tuple(links.problems)
-        return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, halted=True)
+    held = directory.held(delegations.current)
+    if links.halts():  # the partner ID looks wrong: judge nothing against it
+        problems = identities.problems + directory.problems + tuple(links.problems)
+        return Reconciled(
+            observation, decisions.Plan.nothing(), identities, (), problems, links.said(), halted=True, held=held
+        )
     # Credit is per scope: where a scope lost its last carrier, the stored delegations this pass
     # did not see are read (once) to learn whether another offer there still carries it.
     others = _Others(engine, delegations)
@@ -113,13 +143,23 @@ def reconcile(
         plan = decisions.assess_estate(delegations.current, observation, now, others=others.get)
     return Reconciled(
         observation,
-        link_guard.annotate(plan, links),
+        observe_words.annotate(plan, links.observed_ids()),
         identities,
         tuple(links.written),
-        identities.problems + tuple(links.problems),
-        withheld=tuple(links.guard.would),
-        repointed=tuple(links.guard.repointed),
+        identities.problems + directory.problems + tuple(links.problems),
+        links.said(),
+        held=held,
     )
+
+
+def _carriers(delegations: Delegations) -> set[str]:
+    """Every identity the stored snapshots remember attributing: a lost one is read for its own state."""
+    return {
+        a.principal_id.lower()
+        for d in delegations.current
+        if (snap := delegations.previous.get(d.key)) is not None
+        for a in snap.attributed_by
+    }
 
 
 def _unknown(

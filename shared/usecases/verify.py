@@ -27,8 +27,9 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from shared import catalogue, model, reconcile, roles
 from shared.snapshots import DelegationSnapshot
@@ -39,15 +40,16 @@ from shared.usecases import (
     delegations,
     estate_scan,
     leases,
-    link_guard,
     observe,
     outcomes,
     pipeline,
     recorder,
     tenant_links,
 )
+from shared.usecases import (
+    links as link_writer,
+)
 from shared.usecases.engine import Engine
-from shared.usecases.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class _Tally:
     opened: int = 0
     resolved: int = 0
     incomplete_scopes: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)  # delegations not judged: what they need was unreadable
     steps: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -105,6 +108,8 @@ class _Tally:
         )
         if self.withheld:
             text += f"; {len(self.withheld)} link write(s) withheld ({self.mode} mode)"
+        if self.unknown:
+            text += f"; {len(self.unknown)} delegation(s) unknown (not judged: part of the directory unreadable)"
         if self.problems:
             text += f"; {len(self.problems)} problem(s): " + "; ".join(p[:160] for p in self.problems[:3])
         return text
@@ -131,6 +136,7 @@ class _Tally:
             "repointed": list(self.repointed),
             "customerTenants": dict(self.customer_tenants),
             "incompleteScopes": [{"scope": s, "error": e} for s, e in sorted(self.incomplete_scopes.items())],
+            "unknown": list(self.unknown),
             "steps": dict(self.steps),
             "seconds": round(self.seconds, 3),
         }
@@ -170,8 +176,8 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
 
     # 2. Links of every identity we act as: drift in the managing tenant, then customer tenants.
     say("links", 0, 1)
-    links = Links(engine, now, defer_transient=True)
-    identities = observe.acting_identities(engine)
+    links = link_writer.LinkWriter(engine, now, defer_transient=True, whole_estate=True)
+    identities = observe.acting_identities(engine, tolerate=True)
     check = tenant_links.check_managing_links(engine, identities, links)
     candidates = tenant_links.candidate_tenants(engine, inventory.tenants, previous.values())
     customer = tenant_links.check_customer_tenants(
@@ -192,37 +198,38 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
         links=links,
         known=pipeline.Known(identities=identities, links=check.statuses),
     )
+    record = recorder.Recorder(store, now)
     if result.halted:
-        return _halted(engine, out, links, now, started)
+        record.record(result)
+        return _halted(engine, out, record.report, now, started)
+    result = replace(result, plan=_without(result.plan, result.held, store))
     plan = result.plan
+    out.unknown = sorted(result.held)
 
     # 4. Findings: exactly those that hold now, for everything this run could judge.
     say("record", 0, 1)
-    record = recorder.Recorder(store, now)
-    findings = list(plan.findings) + check.findings
-    subjects = set(plan.subjects) | check.subjects | _stale_subjects(engine, inventory, check, plan.subjects, now)
-    record.estate(findings, subjects)
-    link_guard.settle(links)
-    record.snapshots(plan.snapshots, previous)
-    record.notices(check.drift + [r.finding for r in plan.removals])
+    decided = plan.subjects | result.held  # held: not judged, and not stale either
+    stale = _stale_subjects(engine, inventory, check, decided, now)
+    estate = recorder.Estate(tuple(check.findings), frozenset(check.subjects | stale), tuple(check.drift), previous)
+    record.record(result, estate=estate)
     store.put_coverage(plan.coverage, now)
     _remember_links(engine, result.observation.links)
     delegations.clear_activity_log_block(engine)
 
     _describe_result(out, plan, check, result)
-    opened, resolved = record.report.opened + links.guard.opened, record.report.resolved + links.guard.resolved
+    opened, resolved, said = record.report.opened, record.report.resolved, record.report.said
     out.opened, out.resolved = len(opened), len(resolved)
 
     # 5. Alerts: what opened or resolved, then deliver everything pending.
     alerting = outcomes.Steps()
     alerting.run(
         "alerts-enqueue",
-        lambda: alerts.enqueue(engine, opened, resolved, now, said=record.report.said + links.guard.said),
+        lambda: alerts.enqueue(engine, opened, resolved, now, said=said),
     )
     alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
     out.steps.update(alerting.steps)
     out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
-    if out.problems or out.incomplete_scopes:
+    if out.problems or out.incomplete_scopes or out.unknown:
         out.status = "partial"
     out.seconds = time.monotonic() - started
     done = out.outcome()
@@ -231,14 +238,14 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     return done
 
 
-def _halted(engine: Engine, out: _Tally, links: Links, now: datetime, started: float) -> outcomes.Outcome:
+def _halted(engine: Engine, out: _Tally, report: outcomes.RunReport, now: datetime, started: float) -> outcomes.Outcome:
     """The links say PAL_PARTNER_ID is wrong: nothing was written or judged; say so and alert it."""
     out.status = "partial"
-    out.problems += [p for p in links.problems if p not in out.problems]
-    opened, resolved = links.guard.opened, links.guard.resolved
+    out.problems += [p for p in report.problems if p not in out.problems]
+    opened, resolved = report.opened, report.resolved
     out.opened, out.resolved = len(opened), len(resolved)
     alerting = outcomes.Steps()
-    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=links.guard.said))
+    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=report.said))
     alerting.run("alerts", lambda: alerts.deliver(engine, now))
     out.steps.update(alerting.steps)
     out.seconds = time.monotonic() - started
@@ -246,6 +253,22 @@ def _halted(engine: Engine, out: _Tally, links: Links, now: datetime, started: f
     engine.store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(done)[:2000]})
     log.warning("verification stopped: %s", done)
     return done
+
+
+def _without(plan: reconcile.Plan, held: frozenset[str], store: Any) -> reconcile.Plan:
+    """The plan less what it decided on unknowns: no finding or snapshot for a held delegation,
+    and its coverage row as the last verification stored it (if any)."""
+    if not held:
+        return plan
+    stored = store.get_coverage()
+    before = {r.delegation_key: r for r in (stored.rows if stored else ())}
+    return replace(
+        plan,
+        assessments=tuple(a for a in plan.assessments if a.delegation.key not in held),
+        delegation_findings=tuple(f for f in plan.delegation_findings if f.subject not in held),
+        subjects=frozenset(plan.subjects - held),
+        coverage=tuple(before.get(r.delegation_key, r) if r.delegation_key in held else r for r in plan.coverage),
+    )
 
 
 def _current(inventory: estate_scan.Inventory, previous: dict[str, DelegationSnapshot]) -> list[model.Delegation]:
@@ -336,8 +359,8 @@ def _wall(now: datetime) -> datetime:
 def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
     """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
     hand; let each multi-tenant identity link itself in candidate tenants it has not seen."""
-    links = Links(engine, now, defer_transient=True)
-    check = tenant_links.check_managing_links(engine, observe.acting_identities(engine), links)
+    links = link_writer.LinkWriter(engine, now, defer_transient=True)
+    check = tenant_links.check_managing_links(engine, observe.acting_identities(engine, tolerate=True), links)
     candidates = tenant_links.candidate_tenants(engine)
     check.merge(
         tenant_links.check_customer_tenants(
@@ -352,9 +375,9 @@ def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
     for subject, items in sorted(by_subject.items()):
         record.subject(subject, items)
     record.notices(check.drift)
+    record.said(links.said())
     tenant_links.remember_managing_links(engine, check.statuses)
-    said = record.report.said + links.guard.said
-    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=said)
+    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=record.report.said)
     opened, resolved = len(record.report.opened), len(record.report.resolved)
     detail = f"{check.summary()}; {opened} finding(s) opened, {resolved} resolved" + (
         f"; problems: {'; '.join(check.problems[:3])}" if check.problems else ""
