@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import model
+from shared import model, roles
 from shared.reconcile import billing, credit_observed
 from shared.snapshots import AttributedBy, DelegationSnapshot
 
@@ -15,7 +15,7 @@ NOW = datetime(2026, 12, 8, 6, 0, tzinfo=UTC)  # complete days: up to 2026-12-06
 AZURE_SUB = "5b82540d-8a30-4a52-b67c-b70ff304c4ef"
 PLAN_SUB = "0f3e2a11-7d5c-4c6b-9a8e-1b2c3d4e5f60"  # the Azure plan's billing subscription
 LINKED = "c68cbf75-e3ff-4bd0-bedc-b44d61c87e77"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+CONTRIBUTOR = roles.CONTRIBUTOR
 
 
 def line(day: str, cost: float, percent: float, subscription: str = AZURE_SUB, **extra: object) -> dict[str, object]:
