@@ -47,7 +47,7 @@ var identityRegion = empty(identityLocation) ? location : identityLocation
 @description('Ops address the alert rules on PAL Watch itself mail (the action group). Empty: the rules fire without a mail receiver.')
 param opsAlertEmail string = ''
 
-// ---- What the engine reads (team-notes "Settings names"); docs/deploy.md lists each ----
+// ---- What the engine reads (the app settings of README.md, "Settings"); docs/deploy.md lists each ----
 @description('PAL_PARTNER_ID: the associated partner ID (digits) every link points to.')
 param palPartnerId string
 
@@ -236,7 +236,7 @@ module graphPartner './app/graph-partner.bicep' = if (enableGraphEvents) {
   }
 }
 
-// Graph posts its notifications to the partner topic named by this address (azure-facts §3).
+// Graph posts its notifications to the partner topic named by this address (learn.microsoft.com/graph/change-notifications-delivery-event-grid).
 var graphNotificationUrl = enableGraphEvents ? 'EventGrid:?azuresubscriptionid=${subscription().subscriptionId}&resourcegroup=${rg.name}&partnertopic=${partnerTopicName}&location=${location}' : ''
 
 module api './app/api.bicep' = {
