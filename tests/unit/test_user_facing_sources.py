@@ -21,3 +21,19 @@ def test_nothing_user_facing_cites_files_outside_the_repository():
                 if OUTSIDE.search(line):
                     found.append(f"{name}:{number}: {line.strip()[:100]}")
     assert not found, "\n".join(found)
+
+
+def test_the_readme_starts_with_what_an_operator_needs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    top = readme.split("\n## ", 1)[0]
+    assert "](docs/sample-alert.png)" in top
+    assert (ROOT / "docs" / "sample-alert.png").stat().st_size > 10_000
+    deploy = top[top.index("**Deploy**") :]
+    assert deploy.index("PAL_MODE observe") < deploy.index("PAL_MODE repair")
+    assert top.index("make run") > top.index("**Deploy**")
+    assert "make test" in top
+    steps = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    one, rest = steps.split("\n2. ", 1)
+    assert "azd env set PAL_MODE observe" in one
+    assert "azd env set PAL_MODE repair" in rest
+    assert "PAL_COST true" in rest.split("\n3. ", 1)[0]
