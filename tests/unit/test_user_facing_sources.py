@@ -30,7 +30,7 @@ def test_the_readme_starts_with_what_an_operator_needs():
     assert (ROOT / "docs" / "sample-alert.png").stat().st_size > 10_000
     deploy = top[top.index("**Deploy**") :]
     assert deploy.index("PAL_MODE observe") < deploy.index("PAL_MODE repair")
-    assert top.index("make run") > top.index("**Deploy**")
+    assert top.index("```bash\nmake run") > top.index("**Deploy**")
     assert "make test" in top
     steps = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     one, rest = steps.split("\n2. ", 1)
