@@ -61,6 +61,7 @@ def how_to_prove(client_id: str, sender: str) -> str:
         "prove it by sending: `palwatch doctor --send-test-alert` (or POST the health URL) sends one message to "
         f"PAL_ALERT_MAIL_TO; or, as an Exchange administrator, `Test-ServicePrincipalAuthorization -Identity {app} "
         f"-Resource {sender}` must answer InScope True. Not granted yet? Grant Application Mail.Send for this "
-        "mailbox only with Exchange RBAC for Applications (scripts/grant-permissions.sh prints the commands); "
-        "a tenant-wide Graph Mail.Send would let PAL Watch send as every mailbox"
+        "mailbox only with Exchange RBAC for Applications (scripts/grant-permissions.sh prints the "
+        "New-ManagementRoleAssignment commands); a tenant-wide Graph Mail.Send would let PAL Watch send as "
+        "every mailbox"
     )
