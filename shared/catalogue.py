@@ -282,8 +282,9 @@ def fix_for_lost_identities(lost: Sequence[tuple[str, str, str]], managing_tenan
             )
         elif state == "group_softDeleted" and group:
             lines.append(
-                # Only Microsoft 365 groups reach deletedItems: a deleted security group is DELETED.
-                f"Restore Microsoft 365 group {group} from deleted items (possible for {RESTORE_DAYS} days after "
+                # Microsoft 365 and security groups reach deletedItems (Graph v1.0 group-delete); a
+                # distribution group, or one gone past the window, is DELETED.
+                f"Restore group {group} from deleted items (possible for {RESTORE_DAYS} days after "
                 "deletion): "
                 f"az rest --method POST --url https://graph.microsoft.com/v1.0/directory/deletedItems/{group}/restore"
             )
@@ -494,7 +495,8 @@ def fix_for(reason: str, managing_tenant_id: str, partner_id: str) -> str:
         "cannot_act_as": _FEDERATION_FIX.format(partner=partner_id) + "\nFor users among them: " + manual,
         "identities_unusable": (
             "Re-enable the identity, or restore it from deleted items within 30 days (users, service "
-            "principals and Microsoft 365 groups; a deleted security group is gone for good), "
+            "principals, Microsoft 365 and security groups: POST /v1.0/directory/deletedItems/{id}/restore; "
+            "a deleted distribution group is gone for good), "
             "or add another identity with an eligible role. " + _ELIGIBLE_ROLE_FIX
         ),
         "link_pending": "PAL Watch links it on its next pass; run `palwatch verify` to do it now.",
