@@ -366,7 +366,20 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "attributedBy": [_attributor_json(r, i) for i in range(len(r.attributed_by))],
                 "reason": r.reason or None,
                 "since": words.iso_z(r.since),
+                "partnerLocations": list(r.locations),
             }
             for r in rows
         ],
+        "byLocation": by_location(rows),
     }
+
+
+def by_location(rows: Sequence[snapshots.CoverageRow]) -> dict[str, dict[str, int]]:
+    """Per partner location ID its links carry: the delegations and customers credited to it."""
+    found: dict[str, dict[str, set[str]]] = {}
+    for r in rows:
+        for location in r.locations:
+            entry = found.setdefault(location, {"delegations": set(), "customers": set()})
+            entry["delegations"].add(r.delegation_key)
+            entry["customers"].add(r.customer_tenant_id)
+    return {pid: {name: len(keys) for name, keys in entry.items()} for pid, entry in found.items()}
