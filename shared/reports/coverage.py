@@ -278,6 +278,13 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
     if shared_scopes:
         lines += ["", "Scopes covered by more than one delegation (credit is counted once per scope):"]
         lines += [text_.fit(_scope_line(sc), width or _NATURAL_WIDTH) for sc in shared_scopes]
+    per_location = by_location(coverage.rows)
+    if len(per_location) > 1:  # a partner with several locations: where the credit goes
+        lines += ["", "Credited per partner location (the IDs the attributing identities' links carry):"]
+        lines += [
+            f"  {pid}: {n['delegations']} delegation(s) of {n['customers']} customer(s)"
+            for pid, n in sorted(per_location.items())
+        ]
     return "\n".join(lines)
 
 
