@@ -618,6 +618,36 @@ def link_repointed(link: Link, previous: str, partner_id: str) -> model.Finding:
     )
 
 
+def link_location(where: Where, object_id: str, name: str, actual: str, expected: str) -> model.Finding:
+    """`link_location` (info): an identity serving a customer is linked to another of the partner's
+    locations than PAL_PARTNER_ID_BY_CUSTOMER names for that customer (`actual`, `expected`: labels)."""
+    key = f"{Kind.LINK_LOCATION}:{where.tenant_id.lower()}:{object_id.lower()}"
+    who, customer = name or object_id, where.tenant_name or where.tenant_id
+    return model.Finding(
+        key=key,
+        kind=Kind.LINK_LOCATION,
+        severity=model.Severity.INFO,
+        subject=key,
+        title=f"{customer}'s credit through {who} is attributed to {actual}, expected {expected}",
+        reason="other_location",
+        detail=(
+            f"{who} ({object_id}) attributes {customer}'s delegation on {where.scope} and is linked to the "
+            f"partner's location {actual}; PAL_PARTNER_ID_BY_CUSTOMER says {customer}'s credit should go to "
+            f"{expected}. Both are the partner's own, so PAL Watch re-points nothing: an identity carries one "
+            "link for every customer it serves."
+        ),
+        fix=(
+            f"If {customer} should be credited to {expected}, let an identity linked to {expected} carry its "
+            f"delegation (or re-point {who} by hand if it serves no customer of {actual}); otherwise change "
+            "PAL_PARTNER_ID_BY_CUSTOMER."
+        ),
+        tenant_id=where.tenant_id,
+        tenant_name=where.tenant_name,
+        scope=where.scope,
+        principal_id=object_id,
+    )
+
+
 ACTIVITY_LOG_SUBJECT = "config:activity-log"
 GRAPH_SUBSCRIPTIONS_SUBJECT = "config:graph-subscriptions"
 GRAPH_SUBSCRIPTIONS_KEY = "config:graph-subscriptions-failed"

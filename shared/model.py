@@ -56,6 +56,7 @@ class Kind(enum.StrEnum):
     DELEGATION_REMOVED = "delegation_removed"
     LINK_DRIFT_REPAIRED = "link_drift_repaired"
     LINK_REPOINTED = "link_repointed"
+    LINK_LOCATION = "link_location"
     CONFIGURATION = "configuration"
     ALERT_DELIVERY_FAILED = "alert_delivery_failed"
     DAILY_DIGEST = "daily_digest"
@@ -157,6 +158,20 @@ class PartnerLink:
     @property
     def active(self) -> bool:
         return self.state.lower() == "active"
+
+
+@dataclass(frozen=True)
+class PartnerLocation:
+    """One of the partner's location IDs (PAL_PARTNER_ID lists them; the first is where new links
+    point) and the name an operator gave it ("" unnamed). A link to any of them is the partner's own."""
+
+    partner_id: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """'Bergen (5127256)', or the ID alone."""
+        return f"{self.name} ({self.partner_id})" if self.name else self.partner_id
 
 
 @dataclass(frozen=True)

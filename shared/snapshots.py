@@ -96,3 +96,4 @@ class CoverageRow:
     quota_id: str = ""  # the subscription's offer (subscriptionPolicies.quotaId; "" unknown)
     offer_type: str = ""  # its category (`shared.offers`): csp, enterprise_agreement, ... ("" unknown)
     plan: str = ""  # the Lighthouse offer's Marketplace plan ("" deployed from a template)
+    locations: tuple[str, ...] = ()  # the partner's location IDs its attributing identities' links carry

@@ -29,6 +29,7 @@ COLUMNS = (
     "status",
     "attributed",
     "attributedBy",
+    "partnerLocations",
     "reason",
     "since",
     "delegationKey",
@@ -57,6 +58,8 @@ def coverage_csv(coverage: store.Coverage | None, costs: Mapping[str, money.Scop
 def _cell(column: str, value: Any) -> str:
     if column == "attributedBy":
         value = "; ".join(a.get("displayName") or a.get("principalId", "") for a in value or [])
+    if column == "partnerLocations":
+        value = "; ".join(value or [])
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -181,6 +181,7 @@ def coverage_json(row: CoverageRow) -> str:
             "q": row.quota_id,
             "ot": row.offer_type,
             "pl": row.plan,
+            "loc": list(row.locations),
         }
     )
 
@@ -204,4 +205,5 @@ def coverage_row(data: str) -> CoverageRow:
         quota_id=d.get("q", ""),
         offer_type=d.get("ot", ""),
         plan=d.get("pl", ""),
+        locations=tuple(d.get("loc", ())),
     )
