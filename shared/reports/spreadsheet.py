@@ -33,6 +33,7 @@ COLUMNS = (
     "reason",
     "since",
     "delegationKey",
+    "creditObserved",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
