@@ -53,14 +53,40 @@ def words_of(kind: Kind) -> Words:
     return WORDS.get(kind, NO_WORDS)
 
 
+# A delegation PAL Watch cannot read: its credit is unknown, never said to be lost.
+UNREADABLE = Words(
+    subject="attribution unknown",
+    cost="Unknown: PAL Watch cannot tell whether this delegation earns partner credit until one of its "
+    "identities can read it.",
+    resolution="PAL Watch can read the delegation again.",
+)
+
+
+def words_for(finding: model.Finding) -> Words:
+    """The words of the finding's kind, or of its reason where that changes the story."""
+    return UNREADABLE if finding.reason == "not_visible" else words_of(finding.kind)
+
+
 def cost(finding: model.Finding) -> str:
     """What the finding costs the partner, in one sentence (empty when nothing is at stake)."""
-    return finding.facts.get("cost") or words_of(finding.kind).cost
+    return finding.facts.get("cost") or words_for(finding).cost
+
+
+# Why a finding of a reason resolved, where the reason says more than its kind's words.
+RESOLVED_BECAUSE = {
+    "users_only": "A user who holds an eligible role linked to the partner ID (`palwatch link-me`, or "
+    "PAL_ATTESTED_USERS), so the delegation earned partner credit.",
+    "link_pending": "PAL Watch linked the identity it can act as to the partner ID.",
+    "would_link": "PAL Watch linked the identity it can act as to the partner ID (repair mode).",
+}
 
 
 def resolution(finding: model.Finding, *, delegation_removed: bool = False) -> str:
-    """Why a finding resolved: its delegation was removed, or what the last check found."""
-    return REMOVED_RESOLUTION if delegation_removed else words_of(finding.kind).resolution
+    """Why a finding resolved: its delegation was removed, what its reason's fix did, or what the
+    last check found."""
+    if delegation_removed:
+        return REMOVED_RESOLUTION
+    return RESOLVED_BECAUSE.get(finding.reason) or words_for(finding).resolution
 
 
 PORTAL_PAL_URL = "https://portal.azure.com/#blade/Microsoft_Azure_Billing/managementpartnerblade"
