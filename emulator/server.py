@@ -24,7 +24,17 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import trustme
 
-from emulator import arm_costs, arm_lighthouse, arm_misc, arm_pal, control, entra, graph, graph_subscriptions
+from emulator import (
+    arm_authorization,
+    arm_costs,
+    arm_lighthouse,
+    arm_misc,
+    arm_pal,
+    control,
+    entra,
+    graph,
+    graph_subscriptions,
+)
 from emulator.tokens import ARM_AUDIENCES, GRAPH_AUDIENCES, Signer, TokenError
 from emulator.traffic import Faults, Journal, Throttle
 from emulator.web import Request, Response, Route, arm_error, graph_error
@@ -50,7 +60,17 @@ class App:
         self.ca.cert_pem.write_to_path(str(self.ca_path))
         self.scenario_path: str | None = None
         self.routes: list[Route] = []
-        for module in (entra, arm_pal, arm_lighthouse, arm_misc, arm_costs, graph, graph_subscriptions, control):
+        for module in (
+            entra,
+            arm_pal,
+            arm_lighthouse,
+            arm_authorization,
+            arm_misc,
+            arm_costs,
+            graph,
+            graph_subscriptions,
+            control,
+        ):
             self.routes.extend(module.routes(self))
 
     def ssl_context(self) -> ssl.SSLContext:

@@ -235,3 +235,13 @@ class Exemption:
         """Stable name for list and remove: what it matches, not when it ends."""
         parts = [self.kind, self.tenant_id.lower(), self.scope.lower().rstrip("/"), self.definition_name.casefold()]
         return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """One Azure RBAC role assignment as ARM lists it at a subscription (Microsoft.Authorization)."""
+
+    principal_id: str
+    principal_type: str  # User | Group | ServicePrincipal | ForeignGroup
+    role_id: str  # the bare GUID, lower case
+    scope: str

@@ -117,6 +117,8 @@ class Settings:
     federation_discovery: bool = True
     attested_users: tuple[str, ...] = ()
     customer_tenants: tuple[str, ...] = ()  # where a multi-tenant app may be installed without Lighthouse
+    csp_tenants: tuple[str, ...] = ()  # customer tenants whose subscriptions are the partner's own CSP business
+    aobo_group_ids: tuple[str, ...] = ()  # Admin Agents groups (own, indirect provider's, reseller's) for AOBO
     arm_endpoint: str = "https://management.azure.com"
     graph_endpoint: str = "https://graph.microsoft.com"
     authority_host: str = PUBLIC_AUTHORITY_HOST
@@ -179,6 +181,8 @@ class Settings:
             ("PAL_FEDERATION_DISCOVERY", str(self.federation_discovery).lower()),
             ("PAL_ATTESTED_USERS", ", ".join(self.attested_users) or "(none)"),
             ("PAL_CUSTOMER_TENANTS", ", ".join(self.customer_tenants) or "(none)"),
+            ("PAL_CSP_TENANTS", ", ".join(self.csp_tenants) or "(none)"),
+            ("PAL_AOBO_GROUP_IDS", ", ".join(self.aobo_group_ids) or "(found in Graph: AdminAgents)"),
             ("PAL_ARM_ENDPOINT", self.arm_endpoint),
             ("PAL_GRAPH_ENDPOINT", self.graph_endpoint),
             ("AZURE_AUTHORITY_HOST", self.authority_host),
@@ -240,6 +244,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         federation_discovery=reader.boolean("PAL_FEDERATION_DISCOVERY", default=True),
         attested_users=reader.guid_list("PAL_ATTESTED_USERS"),
         customer_tenants=reader.guid_list("PAL_CUSTOMER_TENANTS", what="tenant ids"),
+        csp_tenants=reader.guid_list("PAL_CSP_TENANTS", what="tenant ids"),
+        aobo_group_ids=reader.guid_list("PAL_AOBO_GROUP_IDS", what="group object ids"),
         arm_endpoint=reader.endpoint("PAL_ARM_ENDPOINT", "https://management.azure.com"),
         graph_endpoint=reader.endpoint("PAL_GRAPH_ENDPOINT", "https://graph.microsoft.com"),
         authority_host=reader.endpoint("AZURE_AUTHORITY_HOST", PUBLIC_AUTHORITY_HOST),

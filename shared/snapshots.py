@@ -54,6 +54,8 @@ class DelegationSnapshot:
     updated_at: datetime | None = None
     removed: bool = False
     reason: str = ""  # reason code when not attributed
+    aobo: bool = False  # the partner's Admin Agents held an eligible role at its CSP subscription, as last read
+    aobo_lost_at: datetime | None = None  # when that AOBO was last seen gone (kept for the restore window)
 
     @property
     def active_attributors(self) -> tuple[AttributedBy, ...]:

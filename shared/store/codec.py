@@ -133,6 +133,8 @@ def snapshot_properties(s: DelegationSnapshot) -> dict[str, Any]:
         "UpdatedAt": iso(s.updated_at),
         "Removed": s.removed,
         "Reason": s.reason,
+        "Aobo": s.aobo,
+        "AoboLostAt": iso(s.aobo_lost_at),
     }
 
 
@@ -156,6 +158,8 @@ def snapshot(entity: Any) -> DelegationSnapshot:
         updated_at=when(entity.get("UpdatedAt")),
         removed=bool(entity.get("Removed")),
         reason=entity.get("Reason", ""),
+        aobo=bool(entity.get("Aobo")),
+        aobo_lost_at=when(entity.get("AoboLostAt")),
     )
 
 

@@ -36,6 +36,8 @@ class Delegations:
     current: tuple[model.Delegation, ...]
     previous: Mapping[str, DelegationSnapshot] = field(default_factory=dict)
     gone: frozenset[str] = frozenset()
+    # subscription id -> AOBO as the verification read it (other passes go by what was stored)
+    aobo: Mapping[str, decisions.AoboState] = field(default_factory=dict)
 
     @classmethod
     def stored(cls, snapshots: Iterable[DelegationSnapshot]) -> Delegations:
@@ -101,6 +103,7 @@ def reconcile(
     observation = observe.observe(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )
+    observation = replace(observation, aobo=delegations.aobo) if delegations.aobo else observation
     if link_guard.halts(links):  # the partner ID looks wrong: judge nothing against it
         problems = identities.problems + tuple(links.problems)
         return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, halted=True)

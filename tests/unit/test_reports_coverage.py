@@ -141,7 +141,7 @@ def test_the_table_opens_with_the_totals() -> None:
         (row(by=(OPS,)), ["Ops Automation as b24988ac-6180-42a0-ab88-20f7382dd24c"]),
         (
             row(name="", status="not_attributed", reason="no_eligible_role"),
-            ["tenant aaaaaaaa…", "not attributed", "no authorization holds a PEC-eligible role"],
+            ["tenant aaaaaaaa…", "not attributed", "no authorization holds an eligible role"],
         ),
         (row(status="at_risk", by=(OPS,), roles=("Reader",)), ["at risk", "as Reader"]),
         (row(since=None), ["Contoso"]),
