@@ -98,3 +98,6 @@ class CoverageRow:
     quota_id: str = ""  # the subscription's offer (subscriptionPolicies.quotaId; "" unknown)
     offer_type: str = ""  # its category (`shared.offers`): csp, enterprise_agreement, ... ("" unknown)
     plan: str = ""  # the Lighthouse offer's Marketplace plan ("" deployed from a template)
+    aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there (AOBO)
+    csp_customer: bool = False  # the customer is the partner's own CSP business (recognition `csp`)
+    foreign_aobo: tuple[str, ...] = ()  # foreign groups PAL Watch does not know holding roles there

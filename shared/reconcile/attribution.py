@@ -173,6 +173,7 @@ class Attribution:
     aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there (AOBO)
     aobo_lost_at: datetime | None = None  # CSP subscription: AOBO was seen gone since then
     csp_customer: bool = False  # the customer is the partner's own CSP business (recognised as `csp`)
+    foreign_aobo: tuple[str, ...] = ()  # foreign groups PAL Watch does not know (someone else's AOBO), as read
 
     @property
     def key(self) -> str:
@@ -306,7 +307,13 @@ def attribute(delegation: model.Delegation, observation: Observation, now: datet
         aobo=aobo,
         aobo_lost_at=aobo_lost_at,
         csp_customer=delegation.customer_tenant_id.lower() in observation.csp_tenants,
+        foreign_aobo=_foreign(delegation, observation),
     )
+
+
+def _foreign(delegation: model.Delegation, observation: Observation) -> tuple[str, ...]:
+    read = observation.aobo.get(scopes.subscription_id(delegation.scope))
+    return read.foreign if read is not None else ()
 
 
 def _lost(  # noqa: PLR0917  (the parts of one attribution the lost entries follow from)

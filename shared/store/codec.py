@@ -185,6 +185,9 @@ def coverage_json(row: CoverageRow) -> str:
             "q": row.quota_id,
             "ot": row.offer_type,
             "pl": row.plan,
+            "aobo": row.aobo,
+            "csp": row.csp_customer,
+            "fa": list(row.foreign_aobo),
         }
     )
 
@@ -208,4 +211,7 @@ def coverage_row(data: str) -> CoverageRow:
         quota_id=d.get("q", ""),
         offer_type=d.get("ot", ""),
         plan=d.get("pl", ""),
+        aobo=bool(d.get("aobo")),
+        csp_customer=bool(d.get("csp")),
+        foreign_aobo=tuple(d.get("fa") or ()),
     )

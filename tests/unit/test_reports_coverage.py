@@ -324,6 +324,11 @@ def test_json_has_stable_camel_case_fields_and_round_trips() -> None:
         "attributedBy",
         "reason",
         "since",
+        "recognition",
+        "partnerEarnedCredit",
+        "incentiveEligible",
+        "credit",
+        "foreignAobo",
     }
     assert first["since"] == "2025-02-01T09:30:00Z"  # naive instants are UTC, as the store writes them
     assert first["attributedBy"] == [
