@@ -27,9 +27,7 @@ def _with_csp_customers(emulator, palwatch) -> None:
 
 
 def _about(engine, subscription: str) -> list:
-    return sorted(
-        (f for f in open_findings(engine).values() if subscription in f.scope.lower()), key=lambda f: f.key
-    )
+    return sorted((f for f in open_findings(engine).values() if subscription in f.scope.lower()), key=lambda f: f.key)
 
 
 def _role_assignment_reads(emulator) -> list[str]:
@@ -50,9 +48,7 @@ def test_losing_the_lighthouse_carrier_while_aobo_holds_is_a_warning(emulator, p
     assert _role_assignment_reads(emulator) == []  # an event reads no role assignments
 
     triggers.verify_now()
-    assert [(f.kind, f.severity.value) for f in _about(palwatch, demo_csp.ALPINE_SUB)] == [
-        ("identity_lost", "warning")
-    ]
+    assert [(f.kind, f.severity.value) for f in _about(palwatch, demo_csp.ALPINE_SUB)] == [("identity_lost", "warning")]
 
 
 def test_aobo_removed_where_no_pal_path_holds_is_critical(emulator, palwatch):
