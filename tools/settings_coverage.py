@@ -1,10 +1,12 @@
 """Every app setting the engine reads must be set by the Bicep and documented.
 
-Scans the engine's Python source (``function_app.py``, ``shared/**/*.py``) for string literals
-that name a setting (``PAL_*`` and the standard names: the ``AzureWebJobsStorage`` family,
-``AZURE_CLIENT_ID``, ``AZURE_AUTHORITY_HOST``, ``IDENTITY_*``, ``REQUESTS_CA_BUNDLE``), then checks
-that each is an app-setting key in ``infra/**/*.bicep`` and is mentioned in ``README.md`` or
-``docs/deploy.md``. Called by tests/unit/test_settings_coverage.py and tools/lint-infra.sh
+The settings are the rows of ``shared.settings.SETTINGS`` (each may say why infra/ does not set
+it), plus any other string literal in the engine's Python source (``function_app.py``,
+``shared/**/*.py``) that names a setting (``PAL_*`` and the standard names: the
+``AzureWebJobsStorage`` family, ``AZURE_CLIENT_ID``, ``AZURE_AUTHORITY_HOST``, ``IDENTITY_*``,
+``REQUESTS_CA_BUNDLE``): binding expressions, adapters' own reads. Each must be an app-setting key
+in ``infra/**/*.bicep`` and be mentioned in ``README.md`` or ``docs/deploy.md``.
+Called by tests/unit/test_settings_coverage.py and tools/lint-infra.sh
 (``python -m tools.settings_coverage``).
 """
 
@@ -15,6 +17,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from shared.settings import SETTINGS, Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_GLOBS = ("function_app.py", "shared/**/*.py")
@@ -29,15 +33,14 @@ SETTING_PATTERNS = (
     re.compile(_NAME.format(r"REQUESTS_CA_BUNDLE")),
 )
 
-# Read by the code but deliberately not set by infra/ (still documented). Why, for each:
+# Read by the code but deliberately not set by infra/ (still documented). Why, for each: the
+# table's own reasons, and those of the names read outside it.
 NOT_SET_BY_INFRA: dict[str, str] = {
-    "AzureWebJobsStorage": "connection-string form for Azurite/local runs; Azure uses the identity-based "
-    "AzureWebJobsStorage__* settings",
-    "IDENTITY_ENDPOINT": "injected by the Functions platform for the managed identity",
+    **{setting.env: setting.not_in_infra for setting in SETTINGS if setting.not_in_infra},
     "IDENTITY_HEADER": "injected by the Functions platform for the managed identity",
     "REQUESTS_CA_BUNDLE": "only for the local emulator's throwaway CA",
-    "PAL_ALERT_OUTBOX_DIR": "local development only (.eml folder)",
 }
+TABLE = "shared/settings/table.py (SETTINGS)"
 
 # Settings whose names are data, not code: a PAL_IDENTITIES entry names the setting that holds
 # its secret or PEM ("secretSetting"/"certificateSetting"). infra/ sets them through the
@@ -77,9 +80,15 @@ def _source_files(root: Path) -> list[Path]:
     return sorted(files)
 
 
+def settings_declared(rows: tuple[Setting, ...] = SETTINGS) -> dict[str, list[str]]:
+    """Setting name -> [the table] for every row of the settings table."""
+    return {setting.env: [TABLE] for setting in rows}
+
+
 def settings_read_by_code(root: Path = ROOT) -> dict[str, list[str]]:
-    """Setting name -> ``file:line`` places where a string literal names it."""
-    found: dict[str, list[str]] = {}
+    """Setting name -> where it is read: the table's rows (for this repository), then each
+    ``file:line`` where a string literal names it."""
+    found: dict[str, list[str]] = settings_declared() if root == ROOT else {}
     for path in _source_files(root):
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

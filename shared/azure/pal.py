@@ -4,7 +4,7 @@ A link belongs to whoever's token makes the call, in the token's tenant, so a `P
 is built per (identity, tenant) with that identity's credential. `ensure_link` is its only write,
 idempotent: GET first, then PUT if none, PATCH if it points elsewhere, nothing if right, each
 write asked of the caller's `may_write` (the partner-ID guard and observe mode). Called by the
-one guarded writer (`shared.usecases.link_guard`), `link-me` and the doctor (which only reads).
+one guarded writer (`shared.usecases.links.LinkWriter`), `link-me` and the doctor (which only reads).
 
 No public recording shows the status of a PUT when already linked (409 is likely, 400 possible)
 or confirms the error codes (`PartnerIdInvalid`, `ManagementPartnerNotFound`), so answers are

@@ -1,7 +1,7 @@
 """Builds the configured alert channels from the validated settings (`Settings.alerts`).
 
 The alert use case and the doctor call `channels_for(settings, graph_mail=..., eventgrid_credential=...)`.
-Every `PAL_ALERT_*` rule lives in shared/settings.py; this module only turns what it parsed into
+Every `PAL_ALERT_*` rule lives in shared/settings/; this module only turns what it parsed into
 channel objects. Things that need other layers come in as arguments: the Graph adapter's
 `send_mail` and the managed identity credential, so this module imports no adapter.
 Several channels can be active at once.

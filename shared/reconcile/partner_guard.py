@@ -1,6 +1,6 @@
 """May PAL Watch write this PAL link? The guard every link write passes through.
 
-Pure: called by the attribution pipeline (`shared.usecases.link_guard` builds a `Guard` per pass
+Pure: called by the attribution pipeline (`shared.usecases.links.LinkWriter` builds a `Guard` per pass
 from what it read) and by the doctor and the offer linter. A tool that protects partner credit
 must never be the thing that moves it, so a write is withheld when:
 
@@ -121,4 +121,29 @@ def foreign_link_message(current_partner_id: str, partner_id: str) -> str:
     return (
         f"linked to partner ID {current_partner_id}, not re-pointed to {partner_id}; if that change is "
         f"on purpose, set PAL_PARTNER_ID_PREVIOUS={current_partner_id}"
+    )
+
+
+def person_refusal(verdict: Verdict, guard: Guard, tenant_id: str, setting: str) -> str:
+    """What a person is told when the guard keeps their link as it is (`setting` names where the
+    partner ID came from: PAL_PARTNER_ID or --partner-id); observe mode says what it would do."""
+    partner_id = guard.partner_id
+    if verdict.reason == OBSERVE:
+        would = would_text(verdict, "your sign-in", tenant_id, partner_id)
+        return (
+            f"PAL_MODE is observe: PAL Watch {would}, and wrote nothing. Set PAL_MODE=repair to let it link, or "
+            f"link yourself: az managementpartner create --partner-id {partner_id}"
+        )
+    if verdict.reason == SETTING_SUSPECT and guard.setting is not None:
+        other = guard.setting.other_partner_id
+        use = f"use {setting} {other}" if setting.startswith("-") else f"set {setting}={other}"
+        return (
+            f"{setting} is {partner_id} but every PAL link PAL Watch knows of points to {other}: your link was "
+            f"left as it is. If {other} is your associated partner ID, {use}. If you are moving "
+            f"to {partner_id} on purpose, set PAL_PARTNER_ID_PREVIOUS={other}."
+        )
+    message = foreign_link_message(verdict.current_partner_id, partner_id)
+    return (
+        f"Your PAL link in tenant {tenant_id} is {message}; or re-point it yourself: "
+        f"az managementpartner update --partner-id {partner_id}"
     )

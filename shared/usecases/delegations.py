@@ -53,7 +53,7 @@ def handle_delegation_event(engine: Engine, event: object, now: datetime) -> out
     except errors.PermanentError as e:
         log.warning("delegation event %s for %s could not be reconciled: %s", parsed.event_id, parsed.scope, e)
         return outcomes.Outcome("failed", f"{parsed.scope}: {e}")
-    alerts.enqueue(engine, report.opened, report.resolved, now)
+    alerts.enqueue(engine, report.opened, report.resolved, now, said=report.said)
     return outcomes.Outcome("reconciled", f"{parsed.change} {parsed.assignment_id}: {report.summary()}", report)
 
 
@@ -78,7 +78,7 @@ class Target:
         return _at_scope(snapshot_scope, self.scope)
 
 
-def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> recorder.RunReport:
+def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> outcomes.RunReport:
     """One pass over several targets: read each as ARM shows it now, decide once, record.
 
     A remembered delegation that ARM no longer shows is recorded as removed when that is
@@ -113,7 +113,7 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> r
             else:
                 readable_scopes.append(target.scope)
     if not current and not stored and not unseen and not readable_scopes:
-        return recorder.RunReport()  # nothing there, nothing remembered: nothing to decide or link
+        return outcomes.RunReport()  # nothing there, nothing remembered: nothing to decide or link
     # An assignment read names no offer: what a snapshot under the same subscription remembers stands
     # in (the reconcile entry reads the others, one request per subscription).
     offers_known = _remembered_offers(stored_all)
@@ -124,9 +124,7 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> r
     batch = pipeline.Delegations(tuple(current.values()), stored, frozenset(certain - current.keys()))
     result = pipeline.reconcile(engine, batch, now=now)
     record = recorder.Recorder(engine.store, now)
-    record.report.links_written += result.links_written
-    record.report.problems += result.problems
-    record.plan(result.plan)
+    record.record(result)
     for target, refused in unseen:
         # An activity-log record names a scope, an event an assignment: the finding is keyed by what we were told.
         key = target.assignment_id or target.scope
@@ -207,7 +205,7 @@ def _at_scope(delegation_scope: str, scope: str) -> bool:
 
 def _watched(
     status: str,
-    report: recorder.RunReport,
+    report: outcomes.RunReport,
     *,
     records: int = 0,
     scopes: Sequence[str] = (),
@@ -236,7 +234,7 @@ def watch_delegations(engine: Engine, now: datetime) -> outcomes.Outcome:
     store = engine.store
     if store.get_state(BLOCKED_STATE):
         return _watched(
-            "blocked", recorder.RunReport(), detail="activity log unreadable; waiting for the next verification"
+            "blocked", outcomes.RunReport(), detail="activity log unreadable; waiting for the next verification"
         )
     value, etag = store.get_cursor(CURSOR)
     state = _CursorState.parse(value, now)
@@ -283,7 +281,7 @@ def _reconcile_in_batches(
     engine: Engine,
     latest: list[tuple[Target, activity_log.DelegationRecord]],
     now: datetime,
-    report: recorder.RunReport,
+    report: outcomes.RunReport,
 ) -> tuple[list[activity_log.DelegationRecord], list[activity_log.DelegationRecord], Exception | None]:
     """Reconcile the records' delegations a batch at a time, oldest first, inside the time budget.
 

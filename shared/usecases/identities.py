@@ -93,7 +93,7 @@ def reconcile_identity(
         # it missing from the group, not deleted or disabled, and say so in the finding.
         principals.update(engine.graph().get_principals([oid]))
     report = reassess(engine, affected, now, principals)
-    alerts.enqueue(engine, report.opened, report.resolved, now)
+    alerts.enqueue(engine, report.opened, report.resolved, now, said=report.said)
     principal = principals.get(oid)
     state = _describe(principal) if principal is not None else "state unknown"
     detail = f"{prefix}: {state}; {len(affected)} delegation(s) of {_customers(affected)}: {report.summary()}"
@@ -176,7 +176,7 @@ def _membership_changed(
 
 def reassess(
     engine: Engine, snapshots: list[DelegationSnapshot], now: datetime, principals: Mapping[str, model.Principal]
-) -> recorder.RunReport:
+) -> outcomes.RunReport:
     """The reconcile entry on stored delegations, with the `principals` this pass already read.
 
     Only what changed is written: a steady estate re-checked (verification, a gap) costs reads only.
@@ -190,14 +190,12 @@ def reassess(
     result = pipeline.reconcile(
         engine, pipeline.Delegations.stored(snapshots), now=now, known=pipeline.Known(principals=principals)
     )
-    record.report.links_written += result.links_written
-    record.report.problems += result.problems
     open_now: dict[str, set[tuple[str, ...]]] = {}
     for recorded in engine.store.open_findings():
         open_now.setdefault(recorded.finding.subject, set()).add(_essence(recorded.finding))
     assessments = result.plan.assessments
     changed = [a for a in assessments if _differs(a, before[a.key], open_now.get(a.key, set()))]
-    record.plan(result.plan, assessments=changed)
+    record.record(result, assessments=changed)
     return record.report
 
 
@@ -229,9 +227,9 @@ def poll_identities(engine: Engine, now: datetime, *, full: bool = False) -> out
     states = engine.graph().get_principals(watched) if watched else {}
     last: dict[str, str] = engine.store.get_state(POLL_STATE) or {}
     stale = snapshots if full else [s for s in snapshots if _stale(s, states, last)]
-    report = reassess(engine, stale, now, states) if stale else recorder.RunReport()
+    report = reassess(engine, stale, now, states) if stale else outcomes.RunReport()
     _remember_states(engine, states, last)
-    alerts.enqueue(engine, report.opened, report.resolved, now)
+    alerts.enqueue(engine, report.opened, report.resolved, now, said=report.said)
     unusable = sorted(f"{oid} {p.state.value}" for oid, p in states.items() if not p.usable)
     unknown = sorted(oid for oid, p in states.items() if p.state is model.PrincipalState.UNKNOWN)
     detail = (
@@ -297,17 +295,17 @@ def _ensure(engine: Engine, now: datetime) -> tuple[outcomes.Outcome, bool]:
         )
         alerts.enqueue(engine, opened, resolved, now)
         log.warning("Graph subscriptions could not be kept: %s", e)
-        return outcomes.Outcome("failed", str(e), recorder.RunReport(opened=opened, resolved=resolved)), False
+        return outcomes.Outcome("failed", str(e), outcomes.RunReport(opened=opened, resolved=resolved)), False
     opened, resolved = store.sync_findings(catalogue.GRAPH_SUBSCRIPTIONS_SUBJECT, [], now)
     alerts.enqueue(engine, opened, resolved, now)
-    report = recorder.RunReport(opened=opened, resolved=resolved)
+    report = outcomes.RunReport(opened=opened, resolved=resolved)
     detail = done.summary()
     if done.gap:
         detail += f"; notifications may have been missed, identities re-read: {_reread(engine, now, report)}"
     return outcomes.Outcome("ok", detail, report), done.gap
 
 
-def _reread(engine: Engine, now: datetime, report: recorder.RunReport) -> str:
+def _reread(engine: Engine, now: datetime, report: outcomes.RunReport) -> str:
     outcome = poll_identities(engine, now, full=True)
     if outcome.report is not None:
         report.merge(outcome.report)
@@ -334,7 +332,7 @@ def _lifecycle(engine: Engine, parsed: events.GraphSubscriptionLifecycle, now: d
     outcome, reread = _ensure(engine, now)
     detail = f"{what}: {outcome.detail}"
     if parsed.lifecycle_event == "missed" and not reread and outcome.status == "ok":
-        report = outcome.report or recorder.RunReport()
+        report = outcome.report or outcomes.RunReport()
         detail += f"; notifications were missed, identities re-read: {_reread(engine, now, report)}"
         return outcomes.Outcome(outcome.status, detail, report)
     return outcomes.Outcome(outcome.status, detail, outcome.report)

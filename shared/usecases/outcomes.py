@@ -21,15 +21,43 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from shared import telemetry
+from shared import model, telemetry
 from shared.azure import errors
 from shared.store import errors as store_errors
-from shared.usecases.recorder import RunReport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SUMMARY_CHARS = 500
+
+
+@dataclass
+class RunReport:
+    """What one pass did: the outcome value a trigger logs and the store keeps in findings."""
+
+    delegations: dict[str, str] = field(default_factory=dict)  # key -> "attributed" | reason code
+    links_written: list[str] = field(default_factory=list)  # "created|repointed identity in tenant"
+    opened: list[model.RecordedFinding] = field(default_factory=list)
+    resolved: list[model.RecordedFinding] = field(default_factory=list)
+    said: list[model.RecordedFinding] = field(default_factory=list)  # notices kept by this pass
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        attributed = sum(1 for v in self.delegations.values() if v == "attributed")
+        return (
+            f"{len(self.delegations)} delegation(s), {attributed} attributed, {len(self.links_written)} link write(s), "
+            f"{len(self.opened)} finding(s) opened, {len(self.resolved)} resolved"
+            + (f", {len(self.said)} notice(s)" if self.said else "")
+            + (f", {len(self.problems)} problem(s)" if self.problems else "")
+        )
+
+    def merge(self, other: RunReport) -> None:
+        self.delegations.update(other.delegations)
+        self.links_written += other.links_written
+        self.opened += other.opened
+        self.resolved += other.resolved
+        self.said += other.said
+        self.problems += other.problems
 
 
 def status_of(outcome: Any) -> str:

@@ -4,8 +4,8 @@ Every trigger reaches the decisions through `reconcile`: the delegation handler 
 activity-log watcher (`shared.usecases.delegations`) with the delegations ARM shows at the
 scopes they were told of, the identity handler and poll (`shared.usecases.identities`) and
 `palwatch link-me` (`shared.usecases.users`) with stored delegations, the verification
-(`shared.usecases.verify`) with the whole estate. The caller records the plan it gets back
-(`shared.usecases.recorder`), each in its own way of syncing findings.
+(`shared.usecases.verify`) with the whole estate. The caller hands what it gets back, whole, to
+`shared.usecases.recorder.Recorder.record`: the plan and what the partner ID guard found.
 
     identities, directory -> federation discovery (writes what it found) -> links
     -> Observation (frozen) -> Plan -> links made (one writer) -> Plan again
@@ -22,10 +22,11 @@ from datetime import datetime
 
 from shared import model
 from shared import reconcile as decisions
+from shared.reconcile import observe_words
 from shared.snapshots import DelegationSnapshot
-from shared.usecases import federation, link_guard, observe
+from shared.usecases import federation, observe
+from shared.usecases import links as link_writer
 from shared.usecases.engine import Engine
-from shared.usecases.links import Links
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,26 @@ class Known:
 
 @dataclass(frozen=True)
 class Reconciled:
-    """The observation a plan was decided from (with the links made), the plan, and the pass's problems."""
+    """The observation a plan was decided from (with the links made), the plan, what the partner ID
+    guard found (`said`), and the pass's problems: everything the recorder writes."""
 
     observation: decisions.Observation
     plan: decisions.Plan
     identities: observe.Identities
     links_written: tuple[str, ...]
     problems: tuple[str, ...]
+    said: link_writer.Said = field(default_factory=link_writer.Said)
     halted: bool = False  # every link read points to another partner ID: nothing decided or written
-    withheld: tuple[str, ...] = ()  # "would link ..." (observe mode, the guard)
-    repointed: tuple[str, ...] = ()  # links moved from PAL_PARTNER_ID_PREVIOUS
+
+    @property
+    def withheld(self) -> tuple[str, ...]:
+        """ "would link ..." lines (observe mode, the guard)."""
+        return self.said.would
+
+    @property
+    def repointed(self) -> tuple[str, ...]:
+        """Links moved from PAL_PARTNER_ID_PREVIOUS."""
+        return self.said.repointed
 
 
 def reconcile(
@@ -75,13 +86,13 @@ def reconcile(
     *,
     now: datetime,
     act: bool = True,
-    links: Links | None = None,
+    links: link_writer.LinkWriter | None = None,
     known: Known | None = None,
 ) -> Reconciled:
     """Observe what the delegations need, decide, make the links the plan asks for (unless `act`
     is False), and decide again with what was linked. `links` carries the pass's transient-error
     policy and what it wrote so far (default: a fresh one that raises); `known` what was read."""
-    links = links if links is not None else Links(engine, now)
+    links = links if links is not None else link_writer.LinkWriter(engine, now)
     known = known or Known()
     identities = known.identities if known.identities is not None else observe.acting_identities(engine)
     # Where the delegations name an identity we act as, the link of *every* identity we act as is
@@ -104,9 +115,9 @@ def reconcile(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )
     observation = replace(observation, aobo=delegations.aobo) if delegations.aobo else observation
-    if link_guard.halts(links):  # the partner ID looks wrong: judge nothing against it
+    if links.halts():  # the partner ID looks wrong: judge nothing against it
         problems = identities.problems + tuple(links.problems)
-        return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, halted=True)
+        return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, links.said(), halted=True)
     # Credit is per scope: where a scope lost its last carrier, the stored delegations this pass
     # did not see are read (once) to learn whether another offer there still carries it.
     others = _Others(engine, delegations)
@@ -116,12 +127,11 @@ def reconcile(
         plan = decisions.assess_estate(delegations.current, observation, now, others=others.get)
     return Reconciled(
         observation,
-        link_guard.annotate(plan, links),
+        observe_words.annotate(plan, links.observed_ids()),
         identities,
         tuple(links.written),
         identities.problems + tuple(links.problems),
-        withheld=tuple(links.guard.would),
-        repointed=tuple(links.guard.repointed),
+        links.said(),
     )
 
 

@@ -1,8 +1,11 @@
-"""Record: keep snapshots and make open findings equal to what a plan says holds now.
+"""Record: keep snapshots and make open findings equal to what a pass says holds now.
 
 Used after the reconcile entry by each trigger's use case (delegations, identities, users,
 verify) and by the link checks. Every write of snapshots and findings that follows a decision
-goes through a `Recorder`, which also keeps the pass's `RunReport` (what opened, what resolved).
+goes through a `Recorder`, which also keeps the pass's `outcomes.RunReport` (what opened, what
+resolved, what was said). `record` takes a reconcile pass's result whole, the plan and what the
+partner ID guard found alike, so whatever a pass opens is in its report, and the caller hands
+that report to `alerts.enqueue` (alerts and telemetry records) in the same pass.
 """
 
 from __future__ import annotations
@@ -14,44 +17,59 @@ from datetime import datetime
 from shared import model, reconcile
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
+from shared.usecases import links as link_writer
+from shared.usecases import outcomes, pipeline
 
 
-@dataclass
-class RunReport:
-    """What one pass did: the outcome value a trigger logs and the store keeps in findings."""
+@dataclass(frozen=True)
+class Estate:
+    """What a verification adds to its pass's plan: the link checks' findings and subjects, the
+    subjects it found stale, the notices of drift put back, and the snapshots as they were before
+    (only the changed are written)."""
 
-    delegations: dict[str, str] = field(default_factory=dict)  # key -> "attributed" | reason code
-    links_written: list[str] = field(default_factory=list)  # "created|repointed identity in tenant"
-    opened: list[model.RecordedFinding] = field(default_factory=list)
-    resolved: list[model.RecordedFinding] = field(default_factory=list)
-    said: list[model.RecordedFinding] = field(default_factory=list)  # notices kept by this pass
-    problems: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        attributed = sum(1 for v in self.delegations.values() if v == "attributed")
-        return (
-            f"{len(self.delegations)} delegation(s), {attributed} attributed, {len(self.links_written)} link write(s), "
-            f"{len(self.opened)} finding(s) opened, {len(self.resolved)} resolved"
-            + (f", {len(self.said)} notice(s)" if self.said else "")
-            + (f", {len(self.problems)} problem(s)" if self.problems else "")
-        )
-
-    def merge(self, other: RunReport) -> None:
-        self.delegations.update(other.delegations)
-        self.links_written += other.links_written
-        self.opened += other.opened
-        self.resolved += other.resolved
-        self.said += other.said
-        self.problems += other.problems
+    findings: tuple[model.Finding, ...] = ()
+    subjects: frozenset[str] = frozenset()
+    notices: tuple[model.Finding, ...] = ()
+    previous: Mapping[str, DelegationSnapshot] = field(default_factory=dict)
 
 
 class Recorder:
     """Writes one pass's snapshots and findings and keeps its report."""
 
-    def __init__(self, store: store_module.Store, now: datetime, report: RunReport | None = None) -> None:
+    def __init__(self, store: store_module.Store, now: datetime, report: outcomes.RunReport | None = None) -> None:
         self.store = store
         self.now = now
-        self.report = report if report is not None else RunReport()
+        self.report = report if report is not None else outcomes.RunReport()
+
+    def record(
+        self,
+        result: pipeline.Reconciled,
+        *,
+        assessments: Iterable[reconcile.DelegationAssessment] | None = None,
+        links: bool = True,
+        estate: Estate | None = None,
+    ) -> None:
+        """One reconcile pass, whole: its plan (each assessment, or only `assessments`; the link
+        findings unless `links` is False; with `estate`, the verification's sync of every subject),
+        what the partner ID guard found, and the links written and problems for the report."""
+        self.report.links_written += result.links_written
+        self.report.problems += [p for p in result.problems if p not in self.report.problems]
+        if result.halted:
+            pass  # nothing was decided: only the guard's finding holds
+        elif estate is None:
+            self.plan(result.plan, assessments=assessments, links=links)
+        else:
+            plan = result.plan
+            self.estate([*plan.findings, *estate.findings], set(plan.subjects) | estate.subjects)
+            self.snapshots(plan.snapshots, estate.previous)
+            self.notices([*estate.notices, *(r.finding for r in plan.removals)])
+        self.said(result.said)
+
+    def said(self, said: link_writer.Said) -> None:
+        """What the partner ID guard found: its finding per subject, and the notices it owes."""
+        for subject, findings in sorted(said.findings.items()):
+            self.subject(subject, findings)
+        self.notices(said.notices)
 
     def subject(self, subject: str, findings: Iterable[model.Finding]) -> None:
         """Make `subject`'s open findings exactly `findings`."""

@@ -3,7 +3,7 @@
 Called by `shared.usecases.verify` (the full check in every verification, and `watch_links` on
 the watch cadence). A link belongs to its caller, so each check runs as the identity itself.
 
-- Managing tenant: every identity's link is read once (`links.Links.read`). One that pointed to
+- Managing tenant: every identity's link is read once (`links.LinkWriter.read`). One that pointed to
   our partner ID when we last looked (remembered in store state) and is now gone or points
   elsewhere was changed by hand: it is put back and reported as `link_drift_repaired` (info,
   said once: opened and resolved in the same pass) or, when that fails, as `link_failed`.
@@ -31,14 +31,13 @@ from shared import catalogue, model, reconcile
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
-from shared.usecases import link_guard
+from shared.usecases import links as link_writer
 from shared.usecases.engine import Engine
-from shared.usecases.links import Links
 from shared.usecases.observe import Identities
 
 log = logging.getLogger(__name__)
 
-KNOWN_STATE = link_guard.KNOWN_LINKS_STATE  # managing tenant: object id -> partner id its link last pointed to
+KNOWN_STATE = link_writer.KNOWN_LINKS_STATE  # managing tenant: object id -> partner id its link last pointed to
 NOT_INSTALLED = "AADSTS700016"  # "Application ... was not found in the directory": no principal there
 NOT_INSTALLED_RETRY = timedelta(hours=6)  # ask a tenant that lacks the app again after this long
 
@@ -85,7 +84,7 @@ class LinkCheck:
 # -- managing tenant ------------------------------------------------------------------------------
 
 
-def check_managing_links(engine: Engine, identities: Identities, links: Links) -> LinkCheck:
+def check_managing_links(engine: Engine, identities: Identities, links: link_writer.LinkWriter) -> LinkCheck:
     """Read every acting identity's link (one GET each) and put back the ones changed by hand."""
     settings = engine.settings
     partner, tenant = settings.partner_id, settings.managing_tenant_id
@@ -102,7 +101,7 @@ def check_managing_links(engine: Engine, identities: Identities, links: Links) -
         repaired = links.ensure(identity, tenant, object_id)
         statuses[object_id] = repaired
         check.subjects.add(catalogue.link_subject(tenant, object_id))
-        if (tenant.lower(), object_id) in links.guard.withheld:  # observe mode: say what it would do
+        if (tenant.lower(), object_id) in links.withheld:  # observe mode: say what it would do
             withheld = catalogue.Link(tenant, object_id, identity.name)
             check.findings.append(catalogue.link_drift_withheld(withheld, status.partner_id or "", partner))
             continue
@@ -169,7 +168,7 @@ def candidate_tenants(
 
 def check_customer_tenants(
     engine: Engine,
-    links: Links,
+    links: link_writer.LinkWriter,
     now: datetime,
     candidates: Mapping[str, str],
     *,
@@ -241,7 +240,7 @@ def _remember_presence(
 
 
 def _link_in_tenant_safely(
-    links: Links,
+    links: link_writer.LinkWriter,
     identity: model.ActingIdentity,
     tenant: tuple[str, str],
     *,
@@ -258,7 +257,7 @@ def _link_in_tenant_safely(
 
 
 def _link_in_tenant(
-    links: Links,
+    links: link_writer.LinkWriter,
     identity: model.ActingIdentity,
     tenant: tuple[str, str],
     remembered: store_module.RememberedIdentity | None,
@@ -294,7 +293,7 @@ def _link_in_tenant(
         status = links.ensure(identity, tenant_id, object_id)
         if status.error_code:
             return _failed(check, link_of, status.error_code, status.error_message, partner)
-        if (tenant_id.lower(), object_id) in links.guard.withheld:
+        if (tenant_id.lower(), object_id) in links.withheld:
             return check  # observe mode or a suspect partner ID: reported by the run, nothing remembered
         if remembered is not None and remembered.partner_id == partner:
             check.repaired.append(f"{identity.name} in {tenant_id}")

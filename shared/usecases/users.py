@@ -3,7 +3,7 @@
 Nobody can link or read another identity's PAL link, so the app cannot link a user. A person
 runs `palwatch link-me` with their own sign-in (Azure CLI, VS Code, device code); it makes
 their link in the chosen tenant exactly as `az managementpartner create` would (GET, then
-PUT or PATCH only if needed, and only if the partner ID guard allows it: `link_guard`), records
+PUT or PATCH only if needed, and only if the partner ID guard allows it: `links.guard_for_person`), records
 the attestation in the store so the user counts as linked from then on, and re-decides the
 delegations that were waiting for a human.
 """
@@ -18,7 +18,8 @@ from typing import Any
 from shared import catalogue
 from shared.azure import errors, identity, pal
 from shared.reconcile import partner_guard
-from shared.usecases import alerts, link_guard, pipeline, recorder
+from shared.usecases import alerts, pipeline, recorder
+from shared.usecases import links as link_writer
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def link_me(engine: Engine, credential: Any, now: datetime, *, partner_id: str =
     verdicts: list[partner_guard.Verdict] = []
 
     def may_write(current: str) -> bool:
-        guards.append(link_guard.guard_for_person(engine, who.object_id, current, partner))
+        guards.append(link_writer.guard_for_person(engine, who.object_id, current, partner))
         verdicts.append(guards[-1].decide(who.object_id, current))
         return verdicts[-1].allowed
 
@@ -75,7 +76,7 @@ def link_me(engine: Engine, credential: Any, now: datetime, *, partner_id: str =
     if result.action == "withheld":
         setting = "PAL_PARTNER_ID" if partner == engine.settings.partner_id else "--partner-id"
         outcome.withheld = verdicts[-1].reason
-        outcome.message = link_guard.person_refusal(verdicts[-1], guards[-1], who.tenant_id, setting)
+        outcome.message = partner_guard.person_refusal(verdicts[-1], guards[-1], who.tenant_id, setting)
         return outcome
     attest(engine, who.tenant_id, who.object_id, by="palwatch link-me", now=now, partner_id=partner)
     if result.action == "repointed" and verdicts and verdicts[-1].reported:
@@ -126,8 +127,9 @@ def reassess_waiting(engine: Engine, now: datetime) -> list[str]:
     waiting = [s for s in engine.store.list_delegations(include_removed=False) if not s.attributed]
     if not waiting:
         return []
-    plan = pipeline.reconcile(engine, pipeline.Delegations.stored(waiting), now=now, act=False).plan
+    result = pipeline.reconcile(engine, pipeline.Delegations.stored(waiting), now=now, act=False)
     record = recorder.Recorder(engine.store, now)
-    record.plan(plan, links=False)
-    alerts.enqueue(engine, record.report.opened, record.report.resolved, now)
-    return [a.key for a in plan.assessments if a.attributed]
+    record.record(result, links=False)
+    report = record.report
+    alerts.enqueue(engine, report.opened, report.resolved, now, said=report.said)
+    return [a.key for a in result.plan.assessments if a.attributed]

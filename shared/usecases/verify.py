@@ -39,15 +39,16 @@ from shared.usecases import (
     delegations,
     estate_scan,
     leases,
-    link_guard,
     observe,
     outcomes,
     pipeline,
     recorder,
     tenant_links,
 )
+from shared.usecases import (
+    links as link_writer,
+)
 from shared.usecases.engine import Engine
-from shared.usecases.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
 
     # 2. Links of every identity we act as: drift in the managing tenant, then customer tenants.
     say("links", 0, 1)
-    links = Links(engine, now, defer_transient=True)
+    links = link_writer.LinkWriter(engine, now, defer_transient=True, whole_estate=True)
     identities = observe.acting_identities(engine)
     check = tenant_links.check_managing_links(engine, identities, links)
     candidates = tenant_links.candidate_tenants(engine, inventory.tenants, previous.values())
@@ -192,32 +193,30 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
         links=links,
         known=pipeline.Known(identities=identities, links=check.statuses),
     )
+    record = recorder.Recorder(store, now)
     if result.halted:
-        return _halted(engine, out, links, now, started)
+        record.record(result)
+        return _halted(engine, out, record.report, now, started)
     plan = result.plan
 
     # 4. Findings: exactly those that hold now, for everything this run could judge.
     say("record", 0, 1)
-    record = recorder.Recorder(store, now)
-    findings = list(plan.findings) + check.findings
-    subjects = set(plan.subjects) | check.subjects | _stale_subjects(engine, inventory, check, plan.subjects, now)
-    record.estate(findings, subjects)
-    link_guard.settle(links)
-    record.snapshots(plan.snapshots, previous)
-    record.notices(check.drift + [r.finding for r in plan.removals])
+    stale = _stale_subjects(engine, inventory, check, plan.subjects, now)
+    estate = recorder.Estate(tuple(check.findings), frozenset(check.subjects | stale), tuple(check.drift), previous)
+    record.record(result, estate=estate)
     store.put_coverage(plan.coverage, now)
     _remember_links(engine, result.observation.links)
     delegations.clear_activity_log_block(engine)
 
     _describe_result(out, plan, check, result)
-    opened, resolved = record.report.opened + links.guard.opened, record.report.resolved + links.guard.resolved
+    opened, resolved, said = record.report.opened, record.report.resolved, record.report.said
     out.opened, out.resolved = len(opened), len(resolved)
 
     # 5. Alerts: what opened or resolved, then deliver everything pending.
     alerting = outcomes.Steps()
     alerting.run(
         "alerts-enqueue",
-        lambda: alerts.enqueue(engine, opened, resolved, now, said=record.report.said + links.guard.said),
+        lambda: alerts.enqueue(engine, opened, resolved, now, said=said),
     )
     alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
     out.steps.update(alerting.steps)
@@ -231,14 +230,14 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     return done
 
 
-def _halted(engine: Engine, out: _Tally, links: Links, now: datetime, started: float) -> outcomes.Outcome:
+def _halted(engine: Engine, out: _Tally, report: outcomes.RunReport, now: datetime, started: float) -> outcomes.Outcome:
     """The links say PAL_PARTNER_ID is wrong: nothing was written or judged; say so and alert it."""
     out.status = "partial"
-    out.problems += [p for p in links.problems if p not in out.problems]
-    opened, resolved = links.guard.opened, links.guard.resolved
+    out.problems += [p for p in report.problems if p not in out.problems]
+    opened, resolved = report.opened, report.resolved
     out.opened, out.resolved = len(opened), len(resolved)
     alerting = outcomes.Steps()
-    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=links.guard.said))
+    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=report.said))
     alerting.run("alerts", lambda: alerts.deliver(engine, now))
     out.steps.update(alerting.steps)
     out.seconds = time.monotonic() - started
@@ -336,7 +335,7 @@ def _wall(now: datetime) -> datetime:
 def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
     """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
     hand; let each multi-tenant identity link itself in candidate tenants it has not seen."""
-    links = Links(engine, now, defer_transient=True)
+    links = link_writer.LinkWriter(engine, now, defer_transient=True)
     check = tenant_links.check_managing_links(engine, observe.acting_identities(engine), links)
     candidates = tenant_links.candidate_tenants(engine)
     check.merge(
@@ -352,9 +351,9 @@ def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
     for subject, items in sorted(by_subject.items()):
         record.subject(subject, items)
     record.notices(check.drift)
+    record.said(links.said())
     tenant_links.remember_managing_links(engine, check.statuses)
-    said = record.report.said + links.guard.said
-    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=said)
+    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=record.report.said)
     opened, resolved = len(record.report.opened), len(record.report.resolved)
     detail = f"{check.summary()}; {opened} finding(s) opened, {resolved} resolved" + (
         f"; problems: {'; '.join(check.problems[:3])}" if check.problems else ""

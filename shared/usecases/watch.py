@@ -35,5 +35,6 @@ def run_watch(engine: Engine, now: datetime, *, past_due: bool = False) -> outco
 def _watch_log(engine: Engine, now: datetime) -> outcomes.Outcome:
     outcome = delegations.watch_delegations(engine, now)
     if outcome.report:
-        alerts.enqueue(engine, outcome.report.opened, outcome.report.resolved, now)
+        report = outcome.report
+        alerts.enqueue(engine, report.opened, report.resolved, now, said=report.said)
     return outcome

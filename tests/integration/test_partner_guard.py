@@ -10,6 +10,7 @@ import json
 import pytest
 
 from shared import cli
+from shared.usecases import alerts
 from tests.support import demo, engines, mail, triggers, world
 from tests.support.remembered import open_findings
 from tests.support.world import links, onboard, pal_writes
@@ -163,3 +164,28 @@ def test_a_delegation_event_judges_the_partner_id_on_every_link_the_app_can_read
     triggers.verify_now()
     assert pal_writes(emulator) == []
     assert len(_configuration(engine)) == 1
+
+
+def test_a_mismatch_found_on_a_delegation_event_is_alerted_and_recorded_in_that_pass(
+    emulator, palwatch, monkeypatch, caplog
+):
+    """Every link the app reads points to another partner: the event that finds it opens the critical
+    finding, enqueues its alert and writes its `PalWatch.FindingOpened` record, before any timer runs."""
+    for object_id in (demo.MI.object_id, demo.OPS.object_id):
+        emulator.control("PUT", f"/links/{demo.MANAGING}/{object_id}", {"partnerId": OTHER_VALID})
+    engine = _engine(monkeypatch)
+    caplog.set_level("INFO", logger="palwatch.telemetry")
+
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.PIPELINE, demo.CONTRIBUTOR)))
+    )
+
+    (config,) = _configuration(engine)
+    outbox = [e.notice_id for e in alerts.dispatcher(engine).outbox.list_entries()]
+    assert [n for n in outbox if n.startswith(f"{config.key}|") and n.endswith("|opened")], outbox
+    opened = [
+        json.loads(r.getMessage().split(" ", 1)[1])
+        for r in caplog.records
+        if r.getMessage().startswith("PalWatch.FindingOpened ")
+    ]
+    assert [o["key"] for o in opened] == [config.key]

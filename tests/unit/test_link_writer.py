@@ -54,7 +54,7 @@ class FakePal:
         return pal.LinkResult("created", link)
 
 
-def writer(store: FakeStore, service: FakePal, clock: clocks.FakeClock, *, defer: bool) -> links.Links:
+def writer(store: FakeStore, service: FakePal, clock: clocks.FakeClock, *, defer: bool) -> links.LinkWriter:
     engine = SimpleNamespace(
         store=store,
         settings=SimpleNamespace(
@@ -62,7 +62,7 @@ def writer(store: FakeStore, service: FakePal, clock: clocks.FakeClock, *, defer
         ),
         pal_for=lambda *_: service,
     )
-    return links.Links(engine, NOW, defer_transient=defer, clock=clock.for_links())  # type: ignore[arg-type]
+    return links.LinkWriter(engine, NOW, defer_transient=defer, clock=clock.for_links())  # type: ignore[arg-type]
 
 
 def test_a_free_lease_is_taken_the_link_written_once_and_the_lease_given_back() -> None:

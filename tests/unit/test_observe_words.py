@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from shared import catalogue, model
-from shared.usecases import link_guard
+from shared.reconcile import observe_words
 
 CUSTOMER = "372dd23e-a298-40d1-9e42-dca591de75da"
 PIPELINE = "8f3c1d2e-0000-4000-8000-000000000001"
@@ -36,10 +36,10 @@ def test_would_link_titles_name_the_scope_and_the_offer_where_a_scope_has_severa
     mlops, support = _delegation("a", SUB_A, "Contoso MLOps"), _delegation("b", SUB_A, "Contoso Support")
     group = _delegation("c", f"{SUB_B}/resourceGroups/rg-web", "Contoso MLOps")
     delegations = [mlops, support, group]
-    offers = link_guard._offers_to_name([SimpleNamespace(delegation=d) for d in delegations])
+    offers = observe_words.offers_to_name([SimpleNamespace(delegation=d) for d in delegations])
     assert offers == {mlops.key: "Contoso MLOps", support.key: "Contoso Support"}
 
-    would = link_guard.observe_findings([_pending(d) for d in delegations], [PIPELINE.upper()], offers)
+    would = observe_words.observe_findings([_pending(d) for d in delegations], [PIPELINE.upper()], offers)
 
     titles = [f.title for f in would]
     assert all(f.reason == catalogue.WOULD_LINK for f in would)
@@ -53,4 +53,4 @@ def test_would_link_titles_name_the_scope_and_the_offer_where_a_scope_has_severa
 
 def test_a_finding_for_an_identity_not_withheld_keeps_its_words() -> None:
     pending = _pending(_delegation("a", SUB_A, "Contoso MLOps"))
-    assert link_guard.observe_findings([pending], ["someone-else"]) == [pending]
+    assert observe_words.observe_findings([pending], ["someone-else"]) == [pending]

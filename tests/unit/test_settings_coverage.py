@@ -127,3 +127,15 @@ def test_identity_secret_settings_are_a_documented_family(tmp_path: Path) -> Non
 
     (root / "docs" / "deploy.md").write_text("| `PAL_IDENTITY_*` | Key Vault references |\n")
     assert cov.find_gaps(root) == []
+
+
+def test_a_row_added_to_the_settings_table_is_reported_until_infra_and_docs_have_it() -> None:
+    from shared.settings import table
+
+    extra = table.row("PAL_NEW_LIMIT", "new_limit", table.parsers.integer(1, 9), 3, "a limit")
+    declared = cov.settings_declared((*table.SETTINGS, extra))
+
+    assert declared["PAL_NEW_LIMIT"] == [cov.TABLE]
+    assert [(g.name, g.missing) for g in cov.find_gaps(names=declared)] == [("PAL_NEW_LIMIT", ["infra", "docs"])]
+    assert set(cov.settings_declared()) <= set(cov.settings_read_by_code())
+    assert cov.NOT_SET_BY_INFRA["IDENTITY_ENDPOINT"] == "injected by the Functions platform for the managed identity"

@@ -1,0 +1,88 @@
+"""Exemptions (accepted findings) as `PAL_EXEMPTIONS` and the store write them: one JSON shape.
+
+`parse_list` is the `PAL_EXEMPTIONS` row's parser; `parse_exemption` and `exemption_json` are
+also used by `usecases/exemptions.py` and the CLI's `exempt` to read and write stored ones.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import model
+from shared.settings import parsers
+
+EXEMPTION_SHAPE = (
+    '[{"kind": "unattributed_delegation", "reason": "...", "expires": "2026-12-31", '
+    '"customerTenantId"?, "scope"?, "registrationDefinitionName"?}] with at least one of the last three'
+)
+
+
+def parse_list(value: str, default: Any) -> tuple[model.Exemption, ...]:
+    """A JSON list of accepted findings, one problem per bad entry."""
+    try:
+        items = json.loads(value)
+    except ValueError as e:
+        raise ValueError(f"is not valid JSON ({e.msg} at character {e.pos}): {EXEMPTION_SHAPE}") from None
+    if not isinstance(items, list):
+        raise ValueError(f"must be a JSON list: {EXEMPTION_SHAPE}")
+    found, problems = [], []
+    for index, item in enumerate(items):
+        try:
+            found.append(parse_exemption(item))
+        except ValueError as e:
+            problems.append(f"entry {index}: {e}")
+    if problems:
+        raise parsers.EntriesError(problems)
+    return tuple(found)
+
+
+def parse_exemption(item: object, *, by: str = "") -> model.Exemption:
+    """One exemption from its JSON object (PAL_EXEMPTIONS entries and the store use the same shape)."""
+    if not isinstance(item, dict):
+        raise ValueError(f"must be an object: {EXEMPTION_SHAPE}")
+    text = {k: str(item.get(k) or "").strip() for k in ("kind", "reason", "expires", "customerTenantId", "scope")}
+    offer = str(item.get("registrationDefinitionName") or "").strip()
+    for required in ("kind", "reason", "expires"):
+        if not text[required]:
+            raise ValueError(f'"{required}" is required: {EXEMPTION_SHAPE}')
+    if text["kind"] not in model.EXEMPTABLE_KINDS:
+        kinds = ", ".join(model.EXEMPTABLE_KINDS)
+        raise ValueError(f'"kind" must be a finding kind: one of {kinds} (got {text["kind"][:40]!r})')
+    if not (text["customerTenantId"] or text["scope"] or offer):
+        raise ValueError(f"names no customer tenant, scope or offer, so it would silence too much: {EXEMPTION_SHAPE}")
+    if text["customerTenantId"] and not parsers.GUID.match(text["customerTenantId"]):
+        raise ValueError(f'"customerTenantId" must be a GUID (got {text["customerTenantId"][:40]!r})')
+    if text["scope"] and not text["scope"].lower().startswith("/subscriptions/"):
+        shape = "/subscriptions/{id}[/resourceGroups/{name}]"
+        raise ValueError(f'"scope" must be {shape} (got {text["scope"][:80]!r})')
+    try:
+        expires = datetime.fromisoformat(text["expires"])
+    except ValueError:
+        raise ValueError(f'"expires" must be a date like 2026-12-31 (got {text["expires"][:40]!r})') from None
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return model.Exemption(
+        kind=text["kind"],
+        reason=text["reason"][:300],
+        expires=expires,
+        tenant_id=text["customerTenantId"].lower(),
+        scope=text["scope"],
+        definition_name=offer[:200],
+        by=str(item.get("by") or by)[:120],
+    )
+
+
+def exemption_json(exemption: model.Exemption) -> dict[str, str]:
+    """The JSON object `parse_exemption` reads back."""
+    out = {"kind": exemption.kind, "reason": exemption.reason, "expires": exemption.expires.isoformat()}
+    if exemption.tenant_id:
+        out["customerTenantId"] = exemption.tenant_id
+    if exemption.scope:
+        out["scope"] = exemption.scope
+    if exemption.definition_name:
+        out["registrationDefinitionName"] = exemption.definition_name
+    if exemption.by:
+        out["by"] = exemption.by
+    return out
