@@ -174,6 +174,8 @@ class App:
             )
             started = time.monotonic()
             result = self.handle(sub, {"graph"})
+            if result.drop:  # a connection drops whole: no answer for the batch, none for its requests
+                return result
             entry = {
                 "method": sub.method,
                 "path": sub.path,

@@ -164,8 +164,9 @@ class GraphClient:
     def _one_batch(
         self, chunk: Sequence[tuple[PrincipalRead, list[str]]]
     ) -> list[tuple[PrincipalRead, list[dict[str, Any]]]]:
-        """One JSON batch; a read that failed transiently (429, 5xx) or has more pages is re-sent
-        alone, through the client's retries (which honour Retry-After); any other failure raises."""
+        """One JSON batch; a read that failed transiently (429, 5xx), has more pages or succeeded
+        without its list is re-sent alone, through the client's retries (which honour Retry-After);
+        any other failure raises."""
         body = {
             "requests": [
                 {"id": str(n), "method": "GET", "url": _relative(read.path, read.params(ids))}
@@ -179,16 +180,29 @@ class GraphClient:
             sub = by_id.get(str(n)) or {}
             status = int(sub.get("status") or 0)
             payload = sub.get("body") if isinstance(sub.get("body"), dict) else {}
-            if status == 200 and not payload.get("@odata.nextLink"):
-                results.append((read, [i for i in payload.get("value") or [] if isinstance(i, dict) and i.get("id")]))
+            # A success without the list it answers (no body, no `value`) is no answer: read again.
+            complete = isinstance(payload.get("value"), list) and not payload.get("@odata.nextLink")
+            if status == 200 and complete:
+                results.append((read, [i for i in payload["value"] if isinstance(i, dict) and i.get("id")]))
             elif status == 200 or status in (0, 408, 429) or status >= 500:
-                results.append((read, [i for i in self._http.list(read.path, read.params(ids)) if i.get("id")]))
+                results.append((read, self._read_alone(read, ids)))
             else:
                 error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
                 raise errors.error_for(
                     status, str(error.get("code") or ""), str(error.get("message") or f"GET {read.path} failed")
                 )
         return results
+
+    def _read_alone(self, read: PrincipalRead, ids: list[str]) -> list[dict[str, Any]]:
+        """One per-type read sent on its own, every page; a page without its `value` list is a
+        transient failure (never "none found": that would read as deleted)."""
+        found: list[dict[str, Any]] = []
+        for page in self._http.pages(read.path, read.params(ids)):
+            items = page.get("value")
+            if not isinstance(items, list):
+                raise errors.TransientError(f"GET {read.path} answered without its list", code="IncompleteResponse")
+            found += [i for i in items if isinstance(i, dict) and i.get("id")]
+        return found
 
     def list_transitive_member_ids(self, group_id: str) -> Iterator[str]:
         """Object ids of every member of the group, through nested groups."""

@@ -85,8 +85,8 @@ def acquire_token(credential: Any, scope: str) -> str:
         raise
     except core_errors.ClientAuthenticationError as e:
         # CredentialUnavailableError is a subclass: no managed identity here, no CLI login, ...
-        status = getattr(e, "status_code", None)
         message = _safe_message(e)
+        status = getattr(e, "status_code", None) or _status_in(message)
         if isinstance(status, int) and (status in (408, 429) or status >= 500):
             raise errors.TransientError(f"token for {scope}: {message}", status=status, code=_aadsts(message)) from e
         code = _aadsts(message)
@@ -97,11 +97,28 @@ def acquire_token(credential: Any, scope: str) -> str:
         log.warning("token for %s: identity endpoint unreachable (%s)", scope, type(e).__name__)
         raise errors.TransientError(f"token for {scope}: identity endpoint unreachable", code="NetworkError") from e
     except core_errors.AzureError as e:
-        raise errors.CredentialError(f"token for {scope}: {_safe_message(e)}", code=_aadsts(str(e))) from e
+        message = _safe_message(e)
+        status = getattr(e, "status_code", None) or _status_in(message)
+        if isinstance(status, int) and (status in (408, 429) or status >= 500):
+            raise errors.TransientError(f"token for {scope}: {message}", status=status) from e
+        raise errors.CredentialError(f"token for {scope}: {message}", code=_aadsts(str(e))) from e
     except ValueError as e:  # bad PEM, empty secret: raised while building the request
         raise errors.CredentialError(
             f"token for {scope}: {type(e).__name__}: {_safe_message(e)}", code="InvalidCredential"
         ) from e
+
+
+_HTTP_STATUS = re.compile(r"HTTP Error: (\d{3})\b|\((ServiceUnavailable|TooManyRequests|RequestTimeout)\)")
+_NAMED_STATUS = {"ServiceUnavailable": 503, "TooManyRequests": 429, "RequestTimeout": 408}
+
+
+def _status_in(message: str) -> int | None:
+    """The HTTP status an authentication error only names in its text (MSAL's "HTTP Error: 503",
+    azure-core's "(ServiceUnavailable) ..."): Entra failing for now is not a refused credential."""
+    found = _HTTP_STATUS.search(message)
+    if not found:
+        return None
+    return int(found.group(1)) if found.group(1) else _NAMED_STATUS[found.group(2)]
 
 
 def whoami(credential: Any, scope: str) -> TokenIdentity:

@@ -27,9 +27,16 @@ TRIED_STATE = "federation-tried"
 
 
 def discover(
-    engine: Engine, delegations: Iterable[model.Delegation], directory: Directory, identities: Identities, now: datetime
+    engine: Engine,
+    delegations: Iterable[model.Delegation],
+    directory: Directory,
+    identities: Identities,
+    now: datetime,
+    *,
+    tolerate: bool = False,
 ) -> Identities:
-    """`identities` plus every federated identity found among the delegations' eligible principals."""
+    """`identities` plus every federated identity found among the delegations' eligible principals.
+    A token that fails transiently raises, or with `tolerate` is asked again next pass."""
     settings = engine.settings
     if not settings.federation_discovery:
         return identities
@@ -56,8 +63,11 @@ def discover(
             )
             try:
                 who = engine.whoami(candidate)
-            except errors.TransientError:
-                raise  # not an answer: do not remember this app as "does not trust us"
+            except errors.TransientError as e:
+                if not tolerate:
+                    raise  # not an answer: do not remember this app as "does not trust us"
+                log.warning("federation with %s not tried for now: %s", principal.app_id, e)
+                continue
             except errors.AzureError as e:
                 tried[principal.app_id.lower()] = now.isoformat()
                 changed = True

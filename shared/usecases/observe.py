@@ -28,6 +28,8 @@ class Identities:
 
     acting: Mapping[str, model.ActingIdentity]
     problems: tuple[str, ...] = ()
+    # Identities whose token failed for now (names): kept by the object id they had, if it is known.
+    unknown: tuple[str, ...] = ()
 
     def names(self) -> dict[str, str]:
         return {oid: acting.name for oid, acting in self.acting.items()}
@@ -43,13 +45,38 @@ class Directory:
     principals: Mapping[str, model.Principal]
     eligibility: Mapping[str, bool | None]
     role_names: Mapping[str, str]  # roles newer than the shipped list, named by their definition
+    # What could not be read for now (principal, group and role definition ids): a delegation that
+    # depends on one is not judged in this pass (`held`); its last judgement stands.
+    unreadable: frozenset[str] = frozenset()
+    problems: tuple[str, ...] = ()
+
+    def held(self, delegations: Iterable[model.Delegation]) -> frozenset[str]:
+        """Keys of the delegations whose judgement needs something this read could not get."""
+        if not self.unreadable:
+            return frozenset()
+        held: set[str] = set()
+        for d in delegations:
+            for a in (*d.authorizations, *d.eligible_authorizations):
+                principal = self.principals.get(a.principal_id.lower())
+                members = principal.member_ids if principal else ()
+                ids = {a.principal_id.lower(), roles.normalize_role_id(a.role_definition_id), *members}
+                if ids & self.unreadable:
+                    held.add(d.key)
+                    break
+        return frozenset(held)
 
 
-def acting_identities(engine: Engine) -> Identities:
+ACTING_STATE = "acting-identities"  # "kind:client id" -> object id, as the last token said
+
+
+def acting_identities(engine: Engine, *, tolerate: bool = False) -> Identities:
     """The configured identities and the federated ones discovered before, each by its own token.
 
-    A transient token failure raises: deciding without an identity we normally act as would
-    raise false alarms ("nobody attributes this"), so the whole pass is better tried again.
+    A transient token failure raises (an event is delivered again): deciding without an identity
+    we normally act as would raise false alarms ("nobody attributes this"). With `tolerate` (the
+    verification, the watch) the token is asked once more, then the identity is kept by the object
+    id its last token gave (its link reads as unknown) and named in `unknown`: one identity's token
+    never stops the estate.
     """
     settings = engine.settings
     configured = list(settings.identities)
@@ -66,17 +93,46 @@ def acting_identities(engine: Engine) -> Identities:
         )
     found: dict[str, model.ActingIdentity] = {}
     problems: list[str] = []
+    unknown: list[str] = []
+    remembered: dict[str, str] = (engine.store.get_state(ACTING_STATE) or {}) if tolerate else {}
+    learnt: dict[str, str] = {}
     for acting in configured:
+        key = f"{acting.kind}:{acting.client_id.lower()}"
         try:
-            who = engine.whoami(acting)
-        except errors.TransientError:
-            raise
+            object_id = _object_id(engine, acting, attempts=2 if tolerate else 1)
+        except errors.TransientError as e:
+            if not tolerate:
+                raise
+            unknown.append(acting.name)
+            kept = remembered.get(key)
+            problems.append(
+                f"identity {acting.name}: no token for now ({e}); "
+                + ("its link is unknown in this run" if kept else "what it attributes is unknown in this run")
+            )
+            log.warning("identity %s has no token for now: %s", acting.name, e)
+            if kept:
+                found[kept] = acting
+            continue
         except errors.AzureError as e:
             problems.append(f"identity {acting.name} cannot get a token: {e}")
             log.warning("identity %s cannot get a token: %s", acting.name, e)
             continue
-        found[who.object_id.lower()] = acting
-    return Identities(found, tuple(problems))
+        found[object_id] = acting
+        learnt[key] = object_id
+    if tolerate and learnt and {**remembered, **learnt} != remembered:
+        engine.store.put_state(ACTING_STATE, {**remembered, **learnt})
+    return Identities(found, tuple(problems), tuple(unknown))
+
+
+def _object_id(engine: Engine, acting: model.ActingIdentity, *, attempts: int) -> str:
+    """The identity's object id from its token, asked up to `attempts` times while it fails transiently."""
+    for attempt in range(attempts):
+        try:
+            return engine.whoami(acting).object_id.lower()
+        except errors.TransientError:
+            if attempt + 1 == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def read_directory(
@@ -84,9 +140,14 @@ def read_directory(
     delegations: Iterable[model.Delegation],
     *,
     known: Mapping[str, model.Principal] | None = None,
+    remembered: Iterable[str] = (),
+    tolerate: bool = False,
 ) -> Directory:
-    """Every principal of the delegations' authorizations (`known` ones not read again), and the
-    eligibility of every permanent role; roles newer than the list are decided by their actions."""
+    """Every principal of the delegations' authorizations (`known` ones not read again), the
+    `remembered` carriers' own state (a lost carrier is described by what it is now, whichever
+    principal an event named), and the eligibility of every permanent role; roles newer than the
+    list are decided by their actions. A read that fails transiently raises, or with `tolerate`
+    leaves what it was for in `unreadable` (the verification judges the rest)."""
     delegations = list(delegations)
     principals = {k.lower(): v for k, v in (known or {}).items()}
     wanted = {
@@ -95,8 +156,10 @@ def read_directory(
         for a in (*d.authorizations, *d.eligible_authorizations)
         if roles.is_guid(a.principal_id)
     }
-    graph = engine.graph()
-    _fetch(engine, principals, wanted - principals.keys())
+    unreadable: set[str] = set()
+    problems: list[str] = []
+    read = _Reader(engine, unreadable, problems, tolerate)
+    read.principals(principals, wanted - principals.keys())
     groups = [
         p
         for p in principals.values()
@@ -106,25 +169,79 @@ def read_directory(
     # Side by side: one round trip for every group, not one each.
     workers = max(1, min(len(groups), engine.settings.max_concurrency))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="groups") as pool:
-        listed = list(pool.map(lambda g: tuple(graph.list_transitive_member_ids(g.object_id)), groups))
+        listed = list(pool.map(read.members, groups))
     for group, ids in zip(groups, listed, strict=True):
-        principals[group.object_id] = replace(group, member_ids=ids)
-        members.update(ids)
-    _fetch(engine, principals, members - principals.keys())
+        if ids is not None:
+            principals[group.object_id] = replace(group, member_ids=ids)
+            members.update(ids)
+    extra = {r.lower() for r in remembered if roles.is_guid(r)}
+    read.principals(principals, (members | extra) - principals.keys())
     eligibility: dict[str, bool | None] = {}
     role_names: dict[str, str] = {}
     for role_id in {roles.normalize_role_id(a.role_definition_id) for d in delegations for a in d.authorizations}:
+        eligibility[role_id] = read.role(role_id, role_names)
+    return Directory(principals, eligibility, role_names, frozenset(unreadable), tuple(problems))
+
+
+@dataclass
+class _Reader:
+    """The directory's reads, each failing alone: raised, or (`tolerate`) noted as unreadable."""
+
+    engine: Engine
+    unreadable: set[str]
+    problems: list[str]
+    tolerate: bool
+
+    def _failed(self, what: str, ids: Iterable[str], error: errors.TransientError) -> None:
+        if not self.tolerate:
+            raise error
+        self.unreadable.update(ids)
+        self.problems.append(f"{what} could not be read for now ({error}): what depends on it is unknown in this run")
+        log.warning("%s could not be read for now: %s", what, error)
+
+    def principals(self, principals: dict[str, model.Principal], object_ids: set[str]) -> None:
+        if not object_ids:
+            return
+        try:
+            principals.update(self.engine.graph().get_principals(sorted(object_ids)))
+        except errors.TransientError as e:
+            if not self.tolerate:
+                raise
+            # Once more in parts: only the parts that fail again stay unknown.
+            ordered = sorted(object_ids)
+            for start in range(0, len(ordered), PRINCIPALS_PER_PART):
+                part = ordered[start : start + PRINCIPALS_PER_PART]
+                try:
+                    principals.update(self.engine.graph().get_principals(part))
+                except errors.TransientError as again:
+                    self._failed(f"{len(part)} principal(s)", part, again)
+            log.info("principals read again in parts after: %s", e)
+
+    def members(self, group: model.Principal) -> tuple[str, ...] | None:
+        try:
+            return tuple(self.engine.graph().list_transitive_member_ids(group.object_id))
+        except errors.TransientError as e:
+            self._failed(f"the members of group {group.object_id}", [group.object_id], e)
+            return None
+
+    def role(self, role_id: str, role_names: dict[str, str]) -> bool | None:
         verdict = roles.is_eligible(role_id)
-        if verdict is None:
-            try:
-                definition = engine.arm().get_role_definition(role_id)
-                verdict = roles.is_eligible(role_id, {"permissions": [{"actions": list(definition.actions)}]})
-                if definition.role_name:
-                    role_names[role_id] = definition.role_name[:200]
-            except errors.PermanentError as e:
-                log.warning("role definition %s unreadable: %s", role_id, e)
-        eligibility[role_id] = verdict
-    return Directory(principals, eligibility, role_names)
+        if verdict is not None:
+            return verdict
+        try:
+            definition = self.engine.arm().get_role_definition(role_id)
+        except errors.PermanentError as e:
+            log.warning("role definition %s unreadable: %s", role_id, e)
+            return None
+        except errors.TransientError as e:
+            self._failed(f"role definition {role_id}", [role_id], e)
+            return None
+        if definition.role_name:
+            role_names[role_id] = definition.role_name[:200]
+        return roles.is_eligible(role_id, {"permissions": [{"actions": list(definition.actions)}]})
+
+
+PRINCIPALS_PER_PART = 45  # three `id in (...)` filters: a part is one small $batch
 
 
 def read_offers(engine: Engine, delegations: Iterable[model.Delegation]) -> dict[str, str]:
@@ -152,11 +269,6 @@ def with_offers(delegations: Iterable[model.Delegation], quota_ids: Mapping[str,
     return tuple(
         d if d.quota_id else replace(d, quota_id=quota_ids.get(d.subscription_id.lower(), "")) for d in delegations
     )
-
-
-def _fetch(engine: Engine, principals: dict[str, model.Principal], object_ids: set[str]) -> None:
-    if object_ids:
-        principals.update(engine.graph().get_principals(sorted(object_ids)))
 
 
 def named(

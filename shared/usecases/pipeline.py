@@ -79,6 +79,10 @@ class Reconciled:
         """Links moved from PAL_PARTNER_ID_PREVIOUS."""
         return self.said.repointed
 
+    # Delegations whose principals, groups or roles could not be read (a pass that tolerates
+    # transient failures): their decisions here are on unknowns and must not be recorded.
+    held: frozenset[str] = frozenset()
+
 
 def reconcile(
     engine: Engine,
@@ -94,7 +98,11 @@ def reconcile(
     policy and what it wrote so far (default: a fresh one that raises); `known` what was read."""
     links = links if links is not None else link_writer.LinkWriter(engine, now)
     known = known or Known()
-    identities = known.identities if known.identities is not None else observe.acting_identities(engine)
+    identities = (
+        known.identities
+        if known.identities is not None
+        else observe.acting_identities(engine, tolerate=links.defer_transient)
+    )
     # Where the delegations name an identity we act as, the link of *every* identity we act as is
     # read: a write is guarded on every link the app can read, as in the verification, so a pass told
     # of one delegation judges the partner ID on what a verification would. Those named directly are
@@ -105,19 +113,30 @@ def reconcile(
         early = pool.submit(links.read, _unknown(identities.acting if direct else {}, known.links))
         # An assignment read names no offer: the unknown ones are read in this round trip too.
         offers_read = pool.submit(observe.read_offers, engine, delegations.current)
-        directory = observe.read_directory(engine, delegations.current, known=known.principals)
+        directory = observe.read_directory(
+            engine,
+            delegations.current,
+            known=known.principals,
+            remembered=_carriers(delegations),
+            tolerate=links.defer_transient,
+        )
         read_early = early.result()
         delegations = replace(delegations, current=observe.with_offers(delegations.current, offers_read.result()))
-    identities = federation.discover(engine, delegations.current, directory, identities, now)
+    identities = federation.discover(
+        engine, delegations.current, directory, identities, now, tolerate=links.defer_transient
+    )
     wanted = observe.named(delegations.current, identities.acting, directory.principals)
     statuses = links.read(identities.acting if wanted else {}, known={**known.links, **read_early})
     observation = observe.observe(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )
     observation = replace(observation, aobo=delegations.aobo) if delegations.aobo else observation
+    held = directory.held(delegations.current)
     if links.halts():  # the partner ID looks wrong: judge nothing against it
-        problems = identities.problems + tuple(links.problems)
-        return Reconciled(observation, decisions.Plan.nothing(), identities, (), problems, links.said(), halted=True)
+        problems = identities.problems + directory.problems + tuple(links.problems)
+        return Reconciled(
+            observation, decisions.Plan.nothing(), identities, (), problems, links.said(), halted=True, held=held
+        )
     # Credit is per scope: where a scope lost its last carrier, the stored delegations this pass
     # did not see are read (once) to learn whether another offer there still carries it.
     others = _Others(engine, delegations)
@@ -130,9 +149,20 @@ def reconcile(
         observe_words.annotate(plan, links.observed_ids()),
         identities,
         tuple(links.written),
-        identities.problems + tuple(links.problems),
+        identities.problems + directory.problems + tuple(links.problems),
         links.said(),
+        held=held,
     )
+
+
+def _carriers(delegations: Delegations) -> set[str]:
+    """Every identity the stored snapshots remember attributing: a lost one is read for its own state."""
+    return {
+        a.principal_id.lower()
+        for d in delegations.current
+        if (snap := delegations.previous.get(d.key)) is not None
+        for a in snap.attributed_by
+    }
 
 
 def _unknown(

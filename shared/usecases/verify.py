@@ -27,8 +27,9 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from shared import catalogue, model, reconcile, roles
 from shared.snapshots import DelegationSnapshot
@@ -64,6 +65,7 @@ OWNED_KINDS = frozenset(
     }
 )
 Progress = Callable[[str, int, int], None]
+DRY_RUN = "dry-run"  # the mode a run reports when its store writes nothing (`Engine.read_only`)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class _Tally:
     opened: int = 0
     resolved: int = 0
     incomplete_scopes: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)  # delegations not judged: what they need was unreadable
     steps: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -97,15 +100,25 @@ class _Tally:
     def _detail(self) -> str:
         if self.status == "skipped":
             return "; ".join(self.problems)
+        dry = self.mode == DRY_RUN
         text = (
             f"{self.delegations} delegation(s) in {self.subscriptions} subscription(s): "
             f"{self.attributed} attributed, {self.at_risk} at risk, {self.not_attributed} not attributed; "
             f"{len(self.links_written)} link write(s), {len(self.drift_repaired)} drift repaired, "
-            f"{len(self.link_failures)} link failure(s); {self.opened} finding(s) opened, {self.resolved} resolved"
-            f"; {self.seconds:.1f}s"
+            f"{len(self.link_failures)} link failure(s); "
+            + (
+                f"{self.opened} finding(s) would open, {self.resolved} would resolve"
+                if dry
+                else f"{self.opened} finding(s) opened, {self.resolved} resolved"
+            )
+            + f"; {self.seconds:.1f}s"
         )
         if self.withheld:
-            text += f"; {len(self.withheld)} link write(s) withheld ({self.mode} mode)"
+            text += f"; {len(self.withheld)} link write(s) withheld ({'dry run' if dry else 'PAL_MODE=' + self.mode})"
+        if self.unknown:
+            text += f"; {len(self.unknown)} delegation(s) unknown (not judged: part of the directory unreadable)"
+        if dry:
+            text += "; dry run: nothing was written (no link, finding, snapshot, coverage or alert)"
         if self.problems:
             text += f"; {len(self.problems)} problem(s): " + "; ".join(p[:160] for p in self.problems[:3])
         return text
@@ -132,6 +145,7 @@ class _Tally:
             "repointed": list(self.repointed),
             "customerTenants": dict(self.customer_tenants),
             "incompleteScopes": [{"scope": s, "error": e} for s, e in sorted(self.incomplete_scopes.items())],
+            "unknown": list(self.unknown),
             "steps": dict(self.steps),
             "seconds": round(self.seconds, 3),
         }
@@ -157,7 +171,8 @@ def run_verify(
 def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcomes.Outcome:
     started = time.monotonic()
     store = engine.store
-    out = _Tally("ok", mode=engine.settings.mode)
+    dry = getattr(store, "read_only", False)
+    out = _Tally("ok", mode=DRY_RUN if dry else engine.settings.mode)
     say = progress or (lambda _stage, _done, _total: None)
 
     # What we knew before looking: read first, so that a delegation an event handler stores while
@@ -172,7 +187,7 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     # 2. Links of every identity we act as: drift in the managing tenant, then customer tenants.
     say("links", 0, 1)
     links = link_writer.LinkWriter(engine, now, defer_transient=True, whole_estate=True)
-    identities = observe.acting_identities(engine)
+    identities = observe.acting_identities(engine, tolerate=True)
     check = tenant_links.check_managing_links(engine, identities, links)
     candidates = tenant_links.candidate_tenants(engine, inventory.tenants, previous.values())
     customer = tenant_links.check_customer_tenants(
@@ -197,31 +212,27 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     if result.halted:
         record.record(result)
         return _halted(engine, out, record.report, now, started)
+    result = replace(result, plan=_without(result.plan, result.held, store))
     plan = result.plan
+    out.unknown = sorted(result.held)
 
     # 4. Findings: exactly those that hold now, for everything this run could judge.
     say("record", 0, 1)
-    stale = _stale_subjects(engine, inventory, check, plan.subjects, now)
+    decided = plan.subjects | result.held  # held: not judged, and not stale either
+    stale = _stale_subjects(engine, inventory, check, decided, now)
     estate = recorder.Estate(tuple(check.findings), frozenset(check.subjects | stale), tuple(check.drift), previous)
     record.record(result, estate=estate)
     store.put_coverage(plan.coverage, now)
-    _remember_links(engine, result.observation.links)
+    _remember_links(links, result.observation.links)
     delegations.clear_activity_log_block(engine)
 
     _describe_result(out, plan, check, result)
     opened, resolved, said = record.report.opened, record.report.resolved, record.report.said
     out.opened, out.resolved = len(opened), len(resolved)
 
-    # 5. Alerts: what opened or resolved, then deliver everything pending.
-    alerting = outcomes.Steps()
-    alerting.run(
-        "alerts-enqueue",
-        lambda: alerts.enqueue(engine, opened, resolved, now, said=said),
-    )
-    alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
-    out.steps.update(alerting.steps)
-    out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
-    if out.problems or out.incomplete_scopes:
+    # 5. Alerts: what opened or resolved, then deliver everything pending (a dry run sends nothing).
+    _alert(engine, out, now, (opened, resolved, said), sweep=True)
+    if out.problems or out.incomplete_scopes or out.unknown:
         out.status = "partial"
     out.seconds = time.monotonic() - started
     done = out.outcome()
@@ -236,15 +247,42 @@ def _halted(engine: Engine, out: _Tally, report: outcomes.RunReport, now: dateti
     out.problems += [p for p in report.problems if p not in out.problems]
     opened, resolved = report.opened, report.resolved
     out.opened, out.resolved = len(opened), len(resolved)
-    alerting = outcomes.Steps()
-    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=report.said))
-    alerting.run("alerts", lambda: alerts.deliver(engine, now))
-    out.steps.update(alerting.steps)
+    _alert(engine, out, now, (opened, resolved, report.said), sweep=False)
     out.seconds = time.monotonic() - started
     done = out.outcome()
     engine.store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(done)[:2000]})
     log.warning("verification stopped: %s", done)
     return done
+
+
+def _alert(engine: Engine, out: _Tally, now: datetime, changes: tuple[list, list, list], *, sweep: bool) -> None:
+    """Enqueue what opened or resolved (`changes`: opened, resolved, said) and deliver what is
+    pending; a dry run enqueues and sends nothing."""
+    if out.mode == DRY_RUN:
+        out.steps["alerts"] = "dry run: no alert enqueued or sent"
+        return
+    opened, resolved, said = changes
+    alerting = outcomes.Steps()
+    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=said))
+    alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=sweep, purge=sweep))
+    out.steps.update(alerting.steps)
+    out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
+
+
+def _without(plan: reconcile.Plan, held: frozenset[str], store: Any) -> reconcile.Plan:
+    """The plan less what it decided on unknowns: no finding or snapshot for a held delegation,
+    and its coverage row as the last verification stored it (if any)."""
+    if not held:
+        return plan
+    stored = store.get_coverage()
+    before = {r.delegation_key: r for r in (stored.rows if stored else ())}
+    return replace(
+        plan,
+        assessments=tuple(a for a in plan.assessments if a.delegation.key not in held),
+        delegation_findings=tuple(f for f in plan.delegation_findings if f.subject not in held),
+        subjects=frozenset(plan.subjects - held),
+        coverage=tuple(before.get(r.delegation_key, r) if r.delegation_key in held else r for r in plan.coverage),
+    )
 
 
 def _current(inventory: estate_scan.Inventory, previous: dict[str, DelegationSnapshot]) -> list[model.Delegation]:
@@ -336,7 +374,7 @@ def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
     """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
     hand; let each multi-tenant identity link itself in candidate tenants it has not seen."""
     links = link_writer.LinkWriter(engine, now, defer_transient=True)
-    check = tenant_links.check_managing_links(engine, observe.acting_identities(engine), links)
+    check = tenant_links.check_managing_links(engine, observe.acting_identities(engine, tolerate=True), links)
     candidates = tenant_links.candidate_tenants(engine)
     check.merge(
         tenant_links.check_customer_tenants(
@@ -352,7 +390,7 @@ def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
         record.subject(subject, items)
     record.notices(check.drift)
     record.said(links.said())
-    tenant_links.remember_managing_links(engine, check.statuses)
+    tenant_links.remember_managing_links(links, check.statuses)
     alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=record.report.said)
     opened, resolved = len(record.report.opened), len(record.report.resolved)
     detail = f"{check.summary()}; {opened} finding(s) opened, {resolved} resolved" + (
@@ -370,9 +408,10 @@ def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
 # -- the coverage HTTP function ------------------------------------------------------------------
 
 
-def _remember_links(engine: Engine, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
+def _remember_links(links: link_writer.LinkWriter, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
     """The managing tenant's links as read now (the drift baseline), and the partner's name they gave."""
-    tenant_links.remember_managing_links(engine, statuses)
+    engine = links.engine
+    tenant_links.remember_managing_links(links, statuses)
     partner = engine.settings.partner_id
     name = next((s.partner_name for s in statuses.values() if s.points_to(partner) and s.partner_name), "")
     coverage_view.remember_partner(engine, name)

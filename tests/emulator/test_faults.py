@@ -79,3 +79,15 @@ def test_graph_throttling(emulator, demo):
         assert "Retry-After" in throttled.headers
     finally:
         emulator.control("POST", "/throttling", {"arm": None, "graph": None})
+
+
+def test_a_drop_on_a_batch_request_drops_the_whole_exchange(emulator, demo):
+    g = caller(emulator, demo.principal("id-palwatch-contoso")["objectId"], audience="https://graph.microsoft.com")
+    alice = demo.principal("Alice Operator")["objectId"]
+    body = {"requests": [{"id": "1", "method": "GET", "url": f"/users?$filter=id in ('{alice}')&$select=id"}]}
+    emulator.control("POST", "/faults", {"route": r"^/v1\.0/users$", "status": "drop", "count": 1})
+    with pytest.raises(requests.ConnectionError):
+        g.request("POST", emulator.info["graph"] + "/v1.0/$batch", json=body)
+    answer = g.request("POST", emulator.info["graph"] + "/v1.0/$batch", json=body).json()["responses"][0]
+    assert answer["status"] == 200
+    assert [u["id"] for u in answer["body"]["value"]] == [alice]

@@ -84,6 +84,7 @@ def test_faults_lose_no_finding_and_double_no_notice(emulator, palwatch, monkeyp
         duplicates=duplicates,
         failed_runs=failed_runs,
     )
+    assert failed_runs == 0  # a run that cannot read everything says `partial`; it never fails whole
     assert got == expected
     assert duplicates == 0
     assert len(sent) >= len(expected)  # every finding was announced
