@@ -13,11 +13,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from shared import roles
+
 NS = uuid.UUID("6f1c8a52-3e47-4c1a-9b0e-5d2f7a8c9e10")
 AZURE_PLAN = "CSP_2015-05-01"
-OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+OWNER = roles.OWNER
+CONTRIBUTOR = roles.CONTRIBUTOR
+READER = roles.READER
 
 
 def gid(name: str) -> str:
