@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from emulator import assumptions
+from emulator import assumptions, rbac
 from emulator.activity import ActivityLog
 from emulator.clock import iso, utcnow
 from emulator.entities import Access, Delegation, Principal, ScenarioError, parse_scope
@@ -369,6 +369,37 @@ class World:
             access.groups.pop(sub, None)
         self._access_cache[key] = access
         return access
+
+    def roles_at(self, tid: str, oid: str, sid: str, rg: str | None = None) -> list[dict[str, Any]]:
+        """Definitions of the permanent roles the caller holds through Lighthouse at the scope or above it.
+
+        Just-in-time (`eligibleAuthorizations`) roles are not held until activated, so they never count;
+        a role id the emulator does not know allows nothing.
+        """
+        found: list[dict[str, Any]] = []
+        for principal_id in {oid} | self.groups_of(oid):
+            for aid in self.by_principal.get(principal_id, ()):
+                d = self.delegations[aid]
+                if d.managed_by != tid or d.subscription_id != sid:
+                    continue
+                if d.resource_group is not None and (rg is None or d.resource_group.lower() != rg.lower()):
+                    continue
+                for auth in d.authorizations:
+                    if auth["principalId"] == principal_id and auth["roleDefinitionId"] in self.roles:
+                        found.append(self.roles[auth["roleDefinitionId"]])
+        return found
+
+    def allows(self, tid: str, oid: str, scope: tuple[str, str | None], action: str) -> bool:
+        """ARM's action check for the caller at `scope` (subscription id, resource group or None).
+
+        A caller from the subscription's own tenant is not checked: scenarios model no role
+        assignments inside a tenant, only Lighthouse authorizations (emulator/README.md).
+        """
+        sid, rg = scope
+        sub = self.subscriptions.get(sid)
+        if sub is not None and sub["tenantId"] == tid:
+            return True
+        return rbac.allows(self.roles_at(tid, oid, sid, rg), action)
 
     def has_root_role(self, principal: Principal | None, wanted: set[str]) -> bool:
         if principal is None:
