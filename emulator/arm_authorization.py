@@ -5,11 +5,13 @@ A subscription in the scenario may carry `"roleAssignments": [{"principalId", "p
 the subscription). They are served as ARM serves them (azure-rest-api-specs, authorization
 stable/2022-04-01 authorization-RoleAssignmentsCalls.json, RoleAssignments_ListForSubscription:
 `{"value": [RoleAssignment], "nextLink"}`), to callers one of whose roles at the subscription allows
-`Microsoft.Authorization/roleAssignments/read` (Reader's `*/read` does); anyone else gets 403
-`AuthorizationFailed`. A `ForeignGroup` is a group of another tenant: a CSP partner's Admin Agents
-group holding Owner is how Partner Center grants admin on behalf of (AOBO) on Azure plan
-subscriptions (Partner Center "revoke-reinstate-csp": `New-AzRoleAssignment -ObjectId <Admin
-Agents group id> -RoleDefinitionName Owner -Scope /subscriptions/<id> -ObjectType ForeignGroup`).
+`Microsoft.Authorization/roleAssignments/read` (Reader's `*/read` does; `World.allows`, the
+emulator's one RBAC action check); anyone else gets 403 `AuthorizationFailed`.
+
+A `ForeignGroup` is a group of another tenant: a CSP partner's Admin Agents group holding Owner is
+how Partner Center grants admin on behalf of (AOBO) on Azure plan subscriptions (Partner Center
+"revoke-reinstate-csp": `New-AzRoleAssignment -ObjectId <Admin Agents group id>
+-RoleDefinitionName Owner -Scope /subscriptions/<id> -ObjectType ForeignGroup`).
 
 The control API adds (`PUT /_emulator/subscriptions/{id}/roleAssignments/{name}`) and removes
 (`DELETE` same path) one, answering with the event the subscription's system topic publishes:
@@ -19,7 +21,6 @@ The control API adds (`PUT /_emulator/subscriptions/{id}/roleAssignments/{name}`
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -84,39 +85,6 @@ def render(sid: str, a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _matches(pattern: str, action: str) -> bool:
-    regex = "^" + re.escape(pattern.lower()).replace(r"\*", ".*") + "$"
-    return re.match(regex, action.lower()) is not None
-
-
-def allows(role: dict[str, Any] | None, action: str) -> bool:
-    """Does a role definition's `properties` allow `action` (its actions minus its notActions)?"""
-    for permission in (role or {}).get("permissions") or []:
-        if any(_matches(p, action) for p in permission.get("actions") or []) and not any(
-            _matches(p, action) for p in permission.get("notActions") or []
-        ):
-            return True
-    return False
-
-
-def may_read(world: World, tid: str, oid: str, sid: str) -> bool:
-    """The caller's own tenant owns the subscription, or a delegation at the subscription gives the
-    caller (or a group it is in) a role that allows reading role assignments."""
-    sub = world.subscriptions[sid]
-    if sub["tenantId"] == tid:
-        return True
-    ids = {oid} | world.groups_of(oid)
-    for principal_id in ids:
-        for aid in world.by_principal.get(principal_id, ()):
-            delegation = world.delegations[aid]
-            if delegation.managed_by != tid or delegation.subscription_id != sid or delegation.resource_group:
-                continue
-            for auth in delegation.authorizations:
-                if auth["principalId"].lower() in ids and allows(world.roles.get(auth["roleDefinitionId"]), READ):
-                    return True
-    return False
-
-
 def _event(sid: str, tenant: str, a: dict[str, Any], *, delete: bool) -> dict[str, Any]:
     """What the subscription's system topic publishes for a role assignment written or deleted."""
     resource = render(sid, a)["id"]
@@ -154,7 +122,7 @@ def routes(app: App) -> list[Route]:
             return arm_error(400, "InvalidApiVersionParameter", f"The api-version '{req.q('api-version')}' is invalid.")
         if sid not in world.subscriptions:
             return arm_error(404, "SubscriptionNotFound", f"The subscription '{sid}' could not be found.")
-        if not may_read(world, req.tid, req.oid, sid):
+        if not world.allows(req.tid, req.oid, (sid, None), READ):
             return denied(req, READ, f"/subscriptions/{sid}")
         items = [render(sid, a) for a in assignments(world, sid)]
         return Response(200, page(req, items, int(world.config["pageSize"])))
