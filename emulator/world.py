@@ -11,6 +11,7 @@ import copy
 import json
 import threading
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,17 @@ def _scenario_role(raw: dict[str, Any]) -> dict[str, Any]:
 DEFAULT_QUOTA_ID = "PayAsYouGo_2014-09-01"  # Microsoft's Pay-As-You-Go offer (MS-AZR-0003P)
 
 
+def _instant(value: Any, name: str) -> datetime:
+    """An ISO 8601 instant from a scenario (a link's createdTime or updatedTime), in UTC."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ScenarioError(f"link {name} {value!r} is not an ISO 8601 instant") from e
+    if moment.tzinfo is None:
+        raise ScenarioError(f"link {name} {value!r} has no time zone (say Z for UTC)")
+    return moment
+
+
 class World:
     """All emulated state. Callers hold `lock` around every read and write."""
 
@@ -102,7 +114,10 @@ class World:
         for delegation in scenario.get("delegations", []):
             self.put_delegation(delegation)
         for link in scenario.get("links", []):
-            self.put_link(link["tenantId"], link["objectId"], str(link["partnerId"]))
+            made = self.put_link(link["tenantId"], link["objectId"], str(link["partnerId"]))
+            for name in ("createdTime", "updatedTime"):  # a link made before the scenario starts
+                if name in link:
+                    made[name] = iso(_instant(link[name], name))
         self.graph_client_state = str(scenario.get("graphClientState", "palwatch-emulator-client-state"))
         self.changed()
 

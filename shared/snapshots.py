@@ -101,3 +101,17 @@ class CoverageRow:
     aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there (AOBO)
     csp_customer: bool = False  # the customer is the partner's own CSP business (recognition `csp`)
     foreign_aobo: tuple[str, ...] = ()  # foreign groups PAL Watch does not know holding roles there
+    credit_observed: str = ""  # what Microsoft's billing export says (credit snapshot); "" without billing data
+
+
+@dataclass(frozen=True)
+class ObservedCredit:
+    """What Microsoft's billing export says about one scope on one complete day (the credit snapshot's row)."""
+
+    scope: str  # lower case: /subscriptions/{id} or .../resourcegroups/{name}
+    day: str  # ISO date (UTC)
+    billed: float  # BillingPreTaxTotal summed, in `currency`
+    percent: float  # PartnerEarnedCreditPercentage, weighted by cost (0: no credit applied)
+    currency: str = ""
+    mpn_ids: tuple[str, ...] = ()
+    tier2_mpn_ids: tuple[str, ...] = ()

@@ -36,6 +36,7 @@ COLUMNS = (
     "reason",
     "since",
     "delegationKey",
+    "creditObserved",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from shared import catalogue
+from shared.reports import coverage as reports_coverage
 from shared.reports import page
 from shared.snapshots import CoverageRow
 from shared.store import store as store_module
@@ -43,7 +44,23 @@ def current(engine: Engine) -> store_module.Coverage | None:
         for r in unreadable
         if r.finding.subject not in seen
     )
-    return replace(coverage, rows=coverage.rows + extra) if extra else coverage
+    coverage = replace(coverage, rows=coverage.rows + extra) if extra else coverage
+    return with_observed_credit(engine, coverage)
+
+
+def with_observed_credit(engine: Engine, coverage: store_module.Coverage) -> store_module.Coverage:
+    """Each row with what Microsoft's billing export says of its scope (nothing when it was never read)."""
+    latest = engine.store.billing.latest()
+    if not latest:
+        return coverage
+    billed = engine.store.billing.csp_subscriptions()
+    rows = []
+    for row in coverage.rows:
+        scope = row.scope.lower()
+        subscription = scope.split("/")[2] if scope.count("/") >= 2 else ""
+        words = reports_coverage.credit_words(latest.get(scope), subscription in billed)
+        rows.append(replace(row, credit_observed=words))
+    return replace(coverage, rows=tuple(rows))
 
 
 def for_customer(coverage: store_module.Coverage, tenant_id: str) -> store_module.Coverage:
