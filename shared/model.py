@@ -241,9 +241,12 @@ class Exemption:
 
     @property
     def exemption_id(self) -> str:
-        """Stable name for list and remove: what it matches, not when it ends."""
+        """Stable short name for list and remove (`ex-` and 8 hex digits): what it matches, not when
+        it ends."""
+        import hashlib
+
         parts = [self.kind, self.tenant_id.lower(), self.scope.lower().rstrip("/"), self.definition_name.casefold()]
-        return "|".join(parts)
+        return "ex-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)

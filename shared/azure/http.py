@@ -301,6 +301,12 @@ class AzureHttpClient:
             raise errors.PermanentError(
                 f"TLS failure talking to {self._host}: is the CA trusted (REQUESTS_CA_BUNDLE)?", code="TlsError"
             ) from e
+        except requests.exceptions.ProxyError as e:
+            log.warning("%s %s -> proxy error", method, _path_of(url))
+            raise errors.TransientError(
+                f"{method} {_path_of(url)}: the proxy refused or is unreachable (HTTPS_PROXY, NO_PROXY)",
+                code="ProxyError",
+            ) from e
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.Timeout,

@@ -69,6 +69,34 @@ def for_customer(coverage: store_module.Coverage, tenant_id: str) -> store_modul
     return replace(coverage, rows=tuple(r for r in coverage.rows if r.customer_tenant_id.lower() == tenant))
 
 
+def match_customer(coverage: store_module.Coverage, wanted: str) -> tuple[str, tuple[str, ...]]:
+    """The customer tenant `wanted` names: its tenant id, its name, or a unique start of its name
+    (any case). Returns (tenant id, ()) when one matches, else ("", the names that match: several
+    when it is ambiguous, none when nothing does)."""
+    text = " ".join(wanted.split()).lower()
+    customers: dict[str, str] = {}
+    for row in coverage.rows:
+        customers.setdefault(row.customer_tenant_id.lower(), row.customer_tenant_name or row.customer_tenant_id)
+    if text in customers:
+        return text, ()
+    exact = [t for t, name in customers.items() if name.lower() == text]
+    starting = exact or [t for t, name in customers.items() if text and name.lower().startswith(text)]
+    if len(starting) == 1:
+        return starting[0], ()
+    return "", tuple(sorted(customers[t] for t in starting))
+
+
+def needing_attention(coverage: store_module.Coverage) -> store_module.Coverage:
+    """Only the delegations that need someone: at risk, not attributed, or not readable."""
+    calm = ("attributed", "not_eligible_offer")
+    return replace(coverage, rows=tuple(r for r in coverage.rows if r.status not in calm))
+
+
+def customer_names(coverage: store_module.Coverage) -> tuple[str, ...]:
+    """Every customer's name (its tenant id where no name is known), sorted."""
+    return tuple(sorted({r.customer_tenant_name or r.customer_tenant_id for r in coverage.rows}))
+
+
 def context(engine: Engine) -> page.PageContext:
     """Who the page is for (partner name and ID), how to fix each reason, and the trend."""
     settings = engine.settings
