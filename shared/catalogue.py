@@ -66,20 +66,46 @@ CSP_COSTS: Mapping[str, str] = {
 }
 
 
+# A delegation PAL Watch cannot read: its credit is unknown, never said to be lost.
+UNREADABLE = Words(
+    subject="attribution unknown",
+    cost="Unknown: PAL Watch cannot tell whether this delegation earns partner credit until one of its "
+    "identities can read it.",
+    resolution="PAL Watch can read the delegation again.",
+)
+
+
+def words_for(finding: model.Finding) -> Words:
+    """The words of the finding's kind, or of its reason where that changes the story."""
+    return UNREADABLE if finding.reason == "not_visible" else words_of(finding.kind)
+
+
 def cost(finding: model.Finding) -> str:
     """What the finding costs the partner, in one sentence (empty when nothing is at stake), in the
     words of the subscription's agreement: the kind's words are for a subscription that is not CSP
     (or not known to be), `CSP_COSTS` for a CSP (Azure plan) one."""
     if finding.facts.get("cost"):
         return finding.facts["cost"]
-    if finding.facts.get("offerType") == offers.CSP and finding.kind in CSP_COSTS:
+    if finding.facts.get("offerType") == offers.CSP and finding.kind in CSP_COSTS and finding.reason != "not_visible":
         return CSP_COSTS[finding.kind]
-    return words_of(finding.kind).cost
+    return words_for(finding).cost
+
+
+# Why a finding of a reason resolved, where the reason says more than its kind's words.
+RESOLVED_BECAUSE = {
+    "users_only": "A user who holds an eligible role linked to the partner ID (`palwatch link-me`, or "
+    "PAL_ATTESTED_USERS), so the delegation earned partner credit.",
+    "link_pending": "PAL Watch linked the identity it can act as to the partner ID.",
+    "would_link": "PAL Watch linked the identity it can act as to the partner ID (repair mode).",
+}
 
 
 def resolution(finding: model.Finding, *, delegation_removed: bool = False) -> str:
-    """Why a finding resolved: its delegation was removed, or what the last check found."""
-    return REMOVED_RESOLUTION if delegation_removed else words_of(finding.kind).resolution
+    """Why a finding resolved: its delegation was removed, what its reason's fix did, or what the
+    last check found."""
+    if delegation_removed:
+        return REMOVED_RESOLUTION
+    return RESOLVED_BECAUSE.get(finding.reason) or words_for(finding).resolution
 
 
 AOBO_REMOVED = "aobo_removed"  # the cause of an attribution_lost on a CSP subscription that lost AOBO

@@ -10,7 +10,7 @@ the order of rows and how an attributing identity is described. Pure: no I/O, no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from shared import catalogue, offers, reconcile, snapshots, words
@@ -53,10 +53,35 @@ def status(row: snapshots.CoverageRow) -> str:
     return ATTRIBUTED if row.attributed else NOT_ATTRIBUTED
 
 
+def told(rows: Iterable[snapshots.CoverageRow]) -> list[snapshots.CoverageRow]:
+    """Each delegation's status as its scope's verdict tells it: the one place every report, the
+    page and the digest take a status from. A delegation that carries no credit itself, on a scope
+    that earns partner credit through another delegation, is at risk (the scope still earns, and its
+    alert is a warning), never "not attributed"."""
+    items = list(rows)
+    by_tenant: dict[str, list[snapshots.CoverageRow]] = {}
+    for r in items:
+        by_tenant.setdefault(r.customer_tenant_id.lower(), []).append(r)
+    earning = {  # a subscription is in one tenant: only that tenant's delegations can carry it
+        (tenant, reconcile.scopes.scope_key(sc.scope))
+        for tenant, mine in by_tenant.items()
+        for sc in scopes(mine)
+        if sc.earns_credit and level(sc) != NOT_ELIGIBLE
+    }
+    return [
+        replace(r, status=AT_RISK)
+        if status(r) == NOT_ATTRIBUTED
+        and (r.customer_tenant_id.lower(), reconcile.scopes.scope_key(r.scope)) in earning
+        else r
+        for r in items
+    ]
+
+
 def ordered(rows: Iterable[snapshots.CoverageRow]) -> list[snapshots.CoverageRow]:
-    """By customer name, then tenant id (customers without a name or sharing one), then scope."""
+    """By customer name, then tenant id (customers without a name or sharing one), then scope;
+    each with its status as its scope tells it (`told`)."""
     return sorted(
-        rows,
+        told(rows),
         key=lambda r: (
             text_.clean(r.customer_tenant_name).casefold(),
             r.customer_tenant_id.lower(),
@@ -100,7 +125,7 @@ def customers(rows: Iterable[snapshots.CoverageRow]) -> list[Customer]:
 def totals(rows: Sequence[snapshots.CoverageRow]) -> dict[str, int]:
     """Delegation counts by status, and customer counts by their worst status."""
     per_customer = customers(rows)
-    by_status = [status(r) for r in rows]
+    by_status = [status(r) for r in told(rows)]
     worst = [c.status for c in per_customer]
     return {
         "delegations": len(rows),

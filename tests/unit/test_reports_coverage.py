@@ -87,7 +87,11 @@ def table_lines(cov: Coverage, width: int | None = None) -> list[str]:
             {"delegations": 2, "attributed": 1, "atRisk": 1, "notAttributed": 0, "customers": 1, "customersAtRisk": 1},
         ),
         (
-            [row(), row(tenant=TENANT_B, name="Fabrikam", status="not_attributed"), row(tenant=TENANT_B.upper())],
+            [
+                row(),
+                row(tenant=TENANT_B, name="Fabrikam", status="not_attributed"),
+                row(tenant=TENANT_B.upper(), scope=f"/subscriptions/{SUB}/resourceGroups/rg"),  # not its scope
+            ],
             {
                 "delegations": 3,
                 "attributed": 2,
