@@ -494,8 +494,9 @@ def not_eligible_offer(where: Where, offer: offers.Offer, rule: str) -> model.Fi
         title=f"{where.scope} of {where.customer} is on an offer that earns no partner credit through PAL",
         reason=Kind.NOT_ELIGIBLE_OFFER,
         detail=f'The subscription is {offer.why or offer.label}{quota}{cloud}. Microsoft: "{rule}" '
-        f"(Source: {offer.rule_source}; offers and quota IDs: {offer.source}). PAL Watch reports it apart "
-        "and does not count it as not attributed or as revenue at stake.",
+        f"(Source: {offer.rule_source}; offers and quota IDs: {offer.source}). "
+        + (f"This exclusion is an assumption: {offer.rule_assumption} " if offer.rule_assumption else "")
+        + "PAL Watch reports it apart and does not count it as not attributed or as revenue at stake.",
         fix="Nothing to do for PAL. If the customer moves the subscription to a paid offer (Pay-As-You-Go, "
         "CSP, Enterprise Agreement), the next verification counts it.",
         tenant_id=where.tenant_id,
@@ -856,6 +857,36 @@ def activity_log_unreadable(managing_tenant_id: str, error: str) -> model.Findin
             f"in tenant {managing_tenant_id}. The watcher retries after the next verification."
         ),
         tenant_id=managing_tenant_id,
+    )
+
+
+GRAPH_PERMISSION_SUBJECT = "config:graph-permission"
+
+
+def graph_permission_missing(
+    managing_tenant_id: str, *, permission: str, call: str, granted: Sequence[str] | None, fix: str
+) -> model.Finding:
+    """Graph refuses a read the engine needs: one finding naming the permission, the call and the grant.
+
+    `granted` is the token's `roles` claim (None: the token carries none, nothing is granted).
+    """
+    have = ", ".join(granted) if granted else "no application permission"
+    return model.Finding(
+        key="config:graph-permission-missing",
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.CRITICAL,
+        subject=GRAPH_PERMISSION_SUBJECT,
+        title=f"PAL Watch lacks the Microsoft Graph permission {permission}: delegations are not judged",
+        reason="graph_permission_missing",
+        detail=(
+            f"Microsoft Graph refused {call} (403): the managed identity's Graph token grants {have}, "
+            f"not {permission}. Without it PAL Watch cannot tell who holds a delegation's roles, so "
+            "no delegation is judged and nothing is linked until the permission is granted; this "
+            "finding resolves on the first run after the grant."
+        ),
+        fix=fix,
+        tenant_id=managing_tenant_id,
+        facts={"permission": permission, "call": call[:200]},
     )
 
 
