@@ -325,6 +325,7 @@ def observe(
         gone=gone,
         cloud=offers.sovereign_cloud(settings.arm_endpoint),
         partner_ids=settings.partner_ids,
+        csp_tenants=settings.csp_tenants,
     )
 
 

@@ -207,7 +207,7 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     gone = frozenset(previous.keys() - {d.key for d in current})
     result = _judge(
         engine,
-        pipeline.Delegations(tuple(current), previous, gone),
+        pipeline.Delegations(tuple(current), previous, gone, aobo=inventory.aobo),
         now=now,
         links=links,
         known=pipeline.Known(identities=identities, links=check.statuses),
