@@ -81,12 +81,12 @@ class Observation:
         set_(self, "previous", MappingProxyType(dict(self.previous)))
         set_(self, "gone", frozenset(self.gone))
         set_(self, "partner_ids", frozenset(self.partner_ids) | {self.partner_id})
+        set_(self, "aobo", _frozen(self.aobo))
+        set_(self, "csp_tenants", frozenset(t.lower() for t in self.csp_tenants))
 
     def ours(self, partner_id: str | None) -> bool:
         """A link to any of the partner's location IDs is the partner's own."""
         return bool(partner_id) and partner_id in self.partner_ids
-        set_(self, "aobo", _frozen(self.aobo))
-        set_(self, "csp_tenants", frozenset(t.lower() for t in self.csp_tenants))
 
     def eligible(self, role_id: str) -> bool | None:
         """Observed eligibility of a role (its definition's actions), else the shipped list."""
