@@ -641,6 +641,31 @@ def alert_channel_failing(name: str, pending: int, last_error: str) -> model.Fin
     )
 
 
+EXEMPTIONS_SUBJECT = "config:exemptions"
+
+
+def exemptions_malformed(problems: Sequence[str]) -> model.Finding:
+    """PAL_EXEMPTIONS entries that do not parse: each is ignored (its findings are alerted as usual)."""
+    listed = "; ".join(p[:200] for p in problems[:10]) + ("; ..." if len(problems) > 10 else "")
+    return model.Finding(
+        key="config:exemptions-malformed",
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.WARNING,
+        subject=EXEMPTIONS_SUBJECT,
+        title=f"{len(problems)} PAL_EXEMPTIONS entr{'y' if len(problems) == 1 else 'ies'} ignored: they do not parse",
+        reason="exemption_malformed",
+        detail=(
+            f"PAL_EXEMPTIONS: {listed}. These entries exempt nothing: the findings they meant are alerted as "
+            "usual. The other entries, and everything else, work."
+        ),
+        fix=(
+            "Correct the entries in the app setting PAL_EXEMPTIONS (dates as 2026-12-31, scopes as "
+            "/subscriptions/{id}[/resourceGroups/{name}], a finding kind other than configuration), or record "
+            "them with `palwatch exempt`, which checks them as you type."
+        ),
+    )
+
+
 def activity_log_unreadable(managing_tenant_id: str, error: str) -> model.Finding:
     """The watcher may not read the tenant activity log (Monitoring Reader at root is missing)."""
     return model.Finding(
