@@ -19,6 +19,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import roles
+
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
@@ -153,8 +155,8 @@ def run_event() -> dict[str, Any]:
     return {**measured, "roundTrips": trips, "requestsToWrite": len(before_write), "outcomes": outcomes}
 
 
-_CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-_READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+_CONTRIBUTOR = roles.CONTRIBUTOR
+_READER = roles.READER
 _RUNS = {"verify": run_verify, "baseline": run_baseline, "event": run_event}
 
 if __name__ == "__main__":

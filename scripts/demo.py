@@ -18,15 +18,18 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from scripts import services
+from shared import roles
 
 RUN_DIR = services.ROOT / ".run"
 INBOX = RUN_DIR / "inbox"
 REPORT = RUN_DIR / "coverage.html"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+LOG = RUN_DIR / "palwatch.log"
+CONTRIBUTOR = roles.CONTRIBUTOR
+READER = roles.READER
 DEMO_ASSIGNMENT = "5e1f7c3a-9d42-4b8e-a6f1-2c3d4e5f6a7b"
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
@@ -386,18 +389,23 @@ STEPS: list[Callable[[Demo], None]] = [
 ]
 
 
+def clear_previous_run(run_dir: Path = RUN_DIR) -> None:
+    """Only the demo's own files go: a sandbox running beside it keeps its settings and inbox in .run."""
+    shutil.rmtree(run_dir / INBOX.name, ignore_errors=True)
+    for name in (REPORT.name, LOG.name):
+        (run_dir / name).unlink(missing_ok=True)
+    (run_dir / INBOX.name).mkdir(parents=True)
+
+
 def main() -> int:
-    shutil.rmtree(RUN_DIR, ignore_errors=True)
-    INBOX.mkdir(parents=True)
+    clear_previous_run()
     # The engine's operator log goes to a file, so the narration stays readable.
-    logging.basicConfig(
-        filename=RUN_DIR / "palwatch.log", level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(filename=LOG, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"{BOLD}PAL Watch — the local demo{RESET} (emulated Entra ID, ARM and Graph; Azurite for state)")
     with services.azurite() as storage, services.emulator() as emulator:
         say(f"emulator on {emulator.info['arm']}, Azurite tables on loopback; nothing leaves this machine")
         run_steps(Demo(emulator, storage), STEPS)
-    print(f"\n{BOLD}Done.{RESET} Alerts: {INBOX}   Coverage page: {REPORT}   Engine log: {RUN_DIR / 'palwatch.log'}")
+    print(f"\n{BOLD}Done.{RESET} Alerts: {INBOX}   Coverage page: {REPORT}   Engine log: {LOG}")
     return 0
 
 

@@ -19,7 +19,7 @@
 set -euo pipefail
 
 GRAPH_APP_ID="00000003-0000-0000-c000-000000000000"   # Microsoft Graph, same in every tenant
-MONITORING_READER="43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+MONITORING_READER="Monitoring Reader"   # az takes a built-in role by its name
 GRAPH_URL="${PAL_GRAPH_ENDPOINT:-https://graph.microsoft.com}"
 ARM_URL="${PAL_ARM_ENDPOINT:-https://management.azure.com}"
 

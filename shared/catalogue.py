@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from shared import model, offers, words
+from shared import model, offers, roles, words
 from shared.snapshots import AttributedBy
 
 Kind = model.Kind  # the kinds live with the model, where settings can read them too
@@ -148,7 +148,7 @@ _FEDERATION_FIX = (
 
 _ELIGIBLE_ROLE_FIX = (
     "Add a permanent authorization with a PEC-eligible role (for example Contributor, "
-    "b24988ac-6180-42a0-ab88-20f7382dd24c) for an identity PAL Watch can act as (its managed identity "
+    f"{roles.CONTRIBUTOR}) for an identity PAL Watch can act as (its managed identity "
     "or one in PAL_IDENTITIES) to the Lighthouse offer, and have the customer update the delegation."
 )
 

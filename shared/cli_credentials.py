@@ -63,3 +63,18 @@ def credentials_for(kind: str, settings: Any, **options: Any) -> identity.Creden
 
 def add_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--credential", choices=CREDENTIALS, default="managed-identity", help=HELP)
+
+
+def acts_as_app(engine: Any) -> str:
+    """Empty when the signed-in credential is PAL Watch's own managed identity (its token's app id is
+    AZURE_CLIENT_ID); else the sentence saying whose it is and that the run is read-only."""
+    settings = engine.settings
+    who = identity.whoami(engine.credentials.managed_identity(), settings.arm_scope)
+    app = settings.managed_identity_client_id.lower()
+    if app and who.app_id.lower() == app:
+        return ""
+    return (
+        f"signed in as {who.object_id or 'an unknown identity'} (oid), not PAL Watch's managed identity"
+        f" (AZURE_CLIENT_ID {app or 'not set'}): read-only run, as --dry-run (no PAL link, finding, snapshot, "
+        "coverage or alert is written). Add --write to act as the app with this identity."
+    )

@@ -50,32 +50,59 @@ class ProgressBar:
             self.stream.flush()
 
 
-def build_engine(credential: str = "managed-identity", *, observe: bool = False) -> Any:
-    """The engine as the function app builds it, from the environment's settings (`observe`: as if
-    PAL_MODE were observe, for one dry run)."""
+def build_engine(credential: str = "managed-identity", *, dry_run: bool = False, write: bool = False) -> Any:
+    """The engine as the function app builds it, from the environment's settings.
+
+    `dry_run`: no PAL link is written and the store only reads (`Engine.read_only`). A credential
+    that is not the app's own identity (`cli_credentials.acts_as_app`) makes every run a dry run
+    unless `write`: a person's token must not stand in for the managed identity by accident.
+    """
     from dataclasses import replace
 
     from shared import settings as settings_module
     from shared.usecases.engine import Engine
 
     settings = settings_module.load_settings()
-    engine = Engine(replace(settings, mode="observe") if observe else settings)
+    engine = Engine(settings)
     if credential != "managed-identity":
         engine.use_credentials(cli_credentials.credentials_for(credential, engine.settings))
+        if not dry_run and not write:
+            who = cli_credentials.acts_as_app(engine)
+            if who:
+                print(f"palwatch: {who}", file=sys.stderr)
+                dry_run = True
+    if dry_run:
+        engine.settings = replace(settings, mode="observe")
+        engine.read_only()
     return engine
 
 
 def _add_credential(parser: argparse.ArgumentParser) -> None:
     cli_credentials.add_option(parser)
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="with a --credential that is not PAL Watch's managed identity: act as the app anyway "
+        "(write links, findings and alerts, judging delegations against that identity); without it such a "
+        "run is read-only, as --dry-run",
+    )
 
 
 def engine_or_error(args: argparse.Namespace) -> Any:
     from shared import settings as settings_module
+    from shared.azure import errors
 
     try:
-        return build_engine(getattr(args, "credential", "managed-identity"), observe=getattr(args, "dry_run", False))
+        return build_engine(
+            getattr(args, "credential", "managed-identity"),
+            dry_run=getattr(args, "dry_run", False),
+            write=getattr(args, "write", False),
+        )
     except settings_module.SettingsError as e:
         print(f"palwatch: {e}", file=sys.stderr)
+        return None
+    except errors.AzureError as e:
+        print(f"palwatch: cannot tell who --credential signs in as: {e}", file=sys.stderr)
         return None
 
 
@@ -88,7 +115,8 @@ def _configure_verify(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="observe mode for this run: write no PAL link, report what would be linked or repaired",
+        help="write nothing anywhere (no PAL link, finding, snapshot, coverage, outbox or mail): print what "
+        "the run would do. PAL_MODE=observe, the setting, is different: it records and alerts, and only links nothing",
     )
     _add_credential(parser)
 
@@ -118,6 +146,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     def table() -> str:
         text = f"Verification {outcome}"
         if outcome.status != "skipped":
+            text += _would(engine.store)
             text += "\n\n" + reports.coverage_table(coverage, width=_terminal_width())
         return text
 
@@ -127,6 +156,18 @@ def _run_verify(args: argparse.Namespace) -> int:
     if outcome.status not in ("ok", "partial"):
         return cli.EXIT_FAILED
     return cli.findings_exit((r.finding.severity.value for r in open_findings), args.fail_on)
+
+
+def _would(store: Any) -> str:
+    """What a dry run would have done, finding by finding (empty for a real run)."""
+    if not getattr(store, "read_only", False):
+        return ""
+    lines = ["", "", "Dry run: nothing was written. It would:"]
+    lines += [f"  open     {r.finding.severity.value:<8} {r.finding.title}" for r in store.would_open]
+    lines += [f"  resolve  {r.finding.severity.value:<8} {r.finding.title}" for r in store.would_resolve]
+    if len(lines) == 3:
+        lines.append("  change no finding")
+    return "\n".join(lines)
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -247,7 +288,8 @@ cli.register(
     _configure_verify,
     _run_verify,
     examples="examples:\n  palwatch verify\n  palwatch verify -o json --fail-on warning\n"
-    "  palwatch verify --credential default -o none   # from a laptop, after az login",
+    "  palwatch verify --credential cli   # from a laptop after az login: read-only unless --write\n"
+    "  palwatch verify --dry-run        # what a run would do; writes nothing anywhere",
 )
 cli.register(
     "report",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 
-from shared import model
+from shared import model, roles
 from shared.azure import errors
 
-READER_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-MONITORING_READER_ROLE = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+READER_ROLE = roles.READER
+MONITORING_READER_ROLE = roles.MONITORING_READER
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # Microsoft Graph application permissions (app role ids are the same in every tenant).
 GRAPH_ROLES = {

@@ -142,3 +142,45 @@ def role_name(role_id: str, definition: Mapping[str, Any] | None = None) -> str:
 
 def is_guid(value: object) -> bool:
     return isinstance(value, str) and bool(_GUID.match(value))
+
+
+# -- the built-in roles PAL Watch names ----------------------------------------------------------
+# One literal per id for the whole project: code, tests, tools and bench import these (the shipped
+# PEC list and the emulator's role definitions are data, each citing its source). Ids from the
+# Azure built-in roles reference: learn.microsoft.com/azure/role-based-access-control/built-in-roles.
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+VIRTUAL_MACHINE_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+SUPPORT_REQUEST_CONTRIBUTOR = "cfd33db0-3dd1-45e3-aa9d-cdbdf3b6f24e"
+APPLICATION_INSIGHTS_COMPONENT_CONTRIBUTOR = "ae349356-3a1b-4a5e-921d-050484c6347e"
+# Made for Lighthouse itself (not on the PEC list): lets the partner remove a delegation.
+MANAGED_SERVICES_REGISTRATION_DELETE = "91c1777a-f3dc-4fae-b103-61d183457e46"
+# What infra/ grants the app's identity on its own resources (the Bicep files carry the same ids,
+# and the infra tests hold them to these).
+STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
+STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+EVENTGRID_DATA_SENDER = "d5a91429-5739-47e2-a06b-3470a27159e7"
+
+BUILT_IN: Mapping[str, str] = {
+    "Owner": OWNER,
+    "Contributor": CONTRIBUTOR,
+    "Reader": READER,
+    "User Access Administrator": USER_ACCESS_ADMINISTRATOR,
+    "Monitoring Reader": MONITORING_READER,
+    "Virtual Machine Contributor": VIRTUAL_MACHINE_CONTRIBUTOR,
+    "Support Request Contributor": SUPPORT_REQUEST_CONTRIBUTOR,
+    "Application Insights Component Contributor": APPLICATION_INSIGHTS_COMPONENT_CONTRIBUTOR,
+    "Managed Services Registration assignment Delete Role": MANAGED_SERVICES_REGISTRATION_DELETE,
+    "Storage Blob Data Owner": STORAGE_BLOB_DATA_OWNER,
+    "Storage Queue Data Contributor": STORAGE_QUEUE_DATA_CONTRIBUTOR,
+    "Storage Table Data Contributor": STORAGE_TABLE_DATA_CONTRIBUTOR,
+    "Monitoring Metrics Publisher": MONITORING_METRICS_PUBLISHER,
+    "Key Vault Secrets User": KEY_VAULT_SECRETS_USER,
+    "EventGrid Data Sender": EVENTGRID_DATA_SENDER,
+}

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared import roles
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES = {
     "pal-watch-function-failures",
@@ -28,8 +30,8 @@ RULES = {
     "pal-watch-outbox-dead-letters",
     "pal-watch-doctor-red",
 }
-OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+OWNER = roles.OWNER
+USER_ACCESS_ADMINISTRATOR = roles.USER_ACCESS_ADMINISTRATOR
 # Roles whose definitions hold DataActions: Lighthouse refuses them in authorizations.
 _DATA_ROLE = re.compile(r"Data (Owner|Contributor|Reader|Sender|Receiver|Message)|Data Access Administrator")
 

@@ -24,10 +24,8 @@ from shared import model, roles
 from shared.reconcile import delegation as decide
 from shared.reconcile.observation import Observation
 
-OWNER = "8e3af657-a8ff-443c-a75f-0fb33a3ee0f3"
-USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 # Built-in roles made for Lighthouse itself (not on the PEC list): lets the partner remove a delegation.
-LIGHTHOUSE_ROLES = {"91c1777a-f3dc-4fae-b103-61d183457e46": "Managed Services Registration assignment Delete Role"}
+LIGHTHOUSE_ROLES = {roles.MANAGED_SERVICES_REGISTRATION_DELETE: "Managed Services Registration assignment Delete Role"}
 PALWATCH_PARAMETER = "palWatchPrincipalId"  # customer-onboarding/: the parameter naming PAL Watch's identity
 # A parameters file belongs to an offer when it sets one of these (the Lighthouse sample templates' names).
 OFFER_PARAMETERS = frozenset({"mspOfferName", "authorizations", "eligibleAuthorizations", PALWATCH_PARAMETER})
@@ -54,6 +52,8 @@ class Offer:
     eligible_authorizations: list[dict[str, Any]] = field(default_factory=list)
     palwatch_parameter: bool = False  # a principal comes from the palWatchPrincipalId parameter
     unresolved: list[str] = field(default_factory=list)
+    # `<name>` stand-ins for template parameters given no value here (filled in at deployment)
+    not_given: frozenset[str] = frozenset()
 
 
 # -- reading the document ------------------------------------------------------------------------
@@ -71,6 +71,7 @@ class _Scope:
         self.variables = dict(template.get("variables") or {})
         self.from_palwatch = False
         self.unresolved: list[str] = []
+        self.not_given: set[str] = set()
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:
@@ -93,6 +94,7 @@ class _Scope:
             table = self.parameters if kind == "parameters" else self.variables
             found = table.get(name)
             if found is None:
+                self.not_given.add(f"<{name}>")
                 return f"<{name}>"
             return self.resolve(found, depth + 1)
         if text.startswith(("concat(", "union(")) and text.endswith(")"):
@@ -149,7 +151,7 @@ def offers_in(document: Mapping[str, Any], parameters: Mapping[str, Any] | None 
         offer.authorizations = [a for a in given.get("authorizations") or [] if isinstance(a, dict)]
         offer.eligible_authorizations = [a for a in given.get("eligibleAuthorizations") or [] if isinstance(a, dict)]
         if given.get(PALWATCH_PARAMETER):
-            role = given.get("palWatchRoleDefinitionId") or "b24988ac-6180-42a0-ab88-20f7382dd24c"
+            role = given.get("palWatchRoleDefinitionId") or roles.CONTRIBUTOR
             offer.authorizations.append({"principalId": given[PALWATCH_PARAMETER], "roleDefinitionId": role})
             offer.palwatch_parameter = True
         return [offer]
@@ -179,7 +181,7 @@ def _from_template(template: Mapping[str, Any], values: Mapping[str, Any], depth
 
 
 def _offer(properties: Mapping[str, Any], scope: _Scope) -> Offer:
-    scope.unresolved, scope.from_palwatch = [], False  # what this offer's own values use
+    scope.unresolved, scope.from_palwatch, scope.not_given = [], False, set()  # what this offer's own values use
     authorizations = scope.resolve(properties.get("authorizations") or [])
     eligible = scope.resolve(properties.get("eligibleAuthorizations") or [])
     name = scope.resolve(properties.get("registrationDefinitionName") or "")
@@ -189,6 +191,7 @@ def _offer(properties: Mapping[str, Any], scope: _Scope) -> Offer:
         eligible_authorizations=[a for a in eligible if isinstance(a, dict)] if isinstance(eligible, list) else [],
         palwatch_parameter=scope.from_palwatch,
         unresolved=list(scope.unresolved),
+        not_given=frozenset(scope.not_given),
     )
 
 
@@ -218,6 +221,7 @@ def lint(
         for auth in items:
             role = roles.normalize_role_id(str(auth.get("roleDefinitionId", "")))
             _role_problems(add, where, auth, role, definitions.get(role))
+            _principal_problems(add, where, auth, offer.not_given)
     for auth in offer.eligible_authorizations:
         if str(auth.get("principalId", "")).lower() in acting:
             add(
@@ -288,10 +292,10 @@ def _role_problems(
     add: Any, where: str, auth: Mapping[str, Any], role: str, definition: Mapping[str, Any] | None
 ) -> None:
     who = _who(auth)
-    if role == OWNER:
+    if role == roles.OWNER:
         add(ERROR, "owner_role", f"{who} has Owner in {where}: Lighthouse does not accept Owner.")
         return
-    if role == USER_ACCESS_ADMINISTRATOR:
+    if role == roles.USER_ACCESS_ADMINISTRATOR:
         if not auth.get("delegatedRoleDefinitionIds"):
             add(
                 ERROR,
@@ -323,6 +327,31 @@ def _role_problems(
             f"{who} has role {role} in {where}, which PAL Watch's list does not know: "
             "Lighthouse accepts built-in roles only; pass --role-definitions (az role definition list) to check it.",
         )
+
+
+def _principal_problems(add: Any, where: str, auth: Mapping[str, Any], not_given: frozenset[str]) -> None:
+    """A principal id must be an object id (a GUID): a placeholder left in a parameters file, or a
+    name, deploys nothing that PAL Watch (or anyone) can use. A template parameter given no value
+    yet is fine: it is filled in at deployment."""
+    principal = str(auth.get("principalId") or "").strip()
+    if roles.is_guid(principal) or principal in not_given:
+        return
+    name = str(auth.get("principalIdDisplayName") or "").strip()
+    who = f"{name}: " if name else ""
+    if principal.startswith("<") or not principal:
+        add(
+            ERROR,
+            "principal_placeholder",
+            f"{who}principalId {principal or '(empty)'!r} in {where} is a placeholder: put the object id there "
+            "(for PAL Watch's identity: `azd env get-value PAL_IDENTITY_PRINCIPAL_ID`).",
+        )
+        return
+    add(
+        ERROR,
+        "principal_not_guid",
+        f"{who}principalId {principal[:80]!r} in {where} is not an object id: Lighthouse takes the principal's "
+        "object id, a GUID (`az ad sp show --id <app id> --query id -o tsv`, `az ad group show`).",
+    )
 
 
 def _permissions(definition: Mapping[str, Any]) -> list[Mapping[str, Any]]:

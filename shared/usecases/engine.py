@@ -54,6 +54,14 @@ class Engine:
         """An object built once per engine and `key` (a client, the alert dispatcher), shared by threads."""
         return self._cached(key, build)
 
+    def read_only(self) -> None:
+        """From now on the store reads and never writes (`shared.store.readonly`): a dry run."""
+        from shared.store import readonly
+
+        with self._lock:
+            if not getattr(self._store, "read_only", False):
+                self._store = readonly.ReadOnlyStore(self.store)  # type: ignore[assignment]
+
     @property
     def store(self) -> store_module.Store:
         with self._lock:

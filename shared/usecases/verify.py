@@ -65,6 +65,7 @@ OWNED_KINDS = frozenset(
     }
 )
 Progress = Callable[[str, int, int], None]
+DRY_RUN = "dry-run"  # the mode a run reports when its store writes nothing (`Engine.read_only`)
 
 
 @dataclass
@@ -99,17 +100,25 @@ class _Tally:
     def _detail(self) -> str:
         if self.status == "skipped":
             return "; ".join(self.problems)
+        dry = self.mode == DRY_RUN
         text = (
             f"{self.delegations} delegation(s) in {self.subscriptions} subscription(s): "
             f"{self.attributed} attributed, {self.at_risk} at risk, {self.not_attributed} not attributed; "
             f"{len(self.links_written)} link write(s), {len(self.drift_repaired)} drift repaired, "
-            f"{len(self.link_failures)} link failure(s); {self.opened} finding(s) opened, {self.resolved} resolved"
-            f"; {self.seconds:.1f}s"
+            f"{len(self.link_failures)} link failure(s); "
+            + (
+                f"{self.opened} finding(s) would open, {self.resolved} would resolve"
+                if dry
+                else f"{self.opened} finding(s) opened, {self.resolved} resolved"
+            )
+            + f"; {self.seconds:.1f}s"
         )
         if self.withheld:
-            text += f"; {len(self.withheld)} link write(s) withheld ({self.mode} mode)"
+            text += f"; {len(self.withheld)} link write(s) withheld ({'dry run' if dry else 'PAL_MODE=' + self.mode})"
         if self.unknown:
             text += f"; {len(self.unknown)} delegation(s) unknown (not judged: part of the directory unreadable)"
+        if dry:
+            text += "; dry run: nothing was written (no link, finding, snapshot, coverage or alert)"
         if self.problems:
             text += f"; {len(self.problems)} problem(s): " + "; ".join(p[:160] for p in self.problems[:3])
         return text
@@ -162,7 +171,8 @@ def run_verify(
 def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcomes.Outcome:
     started = time.monotonic()
     store = engine.store
-    out = _Tally("ok", mode=engine.settings.mode)
+    dry = getattr(store, "read_only", False)
+    out = _Tally("ok", mode=DRY_RUN if dry else engine.settings.mode)
     say = progress or (lambda _stage, _done, _total: None)
 
     # What we knew before looking: read first, so that a delegation an event handler stores while
@@ -220,15 +230,8 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     opened, resolved, said = record.report.opened, record.report.resolved, record.report.said
     out.opened, out.resolved = len(opened), len(resolved)
 
-    # 5. Alerts: what opened or resolved, then deliver everything pending.
-    alerting = outcomes.Steps()
-    alerting.run(
-        "alerts-enqueue",
-        lambda: alerts.enqueue(engine, opened, resolved, now, said=said),
-    )
-    alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=True, purge=True))
-    out.steps.update(alerting.steps)
-    out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
+    # 5. Alerts: what opened or resolved, then deliver everything pending (a dry run sends nothing).
+    _alert(engine, out, now, (opened, resolved, said), sweep=True)
     if out.problems or out.incomplete_scopes or out.unknown:
         out.status = "partial"
     out.seconds = time.monotonic() - started
@@ -244,15 +247,26 @@ def _halted(engine: Engine, out: _Tally, report: outcomes.RunReport, now: dateti
     out.problems += [p for p in report.problems if p not in out.problems]
     opened, resolved = report.opened, report.resolved
     out.opened, out.resolved = len(opened), len(resolved)
-    alerting = outcomes.Steps()
-    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=report.said))
-    alerting.run("alerts", lambda: alerts.deliver(engine, now))
-    out.steps.update(alerting.steps)
+    _alert(engine, out, now, (opened, resolved, report.said), sweep=False)
     out.seconds = time.monotonic() - started
     done = out.outcome()
     engine.store.put_state(LAST_STATE, {"at": now.isoformat(), "outcome": str(done)[:2000]})
     log.warning("verification stopped: %s", done)
     return done
+
+
+def _alert(engine: Engine, out: _Tally, now: datetime, changes: tuple[list, list, list], *, sweep: bool) -> None:
+    """Enqueue what opened or resolved (`changes`: opened, resolved, said) and deliver what is
+    pending; a dry run enqueues and sends nothing."""
+    if out.mode == DRY_RUN:
+        out.steps["alerts"] = "dry run: no alert enqueued or sent"
+        return
+    opened, resolved, said = changes
+    alerting = outcomes.Steps()
+    alerting.run("alerts-enqueue", lambda: alerts.enqueue(engine, opened, resolved, now, said=said))
+    alerting.run("alerts", lambda: alerts.deliver(engine, now, sweep_resolved=sweep, purge=sweep))
+    out.steps.update(alerting.steps)
+    out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
 
 
 def _without(plan: reconcile.Plan, held: frozenset[str], store: Any) -> reconcile.Plan:

@@ -11,9 +11,10 @@ from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 from azure.mgmt.managedservices import ManagedServicesClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
+from shared import roles
 from tests.support.callers import caller, identities
 
-MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+MONITORING_READER = roles.MONITORING_READER
 
 
 def test_managing_tenant_sees_delegated_subscriptions_and_assignments(emulator, demo):
@@ -68,8 +69,8 @@ def test_managing_tenant_sees_delegated_subscriptions_and_assignments(emulator, 
     assert any("/resourceGroups/rg-ml/" in a.id for a in assignments)
     definition = next(a for a in assignments if "/resourceGroups/" not in a.id).properties.registration_definition
     assert definition.properties.managed_by_tenant_id == demo.home
-    roles = [a.role_definition_id for a in definition.properties.authorizations]
-    assert "b24988ac-6180-42a0-ab88-20f7382dd24c" in roles
+    role_ids = [a.role_definition_id for a in definition.properties.authorizations]
+    assert roles.CONTRIBUTOR in role_ids
 
 
 def ops_cred_oid(demo) -> str:
@@ -192,18 +193,18 @@ def test_role_definitions_tell_eligible_from_read_only(emulator, demo):
         )
         return body.json()["properties"]["permissions"][0]["actions"]
 
-    assert actions("acdd72a7-3385-48ef-bd42-f606fba81ae7") == ["*/read"]
+    assert actions(roles.READER) == ["*/read"]
     # As Microsoft publishes it: more than reads, although the PEC list counts it as read-only.
     assert actions(MONITORING_READER) == [
         "*/read",
         "Microsoft.OperationalInsights/workspaces/search/action",
         "Microsoft.Support/*",
     ]
-    assert "Microsoft.Compute/virtualMachines/*" in actions("9980e02c-c2be-4d73-94e8-173b1dc7cf3c")
+    assert "Microsoft.Compute/virtualMachines/*" in actions(roles.VIRTUAL_MACHINE_CONTRIBUTOR)
     assert "Microsoft.DesktopVirtualization/*" in actions("082f0a83-3be5-4ba1-904c-961cca79b387")
     sub = demo.tenant("Fabrikam")["subscriptions"][0]["subscriptionId"]
     scoped = me.get(
-        f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c",
+        f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{roles.CONTRIBUTOR}",
         params={"api-version": "2022-04-01"},
     ).json()
     assert scoped["properties"]["roleName"] == "Contributor"

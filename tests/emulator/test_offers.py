@@ -10,7 +10,9 @@ from azure.identity import ManagedIdentityCredential
 from azure.mgmt.managedservices import ManagedServicesClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-MI_READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+from shared import roles
+
+MI_READER = roles.READER
 
 
 def _relecloud(demo) -> dict:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from shared import model
+from shared import model, roles
 from shared.azure import errors, identity
 from shared.azure.activity_log import ActivityLogClient
 from shared.azure.arm import ArmClient
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 
 PARTNER = "5127255"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+READER = roles.READER
 
 
 def principal(label_or_name: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import function_app
+from shared import roles
 from tests import campaign
 from tests.support import demo, remembered, triggers, world
 from tests.support.triggers import decode_event
@@ -23,9 +24,7 @@ def test_graph_notifications_without_their_client_state_are_rejected_and_cost_no
     remembered.attest(palwatch, demo.ALICE.object_id)
     triggers.onboard(
         emulator,
-        world.new_delegation(
-            demo.RELECLOUD, (demo.ALICE.object_id, "Alice Operator", "b24988ac-6180-42a0-ab88-20f7382dd24c")
-        ),
+        world.new_delegation(demo.RELECLOUD, (demo.ALICE.object_id, "Alice Operator", roles.CONTRIBUTOR)),
     )
     triggers.subscribe(palwatch)
     users = world.graph_subscriptions(emulator)["users"]

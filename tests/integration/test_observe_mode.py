@@ -52,7 +52,7 @@ def test_verify_dry_run_writes_nothing_and_lists_what_it_would_write(emulator, p
     outcome = json.loads(capsys.readouterr().out)
 
     assert pal_writes(emulator) == []
-    assert outcome["mode"] == "observe"
+    assert outcome["mode"] == "dry-run"
     assert outcome["linksWritten"] == []
     assert any("would link automation" in w for w in outcome["wouldWrite"]), outcome["wouldWrite"]
 

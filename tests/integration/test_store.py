@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import model
+from shared import model, roles
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 from shared.store import RememberedIdentity, Store, StoreError, decode_key, encode_key
 
@@ -61,9 +61,9 @@ def test_snapshot_round_trip_with_hostile_keys(store: Store) -> None:
             customer_tenant_id="t",
             scope="/subscriptions/x",
             customer_tenant_name=f"Fabrikam {i}",
-            authorizations=(model.Authorization("p1", "b24988ac-6180-42a0-ab88-20f7382dd24c", "Ops"),),
+            authorizations=(model.Authorization("p1", roles.CONTRIBUTOR, "Ops"),),
             attributed_by=(
-                AttributedBy("p1", "b24988ac-6180-42a0-ab88-20f7382dd24c", "", True, None, "Ops", "ServicePrincipal"),
+                AttributedBy("p1", roles.CONTRIBUTOR, "", True, None, "Ops", "ServicePrincipal"),
                 AttributedBy("u1", "r", "g1", False, NOW, "Ann", "User"),
             ),
             attributed=True,

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from bench import journal
+from shared import roles
 from tests.support import demo, triggers
 
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+CONTRIBUTOR = roles.CONTRIBUTOR
 # A subscription whose delegations are all at resource-group scope, the managed identity in each.
 RG_ONLY_SUBSCRIPTION = "271d51a5-d5f3-4f2a-af23-7e3650394a3d"
 

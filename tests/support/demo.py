@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scripts.services import DEMO_SCENARIO
+from shared import roles
 
 SCENARIO: dict[str, Any] = json.loads(DEMO_SCENARIO.read_text())
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+CONTRIBUTOR = roles.CONTRIBUTOR
+READER = roles.READER
 OTHER_PARTNER = "4000001"  # the demo partner's global id: not valid for PAL
 
 

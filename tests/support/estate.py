@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared import model
+from shared import model, roles
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PARTNER = "1234567"
 MANAGING = "83abe5cd-bcc3-441a-bd86-e6a75360cecc"
 CUSTOMER = "01c0bcd5-4f47-4e4b-b492-418b7e2a8854"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+CONTRIBUTOR = roles.CONTRIBUTOR
+READER = roles.READER
+MONITORING_READER = roles.MONITORING_READER
 NEW_ROLE = "11111111-2222-3333-4444-555555555555"
 SCOPE = "/subscriptions/0afefe50-734e-4610-8c82-a144aff49dea"
 ASSIGNMENT = f"{SCOPE}/providers/Microsoft.ManagedServices/registrationAssignments/484a7d5f-9729-4b87-bc9b-26610985a013"

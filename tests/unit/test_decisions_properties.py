@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import model
+from shared import model, roles
 from shared import reconcile as rc
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-ROLES = ["b24988ac-6180-42a0-ab88-20f7382dd24c", "acdd72a7-3385-48ef-bd42-f606fba81ae7"]
+ROLES = [roles.CONTRIBUTOR, roles.READER]
 IDS = ["u1", "u2", "sp1", "mi", "g1"]
 KINDS = {
     "u1": model.PrincipalKind.USER,

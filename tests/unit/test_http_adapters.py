@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from shared import model
+from shared import model, roles
 from shared.azure import errors
 from shared.azure.activity_log import ActivityLogClient, parse_record
 from shared.azure.graph import GraphClient, parse_principal
@@ -43,19 +43,19 @@ def assignment(sub: str = SUB, rg: str = "", name: str = "484a7d5f-9729-4b87-bc9
                         {
                             "principalId": "F98D86A2-4cc4-4e9d-ad47-b3e80a1bcdfc",
                             "principalIdDisplayName": "Support",
-                            "roleDefinitionId": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+                            "roleDefinitionId": roles.READER,
                         },
                         {
                             "principalId": "f98d86a2-4cc4-4e9d-ad47-b3e80a1bcdfc",
-                            "roleDefinitionId": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
-                            "delegatedRoleDefinitionIds": ["b24988ac-6180-42a0-ab88-20f7382dd24c"],
+                            "roleDefinitionId": roles.USER_ACCESS_ADMINISTRATOR,
+                            "delegatedRoleDefinitionIds": [roles.CONTRIBUTOR],
                         },
                         {"principalIdDisplayName": "broken entry"},
                     ],
                     "eligibleAuthorizations": [
                         {
                             "principalId": "3e0ed8c6-e902-4fc5-863c-e3ddbb2ae2a2",
-                            "roleDefinitionId": "ae349356-3a1b-4a5e-921d-050484c6347e",
+                            "roleDefinitionId": roles.APPLICATION_INSIGHTS_COMPONENT_CONTRIBUTOR,
                             "justInTimeAccessPolicy": {"multiFactorAuthProvider": "Azure"},
                         }
                     ],
@@ -79,7 +79,7 @@ def test_assignment_becomes_a_delegation() -> None:
     assert d.authorizations[0].principal_display_name == "Support"
     assert not any(a.just_in_time for a in d.authorizations)
     assert [(a.role_definition_id, a.just_in_time) for a in d.eligible_authorizations] == [
-        ("ae349356-3a1b-4a5e-921d-050484c6347e", True)
+        (roles.APPLICATION_INSIGHTS_COMPONENT_CONTRIBUTOR, True)
     ]
 
 

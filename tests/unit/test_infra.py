@@ -13,20 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from shared import roles
 from tools import check_azure_yaml, check_bicep, check_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 ONBOARDING = ROOT / "customer-onboarding" / "subscription-onboarding.json"
 
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+CONTRIBUTOR = roles.CONTRIBUTOR
 ROLE_IDS = {
-    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
-    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
-    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
-    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
-    "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",
-    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Storage Blob Data Owner": roles.STORAGE_BLOB_DATA_OWNER,
+    "Storage Table Data Contributor": roles.STORAGE_TABLE_DATA_CONTRIBUTOR,
+    "Storage Queue Data Contributor": roles.STORAGE_QUEUE_DATA_CONTRIBUTOR,
+    "Monitoring Metrics Publisher": roles.MONITORING_METRICS_PUBLISHER,
+    "EventGrid Data Sender": roles.EVENTGRID_DATA_SENDER,
+    "Key Vault Secrets User": roles.KEY_VAULT_SECRETS_USER,
 }
 
 
@@ -177,8 +178,8 @@ def _walk(resources: list[dict]) -> list[dict]:
     return found
 
 
-SUPPORT_REQUEST_CONTRIBUTOR = "cfd33db0-3dd1-45e3-aa9d-cdbdf3b6f24e"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+SUPPORT_REQUEST_CONTRIBUTOR = roles.SUPPORT_REQUEST_CONTRIBUTOR
+READER = roles.READER
 EVENTS = ROOT / "customer-onboarding" / "delegation-events.json"
 
 
@@ -292,7 +293,7 @@ BROKEN = [
     ("assignment waits for Event Grid", lambda r: _edit_json(r, "customer-onboarding/subscription-onboarding.json",
                                                              _depend_on_events), "depends on something else"),
     ("Owner offered", lambda r: _edit_json(r, "customer-onboarding/subscription-onboarding.json", lambda d: d[
-        "parameters"]["palWatchRoleDefinitionId"]["allowedValues"].append("8e3af657-a8ff-443c-a75c-2fe8c4bcb635")),
+        "parameters"]["palWatchRoleDefinitionId"]["allowedValues"].append(roles.OWNER)),
      "refused by Lighthouse"),
     ("Reader offered", lambda r: _edit_json(r, "customer-onboarding/subscription-onboarding.json", lambda d: d[
         "parameters"]["palWatchRoleDefinitionId"].update(defaultValue=READER)), "not PEC-eligible"),
@@ -366,7 +367,7 @@ def test_grant_script_adds_only_the_missing_grants(tmp_path: Path) -> None:
     creates = [c for c in calls if c.startswith("role assignment create")]
     assert creates == [
         "role assignment create --assignee-object-id mi-object --assignee-principal-type ServicePrincipal "
-        "--role 43d0d8ad-25c7-4714-9337-8ba259a9fe05 --scope / --output none"
+        "--role Monitoring Reader --scope / --output none"
     ]
     assert "New-ManagementRoleAssignment" in done.stdout
     assert "-App mi-client" in done.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import cli
+from shared import cli, roles
 from tests.support.services import ROOT
 
 OFFERS = ROOT / "tests" / "data" / "offers"
@@ -67,10 +67,40 @@ def test_the_good_offer_and_customer_onboarding_pass(capsys) -> None:
         {"file": str(OFFERS / "good.json"), "offers": ["Contoso Managed Azure"], "ok": True, "problems": []},
     )
     template = ROOT / "customer-onboarding" / "subscription-onboarding.json"
+    code, result = _lint(capsys, str(template))
+    assert (code, result["problems"]) == (cli.EXIT_OK, [])
+
+
+def test_placeholders_left_in_a_parameters_file_are_errors(capsys) -> None:
+    """The example parameters file as shipped: its `<...>` values deploy nothing PAL Watch can use."""
+    template = ROOT / "customer-onboarding" / "subscription-onboarding.json"
     parameters = ROOT / "customer-onboarding" / "subscription-onboarding.parameters.example.json"
-    for args in ((str(template),), (str(template), "--parameters", str(parameters)), (str(parameters),)):
+    for args in ((str(template), "--parameters", str(parameters)), (str(parameters),)):
         code, result = _lint(capsys, *args)
-        assert (code, result["problems"]) == (cli.EXIT_OK, []), args
+        assert code == cli.EXIT_FAILED, args
+        assert {p["code"] for p in result["problems"]} == {"principal_placeholder"}, args
+        assert any("<PAL_IDENTITY_PRINCIPAL_ID from azd>" in p["message"] for p in result["problems"])
+
+
+def test_a_principal_id_that_is_not_an_object_id_is_an_error(capsys, tmp_path) -> None:
+    offer = json.loads((OFFERS / "good.json").read_text())
+    offer["properties"]["authorizations"][0]["principalId"] = "contoso-ops"
+    path = tmp_path / "named.json"
+    path.write_text(json.dumps(offer))
+    code, result = _lint(capsys, str(path))
+    assert code == cli.EXIT_FAILED
+    assert "principal_not_guid" in {p["code"] for p in result["problems"]}
+
+
+def test_owner_is_refused_by_its_real_role_id(capsys, tmp_path) -> None:
+    """Owner's id written here from the one table, not copied into a fixture."""
+    offer = json.loads((OFFERS / "good.json").read_text())
+    offer["properties"]["authorizations"][0]["roleDefinitionId"] = roles.BUILT_IN["Owner"]
+    path = tmp_path / "owner.json"
+    path.write_text(json.dumps(offer))
+    code, result = _lint(capsys, str(path))
+    assert code == cli.EXIT_FAILED
+    assert "owner_role" in {p["code"] for p in result["problems"]}
 
 
 @pytest.mark.parametrize("content", ["not json", "[1, 2]", "{}"])
@@ -83,16 +113,14 @@ def test_unreadable_or_empty_input_is_a_clear_error(capsys, tmp_path, content: s
     assert "Traceback" not in captured.err + captured.out
 
 
-def test_customer_onboarding_as_a_directory_passes_and_names_what_is_not_an_offer(capsys) -> None:
+def test_customer_onboarding_as_a_directory_names_what_is_not_an_offer_and_the_unfilled_example(capsys) -> None:
     directory = ROOT / "customer-onboarding"
     code, result = _lint(capsys, str(directory))
-    assert code == cli.EXIT_OK
-    assert result["ok"] is True
-    assert [Path(r["file"]).name for r in result["files"]] == [
-        "subscription-onboarding.json",
-        "subscription-onboarding.parameters.example.json",
-    ]
-    assert all(r["problems"] == [] for r in result["files"])
+    assert code == cli.EXIT_FAILED
+    assert {Path(r["file"]).name: r["ok"] for r in result["files"]} == {
+        "subscription-onboarding.json": True,
+        "subscription-onboarding.parameters.example.json": False,
+    }
     assert {Path(s["file"]).name for s in result["skipped"]} == {
         "delegation-events.json",
         "delegation-events.parameters.example.json",

@@ -9,7 +9,7 @@ from importlib import resources
 
 import pytest
 
-from shared import catalogue, model, money, offers
+from shared import catalogue, model, money, offers, roles
 from shared import reconcile as rc
 from shared.reports import money as money_report
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
@@ -18,7 +18,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PARTNER = "1234567"
 MANAGING = "83abe5cd-bcc3-441a-bd86-e6a75360cecc"
 CUSTOMER = "01c0bcd5-4f47-4e4b-b492-418b7e2a8854"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+CONTRIBUTOR = roles.CONTRIBUTOR
 SCOPE = "/subscriptions/0afefe50-734e-4610-8c82-a144aff49dea"
 ASSIGNMENT = f"{SCOPE}/providers/Microsoft.ManagedServices/registrationAssignments/484a7d5f-9729-4b87-bc9b-26610985a013"
 MI_ID = "5e6f7a8b-0000-4000-8000-00000000aaaa"

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared import model
+from shared import model, roles
 from shared import reconcile as rc
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PARTNER = "1234567"
 HOME = "home"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+CONTRIBUTOR = roles.CONTRIBUTOR
 MI = model.Principal("mi", model.PrincipalKind.MANAGED_IDENTITY, display_name="id-palwatch")
 
 

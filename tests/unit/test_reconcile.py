@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import model
+from shared import model, roles
 from shared import reconcile as rc
 from tests.support.estate import (
     ASSIGNMENT,
@@ -458,7 +458,7 @@ def test_a_withdrawn_attestation_stops_counting_even_with_history():
         scope="/subscriptions/22222222-2222-2222-2222-222222222222",
         customer_tenant_id="44444444-4444-4444-4444-444444444444",
         managed_by_tenant_id="55555555-5555-5555-5555-555555555555",
-        authorizations=(model.Authorization(user.object_id, "b24988ac-6180-42a0-ab88-20f7382dd24c"),),
+        authorizations=(model.Authorization(user.object_id, roles.CONTRIBUTOR),),
     )
     now = datetime(2026, 11, 27, tzinfo=UTC)
     people = {user.object_id: user}

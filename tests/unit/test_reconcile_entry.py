@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from shared import model
+from shared import model, roles
 from shared.azure import pal
 from shared.usecases import pipeline
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PARTNER = "1234567"
 HOME = "home"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+CONTRIBUTOR = roles.CONTRIBUTOR
 MI_ID = "11111111-0000-0000-0000-000000000001"
 USER_ID = "11111111-0000-0000-0000-000000000002"
 MANAGED = model.ActingIdentity(name="id-palwatch", kind="managedIdentity")

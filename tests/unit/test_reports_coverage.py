@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import reports
+from shared import reports, roles
 from shared.reports import coverage, text
 from shared.snapshots import AttributedBy, CoverageRow
 from shared.store.store import Coverage
@@ -19,7 +19,7 @@ T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 TENANT_A = "aaaaaaaa-1111-1111-1111-111111111111"
 TENANT_B = "bbbbbbbb-2222-2222-2222-222222222222"
 SUB = "22222222-2222-2222-2222-222222222222"
-CONTRIBUTOR = "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
+CONTRIBUTOR = f"/providers/Microsoft.Authorization/roleDefinitions/{roles.CONTRIBUTOR}"
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
     '"><script>alert(1)</script>',
@@ -138,7 +138,7 @@ def test_the_table_opens_with_the_totals() -> None:
         ),
         (row(by=(OPS, VIA_GROUP), roles=("Contributor", "Contributor")), ["Ops Automation as Contributor +1 more"]),
         # No recorded role name: the role definition's GUID stands in.
-        (row(by=(OPS,)), ["Ops Automation as b24988ac-6180-42a0-ab88-20f7382dd24c"]),
+        (row(by=(OPS,)), [f"Ops Automation as {roles.CONTRIBUTOR}"]),
         (
             row(name="", status="not_attributed", reason="no_eligible_role"),
             ["tenant aaaaaaaa…", "not attributed", "no authorization holds a PEC-eligible role"],

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import model, reports
+from shared import model, reports, roles
 from shared.reports import text
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -122,7 +122,7 @@ def test_width_is_respected_by_every_row() -> None:
 
 LONG_FIX = (
     "Add a permanent authorization with a PEC-eligible role (for example Contributor, "
-    "b24988ac-6180-42a0-ab88-20f7382dd24c) for an identity PAL Watch can act as to the Lighthouse offer, "
+    f"{roles.CONTRIBUTOR}) for an identity PAL Watch can act as to the Lighthouse offer, "
     "and have the customer update the delegation."
 )
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared import reports
+from shared import reports, roles
 from shared.reports import page
 from shared.snapshots import AttributedBy, CoverageRow
 from shared.store.store import Coverage
@@ -14,7 +14,7 @@ from tests.support.html_pages import HOSTILE, assert_inert, parse
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SUB = "22222222-2222-2222-2222-222222222222"
-ROLE = "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
+ROLE = f"/providers/Microsoft.Authorization/roleDefinitions/{roles.CONTRIBUTOR}"
 
 
 def rows_with(name: str) -> tuple[CoverageRow, ...]:

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import catalogue, reports
+from shared import catalogue, reports, roles
 from shared.reports import page
 from shared.snapshots import AttributedBy, CoverageRow
 from shared.store.store import Coverage, TrendPoint
 from tests.support.html_pages import HOSTILE, assert_inert, parse
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-ROLE = "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
+ROLE = f"/providers/Microsoft.Authorization/roleDefinitions/{roles.CONTRIBUTOR}"
 CONTOSO = "aaaaaaaa-1111-1111-1111-111111111111"
 FABRIKAM = "bbbbbbbb-2222-2222-2222-222222222222"
 SUB = "22222222-2222-2222-2222-222222222222"
