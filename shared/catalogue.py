@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from shared import model, offers, roles, words
 from shared.snapshots import AttributedBy
@@ -623,8 +624,14 @@ GRAPH_SUBSCRIPTIONS_KEY = "config:graph-subscriptions-failed"
 SILENCED_CHANNEL = "alertChannel"  # fact: a finding about a channel is not announced on that channel
 
 
-def alert_channel_failing(name: str, pending: int, last_error: str) -> model.Finding:
-    """The one critical finding for an alert channel that fails as a whole (told on the others)."""
+def alert_channel_failing(
+    name: str, pending: int, last_error: str, *, attempts: tuple[int, datetime] | None = None
+) -> model.Finding:
+    """The one critical finding for an alert channel that fails as a whole (told on the others);
+    `attempts`: how many failed in a row, since when."""
+    streak = (
+        f"Its last {attempts[0]} attempts failed, since {words.when(attempts[1])}. " if attempts is not None else ""
+    )
     return model.Finding(
         key=f"configuration:alert-channel:{name}",
         kind=Kind.CONFIGURATION,
@@ -632,7 +639,7 @@ def alert_channel_failing(name: str, pending: int, last_error: str) -> model.Fin
         subject=f"channel:{name}",
         title=f"Alert channel {name} is failing: alerts wait in the outbox",
         reason="alert_channel_failing",
-        detail=f"{pending} alert(s) are waiting for channel {name}; its last attempt failed: {last_error}. "
+        detail=f"{streak}{pending} alert(s) are waiting for channel {name}; its last attempt failed: {last_error}. "
         "Nothing is given up: they are sent, with back-off, as soon as the channel works again.",
         fix=f"Check the {name} channel's settings: the SMTP user and password (a rotated password answers 535), "
         "the sender and recipient addresses, the webhook URL, the Mail.Send permission. `palwatch doctor` "

@@ -17,6 +17,7 @@ import azure.functions as func
 import pytest
 
 import function_app
+from tests import campaign
 from tests.support import demo, triggers, world
 
 ACCOUNT = "devstoreaccount1"
@@ -81,6 +82,7 @@ def test_a_delegation_event_on_hung_storage_fails_within_event_grids_30_s(emulat
     box = _within(30, lambda: triggers.delegation_events(events[:1]))
     assert "error" in box, box
     assert "127.0.0.1" in str(box["error"]), box["error"]
+    campaign.record("hung_storage", entry="delegation_events", failed_within_s=30, endpoint_named=True)
 
 
 def test_health_on_hung_storage_answers_red_within_10_s(emulator, palwatch, monkeypatch, hung_tables):
@@ -93,3 +95,4 @@ def test_health_on_hung_storage_answers_red_within_10_s(emulator, palwatch, monk
     response = box["value"]
     assert response.status_code == 503
     assert "127.0.0.1" in response.get_body().decode()
+    campaign.record("hung_storage", entry="health", failed_within_s=10, endpoint_named=True)
