@@ -1,4 +1,5 @@
-"""The catalogue of findings: every kind, what each costs, and the one builder of each finding.
+"""The catalogue of findings: every kind, the one builder of each finding, and beside each builder
+its words (`says`: the subject's few words, what it costs, why it resolved), which alerts read.
 
 Used by the pure decisions (`shared.reconcile`), the use cases that report on their own
 configuration (activity log, Graph subscriptions) or on links put back (`tenant_links`), and
@@ -11,9 +12,10 @@ tenant name and id, scope), what it costs, and the exact fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from shared import model, offers, roles, words
 from shared.snapshots import AttributedBy
@@ -21,27 +23,44 @@ from shared.snapshots import AttributedBy
 Kind = model.Kind  # the kinds live with the model, where settings can read them too
 
 
-# What a finding costs, by kind, when the finding does not say it in `facts["cost"]`.
-COSTS: Mapping[str, str] = {
-    Kind.ATTRIBUTION_LOST: "Partner earned credit (PEC) and ACR attribution stop for this scope until an "
-    "identity with an eligible role is linked to the partner ID again.",
-    Kind.UNATTRIBUTED_DELEGATION: "This delegation earns no partner credit: PEC and ACR attribution do not count "
-    "until a linked identity holds an eligible role on it.",
-    Kind.IDENTITY_LOST: "Attribution still holds through another identity, but coverage is thinner: one more "
-    "loss and PEC/ACR attribution stops.",
-    Kind.LINK_FAILED: "The identity is not linked to the partner ID, so the delegations it covers earn no partner "
-    "credit.",
-    Kind.DELEGATION_REMOVED: "The customer removed the delegation: revenue on this scope is no longer "
-    "attributed to the partner.",
-    Kind.LINK_DRIFT_REPAIRED: "Nothing was lost: the link was put back. Someone removed or re-pointed it by hand.",
-    Kind.NOT_ELIGIBLE_OFFER: "Nothing is lost: Microsoft credits no Azure consumed revenue through PAL on this "
-    "subscription's offer, so PAL Watch does not count it as at stake.",
-}
+@dataclass(frozen=True)
+class Words:
+    """What alerts say about every finding of one kind: the subject's few words, what it costs
+    (when the finding does not say it in `facts["cost"]`), and why it resolved."""
+
+    subject: str = ""
+    cost: str = ""
+    resolution: str = ""
+
+
+WORDS: dict[Kind, Words] = {}  # filled by `says` beside each builder
+NO_WORDS = Words(resolution="PAL Watch's last check found it no longer holds.")
+REMOVED_RESOLUTION = "The customer removed the delegation, so there is nothing left to attribute."
+_Builder = TypeVar("_Builder", bound=Callable[..., model.Finding])
+
+
+def says(kind: Kind, *, subject: str = "", cost: str = "", resolution: str = "") -> Callable[[_Builder], _Builder]:
+    """Record the words of `kind` beside the builder it decorates (the builder is unchanged)."""
+
+    def register(builder: _Builder) -> _Builder:
+        WORDS[kind] = Words(subject, cost, resolution or NO_WORDS.resolution)
+        return builder
+
+    return register
+
+
+def words_of(kind: Kind) -> Words:
+    return WORDS.get(kind, NO_WORDS)
 
 
 def cost(finding: model.Finding) -> str:
     """What the finding costs the partner, in one sentence (empty when nothing is at stake)."""
-    return finding.facts.get("cost") or COSTS.get(finding.kind, "")
+    return finding.facts.get("cost") or words_of(finding.kind).cost
+
+
+def resolution(finding: model.Finding, *, delegation_removed: bool = False) -> str:
+    """Why a finding resolved: its delegation was removed, or what the last check found."""
+    return REMOVED_RESOLUTION if delegation_removed else words_of(finding.kind).resolution
 
 
 PORTAL_PAL_URL = "https://portal.azure.com/#blade/Microsoft_Azure_Billing/managementpartnerblade"
@@ -175,6 +194,14 @@ def reason_words(reason: str) -> str:
     return REASONS.get(reason, reason.replace("_", " "))
 
 
+@says(
+    Kind.UNATTRIBUTED_DELEGATION,
+    subject="earns no partner credit",
+    cost="This delegation earns no partner credit: PEC and ACR attribution do not count until a linked identity "
+    "holds an eligible role on it.",
+    resolution="The delegation earns partner credit now: a linked identity holds an eligible role on it (or PAL "
+    "Watch can read it again).",
+)
 def unattributed(
     where: Where, reason: str, *, detail: str, fix: str, principal_ids: Sequence[str] = (), partner_id: str = ""
 ) -> model.Finding:
@@ -260,6 +287,13 @@ def fix_for_lost_identities(lost: Sequence[tuple[str, str, str]], managing_tenan
     return "\n".join(dict.fromkeys(lines))  # several members lost with one group: say it once
 
 
+@says(
+    Kind.ATTRIBUTION_LOST,
+    subject="partner credit lost",
+    cost="Partner earned credit (PEC) and ACR attribution stop for this scope until an identity with an eligible "
+    "role is linked to the partner ID again.",
+    resolution="A linked identity with an eligible role attributes this scope again, so partner credit counts again.",
+)
 def attribution_lost(
     where: Where, lost: Sequence[tuple[str, str, str, str]], since_text: str, managing_tenant_id: str, partner_id: str
 ) -> model.Finding:
@@ -284,6 +318,13 @@ def attribution_lost(
     )
 
 
+@says(
+    Kind.IDENTITY_LOST,
+    subject="an identity carrying credit was lost",
+    cost="Attribution still holds through another identity, but coverage is thinner: one more loss and PEC/ACR "
+    "attribution stops.",
+    resolution="The identity attributes the delegation again, or the delegation no longer depends on it.",
+)
 def identity_lost(
     where: Where, entry: AttributedBy, what: str, *, remaining: int, managing_tenant_id: str, partner_id: str
 ) -> model.Finding:
@@ -308,6 +349,11 @@ def identity_lost(
     )
 
 
+@says(
+    Kind.NOT_ELIGIBLE_OFFER,
+    cost="Nothing is lost: Microsoft credits no Azure consumed revenue through PAL on this subscription's offer, so "
+    "PAL Watch does not count it as at stake.",
+)
 def not_eligible_offer(where: Where, offer: offers.Offer, rule: str) -> model.Finding:
     """The delegation's subscription is on an offer that earns no ACR through PAL (`rule`: Microsoft's words)."""
     quota = f" (quota ID {short(offer.quota_id, 60)})" if offer.quota_id else ""
@@ -347,6 +393,12 @@ PARTNER_ID_INVALID_FIX = (
 )
 
 
+@says(
+    Kind.LINK_FAILED,
+    subject="PAL link failed",
+    cost="The identity is not linked to the partner ID, so the delegations it covers earn no partner credit.",
+    resolution="The identity is linked to the partner ID now.",
+)
 def link_failed(link: Link, *, code: str, message: str, partner_id: str) -> model.Finding:
     tenant_id, object_id, name = link.tenant_id, link.object_id, link.name
     if code.lower() == "partneridinvalid":
@@ -380,6 +432,11 @@ def link_failed(link: Link, *, code: str, message: str, partner_id: str) -> mode
     )
 
 
+@says(
+    Kind.DELEGATION_REMOVED,
+    subject="delegation removed",
+    cost="The customer removed the delegation: revenue on this scope is no longer attributed to the partner.",
+)
 def delegation_removed(where: Where, when_text: str, was_attributed: bool) -> model.Finding:
     return model.Finding(
         key=removed_key(where.delegation_key),
@@ -462,6 +519,11 @@ def drift_subject(tenant_id: str, object_id: str) -> str:
     return f"link_drift:{tenant_id.lower()}:{object_id.lower()}"
 
 
+@says(
+    Kind.LINK_DRIFT_REPAIRED,
+    subject="PAL link put back",
+    cost="Nothing was lost: the link was put back. Someone removed or re-pointed it by hand.",
+)
 def link_drift_repaired(link: Link, found: str, partner_id: str) -> model.Finding:
     """The link had been removed (`found` "") or re-pointed by hand, and is back."""
     tenant_id, object_id = link.tenant_id, link.object_id
@@ -573,8 +635,9 @@ def _link_change(found: str) -> str:
     return f"re-pointed to partner ID {found}" if found else "removed"
 
 
-def link_drift_withheld(link: Link, found: str, partner_id: str) -> model.Finding:
-    """A link that was ours and was removed or re-pointed by hand, left alone in observe mode."""
+def link_drift_withheld(link: Link, found: str, partner_id: str, since: str = "") -> model.Finding:
+    """A link that was ours and was removed or re-pointed by hand, left alone in observe mode
+    (`since`: when PAL Watch first saw it changed, ISO 8601)."""
     tenant_id, object_id = link.tenant_id, link.object_id
     who, what = link.name or object_id, _link_change(found)
     return model.Finding(
@@ -586,7 +649,9 @@ def link_drift_withheld(link: Link, found: str, partner_id: str) -> model.Findin
         reason="would_repair",
         detail=(
             f"The Partner Admin Link of {who} ({object_id}) in tenant {tenant_id} pointed to partner ID "
-            f"{partner_id} and was {what} outside PAL Watch. It would re-link it to {partner_id}."
+            f"{partner_id} and was {what} outside PAL Watch"
+            + (f" (first seen {since[:16].replace('T', ' ')} UTC)" if since else "")
+            + f". It would re-link it to {partner_id}; set PAL_MODE=repair to restore it."
         ),
         fix=OBSERVE_FIX,
         tenant_id=tenant_id,

@@ -96,7 +96,7 @@ class Notice:
         raw = payload["finding"]
         finding = model.Finding(
             key=str(raw["key"]),
-            kind=str(raw.get("kind", "")),
+            kind=model.Kind.of(str(raw.get("kind", ""))),
             severity=model.Severity(raw.get("severity", "warning")),
             subject=str(raw.get("subject", "")),
             title=str(raw.get("title", "")),
@@ -126,7 +126,7 @@ def finding_to_dict(finding: model.Finding) -> dict[str, Any]:
     facts = dict(list(finding.facts.items())[:MAX_FACTS])
     return {
         "key": _cut(finding.key),
-        "kind": finding.kind,
+        "kind": str(finding.kind),
         "severity": finding.severity.value,
         "subject": _cut(finding.subject),
         "title": _cut(finding.title),

@@ -33,25 +33,6 @@ _KIND_LABELS = {"opened": "New", "reminder": "Still open", "resolved": "Resolved
 OPENED_AND_RESOLVED = "Opened and resolved"
 FOOTER = "Sent by PAL Watch. `palwatch findings` lists every open finding."
 SUBJECT_LIMIT = 90  # a phone's mail list shows about this much
-# What the subject says about a finding, by kind: short words, no identifiers.
-_SUBJECT_WORDS = {
-    "attribution_lost": "partner credit lost",
-    "unattributed_delegation": "earns no partner credit",
-    "identity_lost": "an identity carrying credit was lost",
-    "link_failed": "PAL link failed",
-    "delegation_removed": "delegation removed",
-    "link_drift_repaired": "PAL link put back",
-}
-# Why a finding resolved, by kind: what PAL Watch's check found when it closed it.
-RESOLUTIONS = {
-    "attribution_lost": "A linked identity with an eligible role attributes this scope again, so partner credit "
-    "counts again.",
-    "unattributed_delegation": "The delegation earns partner credit now: a linked identity holds an eligible role on "
-    "it (or PAL Watch can read it again).",
-    "identity_lost": "The identity attributes the delegation again, or the delegation no longer depends on it.",
-    "link_failed": "The identity is linked to the partner ID now.",
-}
-REMOVED_RESOLUTION = "The customer removed the delegation, so there is nothing left to attribute."
 # Facts shown under their own label; "since" repeats the notice's own time and is not shown.
 _FACT_LABELS = {
     "principals": "Identities",
@@ -123,9 +104,7 @@ def _facts(finding: model.Finding) -> list[tuple[str, str]]:
 
 def resolution(notice: notices_.Notice, removed: frozenset[str] = frozenset()) -> str:
     """Why a resolved finding resolved: its delegation was removed, or what the last check found."""
-    if notice.finding.subject in removed:
-        return REMOVED_RESOLUTION
-    return RESOLUTIONS.get(notice.finding.kind, "PAL Watch's last check found it no longer holds.")
+    return catalogue.resolution(notice.finding, delegation_removed=notice.finding.subject in removed)
 
 
 @dataclass(frozen=True)
@@ -206,7 +185,7 @@ def _context(items: Sequence[notices_.Notice], now: datetime | None) -> _Context
     removed = frozenset(
         n.finding.subject
         for n in items
-        if n.finding.kind == "delegation_removed" and n.kind is not notices_.NoticeKind.RESOLVED
+        if n.finding.kind == model.Kind.DELEGATION_REMOVED and n.kind is not notices_.NoticeKind.RESOLVED
     )
     return _Context(now=now, also_opened=both, removed=removed)
 
@@ -252,7 +231,7 @@ def _findings_subject(items: list[notices_.Notice], room: int = SUBJECT_LIMIT) -
     top = items[0]
     every_resolved = resolved == len(items)  # then the counts already say so
     label = {"reminder": "Still open: ", "resolved": "" if every_resolved else "Resolved: "}.get(top.kind.value, "")
-    what = _SUBJECT_WORDS.get(top.finding.kind) or words.one_line(_title(top), 60)
+    what = catalogue.words_of(top.finding.kind).subject or words.one_line(_title(top), 60)
     what = label + (what[:1].lower() + what[1:] if label else what[:1].upper() + what[1:])
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
     head = f"[PAL Watch] {', '.join(parts)}: {what}"

@@ -62,7 +62,7 @@ def offers_to_name(assessments: Iterable[DelegationAssessment]) -> dict[str, str
 
 
 def _pending_for(finding: model.Finding, withheld: set[str]) -> bool:
-    if finding.kind != "unattributed_delegation" or finding.reason != "link_pending":
+    if finding.kind != model.Kind.UNATTRIBUTED_DELEGATION or finding.reason != "link_pending":
         return False
     ids = {p for p in (finding.facts.get("principals", "") or finding.principal_id).split(",") if p}
     return bool(ids & withheld)

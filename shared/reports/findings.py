@@ -53,7 +53,7 @@ def findings_json(
         out.append(
             {
                 "key": f.key,
-                "kind": f.kind,
+                "kind": str(f.kind),
                 "severity": f.severity.value,
                 "open": r.open,
                 "openedAt": words.iso_z(r.opened_at),

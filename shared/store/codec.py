@@ -46,7 +46,7 @@ def iso(value: datetime | None) -> str:
 def finding_properties(f: model.Finding) -> dict[str, Any]:
     return {
         "Key": f.key,
-        "Kind": f.kind,
+        "Kind": str(f.kind),
         "Severity": f.severity.value,
         "Subject": f.subject,
         "Title": text(f.title),
@@ -68,7 +68,7 @@ def finding(entity: Any) -> model.RecordedFinding:
         facts = {}
     found = model.Finding(
         key=entity.get("Key", ""),
-        kind=entity.get("Kind", ""),
+        kind=model.Kind.of(entity.get("Kind", "")),
         severity=model.Severity(entity.get("Severity", "warning")),
         subject=entity.get("Subject", ""),
         title=entity.get("Title", ""),

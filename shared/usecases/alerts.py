@@ -72,7 +72,7 @@ def finding_dimensions(recorded: model.RecordedFinding) -> dict[str, object]:
     f = recorded.finding
     return {
         "key": f.key,
-        "kind": f.kind,
+        "kind": str(f.kind),
         "severity": f.severity.value,
         "reason": f.reason,
         "tenantId": f.tenant_id,

@@ -38,6 +38,7 @@ LEASE_TTL = timedelta(minutes=2)
 LEASE_WAIT_SECONDS = 20.0
 LEASE_POLL_SECONDS = 0.25
 KNOWN_LINKS_STATE = "verify-known-links"  # managing tenant: object id -> partner id its link last pointed to
+DRIFTED_LINKS_STATE = "verify-drifted-links"  # object id -> {"to", "at"}: ours, changed by hand, not yet put back
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,11 @@ def _guard(
     which links pointed to it (`ours`: more identities known to have pointed to it)."""
     settings = engine.settings
     known: dict[str, str] = engine.store.get_state(KNOWN_LINKS_STATE) or {}
-    ours_before = frozenset([*(oid.lower() for oid, pid in known.items() if pid == partner_id), *ours])
+    # A link PAL Watch saw drift from ours stays ours: never a partner ID to adopt, always one to put back.
+    drifted: dict[str, dict[str, str]] = engine.store.get_state(DRIFTED_LINKS_STATE) or {}
+    ours_before = frozenset(
+        [*(oid.lower() for oid, pid in known.items() if pid == partner_id), *(o.lower() for o in drifted), *ours]
+    )
     setting = partner_guard.check_setting(
         seen, partner_id, previous_partner_id=settings.previous_partner_id, ours_before=ours_before
     )

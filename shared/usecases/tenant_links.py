@@ -38,6 +38,7 @@ from shared.usecases.observe import Identities
 log = logging.getLogger(__name__)
 
 KNOWN_STATE = link_writer.KNOWN_LINKS_STATE  # managing tenant: object id -> partner id its link last pointed to
+DRIFTED_STATE = link_writer.DRIFTED_LINKS_STATE  # object id -> {"to": partner id, "at": first seen} while withheld
 NOT_INSTALLED = "AADSTS700016"  # "Application ... was not found in the directory": no principal there
 NOT_INSTALLED_RETRY = timedelta(hours=6)  # ask a tenant that lacks the app again after this long
 
@@ -103,7 +104,8 @@ def check_managing_links(engine: Engine, identities: Identities, links: link_wri
         check.subjects.add(catalogue.link_subject(tenant, object_id))
         if (tenant.lower(), object_id) in links.withheld:  # observe mode: say what it would do
             withheld = catalogue.Link(tenant, object_id, identity.name)
-            check.findings.append(catalogue.link_drift_withheld(withheld, status.partner_id or "", partner))
+            since = drifted_since(engine, object_id) or links.now.isoformat()
+            check.findings.append(catalogue.link_drift_withheld(withheld, status.partner_id or "", partner, since))
             continue
         link = catalogue.Link(tenant, object_id, identity.name, managing=True)
         if repaired.points_to(partner):
@@ -120,21 +122,44 @@ def check_managing_links(engine: Engine, identities: Identities, links: link_wri
     return check
 
 
-def remember_managing_links(engine: Engine, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
-    """Remember which identities' links point to our partner ID now (the baseline for drift)."""
-    store = engine.store
+def remember_managing_links(links: link_writer.LinkWriter, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
+    """Remember which identities' links point to our partner ID now (the baseline for drift).
+
+    A link that was ours and now reads another ID stays ours while the pass withheld its repair
+    (observe mode, a suspect setting): what observe mode says it would put back is what repair
+    puts back next. When it was first seen changed is kept beside it (`DRIFTED_STATE`), so the
+    partner ID guard never takes those links for a setting to adopt.
+    """
+    engine, store = links.engine, links.engine.store
     partner = engine.settings.partner_id
+    managing = engine.managing_tenant_id.lower()
+    withheld = {oid for (tenant, oid), _verdict in links.withheld.items() if tenant == managing}
     known: dict[str, str] = store.get_state(KNOWN_STATE) or {}
-    current = dict(known)
+    drifted: dict[str, dict[str, str]] = store.get_state(DRIFTED_STATE) or {}
+    current, drift = dict(known), dict(drifted)
     for object_id, status in statuses.items():
         if status.partner_id is None:
             continue  # unreadable now: keep what we knew
         if status.points_to(partner):
             current[object_id] = partner
+            drift.pop(object_id, None)
+        elif object_id in withheld and known.get(object_id) == partner:
+            first = drift.get(object_id, {})
+            if first.get("to") != status.partner_id:
+                drift[object_id] = {"to": status.partner_id, "at": links.now.isoformat()}
         elif not status.error_code:
             current.pop(object_id, None)  # not ours (never linked, or a human chose another id)
+            drift.pop(object_id, None)
     if current != known:
         store.put_state(KNOWN_STATE, current)
+    if drift != drifted:
+        store.put_state(DRIFTED_STATE, drift)
+
+
+def drifted_since(engine: Engine, object_id: str) -> str:
+    """When PAL Watch first saw the link of `object_id` changed by hand ("" not seen before)."""
+    drifted: dict[str, dict[str, str]] = engine.store.get_state(DRIFTED_STATE) or {}
+    return drifted.get(object_id.lower(), {}).get("at", "")
 
 
 # -- customer tenants (multi-tenant app identities) -------------------------------------------

@@ -231,7 +231,7 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     estate = recorder.Estate(tuple(check.findings), frozenset(check.subjects | stale), tuple(check.drift), previous)
     record.record(result, estate=estate)
     store.put_coverage(plan.coverage, now)
-    _remember_links(engine, result.observation.links)
+    _remember_links(links, result.observation.links)
     delegations.clear_activity_log_block(engine)
 
     _describe_result(out, plan, check, result)
@@ -399,7 +399,7 @@ def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
         record.subject(subject, items)
     record.notices(check.drift)
     record.said(links.said())
-    tenant_links.remember_managing_links(engine, check.statuses)
+    tenant_links.remember_managing_links(links, check.statuses)
     alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=record.report.said)
     opened, resolved = len(record.report.opened), len(record.report.resolved)
     detail = f"{check.summary()}; {opened} finding(s) opened, {resolved} resolved" + (
@@ -417,9 +417,10 @@ def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
 # -- the coverage HTTP function ------------------------------------------------------------------
 
 
-def _remember_links(engine: Engine, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
+def _remember_links(links: link_writer.LinkWriter, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
     """The managing tenant's links as read now (the drift baseline), and the partner's name they gave."""
-    tenant_links.remember_managing_links(engine, statuses)
+    engine = links.engine
+    tenant_links.remember_managing_links(links, statuses)
     partner = engine.settings.partner_id
     name = next((s.partner_name for s in statuses.values() if s.points_to(partner) and s.partner_name), "")
     coverage_view.remember_partner(engine, name)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import model
+from shared import catalogue, model
 from shared.notify import notices, render
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -136,7 +136,7 @@ def test_a_removed_delegation_is_why_its_findings_resolved() -> None:
     removed = notice("gone", model.Severity.INFO, finding_kind="delegation_removed", subject="d1")
     closed = notice("c1", kind=notices.NoticeKind.RESOLVED, subject="d1")
     msg = render.render([closed, removed])
-    assert render.REMOVED_RESOLUTION in msg.text
+    assert catalogue.REMOVED_RESOLUTION in msg.text
 
 
 def test_times_and_fields_read_as_words() -> None:
@@ -267,3 +267,9 @@ def test_the_money_at_stake_leads_what_it_costs() -> None:
     msg = render.render([notice("c1", detail=detail, facts={"cost": stake})])
     assert f"  What it costs: {stake}" in msg.text
     assert "Until fixed" not in msg.text
+
+
+def test_a_kind_read_back_is_a_kind_and_an_unknown_one_keeps_its_text() -> None:
+    assert model.Kind.of("attribution_lost") is model.Kind.ATTRIBUTION_LOST
+    assert model.Kind.of("kind_of_a_later_version") == "kind_of_a_later_version"
+    assert catalogue.words_of(model.Kind.of("kind_of_a_later_version")) == catalogue.NO_WORDS
