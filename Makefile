@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint bench reliability clean setup sandbox
+.PHONY: run test lint bench bench-billing reliability clean setup sandbox
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -44,6 +44,10 @@ sandbox: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The billing reduction's peak memory at 100k and 1M usage lines (see BENCHMARKS.md).
+bench-billing: setup
+	$(PY) -m bench.billing
 
 # The fault, crash and fuzz campaign at full size (see RELIABILITY.md); CI runs it small in `make test`.
 reliability: setup

@@ -85,6 +85,16 @@ def cost_snapshot(timer: func.TimerRequest) -> None:
         run.done(costs.run_cost_snapshot(engine.get_engine(), _now()))
 
 
+@app.function_name("credit_snapshot")
+@app.timer_trigger(arg_name="timer", schedule="%PAL_CREDIT_SNAPSHOT_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def credit_snapshot(timer: func.TimerRequest) -> None:
+    """Daily (off unless PAL_BILLING=true): Microsoft's billing export, checked against who is linked."""
+    from shared.usecases import credit, engine, outcomes
+
+    with outcomes.trigger_run("credit_snapshot") as run:
+        run.done(credit.run_credit_snapshot(engine.get_engine(), _now()))
+
+
 @app.function_name("coverage")
 @app.route(route="coverage", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def coverage(req: func.HttpRequest) -> func.HttpResponse:

@@ -44,6 +44,7 @@ DIMENSIONS = {
     "resourcegroupname": ("ResourceGroupName", "resourceGroup", ""),
 }
 PREFIX = "x-ms-ratelimit-microsoft.costmanagement-qpu-"
+QUERY_ACTION = "Microsoft.CostManagement/query/read"
 
 
 class QpuQuotas:
@@ -123,8 +124,8 @@ def routes(app: App) -> list[Route]:
         scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
         access = world.access(req.tid, req.oid)
         readable = sub in access.full or (rg is not None and rg in access.groups.get(sub, set()))
-        if not readable:
-            return denied(req, "Microsoft.CostManagement/query/read", scope)
+        if not readable or not world.allows(req.tid, req.oid, (sub, rg), QUERY_ACTION):
+            return denied(req, QUERY_ACTION, scope)
         try:
             body = req.json()
         except ValueError:

@@ -162,6 +162,8 @@ def routes(app: App) -> list[Route]:
         scope = f"/subscriptions/{sid}" + (f"/resourceGroups/{rg}" if rg else "")
         if sid not in access.full and (rg is None or rg.lower() not in access.groups.get(sid, set())):
             return None, denied(req, action, scope)
+        if not world.allows(req.tid, req.oid, (sid, rg), action):
+            return None, denied(req, action, scope)
         items = [world.delegations[a] for a in world.by_sub.get(sid, {})]
         if rg is not None:
             items = [d for d in items if (d.resource_group or "").lower() == rg.lower()]

@@ -28,6 +28,9 @@ SWITCHES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     # A query refused for QPU: only x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after (the
     # documented header), or that and Retry-After.
     "costThrottleHeaders": ("qpu", ("qpu", "both")),
+    # Partner billing export: the 202 and a running operation carry Retry-After ("sent"), or no
+    # Retry-After at all ("absent"); Graph's pages show neither, Partner Center's guide polls.
+    "billingRetryAfter": ("sent", ("sent", "absent")),
 }
 
 

@@ -30,7 +30,8 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 VM_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
 MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
 DESKTOP_VIRTUALIZATION_CONTRIBUTOR = "082f0a83-3be5-4ba1-904c-961cca79b387"
-GRAPH_ROLES = ["User.Read.All", "Group.Read.All", "Application.Read.All", "Mail.Send"]
+GRAPH_ROLES = ["User.Read.All", "Group.Read.All", "Application.Read.All", "Mail.Send", "PartnerBilling.Read.All"]
+LINKED_SINCE = "2026-01-05T09:00:00Z"  # the partner linked its identities long before PAL Watch came
 # Offers (subscriptionPolicies.quotaId), from Microsoft's table of quota IDs per offer
 # (learn.microsoft.com/azure/cost-management-billing/costs/understand-cost-mgt-data, "Supported
 # Microsoft Azure offers"): most of an MSP's customers buy through CSP, one has an Enterprise Agreement.
@@ -383,9 +384,9 @@ def demo() -> dict[str, Any]:
         ],
         "delegations": delegations,
         "links": [
-            {"tenantId": home, "objectId": mi["objectId"], "partnerId": "5127255"},
-            {"tenantId": home, "objectId": ops["objectId"], "partnerId": "5127255"},
-            {"tenantId": home, "objectId": alice["objectId"], "partnerId": "5127255"},
+            {"tenantId": home, "objectId": mi["objectId"], "partnerId": "5127255", "createdTime": LINKED_SINCE},
+            {"tenantId": home, "objectId": ops["objectId"], "partnerId": "5127255", "createdTime": LINKED_SINCE},
+            {"tenantId": home, "objectId": alice["objectId"], "partnerId": "5127255", "createdTime": LINKED_SINCE},
         ],
         "graphSubscriptions": [],
         "costs": demo_costs(sub),

@@ -24,7 +24,17 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import trustme
 
-from emulator import arm_costs, arm_lighthouse, arm_misc, arm_pal, control, entra, graph, graph_subscriptions
+from emulator import (
+    arm_costs,
+    arm_lighthouse,
+    arm_misc,
+    arm_pal,
+    control,
+    entra,
+    graph,
+    graph_billing,
+    graph_subscriptions,
+)
 from emulator.tokens import ARM_AUDIENCES, GRAPH_AUDIENCES, Signer, TokenError
 from emulator.traffic import Faults, Journal, Throttle
 from emulator.web import Request, Response, Route, arm_error, graph_error
@@ -50,7 +60,9 @@ class App:
         self.ca.cert_pem.write_to_path(str(self.ca_path))
         self.scenario_path: str | None = None
         self.routes: list[Route] = []
-        for module in (entra, arm_pal, arm_lighthouse, arm_misc, arm_costs, graph, graph_subscriptions, control):
+        modules = (entra, arm_pal, arm_lighthouse, arm_misc, arm_costs, graph, graph_subscriptions, graph_billing)
+        modules += (control,)
+        for module in modules:
             self.routes.extend(module.routes(self))
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -302,7 +314,8 @@ class TLSServer(ThreadingHTTPServer):
 
 
 def make_servers(app: App, port: int) -> tuple[TLSServer, TLSServer]:
-    main_handler = type("MainHandler", (Handler,), {"app": app, "surfaces": {"arm", "graph", "entra", "control"}})
+    surfaces = {"arm", "graph", "entra", "blob", "control"}  # blob: the partner billing export's SAS downloads
+    main_handler = type("MainHandler", (Handler,), {"app": app, "surfaces": surfaces})
     mi_handler = type("IdentityHandler", (Handler,), {"app": app, "surfaces": {"mi"}})
     main = TLSServer(("127.0.0.1", port), main_handler, app.ssl_context())
     identity = TLSServer(("127.0.0.1", 0), mi_handler, None)

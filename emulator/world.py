@@ -11,10 +11,11 @@ import copy
 import json
 import threading
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emulator import assumptions
+from emulator import assumptions, rbac
 from emulator.activity import ActivityLog
 from emulator.clock import iso, utcnow
 from emulator.entities import Access, Delegation, Principal, ScenarioError, parse_scope
@@ -56,6 +57,17 @@ def _scenario_role(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 DEFAULT_QUOTA_ID = "PayAsYouGo_2014-09-01"  # Microsoft's Pay-As-You-Go offer (MS-AZR-0003P)
+
+
+def _instant(value: Any, name: str) -> datetime:
+    """An ISO 8601 instant from a scenario (a link's createdTime or updatedTime), in UTC."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ScenarioError(f"link {name} {value!r} is not an ISO 8601 instant") from e
+    if moment.tzinfo is None:
+        raise ScenarioError(f"link {name} {value!r} has no time zone (say Z for UTC)")
+    return moment
 
 
 class World:
@@ -102,7 +114,10 @@ class World:
         for delegation in scenario.get("delegations", []):
             self.put_delegation(delegation)
         for link in scenario.get("links", []):
-            self.put_link(link["tenantId"], link["objectId"], str(link["partnerId"]))
+            made = self.put_link(link["tenantId"], link["objectId"], str(link["partnerId"]))
+            for name in ("createdTime", "updatedTime"):  # a link made before the scenario starts
+                if name in link:
+                    made[name] = iso(_instant(link[name], name))
         self.graph_client_state = str(scenario.get("graphClientState", "palwatch-emulator-client-state"))
         self.changed()
 
@@ -367,6 +382,37 @@ class World:
             access.groups.pop(sub, None)
         self._access_cache[key] = access
         return access
+
+    def roles_at(self, tid: str, oid: str, sid: str, rg: str | None = None) -> list[dict[str, Any]]:
+        """Definitions of the permanent roles the caller holds through Lighthouse at the scope or above it.
+
+        Just-in-time (`eligibleAuthorizations`) roles are not held until activated, so they never count;
+        a role id the emulator does not know allows nothing.
+        """
+        found: list[dict[str, Any]] = []
+        for principal_id in {oid} | self.groups_of(oid):
+            for aid in self.by_principal.get(principal_id, ()):
+                d = self.delegations[aid]
+                if d.managed_by != tid or d.subscription_id != sid:
+                    continue
+                if d.resource_group is not None and (rg is None or d.resource_group.lower() != rg.lower()):
+                    continue
+                for auth in d.authorizations:
+                    if auth["principalId"] == principal_id and auth["roleDefinitionId"] in self.roles:
+                        found.append(self.roles[auth["roleDefinitionId"]])
+        return found
+
+    def allows(self, tid: str, oid: str, scope: tuple[str, str | None], action: str) -> bool:
+        """ARM's action check for the caller at `scope` (subscription id, resource group or None).
+
+        A caller from the subscription's own tenant is not checked: scenarios model no role
+        assignments inside a tenant, only Lighthouse authorizations (emulator/README.md).
+        """
+        sid, rg = scope
+        sub = self.subscriptions.get(sid)
+        if sub is not None and sub["tenantId"] == tid:
+            return True
+        return rbac.allows(self.roles_at(tid, oid, sid, rg), action)
 
     def has_root_role(self, principal: Principal | None, wanted: set[str]) -> bool:
         if principal is None:

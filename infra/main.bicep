@@ -85,6 +85,11 @@ param palCost string = 'false'
 param palCostSchedule string = '0 30 2 * * *'
 @description('PAL_PEC_RATE: the partner earned credit rate alerts quote (e.g. 0.15); empty: no PEC estimate.')
 param palPecRate string = ''
+@description('PAL_BILLING: true turns on the daily credit snapshot (Graph partner billing export; PartnerBilling.Read.All).')
+param palBilling string = 'false'
+param palCreditSnapshotSchedule string = '0 0 6 * * *'
+@description('PAL_BILLING_CURRENCY: the partner billing currency the export asks for (ISO 4217).')
+param palBillingCurrency string = 'USD'
 
 @description('Cloud endpoints; the defaults are the public cloud. Override for sovereign clouds.')
 param palArmEndpoint string = 'https://management.azure.com'
@@ -274,6 +279,9 @@ module api './app/api.bicep' = {
       PAL_COST: palCost
       PAL_COST_SCHEDULE: palCostSchedule
       PAL_PEC_RATE: palPecRate
+      PAL_BILLING: palBilling
+      PAL_CREDIT_SNAPSHOT_SCHEDULE: palCreditSnapshotSchedule
+      PAL_BILLING_CURRENCY: palBillingCurrency
       PAL_GRAPH_NOTIFICATION_URL: graphNotificationUrl
       PAL_ALERT_MAIL_FROM: palAlertMailFrom
       PAL_ALERT_MAIL_TO: palAlertMailTo

@@ -74,6 +74,8 @@ class Demo:
             "PAL_COST": "true",
             "PAL_COST_SCHEDULE": "0 30 2 * * *",
             "PAL_PEC_RATE": "0.15",  # an example rate: Microsoft publishes none, so there is no default
+            "PAL_BILLING": "true",
+            "PAL_CREDIT_SNAPSHOT_SCHEDULE": "0 0 6 * * *",
         }
         os.environ.update(environment)
 
@@ -357,6 +359,59 @@ def verification(demo: Demo) -> None:
     say(f"The same coverage as a self-contained HTML page: {REPORT}")
 
 
+NORTHWIND_LEGACY = "c0ffee00-5a1e-4b0b-9d2e-0d1e2f3a4b5c"  # a CSP subscription no delegation covers
+
+
+def usage_line(subscription: str, customer: str, day: str, cost: float, percent: int) -> dict[str, Any]:
+    """One daily rated usage line in Microsoft's attribute names (the `full` set, trimmed)."""
+    return {
+        "PartnerId": "24c37422-30bf-4299-b2f0-a128b77a3378",
+        "CustomerId": customer,
+        "MpnId": "5127255",
+        "SubscriptionId": str(uuid.uuid5(uuid.NAMESPACE_URL, subscription)),  # the Azure plan's: not the join key
+        "EntitlementId": subscription,  # the Azure subscription id
+        "UsageDate": f"{day}T00:00:00Z",
+        "MeterCategory": "Virtual Machines",
+        "BillingPreTaxTotal": cost,
+        "BillingCurrency": "USD",
+        "PartnerEarnedCreditPercentage": percent,
+    }
+
+
+def credit_observed(demo: Demo) -> None:
+    """The daily credit snapshot reads what Microsoft actually credited (Graph partner billing export)."""
+    from datetime import UTC, datetime, timedelta
+
+    import function_app
+    from shared.reconcile import billing
+    from shared.usecases import coverage_view, engine
+
+    tenants = {t["displayName"]: t for t in demo.scenario["tenants"]}
+    fabrikam, northwind = tenants["Fabrikam, Inc."], tenants["Northwind Traders"]
+    last = datetime.fromisoformat(billing.last_complete_day(datetime.now(UTC)))
+    days = [(last - timedelta(days=n)).date().isoformat() for n in (1, 0)]
+    prod, trade = fabrikam["subscriptions"][0]["subscriptionId"], northwind["subscriptions"][0]["subscriptionId"]
+    lines = [usage_line(prod, fabrikam["tenantId"], d, cost, 0) for d, cost in zip(days, (412.50, 388.20), strict=True)]
+    lines += [usage_line(trade, northwind["tenantId"], d, 1240.00, 15) for d in days]
+    lines += [usage_line(NORTHWIND_LEGACY, northwind["tenantId"], d, 96.40, 15) for d in days]
+    demo.emulator.control("PUT", "/partnerBilling", {"currency": "USD", "usage": lines, "retryAfterSeconds": 1})
+    function_app.credit_snapshot(timer())
+    store = engine.get_engine().store
+    say(f"""
+        Microsoft's billing export (Graph, PartnerBilling.Read.All) for the two complete days {days[0]} and
+        {days[1]}: {len(lines)} usage lines, joined to PAL Watch's scopes on EntitlementId (the Azure
+        subscription; the line's SubscriptionId is the Azure plan's). What Microsoft credited, beside the verdict:
+        """)
+    for finding in (r.finding for r in store.open_findings() if r.finding.kind.startswith("credit_")):
+        print(f"      [{finding.severity.value:<8}] {finding.title}")
+        print(f"                 {finding.facts.get('cost') or finding.detail}")
+    coverage = coverage_view.current(engine.get_engine())
+    shown = {r.scope.lower(): r for r in (coverage.rows if coverage else ()) if r.credit_observed != "not in billing"}
+    for row in shown.values():
+        if row.credit_observed:
+            print(f"      {row.customer_tenant_name[:20]:<20} {row.scope[:52]:<52} {row.credit_observed}")
+
+
 def alerts(demo: Demo) -> None:
     """Alerts reach the ops inbox: one message per batch, most severe first; the daily digest too."""
     import function_app
@@ -385,6 +440,7 @@ STEPS: list[Callable[[Demo], None]] = [
     person_delegation,
     operator_leaves,
     verification,
+    credit_observed,
     alerts,
 ]
 

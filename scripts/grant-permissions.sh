@@ -7,7 +7,10 @@
 #
 #   scripts/grant-permissions.sh [--principal-id OBJECT_ID] [--client-id CLIENT_ID]
 #                                [--mailbox SENDER@DOMAIN] [--no-mail] [--mail-access-policy]
-#                                [--skip-graph] [--skip-root] [--elevate] [--dry-run]
+#                                [--skip-graph] [--skip-root] [--elevate] [--dry-run] [--billing]
+#
+# --billing (or PAL_BILLING=true) also grants Graph PartnerBilling.Read.All, which the daily
+# credit snapshot needs to read the partner's own billing export (only in a CSP partner tenant).
 #
 # Mail: by default Mail.Send is granted in Exchange Online with RBAC for Applications, scoped
 # to the sender mailbox (the script prints the Exchange PowerShell), and NOT as a Graph
@@ -32,12 +35,15 @@ skip_graph=0
 skip_root=0
 elevate=0
 dry_run=0
+billing=0
+[[ "${PAL_BILLING:-false}" == "true" ]] && billing=1
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --principal-id) principal_id="$2"; shift 2 ;;
+    --billing) billing=1; shift ;;
     --client-id) client_id="$2"; shift 2 ;;
     --mailbox) mailbox="$2"; shift 2 ;;
     --no-mail) with_mail=0; shift ;;
@@ -84,6 +90,7 @@ grant_graph() {
   local graph_sp permissions=(User.Read.All Group.Read.All Application.Read.All)
   # Graph Mail.Send only for the older application-access-policy way (see mail_scope_note).
   [[ $with_mail -eq 1 && $access_policy -eq 1 ]] && permissions+=(Mail.Send)
+  [[ $billing -eq 1 ]] && permissions+=(PartnerBilling.Read.All)
   graph_sp="$(az ad sp show --id "$GRAPH_APP_ID" --query id -o tsv)"
   say "Microsoft Graph service principal in this tenant: ${graph_sp}"
   local existing

@@ -828,3 +828,154 @@ def channel_test_alert(stamp: str) -> model.Finding:
         detail="Sent by `palwatch doctor --send-test-alert` to prove that alerts reach this channel. Nothing is wrong.",
         fix="Nothing to do.",
     )
+
+
+# -- credit observed in Microsoft's billing (the credit snapshot) -------------------------------
+
+PEC_TROUBLESHOOT = "learn.microsoft.com/partner-center/billing/partner-earned-credit-troubleshoot"
+
+
+def credit_subject(scope: str) -> str:
+    """One subject per scope judged against the billing export (its findings are decided together)."""
+    return f"credit:{scope.lower()}"
+
+
+@dataclass(frozen=True)
+class CreditHolder:
+    """An identity PAL Watch counts as the scope's PEC path: who, which role, linked since when."""
+
+    name: str
+    object_id: str
+    role_id: str
+    linked_since: datetime | None = None  # the link's createdTime, as ARM's PAL API returned it
+
+
+@dataclass(frozen=True)
+class CreditLoss:
+    """The complete days Microsoft applied 0 % while a path held, and what they cost."""
+
+    days: tuple[str, ...]
+    assumed: bool  # some day predates PAL Watch's records: the path is implied by the link's age
+    billed: float
+    currency: str
+    lost: float | None  # billed x percent, None when no rate is known
+    percent: float | None
+    rate_source: str  # "billing" | "setting" | ""
+    mpn_ids: tuple[str, ...] = ()
+
+
+def billed_amount(value: float, currency: str) -> str:
+    """Billing figures to the cent: `$12.40` in USD, `12.40 EUR` otherwise."""
+    return f"${value:,.2f}" if currency.upper() in ("USD", "") else f"{value:,.2f} {currency.upper()}"
+
+
+def _days_text(days: Sequence[str]) -> str:
+    return days[0] if len(days) == 1 else f"{len(days)} days ({days[0]} to {days[-1]})"
+
+
+@says(
+    Kind.CREDIT_MISSING,
+    subject="Microsoft applied no partner earned credit",
+    resolution="Microsoft's billing export now shows partner earned credit on those days, or no longer bills them.",
+)
+def credit_missing(where: Where, loss: CreditLoss, holders: Sequence[CreditHolder]) -> model.Finding:
+    """A PEC path held whole days, and Microsoft's billing applied no partner earned credit on them."""
+    money = loss.lost is not None and loss.lost > 0
+    held = "PAL Watch assumes" if loss.assumed else "PAL Watch recorded"
+    how = (
+        "the link's createdTime predates the day and today's delegation holds the role; PAL Watch had not verified "
+        "it yet then"
+        if loss.assumed
+        else "its own verification saw the scope attributed before the day began"
+    )
+    rate = (
+        f"{loss.percent:g} % (the rate Microsoft applied on the partner's credited lines in the same export)"
+        if loss.rate_source == "billing"
+        else f"{loss.percent:g} % (PAL_PEC_RATE: no line of the export was credited)"
+        if loss.rate_source == "setting"
+        else ""
+    )
+    cost = (
+        f"{billed_amount(loss.lost or 0, loss.currency)} of partner earned credit not applied: "
+        f"{billed_amount(loss.billed, loss.currency)} billed on those days (Microsoft billing) x {rate}."
+        if loss.lost is not None
+        else f"{billed_amount(loss.billed, loss.currency)} billed on those days without partner earned credit "
+        "(set PAL_PEC_RATE to put a figure on it)."
+    )
+    who = "; ".join(
+        f"{short(h.name)} ({h.object_id}), role {h.role_id}, linked since "
+        f"{h.linked_since.isoformat() if h.linked_since else 'unknown'}"
+        for h in holders
+    )
+    mpn = ", ".join(loss.mpn_ids) or "none on the lines"
+    fix = (
+        f"Microsoft's PEC troubleshooting checklist ({PEC_TROUBLESHOOT}), with what PAL Watch knows: "
+        f"1. The subscription is an Azure plan (CSP) one: it is in your billing export. "
+        f"2. Admin access held the entire day: {held} it ({how}). "
+        f"3. The identity and role that carry it: {who or 'none recorded'}; the role must be a PEC-eligible "
+        f"permanent (not just-in-time) Azure role at {where.scope}. "
+        f"4. The PAL link points to the partner ID of the CSP partner or the indirect reseller of record "
+        f"(MpnId on these lines: {mpn}). "
+        f"5. The meters are eligible (Azure plan consumption; reservations, savings plans and Marketplace "
+        f"earn none). "
+        f"6. If all hold, open a Partner Center support request with the subscription, the days and the identity."
+    )
+    return model.Finding(
+        key=f"credit_missing:{where.scope.lower()}",
+        kind=Kind.CREDIT_MISSING,
+        severity=model.Severity.CRITICAL if money else model.Severity.WARNING,
+        subject=credit_subject(where.scope),
+        title=f"Microsoft applied no partner earned credit on {where.scope} for {_days_text(loss.days)} "
+        f"while a PEC path held ({'assumed' if loss.assumed else 'recorded'})",
+        detail=(
+            f"Customer {where.customer}, {where.scope}: on {', '.join(loss.days)} Microsoft's billing export shows "
+            f"PartnerEarnedCreditPercentage 0 on every line, while {held} an identity linked to the partner ID held "
+            f"an eligible role there the whole day ({how})."
+        ),
+        fix=fix,
+        tenant_id=where.tenant_id,
+        tenant_name=short(where.tenant_name),
+        scope=where.scope,
+        facts={
+            **where.facts,
+            "cost": cost,
+            "days": ", ".join(loss.days),
+            "billed": billed_amount(loss.billed, loss.currency),
+            "rateSource": loss.rate_source or "none",
+            "path": "assumed" if loss.assumed else "recorded",
+            "offerType": offers.CSP,
+        },
+    )
+
+
+@says(
+    Kind.CREDIT_UNEXPLAINED,
+    subject="credit PAL Watch cannot explain",
+    cost="Nothing is lost: Microsoft credited this subscription; PAL Watch only cannot see the path it came through.",
+    resolution="PAL Watch now knows a path to the credited subscription, or Microsoft no longer credits it.",
+)
+def credit_unexplained(
+    scope: str, *, customer_id: str, name: str, days: Sequence[str], percent: float, managing_tenant_id: str
+) -> model.Finding:
+    """Microsoft applied partner earned credit where PAL Watch sees no path: its model misses one."""
+    return model.Finding(
+        key=f"credit_unexplained:{scope.lower()}",
+        kind=Kind.CREDIT_UNEXPLAINED,
+        severity=model.Severity.INFO,
+        subject=credit_subject(scope),
+        title=f"Microsoft applied {percent:g} % partner earned credit on {scope}, where PAL Watch knows no path",
+        detail=(
+            f"{short(name) or scope} (customer {customer_id or 'unknown'}) was credited on {_days_text(list(days))} "
+            "in Microsoft's billing export, but no delegation PAL Watch watches attributes it. Nothing is lost; "
+            "PAL Watch cannot warn you if that path goes."
+        ),
+        fix=(
+            "Find the path Microsoft counts: AOBO (the Admin Agents foreign group holding Owner on the "
+            "subscription), a user or service principal linked with PAL outside PAL Watch, or an identity in the "
+            "customer's own tenant. If it is a Lighthouse offer, onboard it so PAL Watch watches it "
+            f"(managing tenant {managing_tenant_id}); if it is a person, ask them to run `palwatch link-me`."
+        ),
+        tenant_id=customer_id,
+        scope=scope,
+        facts={"days": ", ".join(days), "offerType": offers.CSP},
+    )

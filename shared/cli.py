@@ -153,9 +153,13 @@ def _version() -> str:
         return "unknown"
 
 
-def emit(args: argparse.Namespace, value: Any, *, table: Callable[[], str] | None = None) -> None:
-    """Print a command's result in the format asked for (`-o`, `--query`)."""
+def emit(args: argparse.Namespace, value: Any, *, table: Callable[[], str] | None = None, empty: str = "") -> None:
+    """Print a command's result in the format asked for (`-o`, `--query`); `empty` is what the table
+    says when there is nothing to list."""
     shaped = cli_output.apply_query(value, args.query)
+    if empty and shaped in ([], None) and args.output == "table":
+        sys.stdout.write(empty.rstrip("\n") + "\n")
+        return
     text = cli_output.render(shaped, args.output, table=None if args.query else table, color=cli_output.is_terminal())
     sys.stdout.write(text)
 
@@ -205,9 +209,11 @@ def _run_command(run: Callable[[argparse.Namespace], int], args: argparse.Namesp
         return EXIT_USAGE
     except Exception as e:  # the last line of defence: a user never sees a traceback unless asked
         from shared import settings as settings_module
+        from shared.store import errors as store_errors
 
-        if isinstance(e, settings_module.SettingsError):
-            print(f"palwatch: {e}", file=sys.stderr)
+        if isinstance(e, settings_module.SettingsError | store_errors.StoreError):
+            said = store_problem(e) if isinstance(e, store_errors.StoreError) else str(e)
+            print(f"palwatch: {said}", file=sys.stderr)
             return EXIT_FAILED
         log.debug("unexpected failure", exc_info=True)
         hint = "" if args.debug else " (run with --debug for details)"
@@ -215,10 +221,41 @@ def _run_command(run: Callable[[argparse.Namespace], int], args: argparse.Namesp
         return EXIT_FAILED
 
 
+def store_problem(error: Exception) -> str:
+    """A store failure in an operator's words: which endpoint, which setting, what to check."""
+    import re
+
+    from shared import settings as settings_module
+    from shared.store import errors as store_errors
+
+    try:
+        storage = settings_module.load_settings().storage
+        found = re.search(r"TableEndpoint=([^;]+)", storage.connection_string) or re.search(
+            r"AccountName=([^;]+)", storage.connection_string
+        )
+        endpoint = storage.endpoint or (found.group(1) if found else "") or "(not set)"
+    except settings_module.SettingsError:
+        endpoint = "(unreadable settings)"
+    what = re.sub(r" \(\w+(Error|Exception)\)", "", str(error))
+    if isinstance(error, store_errors.TransientStoreError):
+        return (
+            f"the state tables at {endpoint} cannot be reached ({what}). Check AzureWebJobsStorage, that the "
+            "storage account (or Azurite) is up, and the network; then run the command again"
+        )
+    return f"the state tables at {endpoint} refused the request ({what}). Check AzureWebJobsStorage and your access"
+
+
 class _OursOnly(logging.Filter):
-    """Below --debug, stderr carries PAL Watch's own messages: the SDKs' raw bodies stay out."""
+    """Below -v, stderr carries PAL Watch's own messages: no SDK warnings, no telemetry records
+    (JSON meant for Azure Monitor)."""
+
+    def __init__(self, verbose: int) -> None:
+        super().__init__()
+        self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "palwatch.telemetry":
+            return self.verbose > 0
         return record.name.startswith(("shared", "palwatch")) or record.levelno >= logging.ERROR
 
 
@@ -227,7 +264,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     if not args.debug:
-        handler.addFilter(_OursOnly())
+        handler.addFilter(_OursOnly(args.verbose))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_palwatch", False):

@@ -22,7 +22,7 @@ def _configure_exempt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, help=f"the finding kind: {', '.join(model.EXEMPTABLE_KINDS)}")
     parser.add_argument("--reason", required=True, help="why it is accepted (shown in reports)")
     parser.add_argument("--expires", required=True, help="the date it ends, e.g. 2026-12-31 (UTC)")
-    parser.add_argument("--tenant", default="", help="the customer tenant id")
+    parser.add_argument("--tenant", default="", help="the customer: its tenant id, its name or the start of it")
     parser.add_argument("--scope", default="", help="a subscription or resource group scope (and what lies under it)")
     parser.add_argument("--offer", default="", help="the offer: its registrationDefinitionName")
     parser.add_argument("--by", default="an operator", help="who accepts it (kept with the exemption)")
@@ -35,9 +35,28 @@ def _engine() -> Any:
     return engine_module.Engine(settings_module.load_settings())
 
 
+# The exemption's JSON keys as this command's flags, for its error messages.
+_FLAGS = {
+    '"customerTenantId"': "--tenant",
+    '"registrationDefinitionName"': "--offer",
+    '"scope"': "--scope",
+    '"expires"': "--expires",
+    '"reason"': "--reason",
+    '"kind"': "--kind",
+    "customer tenant, scope or offer": "--tenant, --scope or --offer",
+}
+
+
+def _in_flags(message: str) -> str:
+    for key, flag in _FLAGS.items():
+        message = message.replace(key, flag)
+    return message.split(": [{", 1)[0]  # the PAL_EXEMPTIONS shape means nothing on a command line
+
+
 def _run_exempt(args: argparse.Namespace) -> int:
+    from shared import roles
     from shared import settings as settings_module
-    from shared.usecases import exemptions
+    from shared.usecases import coverage_view, exemptions
 
     item = {
         "kind": args.kind,
@@ -48,21 +67,72 @@ def _run_exempt(args: argparse.Namespace) -> int:
         "registrationDefinitionName": args.offer,
         "by": args.by,
     }
+    named = bool(args.tenant) and not roles.is_guid(args.tenant)  # a customer's name: looked up below
     try:
-        exemption = settings_module.parse_exemption(item)
+        # Everything but a customer's name is checked before anything is read.
+        exemption = settings_module.parse_exemption({**item, "customerTenantId": _ANY_TENANT if named else args.tenant})
     except ValueError as e:
-        print(f"palwatch exempt: {e}", file=sys.stderr)
+        print(f"palwatch exempt: {_in_flags(str(e))}", file=sys.stderr)
         return cli.EXIT_USAGE
     if exemption.expires <= datetime.now(UTC):
         print(f"palwatch exempt: --expires {args.expires} is in the past", file=sys.stderr)
         return cli.EXIT_USAGE
     engine = _engine()
     try:
+        coverage = coverage_view.current(engine)
+        if named:
+            tenant = coverage_view.match_customer(coverage, args.tenant)[0] if coverage is not None else ""
+            if not tenant:
+                known = ", ".join(coverage_view.customer_names(coverage)) if coverage is not None else "none yet"
+                print(
+                    f"palwatch exempt: --tenant {args.tenant!r} matches no customer (known: {known})", file=sys.stderr
+                )
+                return cli.EXIT_FAILED
+            exemption = settings_module.parse_exemption({**item, "customerTenantId": tenant})
+        nothing = _matches_nothing(exemption, coverage)
+        if nothing:
+            print(f"palwatch exempt: {nothing}", file=sys.stderr)
+            return cli.EXIT_FAILED
         exemptions.add(engine, exemption)
+        covered = exemptions.in_force(engine).accepted(engine.store.open_findings(), datetime.now(UTC))
     finally:
         engine.close()
-    print(f"exempted {exemption.exemption_id} until {exemption.expires.date().isoformat()}: {exemption.reason}")
+    print(
+        f"exempted {exemption.exemption_id} until {exemption.expires.date().isoformat()}: {exemption.reason}\n"
+        f"In effect now: {len(covered)} open finding(s) it covers are no longer alerted or reminded (the next "
+        "watch pass, within minutes, sends nothing for them); `palwatch findings` shows them as accepted."
+    )
     return cli.EXIT_OK
+
+
+_ANY_TENANT = "00000000-0000-0000-0000-000000000000"
+
+
+def _matches_nothing(exemption: Any, coverage: Any) -> str:
+    """Why the exemption would match no delegation PAL Watch knows, or empty when it matches one."""
+    from shared.reconcile import scopes
+
+    if coverage is None:
+        return ""  # nothing verified yet: nothing to hold it against
+    rows = list(coverage.rows)
+    if exemption.tenant_id:
+        rows = [r for r in rows if r.customer_tenant_id.lower() == exemption.tenant_id]
+        if not rows:
+            return f"--tenant matches no customer (known: {', '.join(_names(coverage.rows))})"
+    if exemption.scope:
+        rows = [r for r in rows if scopes.covers(exemption.scope, r.scope) or scopes.covers(r.scope, exemption.scope)]
+        if not rows:
+            return f"--scope {exemption.scope} is not a delegated scope PAL Watch knows (`palwatch report` lists them)"
+    if exemption.definition_name:
+        wanted = exemption.definition_name.casefold()
+        if not [r for r in rows if r.definition_name.casefold() == wanted]:
+            offers = ", ".join(sorted({r.definition_name for r in coverage.rows if r.definition_name}))
+            return f"--offer {exemption.definition_name!r} names no offer of these delegations (known: {offers})"
+    return ""
+
+
+def _names(rows: Any) -> list[str]:
+    return sorted({r.customer_tenant_name or r.customer_tenant_id for r in rows})
 
 
 def _configure_exemptions(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +172,7 @@ def _run_exemptions(args: argparse.Namespace) -> int:
         ]
     finally:
         engine.close()
-    cli.emit(args, rows)
+    cli.emit(args, rows, empty="No exemptions: none recorded with `palwatch exempt`, none in PAL_EXEMPTIONS.")
     return cli.EXIT_OK
 
 

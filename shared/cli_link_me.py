@@ -153,7 +153,7 @@ def _attest_list(engine: Any, args: argparse.Namespace) -> int:
         }
         for a in engine.store.list_attested_users()
     ]
-    cli.emit(args, rows)
+    cli.emit(args, rows, empty="No attested users: `palwatch attest add <objectId>` records one.")
     return cli.EXIT_OK
 
 

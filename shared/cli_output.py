@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-FORMATS = ("json", "jsonc", "table", "tsv", "yaml", "none", "csv")
+FORMATS = ("json", "jsonc", "table", "tsv", "yaml", "none", "csv", "html")
+EMPTY = "Nothing to list."
 
 
 class QueryError(ValueError):
@@ -34,6 +35,8 @@ def apply_query(value: Any, query: str | None) -> Any:
 
 def render(value: Any, fmt: str, *, table: Callable[[], str] | None = None, color: bool = False) -> str:
     """`value` as text in `fmt`; `table` draws the command's own table (used when no query reshaped it)."""
+    if fmt == "html":
+        raise QueryError("-o html is the coverage page of `palwatch report`; this command prints table, json or tsv")
     if fmt == "table":
         return table().rstrip("\n") + "\n" if table is not None else _generic_table(value)
     if fmt == "jsonc" and color:
@@ -95,6 +98,8 @@ def _csv(value: Any) -> str:
 
 
 def _generic_table(value: Any) -> str:
+    if value in ([], None, {}):
+        return EMPTY + "\n"
     items = value if isinstance(value, list) else [value]
     dicts = [i for i in items if isinstance(i, dict)]
     if not dicts:

@@ -135,8 +135,11 @@ def _run_verify(args: argparse.Namespace) -> int:
         outcome = verify.run_verify(engine, datetime.now(UTC), progress=bar)
         coverage = coverage_view.current(engine)
         open_findings = engine.store.list_findings()
-    except (errors.AzureError, store_errors.StoreError) as e:
+    except errors.AzureError as e:
         print(f"palwatch verify failed: {e}", file=sys.stderr)
+        return cli.EXIT_FAILED
+    except store_errors.StoreError as e:
+        print(f"palwatch verify failed: {cli.store_problem(e)}", file=sys.stderr)
         return cli.EXIT_FAILED
     finally:
         if bar:
@@ -174,14 +177,17 @@ def _would(store: Any) -> str:
 
 
 def _configure_report(parser: argparse.ArgumentParser) -> None:
+    # -o html is the page; --format is the older spelling of -o, kept for scripts.
+    parser.add_argument("--format", choices=cli_output.FORMATS, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--format", choices=("table", "json", "html", "csv"), help="same as -o; html: the self-contained page"
+        "--problems", action="store_true", help="only the scopes that need attention (at risk, not attributed, unread)"
     )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     parser.add_argument(
         "--customer",
-        metavar="TENANT_ID",
-        help="only this customer tenant's delegations; with --format html, a printable statement for that customer",
+        metavar="NAME_OR_TENANT_ID",
+        help="only this customer's delegations: its tenant id, its name or the start of it (any case); "
+        "with -o html, a printable statement for that customer",
     )
     cli.add_fail_on(parser, "none")
     _add_credential(parser)
@@ -204,9 +210,15 @@ def _run_report(args: argparse.Namespace) -> int:
         open_findings = engine.store.list_findings() if args.fail_on != "none" else []
     finally:
         engine.close()
-    customer = (args.customer or "").strip().lower()
-    if customer and coverage is not None:
+    customer = ""
+    if args.customer and coverage is not None:
+        customer, candidates = coverage_view.match_customer(coverage, args.customer)
+        if not customer:
+            _no_customer(args.customer, candidates, coverage_view.customer_names(coverage))
+            return cli.EXIT_FAILED
         coverage = coverage_view.for_customer(coverage, customer)
+    if args.problems and coverage is not None:
+        coverage = coverage_view.needing_attention(coverage)
     if fmt == "html":
         money = money_report.money_html(coverage, costs)
         _write(reports.coverage_html(coverage, context=context, customer=customer, money=money), args.out)
@@ -215,6 +227,8 @@ def _run_report(args: argparse.Namespace) -> int:
     else:
         args.output = fmt
         document = {**reports.coverage_json(coverage), "money": money_report.money_json(coverage, costs)}
+        if fmt == "tsv" and not args.query:
+            document = document.get("delegations") or []  # one line per delegation, as the table has
 
         def table(width: int | None) -> str:
             lines = money_report.money_lines(coverage, costs)
@@ -232,6 +246,21 @@ def _run_report(args: argparse.Namespace) -> int:
         else:
             cli.emit(args, document, table=lambda: table(_terminal_width()))
     return cli.findings_exit((r.finding.severity.value for r in open_findings), args.fail_on)
+
+
+def _no_customer(wanted: str, candidates: tuple[str, ...], known: tuple[str, ...]) -> None:
+    if candidates:
+        print(
+            f"palwatch report: {wanted!r} matches {len(candidates)} customers: {', '.join(candidates)}; "
+            "give more of the name, or the tenant id",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"palwatch report: no customer matches {wanted!r} (a tenant id, a name or the start of one). "
+        f"Customers: {', '.join(known) if known else 'none yet'}",
+        file=sys.stderr,
+    )
 
 
 # -- findings ----------------------------------------------------------------------------------
@@ -256,8 +285,17 @@ def _run_findings(args: argparse.Namespace) -> int:
         accepted = exemptions.in_force(engine).accepted(recorded, datetime.now(UTC))
         # Most severe first, and within a severity the most revenue at stake first.
         revenue = at_stake.revenue_at_stake(recorded, engine.store.costs.all())
+        never_verified = not recorded and engine.store.get_coverage() is None
     finally:
         engine.close()
+    if never_verified:
+        # Nothing was checked yet: "no findings" would read as "all is well".
+        from shared.reports import coverage as coverage_report
+
+        if args.output != "table" or args.query:
+            print(f"palwatch findings: {coverage_report.EMPTY_NEVER_RUN}", file=sys.stderr)
+        cli.emit(args, [], table=lambda: coverage_report.EMPTY_NEVER_RUN)
+        return cli.EXIT_OK
     cli.emit(
         args,
         reports.findings_json(recorded, accepted, revenue=revenue),
@@ -277,8 +315,12 @@ def _write(text: str, out: str | None) -> None:
 
 
 def _terminal_width() -> int | None:
+    """The terminal's width, or COLUMNS when set (as `COLUMNS=120 palwatch report | less`); None: uncut."""
+    import os
     import shutil
 
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
     return shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from shared import catalogue, model
 from shared import doctor_fixes as fixes
 from shared import doctor_operations as operations
+from shared import doctor_reading as reading
 from shared import settings as settings_module
 from shared.azure import errors, http, identity
 from shared.azure import graph as graph_module
@@ -179,6 +180,7 @@ class _Doctor:
             graph = GraphClient(http.AzureHttpClient.for_graph(s, mi, session=self.session))
             delegated = self.arm_checks(ArmClient(arm))
             self.assignment_check(LighthouseClient(arm), ArmClient(arm), delegated)
+            reading.check_reading_roles(self.add, s, mi, ArmClient(arm), self.mi_object_id)
             self.graph_checks(graph)
             self.activity_log_check(ActivityLogClient(arm))
             self.mail_check(graph)
@@ -532,6 +534,8 @@ class _Doctor:
                 check.partner_id, check.other_partner_id, check.links_read, self.s.managing_tenant_id
             )
             self.add(name, FAIL, finding.title, finding.fix)
+        elif not check.links_read:
+            self.add(name, SKIP, "no PAL link could be read (see the rows above), so the partner ID is not checked")
         else:
             self.add(name, OK, f"{check.links_read} link(s) read, none contradicts {self.s.partner_id}{mode}")
 

@@ -44,10 +44,14 @@ _AADSTS_CAUSES: dict[str, str] = {
 def token_fix(
     acting: model.ActingIdentity, error: errors.AzureError, *, authority_host: str, tenant_id: str, mi_object_id: str
 ) -> str:
-    """How to make `acting`'s token work again: Entra's code first, then what the identity's kind needs."""
+    """How to make `acting`'s token work again: a connection that failed first (nothing was refused
+    then), Entra's code next, then what the identity's kind needs."""
+    # An identity endpoint out of reach means there is no managed identity here (the fix below).
+    no_endpoint = acting.kind == "managedIdentity" and error.code == "NetworkError"
+    connection = "" if no_endpoint else connection_fix(error, authority_host)
     cause = _AADSTS_CAUSES.get(error.code or "")
-    if cause:
-        return cause.format(tenant=tenant_id, client=acting.client_id or "of the managed identity")
+    if connection or cause:
+        return connection or cause.format(tenant=tenant_id, client=acting.client_id or "of the managed identity")
     if acting.kind == "managedIdentity":
         return (
             "turn on the function app's managed identity (az functionapp identity assign -g <rg> -n <app>); "
@@ -77,6 +81,28 @@ def token_fix(
         f"let app {acting.client_id} trust the function app's managed identity: "
         f"`az ad app federated-credential create --id {acting.client_id} --parameters '{parameters}'`"
     )
+
+
+def connection_fix(error: errors.AzureError, endpoint: str = "") -> str:
+    """The fix for a request that never got an answer (TLS, proxy, network); empty for an answer."""
+    where = f" {endpoint}" if endpoint else ""
+    if error.code == "TlsError":
+        return (
+            f"no credential was refused: the TLS handshake with{where or ' the endpoint'} failed. Trust its CA: set "
+            "REQUESTS_CA_BUNDLE to a PEM file holding it (behind a TLS-inspecting proxy, that proxy's CA), "
+            "then run the doctor again"
+        )
+    if error.code == "ProxyError":
+        return (
+            "no credential was refused: the proxy refused the connection or could not be reached. Check "
+            "HTTPS_PROXY (and NO_PROXY for endpoints it must not carry), then run the doctor again"
+        )
+    if error.code == "NetworkError":
+        return (
+            f"no credential was refused: could not connect to{where or ' the endpoint'} (network, DNS, firewall "
+            "or HTTPS_PROXY). Check the outbound network, then run the doctor again"
+        )
+    return ""
 
 
 def _secret_fix(acting: model.ActingIdentity, error: errors.AzureError) -> str:
@@ -127,8 +153,9 @@ def monitoring_reader_fix(mi_object_id: str) -> str:
 
 def retry_or(fix: str, error: errors.AzureError) -> str:
     """`fix`, unless the error says the problem is elsewhere (a blip, an untrusted CA)."""
+    connection = connection_fix(error)
+    if connection:
+        return connection
     if isinstance(error, errors.TransientError):
         return "the service was unreachable or throttled after retries: run the doctor again"
-    if error.code == "TlsError":
-        return "trust the endpoint's CA: set REQUESTS_CA_BUNDLE to its PEM"
     return fix

@@ -57,6 +57,8 @@ class Kind(enum.StrEnum):
     DELEGATION_REMOVED = "delegation_removed"
     LINK_DRIFT_REPAIRED = "link_drift_repaired"
     LINK_REPOINTED = "link_repointed"
+    CREDIT_MISSING = "credit_missing"  # a PEC path held a whole day; Microsoft's billing applied 0 %
+    CREDIT_UNEXPLAINED = "credit_unexplained"  # Microsoft applied credit where PAL Watch knows no path
     CONFIGURATION = "configuration"
     ALERT_DELIVERY_FAILED = "alert_delivery_failed"
     DAILY_DIGEST = "daily_digest"
@@ -240,6 +242,9 @@ class Exemption:
 
     @property
     def exemption_id(self) -> str:
-        """Stable name for list and remove: what it matches, not when it ends."""
+        """Stable short name for list and remove (`ex-` and 8 hex digits): what it matches, not when
+        it ends."""
+        import hashlib
+
         parts = [self.kind, self.tenant_id.lower(), self.scope.lower().rstrip("/"), self.definition_name.casefold()]
-        return "|".join(parts)
+        return "ex-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]

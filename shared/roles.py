@@ -1,10 +1,14 @@
 """Which Azure roles earn partner credit (PEC) when held in a Lighthouse authorization.
 
 Called by the reconcile decisions (through a callable or mapping the use case builds) and by
-use cases that must decide whether to read a role definition. The list of eligible built-in
-roles ships as `shared/data/pec-eligible-roles.json`, loaded once, lazily. A role that is not
-on the list (built-in roles newer than 2020) is decided from its definition's actions, as the
-list's rules say: eligible iff some action is not a read; DataActions do not matter.
+use cases that must decide whether to read a role definition. Microsoft's Partner Center page
+(azure-roles-perms-pec) ships as `shared/data/pec-eligible-roles.json`, every "Yes" and every "No"
+row with its GUID, loaded once, lazily. The list wins: a role it marks "No" earns nothing even
+when its definition has non-read actions (Log Analytics Reader, Cosmos DB Account Reader Role,
+Backup Reader, Security Reader, ...). Only a role the page does not list (built-in roles newer than
+it) is decided from its definition's actions, by the rule Microsoft's partner team describes:
+eligible iff some action is not a read; DataActions do not matter. `decided_by_rule` tells a
+message to say that this verdict is PAL Watch's reading, not Microsoft's list.
 
 Microsoft's own definitions show what "a read" must cover: Monitoring Reader, which the list
 says is not eligible, carries `Microsoft.Support/*` (open support tickets) and
@@ -23,6 +27,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+COST_READ = "Microsoft.CostManagement/query/read"  # the Query API's action
+ASSIGNMENTS_READ = "Microsoft.ManagedServices/registrationAssignments/read"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _MAX_ACTIONS = 10_000  # a role definition is small; refuse to walk a hostile one forever
 
@@ -45,7 +51,7 @@ def catalog() -> RoleCatalog:
     names: dict[str, str] = {}
     eligible: set[str] = set()
     not_eligible: set[str] = set()
-    for bucket, target in (("eligible", eligible), ("not_eligible_examples", not_eligible)):
+    for bucket, target in (("eligible", eligible), ("not_eligible", not_eligible)):
         for item in raw.get(bucket, []):
             role_id = str(item["roleDefinitionId"]).lower()
             target.add(role_id)
@@ -85,6 +91,18 @@ def is_eligible(role_id: str, definition: Mapping[str, Any] | None = None) -> bo
     if actions is None:
         return None
     return eligible_from_actions(actions)
+
+
+def listed(role_id: str) -> bool:
+    """Whether Microsoft's PEC page lists the role (as "Yes" or "No")."""
+    rid = normalize_role_id(role_id)
+    cat = catalog()
+    return rid in cat.eligible or rid in cat.not_eligible
+
+
+def decided_by_rule(role_id: str) -> bool:
+    """True when a verdict on `role_id` comes from its actions, not from Microsoft's list."""
+    return not listed(role_id)
 
 
 def eligible_from_actions(actions: Iterable[str]) -> bool:
@@ -153,6 +171,12 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 MONITORING_READER = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+COST_MANAGEMENT_READER = "72fafb9e-0641-4937-9268-a91bfd8191a3"
+# Marked "No" on Microsoft's PEC page although their definitions carry non-read actions.
+LOG_ANALYTICS_READER = "73c42c96-874c-492b-b04d-ab87d138a893"
+COSMOS_DB_ACCOUNT_READER = "fbdf93bf-df7d-467e-a4d2-9458aa1360c8"
+DATA_BOX_READER = "028f4ed7-e2a9-465e-a8f4-9c0ffdfdc027"
+SECURITY_READER = "39bc4728-0917-49c7-9d2c-d95423bc2eb4"
 VIRTUAL_MACHINE_CONTRIBUTOR = "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
 SUPPORT_REQUEST_CONTRIBUTOR = "cfd33db0-3dd1-45e3-aa9d-cdbdf3b6f24e"
 APPLICATION_INSIGHTS_COMPONENT_CONTRIBUTOR = "ae349356-3a1b-4a5e-921d-050484c6347e"
@@ -173,6 +197,11 @@ BUILT_IN: Mapping[str, str] = {
     "Reader": READER,
     "User Access Administrator": USER_ACCESS_ADMINISTRATOR,
     "Monitoring Reader": MONITORING_READER,
+    "Cost Management Reader": COST_MANAGEMENT_READER,
+    "Log Analytics Reader": LOG_ANALYTICS_READER,
+    "Cosmos DB Account Reader Role": COSMOS_DB_ACCOUNT_READER,
+    "Data Box Reader": DATA_BOX_READER,
+    "Security Reader": SECURITY_READER,
     "Virtual Machine Contributor": VIRTUAL_MACHINE_CONTRIBUTOR,
     "Support Request Contributor": SUPPORT_REQUEST_CONTRIBUTOR,
     "Application Insights Component Contributor": APPLICATION_INSIGHTS_COMPONENT_CONTRIBUTOR,
@@ -184,3 +213,22 @@ BUILT_IN: Mapping[str, str] = {
     "Key Vault Secrets User": KEY_VAULT_SECRETS_USER,
     "EventGrid Data Sender": EVENTGRID_DATA_SENDER,
 }
+
+
+def allows(actions: Iterable[str], not_actions: Iterable[str], action: str) -> bool:
+    """Whether one role's control-plane `actions` minus its `notActions` cover `action`.
+
+    ARM's rules (learn.microsoft.com/azure/role-based-access-control/role-definitions): matching is
+    case-insensitive and `*` stands for any run of characters, `/` included (`*/read` is every read).
+    """
+    wanted = str(action).strip()
+    return any(_matches(a, wanted) for a in actions) and not any(_matches(n, wanted) for n in not_actions)
+
+
+@functools.lru_cache(maxsize=2048)
+def _wildcard(entry: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(p) for p in entry.strip().split("*")), re.IGNORECASE | re.DOTALL)
+
+
+def _matches(entry: object, action: str) -> bool:
+    return isinstance(entry, str) and bool(_wildcard(entry).fullmatch(action))

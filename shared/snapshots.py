@@ -96,3 +96,17 @@ class CoverageRow:
     quota_id: str = ""  # the subscription's offer (subscriptionPolicies.quotaId; "" unknown)
     offer_type: str = ""  # its category (`shared.offers`): csp, enterprise_agreement, ... ("" unknown)
     plan: str = ""  # the Lighthouse offer's Marketplace plan ("" deployed from a template)
+    credit_observed: str = ""  # what Microsoft's billing export says (credit snapshot); "" without billing data
+
+
+@dataclass(frozen=True)
+class ObservedCredit:
+    """What Microsoft's billing export says about one scope on one complete day (the credit snapshot's row)."""
+
+    scope: str  # lower case: /subscriptions/{id} or .../resourcegroups/{name}
+    day: str  # ISO date (UTC)
+    billed: float  # BillingPreTaxTotal summed, in `currency`
+    percent: float  # PartnerEarnedCreditPercentage, weighted by cost (0: no credit applied)
+    currency: str = ""
+    mpn_ids: tuple[str, ...] = ()
+    tier2_mpn_ids: tuple[str, ...] = ()

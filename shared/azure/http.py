@@ -271,6 +271,18 @@ class AzureHttpClient:
         idempotent: bool = False,
     ) -> dict[str, Any]:
         """Send one request (with the library's retries) and return its JSON body ({} when empty)."""
+        return self.exchange(method, path, params=params, body=body, idempotent=idempotent)[0]
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        idempotent: bool = False,
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        """`request`, also returning the answer's headers (a 202's `Location` and `Retry-After`)."""
         url = self._url(path, params)
         token = identity.acquire_token(self.credential, self.scope)
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -289,6 +301,12 @@ class AzureHttpClient:
             raise errors.PermanentError(
                 f"TLS failure talking to {self._host}: is the CA trusted (REQUESTS_CA_BUNDLE)?", code="TlsError"
             ) from e
+        except requests.exceptions.ProxyError as e:
+            log.warning("%s %s -> proxy error", method, _path_of(url))
+            raise errors.TransientError(
+                f"{method} {_path_of(url)}: the proxy refused or is unreachable (HTTPS_PROXY, NO_PROXY)",
+                code="ProxyError",
+            ) from e
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.Timeout,
@@ -299,7 +317,7 @@ class AzureHttpClient:
         except requests.exceptions.RequestException as e:
             log.warning("%s %s -> %s", method, _path_of(url), type(e).__name__)
             raise errors.PermanentError(f"{method} {_path_of(url)}: {type(e).__name__}", code="RequestError") from e
-        return self._answer(method, url, response, time.monotonic() - started)
+        return self._answer(method, url, response, time.monotonic() - started), response.headers
 
     def _answer(self, method: str, url: str, response: requests.Response, elapsed: float) -> dict[str, Any]:
         if response.status_code < 400:

@@ -83,7 +83,19 @@ def acquire_token(credential: Any, scope: str) -> str:
         return credential.get_token(scope).token
     except errors.AzureError:
         raise
-    except core_errors.ClientAuthenticationError as e:
+    except (core_errors.ClientAuthenticationError, core_errors.ServiceRequestError) as e:
+        failed = connection_failure(e)
+        if failed is None and isinstance(e, core_errors.ServiceRequestError):
+            failed = ("NetworkError", "could not connect to the identity endpoint")
+        if failed is not None:
+            # Nothing was refused: the request never reached Entra ID (or the identity endpoint).
+            code, what = failed
+            log.warning("token for %s: %s", scope, what)
+            kind = errors.PermanentError if code == "TlsError" else errors.TransientError
+            raise kind(f"token for {scope}: {what}", code=code) from e
+        if not isinstance(e, core_errors.ClientAuthenticationError):
+            raise
+
         # CredentialUnavailableError is a subclass: no managed identity here, no CLI login, ...
         message = _safe_message(e)
         status = getattr(e, "status_code", None) or _status_in(message)
@@ -93,7 +105,7 @@ def acquire_token(credential: Any, scope: str) -> str:
         # AADSTS700016 (the app has no principal in that tenant) is an answer, not a fault.
         log.log(logging.INFO if code == "AADSTS700016" else logging.WARNING, "token for %s refused: %s", scope, message)
         raise errors.CredentialError(f"token for {scope}: {message}", status=status, code=code) from e
-    except (core_errors.ServiceRequestError, core_errors.ServiceResponseError) as e:
+    except core_errors.ServiceResponseError as e:
         log.warning("token for %s: identity endpoint unreachable (%s)", scope, type(e).__name__)
         raise errors.TransientError(f"token for {scope}: identity endpoint unreachable", code="NetworkError") from e
     except core_errors.AzureError as e:
@@ -275,6 +287,40 @@ class Credentials:
                     except Exception:
                         log.debug("closing a credential failed", exc_info=True)
             self._cache.clear()
+
+
+_TLS = ("CERTIFICATE_VERIFY_FAILED", "SSLError", "SSL:", "certificate verify failed", "WRONG_VERSION_NUMBER")
+_PROXY = ("ProxyError", "Unable to connect to proxy", "Tunnel connection failed")
+_CONNECT = (
+    "ConnectionError",
+    "Connection refused",
+    "Max retries exceeded",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "timed out",
+    "NewConnectionError",
+)
+
+
+def connection_failure(error: BaseException) -> tuple[str, str] | None:
+    """(code, what happened) when `error`, or what caused it, is a failure to reach the endpoint
+    (TLS, proxy, network) rather than an answer from it; None for an answer (a refusal)."""
+    texts, seen, current = [], set(), error
+    while current is not None and id(current) not in seen and len(seen) < 10:
+        seen.add(id(current))
+        texts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__ or getattr(current, "inner_exception", None)
+    text = " ".join(texts)
+    if any(marker in text for marker in _TLS):
+        return (
+            "TlsError",
+            "the TLS handshake failed (the endpoint's certificate is not trusted here): no credential was sent",
+        )
+    if any(marker in text for marker in _PROXY):
+        return "ProxyError", "the proxy refused the connection or could not be reached: no credential was sent"
+    if any(marker in text for marker in _CONNECT) and "AADSTS" not in text:
+        return "NetworkError", "the endpoint could not be reached: no credential was sent"
+    return None
 
 
 def _aadsts(text: str) -> str:

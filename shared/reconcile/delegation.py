@@ -8,7 +8,7 @@ No I/O, no clock (`now` comes in), no logging, no settings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -100,7 +100,12 @@ def judge(
             reason = "" if attributed else "identity_lost"
         elif not attributed and not reason:
             reason, detail, ids = _unattributed_reason(
-                delegation, a.holders, acting=acting_set, know=know, eligible=observation.eligible
+                delegation,
+                a.holders,
+                acting=acting_set,
+                know=know,
+                eligible=observation.eligible,
+                names=observation.role_names,
             )
             unattributed = catalogue.unattributed(
                 where,
@@ -240,6 +245,30 @@ def _link_actions(
     return list(actions.values())
 
 
+def _name(role_id: str, names: Mapping[str, str] | None) -> str:
+    """A role's name: as its definition was read (roles newer than the shipped list), else the list's."""
+    return (names or {}).get(roles.normalize_role_id(role_id)) or roles.role_name(role_id)
+
+
+def _ruled_note(
+    delegation: model.Delegation, eligible: Callable[[str], bool | None], names: Mapping[str, str] | None
+) -> str:
+    """Says which verdicts come from a role's actions because Microsoft's PEC list does not name the role."""
+    ruled = sorted(
+        {
+            _name(a.role_definition_id, names)
+            for a in delegation.authorizations
+            if roles.decided_by_rule(a.role_definition_id) and eligible(a.role_definition_id) is not None
+        }
+    )
+    if not ruled:
+        return ""
+    return (
+        f" Not on Microsoft's PEC role list, so judged by their actions (PAL Watch's reading, not "
+        f"Microsoft's list): {', '.join(ruled)}."
+    )
+
+
 def _unattributed_reason(  # noqa: PLR0911  (one reason code each)
     delegation: model.Delegation,
     holders: Holders,
@@ -247,13 +276,15 @@ def _unattributed_reason(  # noqa: PLR0911  (one reason code each)
     acting: frozenset[str],
     know: Knowledge,
     eligible: Callable[[str], bool | None],
+    names: Mapping[str, str] | None = None,
 ) -> tuple[str, str, list[str]]:
     """(reason code, plain detail, principal ids concerned) for a delegation nobody attributes."""
     carriers, unknown, any_eligible = holders
     if not any_eligible:
         jit = [a for a in delegation.eligible_authorizations if eligible(a.role_definition_id) is True]
-        held = sorted({roles.role_name(a.role_definition_id) for a in delegation.authorizations})
+        held = sorted({_name(a.role_definition_id, names) for a in delegation.authorizations})
         note = f" Roles that could not be classified: {', '.join(unknown)}." if unknown else ""
+        note += _ruled_note(delegation, eligible, names)
         if jit:
             names = sorted({roles.role_name(a.role_definition_id) for a in jit})
             return (

@@ -9,7 +9,7 @@ the order of rows and how an attributing identity is described. Pure: no I/O, no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -214,9 +214,33 @@ def reason_text(row: snapshots.CoverageRow) -> str:
     return text_.fit(text_.clean(catalogue.reason_words(row.reason)), 160)
 
 
+def credit_words(observed: snapshots.ObservedCredit | None, in_billing: bool) -> str:
+    """What Microsoft's billing export says of a scope's latest complete day, beside PAL Watch's verdict."""
+    if observed is None:
+        return "" if in_billing else "not in billing"
+    billed = catalogue.billed_amount(observed.billed, observed.currency)
+    if observed.percent > 0:
+        return f"credited {observed.day}: {observed.percent:g} % of {billed} (Microsoft billing)"
+    return f"not credited {observed.day}: 0 % of {billed} (Microsoft billing)"
+
+
+def billing_sentence(latest: Mapping[str, snapshots.ObservedCredit]) -> str:
+    """One line for the digest: Microsoft's billing on its latest complete day, per subscription."""
+    subscriptions = [r for scope, r in latest.items() if "/resourcegroups/" not in scope]
+    if not subscriptions:
+        return ""
+    day = max(r.day for r in subscriptions)
+    that_day = [r for r in subscriptions if r.day == day]
+    credited = sum(1 for r in that_day if r.percent > 0)
+    return (
+        f"Microsoft billing on {day}: {words.plural(credited, 'subscription')} credited, "
+        f"{len(that_day) - credited} not credited."
+    )
+
+
 def _detail_cell(row: snapshots.CoverageRow) -> text_.Cell:
-    """Who carries the credit, then why it is not (fully) earned."""
-    reason = reason_text(row)
+    """Who carries the credit, then why it is not (fully) earned, then what Microsoft's billing says."""
+    reason = "; ".join(x for x in (reason_text(row), row.credit_observed) if x)
     if not row.attributed_by:
         return text_.Cell(reason or "-")
     more = len(row.attributed_by) - 1
@@ -366,6 +390,7 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "attributedBy": [_attributor_json(r, i) for i in range(len(r.attributed_by))],
                 "reason": r.reason or None,
                 "since": words.iso_z(r.since),
+                "creditObserved": r.credit_observed or None,
             }
             for r in rows
         ],

@@ -218,6 +218,8 @@ def _rows_table(rows: Sequence[snapshots.CoverageRow], context: PageContext, *, 
         if row.offer_type:
             offer += f' <span class="muted">({_e(coverage_.offer_label(row.offer_type))})</span>'
         reason = _reason(row, context, with_fix=with_fix)
+        if row.credit_observed:  # what Microsoft's billing says, beside PAL Watch's verdict
+            reason += f'<div class="muted">{_e(row.credit_observed)}</div>'
         out.append(
             f'<tr><td data-label="Scope" title="{_e(row.scope, 400)}">{scope_html(row)}</td>'
             f'<td data-label="Offer">{offer}</td>'

@@ -32,6 +32,7 @@ COLUMNS = (
     "reason",
     "since",
     "delegationKey",
+    "creditObserved",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -10,7 +10,7 @@ Every setting is one row of `table.SETTINGS` (env name, field, parser, default, 
 the loader folds the rows into the frozen dataclasses below, `describe()` walks them, and
 tools/settings_coverage.py checks infra/ and the docs against them. To add a setting:
 1. add a field (no default: the row holds it) to `Settings` or its group (`AlertSettings`,
-   `CostSettings`, `StorageSettings`);
+   `BillingSettings`, `CostSettings`, `StorageSettings`);
 2. add its row to `table.SETTINGS`, with a parser from `parsers` (or a new one there, raising
    `ValueError` with the fix), and `not_in_infra="why"` if Azure must not set it;
 3. add a line to the settings table of README.md (and `palSettings` in infra/main.bicep unless
@@ -36,7 +36,8 @@ from shared.settings.table import MODES, PUBLIC_AUTHORITY_HOST, SETTINGS, Settin
 
 __all__ = [
     "EXEMPTION_SHAPE", "IDENTITY_KINDS", "MANAGED_IDENTITY_NAME", "MODES", "PUBLIC_AUTHORITY_HOST", "SETTINGS",
-    "SMTP_SECURITY", "AlertSettings", "CostSettings", "Setting", "Settings", "SettingsError", "StorageSettings",
+    "SMTP_SECURITY", "AlertSettings", "BillingSettings", "CostSettings", "Setting", "Settings", "SettingsError",
+    "StorageSettings",
     "exemption_json", "is_loopback_host", "load_settings", "parse_exemption",
 ]  # fmt: skip
 
@@ -111,6 +112,15 @@ class CostSettings:
 
 
 @dataclass(frozen=True)
+class BillingSettings:
+    """The daily credit snapshot (`credit_snapshot`): Microsoft's partner billing export read and judged."""
+
+    enabled: bool
+    schedule: str
+    currency: str  # the partner's billing currency: the export's currencyCode
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the engine reads from its environment, validated."""
 
@@ -139,6 +149,7 @@ class Settings:
     graph_client_state: str = field(repr=False)
     alerts: AlertSettings
     costs: CostSettings
+    billing: BillingSettings
     # Values of the settings that PAL_IDENTITIES names (secrets and PEMs): never in repr.
     credential_material: Mapping[str, str] = field(repr=False, compare=False, hash=False)
 
@@ -184,7 +195,7 @@ class Settings:
         return getattr(getattr(self, group) if group else self, name)
 
 
-_GROUPS = {"storage": StorageSettings, "alerts": AlertSettings, "costs": CostSettings}
+_GROUPS = {"storage": StorageSettings, "alerts": AlertSettings, "costs": CostSettings, "billing": BillingSettings}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -52,10 +52,21 @@ def parse_list(value: str, default: Any) -> Exemptions:
     return Exemptions(tuple(found), tuple(problems))
 
 
+KEYS = ("kind", "reason", "expires", "customerTenantId", "scope", "registrationDefinitionName", "by")
+
+
 def parse_exemption(item: object, *, by: str = "") -> model.Exemption:
-    """One exemption from its JSON object (PAL_EXEMPTIONS entries and the store use the same shape)."""
+    """One exemption from its JSON object (PAL_EXEMPTIONS entries and the store use the same shape).
+    An unknown key is refused: a misspelt "scope" would otherwise widen it to the whole tenant."""
     if not isinstance(item, dict):
         raise ValueError(f"must be an object: {EXEMPTION_SHAPE}")
+    unknown = sorted(str(k) for k in item if k not in KEYS)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], KEYS, n=1, cutoff=0.6)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        raise ValueError(f'unknown key "{unknown[0][:40]}"{hint}: the keys are {", ".join(KEYS)}')
     text = {k: str(item.get(k) or "").strip() for k in ("kind", "reason", "expires", "customerTenantId", "scope")}
     offer = str(item.get("registrationDefinitionName") or "").strip()
     for required in ("kind", "reason", "expires"):

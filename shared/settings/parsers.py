@@ -140,6 +140,13 @@ def rate(value: str, default: Any) -> float:
     return share
 
 
+def currency(value: str, default: Any) -> str:
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError("must be an ISO 4217 currency code such as USD or EUR")
+    return code
+
+
 def endpoint(value: str, default: Any) -> str:
     value = value.rstrip("/")
     if not url_ok(value):

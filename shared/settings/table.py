@@ -162,5 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
     row("PAL_COST_SCHEDULE", "costs.schedule", parsers.schedule, "0 30 2 * * *", "cost snapshot timer"),
     row("PAL_PEC_RATE", "costs.pec_rate", parsers.rate, None,
         "partner earned credit rate to quote (no default: Microsoft publishes no fixed rate)"),
+    row("PAL_BILLING", "billing.enabled", parsers.boolean, False,
+        "the daily credit snapshot (Graph partner billing export; PartnerBilling.Read.All)"),
+    row("PAL_CREDIT_SNAPSHOT_SCHEDULE", "billing.schedule", parsers.schedule, "0 0 6 * * *", "credit snapshot timer"),
+    row("PAL_BILLING_CURRENCY", "billing.currency", parsers.currency, "USD",
+        "the partner's billing currency (ISO 4217), the export's currencyCode"),
 )
 # fmt: on

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from shared import model
-from shared.snapshots import CoverageRow
+from shared.snapshots import CoverageRow, ObservedCredit
+from shared.store import billing
 from shared.store import store as store_module
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ class ReadOnlyStore:
         if name in _READS:
             return getattr(self._store, name)
         raise AttributeError(f"{name} is not known to only read: a dry run does not call it")
+
+    @property
+    def billing(self) -> BillingReads:
+        """What Microsoft's billing said, read only (a dry run never runs the credit snapshot)."""
+        return BillingReads(self._store.billing)
 
     def _withhold(self, what: str) -> None:
         self.withheld[what] += 1
@@ -148,3 +154,19 @@ class ReadOnlyStore:
 
     def outbox(self) -> Any:
         raise AttributeError("a dry run enqueues and sends no alert")
+
+
+class BillingReads:
+    """The Credit table's reads, and nothing that writes."""
+
+    def __init__(self, record: billing.BillingRecord) -> None:
+        self._record = record
+
+    def latest(self) -> dict[str, ObservedCredit]:
+        return self._record.latest()
+
+    def observed(self) -> list[ObservedCredit]:
+        return self._record.observed()
+
+    def csp_subscriptions(self) -> frozenset[str]:
+        return self._record.csp_subscriptions()

@@ -21,7 +21,7 @@ from typing import Any
 
 from shared import model
 from shared.snapshots import CoverageRow, DelegationSnapshot
-from shared.store import codec, costs, errors, findings, keys, tables
+from shared.store import billing, codec, costs, errors, findings, keys, tables
 from shared.store import outbox as outbox_module
 
 _ATTEMPTS = 8
@@ -122,6 +122,11 @@ class Store:
 
     def close(self) -> None:
         self._t.close()
+
+    @property
+    def billing(self) -> billing.BillingRecord:
+        """What Microsoft's billing export said per scope and day, and the CSP subscriptions it named."""
+        return billing.BillingRecord(self._t)
 
     @property
     def costs(self) -> costs.CostCache:

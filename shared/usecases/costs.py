@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import model, money
+from shared import model, money, roles
 from shared.azure import costs as costs_adapter
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
@@ -34,6 +34,10 @@ LEASE_TTL = timedelta(minutes=15)
 MAX_QUERIES_PER_RUN = 360  # well under 600 QPU/hour
 RUN_SECONDS = min(8 * 60, deadlines.run_budget().total_seconds())  # no query starts after this (host.json's timeout)
 RETRY_REFUSED_AFTER = timedelta(days=1)
+NO_COST_ROLE = (
+    f"no identity PAL Watch acts as holds a role here that allows {roles.COST_READ} "
+    "(Reader or Cost Management Reader in the offer gives it)"
+)
 SETTLING_DAYS = 3  # usage arrives late: a month read this early in the next one is read once more
 WRITE_EVERY = 100  # costs read are cached in table transactions of this many (the service's limit)
 
@@ -125,7 +129,9 @@ def _run(engine: Engine, now: datetime, pacer: costs_adapter.QpuPacer) -> outcom
     read: list[money.ScopeCost] = []  # cached in table transactions, also when the run stops early
     try:
         for index, scope in enumerate(scopes):
-            if outcome.queried >= MAX_QUERIES_PER_RUN or pacer.clock() - started > RUN_SECONDS:
+            # A scope is tried as each identity that may read it, in one run: start it only if they all fit.
+            tries = len(readers.candidates(scope))
+            if outcome.queried + tries > MAX_QUERIES_PER_RUN or pacer.clock() - started > RUN_SECONDS:
                 outcome.left_for_next_run = len(scopes) - index
                 break
             if not pacer.hour_budget_left():
@@ -160,18 +166,24 @@ def _run(engine: Engine, now: datetime, pacer: costs_adapter.QpuPacer) -> outcom
 
 
 class _Readers:
-    """Cost clients per acting identity, sharing one pacer (the budget is the tenant's)."""
+    """Cost clients per acting identity, sharing one pacer (the budget is the tenant's).
+
+    A scope is queried only as identities whose role there may allow the Query API's action
+    (`Microsoft.CostManagement/query/read`: Reader or Cost Management Reader have it, Virtual
+    Machine Contributor has not), judged from the role definitions (one ARM read per role); one
+    that holds only roles that do not is never asked, and the scope is "cost not visible" with why.
+    """
 
     def __init__(self, engine: Engine, pacer: costs_adapter.QpuPacer, snapshots: list[DelegationSnapshot]) -> None:
         self.engine = engine
         self.pacer = pacer
         self.clients: dict[str, costs_adapter.CostClient] = {}
-        self.holders: dict[str, list[str]] = {}  # scope -> principal ids with a permanent authorization
+        self.holders: dict[str, list[tuple[str, str]]] = {}  # scope -> (principal id, role id), permanent only
         for snap in snapshots:
-            ids = self.holders.setdefault(snap.scope.lower(), [])
-            ids += [a.principal_id.lower() for a in snap.authorizations] + [
-                b.principal_id.lower() for b in snap.active_attributors
-            ]
+            held = self.holders.setdefault(snap.scope.lower(), [])
+            held += [(a.principal_id.lower(), a.role_definition_id) for a in snap.authorizations]
+            held += [(b.principal_id.lower(), b.role_id) for b in snap.active_attributors]
+        self.verdicts: dict[str, bool | None] = {}  # role id -> allows the cost read (None: unknown)
         self._acting: list[tuple[str, model.ActingIdentity]] | None = None
 
     def acting(self) -> list[tuple[str, model.ActingIdentity]]:
@@ -194,11 +206,28 @@ class _Readers:
             )
         return self.clients[key]
 
+    def reads_costs(self, role_id: str) -> bool | None:
+        rid = roles.normalize_role_id(role_id)
+        if rid not in self.verdicts:
+            try:
+                definition = self.engine.arm().get_role_definition(rid)
+                self.verdicts[rid] = roles.allows(definition.actions, definition.not_actions, roles.COST_READ)
+            except errors.AzureError as e:
+                log.info("role definition %s unreadable for the cost snapshot: %s", rid, e)
+                self.verdicts[rid] = None
+        return self.verdicts[rid]
+
     def candidates(self, scope: str) -> list[model.ActingIdentity]:
-        holders = set(self.holders.get(scope.lower(), ()))
+        """Identities to ask, best first; none when every identity's roles there are known not to allow it."""
+        verdicts: dict[str, list[bool | None]] = {}
+        for principal_id, role_id in self.holders.get(scope.lower(), ()):
+            verdicts.setdefault(principal_id, []).append(self.reads_costs(role_id))
         acting = self.acting()
-        first = [identity for oid, identity in acting if oid in holders]
-        return first + [identity for _oid, identity in acting if identity not in first][:1]
+        able = [i for oid, i in acting if True in verdicts.get(oid, ())]
+        maybe = [i for oid, i in acting if None in verdicts.get(oid, ()) and i not in able]
+        # A role held through a group is not in the snapshot's authorizations: one other identity may try.
+        others = [i for oid, i in acting if oid not in verdicts][:1]
+        return able + maybe if able or maybe else others
 
     def read(self, scope: str, month: str, now: datetime, outcome: _Tally) -> money.ScopeCost:
         refused: money.ScopeCost | None = None
@@ -217,6 +246,4 @@ class _Readers:
             except errors.PermanentError as e:
                 return money.ScopeCost(scope, month, now, money.CostStatus.UNAVAILABLE, detail=e.message[:300])
             return money.from_lines(scope, month, now, lines)
-        return refused or money.ScopeCost(
-            scope, month, now, money.CostStatus.FORBIDDEN, detail="no identity PAL Watch acts as holds a role here"
-        )
+        return refused or money.ScopeCost(scope, month, now, money.CostStatus.FORBIDDEN, detail=NO_COST_ROLE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from shared import catalogue
+from shared.reports import coverage as reports_coverage
 from shared.reports import page
 from shared.snapshots import CoverageRow
 from shared.store import store as store_module
@@ -43,13 +44,57 @@ def current(engine: Engine) -> store_module.Coverage | None:
         for r in unreadable
         if r.finding.subject not in seen
     )
-    return replace(coverage, rows=coverage.rows + extra) if extra else coverage
+    coverage = replace(coverage, rows=coverage.rows + extra) if extra else coverage
+    return with_observed_credit(engine, coverage)
+
+
+def with_observed_credit(engine: Engine, coverage: store_module.Coverage) -> store_module.Coverage:
+    """Each row with what Microsoft's billing export says of its scope (nothing when it was never read)."""
+    latest = engine.store.billing.latest()
+    if not latest:
+        return coverage
+    billed = engine.store.billing.csp_subscriptions()
+    rows = []
+    for row in coverage.rows:
+        scope = row.scope.lower()
+        subscription = scope.split("/")[2] if scope.count("/") >= 2 else ""
+        words = reports_coverage.credit_words(latest.get(scope), subscription in billed)
+        rows.append(replace(row, credit_observed=words))
+    return replace(coverage, rows=tuple(rows))
 
 
 def for_customer(coverage: store_module.Coverage, tenant_id: str) -> store_module.Coverage:
     """Only the delegations of one customer tenant (case-insensitive id)."""
     tenant = tenant_id.strip().lower()
     return replace(coverage, rows=tuple(r for r in coverage.rows if r.customer_tenant_id.lower() == tenant))
+
+
+def match_customer(coverage: store_module.Coverage, wanted: str) -> tuple[str, tuple[str, ...]]:
+    """The customer tenant `wanted` names: its tenant id, its name, or a unique start of its name
+    (any case). Returns (tenant id, ()) when one matches, else ("", the names that match: several
+    when it is ambiguous, none when nothing does)."""
+    text = " ".join(wanted.split()).lower()
+    customers: dict[str, str] = {}
+    for row in coverage.rows:
+        customers.setdefault(row.customer_tenant_id.lower(), row.customer_tenant_name or row.customer_tenant_id)
+    if text in customers:
+        return text, ()
+    exact = [t for t, name in customers.items() if name.lower() == text]
+    starting = exact or [t for t, name in customers.items() if text and name.lower().startswith(text)]
+    if len(starting) == 1:
+        return starting[0], ()
+    return "", tuple(sorted(customers[t] for t in starting))
+
+
+def needing_attention(coverage: store_module.Coverage) -> store_module.Coverage:
+    """Only the delegations that need someone: at risk, not attributed, or not readable."""
+    calm = ("attributed", "not_eligible_offer")
+    return replace(coverage, rows=tuple(r for r in coverage.rows if r.status not in calm))
+
+
+def customer_names(coverage: store_module.Coverage) -> tuple[str, ...]:
+    """Every customer's name (its tenant id where no name is known), sorted."""
+    return tuple(sorted({r.customer_tenant_name or r.customer_tenant_id for r in coverage.rows}))
 
 
 def context(engine: Engine) -> page.PageContext:

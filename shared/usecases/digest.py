@@ -177,7 +177,9 @@ def enqueue_digest(engine: Engine, now: datetime) -> outcomes.Outcome:
     accepted = exemptions.in_force(engine).accepted([r for r in recorded if r.open], now)  # not alerted: not action
     summary = summarise(coverage, recorded, now, accepted)
     waived = accepted_delegations(recorded, accepted)
-    summary = dataclasses.replace(summary, money=money_sentence(coverage, store.costs.all(), waived))
+    observed = coverage_.billing_sentence(store.billing.latest())  # what Microsoft credited, when read
+    money = " ".join(x for x in (money_sentence(coverage, store.costs.all(), waived), observed) if x)
+    summary = dataclasses.replace(summary, money=money)
     created = sender.enqueue([digest_.to_notice(summary)], now)
     if created:
         log.info("digest for %s enqueued", day)

@@ -90,11 +90,19 @@ def test_resource_group_only_caller_is_refused_at_subscription_scope(emulator, d
         "value"
     ]
     assert [g["name"] for g in groups] == ["rg-data"]
+    # It sees its group, but Virtual Machine Contributor lacks registrationAssignments/read there.
     at_rg = deploy.get(
         f"/subscriptions/{tailwind}/resourceGroups/rg-data/providers/Microsoft.ManagedServices/registrationAssignments",
         params={"api-version": "2022-10-01"},
+    )
+    assert at_rg.status_code == 403
+    assert "Microsoft.ManagedServices/registrationAssignments/read" in at_rg.json()["error"]["message"]
+    watcher = caller(emulator, demo.principal("id-palwatch-contoso")["objectId"])  # Reader in the same group
+    listed = watcher.get(
+        f"/subscriptions/{tailwind}/resourceGroups/rg-data/providers/Microsoft.ManagedServices/registrationAssignments",
+        params={"api-version": "2022-10-01"},
     ).json()["value"]
-    assert [a["name"] for a in at_rg] == [demo.delegation("tailwind-data")["registrationAssignmentId"]]
+    assert [a["name"] for a in listed] == [demo.delegation("tailwind-data")["registrationAssignmentId"]]
     other_rg = deploy.get(
         f"/subscriptions/{tailwind}/resourceGroups/rg-web/providers/Microsoft.ManagedServices/registrationAssignments",
         params={"api-version": "2022-10-01"},

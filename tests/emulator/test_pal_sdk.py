@@ -108,3 +108,32 @@ def test_operations_list_is_paged(emulator, demo):
     assert len(set(names)) == 4
     pages = [e for e in emulator.journal() if e["path"].endswith("/operations")]
     assert len(pages) == 2
+
+
+def test_a_scenario_link_made_before_the_scenario_keeps_its_times(emulator):
+    """`links[].createdTime`/`updatedTime` are served as ARM's PAL API serves them: Microsoft's SDK reads them as
+    date-times (ManagementPartner 2018-02-01), and so does the engine's adapter."""
+    from datetime import UTC, datetime
+
+    from shared import settings
+    from shared.azure import identity, pal
+    from tests.support import demo as demo_data
+
+    scenario = demo_data.scenario_copy()
+    for link in scenario["links"]:
+        link.update(createdTime="2026-01-05T09:00:00Z", updatedTime="2026-02-01T10:30:00+00:00")
+    emulator.reset(scenario)
+    client = ACEProvisioningManagementPartnerAPI(ManagedIdentityCredential(), base_url=emulator.info["arm"])
+    found = client.partners.get()
+    assert found.created_time == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    assert found.updated_time == datetime(2026, 2, 1, 10, 30, tzinfo=UTC)
+
+    engine_settings = settings.load_settings()
+    credentials = identity.Credentials(engine_settings)
+    link = pal.PartnerLinkClient.from_settings(engine_settings, credentials.managed_identity()).get_link()
+    assert link is not None
+    assert link.created_time == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    scenario["links"][0]["createdTime"] = "2026-01-05 09:00"  # no zone: refused, as a scenario error
+    with pytest.raises(Exception, match=r"400|time zone"):
+        emulator.reset(scenario)

@@ -30,6 +30,7 @@ def test_every_trigger_is_indexed_with_its_binding():
         "identity_events": "eventGridTrigger",
         "verify_attribution": "timerTrigger",
         "cost_snapshot": "timerTrigger",
+        "credit_snapshot": "timerTrigger",
         "coverage": "httpTrigger",
         "health": "httpTrigger",
     }
@@ -39,6 +40,7 @@ def test_schedules_come_from_app_settings():
     assert _trigger("watch_delegations")["schedule"] == "%PAL_WATCH_SCHEDULE%"
     assert _trigger("verify_attribution")["schedule"] == "%PAL_VERIFY_SCHEDULE%"
     assert _trigger("cost_snapshot")["schedule"] == "%PAL_COST_SCHEDULE%"
+    assert _trigger("credit_snapshot")["schedule"] == "%PAL_CREDIT_SNAPSHOT_SCHEDULE%"
 
 
 def test_the_coverage_endpoint_needs_a_function_key():
