@@ -29,7 +29,7 @@ _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}\Z")
 # the Functions front end's 230 s when storage hangs; a probe (the doctor, `health`) within 10 s.
 BUDGETS: dict[str, dict[str, float]] = {
     "call": {"retry_total": 3, "retry_backoff_factor": 0.4, "connection_timeout": 5, "read_timeout": 10, "timeout": 15},
-    "probe": {"retry_total": 0, "retry_backoff_factor": 0.4, "connection_timeout": 3, "read_timeout": 3, "timeout": 4},
+    "probe": {"retry_total": 0, "retry_backoff_factor": 0.4, "connection_timeout": 2, "read_timeout": 2, "timeout": 3},
 }
 
 
