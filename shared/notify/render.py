@@ -15,8 +15,8 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared import catalogue, model, words
@@ -114,6 +114,7 @@ class _Context:
     now: datetime | None = None
     also_opened: frozenset[str] = frozenset()  # ids of resolved notices whose opening is in this message
     removed: frozenset[str] = frozenset()  # subjects of delegations this message says were removed
+    earlier: Mapping[str, tuple[notices_.Notice, ...]] = field(default_factory=dict)  # by key: see `fold`
 
 
 def message_items(batch: Sequence[notices_.Notice]) -> list[tuple[notices_.Notice, str, str]]:
@@ -142,6 +143,7 @@ def _rows(notice: notices_.Notice, ctx: _Context) -> list[tuple[str, str, bool]]
     happened = _UNTIL_FIXED.sub("", f.detail).strip()
     rows = [
         ("What happened", happened or f.title, False),
+        ("Before", "" if resolved else _before(ctx.earlier.get(f.key, ()), f), False),
         ("Why it resolved" if resolved else "", resolution(notice, ctx.removed) if resolved else "", False),
         ("Tenant", f"your managing tenant ({f.tenant_id})", False)
         if own_tenant(f)
@@ -162,10 +164,38 @@ def ordered(batch: Sequence[notices_.Notice]) -> list[notices_.Notice]:
 
 
 def _split(batch: Sequence[notices_.Notice]) -> tuple[list[notices_.Notice], list[notices_.Notice]]:
-    """(finding notices in message order, digest notices); see `collapse`."""
+    """(finding notices in message order, digest notices); see `collapse` and `fold`."""
     items = ordered(batch)
     findings, _ = collapse([n for n in items if n.kind is not notices_.NoticeKind.DIGEST])
-    return findings, [n for n in items if n.kind is notices_.NoticeKind.DIGEST]
+    return fold(findings)[0], [n for n in items if n.kind is notices_.NoticeKind.DIGEST]
+
+
+def fold(items: Sequence[notices_.Notice]) -> tuple[list[notices_.Notice], dict[str, tuple[notices_.Notice, ...]]]:
+    """One verdict per finding in a message: a finding that resolved and opened again before the
+    message went (a user linked herself, then her account was deleted) is not a green "earns partner
+    credit now" card beside the red one, but told on the open card as what happened before. Returns
+    the notices kept and, by finding key, the resolutions folded into them."""
+    still_open = {n.finding.key for n in items if n.kind is not notices_.NoticeKind.RESOLVED}
+    earlier: dict[str, list[notices_.Notice]] = {}
+    kept = []
+    for n in items:
+        if n.kind is notices_.NoticeKind.RESOLVED and n.finding.key in still_open:
+            earlier.setdefault(n.finding.key, []).append(n)
+        else:
+            kept.append(n)
+    return kept, {key: tuple(found) for key, found in earlier.items()}
+
+
+def _before(resolved: Sequence[notices_.Notice], now_open: model.Finding) -> str:
+    """What the folded resolutions of a delegation said, oldest first, with why each resolved; the
+    same finding resolved and opened again says so, without claiming its fix was made."""
+    lines = []
+    for n in sorted(resolved, key=lambda n: n.resolved_at or n.since):
+        when = words.when(n.resolved_at)
+        again = n.finding.key == now_open.key and n.finding.reason == now_open.reason
+        why = "It opened again since." if again else catalogue.resolution(n.finding)
+        lines.append(f"{words.short_title(n.finding)}: resolved{' ' + when if when else ''}. {why}")
+    return "\n".join(lines)
 
 
 def collapse(items: Sequence[notices_.Notice]) -> tuple[list[notices_.Notice], frozenset[str]]:
@@ -181,13 +211,13 @@ def collapse(items: Sequence[notices_.Notice]) -> tuple[list[notices_.Notice], f
 
 
 def _context(items: Sequence[notices_.Notice], now: datetime | None) -> _Context:
-    _, both = collapse(items)
+    kept, both = collapse([n for n in items if n.kind is not notices_.NoticeKind.DIGEST])
     removed = frozenset(
         n.finding.subject
         for n in items
         if n.finding.kind == model.Kind.DELEGATION_REMOVED and n.kind is not notices_.NoticeKind.RESOLVED
     )
-    return _Context(now=now, also_opened=both, removed=removed)
+    return _Context(now=now, also_opened=both, removed=removed, earlier=fold(ordered(kept))[1])
 
 
 def subject(batch: Sequence[notices_.Notice]) -> str:
@@ -231,7 +261,7 @@ def _findings_subject(items: list[notices_.Notice], room: int = SUBJECT_LIMIT) -
     top = items[0]
     every_resolved = resolved == len(items)  # then the counts already say so
     label = {"reminder": "Still open: ", "resolved": "" if every_resolved else "Resolved: "}.get(top.kind.value, "")
-    what = catalogue.words_of(top.finding.kind).subject or words.one_line(_title(top), 60)
+    what = catalogue.words_for(top.finding).subject or words.one_line(_title(top), 60)
     what = label + (what[:1].lower() + what[1:] if label else what[:1].upper() + what[1:])
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
     head = f"[PAL Watch] {', '.join(parts)}: {what}"

@@ -52,7 +52,7 @@ ROWS = (
         "not_attributed",
         reason="users_only",
         definition_name="Managed Services Gold",
-        scope=f"/subscriptions/{SUB}/resourceGroups/rg-app",
+        scope="/subscriptions/7c7c7c7c-0000-0000-0000-000000000002/resourceGroups/rg-app",  # not under k1
     ),
     row("k3", FABRIKAM, "Fabrikam", "not_visible", reason="not_visible"),
 )
