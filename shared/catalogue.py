@@ -855,8 +855,14 @@ GRAPH_SUBSCRIPTIONS_KEY = "config:graph-subscriptions-failed"
 SILENCED_CHANNEL = "alertChannel"  # fact: a finding about a channel is not announced on that channel
 
 
-def alert_channel_failing(name: str, pending: int, last_error: str) -> model.Finding:
-    """The one critical finding for an alert channel that fails as a whole (told on the others)."""
+def alert_channel_failing(
+    name: str, pending: int, last_error: str, *, attempts: tuple[int, datetime] | None = None
+) -> model.Finding:
+    """The one critical finding for an alert channel that fails as a whole (told on the others);
+    `attempts`: how many failed in a row, since when."""
+    streak = (
+        f"Its last {attempts[0]} attempts failed, since {words.when(attempts[1])}. " if attempts is not None else ""
+    )
     return model.Finding(
         key=f"configuration:alert-channel:{name}",
         kind=Kind.CONFIGURATION,
@@ -864,12 +870,37 @@ def alert_channel_failing(name: str, pending: int, last_error: str) -> model.Fin
         subject=f"channel:{name}",
         title=f"Alert channel {name} is failing: alerts wait in the outbox",
         reason="alert_channel_failing",
-        detail=f"{pending} alert(s) are waiting for channel {name}; its last attempt failed: {last_error}. "
+        detail=f"{streak}{pending} alert(s) are waiting for channel {name}; its last attempt failed: {last_error}. "
         "Nothing is given up: they are sent, with back-off, as soon as the channel works again.",
         fix=f"Check the {name} channel's settings: the SMTP user and password (a rotated password answers 535), "
         "the sender and recipient addresses, the webhook URL, the Mail.Send permission. `palwatch doctor` "
         "checks them.",
         facts={SILENCED_CHANNEL: name, "lastError": last_error},
+    )
+
+
+EXEMPTIONS_SUBJECT = "config:exemptions"
+
+
+def exemptions_malformed(problems: Sequence[str]) -> model.Finding:
+    """PAL_EXEMPTIONS entries that do not parse: each is ignored (its findings are alerted as usual)."""
+    listed = "; ".join(p[:200] for p in problems[:10]) + ("; ..." if len(problems) > 10 else "")
+    return model.Finding(
+        key="config:exemptions-malformed",
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.WARNING,
+        subject=EXEMPTIONS_SUBJECT,
+        title=f"{len(problems)} PAL_EXEMPTIONS entr{'y' if len(problems) == 1 else 'ies'} ignored: they do not parse",
+        reason="exemption_malformed",
+        detail=(
+            f"PAL_EXEMPTIONS: {listed}. These entries exempt nothing: the findings they meant are alerted as "
+            "usual. The other entries, and everything else, work."
+        ),
+        fix=(
+            "Correct the entries in the app setting PAL_EXEMPTIONS (dates as 2026-12-31, scopes as "
+            "/subscriptions/{id}[/resourceGroups/{name}], a finding kind other than configuration), or record "
+            "them with `palwatch exempt`, which checks them as you type."
+        ),
     )
 
 

@@ -72,8 +72,9 @@ class Kind(enum.StrEnum):
         return cls(text) if text in cls._value2member_map_ else cast("Kind", text)
 
 
-# The kinds an exemption may name: every finding about the estate or the app, not the digest or a test.
-EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT))
+# The kinds an exemption may name: every finding about the estate, not the digest or a test, and not
+# PAL Watch's own configuration (an exemption must never silence the alarm that alerts are not sent).
+EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT, Kind.CONFIGURATION))
 
 
 class Severity(enum.StrEnum):

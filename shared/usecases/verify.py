@@ -97,6 +97,7 @@ class _Tally:
     resolved: int = 0
     incomplete_scopes: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)  # delegations not judged: what they need was unreadable
+    halted: str = ""  # why the run judged and wrote nothing (the partner ID guard), "" when it did not stop
     steps: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -104,6 +105,12 @@ class _Tally:
     def _detail(self) -> str:
         if self.status == "skipped":
             return "; ".join(self.problems)
+        if self.halted:  # nothing was counted: counts of zero would read as an empty estate
+            return (
+                f"halted before judging {self.subscriptions} subscription(s): {self.halted[:300]}; "
+                f"nothing judged or written; {self.opened} finding(s) opened, {self.resolved} resolved; "
+                f"{self.seconds:.1f}s"
+            )
         dry = self.mode == DRY_RUN
         text = (
             f"{self.delegations} delegation(s) in {self.subscriptions} subscription(s): "
@@ -150,6 +157,7 @@ class _Tally:
             "customerTenants": dict(self.customer_tenants),
             "incompleteScopes": [{"scope": s, "error": e} for s, e in sorted(self.incomplete_scopes.items())],
             "unknown": list(self.unknown),
+            "halted": self.halted,
             "steps": dict(self.steps),
             "seconds": round(self.seconds, 3),
         }
@@ -287,6 +295,7 @@ def _halted(engine: Engine, out: _Tally, report: outcomes.RunReport, now: dateti
     """Nothing could be judged (PAL_PARTNER_ID is wrong, or Graph refuses a read): say so and alert it."""
     out.status = "partial"
     out.problems += [p for p in report.problems if p not in out.problems]
+    out.halted = next((p for p in out.problems if "PAL_PARTNER_ID" in p), "the partner ID guard stopped the run")
     opened, resolved = report.opened, report.resolved
     out.opened, out.resolved = len(opened), len(resolved)
     _alert(engine, out, now, (opened, resolved, report.said), sweep=False)
