@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint bench bench-billing reliability clean setup sandbox
+.PHONY: run test lint bench bench-billing reliability clean setup sandbox screenshot
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -41,6 +41,11 @@ lint: setup
 # The emulator on the demo estate and Azurite until Ctrl-C, with the `export` lines for palwatch.
 sandbox: setup
 	$(PY) -m scripts.sandbox
+
+# README's sample alert (docs/sample-alert.png) from the demo's critical alert mail, by headless
+# Chromium (Debian: apt-get install -y chromium); runs the demo first when .run/inbox is empty.
+screenshot: setup
+	$(PY) -m scripts.screenshot
 
 bench: setup
 	$(PY) -m bench

@@ -38,14 +38,16 @@ param identityResourceGroupName string = 'rg-pal-watch-identity'
 @description('Name of the identity; not derived from the environment, so a new environment or region finds the same one.')
 param identityName string = 'id-pal-watch'
 
-@description('Region of the identity group (a managed identity is regional; its object id is what matters).')
-param identityLocation string = location
+@description('PAL_IDENTITY_LOCATION: region of the identity group, fixed by the first install (a resource group cannot move). Empty: this environment\'s location. Set it when a later environment in another region reuses the identity by name.')
+param identityLocation string = ''
+
+var identityRegion = empty(identityLocation) ? location : identityLocation
 
 // ---- Watching the watcher ----
 @description('Ops address the alert rules on PAL Watch itself mail (the action group). Empty: the rules fire without a mail receiver.')
 param opsAlertEmail string = ''
 
-// ---- What the engine reads (team-notes "Settings names"); docs/deploy.md lists each ----
+// ---- What the engine reads (the app settings of README.md, "Settings"); docs/deploy.md lists each ----
 @description('PAL_PARTNER_ID: the associated partner ID (digits) every link points to.')
 param palPartnerId string
 
@@ -159,7 +161,7 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
 // itself to the partner ID), so its object id must stay stable: own group, lock, fixed name.
 resource identityRg 'Microsoft.Resources/resourceGroups@2024-03-01' = if (!reuseIdentity) {
   name: identityResourceGroupName
-  location: identityLocation
+  location: identityRegion
   tags: identityTags
 }
 
@@ -168,7 +170,7 @@ module identityCreate './core/identity.bicep' = if (!reuseIdentity) {
   scope: identityRg
   params: {
     name: identityName
-    location: identityLocation
+    location: identityRegion
     tags: identityTags
   }
 }
@@ -239,7 +241,7 @@ module graphPartner './app/graph-partner.bicep' = if (enableGraphEvents) {
   }
 }
 
-// Graph posts its notifications to the partner topic named by this address (azure-facts §3).
+// Graph posts its notifications to the partner topic named by this address (learn.microsoft.com/graph/change-notifications-delivery-event-grid).
 var graphNotificationUrl = enableGraphEvents ? 'EventGrid:?azuresubscriptionid=${subscription().subscriptionId}&resourcegroup=${rg.name}&partnertopic=${partnerTopicName}&location=${location}' : ''
 
 module api './app/api.bicep' = {

@@ -23,6 +23,11 @@ set -euo pipefail
 
 GRAPH_APP_ID="00000003-0000-0000-c000-000000000000"   # Microsoft Graph, same in every tenant
 MONITORING_READER="Monitoring Reader"   # az takes a built-in role by its name
+# After elevateAccess the new User Access Administrator assignment takes a while to apply
+# (learn.microsoft.com/azure/role-based-access-control/elevate-access-global-admin: "sign out and
+# sign back in to refresh your access"): the assignment at "/" is tried this many times, this long apart.
+ELEVATE_TRIES="${PAL_ELEVATE_TRIES:-10}"
+ELEVATE_WAIT="${PAL_ELEVATE_WAIT:-30}"
 GRAPH_URL="${PAL_GRAPH_ENDPOINT:-https://graph.microsoft.com}"
 ARM_URL="${PAL_ARM_ENDPOINT:-https://management.azure.com}"
 
@@ -182,16 +187,35 @@ grant_root() {
     trap drop_elevation EXIT
   fi
   say "Monitoring Reader at /: assigning"
-  if ! run az role assignment create --assignee-object-id "$principal_id" \
-    --assignee-principal-type ServicePrincipal --role "$MONITORING_READER" --scope "/" --output none; then
-    cat >&2 <<EOF
+  local assign=(az role assignment create --assignee-object-id "$principal_id"
+    --assignee-principal-type ServicePrincipal --role "$MONITORING_READER" --scope "/" --output none)
+  printf '    $ %s\n' "${assign[*]}"
+  [[ $dry_run -eq 1 ]] && return 0
+  local attempt=1
+  until "${assign[@]}"; do
+    if [[ $elevated_by_us -eq 1 && $attempt -lt $ELEVATE_TRIES ]]; then
+      say "Not allowed at / yet: elevation takes a few minutes to apply. Try ${attempt}/${ELEVATE_TRIES} failed; again in ${ELEVATE_WAIT}s"
+      sleep "$ELEVATE_WAIT"
+      attempt=$((attempt + 1))
+      continue
+    fi
+    if [[ $elevated_by_us -eq 1 ]]; then
+      cat >&2 <<EOF
+Could not assign Monitoring Reader at "/" after ${ELEVATE_TRIES} tries over about $(( (ELEVATE_TRIES - 1) * ELEVATE_WAIT ))s:
+the elevation has not reached this sign-in yet. Sign out and in again (az logout; az login --tenant ${tenant_id}),
+then rerun this script with --elevate (it is idempotent: what is granted stays). PAL_ELEVATE_TRIES and
+PAL_ELEVATE_WAIT wait longer.
+EOF
+    else
+      cat >&2 <<EOF
 Could not assign Monitoring Reader at "/". This needs User Access Administrator (or Owner) at root:
 a Global Administrator turns on "Access management for Azure resources" (or reruns with --elevate),
-runs this script, and turns it off again. Without the role PAL Watch still works: the watcher
-reports one configuration finding and new customers are found by the verification timer instead.
+runs this script, and turns it off again.
 EOF
+    fi
+    echo "Without the role PAL Watch still works: the watcher reports one configuration finding and new customers are found by the verification timer instead." >&2
     return 1
-  fi
+  done
 }
 
 status=0

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import catalogue, model
+from shared import catalogue, doctor_mail, model
 from shared import doctor_fixes as fixes
 from shared import doctor_operations as operations
 from shared import doctor_reading as reading
@@ -196,6 +196,7 @@ class _Doctor:
             send_test_alert=self.send_test_alert,
             now=now,
         )
+        self.mail_proven(now)
         self.partner_id_check()
         if s.storage.configured:
             self.alert_delivery_check()
@@ -432,9 +433,10 @@ class _Doctor:
         except errors.AzureError as e:
             self.add(name, FAIL, _describe(e), fixes.retry_or(self.graph_fix("User.Read.All"), e))
             return
-        if self.send_test_mail:
-            self._send_test_mail(graph, name)
-            return
+        if self.send_test_mail or self.send_test_alert:
+            if self.send_test_mail:
+                self._send_test_mail(graph, name)
+            return  # with --send-test-alert the mail channel's test notice proves it (`mail_proven`)
         try:
             who = identity.token_identity(
                 identity.acquire_token(self.credentials.managed_identity(), self.s.graph_scope)
@@ -444,26 +446,41 @@ class _Doctor:
             return
         if "Mail.Send" in who.roles:
             self.add(name, OK, f"Mail.Send granted; sender {alerts.mail_from}")
-        elif who.has_roles_claim:
-            # Exchange Online RBAC for Applications grants Mail.Send in Exchange, not in the token:
-            # only a sent message proves it, so this is a warning that says how to prove it.
-            self.add(
-                name,
-                WARN,
-                "the Graph token carries no Mail.Send role (expected when it is granted with Exchange RBAC for "
-                "Applications, which is scoped to the sender mailbox)",
-                "prove it with `palwatch doctor --send-test-alert`; grant it with Exchange RBAC for Applications "
-                "(scripts/grant-permissions.sh prints the New-ManagementRoleAssignment commands), or "
-                + self.graph_fix("Mail.Send"),
-                required=False,
-            )
         else:
+            self._mail_by_proof(name)
+
+    def _mail_by_proof(self, name: str) -> None:
+        """Exchange Online RBAC for Applications grants Mail.Send in Exchange, not in the token: only a
+        sent message proves it (doctor_mail)."""
+        sender = self.s.alerts.mail_from
+        proven = doctor_mail.proven_at(self.s, self.credentials.managed_identity(), sender)
+        if proven:
+            self.add(name, OK, f"proven by a message sent from {sender} at {proven} UTC")
+            return
+        self.add(
+            name,
+            WARN,
+            "not proven yet: the Graph token carries no Mail.Send role (as expected when Exchange RBAC for "
+            "Applications grants it for the sender mailbox only) and no test message was sent",
+            doctor_mail.how_to_prove(self.s.managed_identity_client_id, sender),
+            required=False,
+        )
+
+    def mail_proven(self, now: datetime) -> None:
+        """After --send-test-alert: the mail channel's test notice says whether mail goes out."""
+        sent = next((r for r in self.results if r.name == "alert channel: mail"), None)
+        if not (self.send_test_alert and self.s.alerts.mail_from and sent is not None) or self.s.alerts.smtp_host:
+            return
+        name = "Graph: send mail"
+        if sent.status == OK:
+            doctor_mail.remember(self.s, self.credentials.managed_identity(), self.s.alerts.mail_from, now)
+            self.add(name, OK, f"proven: a test message was sent from {self.s.alerts.mail_from}")
+        elif sent.status == FAIL:
             self.add(
                 name,
-                WARN,
-                "the Graph token lists no application roles: Mail.Send cannot be confirmed",
-                "run `palwatch doctor --send-test-mail` to send a test message to PAL_ALERT_MAIL_TO",
-                required=False,
+                FAIL,
+                sent.detail,
+                doctor_mail.how_to_prove(self.s.managed_identity_client_id, self.s.alerts.mail_from),
             )
 
     def _send_test_mail(self, graph: GraphClient, name: str) -> None:
@@ -475,8 +492,12 @@ class _Doctor:
         try:
             graph.send_mail(self.s.alerts.mail_from, message)
         except errors.AzureError as e:
-            self.add(name, FAIL, _describe(e), fixes.retry_or(self.graph_fix("Mail.Send"), e))
+            fix = doctor_mail.how_to_prove(self.s.managed_identity_client_id, self.s.alerts.mail_from)
+            self.add(name, FAIL, _describe(e), fixes.retry_or(fix, e))
         else:
+            doctor_mail.remember(
+                self.s, self.credentials.managed_identity(), self.s.alerts.mail_from, datetime.now(UTC)
+            )
             self.add(name, OK, f"test message sent to {', '.join(self.s.alerts.mail_to)}")
 
     # -- activity log and links ------------------------------------------------------------------

@@ -152,6 +152,13 @@ def basis(csp: Iterable[bool]) -> str:
     return ACTUAL_COST
 
 
+# Said instead of an amount when the daily cost snapshot is not turned on (never "not read yet").
+SNAPSHOT_OFF = (
+    "Revenue on this scope: cost snapshot off: set PAL_COST=true (its identity needs Cost Management Reader "
+    "on the delegated scopes; docs/deploy.md, step 2) to see what is at stake."
+)
+
+
 def at_stake(  # noqa: PLR0917  (the finding's kind, its scope's cost, the rate, its age, and the offer)
     kind: str,
     cost: ScopeCost | None,

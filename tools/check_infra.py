@@ -215,7 +215,26 @@ def _role_problems(root: Path, tpl: dict[str, Any]) -> list[str]:
     return problems
 
 
-CHECKS = (alert_problems, identity_problems, workbook_problems, onboarding_problems)
+def parameter_problems(root: Path) -> list[str]:
+    """A main.bicep parameter whose description names the azd setting that sets it
+    ("PAL_X: ...") must be mapped from that setting in main.parameters.json, unless its description
+    says it defaults to something else; otherwise `azd env set PAL_X` silently does nothing."""
+    main = _read(root, "infra/main.bicep")
+    mapped = (_load(root, "infra/main.parameters.json") or {}).get("parameters", {})
+    problems = []
+    declared = re.finditer(r"@description\('([A-Z][A-Z0-9_]+): ([^\n]*)'\)\n(?:@[^\n]*\n)*param (\w+)", main)
+    for setting, description, name in (m.groups() for m in declared):
+        if "defaults to" in description:
+            continue
+        value = str((mapped.get(name) or {}).get("value", ""))
+        if "${" + setting not in value:
+            problems.append(
+                f"main.bicep parameter {name} says {setting} sets it, but main.parameters.json does not map it"
+            )
+    return problems
+
+
+CHECKS = (alert_problems, identity_problems, workbook_problems, onboarding_problems, parameter_problems)
 
 
 def problems(root: Path = ROOT) -> list[str]:

@@ -34,6 +34,7 @@ def with_money(engine: Engine, recorded: Sequence[model.RecordedFinding], now: d
         log.warning("alerts: the cost cache could not be read: %s", e)
         return list(recorded)
     rate = engine.settings.costs.pec_rate
+    snapshot_on = engine.settings.costs.enabled
     out = []
     for r in recorded:
         f = r.finding
@@ -41,9 +42,13 @@ def with_money(engine: Engine, recorded: Sequence[model.RecordedFinding], now: d
             out.append(r)
             continue
         csp = f.facts.get("offerType") == offers.CSP
-        stake = money.at_stake(f.kind, cached.get(f.scope.lower()), rate, r.opened_at, now, csp)
+        cost = cached.get(f.scope.lower())
+        if cost is None and not snapshot_on:
+            sentence = money.SNAPSHOT_OFF
+        else:
+            sentence = money.at_stake(f.kind, cost, rate, r.opened_at, now, csp).sentence
         standing = catalogue.cost(f)
-        facts = {**f.facts, "cost": f"{stake.sentence} {standing}".strip()}
+        facts = {**f.facts, "cost": f"{sentence} {standing}".strip()}
         out.append(dataclasses.replace(r, finding=dataclasses.replace(f, facts=facts)))
     return out
 
