@@ -212,10 +212,12 @@ class _Doctor:
         state: store.Store | None = None
         try:
             if storage.connection_string:
-                state = store.Store.from_connection_string(storage.connection_string, prefix=storage.table_prefix)
+                state = store.Store.from_connection_string(
+                    storage.connection_string, prefix=storage.table_prefix, budget="probe"
+                )
             else:
                 mi = self.credentials.managed_identity()
-                state = store.Store.from_endpoint(storage.endpoint, mi, prefix=storage.table_prefix)
+                state = store.Store.from_endpoint(storage.endpoint, mi, prefix=storage.table_prefix, budget="probe")
             failing = [r.finding for r in state.open_findings() if r.finding.subject.startswith("channel:")]
             dead = state.outbox().list_dead()  # the outbox on the store's own table client
         except (store_errors.StoreError, ValueError) as e:  # the outbox's errors are store errors

@@ -71,8 +71,9 @@ class Kind(enum.StrEnum):
         return cls(text) if text in cls._value2member_map_ else cast("Kind", text)
 
 
-# The kinds an exemption may name: every finding about the estate or the app, not the digest or a test.
-EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT))
+# The kinds an exemption may name: every finding about the estate, not the digest or a test, and not
+# PAL Watch's own configuration (an exemption must never silence the alarm that alerts are not sent).
+EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT, Kind.CONFIGURATION))
 
 
 class Severity(enum.StrEnum):
@@ -247,3 +248,13 @@ class Exemption:
 
         parts = [self.kind, self.tenant_id.lower(), self.scope.lower().rstrip("/"), self.definition_name.casefold()]
         return "ex-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """One Azure RBAC role assignment as ARM lists it at a subscription (Microsoft.Authorization)."""
+
+    principal_id: str
+    principal_type: str  # User | Group | ServicePrincipal | ForeignGroup
+    role_id: str  # the bare GUID, lower case
+    scope: str

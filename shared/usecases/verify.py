@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from shared import catalogue, model, reconcile, roles
+from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import (
@@ -42,6 +43,7 @@ from shared.usecases import (
     leases,
     observe,
     outcomes,
+    permissions,
     pipeline,
     recorder,
     tenant_links,
@@ -93,6 +95,7 @@ class _Tally:
     resolved: int = 0
     incomplete_scopes: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)  # delegations not judged: what they need was unreadable
+    halted: str = ""  # why the run judged and wrote nothing (the partner ID guard), "" when it did not stop
     steps: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -100,6 +103,12 @@ class _Tally:
     def _detail(self) -> str:
         if self.status == "skipped":
             return "; ".join(self.problems)
+        if self.halted:  # nothing was counted: counts of zero would read as an empty estate
+            return (
+                f"halted before judging {self.subscriptions} subscription(s): {self.halted[:300]}; "
+                f"nothing judged or written; {self.opened} finding(s) opened, {self.resolved} resolved; "
+                f"{self.seconds:.1f}s"
+            )
         dry = self.mode == DRY_RUN
         text = (
             f"{self.delegations} delegation(s) in {self.subscriptions} subscription(s): "
@@ -146,6 +155,7 @@ class _Tally:
             "customerTenants": dict(self.customer_tenants),
             "incompleteScopes": [{"scope": s, "error": e} for s, e in sorted(self.incomplete_scopes.items())],
             "unknown": list(self.unknown),
+            "halted": self.halted,
             "steps": dict(self.steps),
             "seconds": round(self.seconds, 3),
         }
@@ -201,13 +211,15 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     say("assess", 0, 1)
     current = _current(inventory, previous)
     gone = frozenset(previous.keys() - {d.key for d in current})
-    result = pipeline.reconcile(
+    result = _judge(
         engine,
-        pipeline.Delegations(tuple(current), previous, gone),
+        pipeline.Delegations(tuple(current), previous, gone, aobo=inventory.aobo),
         now=now,
         links=links,
         known=pipeline.Known(identities=identities, links=check.statuses),
     )
+    if isinstance(result, errors.ForbiddenError):
+        return _refused(engine, out, result, now, started)
     record = recorder.Recorder(store, now)
     if result.halted:
         record.record(result)
@@ -222,6 +234,7 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     stale = _stale_subjects(engine, inventory, check, decided, now)
     estate = recorder.Estate(tuple(check.findings), frozenset(check.subjects | stale), tuple(check.drift), previous)
     record.record(result, estate=estate)
+    record.subject(permissions.SUBJECT, [])  # Graph answered every read: a missing permission was granted
     store.put_coverage(plan.coverage, now)
     _remember_links(links, result.observation.links)
     delegations.clear_activity_log_block(engine)
@@ -241,10 +254,40 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     return done
 
 
+def _judge(
+    engine: Engine,
+    batch: pipeline.Delegations,
+    *,
+    now: datetime,
+    links: link_writer.LinkWriter,
+    known: pipeline.Known,
+) -> pipeline.Reconciled | errors.ForbiddenError:
+    """The reconcile entry, or the Graph refusal that kept it from judging (a missing permission)."""
+    try:
+        return pipeline.reconcile(engine, batch, now=now, links=links, known=known)
+    except errors.ForbiddenError as e:
+        if not permissions.is_graph_refusal(e):
+            raise
+        return e
+
+
+def _refused(
+    engine: Engine, out: _Tally, error: errors.ForbiddenError, now: datetime, started: float
+) -> outcomes.Outcome:
+    """Graph refused a read the decisions need: nothing can be judged; one configuration finding says
+    which permission, for which call, and how to grant it (the links were checked already)."""
+    finding = permissions.graph_refused(engine, error)
+    record = recorder.Recorder(engine.store, now)
+    record.subject(permissions.SUBJECT, [finding])
+    record.report.problems.append(f"{finding.title}: {error.call} refused")
+    return _halted(engine, out, record.report, now, started)
+
+
 def _halted(engine: Engine, out: _Tally, report: outcomes.RunReport, now: datetime, started: float) -> outcomes.Outcome:
-    """The links say PAL_PARTNER_ID is wrong: nothing was written or judged; say so and alert it."""
+    """Nothing could be judged (PAL_PARTNER_ID is wrong, or Graph refuses a read): say so and alert it."""
     out.status = "partial"
     out.problems += [p for p in report.problems if p not in out.problems]
+    out.halted = next((p for p in out.problems if "PAL_PARTNER_ID" in p), "the partner ID guard stopped the run")
     opened, resolved = report.opened, report.resolved
     out.opened, out.resolved = len(opened), len(resolved)
     _alert(engine, out, now, (opened, resolved, report.said), sweep=False)
