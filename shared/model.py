@@ -57,6 +57,7 @@ class Kind(enum.StrEnum):
     DELEGATION_REMOVED = "delegation_removed"
     LINK_DRIFT_REPAIRED = "link_drift_repaired"
     LINK_REPOINTED = "link_repointed"
+    LINK_LOCATION = "link_location"
     CREDIT_MISSING = "credit_missing"  # a PEC path held a whole day; Microsoft's billing applied 0 %
     CREDIT_UNEXPLAINED = "credit_unexplained"  # Microsoft applied credit where PAL Watch knows no path
     CONFIGURATION = "configuration"
@@ -71,8 +72,9 @@ class Kind(enum.StrEnum):
         return cls(text) if text in cls._value2member_map_ else cast("Kind", text)
 
 
-# The kinds an exemption may name: every finding about the estate or the app, not the digest or a test.
-EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT))
+# The kinds an exemption may name: every finding about the estate, not the digest or a test, and not
+# PAL Watch's own configuration (an exemption must never silence the alarm that alerts are not sent).
+EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT, Kind.CONFIGURATION))
 
 
 class Severity(enum.StrEnum):
@@ -169,6 +171,20 @@ class PartnerLink:
 
 
 @dataclass(frozen=True)
+class PartnerLocation:
+    """One of the partner's location IDs (PAL_PARTNER_ID lists them; the first is where new links
+    point) and the name an operator gave it ("" unnamed). A link to any of them is the partner's own."""
+
+    partner_id: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """'Bergen (5127256)', or the ID alone."""
+        return f"{self.name} ({self.partner_id})" if self.name else self.partner_id
+
+
+@dataclass(frozen=True)
 class ActingIdentity:
     """An identity the app can authenticate as, and so link.
 
@@ -247,3 +263,13 @@ class Exemption:
 
         parts = [self.kind, self.tenant_id.lower(), self.scope.lower().rstrip("/"), self.definition_name.casefold()]
         return "ex-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """One Azure RBAC role assignment as ARM lists it at a subscription (Microsoft.Authorization)."""
+
+    principal_id: str
+    principal_type: str  # User | Group | ServicePrincipal | ForeignGroup
+    role_id: str  # the bare GUID, lower case
+    scope: str

@@ -241,6 +241,13 @@ class GraphClient:
         except errors.NotFoundError:
             return
 
+    def list_group_ids_named(self, display_name: str) -> Iterator[str]:
+        """Object ids of the groups with this display name (`$filter=displayName eq '…'`, Group.Read.All)."""
+        quoted = display_name.replace("'", "''")
+        for item in self._http.list(f"{V1}/groups", {"$filter": f"displayName eq '{quoted}'", "$select": "id"}):
+            if item.get("id"):
+                yield str(item["id"]).lower()
+
     def get_user(self, user: str) -> model.Principal:
         """A user by object id or UPN (raises NotFoundError)."""
         return parse_principal(

@@ -88,6 +88,14 @@ def _exemptions_shown(value: tuple[Any, ...]) -> str:
     return f"{len(value)} exemption(s)" if value else ""
 
 
+def _locations_shown(value: tuple[Any, ...]) -> str:
+    return ", ".join(location.label for location in value)
+
+
+def _customer_locations_shown(value: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{tenant}={location}" for tenant, location in value) or "(none)"
+
+
 def _extra_identities(value: tuple[Any, ...]) -> str:
     """The identities besides the managed identity (always first), by name and kind."""
     return ", ".join(f"{i.name} ({i.kind})" for i in value[1:]) or "(none)"
@@ -95,8 +103,13 @@ def _extra_identities(value: tuple[Any, ...]) -> str:
 
 # fmt: off
 SETTINGS: tuple[Setting, ...] = (
-    row("PAL_PARTNER_ID", "partner_id", parsers.partner_id, doc="the associated partner ID (digits) links carry",
-        required=parsers.PARTNER_ID_REQUIRED),
+    row("PAL_PARTNER_ID", "partner_locations", parsers.partner_locations, (),
+        "the partner's associated location IDs (digits), comma-separated, each optionally named (id:name); the "
+        "first is where new links point, a link to any of them is the partner's own",
+        required=parsers.PARTNER_ID_REQUIRED, show=_locations_shown),
+    row("PAL_PARTNER_ID_BY_CUSTOMER", "customer_locations", parsers.customer_locations, (),
+        "customer tenant -> the location (ID or name) its credit should go to: JSON object or tenant=location,...",
+        show=_customer_locations_shown),
     row("PAL_PARTNER_ID_PREVIOUS", "previous_partner_id", parsers.previous_partner_id,
         doc="the partner ID links carried before a deliberate change; only those links are re-pointed"),
     row("PAL_MODE", "mode", parsers.choice(*MODES), "repair", "observe: decide and report, never write a PAL link"),
@@ -114,6 +127,12 @@ SETTINGS: tuple[Setting, ...] = (
         "object ids of users linked outside the tool", show=_or("(none)")),
     row("PAL_CUSTOMER_TENANTS", "customer_tenants", parsers.guid_list("tenant ids"), (),
         "tenants where a multi-tenant identity's app is installed without Lighthouse", show=_or("(none)")),
+    row("PAL_CSP_TENANTS", "csp_tenants", parsers.guid_list("tenant ids"), (),
+        "customer tenants whose subscriptions are the partner's own CSP business (recognition `csp`)",
+        show=_or("(none)")),
+    row("PAL_AOBO_GROUP_IDS", "aobo_group_ids", parsers.guid_list("group object ids"), (),
+        "Admin Agents groups (own, indirect provider's, reseller's) whose AOBO counts",
+        show=_or("(found in Graph: AdminAgents)")),
     row("PAL_ARM_ENDPOINT", "arm_endpoint", parsers.endpoint, "https://management.azure.com", "Resource Manager"),
     row("PAL_GRAPH_ENDPOINT", "graph_endpoint", parsers.endpoint, "https://graph.microsoft.com", "Microsoft Graph"),
     row("AZURE_AUTHORITY_HOST", "authority_host", parsers.endpoint, PUBLIC_AUTHORITY_HOST, "Entra ID sign-in"),

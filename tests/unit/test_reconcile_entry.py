@@ -72,10 +72,12 @@ class World:
         )
         settings = SimpleNamespace(
             partner_id=PARTNER,
+            partner_ids=(PARTNER,),
             managing_tenant_id=HOME,
             identities=[MANAGED],
             federation_discovery=False,
             attested_users=(),
+            csp_tenants=(),
             max_concurrency=4,
             previous_partner_id="",
             observe_only=False,
