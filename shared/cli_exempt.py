@@ -110,7 +110,7 @@ _ANY_TENANT = "00000000-0000-0000-0000-000000000000"
 
 def _matches_nothing(exemption: Any, coverage: Any) -> str:
     """Why the exemption would match no delegation PAL Watch knows, or empty when it matches one."""
-    from shared.reconcile import scopes
+    from shared.decisions import scopes
 
     if coverage is None:
         return ""  # nothing verified yet: nothing to hold it against

@@ -26,7 +26,7 @@ from shared.azure.arm import ArmClient
 from shared.azure.graph import GraphClient
 from shared.azure.lighthouse import LighthouseClient
 from shared.azure.pal import PartnerLinkClient
-from shared.reconcile import partner_guard
+from shared.decisions import partner_guard
 from shared.roles import is_guid
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"

@@ -2,6 +2,6 @@
 
 Each entry point takes an `Engine` (settings, credentials, clients, store) and returns an
 outcome value; function_app.py and shared/cli.py only call these. The decisions themselves
-live in shared/reconcile (pure); the I/O in the adapters (shared/azure, shared/store,
+live in shared/decisions (pure); the I/O in the adapters (shared/azure, shared/store,
 shared/notify).
 """

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import catalogue, model, reconcile
+from shared import catalogue, decisions, model
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
@@ -59,7 +59,7 @@ class LinkCheck:
     subjects: set[str] = field(default_factory=set)
     drift: list[model.Finding] = field(default_factory=list)  # notices to open and resolve at once
     problems: list[str] = field(default_factory=list)
-    statuses: dict[str, reconcile.LinkStatus] = field(default_factory=dict)  # managing tenant, after repair
+    statuses: dict[str, decisions.LinkStatus] = field(default_factory=dict)  # managing tenant, after repair
 
     def merge(self, other: LinkCheck) -> None:
         self.checked += other.checked
@@ -125,7 +125,7 @@ def check_managing_links(engine: Engine, identities: Identities, links: link_wri
     return check
 
 
-def remember_managing_links(links: link_writer.LinkWriter, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
+def remember_managing_links(links: link_writer.LinkWriter, statuses: Mapping[str, decisions.LinkStatus]) -> None:
     """Remember which identities' links point to our partner ID now (the baseline for drift).
 
     A link that was ours and now reads another ID stays ours while the pass withheld its repair
@@ -315,7 +315,7 @@ def _link_in_tenant(
         raise
     except errors.AzureError as e:
         return _failed(check, link_of, e.code or type(e).__name__, str(e), partner)
-    before = reconcile.LinkStatus.from_link(link)
+    before = decisions.LinkStatus.from_link(link)
     status = before
     if not before.points_to(engine.settings.partner_ids or (partner,)):
         status = links.ensure(identity, tenant_id, object_id)

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from shared import catalogue, model, reconcile
+from shared import catalogue, decisions, model
 from shared.azure import errors
-from shared.reconcile import locations
+from shared.decisions import locations
 from shared.snapshots import DelegationSnapshot
 from shared.usecases import (
     alerts,
@@ -318,7 +318,7 @@ def _alert(engine: Engine, out: _Tally, now: datetime, changes: tuple[list, list
     out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
 
 
-def _without(plan: reconcile.Plan, held: frozenset[str], store: Any) -> reconcile.Plan:
+def _without(plan: decisions.Plan, held: frozenset[str], store: Any) -> decisions.Plan:
     """The plan less what it decided on unknowns: no finding or snapshot for a held delegation,
     and its coverage row as the last verification stored it (if any)."""
     if not held:
@@ -335,8 +335,8 @@ def _without(plan: reconcile.Plan, held: frozenset[str], store: Any) -> reconcil
 
 
 def _by_location(
-    engine: Engine, rows: tuple[reconcile.CoverageRow, ...], links: Mapping[str, reconcile.LinkStatus]
-) -> tuple[tuple[reconcile.CoverageRow, ...], list[model.Finding]]:
+    engine: Engine, rows: tuple[decisions.CoverageRow, ...], links: Mapping[str, decisions.LinkStatus]
+) -> tuple[tuple[decisions.CoverageRow, ...], list[model.Finding]]:
     """The coverage rows with the partner location each is credited to, and the customers credited
     to another of the partner's locations than PAL_PARTNER_ID_BY_CUSTOMER names."""
     settings = engine.settings
@@ -367,7 +367,7 @@ def _describe_inventory(out: _Tally, inventory: estate_scan.Inventory) -> None:
 
 
 def _describe_result(
-    out: _Tally, plan: reconcile.Plan, links: tenant_links.LinkCheck, result: pipeline.Reconciled
+    out: _Tally, plan: decisions.Plan, links: tenant_links.LinkCheck, result: pipeline.Reconciled
 ) -> None:
     out.delegations = len(plan.coverage)
     for row in plan.coverage:
@@ -429,7 +429,7 @@ def _wall(now: datetime) -> datetime:
     return max(now, datetime.now(now.tzinfo))
 
 
-def _remember_links(links: link_writer.LinkWriter, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
+def _remember_links(links: link_writer.LinkWriter, statuses: Mapping[str, decisions.LinkStatus]) -> None:
     """The managing tenant's links as read now (the drift baseline), and the partner's name they gave."""
     engine = links.engine
     tenant_links.remember_managing_links(links, statuses)

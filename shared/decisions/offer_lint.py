@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import model, roles
-from shared.reconcile import delegation as decide
-from shared.reconcile.observation import Observation
+from shared.decisions import delegation as decide
+from shared.decisions.observation import Observation
 
 # Built-in roles made for Lighthouse itself (not on the PEC list): lets the partner remove a delegation.
 LIGHTHOUSE_ROLES = {roles.MANAGED_SERVICES_REGISTRATION_DELETE: "Managed Services Registration assignment Delete Role"}
