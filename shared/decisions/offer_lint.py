@@ -1,6 +1,6 @@
 """The offer linter: is a Lighthouse offer right for PAL Watch before it is published or deployed?
 
-Pure: called by `palwatch lint-offer` (shared.cli_lint_offer) with a parsed JSON document (an
+Pure: called by `palwatch lint-offer` (shared.cli.lint_offer) with a parsed JSON document (an
 ARM or Bicep-compiled template, a parameters file, or a registration definition as ARM returns
 it), the object ids of the identities PAL Watch acts as, and optional role definitions. It uses
 the engine's own decisions: `roles.is_eligible` (PEC eligibility) and `delegation.expand_carriers`

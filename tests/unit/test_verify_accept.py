@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from shared import cli_verify as commands
+from shared.cli import verify as commands
 from shared.usecases import coverage_view
 
 

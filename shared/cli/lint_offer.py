@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared import cli
+from shared.cli import base as cli
 
 MAX_BYTES = 5_000_000  # a template is small; refuse to read a huge file whole
 

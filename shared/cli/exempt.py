@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import cli
+from shared.cli import base as cli
 
 
 def _configure_exempt(parser: argparse.ArgumentParser) -> None:
