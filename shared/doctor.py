@@ -527,7 +527,7 @@ class _Doctor:
         if link is None or not link.active:
             # Not an error: the app links an identity when a delegation names it (or verify does).
             self.add(name, OK, "not linked yet; the app links it when a delegation names it")
-        elif link.partner_id != pid:
+        elif not self.s.ours(link.partner_id):
             moving = link.partner_id == self.s.previous_partner_id
             self.add(
                 name,
@@ -541,14 +541,17 @@ class _Doctor:
             )
         else:
             label = f" ({link.partner_name})" if link.partner_name else ""
-            self.add(name, OK, f"linked to {pid}{label}")
+            self.add(name, OK, f"linked to {link.partner_id}{label}")
 
     def partner_id_check(self) -> None:
         """The engine's guard, asked of the links read above: do they all say another partner ID?"""
         name = "partner ID"
         mode = " (PAL_MODE=observe: no link is written)" if self.s.observe_only else ""
         check = partner_guard.check_setting(
-            self.links, self.s.partner_id, previous_partner_id=self.s.previous_partner_id
+            self.links,
+            self.s.partner_id,
+            previous_partner_id=self.s.previous_partner_id,
+            partner_ids=self.s.partner_ids,
         )
         if check.suspect:
             finding = catalogue.partner_id_mismatch(
