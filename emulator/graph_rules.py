@@ -103,6 +103,26 @@ MEMBER_OF = {
 }
 DELTA = SERVICE_PRINCIPALS  # serviceprincipal-delta
 SEND_MAIL = frozenset({"Mail.Send"})  # user-sendmail
+
+
+def exchange_allows(caller: Any, role: str, mailbox: Any) -> bool:
+    """Exchange Online RBAC for Applications: an `Application …` role assigned to the app's service
+    principal in Exchange, for every mailbox or those its management scope names. The grant lives
+    in Exchange, not in Entra: the token carries no such role, and it adds to what Entra grants
+    (learn: exchange/permissions-exo/application-rbac). Scenario key `exchangeAppRoles` on the
+    principal: `[{"role": "Application Mail.Send", "mailboxes"?: [UPN or object id, ...]}]`."""
+    if caller is None:
+        return False
+    names = {str(mailbox.object_id).lower(), str(mailbox.raw.get("userPrincipalName", "")).lower()}
+    for grant in caller.raw.get("exchangeAppRoles") or []:
+        if not isinstance(grant, dict) or str(grant.get("role", "")).lower() != role.lower():
+            continue
+        scope = grant.get("mailboxes")
+        if scope is None or names & {str(m).lower() for m in scope}:
+            return True
+    return False
+
+
 # subscription-post-subscriptions: users need User.Read.All, groups Group.Read.All.
 SUBSCRIPTIONS = {"User": USERS, "Group": frozenset({"Group.Read.All", "Group.ReadWrite.All"}) | DIRECTORY}
 

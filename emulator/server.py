@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import trustme
 
 from emulator import (
+    arm_authorization,
     arm_costs,
     arm_lighthouse,
     arm_misc,
@@ -60,7 +61,17 @@ class App:
         self.ca.cert_pem.write_to_path(str(self.ca_path))
         self.scenario_path: str | None = None
         self.routes: list[Route] = []
-        modules = (entra, arm_pal, arm_lighthouse, arm_misc, arm_costs, graph, graph_subscriptions, graph_billing)
+        modules = (
+            entra,
+            arm_pal,
+            arm_lighthouse,
+            arm_authorization,
+            arm_misc,
+            arm_costs,
+            graph,
+            graph_subscriptions,
+            graph_billing,
+        )
         modules += (control,)
         for module in modules:
             self.routes.extend(module.routes(self))

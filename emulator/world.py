@@ -163,6 +163,8 @@ class World:
             "resourceGroups": groups,
             # The subscription's offer (subscriptionPolicies.quotaId); Pay-As-You-Go unless the scenario says.
             "quotaId": str(sub.get("quotaId") or (existing or {}).get("quotaId") or DEFAULT_QUOTA_ID),
+            # Azure RBAC assignments at the subscription (emulator.arm_authorization serves them).
+            "roleAssignments": list(sub.get("roleAssignments") or (existing or {}).get("roleAssignments") or []),
         }
         if sid not in self.tenants[tid]["subscriptions"]:
             self.tenants[tid]["subscriptions"].append(sid)

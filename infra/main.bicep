@@ -75,6 +75,10 @@ param palAttestedUsers string = ''
 
 @description('PAL_CUSTOMER_TENANTS: comma-separated tenant ids where a multi-tenant identity\'s app is installed without Lighthouse.')
 param palCustomerTenants string = ''
+@description('PAL_CSP_TENANTS: comma-separated customer tenant ids whose subscriptions are the partner\'s own CSP (Azure plan) business.')
+param palCspTenants string = ''
+@description('PAL_AOBO_GROUP_IDS: comma-separated object ids of Admin Agents groups (own, indirect provider\'s, reseller\'s) whose AOBO counts.')
+param palAoboGroupIds string = ''
 
 param palTablePrefix string = 'palwatch'
 param palMaxConcurrency string = '16'
@@ -268,6 +272,8 @@ module api './app/api.bicep' = {
       PAL_FEDERATION_DISCOVERY: palFederationDiscovery
       PAL_ATTESTED_USERS: palAttestedUsers
       PAL_CUSTOMER_TENANTS: palCustomerTenants
+      PAL_CSP_TENANTS: palCspTenants
+      PAL_AOBO_GROUP_IDS: palAoboGroupIds
       PAL_ARM_ENDPOINT: palArmEndpoint
       PAL_GRAPH_ENDPOINT: palGraphEndpoint
       AZURE_AUTHORITY_HOST: azureAuthorityHost

@@ -359,6 +359,51 @@ def verification(demo: Demo) -> None:
     say(f"The same coverage as a self-contained HTML page: {REPORT}")
 
 
+def csp_customers(demo: Demo) -> None:
+    """Two CSP customers with AOBO: what is left decides whether a loss is a warning or a critical."""
+    from datetime import UTC, datetime
+
+    import function_app
+    from scripts import demo_csp
+    from shared.usecases import engine
+
+    running = engine.get_engine()
+    home = demo_csp.Managing(demo.home["tenantId"], demo.home["defaultDomain"], demo.principal("id-palwatch-contoso"))
+    for event in demo_csp.onboard(demo.emulator.control, home, running.settings.partner_id):
+        function_app.delegation_events(decode(event))
+    running.store.attest_user(home.tenant_id, demo_csp.CAROL, running.settings.partner_id, "demo", datetime.now(UTC))
+    function_app.verify_attribution(timer())
+    say("""
+        Alpine Ski House and Coho Winery buy Azure through Contoso's CSP (Azure plan): Partner Center made
+        Contoso's Admin Agents group Owner of their subscriptions (AOBO), a path to partner earned credit of
+        its own. Alpine also delegates to Carol (linked); Coho only gives PAL Watch Reader.
+        """)
+
+    def about(subscription: str) -> list[Any]:
+        return [r.finding for r in engine.get_engine().store.open_findings() if subscription in r.finding.scope]
+
+    events = demo.emulator.control("POST", f"/principals/{demo_csp.CAROL}", {"action": "softDelete"})["events"]
+    for event in events:
+        function_app.identity_events(decode(event))
+    say("Carol's account is deleted. Alpine's Lighthouse carrier is gone, but AOBO still holds Owner:")
+    for finding in about(demo_csp.ALPINE_SUB):
+        print(f"      [{finding.severity.value:<8}] {finding.title}")
+        print(textwrap.fill(finding.detail, 100, initial_indent=" " * 17, subsequent_indent=" " * 17))
+    for event in demo_csp.remove_aobo(demo.emulator.control):
+        say(f"{DIM}Event Grid: {event['eventType']} {event['subject'][-70:]}{RESET}")
+        function_app.delegation_events(decode(event))
+    function_app.verify_attribution(timer())
+    say("Coho Winery removes Admin Agents from its subscription; no PAL path holds there:")
+    for finding in about(demo_csp.COHO_SUB):
+        print(f"      [{finding.severity.value:<8}] {finding.title}")
+        print(textwrap.indent(finding.fix, " " * 17))
+    woodgrove = next(t for t in demo.scenario["tenants"] if t["displayName"] == "Woodgrove Bank")
+    core = woodgrove["subscriptions"][0]["subscriptionId"]
+    say("Woodgrove Bank has an Enterprise Agreement: no partner earned credit exists there, PAL gives recognition:")
+    for finding in about(core):
+        print(f"      [{finding.severity.value:<8}] {finding.title}")
+
+
 NORTHWIND_LEGACY = "c0ffee00-5a1e-4b0b-9d2e-0d1e2f3a4b5c"  # a CSP subscription no delegation covers
 
 
@@ -440,6 +485,7 @@ STEPS: list[Callable[[Demo], None]] = [
     person_delegation,
     operator_leaves,
     verification,
+    csp_customers,
     credit_observed,
     alerts,
 ]

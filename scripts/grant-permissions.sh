@@ -134,10 +134,11 @@ mail_scope_note() {
     Connect-ExchangeOnline
     New-ServicePrincipal -AppId ${app} -ObjectId ${principal_id} -DisplayName "PAL Watch"
     New-ManagementScope -Name "PAL Watch sender" -RecipientRestrictionFilter "PrimarySmtpAddress -eq '${sender}'"
-    New-ManagementRoleAssignment -Name "PAL Watch Mail.Send" -App ${app} -Role "Application Mail.Send" \`
+    New-ManagementRoleAssignment -Name "PAL Watch Mail.Send" -App ${principal_id} -Role "Application Mail.Send" \`
       -CustomResourceScope "PAL Watch sender"
-    Test-ServicePrincipalAuthorization -Identity ${app} -Resource ${sender}          # InScope: True
-    Test-ServicePrincipalAuthorization -Identity ${app} -Resource someone.else@domain  # InScope: False
+    Test-ServicePrincipalAuthorization -Identity ${principal_id} -Resource ${sender}          # InScope: True
+    Test-ServicePrincipalAuthorization -Identity ${principal_id} -Resource someone.else@domain  # InScope: False
+    (-App and -Identity take the service principal's object id, ${principal_id}, not the client id.)
     No Graph Mail.Send is granted in Entra ID: it would apply to every mailbox, whatever the scope.
     (Older tenants: rerun with --mail-access-policy for Graph Mail.Send + New-ApplicationAccessPolicy.)
 EOF

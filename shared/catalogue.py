@@ -53,6 +53,19 @@ def words_of(kind: Kind) -> Words:
     return WORDS.get(kind, NO_WORDS)
 
 
+# What a finding costs on a CSP (Azure plan) subscription, where the partner earns partner earned
+# credit (PEC). The kinds' own words (`says`) are for every other agreement: there PAL gives
+# recognition (ACR attributed) and the role decides incentive eligibility.
+CSP_COSTS: Mapping[str, str] = {
+    Kind.ATTRIBUTION_LOST: "Partner earned credit (PEC) stops for this scope until a PEC path holds again: an "
+    "identity with an eligible role linked to the partner ID, or the partner's Admin Agents (AOBO).",
+    Kind.UNATTRIBUTED_DELEGATION: "This delegation earns no partner earned credit (PEC): no linked identity holds "
+    "an eligible role on it.",
+    Kind.IDENTITY_LOST: "Partner earned credit still holds through another path, but coverage is thinner: one "
+    "more loss and PEC stops.",
+}
+
+
 # A delegation PAL Watch cannot read: its credit is unknown, never said to be lost.
 UNREADABLE = Words(
     subject="attribution unknown",
@@ -68,8 +81,14 @@ def words_for(finding: model.Finding) -> Words:
 
 
 def cost(finding: model.Finding) -> str:
-    """What the finding costs the partner, in one sentence (empty when nothing is at stake)."""
-    return finding.facts.get("cost") or words_for(finding).cost
+    """What the finding costs the partner, in one sentence (empty when nothing is at stake), in the
+    words of the subscription's agreement: the kind's words are for a subscription that is not CSP
+    (or not known to be), `CSP_COSTS` for a CSP (Azure plan) one."""
+    if finding.facts.get("cost"):
+        return finding.facts["cost"]
+    if finding.facts.get("offerType") == offers.CSP and finding.kind in CSP_COSTS and finding.reason != "not_visible":
+        return CSP_COSTS[finding.kind]
+    return words_for(finding).cost
 
 
 # Why a finding of a reason resolved, where the reason says more than its kind's words.
@@ -87,6 +106,18 @@ def resolution(finding: model.Finding, *, delegation_removed: bool = False) -> s
     if delegation_removed:
         return REMOVED_RESOLUTION
     return RESOLVED_BECAUSE.get(finding.reason) or words_for(finding).resolution
+
+
+AOBO_REMOVED = "aobo_removed"  # the cause of an attribution_lost on a CSP subscription that lost AOBO
+AOBO_ALONE = (
+    "The scope's partner earned credit now rests on AOBO alone: if the customer removes Admin Agents, credit stops."
+)
+AOBO_REMOVED_FIX = (
+    "Link an identity with an eligible role in the Lighthouse offer (PAL Watch's managed identity or one in "
+    "PAL_IDENTITIES with, for example, Contributor), or ask the customer to restore AOBO: New-AzRoleAssignment "
+    "-ObjectId <Admin Agents group object id> -RoleDefinitionName Owner -Scope /subscriptions/{subscription} "
+    "-ObjectType ForeignGroup (Partner Center: revoke-reinstate-csp)."
+)
 
 
 PORTAL_PAL_URL = "https://portal.azure.com/#blade/Microsoft_Azure_Billing/managementpartnerblade"
@@ -135,6 +166,11 @@ class Where:
     tenant_name: str
     scope: str
     subscription_name: str = ""
+    offer_type: str = ""  # the subscription's offer category (`shared.offers`): decides the words
+
+    @property
+    def csp(self) -> bool:
+        return self.offer_type == offers.CSP
 
     @property
     def facts(self) -> dict[str, str]:
@@ -147,9 +183,14 @@ class Where:
         return f"{name} ({self.tenant_id})" if name else self.tenant_id
 
     def cost(self, partner_id: str) -> str:
+        if self.csp:
+            return (
+                f"Until fixed, Microsoft pays partner ID {partner_id} no partner earned credit (PEC) for "
+                f"{self.scope} of customer {self.customer}."
+            )
         return (
-            f"Until fixed, Microsoft credits no partner earned credit (PEC) and no Azure consumed "
-            f"revenue (ACR) to partner ID {partner_id} for {self.scope} of customer {self.customer}."
+            f"Until fixed, Microsoft attributes no Azure consumed revenue (ACR) of {self.scope} of customer "
+            f"{self.customer} to partner ID {partner_id} (recognition), and it counts for no partner incentive."
         )
 
 
@@ -193,7 +234,7 @@ _FEDERATION_FIX = (
 )
 
 _ELIGIBLE_ROLE_FIX = (
-    "Add a permanent authorization with a PEC-eligible role (for example Contributor, "
+    "Add a permanent authorization with an eligible role (for example Contributor, "
     f"{roles.CONTRIBUTOR}) for an identity PAL Watch can act as (its managed identity "
     "or one in PAL_IDENTITIES) to the Lighthouse offer, and have the customer update the delegation."
 )
@@ -201,7 +242,7 @@ _ELIGIBLE_ROLE_FIX = (
 
 # Why a delegation earns no credit, in words, by reason code (findings, reports and alerts).
 REASONS = {
-    "no_eligible_role": "no authorization holds a PEC-eligible role",
+    "no_eligible_role": "no authorization holds an eligible role",
     "just_in_time_only": "eligible roles are only just-in-time",
     "users_only": "only users hold eligible roles; they must link by hand",
     "cannot_act_as": "no identity PAL Watch can act as holds an eligible role",
@@ -210,6 +251,7 @@ REASONS = {
     "link_failed": "linking the identity PAL Watch can act as failed",
     "not_visible": "PAL Watch cannot read this delegation: none of its identities is in the offer",
     "identity_lost": "an identity that carried the credit was lost",
+    "aobo_removed": "AOBO removed: the partner's Admin Agents no longer hold a role on the subscription",
     "removed": "the customer removed the delegation",
     "not_eligible_offer": "the subscription's offer earns no ACR through PAL",
 }
@@ -220,25 +262,52 @@ def reason_words(reason: str) -> str:
     return REASONS.get(reason, reason.replace("_", " "))
 
 
+def unattributed_title(where: Where, reason: str, *, recognised: bool = False) -> str:
+    """What an unattributed delegation earns, in the words of its subscription's agreement."""
+    why = REASONS.get(reason, reason)
+    if where.csp:
+        return f"Delegation of {where.customer} earns no partner earned credit: {why}"
+    if recognised:
+        return f"Delegation of {where.customer} is recognised but counts for no partner incentive: {why}"
+    return f"Delegation of {where.customer} is not recognised: {why}"
+
+
+def _unattributed_cost(where: Where, partner_id: str, recognised: bool) -> str:
+    if recognised and not where.csp:
+        return (
+            f"Microsoft attributes the Azure consumed revenue (ACR) of {where.scope} to partner ID {partner_id} "
+            "(recognition: a linked identity holds a role there), but no linked identity holds an eligible role, "
+            "so the scope counts for no partner incentive."
+        )
+    return where.cost(partner_id)
+
+
 @says(
     Kind.UNATTRIBUTED_DELEGATION,
     subject="earns no partner credit",
-    cost="This delegation earns no partner credit: PEC and ACR attribution do not count until a linked identity "
-    "holds an eligible role on it.",
+    cost="This delegation counts for no partner incentive: no linked identity holds an eligible role on it "
+    "(recognition needs a linked identity with any role).",
     resolution="The delegation earns partner credit now: a linked identity holds an eligible role on it (or PAL "
     "Watch can read it again).",
 )
 def unattributed(
-    where: Where, reason: str, *, detail: str, fix: str, principal_ids: Sequence[str] = (), partner_id: str = ""
-) -> model.Finding:
+    where: Where,
+    reason: str,
+    *,
+    detail: str,
+    fix: str,
+    principal_ids: Sequence[str] = (),
+    partner_id: str = "",
+    recognised: bool = False,
+) -> model.Finding:  # params: where and reason, then the finding's words and who it names
     return model.Finding(
         key=attribution_key(where.delegation_key),
         kind=Kind.UNATTRIBUTED_DELEGATION,
         severity=model.Severity.WARNING,
         subject=where.delegation_key,
-        title=f"Delegation of {where.customer} earns no partner credit: {REASONS.get(reason, reason)}",
+        title=unattributed_title(where, reason, recognised=recognised),
         reason=reason,
-        detail=f"{detail} {where.cost(partner_id)}".strip(),
+        detail=f"{detail} {_unattributed_cost(where, partner_id, recognised)}".strip(),
         fix=fix,
         tenant_id=where.tenant_id,
         tenant_name=short(where.tenant_name),
@@ -316,8 +385,8 @@ def fix_for_lost_identities(lost: Sequence[tuple[str, str, str]], managing_tenan
 @says(
     Kind.ATTRIBUTION_LOST,
     subject="partner credit lost",
-    cost="Partner earned credit (PEC) and ACR attribution stop for this scope until an identity with an eligible "
-    "role is linked to the partner ID again.",
+    cost="Recognition stops for this scope: Microsoft attributes none of its Azure consumed revenue (ACR) to the "
+    "partner, and it counts for no partner incentive, until a linked identity holds a role on it again.",
     resolution="A linked identity with an eligible role attributes this scope again, so partner credit counts again.",
 )
 def attribution_lost(
@@ -330,7 +399,9 @@ def attribution_lost(
         kind=Kind.ATTRIBUTION_LOST,
         severity=model.Severity.CRITICAL,
         subject=where.delegation_key,
-        title=f"Partner credit lost for {where.customer}: no linked identity attributes {where.scope}",
+        title=f"Partner earned credit lost for {where.customer}: no PEC path holds on {where.scope}"
+        if where.csp
+        else f"Recognition lost for {where.customer}: no linked identity attributes {where.scope}",
         reason="identity_lost",
         detail=f"{'Since ' + since_text + ', n' if since_text else 'N'}o identity linked to partner ID {partner_id} "
         f"attributes this "
@@ -344,11 +415,37 @@ def attribution_lost(
     )
 
 
+def aobo_removed(
+    where: Where, lost: Sequence[tuple[str, str, str, str]], since_text: str, partner_id: str
+) -> model.Finding:
+    """A CSP subscription lost the partner's Admin Agents (AOBO) and no PAL path holds there.
+    `lost`: identities that carried the link too and are gone, as for `attribution_lost`."""
+    who = "; ".join(f"{short(name) or oid} ({oid}): {_prose(what)}" for oid, name, _, what in lost)
+    also = f" The identities that carried the link are gone too: {who}." if who else ""
+    subscription = where.scope.strip("/").split("/")[1] if where.scope.count("/") >= 2 else "<subscription id>"
+    return model.Finding(
+        key=attribution_key(where.delegation_key),
+        kind=Kind.ATTRIBUTION_LOST,
+        severity=model.Severity.CRITICAL,
+        subject=where.delegation_key,
+        title=f"Partner earned credit lost for {where.customer}: AOBO removed from {where.scope}",
+        reason=AOBO_REMOVED,
+        detail=f"{'Since ' + since_text + ', t' if since_text else 'T'}he partner's Admin Agents group no longer "
+        f"holds a role on the subscription (AOBO removed), and no identity linked to partner ID {partner_id} "
+        f"holds an eligible role there through Lighthouse.{also} {where.cost(partner_id)}",
+        fix=AOBO_REMOVED_FIX.format(subscription=subscription),
+        tenant_id=where.tenant_id,
+        tenant_name=short(where.tenant_name),
+        scope=where.scope,
+        principal_id=lost[0][0] if len(lost) == 1 else "",
+        facts={**where.facts, **({"principals": ",".join(oid for oid, *_ in lost)} if lost else {})},
+    )
+
+
 @says(
     Kind.IDENTITY_LOST,
     subject="an identity carrying credit was lost",
-    cost="Attribution still holds through another identity, but coverage is thinner: one more loss and PEC/ACR "
-    "attribution stops.",
+    cost="Recognition still holds through another identity, but coverage is thinner: one more loss and it stops.",
     resolution="The identity attributes the delegation again, or the delegation no longer depends on it.",
 )
 def identity_lost(
@@ -362,10 +459,15 @@ def identity_lost(
         subject=where.delegation_key,
         title=f"{short(name) or object_id} no longer attributes the delegation of {where.customer}",
         reason=_state_word(what),
-        detail=f"{short(name) or object_id} ({object_id}): {_prose(what)}. The delegation of {where.scope} is still "
-        f"attributed through {remaining} other identit{'y' if remaining == 1 else 'ies'}, "
-        f"so partner ID {partner_id} keeps its credit (PEC, ACR) for now, but coverage is thinner: "
-        f"if the rest go too, it stops.",
+        detail=f"{short(name) or object_id} ({object_id}): {_prose(what)}."
+        + (
+            f" The delegation of {where.scope} is still attributed through {remaining} other "
+            f"identit{'y' if remaining == 1 else 'ies'}, so partner ID {partner_id} keeps its "
+            f"{'partner earned credit' if where.csp else 'recognition (ACR attributed)'} for now, "
+            "but coverage is thinner: if the rest go too, it stops."
+            if remaining
+            else ""
+        ),
         fix=fix_for_lost_identities([(object_id, kind, what)], managing_tenant_id, partner_id),
         tenant_id=where.tenant_id,
         tenant_name=short(where.tenant_name),
@@ -392,8 +494,9 @@ def not_eligible_offer(where: Where, offer: offers.Offer, rule: str) -> model.Fi
         title=f"{where.scope} of {where.customer} is on an offer that earns no partner credit through PAL",
         reason=Kind.NOT_ELIGIBLE_OFFER,
         detail=f'The subscription is {offer.why or offer.label}{quota}{cloud}. Microsoft: "{rule}" '
-        f"(Source: {offer.rule_source}; offers and quota IDs: {offer.source}). PAL Watch reports it apart "
-        "and does not count it as not attributed or as revenue at stake.",
+        f"(Source: {offer.rule_source}; offers and quota IDs: {offer.source}). "
+        + (f"This exclusion is an assumption: {offer.rule_assumption} " if offer.rule_assumption else "")
+        + "PAL Watch reports it apart and does not count it as not attributed or as revenue at stake.",
         fix="Nothing to do for PAL. If the customer moves the subscription to a paid offer (Pay-As-You-Go, "
         "CSP, Enterprise Agreement), the next verification counts it.",
         tenant_id=where.tenant_id,
@@ -506,7 +609,7 @@ def fix_for(reason: str, managing_tenant_id: str, partner_id: str) -> str:
 def _not_visible_fix(managing_tenant_id: str) -> str:
     return (
         "Add PAL Watch's managed identity to the offer's permanent authorizations (Reader is enough to "
-        "verify; a PEC-eligible role such as Contributor also earns the credit), then ask the customer "
+        "verify; an eligible role such as Contributor also earns the credit), then ask the customer "
         f"to update the delegation. Managing tenant: {managing_tenant_id}."
     )
 
@@ -645,7 +748,8 @@ def as_would_link(finding: model.Finding, *, offer: str = "") -> model.Finding:
     The title names the scope, and `offer` (the registration definition's name) when the caller
     says the scope has several, so that one customer's delegations read as distinct lines."""
     who = finding.facts.get("principals", "") or finding.principal_id
-    customer = finding.title.split(" earns no partner credit", 1)[0]
+    name = short(finding.tenant_name)
+    customer = f"Delegation of {name} ({finding.tenant_id})" if name else f"Delegation of {finding.tenant_id}"
     where = words.scope_words(finding) + (f" (offer {short(offer)})" if offer else "")
     return replace(
         finding,
@@ -753,6 +857,36 @@ def activity_log_unreadable(managing_tenant_id: str, error: str) -> model.Findin
             f"in tenant {managing_tenant_id}. The watcher retries after the next verification."
         ),
         tenant_id=managing_tenant_id,
+    )
+
+
+GRAPH_PERMISSION_SUBJECT = "config:graph-permission"
+
+
+def graph_permission_missing(
+    managing_tenant_id: str, *, permission: str, call: str, granted: Sequence[str] | None, fix: str
+) -> model.Finding:
+    """Graph refuses a read the engine needs: one finding naming the permission, the call and the grant.
+
+    `granted` is the token's `roles` claim (None: the token carries none, nothing is granted).
+    """
+    have = ", ".join(granted) if granted else "no application permission"
+    return model.Finding(
+        key="config:graph-permission-missing",
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.CRITICAL,
+        subject=GRAPH_PERMISSION_SUBJECT,
+        title=f"PAL Watch lacks the Microsoft Graph permission {permission}: delegations are not judged",
+        reason="graph_permission_missing",
+        detail=(
+            f"Microsoft Graph refused {call} (403): the managed identity's Graph token grants {have}, "
+            f"not {permission}. Without it PAL Watch cannot tell who holds a delegation's roles, so "
+            "no delegation is judged and nothing is linked until the permission is granted; this "
+            "finding resolves on the first run after the grant."
+        ),
+        fix=fix,
+        tenant_id=managing_tenant_id,
+        facts={"permission": permission, "call": call[:200]},
     )
 
 

@@ -79,14 +79,14 @@ def table(document: list[dict[str, Any]]) -> str:
         if (entry["problem"] and entry["partnerId"]) or (entry["problem"] and entry["problem"] != "no PAL link"):
             lines.append(f"  problem: {entry['problem']}")
         if entry["scopes"]:
-            lines.append(f"  permanent PEC-eligible roles on {len(entry['scopes'])} scope(s):")
+            lines.append(f"  permanent eligible roles on {len(entry['scopes'])} scope(s):")
             for s in entry["scopes"]:
                 via = f" via group {s['viaGroup']}" if s["viaGroup"] else ""
                 lines.append(
                     f"    {s['customerTenantName'] or s['customerTenantId']}  {s['scope']}  {s['roleName']}{via}"
                 )
         else:
-            lines.append("  no permanent PEC-eligible role on a delegated scope")
+            lines.append("  no permanent eligible role on a delegated scope")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

@@ -247,3 +247,13 @@ class Exemption:
 
         parts = [self.kind, self.tenant_id.lower(), self.scope.lower().rstrip("/"), self.definition_name.casefold()]
         return "ex-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """One Azure RBAC role assignment as ARM lists it at a subscription (Microsoft.Authorization)."""
+
+    principal_id: str
+    principal_type: str  # User | Group | ServicePrincipal | ForeignGroup
+    role_id: str  # the bare GUID, lower case
+    scope: str

@@ -183,7 +183,7 @@ def at_stake(  # noqa: PLR0917  (the finding's kind, its scope's cost, the rate,
     )
     if kind in AT_RISK_KINDS:
         return AtStake(revenue, None, None, cost.currency, words + " rests on fewer identities.", True)
-    if pec_rate is None:
+    if pec_rate is None or not csp:  # partner earned credit exists only on CSP (Azure plan) subscriptions
         return AtStake(revenue, None, None, cost.currency, words + ".", True)
     pec = cost.pec_base * pec_rate
     per_day = pec / DAYS_PER_MONTH

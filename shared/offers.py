@@ -39,6 +39,7 @@ class Offer:
     why: str = ""  # for `not_eligible`: what kind of offer it is, in words
     source: str = ""  # the page the mapping comes from
     rule_source: str = ""  # the page saying such offers earn no ACR through PAL
+    rule_assumption: str = ""  # why that rule is PAL Watch's assumption (no Microsoft Learn page states it)
     cloud: str = ""  # a sovereign cloud, when the ARM endpoint is in one
 
     @property
@@ -103,6 +104,7 @@ def classify(quota_id: str, cloud: str = "") -> Offer:
         why=why,
         source=source,
         rule_source=table.rule["source"] if category == NOT_ELIGIBLE else "",
+        rule_assumption=str(table.rule.get("assumption", "")) if category == NOT_ELIGIBLE else "",
         cloud=cloud,
     )
 

@@ -54,6 +54,8 @@ class DelegationSnapshot:
     updated_at: datetime | None = None
     removed: bool = False
     reason: str = ""  # reason code when not attributed
+    aobo: bool = False  # the partner's Admin Agents held an eligible role at its CSP subscription, as last read
+    aobo_lost_at: datetime | None = None  # when that AOBO was last seen gone (kept for the restore window)
 
     @property
     def active_attributors(self) -> tuple[AttributedBy, ...]:
@@ -96,6 +98,9 @@ class CoverageRow:
     quota_id: str = ""  # the subscription's offer (subscriptionPolicies.quotaId; "" unknown)
     offer_type: str = ""  # its category (`shared.offers`): csp, enterprise_agreement, ... ("" unknown)
     plan: str = ""  # the Lighthouse offer's Marketplace plan ("" deployed from a template)
+    aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there (AOBO)
+    csp_customer: bool = False  # the customer is the partner's own CSP business (recognition `csp`)
+    foreign_aobo: tuple[str, ...] = ()  # foreign groups PAL Watch does not know holding roles there
     credit_observed: str = ""  # what Microsoft's billing export says (credit snapshot); "" without billing data
 
 

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from shared import model
 from shared.azure.http import AzureHttpClient
 
 SUBSCRIPTIONS_API = "2022-12-01"
 RESOURCE_GROUPS_API = "2021-04-01"
 ROLE_DEFINITIONS_API = "2022-04-01"
+ROLE_ASSIGNMENTS_API = "2022-04-01"
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,19 @@ class ArmClient:
         for item in self._http.list(path, {"api-version": RESOURCE_GROUPS_API}):
             yield ResourceGroup(
                 name=str(item.get("name") or ""), id=str(item.get("id") or ""), location=str(item.get("location") or "")
+            )
+
+    def list_role_assignments(self, subscription_id: str) -> Iterator[model.RoleAssignment]:
+        """The role assignments that apply at a subscription (at it, above it, and below it), paged.
+        Needs `Microsoft.Authorization/roleAssignments/read` there (Reader's `*/read`)."""
+        path = f"/subscriptions/{subscription_id.strip('/')}/providers/Microsoft.Authorization/roleAssignments"
+        for item in self._http.list(path, {"api-version": ROLE_ASSIGNMENTS_API}):
+            props = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+            yield model.RoleAssignment(
+                principal_id=str(props.get("principalId") or "").lower(),
+                principal_type=str(props.get("principalType") or ""),
+                role_id=str(props.get("roleDefinitionId") or "").rstrip("/").rsplit("/", 1)[-1].lower(),
+                scope=str(props.get("scope") or ""),
             )
 
     def get_role_definition(self, role_definition_id: str, scope: str = "") -> RoleDefinition:

@@ -43,7 +43,19 @@ class NotFoundError(PermanentError):
 
 
 class ForbiddenError(PermanentError):
-    """403: the caller lacks a role or Graph permission."""
+    """403: the caller lacks a role or Graph permission.
+
+    `permission` and `call` name, where the adapter knows them, the permission the refused call is
+    documented to need and the call itself (e.g. "Group.Read.All", "GET /v1.0/groups").
+    """
+
+    permission: str = ""
+    call: str = ""
+
+    def needing(self, permission: str, call: str) -> ForbiddenError:
+        """This refusal, labelled with what the call needed (the adapter that made it knows)."""
+        self.permission, self.call = permission, call
+        return self
 
 
 class ConflictError(PermanentError):

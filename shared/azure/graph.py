@@ -188,28 +188,39 @@ class GraphClient:
                 results.append((read, self._read_alone(read, ids)))
             else:
                 error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-                raise errors.error_for(
+                failure = errors.error_for(
                     status, str(error.get("code") or ""), str(error.get("message") or f"GET {read.path} failed")
                 )
+                if isinstance(failure, errors.ForbiddenError):
+                    failure.needing(read.permission, f"GET {read.path}")
+                raise failure
         return results
 
     def _read_alone(self, read: PrincipalRead, ids: list[str]) -> list[dict[str, Any]]:
         """One per-type read sent on its own, every page; a page without its `value` list is a
         transient failure (never "none found": that would read as deleted)."""
         found: list[dict[str, Any]] = []
-        for page in self._http.pages(read.path, read.params(ids)):
-            items = page.get("value")
-            if not isinstance(items, list):
-                raise errors.TransientError(f"GET {read.path} answered without its list", code="IncompleteResponse")
-            found += [i for i in items if isinstance(i, dict) and i.get("id")]
+        try:
+            for page in self._http.pages(read.path, read.params(ids)):
+                items = page.get("value")
+                if not isinstance(items, list):
+                    raise errors.TransientError(f"GET {read.path} answered without its list", code="IncompleteResponse")
+                found += [i for i in items if isinstance(i, dict) and i.get("id")]
+        except errors.ForbiddenError as e:
+            e.needing(read.permission, f"GET {read.path}")
+            raise
         return found
 
     def list_transitive_member_ids(self, group_id: str) -> Iterator[str]:
         """Object ids of every member of the group, through nested groups."""
         path = f"{V1}/groups/{_guid(group_id)}/transitiveMembers"
-        for item in self._http.list(path, {"$select": MEMBERS_SELECT}):
-            if item.get("id"):
-                yield str(item["id"]).lower()
+        try:
+            for item in self._http.list(path, {"$select": MEMBERS_SELECT}):
+                if item.get("id"):
+                    yield str(item["id"]).lower()
+        except errors.ForbiddenError as e:
+            e.needing("Group.Read.All", f"GET {V1}/groups/{{id}}/transitiveMembers")
+            raise
 
     def list_transitive_member_of_ids(self, object_id: str, kind: str = "user") -> Iterator[str]:
         """Object ids of every group a user, group or service principal is in, through nested groups.
@@ -228,6 +239,13 @@ class GraphClient:
                     yield str(item["id"]).lower()
         except errors.NotFoundError:
             return
+
+    def list_group_ids_named(self, display_name: str) -> Iterator[str]:
+        """Object ids of the groups with this display name (`$filter=displayName eq '…'`, Group.Read.All)."""
+        quoted = display_name.replace("'", "''")
+        for item in self._http.list(f"{V1}/groups", {"$filter": f"displayName eq '{quoted}'", "$select": "id"}):
+            if item.get("id"):
+                yield str(item["id"]).lower()
 
     def get_user(self, user: str) -> model.Principal:
         """A user by object id or UPN (raises NotFoundError)."""

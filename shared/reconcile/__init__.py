@@ -23,6 +23,7 @@ from shared.catalogue import (
     removed_key,
 )
 from shared.catalogue import not_visible as not_visible_finding
+from shared.reconcile.aobo import AoboState
 from shared.reconcile.attribution import Attribution, attribute, raises_attribution_lost
 from shared.reconcile.delegation import (
     RESTORE_WINDOW,
@@ -51,6 +52,7 @@ from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 __all__ = [
     "PORTAL_PAL_URL",
     "RESTORE_WINDOW",
+    "AoboState",
     "AttributedBy",
     "Attribution",
     "Carrier",

@@ -13,7 +13,7 @@ link, so users count as linked only when attested.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -23,6 +23,9 @@ from shared.reconcile.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, DelegationSnapshot
 
 RESTORE_WINDOW = timedelta(days=catalogue.RESTORE_DAYS)
+AOBO = "aobo"
+LIGHTHOUSE_PAL = "lighthouse_pal"
+CUSTOMER_TENANT_PAL = "customer_tenant_pal"
 _NOT_IN_EFFECT = {"deleted", "deleting", "failed", "canceled"}
 
 
@@ -167,6 +170,10 @@ class Attribution:
     lost: Mapping[tuple[str, str, str], AttributedBy]  # carried the link before, no longer do
     in_effect: bool
     recognised: bool  # a linked identity holds any permanent role (PAL association counts for all)
+    aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there (AOBO)
+    aobo_lost_at: datetime | None = None  # CSP subscription: AOBO was seen gone since then
+    csp_customer: bool = False  # the customer is the partner's own CSP business (recognised as `csp`)
+    foreign_aobo: tuple[str, ...] = ()  # foreign groups PAL Watch does not know (someone else's AOBO), as read
 
     @property
     def key(self) -> str:
@@ -190,8 +197,27 @@ class Attribution:
         return tuple(_entry(c, active=True) for c in self.attributing) + tuple(self.lost.values())
 
     @property
+    def pec_applies(self) -> bool:
+        """Partner earned credit exists only on CSP (Azure plan) subscriptions."""
+        return self.offer.csp
+
+    @property
+    def aobo_removed(self) -> bool:
+        return self.pec_applies and self.aobo_lost_at is not None and not self.aobo
+
+    @property
     def loses_credit(self) -> bool:
-        return self.in_effect and self.offer.eligible and bool(self.lost) and not self.attributing
+        """The delegation lost its last PAL carrier, or its CSP subscription lost AOBO, and no carrier
+        of its own attributes it."""
+        lost = bool(self.lost) or self.aobo_removed
+        return self.in_effect and self.offer.eligible and lost and not self.attributing
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The partner earned credit paths that hold now (CSP only): `aobo`, `lighthouse_pal`."""
+        if not self.pec_applies:
+            return ()
+        return tuple(p for p, held in ((AOBO, self.aobo), (LIGHTHOUSE_PAL, self.attributed)) if held)
 
     @property
     def level(self) -> str:
@@ -203,9 +229,33 @@ class Attribution:
 
 def raises_attribution_lost(attribution: Attribution, elsewhere: int) -> bool:
     """The one answer to "when is `attribution_lost` raised?": the delegation lost its last carrier
-    and no other path (`elsewhere`: identities attributing its scope through other delegations)
-    still earns the scope its credit."""
-    return attribution.loses_credit and not elsewhere
+    (or its CSP subscription lost AOBO) and no other path still earns the scope its credit: no
+    identity attributing it through other delegations (`elsewhere`), no AOBO on a CSP subscription."""
+    return attribution.loses_credit and not elsewhere and not (attribution.pec_applies and attribution.aobo)
+
+
+def _aobo(
+    delegation: model.Delegation,
+    offer: offers.Offer,
+    observation: Observation,
+    previous: DelegationSnapshot | None,
+    now: datetime,
+) -> tuple[bool, datetime | None]:
+    """(AOBO holds, since when it is gone) on the delegation's CSP subscription: as this pass read
+    it, else as the last verification did (an event reads no role assignments)."""
+    if not offer.csp:
+        return False, None
+    read = observation.aobo.get(scopes.subscription_id(delegation.scope))
+    held_before = previous.aobo if previous else False
+    lost_before = previous.aobo_lost_at if previous else None
+    if read is None:
+        return held_before, lost_before
+    if read.holds:
+        return True, None
+    lost_at = now if held_before else lost_before
+    if lost_at is not None and now - lost_at > RESTORE_WINDOW:
+        lost_at = None  # long gone: no longer news
+    return False, lost_at
 
 
 def _where(delegation: model.Delegation, previous: DelegationSnapshot | None) -> catalogue.Where:
@@ -242,10 +292,11 @@ def attribute(delegation: model.Delegation, observation: Observation, now: datet
     in_effect = delegation.provisioning_state.lower() not in _NOT_IN_EFFECT
     attributing = tuple(c for c in holders.carriers if c.usable and know.known_linked(c.principal_id, partner_id))
     attributed = bool(attributing) and in_effect
+    aobo, aobo_lost_at = _aobo(delegation, offer, observation, previous, now)
     return Attribution(
         delegation=delegation,
         previous=previous,
-        where=_where(delegation, previous),
+        where=replace(_where(delegation, previous), offer_type=offer.category),
         offer=offer,
         holders=holders,
         know=know,
@@ -253,7 +304,16 @@ def attribute(delegation: model.Delegation, observation: Observation, now: datet
         lost=_lost(holders, attributing, previous, know, partner_id, now),
         in_effect=in_effect,
         recognised=attributed or (in_effect and _recognised(delegation, states, know, partner_id)),
+        aobo=aobo,
+        aobo_lost_at=aobo_lost_at,
+        csp_customer=delegation.customer_tenant_id.lower() in observation.csp_tenants,
+        foreign_aobo=_foreign(delegation, observation),
     )
+
+
+def _foreign(delegation: model.Delegation, observation: Observation) -> tuple[str, ...]:
+    read = observation.aobo.get(scopes.subscription_id(delegation.scope))
+    return read.foreign if read is not None else ()
 
 
 def _lost(  # noqa: PLR0917  (the parts of one attribution the lost entries follow from)

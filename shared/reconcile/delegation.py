@@ -97,7 +97,13 @@ def judge(
         loss = [] if reason else loss_findings(a, observation, now, elsewhere=elsewhere)
         if loss:
             findings.extend(_with_offer(loss, offer))
-            reason = "" if attributed else "identity_lost"
+            reason = (
+                ""
+                if attributed
+                else loss[0].reason
+                if loss[0].kind == catalogue.Kind.ATTRIBUTION_LOST
+                else "identity_lost"
+            )
         elif not attributed and not reason:
             reason, detail, ids = _unattributed_reason(
                 delegation,
@@ -114,7 +120,10 @@ def judge(
                 fix=catalogue.fix_for(reason, tenant, partner_id),
                 principal_ids=ids,
                 partner_id=partner_id,
+                recognised=a.recognised,
             )
+            if a.pec_applies and a.aobo:
+                unattributed = replace(unattributed, detail=f"{unattributed.detail} {catalogue.AOBO_ALONE}")
             findings.extend(_with_offer([unattributed], offer))
     else:
         since = previous.since if previous and not previous.attributed and previous.since else now
@@ -139,6 +148,8 @@ def judge(
         updated_at=now,
         removed=False,
         reason=reason,
+        aobo=a.aobo,
+        aobo_lost_at=a.aobo_lost_at,
     )
     return DelegationAssessment(
         delegation=delegation,
@@ -197,10 +208,11 @@ def _with_offer(findings: Sequence[model.Finding], offer: offers.Offer) -> list[
 def loss_findings(
     attribution: Attribution, observation: Observation, now: datetime, *, elsewhere: int = 0
 ) -> list[model.Finding]:
-    """identity_lost per lost identity while others attribute the scope (through this delegation, or
-    `elsewhere` through others covering it); else one attribution_lost: the scope lost its credit."""
+    """identity_lost per lost identity while another path still earns the scope its credit (a carrier
+    of this delegation, `elsewhere` identities through others covering it, or AOBO on a CSP
+    subscription); else one attribution_lost: the scope lost its credit."""
     a = attribution
-    if not a.lost:
+    if not a.lost and not a.aobo_removed:
         return []
     carrier_keys = {(c.principal_id, c.role_id, c.via_group) for c in a.holders.carriers}
     # A loss is dated in words only where the delegation has history: then this decision is what
@@ -217,8 +229,13 @@ def loss_findings(
     tenant, partner_id = a.tenant, observation.partner_id
     if raises_attribution_lost(a, elsewhere):
         described = [(e.principal_id, e.display_name, e.kind, what) for e, what in by_principal.values()]
-        since = min((e.lost_at for e, _ in lost if e.lost_at), default=None)
-        return [catalogue.attribution_lost(a.where, described, words.when(since), tenant, partner_id)]
+        dates = [e.lost_at for e, _ in lost if e.lost_at]
+        if a.aobo_removed:
+            dates += [a.aobo_lost_at] if a.aobo_lost_at and a.previous is not None else []
+            return [catalogue.aobo_removed(a.where, described, words.when(min(dates, default=None)), partner_id)]
+        return [
+            catalogue.attribution_lost(a.where, described, words.when(min(dates, default=None)), tenant, partner_id)
+        ]
     remaining = len(a.attributing_ids) or elsewhere
     found = [
         catalogue.identity_lost(a.where, e, what, remaining=remaining, managing_tenant_id=tenant, partner_id=partner_id)
@@ -226,7 +243,8 @@ def loss_findings(
     ]
     if a.attributing:
         return found
-    return [replace(f, detail=f"{f.detail} {scopes.CREDITED_ELSEWHERE}") for f in found]
+    rest = scopes.CREDITED_ELSEWHERE if elsewhere else catalogue.AOBO_ALONE
+    return [replace(f, detail=f"{f.detail} {rest}") for f in found]
 
 
 def _link_actions(

@@ -104,7 +104,7 @@ def link_findings(observation: Observation) -> tuple[list[model.Finding], set[st
 
 def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[str, str] | None = None) -> CoverageRow:
     """Attributed, at risk (attributed but an identity was lost, or only users carry it), or not."""
-    d = assessment.delegation
+    d, a = assessment.delegation, assessment.attribution
     active = tuple(a for a in assessment.attributed_by if a.active)
     lost = any(not a.active for a in assessment.attributed_by)
     users_only = bool(active) and all(a.kind == model.PrincipalKind.USER.value for a in active)
@@ -132,12 +132,16 @@ def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[st
         quota_id=assessment.offer.quota_id,
         offer_type=assessment.offer.category,
         plan=d.plan,
+        aobo=bool(a and a.pec_applies and a.aobo),
+        csp_customer=bool(a and a.csp_customer),
+        foreign_aobo=a.foreign_aobo if a else (),
     )
 
 
 def standing(decided: decide.DelegationAssessment | Attribution) -> scopes.Standing:
     """What a delegation contributes to its scope (its attribution suffices: findings do not change it)."""
     d = decided.delegation
+    attributed = decided if isinstance(decided, Attribution) else decided.attribution
     return scopes.Standing(
         key=d.key,
         scope=d.scope,
@@ -148,6 +152,8 @@ def standing(decided: decide.DelegationAssessment | Attribution) -> scopes.Stand
         customer_tenant_name=d.customer_tenant_name,
         definition_name=d.definition_name,
         offer_type=decided.offer.category,
+        aobo=bool(attributed and attributed.aobo),
+        csp_customer=bool(attributed and attributed.csp_customer),
     )
 
 
@@ -158,6 +164,7 @@ def snapshot_standing(snapshot: DelegationSnapshot) -> scopes.Standing:
         scope=snapshot.scope,
         attributed=snapshot.attributed and not snapshot.removed,
         carriers=frozenset(a.principal_id for a in snapshot.attributed_by if a.active),
+        aobo=snapshot.aobo and not snapshot.removed,
         customer_tenant_id=snapshot.customer_tenant_id,
         customer_tenant_name=snapshot.customer_tenant_name,
         definition_name=snapshot.definition_name,

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from shared import model, roles
+from shared.reconcile.aobo import AoboState
 from shared.snapshots import DelegationSnapshot
 
 
@@ -60,6 +61,10 @@ class Observation:
     previous: Mapping[str, DelegationSnapshot] = field(default_factory=dict)  # stored snapshots by key
     gone: frozenset[str] | Iterable[str] = frozenset()  # stored delegations Azure confirms have ended
     cloud: str = ""  # the sovereign cloud the ARM endpoint is in ("" public): some earn no ACR through PAL
+    # subscription id -> AOBO as this pass read it (the verification only; others go by the snapshots)
+    aobo: Mapping[str, AoboState] = field(default_factory=dict)
+    # customer tenants whose subscriptions are the partner's own CSP business (recognised as `csp`)
+    csp_tenants: frozenset[str] | Iterable[str] = frozenset()
 
     def __post_init__(self) -> None:
         acting = self.acting if isinstance(self.acting, Mapping) else dict.fromkeys(self.acting, "")
@@ -72,6 +77,8 @@ class Observation:
         set_(self, "attested", frozenset(a.lower() for a in self.attested))
         set_(self, "previous", MappingProxyType(dict(self.previous)))
         set_(self, "gone", frozenset(self.gone))
+        set_(self, "aobo", _frozen(self.aobo))
+        set_(self, "csp_tenants", frozenset(t.lower() for t in self.csp_tenants))
 
     def eligible(self, role_id: str) -> bool | None:
         """Observed eligibility of a role (its definition's actions), else the shipped list."""

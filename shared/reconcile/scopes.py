@@ -22,6 +22,9 @@ CREDITED_ELSEWHERE = (
     "another delegation (offer) that covers it."
 )
 EARNS_CREDIT = "earns_credit"
+RECOGNITION_CSP = "csp"
+RECOGNITION_PAL = "pal"
+CSP_OFFER = "csp"  # `shared.offers.CSP`
 RECOGNISED = "recognised"
 NONE = "none"
 
@@ -63,6 +66,8 @@ class Standing:
     customer_tenant_name: str = ""
     definition_name: str = ""
     offer_type: str = ""  # the subscription's offer category (`shared.offers`); "" unknown
+    aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there
+    csp_customer: bool = False  # the customer is the partner's own CSP business
 
 
 def credited_elsewhere(key: str, scope: str, standings: Iterable[Standing]) -> frozenset[str]:
@@ -86,10 +91,34 @@ class ScopeCredit:
     earns_credit: bool
     recognised: bool
     offer_type: str = ""  # the subscription's offer category, as its delegations last read it
+    aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there
+    csp_customer: bool = False  # the customer is the partner's own CSP business
 
     @property
     def level(self) -> str:
         return EARNS_CREDIT if self.earns_credit else RECOGNISED if self.recognised else NONE
+
+    @property
+    def pec_applies(self) -> bool:
+        """Partner earned credit exists only on CSP (Azure plan) subscriptions."""
+        return self.offer_type == CSP_OFFER
+
+    @property
+    def recognition(self) -> str:
+        """`csp` (the partner's own CSP business), `pal` (a linked identity holds any role), or `none`."""
+        return RECOGNITION_CSP if self.csp_customer else RECOGNITION_PAL if self.recognised else NONE
+
+    @property
+    def pec_paths(self) -> tuple[str, ...]:
+        """The paths to partner earned credit that hold now (CSP only): `aobo`, `lighthouse_pal`."""
+        if not self.pec_applies:
+            return ()
+        return tuple(p for p, held in (("aobo", self.aobo), ("lighthouse_pal", self.earns_credit)) if held)
+
+    @property
+    def incentive_eligible(self) -> bool:
+        """Not CSP: a linked identity holds an eligible role (what the role decides off CSP)."""
+        return not self.pec_applies and self.earns_credit
 
 
 def scope_credit(standings: Iterable[Standing]) -> list[ScopeCredit]:
@@ -113,6 +142,8 @@ def scope_credit(standings: Iterable[Standing]) -> list[ScopeCredit]:
                 earns_credit=any(s.attributed for s in covering),
                 recognised=any(s.recognised or s.attributed for s in covering),
                 offer_type=next((s.offer_type for s in covering if s.offer_type), ""),
+                aobo=any(s.aobo for s in covering),
+                csp_customer=any(s.csp_customer for s in covering),
             )
         )
     return result

@@ -150,6 +150,55 @@ LEVEL_LABELS = {
 }
 
 
+PATH_WORDS = {"aobo": "AOBO", "lighthouse_pal": "Lighthouse PAL", "customer_tenant_pal": "customer-tenant PAL"}
+
+
+def credit_label(scope: reconcile.ScopeCredit) -> str:
+    """What a scope earns, in the words of its subscription's agreement: partner earned credit and
+    its paths on CSP; recognition and incentive eligibility elsewhere."""
+    if level(scope) == NOT_ELIGIBLE:
+        return LEVEL_LABELS[NOT_ELIGIBLE]
+    if scope.pec_applies:
+        paths = scope.pec_paths
+        pec = (
+            f"partner earned credit via {', '.join(PATH_WORDS[p] for p in paths)}"
+            if paths
+            else "no partner earned credit"
+        )
+        return pec + (" (recognised: CSP)" if scope.csp_customer else "")
+    if scope.earns_credit:
+        return "recognised, incentive eligible"
+    recognised = {
+        reconcile.scopes.RECOGNITION_CSP: "recognised (CSP)",
+        reconcile.scopes.RECOGNITION_PAL: "recognised only",
+    }
+    return recognised.get(scope.recognition, "not recognised")
+
+
+def credit_json(scope: reconcile.ScopeCredit) -> dict[str, Any]:
+    """The scope's recognition, partner earned credit (CSP only) and incentive eligibility (not CSP)."""
+    eligible_offer = level(scope) != NOT_ELIGIBLE
+    return {
+        "recognition": scope.recognition if eligible_offer else reconcile.scopes.NONE,
+        "partnerEarnedCredit": {"paths": list(scope.pec_paths), "earns": bool(scope.pec_paths)}
+        if scope.pec_applies and eligible_offer
+        else "not_applicable",
+        "incentiveEligible": scope.incentive_eligible if not scope.pec_applies else "not_applicable",
+    }
+
+
+def _row_credit(scope: reconcile.ScopeCredit) -> dict[str, Any]:
+    """A delegation row's scope credit, flat (one cell each in CSV)."""
+    credit = credit_json(scope)
+    pec = credit["partnerEarnedCredit"]
+    return {
+        "recognition": credit["recognition"],
+        "partnerEarnedCredit": pec if isinstance(pec, str) else ", ".join(pec["paths"]) or "none",
+        "incentiveEligible": credit["incentiveEligible"],
+        "credit": credit_label(scope),
+    }
+
+
 def level(scope: reconcile.ScopeCredit) -> str:
     """The scope's level as reported: on an offer that earns no ACR through PAL it earns nothing,
     whoever holds a role there."""
@@ -170,6 +219,8 @@ def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[reconcile.ScopeCredit]
             customer_tenant_name=r.customer_tenant_name,
             definition_name=r.definition_name,
             offer_type=r.offer_type,
+            aobo=r.aobo,
+            csp_customer=r.csp_customer,
         )
         for r in rows
     )
@@ -323,7 +374,8 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
         for r in ordered(coverage.rows)
     ]
     lines = [*summary_lines(coverage), "", *text_.layout(_COLUMNS, rows, width)]
-    shared_scopes = [sc for sc in scopes(coverage.rows) if len(sc.delegations) > 1 or sc.inherited_from]
+    every_scope = scopes(coverage.rows)
+    shared_scopes = [sc for sc in every_scope if len(sc.delegations) > 1 or sc.inherited_from]
     if shared_scopes:
         lines += ["", "Scopes covered by more than one delegation (credit is counted once per scope):"]
         lines += [text_.fit(_scope_line(sc), width or _NATURAL_WIDTH) for sc in shared_scopes]
@@ -351,7 +403,7 @@ def _scope_line(scope: reconcile.ScopeCredit) -> str:
     )
     above = f"; also covered by {words.plural(len(scope.inherited_from), 'subscription delegation')}"
     kind = f" ({offer_label(scope.offer_type)})" if scope.offer_type else ""
-    return f"  {_compact_scope(scope.scope)}{kind}: {LEVEL_LABELS[level(scope)]}; offers: {offers}" + (
+    return f"  {_compact_scope(scope.scope)}{kind}: {credit_label(scope)}; offers: {offers}" + (
         above if scope.inherited_from else ""
     )
 
@@ -372,6 +424,8 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
     """Stable camelCase document; `generatedAt` null and no delegations when no verify has run."""
     rows = ordered(coverage.rows) if coverage is not None else []
     by_key = {r.delegation_key: r for r in rows}
+    every_scope = scopes(rows)
+    scope_of = {reconcile.scopes.scope_key(sc.scope): sc for sc in every_scope}
     return {
         "generatedAt": words.iso_z(coverage.generated_at) if coverage is not None else None,
         "totals": {**totals(rows), **scope_totals(rows)},
@@ -384,6 +438,8 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "earnsPartnerCredit": sc.earns_credit and level(sc) != NOT_ELIGIBLE,
                 "recognised": sc.recognised and level(sc) != NOT_ELIGIBLE,
                 "offerType": sc.offer_type or None,
+                **credit_json(sc),
+                "credit": credit_label(sc),
                 "delegations": [
                     {
                         "delegationKey": d.key,
@@ -395,7 +451,7 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 ],
                 "coveredBySubscriptionDelegations": list(sc.inherited_from),
             }
-            for sc in scopes(rows)
+            for sc in every_scope
         ],
         "delegations": [
             {
@@ -415,6 +471,8 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "attributedBy": [_attributor_json(r, i) for i in range(len(r.attributed_by))],
                 "reason": r.reason or None,
                 "since": words.iso_z(r.since),
+                **_row_credit(scope_of[reconcile.scopes.scope_key(r.scope)]),
+                "foreignAobo": list(r.foreign_aobo),
                 "creditObserved": r.credit_observed or None,
             }
             for r in rows

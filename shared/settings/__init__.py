@@ -134,6 +134,8 @@ class Settings:
     federation_discovery: bool
     attested_users: tuple[str, ...]
     customer_tenants: tuple[str, ...]  # where a multi-tenant app may be installed without Lighthouse
+    csp_tenants: tuple[str, ...]  # customer tenants whose subscriptions are the partner's own CSP business
+    aobo_group_ids: tuple[str, ...]  # Admin Agents groups (own, indirect provider's, reseller's) for AOBO
     arm_endpoint: str
     graph_endpoint: str
     authority_host: str

@@ -133,6 +133,8 @@ def snapshot_properties(s: DelegationSnapshot) -> dict[str, Any]:
         "UpdatedAt": iso(s.updated_at),
         "Removed": s.removed,
         "Reason": s.reason,
+        "Aobo": s.aobo,
+        "AoboLostAt": iso(s.aobo_lost_at),
     }
 
 
@@ -156,6 +158,8 @@ def snapshot(entity: Any) -> DelegationSnapshot:
         updated_at=when(entity.get("UpdatedAt")),
         removed=bool(entity.get("Removed")),
         reason=entity.get("Reason", ""),
+        aobo=bool(entity.get("Aobo")),
+        aobo_lost_at=when(entity.get("AoboLostAt")),
     )
 
 
@@ -181,6 +185,9 @@ def coverage_json(row: CoverageRow) -> str:
             "q": row.quota_id,
             "ot": row.offer_type,
             "pl": row.plan,
+            "aobo": row.aobo,
+            "csp": row.csp_customer,
+            "fa": list(row.foreign_aobo),
         }
     )
 
@@ -204,4 +211,7 @@ def coverage_row(data: str) -> CoverageRow:
         quota_id=d.get("q", ""),
         offer_type=d.get("ot", ""),
         plan=d.get("pl", ""),
+        aobo=bool(d.get("aobo")),
+        csp_customer=bool(d.get("csp")),
+        foreign_aobo=tuple(d.get("fa") or ()),
     )

@@ -11,6 +11,13 @@ only see some resource groups (403 at subscription scope), their scopes are list
 Lists run with bounded concurrency (`PAL_MAX_CONCURRENCY`). What could not be read is reported
 as incomplete, never as removed.
 
+On a CSP subscription (its offer, or a customer `PAL_CSP_TENANTS` names) the reader that lists it
+at subscription scope also lists its role assignments, in the same worker (one GET more per such
+subscription and run): the partner's Admin Agents group holding a role there (AOBO) is a path to
+partner earned credit (`shared.reconcile.aobo`). The groups are `PAL_AOBO_GROUP_IDS` and the
+managing tenant's groups named "AdminAgents" (one Graph read per run, only if some subscription
+was read).
+
 The 403 that tells a resource-group-only reader apart costs one request per such subscription
 and run, so it is remembered (`Store.list_scan_memory`): the next run goes straight to that
 subscription's resource groups, and probes the subscription again only when something changed
@@ -29,9 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from shared import model
+from shared import model, offers
 from shared.azure import arm, errors, lighthouse
-from shared.reconcile import scopes
+from shared.reconcile import aobo, scopes
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import delegations
@@ -44,6 +51,7 @@ LISTS_INCLUDE_GROUPS = "lighthouse-subscription-lists-include-groups"  # learnt 
 # A remembered "this reader sees only resource groups here" is checked again after this long even
 # if no event or activity-log record said the subscription changed (the timer is the truth).
 RG_ONLY_RECHECK = timedelta(days=7)
+ADMIN_AGENTS = "AdminAgents"  # the display name Partner Center gives the partner's Admin Agents group
 
 
 @dataclass
@@ -58,6 +66,9 @@ class Inventory:
     readers: list[str] = field(default_factory=list)  # identities that listed subscriptions
     failed_readers: dict[str, str] = field(default_factory=dict)  # name -> error
     problems: list[str] = field(default_factory=list)
+    # CSP subscription id -> its role assignments, and what they say of AOBO
+    role_assignments: dict[str, tuple[model.RoleAssignment, ...]] = field(default_factory=dict)
+    aobo: dict[str, aobo.AoboState] = field(default_factory=dict)
 
     @property
     def uncertain(self) -> bool:
@@ -104,6 +115,7 @@ def enumerate_estate(
     first_error: errors.AzureError | None = None
     workers = max(1, engine.settings.max_concurrency)
     readers = _readers(engine)
+
     learned = _Learned(bool(engine.store.get_state(LISTS_INCLUDE_GROUPS)))
     # Every reader's subscription list side by side (one tenant-level read each, own token each).
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(readers))), thread_name_prefix="verify-subs") as pool:
@@ -123,7 +135,10 @@ def enumerate_estate(
         done = 0
         with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="verify-scan") as pool:
             scan_one = functools.partial(
-                _scan, _Reader(reader, arm_client, managing), listed=listed_groups, learned=learned
+                _scan,
+                _Reader(reader, arm_client, managing, _aobo_matters(engine, inventory), inventory.role_assignments),
+                listed=listed_groups,
+                learned=learned,
             )
             hints = [memory.usable(acting.name, s.subscription_id) for s in todo]
             scans = pool.map(scan_one, todo, hints)
@@ -150,7 +165,39 @@ def enumerate_estate(
     if learned.lists_include_groups and not engine.store.get_state(LISTS_INCLUDE_GROUPS):
         engine.store.put_state(LISTS_INCLUDE_GROUPS, True)
     memory.save(engine)
+    _judge_aobo(engine, inventory)
     return inventory
+
+
+def _aobo_matters(engine: Engine, inventory: Inventory) -> Callable[[arm.Subscription], bool]:
+    """Whether a subscription's role assignments are to be read: a CSP one, not read yet this run."""
+    csp_tenants = {t.lower() for t in engine.settings.csp_tenants}
+
+    def matters(subscription: arm.Subscription) -> bool:
+        csp = offers.classify(subscription.quota_id).csp or subscription.tenant_id.lower() in csp_tenants
+        return csp and subscription.subscription_id not in inventory.role_assignments
+
+    return matters
+
+
+def _judge_aobo(engine: Engine, inventory: Inventory) -> None:
+    """AOBO per subscription whose role assignments were read (none read: no Graph lookup either)."""
+    read = inventory.role_assignments
+    if read:
+        groups = _aobo_groups(engine, inventory)
+        inventory.aobo = {sid: aobo.state(sid, assignments, groups) for sid, assignments in read.items()}
+
+
+def _aobo_groups(engine: Engine, inventory: Inventory) -> tuple[str, ...]:
+    """The partner's Admin Agents groups: the setting's, and the managing tenant's named "AdminAgents"."""
+    named = [g.lower() for g in engine.settings.aobo_group_ids]
+    try:
+        found = list(engine.graph().list_group_ids_named(ADMIN_AGENTS))
+    except errors.AzureError as e:
+        log.warning("the Admin Agents group could not be looked up in Graph: %s", e)
+        inventory.problems.append(f"Admin Agents group not looked up (AOBO counts only PAL_AOBO_GROUP_IDS): {e}")
+        found = []
+    return tuple(dict.fromkeys(named + found))
 
 
 def _readers(engine: Engine) -> list[tuple[model.ActingIdentity, lighthouse.LighthouseClient, arm.ArmClient]]:
@@ -250,6 +297,8 @@ class _Reader:
     assignments: lighthouse.LighthouseClient
     arm_client: arm.ArmClient
     managing: str
+    aobo_matters: Callable[[arm.Subscription], bool] = lambda _subscription: False
+    role_assignments: dict[str, tuple[model.RoleAssignment, ...]] = field(default_factory=dict)  # where to put them
 
 
 def _scan(
@@ -279,6 +328,7 @@ def _scan(
         scan.failures.append((scope, str(e)[:300]))
         return scan
     else:
+        _read_role_assignments(reader, subscription)
         if learned.lists_include_groups or any(_in_group(d) for d in scan.delegations):
             learned.lists_include_groups = True
             scan.complete = True
@@ -288,6 +338,17 @@ def _scan(
         return scan
     _scan_groups(reader, subscription, scan, listed=listed)
     return scan
+
+
+def _read_role_assignments(reader: _Reader, subscription: arm.Subscription) -> None:
+    """The subscription's role assignments, where AOBO matters (a reader that could list it)."""
+    if not reader.aobo_matters(subscription):
+        return
+    try:
+        found = tuple(reader.arm_client.list_role_assignments(subscription.subscription_id))
+        reader.role_assignments.setdefault(subscription.subscription_id, found)
+    except errors.AzureError as e:  # AOBO stays as last read; the delegations are judged all the same
+        log.warning("role assignments of subscription %s not read: %s", subscription.subscription_id, e)
 
 
 def _scan_groups(

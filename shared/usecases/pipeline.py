@@ -37,6 +37,8 @@ class Delegations:
     current: tuple[model.Delegation, ...]
     previous: Mapping[str, DelegationSnapshot] = field(default_factory=dict)
     gone: frozenset[str] = frozenset()
+    # subscription id -> AOBO as the verification read it (other passes go by what was stored)
+    aobo: Mapping[str, decisions.AoboState] = field(default_factory=dict)
 
     @classmethod
     def stored(cls, snapshots: Iterable[DelegationSnapshot]) -> Delegations:
@@ -128,6 +130,7 @@ def reconcile(
     observation = observe.observe(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )
+    observation = replace(observation, aobo=delegations.aobo) if delegations.aobo else observation
     held = directory.held(delegations.current)
     if links.halts():  # the partner ID looks wrong: judge nothing against it
         problems = identities.problems + directory.problems + tuple(links.problems)

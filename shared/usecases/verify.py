@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from shared import catalogue, model, reconcile, roles
+from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import (
@@ -42,6 +43,7 @@ from shared.usecases import (
     leases,
     observe,
     outcomes,
+    permissions,
     pipeline,
     recorder,
     tenant_links,
@@ -201,13 +203,15 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     say("assess", 0, 1)
     current = _current(inventory, previous)
     gone = frozenset(previous.keys() - {d.key for d in current})
-    result = pipeline.reconcile(
+    result = _judge(
         engine,
-        pipeline.Delegations(tuple(current), previous, gone),
+        pipeline.Delegations(tuple(current), previous, gone, aobo=inventory.aobo),
         now=now,
         links=links,
         known=pipeline.Known(identities=identities, links=check.statuses),
     )
+    if isinstance(result, errors.ForbiddenError):
+        return _refused(engine, out, result, now, started)
     record = recorder.Recorder(store, now)
     if result.halted:
         record.record(result)
@@ -222,6 +226,7 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     stale = _stale_subjects(engine, inventory, check, decided, now)
     estate = recorder.Estate(tuple(check.findings), frozenset(check.subjects | stale), tuple(check.drift), previous)
     record.record(result, estate=estate)
+    record.subject(permissions.SUBJECT, [])  # Graph answered every read: a missing permission was granted
     store.put_coverage(plan.coverage, now)
     _remember_links(links, result.observation.links)
     delegations.clear_activity_log_block(engine)
@@ -241,8 +246,37 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     return done
 
 
+def _judge(
+    engine: Engine,
+    batch: pipeline.Delegations,
+    *,
+    now: datetime,
+    links: link_writer.LinkWriter,
+    known: pipeline.Known,
+) -> pipeline.Reconciled | errors.ForbiddenError:
+    """The reconcile entry, or the Graph refusal that kept it from judging (a missing permission)."""
+    try:
+        return pipeline.reconcile(engine, batch, now=now, links=links, known=known)
+    except errors.ForbiddenError as e:
+        if not permissions.is_graph_refusal(e):
+            raise
+        return e
+
+
+def _refused(
+    engine: Engine, out: _Tally, error: errors.ForbiddenError, now: datetime, started: float
+) -> outcomes.Outcome:
+    """Graph refused a read the decisions need: nothing can be judged; one configuration finding says
+    which permission, for which call, and how to grant it (the links were checked already)."""
+    finding = permissions.graph_refused(engine, error)
+    record = recorder.Recorder(engine.store, now)
+    record.subject(permissions.SUBJECT, [finding])
+    record.report.problems.append(f"{finding.title}: {error.call} refused")
+    return _halted(engine, out, record.report, now, started)
+
+
 def _halted(engine: Engine, out: _Tally, report: outcomes.RunReport, now: datetime, started: float) -> outcomes.Outcome:
-    """The links say PAL_PARTNER_ID is wrong: nothing was written or judged; say so and alert it."""
+    """Nothing could be judged (PAL_PARTNER_ID is wrong, or Graph refuses a read): say so and alert it."""
     out.status = "partial"
     out.problems += [p for p in report.problems if p not in out.problems]
     opened, resolved = report.opened, report.resolved

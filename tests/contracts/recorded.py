@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from scripts import demo_csp
 from tests.support import demo
 from tests.support.callers import Probe
 from tests.support.services import Emulator
@@ -62,6 +63,11 @@ def run_engine_flows(emulator: Emulator, events: list[tuple[str, dict[str, Any]]
     def timer(fn: Any) -> None:
         trigger(getattr(fn, "__name__", "timer"), lambda: fn(TimerRequest(past_due=False)))
 
+    # Two CSP customers whose subscriptions carry the partner's Admin Agents (AOBO): their role assignments are read.
+    home = demo_csp.Managing(demo.MANAGING, demo.HOME.raw["defaultDomain"], demo.MI.object_id)
+    for event in demo_csp.onboard(emulator.control, home, demo.PARTNER):
+        events.append(("PUT /delegations (CSP customers)", event))
+        trigger("delegation_events (CSP customers)", lambda e=event: function_app.delegation_events(decode_event(e)))
     timer(function_app.verify_attribution)  # the whole estate: reads, links made for the identities it can act as
     timer(function_app.cost_snapshot)  # last month's cost of every delegated scope (PAL_COST is on here)
     timer(function_app.watch_delegations)  # activity log, identity poll, Graph subscriptions
@@ -97,6 +103,12 @@ def run_engine_flows(emulator: Emulator, events: list[tuple[str, dict[str, Any]]
     change(
         "DELETE", f"/links/{demo.MANAGING}/{demo.MI.object_id}"
     )  # a link removed by hand: the next verification puts it back
+    change(
+        "DELETE",
+        f"/subscriptions/{demo_csp.COHO_SUB}/roleAssignments/{demo_csp.AOBO_NAME}",
+        None,
+        function_app.delegation_events,
+    )  # the customer removes Admin Agents (AOBO)
     timer(function_app.verify_attribution)
     change("DELETE", f"/delegations/{assignment}", None, function_app.delegation_events)
     change(

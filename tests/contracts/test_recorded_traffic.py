@@ -90,5 +90,6 @@ def test_every_vendored_arm_operation_the_engine_needs_was_exercised(traffic: Tr
         "Partner_Get", "Partner_Create", "Partner_Update", "Partner_Delete", "Partners_Get",
         "RegistrationAssignments_List", "RegistrationAssignments_Get", "Subscriptions_List", "Tenants_List",
         "ResourceGroups_List", "RoleDefinitions_Get", "TenantActivityLogs_List", "Query_Usage",
+        "RoleAssignments_ListForSubscription",
     }  # fmt: skip
     assert needed <= seen, sorted(needed - seen)

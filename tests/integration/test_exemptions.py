@@ -17,7 +17,7 @@ from shared.usecases import alerts
 from shared.usecases import engine as engine_module
 from tests.support import mail, services, triggers
 
-NO_ELIGIBLE = "no authorization holds a PEC-eligible role"  # Woodgrove Core, offer "Contoso Monitoring"
+NO_ELIGIBLE = "no authorization holds an eligible role"  # Woodgrove Core, offer "Contoso Monitoring"
 JUST_IN_TIME = "eligible roles are only just-in-time"  # Woodgrove Dev, another offer
 
 

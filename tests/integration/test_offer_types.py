@@ -57,6 +57,7 @@ def test_a_benefit_subscription_is_not_eligible_and_its_offer_is_read_once(emula
     (finding,) = [f for f in open_findings(palwatch).values() if f.subject == first]
     assert "MSDN_2014-09-01" in finding.detail
     assert "Visual Studio" in finding.detail
+    assert "This exclusion is an assumption" in finding.detail  # no Microsoft Learn page states the rule
     assert len(_subscription_reads(emulator)) == 1  # the event's read names no offer: one GET
     stored = palwatch.store.get_delegation(first)
     assert stored is not None

@@ -370,7 +370,7 @@ def test_grant_script_adds_only_the_missing_grants(tmp_path: Path) -> None:
         "--role Monitoring Reader --scope / --output none"
     ]
     assert "New-ManagementRoleAssignment" in done.stdout
-    assert "-App mi-client" in done.stdout
+    assert "-App mi-object" in done.stdout  # the service principal's object id (cmdlet help), not the client id
     assert '"Application Mail.Send"' in done.stdout
     assert "pal@contoso.com" in done.stdout
     assert "New-ApplicationAccessPolicy -AppId" not in done.stdout

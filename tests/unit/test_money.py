@@ -73,15 +73,19 @@ def test_the_alert_sentence_with_and_without_a_pec_rate():
         "≈ $18,810/month of Azure consumed revenue on this scope (last full month, November 2026"
     )
     assert "partner earned credit" not in plain.sentence
-    rated = money.at_stake("attribution_lost", COSTS[SUB], 0.15, opened, NOW)
+    rated = money.at_stake("attribution_lost", COSTS[SUB], 0.15, opened, NOW, True)
     assert rated.pec == pytest.approx(2415)
     assert rated.lost_so_far == pytest.approx(2415 / money.DAYS_PER_MONTH * 10)
     assert "≈ $2,415/month partner earned credit at stake" in rated.sentence
     assert "≈ $793 lost so far (10 days since the finding opened)" in rated.sentence  # 2,415 a month, per day
-    fresh = money.at_stake("attribution_lost", COSTS[SUB], 0.15, NOW - timedelta(hours=2), NOW)
+    fresh = money.at_stake("attribution_lost", COSTS[SUB], 0.15, NOW - timedelta(hours=2), NOW, True)
     assert fresh.lost_so_far == pytest.approx(2415 / money.DAYS_PER_MONTH / 12)
     assert "PEC is decided per day: ≈ $79 is lost for each day this lasts" in fresh.sentence
     assert "lost so far" not in fresh.sentence  # not "$0 lost so far (0 days …)" on the day it opens
+    not_csp = money.at_stake("attribution_lost", COSTS[SUB], 0.15, opened, NOW)
+    assert not_csp.pec is None  # partner earned credit exists only on CSP subscriptions
+    assert "PEC" not in not_csp.sentence
+    assert "partner earned credit" not in not_csp.sentence
     risk = money.at_stake("identity_lost", COSTS[SUB], 0.15, opened, NOW)
     assert risk.pec is None
     assert "fewer identities" in risk.sentence

@@ -76,6 +76,7 @@ class World:
             identities=[MANAGED],
             federation_discovery=False,
             attested_users=(),
+            csp_tenants=(),
             max_concurrency=4,
             previous_partner_id="",
             observe_only=False,

@@ -181,7 +181,7 @@ def test_message_says_what_who_where_since_cost_and_fix() -> None:
         assert "subscription 22222222-2222-2222-2222-222222222222, resource group rg-app" in part
         assert "2025-03-01 08:00 UTC" in part
         assert "open for 2 d 3 h" in part
-        assert "ACR attribution stop" in part
+        assert "Azure consumed revenue (ACR)" in part
         assert "az managementpartner create --partner-id 1234567" in part
 
 

@@ -145,7 +145,7 @@ def test_the_table_opens_with_the_totals() -> None:
         (row(by=(OPS,)), [f"Ops Automation as {roles.CONTRIBUTOR}"]),
         (
             row(name="", status="not_attributed", reason="no_eligible_role"),
-            ["tenant aaaaaaaa…", "not attributed", "no authorization holds a PEC-eligible role"],
+            ["tenant aaaaaaaa…", "not attributed", "no authorization holds an eligible role"],
         ),
         (row(status="at_risk", by=(OPS,), roles=("Reader",)), ["at risk", "as Reader"]),
         (row(since=None), ["Contoso"]),
@@ -328,6 +328,11 @@ def test_json_has_stable_camel_case_fields_and_round_trips() -> None:
         "attributedBy",
         "reason",
         "since",
+        "recognition",
+        "partnerEarnedCredit",
+        "incentiveEligible",
+        "credit",
+        "foreignAobo",
         "creditObserved",  # what Microsoft's billing export says (null without billing data)
     }
     assert first["since"] == "2025-02-01T09:30:00Z"  # naive instants are UTC, as the store writes them

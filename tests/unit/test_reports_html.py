@@ -127,8 +127,9 @@ def test_one_table_per_customer_with_name_and_tenant_id_as_heading() -> None:
     assert "resource group rg-app" in sections[0]
     assert "only users hold eligible roles" in sections[0]  # the reason in words, not its code
     assert "users_only" not in document
-    # Contoso's resource group is covered by its attributed subscription delegation: it earns credit.
-    assert sections[0].count("earns partner credit") == 2
+    # Contoso's resource group is covered by its attributed subscription delegation: it earns credit
+    # (off CSP: recognised, and incentive eligible).
+    assert sections[0].count("recognised, incentive eligible") == 2
     # Customers needing attention link to their section, worst first.
     hrefs = [a["href"] for a in parsed.named("a")]
     assert hrefs == ["#c0", "#c1"]
