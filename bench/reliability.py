@@ -27,6 +27,14 @@ CAMPAIGN = [
     "tests/integration/test_hostile_events.py",
     "tests/integration/test_secret_urls.py",
     "tests/integration/test_ordering_between_changes.py",
+    "tests/integration/test_verify_degrades.py",
+    "tests/integration/test_identity_ordering.py",
+    "tests/integration/test_identity_stories.py",
+    "tests/integration/test_delegation_ordering.py",
+    "tests/integration/test_bad_exemptions.py",
+    "tests/integration/test_hung_storage.py",
+    "tests/integration/test_hostile_text.py",
+    "tests/integration/test_halted_verification.py",
 ]
 
 

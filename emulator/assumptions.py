@@ -3,7 +3,8 @@
 Each behaviour below has no public recording or documentation that decides it, so the engine
 must work under every allowed value and the tests run it both ways. `World.assumptions` holds
 the current values: from the scenario's `emulator.assumptions`, changed by `POST /config`
-`{"assumptions": {...}}`. Handlers in arm_pal, arm_lighthouse and graph_subscriptions read them.
+`{"assumptions": {...}}`. Handlers in arm_pal, arm_lighthouse, arm_costs, graph, control and
+graph_subscriptions read them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ SWITCHES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     # Partner billing export: the 202 and a running operation carry Retry-After ("sent"), or no
     # Retry-After at all ("absent"); Graph's pages show neither, Partner Center's guide polls.
     "billingRetryAfter": ("sent", ("sent", "absent")),
+    # Deleting a security group: "softDeleted" (Graph v1.0 group-delete and directory-deleteditems-list
+    # today: 30 days in deletedItems with securityEnabled false, restorable) or "permanent" (older pages:
+    # beta, Graph PowerShell help). Distribution groups are deleted permanently either way.
+    "securityGroupDelete": ("softDeleted", ("softDeleted", "permanent")),
 }
 
 

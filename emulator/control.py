@@ -111,9 +111,9 @@ def routes(app: App) -> list[Route]:
         if action == "softDelete":
             if p.state != "active":
                 return fail(400, "only an active principal can be soft-deleted")
-            if graph.soft_deletes(p):
+            if graph.soft_deletes(p, world.assumptions["securityGroupDelete"]):
                 p.state, p.deleted_at = "softDeleted", iso(utcnow())
-            else:  # deleting a security group is permanent
+            else:  # a distribution group (or, switch "permanent", a security group) is gone for good
                 p.state, change = "deleted", "deleted"
         elif action == "hardDelete":
             p.state, change = "deleted", "deleted"

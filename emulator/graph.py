@@ -46,8 +46,9 @@ def render(world: World, p: Principal, *, typed: bool = True, deleted: bool = Fa
         out.update(
             description=p.raw.get("description"),
             mail=p.raw.get("mail"),
-            mailEnabled=unified,
-            securityEnabled=not unified,
+            mailEnabled=unified or is_distribution(p),
+            # A soft-deleted security group reads securityEnabled false (learn: directory-deleteditems-list).
+            securityEnabled=not unified and not is_distribution(p) and not deleted,
             mailNickname=p.raw.get("mailNickname", p.display_name.replace(" ", "")),
             groupTypes=list(p.raw.get("groupTypes", [])),
         )
@@ -72,11 +73,19 @@ def is_unified(group: Principal) -> bool:
     return "Unified" in (group.raw.get("groupTypes") or [])
 
 
-def soft_deletes(p: Principal) -> bool:
-    """Users, service principals and Microsoft 365 groups go to deletedItems; security groups are
-    deleted permanently (learn: directory-deleteditems-get, "Deleted security groups are deleted
-    permanently and can't be retrieved through this API")."""
-    return p.type != "Group" or is_unified(p)
+def is_distribution(group: Principal) -> bool:
+    """A distribution group (scenario `"distribution": true`): mail-enabled, not a security group."""
+    return bool(group.raw.get("distribution")) and not is_unified(group)
+
+
+def soft_deletes(p: Principal, security_groups: str = "softDeleted") -> bool:
+    """What goes to deletedItems for 30 days: users, service principals, Microsoft 365 groups and (Graph
+    v1.0 group-delete today: "both Microsoft 365 and security groups … can be restored within 30 days
+    … This doesn't apply to Distribution groups") security groups. `security_groups` "permanent" plays
+    the older pages (directory-deleteditems-get beta: "Deleted security groups are deleted permanently")."""
+    if p.type != "Group" or is_unified(p):
+        return True
+    return not is_distribution(p) and security_groups == "softDeleted"
 
 
 def not_found(oid: str) -> Response:

@@ -355,7 +355,8 @@ def demo() -> dict[str, Any]:
     ]
     return {
         "description": "Contoso MSP and eight customers; see emulator/README.md for the table of principals.",
-        "partnerIds": {"5127255": "Contoso MSP (Seattle)"},
+        # Two locations of one partner: links to either are Contoso's own (the demo links one to Bergen).
+        "partnerIds": {"5127255": "Contoso MSP (Seattle)", "5127256": "Contoso MSP (Bergen)"},
         "globalPartnerIds": {"4000001": "Contoso MSP (global id: not valid for PAL)"},
         "graphClientState": "emu-client-state-" + uuid.uuid5(NS, "client-state").hex[:16],
         "tenants": [

@@ -48,11 +48,14 @@ var identityRegion = empty(identityLocation) ? location : identityLocation
 param opsAlertEmail string = ''
 
 // ---- What the engine reads (the app settings of README.md, "Settings"); docs/deploy.md lists each ----
-@description('PAL_PARTNER_ID: the associated partner ID (digits) every link points to.')
+@description('PAL_PARTNER_ID: the associated partner location ID(s), comma-separated, each optionally named (5127255:Oslo,5127256:Bergen); new links point to the first, a link to any is the partner\'s own.')
 param palPartnerId string
 
 @description('PAL_PARTNER_ID_PREVIOUS: the partner ID links carried before a deliberate change; only links carrying it are re-pointed.')
 param palPartnerIdPrevious string = ''
+
+@description('PAL_PARTNER_ID_BY_CUSTOMER: optional customer tenant -> location (ID or name of PAL_PARTNER_ID) its credit should go to: tenant=location,... or a JSON object.')
+param palPartnerIdByCustomer string = ''
 
 @description('PAL_EXEMPTIONS: JSON list of accepted findings, each with kind, reason, expires and a tenant, scope or offer.')
 param palExemptions string = ''
@@ -265,6 +268,7 @@ module api './app/api.bicep' = {
     palSettings: {
       PAL_PARTNER_ID: palPartnerId
       PAL_PARTNER_ID_PREVIOUS: palPartnerIdPrevious
+      PAL_PARTNER_ID_BY_CUSTOMER: palPartnerIdByCustomer
       PAL_MODE: palMode
       PAL_EXEMPTIONS: palExemptions
       PAL_MANAGING_TENANT_ID: palManagingTenantId

@@ -30,6 +30,8 @@ REPORT = RUN_DIR / "coverage.html"
 LOG = RUN_DIR / "palwatch.log"
 CONTRIBUTOR = roles.CONTRIBUTOR
 READER = roles.READER
+SEATTLE, BERGEN = "5127255", "5127256"  # two location IDs of the demo partner
+FABRIKAM = "52b02585-603e-4e21-85cd-9bbea1fbcb60"  # its credit should go to Seattle
 DEMO_ASSIGNMENT = "5e1f7c3a-9d42-4b8e-a6f1-2c3d4e5f6a7b"
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
@@ -74,6 +76,9 @@ class Demo:
             "PAL_COST": "true",
             "PAL_COST_SCHEDULE": "0 30 2 * * *",
             "PAL_PEC_RATE": "0.15",  # an example rate: Microsoft publishes none, so there is no default
+            # The partner's two locations: new links go to the first; a link to either is Contoso's own.
+            "PAL_PARTNER_ID": f"{SEATTLE}:Seattle,{BERGEN}:Bergen",
+            "PAL_PARTNER_ID_BY_CUSTOMER": f"{FABRIKAM}=Seattle",
             "PAL_BILLING": "true",
             "PAL_CREDIT_SNAPSHOT_SCHEDULE": "0 0 6 * * *",
         }
@@ -359,6 +364,38 @@ def verification(demo: Demo) -> None:
     say(f"The same coverage as a self-contained HTML page: {REPORT}")
 
 
+def locations(demo: Demo) -> None:
+    """Two locations of one partner: a link to Bergen is Contoso's own, counted and never re-pointed."""
+    import function_app
+    from shared.usecases import engine
+
+    mi = demo.principal("id-palwatch-contoso")
+    demo.emulator.control("PUT", f"/links/{demo.home['tenantId']}/{mi}", {"partnerId": BERGEN})
+    demo.emulator.control("DELETE", "/journal")
+    say(f"""
+        The Bergen office links id-palwatch-contoso to its own location ID {BERGEN}
+        (PAL_PARTNER_ID={SEATTLE}:Seattle,{BERGEN}:Bergen; Fabrikam's credit should go to Seattle).
+        """)
+    function_app.verify_attribution(timer())
+    writes = [
+        r
+        for r in demo.emulator.control("GET", "/journal")["requests"]
+        if "/providers/microsoft.managementpartner/partners" in r["path"].lower() and r["method"] in ("PUT", "PATCH")
+    ]
+    store = engine.get_engine().store
+    coverage = store.get_coverage()
+    per_location: dict[str, int] = {}
+    for row in coverage.rows if coverage else ():
+        for location in row.locations:
+            per_location[location] = per_location.get(location, 0) + 1
+    said = [r.finding.title for r in store.open_findings() if r.finding.kind == "link_location"]
+    say(f"""
+        After verify_attribution: id-palwatch-contoso linked to {demo.links().get(mi, "no")}, not re-pointed
+        ({len(writes)} PAL write(s) in that run). Delegations credited per location: {per_location}.
+        PAL Watch says, once: {said[0] if said else "nothing"}
+        """)
+
+
 def csp_customers(demo: Demo) -> None:
     """Two CSP customers with AOBO: what is left decides whether a loss is a warning or a critical."""
     from datetime import UTC, datetime
@@ -487,6 +524,7 @@ STEPS: list[Callable[[Demo], None]] = [
     verification,
     csp_customers,
     credit_observed,
+    locations,
     alerts,
 ]
 

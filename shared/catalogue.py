@@ -351,8 +351,9 @@ def fix_for_lost_identities(lost: Sequence[tuple[str, str, str]], managing_tenan
             )
         elif state == "group_softDeleted" and group:
             lines.append(
-                # Only Microsoft 365 groups reach deletedItems: a deleted security group is DELETED.
-                f"Restore Microsoft 365 group {group} from deleted items (possible for {RESTORE_DAYS} days after "
+                # Microsoft 365 and security groups reach deletedItems (Graph v1.0 group-delete); a
+                # distribution group, or one gone past the window, is DELETED.
+                f"Restore group {group} from deleted items (possible for {RESTORE_DAYS} days after "
                 "deletion): "
                 f"az rest --method POST --url https://graph.microsoft.com/v1.0/directory/deletedItems/{group}/restore"
             )
@@ -596,7 +597,8 @@ def fix_for(reason: str, managing_tenant_id: str, partner_id: str) -> str:
         "cannot_act_as": _FEDERATION_FIX.format(partner=partner_id) + "\nFor users among them: " + manual,
         "identities_unusable": (
             "Re-enable the identity, or restore it from deleted items within 30 days (users, service "
-            "principals and Microsoft 365 groups; a deleted security group is gone for good), "
+            "principals, Microsoft 365 and security groups: POST /v1.0/directory/deletedItems/{id}/restore; "
+            "a deleted distribution group is gone for good), "
             "or add another identity with an eligible role. " + _ELIGIBLE_ROLE_FIX
         ),
         "link_pending": "PAL Watch links it on its next pass; run `palwatch verify` to do it now.",
@@ -811,6 +813,42 @@ def link_repointed(link: Link, previous: str, partner_id: str) -> model.Finding:
     )
 
 
+@says(
+    Kind.LINK_LOCATION,
+    subject="credit attributed to another of your locations",
+    cost="Nothing is lost: the credit stays the partner's, attributed to another of its locations.",
+    resolution="The customer's credit now goes to the location PAL_PARTNER_ID_BY_CUSTOMER names for it.",
+)
+def link_location(where: Where, object_id: str, name: str, actual: str, expected: str) -> model.Finding:
+    """`link_location` (info): an identity serving a customer is linked to another of the partner's
+    locations than PAL_PARTNER_ID_BY_CUSTOMER names for that customer (`actual`, `expected`: labels)."""
+    key = f"{Kind.LINK_LOCATION}:{where.tenant_id.lower()}:{object_id.lower()}"
+    who, customer = name or object_id, where.tenant_name or where.tenant_id
+    return model.Finding(
+        key=key,
+        kind=Kind.LINK_LOCATION,
+        severity=model.Severity.INFO,
+        subject=key,
+        title=f"{customer}'s credit through {who} is attributed to {actual}, expected {expected}",
+        reason="other_location",
+        detail=(
+            f"{who} ({object_id}) attributes {customer}'s delegation on {where.scope} and is linked to the "
+            f"partner's location {actual}; PAL_PARTNER_ID_BY_CUSTOMER says {customer}'s credit should go to "
+            f"{expected}. Both are the partner's own, so PAL Watch re-points nothing: an identity carries one "
+            "link for every customer it serves."
+        ),
+        fix=(
+            f"If {customer} should be credited to {expected}, let an identity linked to {expected} carry its "
+            f"delegation (or re-point {who} by hand if it serves no customer of {actual}); otherwise change "
+            "PAL_PARTNER_ID_BY_CUSTOMER."
+        ),
+        tenant_id=where.tenant_id,
+        tenant_name=where.tenant_name,
+        scope=where.scope,
+        principal_id=object_id,
+    )
+
+
 ACTIVITY_LOG_SUBJECT = "config:activity-log"
 GRAPH_SUBSCRIPTIONS_SUBJECT = "config:graph-subscriptions"
 GRAPH_SUBSCRIPTIONS_KEY = "config:graph-subscriptions-failed"
@@ -819,8 +857,14 @@ GRAPH_SUBSCRIPTIONS_KEY = "config:graph-subscriptions-failed"
 SILENCED_CHANNEL = "alertChannel"  # fact: a finding about a channel is not announced on that channel
 
 
-def alert_channel_failing(name: str, pending: int, last_error: str) -> model.Finding:
-    """The one critical finding for an alert channel that fails as a whole (told on the others)."""
+def alert_channel_failing(
+    name: str, pending: int, last_error: str, *, attempts: tuple[int, datetime] | None = None
+) -> model.Finding:
+    """The one critical finding for an alert channel that fails as a whole (told on the others);
+    `attempts`: how many failed in a row, since when."""
+    streak = (
+        f"Its last {attempts[0]} attempts failed, since {words.when(attempts[1])}. " if attempts is not None else ""
+    )
     return model.Finding(
         key=f"configuration:alert-channel:{name}",
         kind=Kind.CONFIGURATION,
@@ -828,12 +872,37 @@ def alert_channel_failing(name: str, pending: int, last_error: str) -> model.Fin
         subject=f"channel:{name}",
         title=f"Alert channel {name} is failing: alerts wait in the outbox",
         reason="alert_channel_failing",
-        detail=f"{pending} alert(s) are waiting for channel {name}; its last attempt failed: {last_error}. "
+        detail=f"{streak}{pending} alert(s) are waiting for channel {name}; its last attempt failed: {last_error}. "
         "Nothing is given up: they are sent, with back-off, as soon as the channel works again.",
         fix=f"Check the {name} channel's settings: the SMTP user and password (a rotated password answers 535), "
         "the sender and recipient addresses, the webhook URL, the Mail.Send permission. `palwatch doctor` "
         "checks them.",
         facts={SILENCED_CHANNEL: name, "lastError": last_error},
+    )
+
+
+EXEMPTIONS_SUBJECT = "config:exemptions"
+
+
+def exemptions_malformed(problems: Sequence[str]) -> model.Finding:
+    """PAL_EXEMPTIONS entries that do not parse: each is ignored (its findings are alerted as usual)."""
+    listed = "; ".join(p[:200] for p in problems[:10]) + ("; ..." if len(problems) > 10 else "")
+    return model.Finding(
+        key="config:exemptions-malformed",
+        kind=Kind.CONFIGURATION,
+        severity=model.Severity.WARNING,
+        subject=EXEMPTIONS_SUBJECT,
+        title=f"{len(problems)} PAL_EXEMPTIONS entr{'y' if len(problems) == 1 else 'ies'} ignored: they do not parse",
+        reason="exemption_malformed",
+        detail=(
+            f"PAL_EXEMPTIONS: {listed}. These entries exempt nothing: the findings they meant are alerted as "
+            "usual. The other entries, and everything else, work."
+        ),
+        fix=(
+            "Correct the entries in the app setting PAL_EXEMPTIONS (dates as 2026-12-31, scopes as "
+            "/subscriptions/{id}[/resourceGroups/{name}], a finding kind other than configuration), or record "
+            "them with `palwatch exempt`, which checks them as you type."
+        ),
     )
 
 

@@ -170,10 +170,13 @@ def _run_exemptions(args: argparse.Namespace) -> int:
             }
             for e, source in exemptions.every(engine)
         ]
+        ignored = tuple(getattr(engine.settings.exemptions, "problems", ()))
     finally:
         engine.close()
     cli.emit(args, rows, empty="No exemptions: none recorded with `palwatch exempt`, none in PAL_EXEMPTIONS.")
-    return cli.EXIT_OK
+    for problem in ignored:  # the app ignores these entries (one configuration finding); a person is told here
+        print(f"palwatch exemptions: PAL_EXEMPTIONS {problem} (this entry is ignored)", file=sys.stderr)
+    return cli.EXIT_FAILED if ignored else cli.EXIT_OK
 
 
 cli.register(

@@ -214,10 +214,12 @@ class _Doctor:
         state: store.Store | None = None
         try:
             if storage.connection_string:
-                state = store.Store.from_connection_string(storage.connection_string, prefix=storage.table_prefix)
+                state = store.Store.from_connection_string(
+                    storage.connection_string, prefix=storage.table_prefix, budget="probe"
+                )
             else:
                 mi = self.credentials.managed_identity()
-                state = store.Store.from_endpoint(storage.endpoint, mi, prefix=storage.table_prefix)
+                state = store.Store.from_endpoint(storage.endpoint, mi, prefix=storage.table_prefix, budget="probe")
             failing = [r.finding for r in state.open_findings() if r.finding.subject.startswith("channel:")]
             dead = state.outbox().list_dead()  # the outbox on the store's own table client
         except (store_errors.StoreError, ValueError) as e:  # the outbox's errors are store errors
@@ -527,7 +529,7 @@ class _Doctor:
         if link is None or not link.active:
             # Not an error: the app links an identity when a delegation names it (or verify does).
             self.add(name, OK, "not linked yet; the app links it when a delegation names it")
-        elif link.partner_id != pid:
+        elif not self.s.ours(link.partner_id):
             moving = link.partner_id == self.s.previous_partner_id
             self.add(
                 name,
@@ -541,14 +543,17 @@ class _Doctor:
             )
         else:
             label = f" ({link.partner_name})" if link.partner_name else ""
-            self.add(name, OK, f"linked to {pid}{label}")
+            self.add(name, OK, f"linked to {link.partner_id}{label}")
 
     def partner_id_check(self) -> None:
         """The engine's guard, asked of the links read above: do they all say another partner ID?"""
         name = "partner ID"
         mode = " (PAL_MODE=observe: no link is written)" if self.s.observe_only else ""
         check = partner_guard.check_setting(
-            self.links, self.s.partner_id, previous_partner_id=self.s.previous_partner_id
+            self.links,
+            self.s.partner_id,
+            previous_partner_id=self.s.previous_partner_id,
+            partner_ids=self.s.partner_ids,
         )
         if check.suspect:
             finding = catalogue.partner_id_mismatch(

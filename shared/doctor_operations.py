@@ -76,9 +76,13 @@ def check_store(
     opened: store_module.Store | None = None
     try:
         if storage.connection_string:
-            opened = store_module.Store.from_connection_string(storage.connection_string, prefix=storage.table_prefix)
+            opened = store_module.Store.from_connection_string(
+                storage.connection_string, prefix=storage.table_prefix, budget="probe"
+            )
         else:
-            opened = store_module.Store.from_endpoint(storage.endpoint, credential, prefix=storage.table_prefix)
+            opened = store_module.Store.from_endpoint(
+                storage.endpoint, credential, prefix=storage.table_prefix, budget="probe"
+            )
         stamp = now.astimezone(UTC).isoformat()
         opened.put_state(PROBE_STATE, {"at": stamp})
         back = opened.get_state(PROBE_STATE) or {}

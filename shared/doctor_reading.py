@@ -102,9 +102,11 @@ def _remembered(settings: Any, credential: Any) -> list[DelegationSnapshot] | No
     state: store.Store | None = None
     try:
         if storage.connection_string:
-            state = store.Store.from_connection_string(storage.connection_string, prefix=storage.table_prefix)
+            state = store.Store.from_connection_string(
+                storage.connection_string, prefix=storage.table_prefix, budget="probe"
+            )
         else:
-            state = store.Store.from_endpoint(storage.endpoint, credential, prefix=storage.table_prefix)
+            state = store.Store.from_endpoint(storage.endpoint, credential, prefix=storage.table_prefix, budget="probe")
         return list(state.list_delegations(include_removed=False))
     except store_errors.StoreError:
         return None

@@ -57,6 +57,7 @@ class Kind(enum.StrEnum):
     DELEGATION_REMOVED = "delegation_removed"
     LINK_DRIFT_REPAIRED = "link_drift_repaired"
     LINK_REPOINTED = "link_repointed"
+    LINK_LOCATION = "link_location"
     CREDIT_MISSING = "credit_missing"  # a PEC path held a whole day; Microsoft's billing applied 0 %
     CREDIT_UNEXPLAINED = "credit_unexplained"  # Microsoft applied credit where PAL Watch knows no path
     CONFIGURATION = "configuration"
@@ -71,8 +72,9 @@ class Kind(enum.StrEnum):
         return cls(text) if text in cls._value2member_map_ else cast("Kind", text)
 
 
-# The kinds an exemption may name: every finding about the estate or the app, not the digest or a test.
-EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT))
+# The kinds an exemption may name: every finding about the estate, not the digest or a test, and not
+# PAL Watch's own configuration (an exemption must never silence the alarm that alerts are not sent).
+EXEMPTABLE_KINDS = tuple(k.value for k in Kind if k not in (Kind.DAILY_DIGEST, Kind.TEST_ALERT, Kind.CONFIGURATION))
 
 
 class Severity(enum.StrEnum):
@@ -166,6 +168,20 @@ class PartnerLink:
     @property
     def active(self) -> bool:
         return self.state.lower() == "active"
+
+
+@dataclass(frozen=True)
+class PartnerLocation:
+    """One of the partner's location IDs (PAL_PARTNER_ID lists them; the first is where new links
+    point) and the name an operator gave it ("" unnamed). A link to any of them is the partner's own."""
+
+    partner_id: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """'Bergen (5127256)', or the ID alone."""
+        return f"{self.name} ({self.partner_id})" if self.name else self.partner_id
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ class CoverageRow:
     quota_id: str = ""  # the subscription's offer (subscriptionPolicies.quotaId; "" unknown)
     offer_type: str = ""  # its category (`shared.offers`): csp, enterprise_agreement, ... ("" unknown)
     plan: str = ""  # the Lighthouse offer's Marketplace plan ("" deployed from a template)
+    locations: tuple[str, ...] = ()  # the partner's location IDs its attributing identities' links carry
     aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there (AOBO)
     csp_customer: bool = False  # the customer is the partner's own CSP business (recognition `csp`)
     foreign_aobo: tuple[str, ...] = ()  # foreign groups PAL Watch does not know holding roles there

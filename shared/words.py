@@ -19,6 +19,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # Bidi overrides, embeddings, isolates and marks (a customer name with U+202E reverses the rest of a
 # subject line), and invisible format characters: dropped from every one-line value.
 _INVISIBLE = re.compile(r"[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Terminal escape sequences whole (CSI `ESC [ ... final` or its 8-bit form, OSC `ESC ] ... BEL|ST`,
+# other `ESC x`): removing only the ESC would leave "[2J[1;31m" to be read, or a terminal to act on.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[@-_]?"
+)
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
 _GUID_IN_PARENS = re.compile(
     r"\s*\((?:tenant )?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)"
 )
@@ -42,7 +48,13 @@ def cut(value: str, limit: int) -> str:
 def one_line(value: str, limit: int = 200) -> str:
     """A header-safe single line: control characters (CR/LF injection) collapsed, bidi and
     invisible format characters dropped, length capped."""
-    return cut(" ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", value)).split()), limit)
+    return cut(" ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", _ESCAPES.sub("", value))).split()), limit)
+
+
+def plain_text(value: str) -> str:
+    """Text for a plain-text part a terminal may show: escape sequences and control characters
+    removed (lines and tabs kept), bidi and invisible format characters dropped."""
+    return _TEXT_CONTROL.sub("", _INVISIBLE.sub("", _ESCAPES.sub("", value.replace("\r\n", "\n"))))
 
 
 def plural(count: int, word: str) -> str:

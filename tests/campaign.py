@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from typing import Any
+
+from hypothesis import settings
 
 FULL = os.environ.get("PALWATCH_CAMPAIGN") == "full"
 CI = bool(os.environ.get("CI")) and not FULL
@@ -38,3 +41,21 @@ def trigger_outcomes(records: list[Any], trigger: str) -> list[dict[str, Any]]:
             if data.get("trigger") == trigger:
                 found.append(data)
     return found
+
+
+# Hypothesis profiles for the properties that drive the real triggers (each example is seconds of
+# HTTP and tables): CI replays a few fixed examples, a local run draws more, `make reliability`
+# (PALWATCH_CAMPAIGN=full) many. `settings(campaign.PROPERTIES, ...)` takes its size from here.
+# Each example gets its own deadline, well under the test's pytest timeout, so a slow example is
+# reported as a deadline exceeded (a timeout), not as pytest-timeout firing inside Hypothesis's
+# loop, which Hypothesis would report as a flaky example.
+EXAMPLE_DEADLINE = timedelta(seconds=float(os.environ.get("PALWATCH_EXAMPLE_DEADLINE", "120")))
+settings.register_profile("triggers-ci", derandomize=True, print_blob=True, max_examples=4, deadline=EXAMPLE_DEADLINE)
+settings.register_profile("triggers-explore", print_blob=True, max_examples=10, deadline=EXAMPLE_DEADLINE)
+settings.register_profile("triggers-full", print_blob=True, max_examples=150, deadline=EXAMPLE_DEADLINE)
+PROPERTIES = settings.get_profile("triggers-full" if FULL else "triggers-ci" if CI else "triggers-explore")
+
+
+def properties(*, ci: int) -> settings:
+    """`PROPERTIES`, with the number of fixed examples a CI run has replayed for this property."""
+    return settings(PROPERTIES, max_examples=ci) if CI else PROPERTIES

@@ -231,11 +231,22 @@ def _answer(response: requests.Response) -> dict[str, Any]:
     raise errors.error_for(response.status_code, code, message or "cost query refused")
 
 
+# Cost Management throttles by more than the QPU windows: per entity (scope), per tenant and per
+# client type, each bucket naming its own wait (MicrosoftDocs/azure-docs
+# articles/cost-management-billing/costs/manage-automation.md, "Error code 429"); plus Retry-After.
+RETRY_AFTER_HEADERS = (
+    *(f"x-ms-ratelimit-microsoft.costmanagement-{bucket}-retry-after" for bucket in ("qpu", "entity", "tenant")),
+    "x-ms-ratelimit-microsoft.costmanagement-clienttype-retry-after",
+    "Retry-After",
+)
+
+
 def _retry_after(headers: Any) -> float:
-    for name in (QPU_HEADER + "retry-after", "Retry-After"):
-        seconds = http.retry_after_seconds(headers.get(name))
-        if seconds is not None:
-            return max(1.0, seconds)
+    """The longest wait any throttling header asks for: waiting less would only be refused again."""
+    waits = [http.retry_after_seconds(headers.get(name)) for name in RETRY_AFTER_HEADERS]
+    known = [w for w in waits if w is not None]
+    if known:
+        return max(1.0, *known)
     return 60.0  # the documented minute window: a shorter guess would only be refused again
 
 

@@ -112,7 +112,8 @@ class GraphClient:
         """Many principals in few calls, keyed by lower-cased object id.
 
         Live objects by per-type reads, then what is missing in `directory/deletedItems`
-        (soft-deleted), else DELETED: security groups never reach deletedItems, they are gone.
+        (soft-deleted: users, service principals, Microsoft 365 and security groups for 30 days), else
+        DELETED (hard-deleted, past the window, or a distribution group, which Graph deletes for good).
         """
         wanted = list(dict.fromkeys(_guid(i) for i in object_ids))
         found = self._read(LIVE_READS, wanted, model.PrincipalState.ACTIVE)

@@ -89,7 +89,7 @@ def mime_message(
         msg["X-PALWatch-Batch"] = batch_digest(batch)[:32]
         for notice in sorted(batch, key=lambda n: n.notice_id)[:MAX_NOTICE_HEADERS]:
             msg["X-PALWatch-Notice"] = _header_safe(notice.notice_id)
-    msg.set_content(rendered.text)
+    msg.set_content(words.plain_text(rendered.text))  # a customer's name may carry terminal escapes
     msg.add_alternative(rendered.html, subtype="html")
     return msg
 

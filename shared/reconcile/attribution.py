@@ -12,7 +12,7 @@ link, so users count as linked only when attested.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -49,11 +49,12 @@ class Knowledge:
     linked: Mapping[str, LinkStatus]
     attested: frozenset[str]
     previous: frozenset[str] = field(default_factory=frozenset)
+    ours: frozenset[str] = field(default_factory=frozenset)  # the partner's location IDs: a link to any counts
 
     def known_linked(self, object_id: str, partner_id: str) -> bool:
         status = self.linked.get(object_id)
         if status is not None and status.partner_id is not None:
-            return status.points_to(partner_id)
+            return status.points_to(self.ours or partner_id)
         return object_id in self.attested or object_id in self.previous
 
 
@@ -115,7 +116,7 @@ def what_happened(
     states: Mapping[str, model.Principal],
     carriers_now: set[tuple[str, str, str]] | None,
     linked: Mapping[str, LinkStatus],
-    partner_id: str,
+    partner_id: str | Collection[str],
 ) -> str:
     """`<word>: <plain words>` for an identity that no longer attributes (word drives the fix)."""
     principal = states.get(entry.principal_id)
@@ -277,6 +278,7 @@ def attribute(delegation: model.Delegation, observation: Observation, now: datet
     previous = observation.previous.get(delegation.key)
     partner_id = observation.partner_id
     know = Knowledge(
+        ours=frozenset(observation.partner_ids),
         linked=observation.links,
         attested=frozenset(observation.attested),
         # What a snapshot remembers stands in for links we cannot read any more (an identity gone);

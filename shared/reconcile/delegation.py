@@ -220,7 +220,7 @@ def loss_findings(
     # on. Without history the text must not depend on `now`.
     entries = a.lost.values() if a.previous is not None else (e._replace(lost_at=None) for e in a.lost.values())
     lost = [
-        (e, what_happened(e, observation.principals, carrier_keys, a.know.linked, observation.partner_id))
+        (e, what_happened(e, observation.principals, carrier_keys, a.know.linked, observation.partner_ids))
         for e in entries
     ]
     by_principal: dict[str, tuple[AttributedBy, str]] = {}
@@ -257,7 +257,7 @@ def _link_actions(
         status = know.linked.get(c.principal_id)
         if status is None or status.partner_id is None:
             actions[c.principal_id] = LinkAction(c.principal_id, tenant, partner_id, "ensure")
-        elif not status.points_to(partner_id):
+        elif not status.points_to(know.ours or partner_id):  # a link to any of the partner's locations stays
             operation = "repoint" if status.partner_id else "create"
             actions[c.principal_id] = LinkAction(c.principal_id, tenant, partner_id, operation, status.partner_id)
     return list(actions.values())

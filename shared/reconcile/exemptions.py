@@ -18,8 +18,9 @@ from shared.reconcile import scopes
 
 
 def matches(exemption: model.Exemption, finding: model.Finding, definitions: Mapping[str, str]) -> bool:
-    """Same kind, and every place the exemption names (tenant, scope and below, offer) fits."""
-    if exemption.kind != finding.kind:
+    """Same kind, and every place the exemption names (tenant, scope and below, offer) fits. A
+    finding about PAL Watch's own configuration is never exempted, whatever an old entry says."""
+    if exemption.kind != finding.kind or finding.kind == model.Kind.CONFIGURATION:
         return False
     if exemption.tenant_id and exemption.tenant_id.lower() != finding.tenant_id.lower():
         return False

@@ -7,7 +7,7 @@ are lower-cased object ids and role ids, so callers need not normalise what they
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -31,8 +31,10 @@ class LinkStatus:
     error_message: str = ""
     partner_name: str = field(default="", compare=False)  # what Microsoft calls the partner (partnerName)
 
-    def points_to(self, partner_id: str) -> bool:
-        return self.partner_id == partner_id and self.state.lower() == "active"
+    def points_to(self, partner_id: str | Collection[str]) -> bool:
+        """Active and linked to `partner_id`, or to any of them (the partner's location IDs)."""
+        ids = (partner_id,) if isinstance(partner_id, str) else partner_id
+        return bool(self.partner_id) and self.partner_id in ids and self.state.lower() == "active"
 
     @classmethod
     def from_link(cls, link: model.PartnerLink | None) -> LinkStatus:
@@ -49,7 +51,7 @@ def _frozen(values: Mapping[str, Any] | None, key: Any = str.lower) -> Mapping[s
 class Observation:
     """The state the decisions judge: who we act as, who holds what, which links point where."""
 
-    partner_id: str
+    partner_id: str  # where new links point
     managing_tenant_id: str = ""
     # object id -> display name of every identity the app can authenticate as (a set of ids will do)
     acting: Mapping[str, str] | Iterable[str] = field(default_factory=dict)
@@ -61,6 +63,7 @@ class Observation:
     previous: Mapping[str, DelegationSnapshot] = field(default_factory=dict)  # stored snapshots by key
     gone: frozenset[str] | Iterable[str] = frozenset()  # stored delegations Azure confirms have ended
     cloud: str = ""  # the sovereign cloud the ARM endpoint is in ("" public): some earn no ACR through PAL
+    partner_ids: frozenset[str] | Iterable[str] = frozenset()  # every location ID of the partner ("" just partner_id)
     # subscription id -> AOBO as this pass read it (the verification only; others go by the snapshots)
     aobo: Mapping[str, AoboState] = field(default_factory=dict)
     # customer tenants whose subscriptions are the partner's own CSP business (recognised as `csp`)
@@ -77,8 +80,13 @@ class Observation:
         set_(self, "attested", frozenset(a.lower() for a in self.attested))
         set_(self, "previous", MappingProxyType(dict(self.previous)))
         set_(self, "gone", frozenset(self.gone))
+        set_(self, "partner_ids", frozenset(self.partner_ids) | {self.partner_id})
         set_(self, "aobo", _frozen(self.aobo))
         set_(self, "csp_tenants", frozenset(t.lower() for t in self.csp_tenants))
+
+    def ours(self, partner_id: str | None) -> bool:
+        """A link to any of the partner's location IDs is the partner's own."""
+        return bool(partner_id) and partner_id in self.partner_ids
 
     def eligible(self, role_id: str) -> bool | None:
         """Observed eligibility of a role (its definition's actions), else the shipped list."""

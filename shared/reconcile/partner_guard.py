@@ -11,7 +11,9 @@ must never be the thing that moves it, so a write is withheld when:
 - Microsoft already refused the partner ID in this pass (`PartnerIdInvalid`): further writes
   would fail the same way;
 - the link carries another partner ID that `PAL_PARTNER_ID_PREVIOUS` does not name, and PAL Watch
-  never saw it pointing to ours (a link it had linked and a person re-pointed is drift: put back).
+  never saw it pointing to ours (a link it had linked and a person re-pointed is drift: put back);
+- the link carries another of the partner's own location IDs (PAL_PARTNER_ID lists them): it is
+  the partner's own and counts as it is, so it is never re-pointed.
 
 The findings these verdicts lead to are built in `shared.catalogue` from plain values.
 """
@@ -27,6 +29,7 @@ OBSERVE = "observe"
 SETTING_SUSPECT = "setting_suspect"
 PARTNER_ID_INVALID = "partner_id_invalid"
 FOREIGN_LINK = "foreign_link"
+OWN_LOCATION = "own_location"
 
 FOREIGN_LINK_CODE = "LinkedToAnotherPartner"
 
@@ -50,12 +53,14 @@ def check_setting(
     *,
     previous_partner_id: str = "",
     ours_before: Iterable[str] = (),
+    partner_ids: Iterable[str] = (),
 ) -> SettingCheck:
-    """Suspect iff every readable active link points to one partner ID that is neither ours nor the
-    declared previous one, and none of those identities was seen linked to ours before."""
+    """Suspect iff every readable active link points to one partner ID that is neither one of ours
+    (`partner_id` and the partner's other location IDs, `partner_ids`) nor the declared previous one,
+    and none of those identities was seen linked to ours before."""
     active = {oid.lower(): s.partner_id for oid, s in links.items() if s.partner_id and s.state.lower() == "active"}
     targets = set(active.values())
-    if len(targets) != 1 or partner_id in targets:
+    if len(targets) != 1 or targets & {partner_id, *partner_ids}:
         return SettingCheck(partner_id, links_read=len(active))
     other = next(iter(targets))
     ours = {o.lower() for o in ours_before}
@@ -86,12 +91,15 @@ class Guard:
     setting: SettingCheck | None = None
     partner_id_refused: bool = False
     ours_before: frozenset[str] = frozenset()
+    partner_ids: frozenset[str] = frozenset()  # the partner's other location IDs: links to them stay
 
     def decide(self, object_id: str, current_partner_id: str) -> Verdict:
         """May the link of `object_id`, now pointing to `current_partner_id` ("" none), be written?"""
         operation = "repoint" if current_partner_id else "create"
         withheld = ""
-        if self.observe:
+        if current_partner_id and current_partner_id in self.partner_ids:
+            withheld = OWN_LOCATION
+        elif self.observe:
             withheld = OBSERVE
         elif self.setting is not None and self.setting.suspect:
             withheld = SETTING_SUSPECT
@@ -128,6 +136,11 @@ def person_refusal(verdict: Verdict, guard: Guard, tenant_id: str, setting: str)
     """What a person is told when the guard keeps their link as it is (`setting` names where the
     partner ID came from: PAL_PARTNER_ID or --partner-id); observe mode says what it would do."""
     partner_id = guard.partner_id
+    if verdict.reason == OWN_LOCATION:
+        return (
+            f"Your PAL link in tenant {tenant_id} already points to {verdict.current_partner_id}, one of the partner's "
+            "location IDs (PAL_PARTNER_ID): it counts as it is and was left alone."
+        )
     if verdict.reason == OBSERVE:
         would = would_text(verdict, "your sign-in", tenant_id, partner_id)
         return (

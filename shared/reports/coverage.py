@@ -379,6 +379,13 @@ def coverage_table(coverage: store.Coverage | None, *, width: int | None = None)
     if shared_scopes:
         lines += ["", "Scopes covered by more than one delegation (credit is counted once per scope):"]
         lines += [text_.fit(_scope_line(sc), width or _NATURAL_WIDTH) for sc in shared_scopes]
+    per_location = by_location(coverage.rows)
+    if len(per_location) > 1:  # a partner with several locations: where the credit goes
+        lines += ["", "Credited per partner location (the IDs the attributing identities' links carry):"]
+        lines += [
+            f"  {pid}: {n['delegations']} delegation(s) of {n['customers']} customer(s)"
+            for pid, n in sorted(per_location.items())
+        ]
     return "\n".join(lines)
 
 
@@ -473,8 +480,21 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "since": words.iso_z(r.since),
                 **_row_credit(scope_of[reconcile.scopes.scope_key(r.scope)]),
                 "foreignAobo": list(r.foreign_aobo),
+                "partnerLocations": list(r.locations),
                 "creditObserved": r.credit_observed or None,
             }
             for r in rows
         ],
+        "byLocation": by_location(rows),
     }
+
+
+def by_location(rows: Sequence[snapshots.CoverageRow]) -> dict[str, dict[str, int]]:
+    """Per partner location ID its links carry: the delegations and customers credited to it."""
+    found: dict[str, dict[str, set[str]]] = {}
+    for r in rows:
+        for location in r.locations:
+            entry = found.setdefault(location, {"delegations": set(), "customers": set()})
+            entry["delegations"].add(r.delegation_key)
+            entry["customers"].add(r.customer_tenant_id)
+    return {pid: {name: len(keys) for name, keys in entry.items()} for pid, entry in found.items()}

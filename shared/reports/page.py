@@ -181,6 +181,8 @@ def _attributors(row: snapshots.CoverageRow) -> str:
         via = f" via group <code>{_e(entry.via_group, 60)}</code>" if entry.via_group else ""
         ident = f' <code title="object id">{_e(entry.principal_id, 60)}</code>' if entry.display_name else ""
         items.append(f"<li>{who}{kind}{ident} as {role}{via}</li>")
+    if row.locations:  # the partner's location IDs the attributing links carry
+        items.append(f'<li class="muted">partner location {_e(", ".join(row.locations), 200)}</li>')
     return f'<ul class="who">{"".join(items)}</ul>'
 
 

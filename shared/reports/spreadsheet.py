@@ -33,6 +33,7 @@ COLUMNS = (
     "partnerEarnedCredit",
     "incentiveEligible",
     "credit",
+    "partnerLocations",
     "reason",
     "since",
     "delegationKey",
@@ -62,6 +63,8 @@ def coverage_csv(coverage: store.Coverage | None, costs: Mapping[str, money.Scop
 def _cell(column: str, value: Any) -> str:
     if column == "attributedBy":
         value = "; ".join(a.get("displayName") or a.get("principalId", "") for a in value or [])
+    if column == "partnerLocations":
+        value = "; ".join(value or [])
     if value is None:
         return ""
     if isinstance(value, bool):

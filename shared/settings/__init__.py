@@ -124,7 +124,8 @@ class BillingSettings:
 class Settings:
     """Everything the engine reads from its environment, validated."""
 
-    partner_id: str
+    partner_locations: tuple[model.PartnerLocation, ...]  # PAL_PARTNER_ID: the first is where new links point
+    customer_locations: tuple[tuple[str, str], ...]  # customer tenant -> location id or name its credit goes to
     managing_tenant_id: str
     managed_identity_client_id: str
     previous_partner_id: str  # links still carrying it may be re-pointed (a deliberate change)
@@ -154,6 +155,31 @@ class Settings:
     billing: BillingSettings
     # Values of the settings that PAL_IDENTITIES names (secrets and PEMs): never in repr.
     credential_material: Mapping[str, str] = field(repr=False, compare=False, hash=False)
+
+    @property
+    def partner_id(self) -> str:
+        """The partner ID new links point to: the first of PAL_PARTNER_ID's locations."""
+        return self.partner_locations[0].partner_id if self.partner_locations else ""
+
+    @property
+    def partner_ids(self) -> tuple[str, ...]:
+        """Every location ID of the partner, the default first."""
+        return tuple(location.partner_id for location in self.partner_locations)
+
+    def ours(self, partner_id: str | None) -> bool:
+        """A link to any of the partner's locations is the partner's own: never re-pointed, always counted."""
+        return bool(partner_id) and partner_id in self.partner_ids
+
+    @property
+    def location_names(self) -> dict[str, str]:
+        """Location id -> the name PAL_PARTNER_ID gave it ("" unnamed)."""
+        return {location.partner_id: location.name for location in self.partner_locations}
+
+    @property
+    def expected_locations(self) -> dict[str, str]:
+        """Customer tenant -> the location ID its credit should go to (PAL_PARTNER_ID_BY_CUSTOMER)."""
+        by_name = {location.name: location.partner_id for location in self.partner_locations if location.name}
+        return {tenant: by_name.get(location, location) for tenant, location in self.customer_locations}
 
     @property
     def arm_scope(self) -> str:

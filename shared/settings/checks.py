@@ -128,12 +128,21 @@ def _material(
 
 def cross_field(values: Mapping[str, Any], problem: Problem) -> None:
     """The rules between settings, checked once every row is parsed (`values` by field path)."""
-    previous = values["previous_partner_id"]
-    if previous and previous == values["partner_id"]:
+    previous, locations = values["previous_partner_id"], values["partner_locations"]
+    if previous and previous in {location.partner_id for location in locations}:
         problem(
             "PAL_PARTNER_ID_PREVIOUS",
-            "equals PAL_PARTNER_ID: set it to the partner ID you are moving away from, or leave it empty",
+            "equals PAL_PARTNER_ID (one of its locations): set it to the partner ID you are moving away from, or "
+            "leave it empty",
         )
+    known = {location.partner_id for location in locations} | {location.name for location in locations if location.name}
+    for tenant, location in values["customer_locations"]:
+        if location not in known:
+            problem(
+                "PAL_PARTNER_ID_BY_CUSTOMER",
+                f"{tenant}={location}: {location!r} is none of PAL_PARTNER_ID's locations (ids or names): "
+                f"{', '.join(sorted(known)) or '(none)'}",
+            )
     mail_from, mail_to = values["alerts.mail_from"], values["alerts.mail_to"]
     smtp_host, smtp_user = values["alerts.smtp_host"], values["alerts.smtp_user"]
     for address in (mail_from, *mail_to):

@@ -7,24 +7,40 @@ also used by `usecases/exemptions.py` and the CLI's `exempt` to read and write s
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import model
 from shared.settings import parsers
 
+_SCOPE = re.compile(r"^/subscriptions/[^/\s]+(/resourceGroups/[^/\s]+)?/?\Z", re.IGNORECASE)
 EXEMPTION_SHAPE = (
     '[{"kind": "unattributed_delegation", "reason": "...", "expires": "2026-12-31", '
     '"customerTenantId"?, "scope"?, "registrationDefinitionName"?}] with at least one of the last three'
 )
 
 
-def parse_list(value: str, default: Any) -> tuple[model.Exemption, ...]:
-    """A JSON list of accepted findings, one problem per bad entry."""
+class Exemptions(tuple[model.Exemption, ...]):
+    """The exemptions that parsed, and what was wrong with each one that did not (`problems`):
+    a bad entry is ignored and said as one `configuration` finding, it never stops the app."""
+
+    problems: tuple[str, ...] = ()
+
+    def __new__(cls, found: tuple[model.Exemption, ...] = (), problems: tuple[str, ...] = ()) -> Exemptions:
+        made = super().__new__(cls, found)
+        made.problems = problems
+        return made
+
+
+def parse_list(value: str, default: Any) -> Exemptions:
+    """A JSON list of accepted findings; the entries that do not parse are kept as problems."""
     try:
         items = json.loads(value)
     except ValueError as e:
         raise ValueError(f"is not valid JSON ({e.msg} at character {e.pos}): {EXEMPTION_SHAPE}") from None
+    except RecursionError:
+        raise ValueError(f"is nested too deep to read: {EXEMPTION_SHAPE}") from None
     if not isinstance(items, list):
         raise ValueError(f"must be a JSON list: {EXEMPTION_SHAPE}")
     found, problems = [], []
@@ -33,9 +49,7 @@ def parse_list(value: str, default: Any) -> tuple[model.Exemption, ...]:
             found.append(parse_exemption(item))
         except ValueError as e:
             problems.append(f"entry {index}: {e}")
-    if problems:
-        raise parsers.EntriesError(problems)
-    return tuple(found)
+    return Exemptions(tuple(found), tuple(problems))
 
 
 KEYS = ("kind", "reason", "expires", "customerTenantId", "scope", "registrationDefinitionName", "by")
@@ -65,7 +79,7 @@ def parse_exemption(item: object, *, by: str = "") -> model.Exemption:
         raise ValueError(f"names no customer tenant, scope or offer, so it would silence too much: {EXEMPTION_SHAPE}")
     if text["customerTenantId"] and not parsers.GUID.match(text["customerTenantId"]):
         raise ValueError(f'"customerTenantId" must be a GUID (got {text["customerTenantId"][:40]!r})')
-    if text["scope"] and not text["scope"].lower().startswith("/subscriptions/"):
+    if text["scope"] and not _SCOPE.match(text["scope"]):
         shape = "/subscriptions/{id}[/resourceGroups/{name}]"
         raise ValueError(f'"scope" must be {shape} (got {text["scope"][:80]!r})')
     try:

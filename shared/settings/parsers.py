@@ -9,12 +9,13 @@ options (`integer`, `choice`, `guid_list`) are factories returning the parser. U
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared import redaction
+from shared import model, redaction
 
 Parser = Callable[[str, Any], Any]
 
@@ -48,6 +49,50 @@ def partner_id(value: str, default: Any) -> str:
     if not value.isascii() or not value.isdigit():
         raise ValueError(f"must contain digits only (got {value[:20]!r}): {_PARTNER_ID_HELP}")
     return value
+
+
+_LOCATION_NAME = re.compile(r"^[\w .&()'/-]{1,40}\Z")
+
+
+def partner_locations(value: str, default: Any) -> tuple[model.PartnerLocation, ...]:
+    """`5127255` or `5127255:Oslo,5127256:Bergen`: the partner's location IDs, each optionally named."""
+    found: list[model.PartnerLocation] = []
+    for entry in (e.strip() for e in value.split(",")):
+        pid, _, name = (part.strip() for part in entry.partition(":"))
+        if not pid.isascii() or not pid.isdigit():
+            raise ValueError(
+                f"must contain digits only (got {entry[:20]!r}; several locations: 5127255:Oslo,5127256:Bergen): "
+                f"{_PARTNER_ID_HELP}"
+            )
+        if name and not _LOCATION_NAME.match(name):
+            raise ValueError(f"location name {name[:40]!r} must be 1-40 letters, digits, spaces or .&()'/-")
+        if any(f.partner_id == pid for f in found):
+            raise ValueError(f"names partner ID {pid} twice")
+        found.append(model.PartnerLocation(pid, name))
+    return tuple(found)
+
+
+def customer_locations(value: str, default: Any) -> tuple[tuple[str, str], ...]:
+    """Customer tenant -> the location (ID or name) its credit should go to: a JSON object, or
+    `tenant=location,…`. Whether each location is one of PAL_PARTNER_ID's is checked across settings."""
+    pairs: list[tuple[str, str]]
+    if value.startswith("{"):
+        try:
+            raw = json.loads(value)
+        except ValueError as e:
+            raise ValueError(f'is not a JSON object ({e.msg}): write {{"<tenant id>": "<location>"}}') from None
+        if not isinstance(raw, dict):
+            raise ValueError('must be a JSON object {"<tenant id>": "<location ID or name>"}')
+        pairs = [(str(k).strip(), str(v).strip()) for k, v in raw.items()]
+    else:
+        pairs = [tuple(p.strip() for p in e.partition("=")[::2]) for e in value.split(",") if e.strip()]  # type: ignore[misc]
+    for tenant, location in pairs:
+        if not GUID.match(tenant) or not location:
+            raise ValueError(
+                f"{tenant[:40]!r}={location[:40]!r}: each entry is a customer tenant id (a GUID) and a location "
+                "ID or name of PAL_PARTNER_ID, e.g. 372dd23e-…=Bergen"
+            )
+    return tuple((tenant.lower(), location) for tenant, location in pairs)
 
 
 def previous_partner_id(value: str, default: Any) -> str:

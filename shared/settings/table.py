@@ -88,6 +88,14 @@ def _exemptions_shown(value: tuple[Any, ...]) -> str:
     return f"{len(value)} exemption(s)" if value else ""
 
 
+def _locations_shown(value: tuple[Any, ...]) -> str:
+    return ", ".join(location.label for location in value)
+
+
+def _customer_locations_shown(value: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{tenant}={location}" for tenant, location in value) or "(none)"
+
+
 def _extra_identities(value: tuple[Any, ...]) -> str:
     """The identities besides the managed identity (always first), by name and kind."""
     return ", ".join(f"{i.name} ({i.kind})" for i in value[1:]) or "(none)"
@@ -95,8 +103,13 @@ def _extra_identities(value: tuple[Any, ...]) -> str:
 
 # fmt: off
 SETTINGS: tuple[Setting, ...] = (
-    row("PAL_PARTNER_ID", "partner_id", parsers.partner_id, doc="the associated partner ID (digits) links carry",
-        required=parsers.PARTNER_ID_REQUIRED),
+    row("PAL_PARTNER_ID", "partner_locations", parsers.partner_locations, (),
+        "the partner's associated location IDs (digits), comma-separated, each optionally named (id:name); the "
+        "first is where new links point, a link to any of them is the partner's own",
+        required=parsers.PARTNER_ID_REQUIRED, show=_locations_shown),
+    row("PAL_PARTNER_ID_BY_CUSTOMER", "customer_locations", parsers.customer_locations, (),
+        "customer tenant -> the location (ID or name) its credit should go to: JSON object or tenant=location,...",
+        show=_customer_locations_shown),
     row("PAL_PARTNER_ID_PREVIOUS", "previous_partner_id", parsers.previous_partner_id,
         doc="the partner ID links carried before a deliberate change; only those links are re-pointed"),
     row("PAL_MODE", "mode", parsers.choice(*MODES), "repair", "observe: decide and report, never write a PAL link"),

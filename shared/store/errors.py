@@ -6,6 +6,7 @@ transient one (Event Grid redelivers) and record a permanent one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -44,7 +45,8 @@ def wrapped(operation: str) -> Iterator[None]:
     except StoreError:
         raise
     except (core.ServiceRequestError, core.ServiceResponseError) as e:
-        raise TransientStoreError(f"{operation}: storage unreachable ({type(e).__name__})") from e
+        how = "did not answer in time" if "timed out" in str(e).lower() else "unreachable"
+        raise TransientStoreError(f"{operation}: storage {_endpoint_in(e)}{how} ({type(e).__name__})") from e
     except core.ClientAuthenticationError as e:
         raise PermanentStoreError(f"{operation}: not authorised on storage", status=e.status_code) from e
     except core.HttpResponseError as e:
@@ -56,6 +58,16 @@ def wrapped(operation: str) -> Iterator[None]:
         raise PermanentStoreError(message, status=status, code=code) from e
     except core.AzureError as e:
         raise TransientStoreError(f"{operation}: {type(e).__name__}") from e
+
+
+_HOST_PORT = re.compile(r"host='([^'\s]{1,253})', port=(\d{1,5})")
+
+
+def _endpoint_in(error: BaseException) -> str:
+    """ "at host:port " as the transport's message names it (host and port only: never a path or query,
+    which may carry a SAS token), or "" when it names none."""
+    found = _HOST_PORT.search(str(error))
+    return f"at {found.group(1)}:{found.group(2)} " if found else ""
 
 
 def call(operation: str, fn: Callable[[], T]) -> T:

@@ -100,16 +100,25 @@ class Store:
         self._outbox: outbox_module.Outbox | None = None
 
     @classmethod
-    def from_connection_string(cls, conn: str, prefix: str = "palwatch", *, session: Any = None) -> Store:
-        """`session`: a requests.Session to send through (sized for the caller's concurrency)."""
-        return cls(tables.Tables.from_connection_string(conn, prefix, session))
+    def from_connection_string(
+        cls, conn: str, prefix: str = "palwatch", *, session: Any = None, budget: str = "call"
+    ) -> Store:
+        """`session`: a requests.Session to send through (sized for the caller's concurrency);
+        `budget`: "call" (handlers, timers) or "probe" (the doctor: a hung store answers red quickly)."""
+        return cls(tables.Tables.from_connection_string(conn, prefix, session, budget))
 
     @classmethod
     def from_endpoint(
-        cls, table_service_uri: str, credential: Any, prefix: str = "palwatch", *, session: Any = None
+        cls,
+        table_service_uri: str,
+        credential: Any,
+        prefix: str = "palwatch",
+        *,
+        session: Any = None,
+        budget: str = "call",
     ) -> Store:
         """Identity-based: `AzureWebJobsStorage__tableServiceUri` and a TokenCredential."""
-        return cls(tables.Tables.from_endpoint(table_service_uri, credential, prefix, session))
+        return cls(tables.Tables.from_endpoint(table_service_uri, credential, prefix, session, budget))
 
     def close(self) -> None:
         self._t.close()

@@ -24,7 +24,13 @@ T = TypeVar("T")
 _CREATED: set[tuple[str, str]] = set()  # (account url, table) created by this process
 _CREATED_LOCK = threading.Lock()
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}\Z")
-_CLIENT_OPTIONS = {"retry_total": 3, "retry_backoff_factor": 0.4, "connection_timeout": 10, "read_timeout": 20}
+# Every storage call is bounded as a whole (`timeout`: the retry policy's budget for one operation,
+# retries included) and per attempt (connect, read): a handler fails within Event Grid's 30 s and
+# the Functions front end's 230 s when storage hangs; a probe (the doctor, `health`) within 10 s.
+BUDGETS: dict[str, dict[str, float]] = {
+    "call": {"retry_total": 3, "retry_backoff_factor": 0.4, "connection_timeout": 5, "read_timeout": 10, "timeout": 15},
+    "probe": {"retry_total": 0, "retry_backoff_factor": 0.4, "connection_timeout": 2, "read_timeout": 2, "timeout": 3},
+}
 
 
 def validate_prefix(prefix: str) -> str:
@@ -45,23 +51,25 @@ class Tables:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_connection_string(cls, conn: str, prefix: str, session: Any = None) -> Tables:
+    def from_connection_string(cls, conn: str, prefix: str, session: Any = None, budget: str = "call") -> Tables:
         from azure.data.tables import TableServiceClient
 
         with errors.wrapped("open storage"):
             try:
-                service = TableServiceClient.from_connection_string(conn, **_options(session))
+                service = TableServiceClient.from_connection_string(conn, **_options(session, budget))
             except ValueError as e:
                 raise errors.PermanentStoreError("the storage connection string is not valid") from e
         return cls(service, prefix)
 
     @classmethod
-    def from_endpoint(cls, table_service_uri: str, credential: Any, prefix: str, session: Any = None) -> Tables:
+    def from_endpoint(
+        cls, table_service_uri: str, credential: Any, prefix: str, session: Any = None, budget: str = "call"
+    ) -> Tables:
         from azure.data.tables import TableServiceClient
 
         with errors.wrapped("open storage"):
             try:
-                service = TableServiceClient(table_service_uri, credential=credential, **_options(session))
+                service = TableServiceClient(table_service_uri, credential=credential, **_options(session, budget))
             except ValueError as e:
                 raise errors.PermanentStoreError("the table service URI is not valid") from e
         return cls(service, prefix)
@@ -102,13 +110,16 @@ class Tables:
             self._service.close()
 
 
-def _options(session: Any) -> dict[str, Any]:
-    """Client options; with `session` (a requests.Session the caller sized and owns) as the transport."""
+def _options(session: Any, budget: str = "call") -> dict[str, Any]:
+    """Client options; with `session` (a requests.Session the caller sized and owns) as the transport.
+    A transport passed in keeps its own timeouts (azure-core's default: 300 s), so they go to it too."""
+    options: dict[str, Any] = dict(BUDGETS[budget])
     if session is None:
-        return dict(_CLIENT_OPTIONS)
+        return options
     from azure.core.pipeline.transport import RequestsTransport
 
-    return {**_CLIENT_OPTIONS, "transport": RequestsTransport(session=session, session_owner=False)}
+    timeouts = {k: options[k] for k in ("connection_timeout", "read_timeout")}
+    return {**options, "transport": RequestsTransport(session=session, session_owner=False, **timeouts)}
 
 
 def table_missing(error: BaseException) -> bool:

@@ -155,23 +155,44 @@ def deliver(
     return report
 
 
+FAILING_AFTER = 3  # consecutive failed attempts on a channel ...
+FAILING_SPAN = timedelta(minutes=15)  # ... spread over at least this long, before it is declared failing
+STREAKS_STATE = "channel-failures"  # channel -> {"first": iso, "count": n}: its current run of failures
+
+
 def _record_channel_health(
     engine: Engine, report: dispatch.DispatchReport, now: datetime
 ) -> tuple[list[model.RecordedFinding], list[model.RecordedFinding]]:
-    """Open the channel's finding when it failed as a whole; resolve it once it delivers again."""
+    """Open the channel's finding once it failed as a whole `FAILING_AFTER` times in a row across
+    `FAILING_SPAN` (one refused send, a POST Graph does not let us retry, is no outage); resolve it
+    and forget the streak once it delivers again."""
     opened: list[model.RecordedFinding] = []
     resolved: list[model.RecordedFinding] = []
-    for name, stats in report.channels.items():
+    touched = [n for n, stats in report.channels.items() if stats.down or stats.messages]
+    if not touched:
+        return opened, resolved
+    streaks: dict[str, dict[str, object]] = engine.store.get_state(STREAKS_STATE) or {}
+    before = {k: dict(v) for k, v in streaks.items()}
+    for name in touched:
+        stats = report.channels[name]
         if stats.down:
-            wanted = [catalogue.alert_channel_failing(name, stats.pending, stats.down)]
+            streak = streaks.setdefault(name, {"first": now.isoformat(), "count": 0})
+            streak["count"] = int(str(streak.get("count") or 0)) + 1
+            first = datetime.fromisoformat(str(streak["first"]))
+            if int(streak["count"]) < FAILING_AFTER or now - first < FAILING_SPAN:
+                log.info("alerts: channel %s failed (%s attempt(s) in a row): retried", name, streak["count"])
+                continue
+            attempts = (int(streak["count"]), first)
+            wanted = [catalogue.alert_channel_failing(name, stats.pending, stats.down, attempts=attempts)]
             log.warning("alerts: channel %s is failing; %d alert(s) kept pending", name, stats.pending)
-        elif stats.messages:
-            wanted = []
         else:
-            continue
+            streaks.pop(name, None)
+            wanted = []
         o, r = engine.store.sync_findings(f"channel:{name}", wanted, now)
         opened += o
         resolved += r
+    if streaks != before:
+        engine.store.put_state(STREAKS_STATE, streaks)
     return opened, resolved
 
 

@@ -24,15 +24,15 @@ from shared import model, money, roles
 from shared.azure import costs as costs_adapter
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
-from shared.usecases import leases, outcomes
+from shared.usecases import deadlines, leases, outcomes
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
 
 LEASE = "cost-snapshot"
 LEASE_TTL = timedelta(minutes=15)
-MAX_QUERIES_PER_RUN = 360  # well under 600 QPU/hour, and 50 a minute fits the 10-minute Functions timeout
-RUN_SECONDS = 8 * 60  # stop sending before functionTimeout (host.json: 10 minutes)
+MAX_QUERIES_PER_RUN = 360  # well under 600 QPU/hour
+RUN_SECONDS = min(8 * 60, deadlines.run_budget().total_seconds())  # no query starts after this (host.json's timeout)
 RETRY_REFUSED_AFTER = timedelta(days=1)
 NO_COST_ROLE = (
     f"no identity PAL Watch acts as holds a role here that allows {roles.COST_READ} "

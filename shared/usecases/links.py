@@ -166,8 +166,11 @@ class LinkWriter:
                 made[action.object_id.lower()] = self.ensure(identity, action.tenant_id, action.object_id)
         return made
 
-    def ensure(self, identity: model.ActingIdentity, tenant_id: str, object_id: str) -> reconcile.LinkStatus:
-        """Link `identity` (object `object_id` in `tenant_id`) to the partner ID, under the link lease."""
+    def ensure(
+        self, identity: model.ActingIdentity, tenant_id: str, object_id: str, partner_id: str = ""
+    ) -> reconcile.LinkStatus:
+        """Link `identity` (object `object_id` in `tenant_id`) to the partner ID, under the link lease:
+        `partner_id` (a link put back to the location it had), else where new links point."""
         lease = f"link:{tenant_id.lower()}:{object_id.lower()}"
         store = self.engine.store
         deadline = self.clock.monotonic() + LEASE_WAIT_SECONDS
@@ -177,13 +180,14 @@ class LinkWriter:
                 return self._deferred(identity, busy)
             self.clock.sleep(LEASE_POLL_SECONDS)
         try:
-            return self._write(identity, tenant_id, object_id)
+            return self._write(identity, tenant_id, object_id, partner_id or self.engine.settings.partner_id)
         finally:
             store.release(lease, self.owner)
 
-    def _write(self, identity: model.ActingIdentity, tenant_id: str, object_id: str) -> reconcile.LinkStatus:
+    def _write(
+        self, identity: model.ActingIdentity, tenant_id: str, object_id: str, partner_id: str
+    ) -> reconcile.LinkStatus:
         """The PAL write (GET, then PUT/PATCH only if the guard allows it): every link the engine makes."""
-        partner_id = self.engine.settings.partner_id
         decided: list[partner_guard.Verdict] = []
         try:
             with self.first_write if not self.accepted else contextlib.nullcontext():
@@ -220,6 +224,8 @@ class LinkWriter:
         """A write the guard refused: the link stays as read; another partner's link is a link_failed."""
         partner_id = self.engine.settings.partner_id
         status = reconcile.LinkStatus.from_link(current)
+        if verdict.reason == partner_guard.OWN_LOCATION:
+            return status  # another of the partner's locations: the partner's own, as it is
         if verdict.reason == partner_guard.FOREIGN_LINK:
             message = partner_guard.foreign_link_message(verdict.current_partner_id, partner_id)
             log.warning("PAL link of %s not re-pointed: %s", link.name, message)
@@ -273,11 +279,12 @@ def _guard(
     known: dict[str, str] = engine.store.get_state(KNOWN_LINKS_STATE) or {}
     # A link PAL Watch saw drift from ours stays ours: never a partner ID to adopt, always one to put back.
     drifted: dict[str, dict[str, str]] = engine.store.get_state(DRIFTED_LINKS_STATE) or {}
+    ids = {partner_id, *settings.partner_ids}
     ours_before = frozenset(
-        [*(oid.lower() for oid, pid in known.items() if pid == partner_id), *(o.lower() for o in drifted), *ours]
+        [*(oid.lower() for oid, pid in known.items() if pid in ids), *(o.lower() for o in drifted), *ours]
     )
     setting = partner_guard.check_setting(
-        seen, partner_id, previous_partner_id=settings.previous_partner_id, ours_before=ours_before
+        seen, partner_id, previous_partner_id=settings.previous_partner_id, ours_before=ours_before, partner_ids=ids
     )
     if setting.suspect:
         log.warning(
@@ -291,6 +298,7 @@ def _guard(
         observe=settings.observe_only,
         setting=setting,
         ours_before=ours_before,
+        partner_ids=frozenset(ids),
     )
 
 

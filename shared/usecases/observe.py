@@ -324,6 +324,7 @@ def observe(
         previous=previous,
         gone=gone,
         cloud=offers.sovereign_cloud(settings.arm_endpoint),
+        partner_ids=settings.partner_ids,
         csp_tenants=settings.csp_tenants,
     )
 

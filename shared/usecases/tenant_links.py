@@ -95,27 +95,29 @@ def check_managing_links(engine: Engine, identities: Identities, links: link_wri
     statuses = links.read(acting)
     for object_id, status in sorted(statuses.items()):
         check.checked += 1
-        if status.partner_id is None or known.get(object_id) != partner or status.points_to(partner):
+        ours = settings.partner_ids or (partner,)
+        if status.partner_id is None or known.get(object_id) not in ours or status.points_to(ours):
             continue  # unreadable, never ours, or fine: the estate's decisions handle the rest
         identity = acting[object_id]
         log.warning("PAL link of %s was %s by hand; putting it back", identity.name, status.partner_id or "removed")
-        repaired = links.ensure(identity, tenant, object_id)
+        was = known[object_id]  # one of the partner's locations: put back where it was
+        repaired = links.ensure(identity, tenant, object_id, was)
         statuses[object_id] = repaired
         check.subjects.add(catalogue.link_subject(tenant, object_id))
         if (tenant.lower(), object_id) in links.withheld:  # observe mode: say what it would do
             withheld = catalogue.Link(tenant, object_id, identity.name)
             since = drifted_since(engine, object_id) or links.now.isoformat()
-            check.findings.append(catalogue.link_drift_withheld(withheld, status.partner_id or "", partner, since))
+            check.findings.append(catalogue.link_drift_withheld(withheld, status.partner_id or "", was, since))
             continue
         link = catalogue.Link(tenant, object_id, identity.name, managing=True)
-        if repaired.points_to(partner):
+        if repaired.points_to(was):
             check.repaired.append(f"{identity.name} in {tenant}")
-            check.drift.append(catalogue.link_drift_repaired(link, status.partner_id or "", partner))
+            check.drift.append(catalogue.link_drift_repaired(link, status.partner_id or "", was))
         else:
             check.failed.append(f"{identity.name} in {tenant}: {repaired.error_code}")
             check.findings.append(
                 catalogue.link_failed(
-                    link, code=repaired.error_code or "NotLinked", message=repaired.error_message, partner_id=partner
+                    link, code=repaired.error_code or "NotLinked", message=repaired.error_message, partner_id=was
                 )
             )
     check.statuses = statuses
@@ -131,7 +133,7 @@ def remember_managing_links(links: link_writer.LinkWriter, statuses: Mapping[str
     partner ID guard never takes those links for a setting to adopt.
     """
     engine, store = links.engine, links.engine.store
-    partner = engine.settings.partner_id
+    ours = engine.settings.partner_ids or (engine.settings.partner_id,)
     managing = engine.managing_tenant_id.lower()
     withheld = {oid for (tenant, oid), _verdict in links.withheld.items() if tenant == managing}
     known: dict[str, str] = store.get_state(KNOWN_STATE) or {}
@@ -140,10 +142,10 @@ def remember_managing_links(links: link_writer.LinkWriter, statuses: Mapping[str
     for object_id, status in statuses.items():
         if status.partner_id is None:
             continue  # unreadable now: keep what we knew
-        if status.points_to(partner):
-            current[object_id] = partner
+        if status.points_to(ours):
+            current[object_id] = status.partner_id
             drift.pop(object_id, None)
-        elif object_id in withheld and known.get(object_id) == partner:
+        elif object_id in withheld and known.get(object_id) in ours:
             first = drift.get(object_id, {})
             if first.get("to") != status.partner_id:
                 drift[object_id] = {"to": status.partner_id, "at": links.now.isoformat()}
@@ -314,13 +316,13 @@ def _link_in_tenant(
         return _failed(check, link_of, e.code or type(e).__name__, str(e), partner)
     before = reconcile.LinkStatus.from_link(link)
     status = before
-    if not before.points_to(partner):
+    if not before.points_to(engine.settings.partner_ids or (partner,)):
         status = links.ensure(identity, tenant_id, object_id)
         if status.error_code:
             return _failed(check, link_of, status.error_code, status.error_message, partner)
         if (tenant_id.lower(), object_id) in links.withheld:
             return check  # observe mode or a suspect partner ID: reported by the run, nothing remembered
-        if remembered is not None and remembered.partner_id == partner:
+        if remembered is not None and remembered.partner_id in (engine.settings.partner_ids or (partner,)):
             check.repaired.append(f"{identity.name} in {tenant_id}")
             drifted = catalogue.Link(tenant_id, object_id, identity.name, tenant_name=tenant_name)
             check.drift.append(catalogue.link_drift_repaired(drifted, before.partner_id or "", partner))

@@ -33,6 +33,7 @@ from typing import Any
 
 from shared import catalogue, model, reconcile, roles
 from shared.azure import errors
+from shared.reconcile import locations
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import (
@@ -64,6 +65,7 @@ OWNED_KINDS = frozenset(
         catalogue.Kind.IDENTITY_LOST,
         catalogue.Kind.LINK_FAILED,
         catalogue.Kind.DELEGATION_REMOVED,
+        catalogue.Kind.LINK_LOCATION,
     }
 )
 Progress = Callable[[str, int, int], None]
@@ -95,6 +97,7 @@ class _Tally:
     resolved: int = 0
     incomplete_scopes: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)  # delegations not judged: what they need was unreadable
+    halted: str = ""  # why the run judged and wrote nothing (the partner ID guard), "" when it did not stop
     steps: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -102,6 +105,12 @@ class _Tally:
     def _detail(self) -> str:
         if self.status == "skipped":
             return "; ".join(self.problems)
+        if self.halted:  # nothing was counted: counts of zero would read as an empty estate
+            return (
+                f"halted before judging {self.subscriptions} subscription(s): {self.halted[:300]}; "
+                f"nothing judged or written; {self.opened} finding(s) opened, {self.resolved} resolved; "
+                f"{self.seconds:.1f}s"
+            )
         dry = self.mode == DRY_RUN
         text = (
             f"{self.delegations} delegation(s) in {self.subscriptions} subscription(s): "
@@ -148,6 +157,7 @@ class _Tally:
             "customerTenants": dict(self.customer_tenants),
             "incompleteScopes": [{"scope": s, "error": e} for s, e in sorted(self.incomplete_scopes.items())],
             "unknown": list(self.unknown),
+            "halted": self.halted,
             "steps": dict(self.steps),
             "seconds": round(self.seconds, 3),
         }
@@ -224,10 +234,16 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     say("record", 0, 1)
     decided = plan.subjects | result.held  # held: not judged, and not stale either
     stale = _stale_subjects(engine, inventory, check, decided, now)
-    estate = recorder.Estate(tuple(check.findings), frozenset(check.subjects | stale), tuple(check.drift), previous)
+    coverage, misplaced = _by_location(engine, plan.coverage, result.observation.links)
+    estate = recorder.Estate(
+        (*check.findings, *misplaced),
+        frozenset(check.subjects | stale | {f.subject for f in misplaced}),
+        tuple(check.drift),
+        previous,
+    )
     record.record(result, estate=estate)
     record.subject(permissions.SUBJECT, [])  # Graph answered every read: a missing permission was granted
-    store.put_coverage(plan.coverage, now)
+    store.put_coverage(coverage, now)
     _remember_links(links, result.observation.links)
     delegations.clear_activity_log_block(engine)
 
@@ -279,6 +295,7 @@ def _halted(engine: Engine, out: _Tally, report: outcomes.RunReport, now: dateti
     """Nothing could be judged (PAL_PARTNER_ID is wrong, or Graph refuses a read): say so and alert it."""
     out.status = "partial"
     out.problems += [p for p in report.problems if p not in out.problems]
+    out.halted = next((p for p in out.problems if "PAL_PARTNER_ID" in p), "the partner ID guard stopped the run")
     opened, resolved = report.opened, report.resolved
     out.opened, out.resolved = len(opened), len(resolved)
     _alert(engine, out, now, (opened, resolved, report.said), sweep=False)
@@ -317,6 +334,17 @@ def _without(plan: reconcile.Plan, held: frozenset[str], store: Any) -> reconcil
         subjects=frozenset(plan.subjects - held),
         coverage=tuple(before.get(r.delegation_key, r) if r.delegation_key in held else r for r in plan.coverage),
     )
+
+
+def _by_location(
+    engine: Engine, rows: tuple[reconcile.CoverageRow, ...], links: Mapping[str, reconcile.LinkStatus]
+) -> tuple[tuple[reconcile.CoverageRow, ...], list[model.Finding]]:
+    """The coverage rows with the partner location each is credited to, and the customers credited
+    to another of the partner's locations than PAL_PARTNER_ID_BY_CUSTOMER names."""
+    settings = engine.settings
+    where = locations.Locations(settings.partner_ids, settings.location_names, settings.expected_locations)
+    rows = locations.with_locations(rows, links, where)
+    return rows, locations.misplaced(rows, links, where)
 
 
 def _current(inventory: estate_scan.Inventory, previous: dict[str, DelegationSnapshot]) -> list[model.Delegation]:
@@ -389,6 +417,8 @@ def _stale_subjects(
             scope = f.subject.split("/providers/", 1)[0]
             if inventory.covers(scope):
                 stale.add(f.subject)
+        elif f.kind == catalogue.Kind.LINK_LOCATION:
+            stale.add(f.subject)  # judged on every verification's coverage
         elif f.subject.startswith("link:"):
             tenant = f.subject.split(":")[1]
             if tenant == managing or not links.problems:
@@ -446,8 +476,8 @@ def _remember_links(links: link_writer.LinkWriter, statuses: Mapping[str, reconc
     """The managing tenant's links as read now (the drift baseline), and the partner's name they gave."""
     engine = links.engine
     tenant_links.remember_managing_links(links, statuses)
-    partner = engine.settings.partner_id
-    name = next((s.partner_name for s in statuses.values() if s.points_to(partner) and s.partner_name), "")
+    ours = engine.settings.partner_ids
+    name = next((s.partner_name for s in statuses.values() if s.points_to(ours) and s.partner_name), "")
     coverage_view.remember_partner(engine, name)
 
 

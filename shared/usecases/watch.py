@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from shared.usecases import alerts, delegations, digest, identities, outcomes, verify
+from shared import catalogue
+from shared.usecases import alerts, delegations, digest, identities, outcomes, recorder, verify
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def run_watch(engine: Engine, now: datetime, *, past_due: bool = False) -> outco
     run.run("identities", lambda: identities.poll_identities(engine, now, full=False))
     run.run("graph-subscriptions", lambda: identities.ensure_graph_subscriptions(engine, now))
     run.run("links", lambda: verify.watch_links(engine, now))
+    run.run("exemptions", lambda: _exemption_setting(engine, now))
     if engine.settings.alerts.digest:  # only when on: an idle step would hide "every step failed"
         run.run("digest", lambda: digest.enqueue_digest(engine, now))
     run.run("alerts", lambda: alerts.deliver(engine, now))
@@ -38,3 +40,14 @@ def _watch_log(engine: Engine, now: datetime) -> outcomes.Outcome:
         report = outcome.report
         alerts.enqueue(engine, report.opened, report.resolved, now, said=report.said)
     return outcome
+
+
+def _exemption_setting(engine: Engine, now: datetime) -> outcomes.Outcome:
+    """PAL_EXEMPTIONS entries that do not parse: one configuration finding, resolved once they are fixed."""
+    problems = tuple(getattr(engine.settings.exemptions, "problems", ()))
+    record = recorder.Recorder(engine.store, now)
+    record.subject(catalogue.EXEMPTIONS_SUBJECT, [catalogue.exemptions_malformed(problems)] if problems else [])
+    alerts.enqueue(engine, record.report.opened, record.report.resolved, now)
+    if problems:
+        return outcomes.Outcome("partial", f"{len(problems)} PAL_EXEMPTIONS entr(ies) ignored", problems=problems)
+    return outcomes.Outcome("ok", f"{len(engine.settings.exemptions)} exemption(s) in settings")

@@ -101,7 +101,7 @@ def test_a_token_carries_the_granted_roles_and_none_without_a_grant(emulator, de
     assert g.get(url(emulator, f"/users/{demo.principal('Alice Operator')['objectId']}")).status_code == 403
 
 
-def test_security_groups_are_deleted_for_good_and_microsoft_365_groups_softly(emulator, demo):
+def test_security_and_microsoft_365_groups_are_soft_deleted_and_distribution_groups_for_good(emulator, demo):
     scenario = demo.scenario
     tier2 = demo.principal("Contoso MSP Tier 2")["objectId"]
     unified = {
@@ -110,23 +110,44 @@ def test_security_groups_are_deleted_for_good_and_microsoft_365_groups_softly(em
         "displayName": "Contoso MSP Team",
         "groupTypes": ["Unified"],
     }
-    scenario["tenants"][0]["principals"].append(unified)
+    distribution = {
+        "objectId": "7a1d3e52-4f6c-4d2b-8e3f-8c9b0d1e2f30",
+        "type": "Group",
+        "displayName": "Contoso MSP Announcements",
+        "distribution": True,
+    }
+    scenario["tenants"][0]["principals"] += [unified, distribution]
     emulator.reset(scenario)
     g = graph_as(emulator, demo)
+    assert g.get(url(emulator, f"/groups/{tier2}")).json()["securityEnabled"] is True
+    for group in (tier2, unified["objectId"]):
+        events = emulator.control("POST", f"/principals/{group}", {"action": "softDelete"})["events"]
+        assert all(e["type"] == "Microsoft.Graph.GroupUpdated" for e in events)
+        assert g.get(url(emulator, f"/groups/{group}")).status_code == 404
+        deleted = g.get(url(emulator, f"/directory/deletedItems/{group}")).json()
+        assert deleted["deletedDateTime"]
+    # learn: directory-deleteditems-list: a soft-deleted security group reads securityEnabled false.
+    assert g.get(url(emulator, f"/directory/deletedItems/{tier2}")).json()["securityEnabled"] is False
+    listed = g.get(url(emulator, "/directory/deletedItems/microsoft.graph.group")).json()["value"]
+    assert {x["id"] for x in listed} == {tier2, unified["objectId"]}
+    emulator.control("POST", f"/principals/{tier2}", {"action": "restore"})
+    assert g.get(url(emulator, f"/groups/{tier2}")).status_code == 200
+    # A distribution group is deleted for good.
+    emulator.control("POST", f"/principals/{distribution['objectId']}", {"action": "softDelete"})
+    assert g.get(url(emulator, f"/directory/deletedItems/{distribution['objectId']}")).status_code == 404
+
+
+def test_switch_plays_the_older_pages_where_security_groups_are_deleted_for_good(emulator, demo):
+    tier2 = demo.principal("Contoso MSP Tier 2")["objectId"]
+    emulator.control("POST", "/config", {"assumptions": {"securityGroupDelete": "permanent"}})
+    g = graph_as(emulator, demo)
     emulator.control("POST", f"/principals/{tier2}", {"action": "softDelete"})
-    # a security group: gone for good, never in deletedItems, cannot be restored
     assert g.get(url(emulator, f"/groups/{tier2}")).status_code == 404
     assert g.get(url(emulator, f"/directory/deletedItems/{tier2}")).status_code == 404
     restore = emulator.session.post(
         emulator.info["control"].rstrip("/") + f"/principals/{tier2}", json={"action": "restore"}, timeout=30
     )
     assert restore.status_code == 404
-    emulator.control("POST", f"/principals/{unified['objectId']}", {"action": "softDelete"})
-    deleted = g.get(url(emulator, f"/directory/deletedItems/{unified['objectId']}")).json()
-    assert deleted["deletedDateTime"]
-    assert deleted["groupTypes"] == ["Unified"]
-    listed = g.get(url(emulator, "/directory/deletedItems/microsoft.graph.group")).json()["value"]
-    assert [x["id"] for x in listed] == [unified["objectId"]]
 
 
 def test_soft_delete_restore_hard_delete_and_disable(emulator, demo):

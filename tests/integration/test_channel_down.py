@@ -148,3 +148,18 @@ def test_a_kill_between_send_and_record_resends_the_same_message_never_merged(pa
     assert news(1).notice_id in fresh  # sent in a message of its own ...
     assert not set(fresh) & set(first.get_all("X-PALWatch-Notice"))  # ... never merged with the resend
     assert {e.delivery("smtp").state for e in box.list_entries()} == {"sent"}
+
+
+def test_one_refused_send_is_not_a_failing_channel(palwatch, smtp, monkeypatch):
+    """A single refusal (one 554, one 500 or 429 on sendMail) is retried, never announced as a
+    critical "alert channel failing"; the channel fails only after consecutive failures across a span."""
+    clock = Clock(monkeypatch)
+    smtp.refuse_all = True
+    triggers.verify_now()  # one attempt, refused
+    smtp.refuse_all = False
+    clock.advance(hours=1)  # past the back-off
+    watch(clock)
+    assert smtp.notice_ids(), "delivered on the next attempt"
+    store = engine.get_engine().store
+    ever = [r for r in store.list_findings(include_resolved=True) if r.finding.subject == "channel:smtp"]
+    assert not ever, [r.finding.title for r in ever]

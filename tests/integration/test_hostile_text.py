@@ -48,3 +48,22 @@ def test_a_hostile_customer_name_is_escaped_in_webhook_text_and_stripped_from_su
     for message in smtp_server.messages:
         for name, value in message.items():
             assert not set(str(value)) & {"\u202e", "\u2066", "\r", "\n"}, (name, value)
+
+
+ESCAPES = "Relecloud \x1b[2J\x1b[1;31mURGENT\x1b[0m \x1b]8;;https://evil.example\x07click\x1b]8;;\x07 \x9b6n"
+
+
+def test_terminal_escapes_in_a_customer_name_never_reach_the_plain_text_part(emulator, channels):
+    smtp_server, _webhook = channels
+    triggers.watch_now()
+    smtp_server.messages.clear()
+    emulator.control("PUT", f"/tenants/{demo.RELECLOUD.tenant_id}", {"displayName": ESCAPES})
+    triggers.delegation_events(onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.BOB, demo.CONTRIBUTOR))))
+    triggers.watch_now()
+
+    plain = [
+        part.get_content() for m in smtp_server.messages for part in m.walk() if part.get_content_type() == "text/plain"
+    ]
+    assert any("URGENT" in text for text in plain), "the name reached the plain-text part"
+    for text in plain:
+        assert not set(text) & {"\x1b", "\x07", "\x9b"}, repr(text[:400])

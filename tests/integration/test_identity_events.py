@@ -230,7 +230,27 @@ def test_deleting_a_microsoft_365_group_loses_attribution_and_restoring_it_resol
     assert remembered.snapshot(palwatch, key).attributed
 
 
-def test_deleting_a_security_group_is_permanent_and_no_fix_says_restore(emulator, palwatch):
+def test_deleting_a_security_group_loses_attribution_and_restoring_it_resolves(emulator, palwatch):
+    # Graph v1.0 group-delete today: security groups, like Microsoft 365 groups, wait 30 days in deletedItems.
+    key = _group_delegation(emulator, palwatch)
+
+    triggers.identity_events(world.act(emulator, demo.OPERATORS.object_id, "softDelete"))
+    [lost] = remembered.findings_of(palwatch, key)
+    assert lost.kind == "attribution_lost"
+    assert f"group {demo.OPERATORS.object_id} is deleted (restorable for 30 days)" in lost.detail
+    assert (
+        f"POST --url https://graph.microsoft.com/v1.0/directory/deletedItems/{demo.OPERATORS.object_id}/restore"
+        in lost.fix
+    )
+    assert "cannot come back" not in lost.fix
+
+    triggers.identity_events(world.act(emulator, demo.OPERATORS.object_id, "restore"))
+    assert remembered.findings_of(palwatch, key) == []
+    assert remembered.snapshot(palwatch, key).attributed
+
+
+def test_where_security_groups_are_deleted_for_good_no_fix_says_restore(emulator, palwatch):
+    world.assume(emulator, securityGroupDelete="permanent")  # the older pages (beta, PowerShell help)
     key = _group_delegation(emulator, palwatch)
 
     triggers.identity_events(

@@ -5,6 +5,7 @@ before (she linked herself) instead of a green "earns partner credit now" card b
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import function_app
@@ -32,3 +33,16 @@ def test_a_scope_lost_after_it_resolved_is_told_once_with_the_real_reason(emulat
     assert "lost" in content.lower()
     assert "earns partner credit now" not in content, content
     assert "linked" in content.lower()
+
+
+def test_a_subject_counts_in_plural_words(emulator, mailed):
+    for _ in range(2):
+        triggers.delegation_events(
+            world.onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.BOB, demo.CONTRIBUTOR)))
+        )
+
+    triggers.watch_now()
+
+    subjects = [m["message"]["subject"] for m in mail.mailbox(emulator)]
+    assert any(re.search(r"\b[2-9] warnings\b", s) for s in subjects), subjects
+    assert not any(re.search(r"\b[2-9] warning\b", s) for s in subjects), subjects

@@ -189,3 +189,56 @@ def test_a_mismatch_found_on_a_delegation_event_is_alerted_and_recorded_in_that_
         if r.getMessage().startswith("PalWatch.FindingOpened ")
     ]
     assert [o["key"] for o in opened] == [config.key]
+
+
+SECOND_LOCATION = "5127256"  # the demo partner's second location (Bergen)
+
+
+def test_links_to_the_partners_second_location_are_its_own(emulator, palwatch, monkeypatch):
+    """Every link the app reads points to the partner's second location ID: nothing halts, nothing is
+    re-pointed or reported as another partner's, and the delegations they carry are attributed."""
+    for object_id in (demo.MI.object_id, demo.OPS.object_id):
+        emulator.control("PUT", f"/links/{demo.MANAGING}/{object_id}", {"partnerId": SECOND_LOCATION})
+    engine = _engine(monkeypatch, PAL_PARTNER_ID=f"{demo.PARTNER}:Seattle,{SECOND_LOCATION}:Bergen")
+    emulator.control("DELETE", "/journal")
+
+    triggers.delegation_events(
+        onboard(emulator, world.new_delegation(demo.RELECLOUD, (demo.PIPELINE, demo.CONTRIBUTOR)))
+    )
+    _whole_run()
+
+    assert not [w for w in pal_writes(emulator) if w["method"] == "PATCH"]
+    assert links(emulator)[demo.MI.object_id] == SECOND_LOCATION
+    assert links(emulator)[demo.OPS.object_id] == SECOND_LOCATION
+    findings = open_findings(engine)
+    assert not _configuration(engine), [f.title for f in findings.values()]
+    assert not [f for f in findings.values() if f.kind == "link_failed"], [f.title for f in findings.values()]
+    rows = engine.store.get_coverage().rows
+    carried = [r for r in rows if demo.MI.object_id in {a.principal_id for a in r.attributed_by}]
+    assert carried
+    assert all(r.status != "not_attributed" for r in carried)
+    assert all(SECOND_LOCATION in r.locations for r in carried)
+    document = json.loads(triggers.coverage({"format": "json"}).get_body())
+    assert document["byLocation"][SECOND_LOCATION]["delegations"] >= len(carried)
+
+
+def test_a_customer_credited_to_another_location_is_said_once_and_nothing_moves(emulator, palwatch, monkeypatch):
+    emulator.control("PUT", f"/links/{demo.MANAGING}/{demo.MI.object_id}", {"partnerId": SECOND_LOCATION})
+    fabrikam = demo.tenant("Fabrikam").tenant_id
+    engine = _engine(
+        monkeypatch,
+        PAL_PARTNER_ID=f"{demo.PARTNER}:Seattle,{SECOND_LOCATION}:Bergen",
+        PAL_PARTNER_ID_BY_CUSTOMER=f"{fabrikam}=Seattle",
+    )
+    emulator.control("DELETE", "/journal")
+
+    triggers.verify_now()
+    triggers.verify_now()
+
+    assert links(emulator)[demo.MI.object_id] == SECOND_LOCATION
+    assert not [w for w in pal_writes(emulator) if w["method"] == "PATCH"]
+    said = [f for f in open_findings(engine).values() if f.kind == "link_location"]
+    assert [(f.severity.value, f.tenant_id, f.principal_id) for f in said] == [("info", fabrikam, demo.MI.object_id)]
+    assert "attributed to Bergen (5127256), expected Seattle (5127255)" in said[0].title
+    recorded = [r for r in engine.store.list_findings(include_resolved=True) if r.finding.kind == "link_location"]
+    assert len(recorded) == 1  # once, not once per pass

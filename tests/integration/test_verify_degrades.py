@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests import campaign
 from tests.support import demo, engines, remembered, triggers
 
 GRAPH_BATCH = r"^/v1\.0/\$batch$"
@@ -51,6 +52,7 @@ def test_a_read_failing_for_a_whole_run_loses_nothing_and_says_partial(emulator,
     triggers.verify_now()
     assert _last(palwatch).startswith("ok"), _last(palwatch)
     assert remembered.open_as(palwatch, "kind", "subject", "reason") == expected
+    campaign.record("read_failing_a_whole_run", route=route, runs_lost=0, lost=0, extra=0, status="partial")
 
 
 def test_one_unreadable_group_holds_back_only_what_depends_on_it(emulator, palwatch):
@@ -77,3 +79,4 @@ def test_a_batch_read_answered_without_its_body_is_never_a_deletion(emulator, pa
     assert emulator.control("GET", "/faults")["faults"][0]["hits"] >= 1
     assert remembered.open_as(palwatch, "kind", "subject", "reason") == expected
     assert not [f for f in remembered.all_findings(palwatch) if f.finding.kind == "identity_lost"]
+    campaign.record("batch_answer_without_body", fault=str(fault["status"]), extra_losses=0)

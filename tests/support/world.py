@@ -96,9 +96,14 @@ def remove_member(emulator: Any, group: str, member: str) -> list[dict[str, Any]
 
 
 def make_microsoft_365_group(emulator: Any, group_id: str) -> None:
-    """Turn a demo security group into a Microsoft 365 group (the only groups Graph soft-deletes)."""
+    """Turn a demo security group into a Microsoft 365 group."""
     raw = next(p for p in demo.HOME.raw["principals"] if p["objectId"] == group_id)
     emulator.control("PUT", f"/principals/{group_id}", {**raw, "tenantId": demo.MANAGING, "groupTypes": ["Unified"]})
+
+
+def assume(emulator: Any, **switches: Any) -> None:
+    """Play one answer of the emulator's named assumptions (emulator/assumptions.py) until the next reset."""
+    emulator.control("POST", "/config", {"assumptions": switches})
 
 
 def graph_subscriptions(emulator: Any) -> dict[str, dict[str, Any]]:

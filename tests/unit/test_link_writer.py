@@ -58,7 +58,11 @@ def writer(store: FakeStore, service: FakePal, clock: clocks.FakeClock, *, defer
     engine = SimpleNamespace(
         store=store,
         settings=SimpleNamespace(
-            partner_id=PARTNER, previous_partner_id="", observe_only=False, managing_tenant_id="home"
+            partner_id=PARTNER,
+            partner_ids=(PARTNER,),
+            previous_partner_id="",
+            observe_only=False,
+            managing_tenant_id="home",
         ),
         pal_for=lambda *_: service,
     )

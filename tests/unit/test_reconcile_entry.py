@@ -72,6 +72,7 @@ class World:
         )
         settings = SimpleNamespace(
             partner_id=PARTNER,
+            partner_ids=(PARTNER,),
             managing_tenant_id=HOME,
             identities=[MANAGED],
             federation_discovery=False,

@@ -283,6 +283,7 @@ def test_no_verification_yet_says_what_to_run() -> None:
         "totals": {**coverage.totals([]), **coverage.scope_totals([])},
         "scopes": [],
         "delegations": [],
+        "byLocation": {},
     }
 
 
@@ -306,7 +307,7 @@ def test_json_has_stable_camel_case_fields_and_round_trips() -> None:
     )
     doc = reports.coverage_json(cov)
     assert json.loads(json.dumps(doc)) == doc
-    assert set(doc) == {"generatedAt", "totals", "scopes", "delegations"}
+    assert set(doc) == {"generatedAt", "totals", "scopes", "delegations", "byLocation"}
     by_tenant = {d["customerTenantId"]: d for d in doc["delegations"]}
     first, second = by_tenant[TENANT_A], by_tenant[TENANT_B]
     assert doc["delegations"] == [second, first]  # '"' sorts before 'C'
@@ -333,6 +334,7 @@ def test_json_has_stable_camel_case_fields_and_round_trips() -> None:
         "incentiveEligible",
         "credit",
         "foreignAobo",
+        "partnerLocations",
         "creditObserved",  # what Microsoft's billing export says (null without billing data)
     }
     assert first["since"] == "2025-02-01T09:30:00Z"  # naive instants are UTC, as the store writes them
