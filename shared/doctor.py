@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import catalogue, doctor_mail, model
+from shared import catalogue, doctor_billing, doctor_mail, model
 from shared import doctor_fixes as fixes
 from shared import doctor_operations as operations
 from shared import doctor_reading as reading
@@ -172,6 +172,7 @@ class _Doctor:
                 *(f"Graph: read {read.name}" for read in graph_module.PRINCIPAL_READS),
                 "Graph: group members",
                 "read tenant activity log",
+                *((doctor_billing.NAME,) if s.billing.enabled else ()),
             ):
                 self.add(name, SKIP, "needs the managed identity's token (see above)", required=False)
         else:
@@ -182,6 +183,7 @@ class _Doctor:
             self.assignment_check(LighthouseClient(arm), ArmClient(arm), delegated)
             reading.check_reading_roles(self.add, s, mi, ArmClient(arm), self.mi_object_id)
             self.graph_checks(graph)
+            doctor_billing.check_billing(self.add, s, mi, self.session, _describe)
             self.activity_log_check(ActivityLogClient(arm))
             self.mail_check(graph)
         for acting in s.identities:
