@@ -89,19 +89,26 @@ class BillingClient:
 
     def export_unbilled(self, currency: str, period: str = "current") -> Manifest:
         """Export the billing period's unbilled usage (`attributeSet: full`) and wait for its manifest."""
+        return self._follow(*self.start_unbilled(currency, period))
+
+    def start_unbilled(self, currency: str, period: str = "current") -> tuple[str, float | None]:
+        """Only start the unbilled export: the operation's `Location` and the Retry-After (the doctor's probe)."""
         body = {"currencyCode": currency, "billingPeriod": period, "attributeSet": "full"}
-        return self._export("unbilled", body)
+        return self._start("unbilled", body)
 
     def export_billed(self, invoice_id: str) -> Manifest:
         """Export one invoice's billed usage (`attributeSet: full`) and wait for its manifest."""
         return self._export("billed", {"invoiceId": invoice_id, "attributeSet": "full"})
 
     def _export(self, kind: str, body: dict[str, str]) -> Manifest:
+        return self._follow(*self._start(kind, body))
+
+    def _start(self, kind: str, body: dict[str, str]) -> tuple[str, float | None]:
         _answer, headers = self._http.exchange("POST", f"{EXPORTS}/{kind}/export", body=body)
         location = headers.get("Location") or headers.get("location")
         if not location:
             raise errors.PermanentError("the billing export answered without a Location", code="MalformedResponse")
-        return self._follow(location, _retry_after(headers))
+        return location, _retry_after(headers)
 
     def _follow(self, location: str, wait: float | None) -> Manifest:
         deadline = self._clock() + MAX_WAIT_SECONDS

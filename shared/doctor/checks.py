@@ -24,6 +24,7 @@ from shared.azure.graph import GraphClient
 from shared.azure.lighthouse import LighthouseClient
 from shared.azure.pal import PartnerLinkClient
 from shared.decisions import partner_guard
+from shared.doctor import billing as doctor_billing
 from shared.doctor import fixes, operations, reading
 from shared.doctor import mail as doctor_mail
 from shared.roles import is_guid
@@ -171,6 +172,7 @@ class _Doctor:
                 *(f"Graph: read {read.name}" for read in graph_module.PRINCIPAL_READS),
                 "Graph: group members",
                 "read tenant activity log",
+                *((doctor_billing.NAME,) if s.billing.enabled else ()),
             ):
                 self.add(name, SKIP, "needs the managed identity's token (see above)", required=False)
         else:
@@ -181,6 +183,7 @@ class _Doctor:
             self.assignment_check(LighthouseClient(arm), ArmClient(arm), delegated)
             reading.check_reading_roles(self.add, s, mi, ArmClient(arm), self.mi_object_id)
             self.graph_checks(graph)
+            doctor_billing.check_billing(self.add, s, mi, self.session, _describe)
             self.activity_log_check(ActivityLogClient(arm))
             self.mail_check(graph)
         for acting in s.identities:
