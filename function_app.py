@@ -99,10 +99,10 @@ def credit_snapshot(timer: func.TimerRequest) -> None:
 @app.route(route="coverage", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def coverage(req: func.HttpRequest) -> func.HttpResponse:
     """The latest coverage snapshot: JSON by default, the HTML page with ?format=html (or Accept: text/html)."""
-    from shared.usecases import engine, outcomes, verify
+    from shared.usecases import coverage_view, engine, outcomes
 
     with outcomes.trigger_run("coverage") as run:
-        answer = verify.coverage_page(
+        answer = coverage_view.coverage_page(
             engine.get_engine(),
             req.params.get("format", ""),
             req.headers.get("accept", ""),

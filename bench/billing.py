@@ -4,7 +4,7 @@ Writes a gzipped JSON-lines blob of daily rated usage lines (Microsoft's attribu
 subscriptions, 3 resource groups each, 30 days, so the reduced state is the same size whatever the
 number of lines), then, per size, a child process reads it exactly as the credit snapshot reads a
 downloaded blob (`BillingClient.lines_of`: gzip decompressed as it streams) into the reducer
-(`shared.reconcile.billing.Reducer`) and reports its peak RSS (`ru_maxrss`) and time. A child that
+(`shared.decisions.billing.Reducer`) and reports its peak RSS (`ru_maxrss`) and time. A child that
 only imports the same modules gives the floor. Memory flat in the number of lines means the 1M
 run's peak is the 100k run's, give or take the interpreter's noise. Prints a Markdown table.
 """
@@ -53,7 +53,7 @@ def write_blob(path: Path, lines: int) -> None:
 def measure(path: str, reduce: bool) -> dict[str, float]:
     """Run in the child: stream the blob into the reducer (or only import), report peak RSS and time."""
     from shared.azure import billing as adapter
-    from shared.reconcile import billing
+    from shared.decisions import billing
 
     started = time.perf_counter()
     lines = scope_days = 0

@@ -465,7 +465,7 @@ def credit_observed(demo: Demo) -> None:
     from datetime import UTC, datetime, timedelta
 
     import function_app
-    from shared.reconcile import billing
+    from shared.decisions import billing
     from shared.usecases import coverage_view, engine
 
     tenants = {t["displayName"]: t for t in demo.scenario["tenants"]}

@@ -1,7 +1,7 @@
 """The catalogue of findings: every kind, the one builder of each finding, and beside each builder
 its words (`says`: the subject's few words, what it costs, why it resolved), which alerts read.
 
-Used by the pure decisions (`shared.reconcile`), the use cases that report on their own
+Used by the pure decisions (`shared.decisions`), the use cases that report on their own
 configuration (activity log, Graph subscriptions) or on links put back (`tenant_links`), and
 the alert side (`shared.notify`: dead letters, the daily digest, the cost line of a message).
 Pure: text in, `model.Finding` out. Keys are stable (same problem, same key, whatever the

@@ -1,6 +1,6 @@
 """What a subscription's offer means for partner credit: its quota ID -> a category, with sources.
 
-Called by the reconcile decisions (`shared.reconcile.delegation`: an offer that earns no ACR
+Called by the reconcile decisions (`shared.decisions.delegation`: an offer that earns no ACR
 through PAL gets one `not_eligible_offer` finding instead of "not attributed"), by the
 observation (`shared.usecases.observe`: which cloud the ARM endpoint is in) and by the reports
 and alerts (the category per scope, the money wording). The mapping is data, not code:

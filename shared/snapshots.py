@@ -1,8 +1,8 @@
 """What the engine remembers about each delegation, and the coverage rows it reports.
 
-Produced by the pure decisions in `shared.reconcile`, persisted by `shared.store`, read back
+Produced by the pure decisions in `shared.decisions`, persisted by `shared.store`, read back
 by the identity-impact decisions and the reports. It lives here, beside `shared.model`, because
-the layer contract keeps `shared.reconcile` and `shared.store` from importing each other.
+the layer contract keeps `shared.decisions` and `shared.store` from importing each other.
 Nothing here does I/O.
 """
 

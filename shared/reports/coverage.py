@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from shared import catalogue, offers, reconcile, snapshots, words
+from shared import catalogue, decisions, offers, snapshots, words
 from shared.reports import text as text_
 
 if TYPE_CHECKING:  # the store pulls in the Table Storage SDK; a report only reads two fields
@@ -63,7 +63,7 @@ def told(rows: Iterable[snapshots.CoverageRow]) -> list[snapshots.CoverageRow]:
     for r in items:
         by_tenant.setdefault(r.customer_tenant_id.lower(), []).append(r)
     earning = {  # a subscription is in one tenant: only that tenant's delegations can carry it
-        (tenant, reconcile.scopes.scope_key(sc.scope))
+        (tenant, decisions.scopes.scope_key(sc.scope))
         for tenant, mine in by_tenant.items()
         for sc in scopes(mine)
         if sc.earns_credit and level(sc) != NOT_ELIGIBLE
@@ -71,7 +71,7 @@ def told(rows: Iterable[snapshots.CoverageRow]) -> list[snapshots.CoverageRow]:
     return [
         replace(r, status=AT_RISK)
         if status(r) == NOT_ATTRIBUTED
-        and (r.customer_tenant_id.lower(), reconcile.scopes.scope_key(r.scope)) in earning
+        and (r.customer_tenant_id.lower(), decisions.scopes.scope_key(r.scope)) in earning
         else r
         for r in items
     ]
@@ -143,9 +143,9 @@ def totals(rows: Sequence[snapshots.CoverageRow]) -> dict[str, int]:
 
 
 LEVEL_LABELS = {
-    reconcile.scopes.EARNS_CREDIT: "earns partner credit",
-    reconcile.scopes.RECOGNISED: "recognised only",
-    reconcile.scopes.NONE: "not recognised",
+    decisions.scopes.EARNS_CREDIT: "earns partner credit",
+    decisions.scopes.RECOGNISED: "recognised only",
+    decisions.scopes.NONE: "not recognised",
     NOT_ELIGIBLE: "offer earns no ACR through PAL",
 }
 
@@ -153,7 +153,7 @@ LEVEL_LABELS = {
 PATH_WORDS = {"aobo": "AOBO", "lighthouse_pal": "Lighthouse PAL", "customer_tenant_pal": "customer-tenant PAL"}
 
 
-def credit_label(scope: reconcile.ScopeCredit) -> str:
+def credit_label(scope: decisions.ScopeCredit) -> str:
     """What a scope earns, in the words of its subscription's agreement: partner earned credit and
     its paths on CSP; recognition and incentive eligibility elsewhere."""
     if level(scope) == NOT_ELIGIBLE:
@@ -169,17 +169,17 @@ def credit_label(scope: reconcile.ScopeCredit) -> str:
     if scope.earns_credit:
         return "recognised, incentive eligible"
     recognised = {
-        reconcile.scopes.RECOGNITION_CSP: "recognised (CSP)",
-        reconcile.scopes.RECOGNITION_PAL: "recognised only",
+        decisions.scopes.RECOGNITION_CSP: "recognised (CSP)",
+        decisions.scopes.RECOGNITION_PAL: "recognised only",
     }
     return recognised.get(scope.recognition, "not recognised")
 
 
-def credit_json(scope: reconcile.ScopeCredit) -> dict[str, Any]:
+def credit_json(scope: decisions.ScopeCredit) -> dict[str, Any]:
     """The scope's recognition, partner earned credit (CSP only) and incentive eligibility (not CSP)."""
     eligible_offer = level(scope) != NOT_ELIGIBLE
     return {
-        "recognition": scope.recognition if eligible_offer else reconcile.scopes.NONE,
+        "recognition": scope.recognition if eligible_offer else decisions.scopes.NONE,
         "partnerEarnedCredit": {"paths": list(scope.pec_paths), "earns": bool(scope.pec_paths)}
         if scope.pec_applies and eligible_offer
         else "not_applicable",
@@ -187,7 +187,7 @@ def credit_json(scope: reconcile.ScopeCredit) -> dict[str, Any]:
     }
 
 
-def _row_credit(scope: reconcile.ScopeCredit) -> dict[str, Any]:
+def _row_credit(scope: decisions.ScopeCredit) -> dict[str, Any]:
     """A delegation row's scope credit, flat (one cell each in CSV)."""
     credit = credit_json(scope)
     pec = credit["partnerEarnedCredit"]
@@ -199,17 +199,17 @@ def _row_credit(scope: reconcile.ScopeCredit) -> dict[str, Any]:
     }
 
 
-def level(scope: reconcile.ScopeCredit) -> str:
+def level(scope: decisions.ScopeCredit) -> str:
     """The scope's level as reported: on an offer that earns no ACR through PAL it earns nothing,
     whoever holds a role there."""
     return NOT_ELIGIBLE if scope.offer_type == offers.NOT_ELIGIBLE else scope.level
 
 
-def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[reconcile.ScopeCredit]:
+def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[decisions.ScopeCredit]:
     """The scopes (subscriptions, resource groups) with the delegations at each, counted the way
     Microsoft counts: any delegation covering a scope (or its subscription) can carry its credit."""
-    return reconcile.scope_credit(
-        reconcile.Standing(
+    return decisions.scope_credit(
+        decisions.Standing(
             key=r.delegation_key,
             scope=r.scope,
             attributed=r.attributed,
@@ -230,9 +230,9 @@ def scope_totals(rows: Iterable[snapshots.CoverageRow]) -> dict[str, int]:
     levels = [level(s) for s in scopes(rows)]
     return {
         "scopes": len(levels),
-        "scopesEarningCredit": levels.count(reconcile.scopes.EARNS_CREDIT),
-        "scopesRecognisedOnly": levels.count(reconcile.scopes.RECOGNISED),
-        "scopesNotRecognised": levels.count(reconcile.scopes.NONE),
+        "scopesEarningCredit": levels.count(decisions.scopes.EARNS_CREDIT),
+        "scopesRecognisedOnly": levels.count(decisions.scopes.RECOGNISED),
+        "scopesNotRecognised": levels.count(decisions.scopes.NONE),
         "scopesNotEligibleOffer": levels.count(NOT_ELIGIBLE),
     }
 
@@ -402,7 +402,7 @@ def _offer_words(row: snapshots.CoverageRow) -> str:
     return row.definition_name or kind
 
 
-def _scope_line(scope: reconcile.ScopeCredit) -> str:
+def _scope_line(scope: decisions.ScopeCredit) -> str:
     offers = ", ".join(
         f"{text_.fit(text_.clean(d.definition_name or text_.short_id(d.key.rsplit('/', 1)[-1])), 40)}"
         f" ({'attributed' if d.attributed else 'not attributed'})"
@@ -432,7 +432,7 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
     rows = ordered(coverage.rows) if coverage is not None else []
     by_key = {r.delegation_key: r for r in rows}
     every_scope = scopes(rows)
-    scope_of = {reconcile.scopes.scope_key(sc.scope): sc for sc in every_scope}
+    scope_of = {decisions.scopes.scope_key(sc.scope): sc for sc in every_scope}
     return {
         "generatedAt": words.iso_z(coverage.generated_at) if coverage is not None else None,
         "totals": {**totals(rows), **scope_totals(rows)},
@@ -478,7 +478,7 @@ def coverage_json(coverage: store.Coverage | None) -> dict[str, Any]:
                 "attributedBy": [_attributor_json(r, i) for i in range(len(r.attributed_by))],
                 "reason": r.reason or None,
                 "since": words.iso_z(r.since),
-                **_row_credit(scope_of[reconcile.scopes.scope_key(r.scope)]),
+                **_row_credit(scope_of[decisions.scopes.scope_key(r.scope)]),
                 "foreignAobo": list(r.foreign_aobo),
                 "partnerLocations": list(r.locations),
                 "creditObserved": r.credit_observed or None,

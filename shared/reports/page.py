@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared import snapshots, words
-from shared.reconcile import scopes as reconcile_scopes
+from shared.decisions import scopes as reconcile_scopes
 from shared.reports import coverage as coverage_
 from shared.reports import text as text_
 

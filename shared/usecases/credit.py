@@ -3,8 +3,8 @@
 Called by the `credit_snapshot` timer (function_app.py; off unless PAL_BILLING=true) and by tests.
 It asks Microsoft Graph's partner billing API for the current period's unbilled usage
 (`shared.azure.billing`: one export, a few polls, one GET per blob), reduces the lines as they
-stream in (`shared.reconcile.billing`: memory flat in the number of lines), judges complete days
-against the stored delegations and the links' ages (`shared.reconcile.credit_observed`), keeps
+stream in (`shared.decisions.billing`: memory flat in the number of lines), judges complete days
+against the stored delegations and the links' ages (`shared.decisions.credit_observed`), keeps
 per scope and day what Microsoft billed and credited and the subscriptions the export names
 (`Store.billing`), and makes the `credit_*` findings exactly those that hold, alerting on change.
 """
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from shared import catalogue, model
 from shared.azure import billing as billing_adapter
 from shared.azure import errors
-from shared.reconcile import billing, credit_observed
+from shared.decisions import billing, credit_observed
 from shared.usecases import alerts, leases, outcomes, recorder
 from shared.usecases.engine import Engine
 

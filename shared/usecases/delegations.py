@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from shared import catalogue, events, model, reconcile
+from shared import catalogue, decisions, events, model
 from shared.azure import activity_log, errors
-from shared.reconcile import scopes
+from shared.decisions import scopes
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import alerts, outcomes, pipeline, recorder
@@ -128,7 +128,7 @@ def reconcile_targets(engine: Engine, targets: list[Target], now: datetime) -> o
     for target, refused in unseen:
         # An activity-log record names a scope, an event an assignment: the finding is keyed by what we were told.
         key = target.assignment_id or target.scope
-        finding = reconcile.not_visible_finding(
+        finding = decisions.not_visible_finding(
             key, target.scope, refused, engine.managing_tenant_id, target.customer_tenant_id
         )
         record.report.delegations[key.lower()] = "not_visible"

@@ -14,7 +14,7 @@ as incomplete, never as removed.
 On a CSP subscription (its offer, or a customer `PAL_CSP_TENANTS` names) the reader that lists it
 at subscription scope also lists its role assignments, in the same worker (one GET more per such
 subscription and run): the partner's Admin Agents group holding a role there (AOBO) is a path to
-partner earned credit (`shared.reconcile.aobo`). The groups are `PAL_AOBO_GROUP_IDS` and the
+partner earned credit (`shared.decisions.aobo`). The groups are `PAL_AOBO_GROUP_IDS` and the
 managing tenant's groups named "AdminAgents" (one Graph read per run, only if some subscription
 was read).
 
@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 
 from shared import model, offers
 from shared.azure import arm, errors, lighthouse
-from shared.reconcile import aobo, scopes
+from shared.decisions import aobo, scopes
 from shared.snapshots import DelegationSnapshot
 from shared.store import errors as store_errors
 from shared.usecases import delegations

@@ -3,7 +3,7 @@
 Called by `shared.usecases.alerts` (what may be alerted or reminded, and what comes back when an
 exemption expires) and by the CLI (`palwatch exempt`, `palwatch exemptions`, the findings report).
 They come from two places: `PAL_EXEMPTIONS` (settings, read-only here) and the store's state row
-written by `palwatch exempt`. The decisions are pure, in `shared.reconcile.exemptions`.
+written by `palwatch exempt`. The decisions are pure, in `shared.decisions.exemptions`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from shared import model
 from shared import settings as settings_module
+from shared.decisions import exemptions as decide
 from shared.notify import notices
-from shared.reconcile import exemptions as decide
 from shared.usecases.engine import Engine
 
 STATE = "exemptions"

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from shared import catalogue, events, model, reconcile
+from shared import catalogue, decisions, events, model
 from shared.azure import errors
 from shared.snapshots import AttributedBy, DelegationSnapshot
 from shared.store import errors as store_errors
@@ -204,7 +204,7 @@ def _essence(finding: model.Finding) -> tuple[str, ...]:
 
 
 def _differs(
-    assessment: reconcile.DelegationAssessment, before: DelegationSnapshot, open_now: set[tuple[str, ...]]
+    assessment: decisions.DelegationAssessment, before: DelegationSnapshot, open_now: set[tuple[str, ...]]
 ) -> bool:
     if replace(assessment.snapshot, updated_at=before.updated_at) != before:
         return True

@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from shared import catalogue, model, reconcile
+from shared import catalogue, decisions, model
 from shared.azure import errors
-from shared.reconcile import partner_guard
+from shared.decisions import partner_guard
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class LinkWriter:
     written: list[str] = field(default_factory=list)  # "created|repointed identity in tenant"
     problems: list[str] = field(default_factory=list)
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
-    seen: dict[str, reconcile.LinkStatus] = field(default_factory=dict)  # managing-tenant links read
+    seen: dict[str, decisions.LinkStatus] = field(default_factory=dict)  # managing-tenant links read
     guard: partner_guard.Guard | None = None  # decided on the first write or check of the pass
     withheld: dict[tuple[str, str], partner_guard.Verdict] = field(default_factory=dict)  # (tenant, object id)
     would: list[str] = field(default_factory=list)
@@ -94,8 +94,8 @@ class LinkWriter:
     # -- reading -----------------------------------------------------------------------------
 
     def read(
-        self, acting: Mapping[str, model.ActingIdentity], *, known: Mapping[str, reconcile.LinkStatus] | None = None
-    ) -> dict[str, reconcile.LinkStatus]:
+        self, acting: Mapping[str, model.ActingIdentity], *, known: Mapping[str, decisions.LinkStatus] | None = None
+    ) -> dict[str, decisions.LinkStatus]:
         """The managing-tenant link of each identity we act as: `known` ones as given, the rest one
         GET each, side by side (one round trip for all)."""
         links = dict(known or {})
@@ -110,13 +110,13 @@ class LinkWriter:
         self.seen.update({k.lower(): v for k, v in links.items()})
         return links
 
-    def read_one(self, identity: model.ActingIdentity) -> reconcile.LinkStatus:
+    def read_one(self, identity: model.ActingIdentity) -> decisions.LinkStatus:
         try:
-            return reconcile.LinkStatus.from_link(self.engine.pal_for(identity).get_link())
+            return decisions.LinkStatus.from_link(self.engine.pal_for(identity).get_link())
         except errors.TransientError as e:
             return self._deferred(identity, e)
         except errors.AzureError as e:
-            return reconcile.LinkStatus(partner_id=None, error_code=e.code or "Unreadable", error_message=str(e))
+            return decisions.LinkStatus(partner_id=None, error_code=e.code or "Unreadable", error_message=str(e))
 
     # -- the guard ---------------------------------------------------------------------------
 
@@ -156,10 +156,10 @@ class LinkWriter:
     # -- writing -----------------------------------------------------------------------------
 
     def apply(
-        self, actions: Iterable[reconcile.LinkAction], acting: Mapping[str, model.ActingIdentity]
-    ) -> dict[str, reconcile.LinkStatus]:
+        self, actions: Iterable[decisions.LinkAction], acting: Mapping[str, model.ActingIdentity]
+    ) -> dict[str, decisions.LinkStatus]:
         """Make the links the plan asks for; object id -> the link as it is afterwards."""
-        made: dict[str, reconcile.LinkStatus] = {}
+        made: dict[str, decisions.LinkStatus] = {}
         for action in actions:
             identity = acting.get(action.object_id.lower())
             if identity is not None:
@@ -168,7 +168,7 @@ class LinkWriter:
 
     def ensure(
         self, identity: model.ActingIdentity, tenant_id: str, object_id: str, partner_id: str = ""
-    ) -> reconcile.LinkStatus:
+    ) -> decisions.LinkStatus:
         """Link `identity` (object `object_id` in `tenant_id`) to the partner ID, under the link lease:
         `partner_id` (a link put back to the location it had), else where new links point."""
         lease = f"link:{tenant_id.lower()}:{object_id.lower()}"
@@ -186,7 +186,7 @@ class LinkWriter:
 
     def _write(
         self, identity: model.ActingIdentity, tenant_id: str, object_id: str, partner_id: str
-    ) -> reconcile.LinkStatus:
+    ) -> decisions.LinkStatus:
         """The PAL write (GET, then PUT/PATCH only if the guard allows it): every link the engine makes."""
         decided: list[partner_guard.Verdict] = []
         try:
@@ -206,7 +206,7 @@ class LinkWriter:
             return self._deferred(identity, e)
         except errors.AzureError as e:
             log.warning("linking %s in %s failed: %s", identity.name, tenant_id, e)
-            return reconcile.LinkStatus(partner_id=None, error_code=e.code or type(e).__name__, error_message=str(e))
+            return decisions.LinkStatus(partner_id=None, error_code=e.code or type(e).__name__, error_message=str(e))
         if result.action == "withheld":
             return self._withheld(catalogue.Link(tenant_id, object_id, identity.name), decided[-1], result.link)
         if result.wrote:
@@ -216,14 +216,14 @@ class LinkWriter:
             )
             if decided and decided[-1].reported:
                 self._repointed(catalogue.Link(tenant_id, object_id, identity.name), result.previous_partner_id)
-        return reconcile.LinkStatus.from_link(result.link)
+        return decisions.LinkStatus.from_link(result.link)
 
     def _withheld(
         self, link: catalogue.Link, verdict: partner_guard.Verdict, current: model.PartnerLink | None
-    ) -> reconcile.LinkStatus:
+    ) -> decisions.LinkStatus:
         """A write the guard refused: the link stays as read; another partner's link is a link_failed."""
         partner_id = self.engine.settings.partner_id
-        status = reconcile.LinkStatus.from_link(current)
+        status = decisions.LinkStatus.from_link(current)
         if verdict.reason == partner_guard.OWN_LOCATION:
             return status  # another of the partner's locations: the partner's own, as it is
         if verdict.reason == partner_guard.FOREIGN_LINK:
@@ -239,12 +239,12 @@ class LinkWriter:
 
     def _refused(
         self, identity: model.ActingIdentity, tenant_id: str, object_id: str, error: errors.AzureError
-    ) -> reconcile.LinkStatus:
+    ) -> decisions.LinkStatus:
         """PartnerIdInvalid: one configuration finding, and no further write in this pass."""
         settings = self.engine.settings
         log.warning("Microsoft rejects partner id %s: %s", settings.partner_id, error)
         self.guard = replace(self.guard_now(), partner_id_refused=True)
-        current = self.seen.get(object_id.lower()) or reconcile.LinkStatus(partner_id="")
+        current = self.seen.get(object_id.lower()) or decisions.LinkStatus(partner_id="")
         operation = "repoint" if current.partner_id else "create"
         self.withheld[(tenant_id.lower(), object_id.lower())] = partner_guard.Verdict(
             False, operation, current.partner_id or "", partner_guard.PARTNER_ID_INVALID
@@ -258,20 +258,20 @@ class LinkWriter:
         self.repointed.append(f"{link.name} in {link.tenant_id} from {previous_partner_id} to {partner_id}")
         self.notices.append(catalogue.link_repointed(link, previous_partner_id, partner_id))
 
-    def deferred(self, identity: model.ActingIdentity, error: errors.TransientError) -> reconcile.LinkStatus:
+    def deferred(self, identity: model.ActingIdentity, error: errors.TransientError) -> decisions.LinkStatus:
         return self._deferred(identity, error)
 
-    def _deferred(self, identity: model.ActingIdentity, error: errors.TransientError) -> reconcile.LinkStatus:
+    def _deferred(self, identity: model.ActingIdentity, error: errors.TransientError) -> decisions.LinkStatus:
         """Raise (Event Grid redelivers), or with `defer_transient` note it and treat the link as unknown."""
         if not self.defer_transient:
             raise error
         self.problems.append(f"PAL link of {identity.name}: {error} (retried on the next run)")
         log.warning("PAL link of %s deferred: %s", identity.name, error)
-        return reconcile.LinkStatus(partner_id=None)
+        return decisions.LinkStatus(partner_id=None)
 
 
 def _guard(
-    engine: Engine, seen: Mapping[str, reconcile.LinkStatus], partner_id: str, ours: Iterable[str] = ()
+    engine: Engine, seen: Mapping[str, decisions.LinkStatus], partner_id: str, ours: Iterable[str] = ()
 ) -> partner_guard.Guard:
     """The guard for writes to `partner_id`, judged on the links in `seen` and the store's memory of
     which links pointed to it (`ours`: more identities known to have pointed to it)."""
@@ -311,8 +311,8 @@ def guard_for_person(engine: Engine, object_id: str, current_partner_id: str, pa
     """
     oid = object_id.lower()
     known: dict[str, str] = engine.store.get_state(KNOWN_LINKS_STATE) or {}
-    seen = {o.lower(): reconcile.LinkStatus(partner_id=pid) for o, pid in known.items() if pid}
+    seen = {o.lower(): decisions.LinkStatus(partner_id=pid) for o, pid in known.items() if pid}
     if current_partner_id:
-        seen[oid] = reconcile.LinkStatus(partner_id=current_partner_id)
+        seen[oid] = decisions.LinkStatus(partner_id=current_partner_id)
     ours = [a.object_id.lower() for a in engine.store.list_attested_users() if a.partner_id == partner_id]
     return _guard(engine, seen, partner_id, [o for o in ours if o == oid])

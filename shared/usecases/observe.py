@@ -1,4 +1,4 @@
-"""Observe: read what the decisions need and freeze it into one `reconcile.Observation`.
+"""Observe: read what the decisions need and freeze it into one `decisions.Observation`.
 
 Used by the reconcile entry (`shared.usecases.pipeline.reconcile`) and the link checks
 (`shared.usecases.tenant_links`, which need the identities we act as). Reads only: principals
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from shared import model, offers, reconcile, roles
+from shared import decisions, model, offers, roles
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.usecases.engine import Engine
@@ -305,14 +305,14 @@ def observe(
     engine: Engine,
     directory: Directory,
     identities: Identities,
-    links: Mapping[str, reconcile.LinkStatus],
+    links: Mapping[str, decisions.LinkStatus],
     *,
     previous: Mapping[str, DelegationSnapshot],
     gone: Iterable[str] = (),
-) -> reconcile.Observation:
+) -> decisions.Observation:
     """Freeze what this pass read, with the attestations and the stored snapshots, into one value."""
     settings = engine.settings
-    return reconcile.Observation(
+    return decisions.Observation(
         partner_id=settings.partner_id,
         managing_tenant_id=settings.managing_tenant_id,
         acting=identities.names(),

@@ -3,7 +3,7 @@
 Called by the verification (`shared.usecases.verify`) when Microsoft Graph answers 403 to a read
 the decisions need. The finding names the permission the refused call is documented to need, the
 call, what the managed identity's Graph token does grant (its `roles` claim) and the exact grant,
-in the doctor's words (`shared.doctor_fixes.graph_fix`), so `palwatch doctor`, `health` and the
+in the doctor's words (`shared.doctor.fixes.graph_fix`), so `palwatch doctor`, `health` and the
 alert say the same. It is recorded under one subject that every complete run clears, so it
 resolves itself on the first run after the grant.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 
 from shared import catalogue, model
-from shared import doctor_fixes as fixes
 from shared.azure import errors, identity
+from shared.doctor import fixes
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from shared import model
-from shared import reconcile as decisions
-from shared.reconcile import observe_words
+from shared import decisions, model
+from shared.decisions import observe_words
 from shared.snapshots import DelegationSnapshot
 from shared.usecases import federation, observe
 from shared.usecases import links as link_writer

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from shared import model, reconcile
+from shared import decisions, model
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
 from shared.usecases import links as link_writer
@@ -45,7 +45,7 @@ class Recorder:
         self,
         result: pipeline.Reconciled,
         *,
-        assessments: Iterable[reconcile.DelegationAssessment] | None = None,
+        assessments: Iterable[decisions.DelegationAssessment] | None = None,
         links: bool = True,
         estate: Estate | None = None,
     ) -> None:
@@ -79,9 +79,9 @@ class Recorder:
 
     def plan(
         self,
-        plan: reconcile.Plan,
+        plan: decisions.Plan,
         *,
-        assessments: Iterable[reconcile.DelegationAssessment] | None = None,
+        assessments: Iterable[decisions.DelegationAssessment] | None = None,
         links: bool = True,
     ) -> None:
         """Each assessment's snapshot and findings (all of them, or only `assessments`), the link
@@ -106,7 +106,7 @@ class Recorder:
                 self.subject(subject, [removal.finding] if removal.finding.subject == subject else [])
         self.outcomes(plan)
 
-    def outcomes(self, plan: reconcile.Plan) -> None:
+    def outcomes(self, plan: decisions.Plan) -> None:
         """How each delegation of the plan ended, for the report."""
         for assessment in plan.assessments:
             self.report.delegations[assessment.key] = "attributed" if assessment.attributed else assessment.reason

@@ -1,12 +1,12 @@
 """PAL links of the identities we act as: drift in the managing tenant, links in customer tenants.
 
-Called by `shared.usecases.verify` (the full check in every verification, and `watch_links` on
-the watch cadence). A link belongs to its caller, so each check runs as the identity itself.
+Called by `shared.usecases.verify` (the full check in every verification) and by the watch timer
+(`watch_links`, here, on the watch cadence). A link belongs to its caller, so each check runs as the identity itself.
 
 - Managing tenant: every identity's link is read once (`links.LinkWriter.read`). One that pointed to
   our partner ID when we last looked (remembered in store state) and is now gone or points
-  elsewhere was changed by hand: it is put back and reported as `link_drift_repaired` (info,
-  said once: opened and resolved in the same pass) or, when that fails, as `link_failed`.
+  elsewhere was changed by hand: it is put back and reported as a `link_drift_repaired`
+  notice (info, said once) or, when that fails, as `link_failed`.
 - Customer tenants: a multi-tenant app identity (`multiTenant` in PAL_IDENTITIES) is linked in
   every tenant where its app has a principal, as that tenant's principal. Azure cannot list
   those tenants for an app (`GET /tenants` with an app token names only the token's own
@@ -27,10 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import catalogue, model, reconcile
+from shared import catalogue, decisions, model
 from shared.azure import errors
 from shared.snapshots import DelegationSnapshot
 from shared.store import store as store_module
+from shared.usecases import alerts, observe, outcomes, recorder
 from shared.usecases import links as link_writer
 from shared.usecases.engine import Engine
 from shared.usecases.observe import Identities
@@ -58,7 +59,7 @@ class LinkCheck:
     subjects: set[str] = field(default_factory=set)
     drift: list[model.Finding] = field(default_factory=list)  # notices to open and resolve at once
     problems: list[str] = field(default_factory=list)
-    statuses: dict[str, reconcile.LinkStatus] = field(default_factory=dict)  # managing tenant, after repair
+    statuses: dict[str, decisions.LinkStatus] = field(default_factory=dict)  # managing tenant, after repair
 
     def merge(self, other: LinkCheck) -> None:
         self.checked += other.checked
@@ -124,7 +125,7 @@ def check_managing_links(engine: Engine, identities: Identities, links: link_wri
     return check
 
 
-def remember_managing_links(links: link_writer.LinkWriter, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
+def remember_managing_links(links: link_writer.LinkWriter, statuses: Mapping[str, decisions.LinkStatus]) -> None:
     """Remember which identities' links point to our partner ID now (the baseline for drift).
 
     A link that was ours and now reads another ID stays ours while the pass withheld its repair
@@ -314,7 +315,7 @@ def _link_in_tenant(
         raise
     except errors.AzureError as e:
         return _failed(check, link_of, e.code or type(e).__name__, str(e), partner)
-    before = reconcile.LinkStatus.from_link(link)
+    before = decisions.LinkStatus.from_link(link)
     status = before
     if not before.points_to(engine.settings.partner_ids or (partner,)):
         status = links.ensure(identity, tenant_id, object_id)
@@ -351,3 +352,39 @@ def _failed(check: LinkCheck, link: catalogue.Link, code: str, message: str, par
     check.subjects.add(link.subject)
     check.findings.append(catalogue.link_failed(link, code=code, message=message, partner_id=partner_id))
     return check
+
+
+# -- the watch cadence: links repaired within minutes ---------------------------------------------
+
+
+def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
+    """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
+    hand; let each multi-tenant identity link itself in candidate tenants it has not seen."""
+    links = link_writer.LinkWriter(engine, now, defer_transient=True)
+    check = check_managing_links(engine, observe.acting_identities(engine, tolerate=True), links)
+    candidates = candidate_tenants(engine)
+    check.merge(
+        check_customer_tenants(engine, links, now, candidates, only_new=True, workers=engine.settings.max_concurrency)
+    )
+    # Only the subjects this pass decided: links it repaired or tried to, tenants it linked in.
+    by_subject: dict[str, list[model.Finding]] = {s: [] for s in check.subjects}
+    for f in check.findings:
+        by_subject.setdefault(f.subject, []).append(f)
+    record = recorder.Recorder(engine.store, now)
+    for subject, items in sorted(by_subject.items()):
+        record.subject(subject, items)
+    record.notices(check.drift)
+    record.said(links.said())
+    remember_managing_links(links, check.statuses)
+    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=record.report.said)
+    opened, resolved = len(record.report.opened), len(record.report.resolved)
+    detail = f"{check.summary()}; {opened} finding(s) opened, {resolved} resolved" + (
+        f"; problems: {'; '.join(check.problems[:3])}" if check.problems else ""
+    )
+    return outcomes.Outcome(
+        "partial" if check.problems else "ok",
+        detail,
+        counts={"linksChecked": check.checked, "findingsOpened": opened, "findingsResolved": resolved},
+        problems=tuple(check.problems),
+        facts={"repaired": list(check.repaired), "notInstalled": list(check.not_installed)},
+    )

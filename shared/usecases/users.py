@@ -17,7 +17,7 @@ from typing import Any
 
 from shared import catalogue
 from shared.azure import errors, identity, pal
-from shared.reconcile import partner_guard
+from shared.decisions import partner_guard
 from shared.usecases import alerts, pipeline, recorder
 from shared.usecases import links as link_writer
 from shared.usecases.engine import Engine

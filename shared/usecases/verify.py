@@ -23,7 +23,6 @@ A scope that could not be read keeps its last known snapshot: it is never taken 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -31,11 +30,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from shared import catalogue, model, reconcile, roles
+from shared import catalogue, decisions, model
 from shared.azure import errors
-from shared.reconcile import locations
+from shared.decisions import locations
 from shared.snapshots import DelegationSnapshot
-from shared.store import errors as store_errors
 from shared.usecases import (
     alerts,
     coverage_view,
@@ -320,7 +318,7 @@ def _alert(engine: Engine, out: _Tally, now: datetime, changes: tuple[list, list
     out.problems += [f"{name}: {error}" for name, error in alerting.errors.items()]
 
 
-def _without(plan: reconcile.Plan, held: frozenset[str], store: Any) -> reconcile.Plan:
+def _without(plan: decisions.Plan, held: frozenset[str], store: Any) -> decisions.Plan:
     """The plan less what it decided on unknowns: no finding or snapshot for a held delegation,
     and its coverage row as the last verification stored it (if any)."""
     if not held:
@@ -337,8 +335,8 @@ def _without(plan: reconcile.Plan, held: frozenset[str], store: Any) -> reconcil
 
 
 def _by_location(
-    engine: Engine, rows: tuple[reconcile.CoverageRow, ...], links: Mapping[str, reconcile.LinkStatus]
-) -> tuple[tuple[reconcile.CoverageRow, ...], list[model.Finding]]:
+    engine: Engine, rows: tuple[decisions.CoverageRow, ...], links: Mapping[str, decisions.LinkStatus]
+) -> tuple[tuple[decisions.CoverageRow, ...], list[model.Finding]]:
     """The coverage rows with the partner location each is credited to, and the customers credited
     to another of the partner's locations than PAL_PARTNER_ID_BY_CUSTOMER names."""
     settings = engine.settings
@@ -369,7 +367,7 @@ def _describe_inventory(out: _Tally, inventory: estate_scan.Inventory) -> None:
 
 
 def _describe_result(
-    out: _Tally, plan: reconcile.Plan, links: tenant_links.LinkCheck, result: pipeline.Reconciled
+    out: _Tally, plan: decisions.Plan, links: tenant_links.LinkCheck, result: pipeline.Reconciled
 ) -> None:
     out.delegations = len(plan.coverage)
     for row in plan.coverage:
@@ -431,124 +429,10 @@ def _wall(now: datetime) -> datetime:
     return max(now, datetime.now(now.tzinfo))
 
 
-# -- the watch cadence: links repaired within minutes ---------------------------------------------
-
-
-def watch_links(engine: Engine, now: datetime) -> outcomes.Outcome:
-    """Re-read each managing-tenant link (one GET per identity) and put back what was changed by
-    hand; let each multi-tenant identity link itself in candidate tenants it has not seen."""
-    links = link_writer.LinkWriter(engine, now, defer_transient=True)
-    check = tenant_links.check_managing_links(engine, observe.acting_identities(engine, tolerate=True), links)
-    candidates = tenant_links.candidate_tenants(engine)
-    check.merge(
-        tenant_links.check_customer_tenants(
-            engine, links, now, candidates, only_new=True, workers=engine.settings.max_concurrency
-        )
-    )
-    # Only the subjects this pass decided: links it repaired or tried to, tenants it linked in.
-    by_subject: dict[str, list[model.Finding]] = {s: [] for s in check.subjects}
-    for f in check.findings:
-        by_subject.setdefault(f.subject, []).append(f)
-    record = recorder.Recorder(engine.store, now)
-    for subject, items in sorted(by_subject.items()):
-        record.subject(subject, items)
-    record.notices(check.drift)
-    record.said(links.said())
-    tenant_links.remember_managing_links(links, check.statuses)
-    alerts.enqueue(engine, record.report.opened, record.report.resolved, now, said=record.report.said)
-    opened, resolved = len(record.report.opened), len(record.report.resolved)
-    detail = f"{check.summary()}; {opened} finding(s) opened, {resolved} resolved" + (
-        f"; problems: {'; '.join(check.problems[:3])}" if check.problems else ""
-    )
-    return outcomes.Outcome(
-        "partial" if check.problems else "ok",
-        detail,
-        counts={"linksChecked": check.checked, "findingsOpened": opened, "findingsResolved": resolved},
-        problems=tuple(check.problems),
-        facts={"repaired": list(check.repaired), "notInstalled": list(check.not_installed)},
-    )
-
-
-# -- the coverage HTTP function ------------------------------------------------------------------
-
-
-def _remember_links(links: link_writer.LinkWriter, statuses: Mapping[str, reconcile.LinkStatus]) -> None:
+def _remember_links(links: link_writer.LinkWriter, statuses: Mapping[str, decisions.LinkStatus]) -> None:
     """The managing tenant's links as read now (the drift baseline), and the partner's name they gave."""
     engine = links.engine
     tenant_links.remember_managing_links(links, statuses)
     ours = engine.settings.partner_ids
     name = next((s.partner_name for s in statuses.values() if s.points_to(ours) and s.partner_name), "")
     coverage_view.remember_partner(engine, name)
-
-
-def coverage_page(engine: Engine, fmt: str, accept: str, customer: str = "") -> outcomes.Answer:
-    """The latest coverage as JSON (default), the HTML page (`format=html` or Accept) or CSV, with the
-    delegations PAL Watch cannot read; `customer` (a tenant id) narrows it to one customer's statement."""
-    from shared import reports
-    from shared.reports import page
-
-    headers = {
-        "Content-Security-Policy": page.CSP,
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
-    wanted = (fmt or "").strip().lower()
-    if wanted not in ("", "json", "html", "csv"):
-        body = {"error": {"code": "UnsupportedFormat", "message": "format must be json, html or csv"}}
-        return outcomes.Answer(400, "application/json", json.dumps(body), headers)
-    tenant = (customer or "").strip().lower()
-    if tenant and not roles.is_guid(tenant):
-        body = {"error": {"code": "InvalidCustomer", "message": "customer must be a customer tenant id (a GUID)"}}
-        return outcomes.Answer(400, "application/json", json.dumps(body), headers)
-    as_html = wanted == "html" or (not wanted and prefers_html(accept))
-    from shared.reports import money as money_report
-
-    try:
-        coverage = coverage_view.current(engine)
-        context = coverage_view.context(engine) if as_html else None
-        costs = engine.store.costs.all()
-    except store_errors.StoreError as e:
-        log.warning("coverage unreadable: %s", e)
-        body = {"error": {"code": "StoreUnavailable", "message": "the coverage snapshot cannot be read now"}}
-        return outcomes.Answer(503, "application/json", json.dumps(body), {**headers, "Retry-After": "30"})
-    status = 200 if coverage is not None else 404
-    if coverage is not None and tenant:
-        coverage = coverage_view.for_customer(coverage, tenant)
-        status = 200 if coverage.rows else 404
-    if as_html:
-        money = money_report.money_html(coverage, costs)
-        page_html = reports.coverage_html(coverage, context=context, customer=tenant, money=money)
-        return outcomes.Answer(status, "text/html", page_html, headers)
-    if wanted == "csv":
-        download = {**headers, "Content-Disposition": 'attachment; filename="palwatch-coverage.csv"'}
-        return outcomes.Answer(status, "text/csv", reports.coverage_csv(coverage, costs), download)
-    document = {**reports.coverage_json(coverage), "money": money_report.money_json(coverage, costs)}
-    if coverage is None:
-        document["error"] = {
-            "code": "NoVerificationYet",
-            "message": "No verification has run yet: wait for the verify_attribution timer or run `palwatch verify`.",
-        }
-    elif status == 404:
-        document["error"] = {"code": "CustomerNotFound", "message": "no delegation of this customer tenant is known"}
-    return outcomes.Answer(status, "application/json", json.dumps(document), headers)
-
-
-def prefers_html(accept: str) -> bool:
-    """Whether an Accept header ranks text/html above JSON (browsers do; curl's */* does not)."""
-    html_q = json_q = 0.0
-    for part in (accept or "").split(","):
-        pieces = [p.strip() for p in part.split(";")]
-        media = pieces[0].lower()
-        q = 1.0
-        for param in pieces[1:]:
-            if param.lower().startswith("q="):
-                try:
-                    q = float(param[2:])
-                except ValueError:
-                    q = 0.0
-        if media == "text/html":
-            html_q = max(html_q, q)
-        elif media in ("application/json", "application/*"):
-            json_q = max(json_q, q)
-    return html_q > 0 and html_q > json_q

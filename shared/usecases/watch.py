@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 
 from shared import catalogue
-from shared.usecases import alerts, delegations, digest, identities, outcomes, recorder, verify
+from shared.usecases import alerts, delegations, digest, identities, outcomes, recorder, tenant_links
 from shared.usecases.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def run_watch(engine: Engine, now: datetime, *, past_due: bool = False) -> outco
     run.run("activity-log", lambda: _watch_log(engine, now))
     run.run("identities", lambda: identities.poll_identities(engine, now, full=False))
     run.run("graph-subscriptions", lambda: identities.ensure_graph_subscriptions(engine, now))
-    run.run("links", lambda: verify.watch_links(engine, now))
+    run.run("links", lambda: tenant_links.watch_links(engine, now))
     run.run("exemptions", lambda: _exemption_setting(engine, now))
     if engine.settings.alerts.digest:  # only when on: an idle step would hide "every step failed"
         run.run("digest", lambda: digest.enqueue_digest(engine, now))

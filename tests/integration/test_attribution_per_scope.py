@@ -74,7 +74,7 @@ def test_each_delegation_is_decided_at_most_twice_per_pass(emulator, palwatch, m
     even where a scope lost its last carrier and the stored delegations are asked about."""
     from collections import Counter
 
-    from shared.reconcile import attribution, delegation
+    from shared.decisions import attribution, delegation
 
     attributed, judged = Counter(), Counter()
     real_attribute, real_judge = attribution.attribute, delegation.judge

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from shared import cli, cli_credentials
+from shared import cli
+from shared.cli import credentials as cli_credentials
 from tests.support import demo, engines
 from tests.support.mail import OPS_INBOX, SENDER, mailbox
 from tests.support.world import pal_writes

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from shared import cli, telemetry
+from shared.cli import app as cli_app
 from tests.support.services import free_port
 
 
@@ -26,12 +27,12 @@ def test_a_store_out_of_reach_is_named_by_endpoint_and_setting(emulator, palwatc
 
 
 def test_telemetry_records_stay_off_stderr_unless_verbose(capsys):
-    cli._configure_logging(_args(verbose=0))
+    cli_app._configure_logging(_args(verbose=0))
     telemetry.emit(telemetry.OUTBOX_DEAD_LETTER, {"channel": "mail"}, level=logging.WARNING)
     logging.getLogger("azure.identity._internal").warning("ClientSecretCredential.get_token failed: raw")
     assert capsys.readouterr().err == ""
 
-    cli._configure_logging(_args(verbose=1))
+    cli_app._configure_logging(_args(verbose=1))
     telemetry.emit(telemetry.OUTBOX_DEAD_LETTER, {"channel": "mail"}, level=logging.WARNING)
     assert "PalWatch.OutboxDeadLetter" in capsys.readouterr().err
 

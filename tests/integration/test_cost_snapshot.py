@@ -13,7 +13,7 @@ import pytest
 from shared import catalogue, model, money
 from shared.azure import costs as costs_adapter
 from shared.snapshots import DelegationSnapshot
-from shared.usecases import at_stake, costs, outcomes
+from shared.usecases import at_stake, costs, coverage_view, outcomes
 from tests.support import clocks, demo, triggers, world
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
@@ -226,7 +226,6 @@ def test_report_and_coverage_page_show_revenue_attributed_and_at_stake(emulator,
     import json
 
     from shared import cli
-    from shared.usecases import verify
 
     triggers.verify_now()
     emulator.control("POST", "/costs/qpu", {"quotas": False})
@@ -247,9 +246,9 @@ def test_report_and_coverage_page_show_revenue_attributed_and_at_stake(emulator,
     out = capsys.readouterr().out
     assert "at stake" in out
     assert f"figures: {len(counted)} scopes estimated (Cost Management), none observed (Microsoft billing)." in out
-    page = verify.coverage_page(palwatch, "html", "")
+    page = coverage_view.coverage_page(palwatch, "html", "")
     assert "Revenue attributed and at stake" in page.body
-    csv_page = verify.coverage_page(palwatch, "csv", "")
+    csv_page = coverage_view.coverage_page(palwatch, "csv", "")
     assert "monthlyRevenue" in csv_page.body.splitlines()[0]
     assert not [r for r in emulator.journal() if r["seq"] > mark and r["path"].lower().endswith(world.COST_QUERY)]
 
@@ -265,7 +264,6 @@ def test_through_the_timer_what_cannot_be_read_reaches_the_cli_page_and_csv_in_p
     import function_app
     from shared import cli
     from shared.usecases import engine as engine_module
-    from shared.usecases import verify
 
     triggers.verify_now()
     monkeypatch.setenv("PAL_COST", "true")
@@ -290,11 +288,11 @@ def test_through_the_timer_what_cannot_be_read_reaches_the_cli_page_and_csv_in_p
     for scope, words in (("relecloud-app", forbidden), ("woodgrove-core", view_charges), ("proseware", currencies)):
         line = next(ln for ln in text.splitlines() if demo.delegation(scope)["scope"] in ln and "cannot be read" in ln)
         assert words in line
-    page = verify.coverage_page(engine, "html", "").body
+    page = coverage_view.coverage_page(engine, "html", "").body
     assert "Costs PAL Watch cannot read" in page
     for words in (forbidden, view_charges, currencies):
         assert html.escape(words) in page
-    rows = list(csv.DictReader(io.StringIO(verify.coverage_page(engine, "csv", "").body)))
+    rows = list(csv.DictReader(io.StringIO(coverage_view.coverage_page(engine, "csv", "").body)))
     notes = {r["scope"]: r["costNote"] for r in rows}
     assert notes[demo.delegation("relecloud-app")["scope"]] == forbidden
     assert notes[demo.delegation("woodgrove-core")["scope"]].startswith(view_charges)

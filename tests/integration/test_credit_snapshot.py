@@ -11,7 +11,7 @@ import pytest
 
 from shared import model
 from shared.azure import billing as billing_adapter
-from shared.reconcile import billing
+from shared.decisions import billing
 from shared.usecases import coverage_view, credit
 from tests.support import demo, world
 

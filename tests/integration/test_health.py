@@ -19,7 +19,8 @@ import azure.functions as func
 import pytest
 
 import function_app
-from shared import cli_credentials, doctor, telemetry
+from shared import doctor, telemetry
+from shared.cli import credentials as cli_credentials
 from shared.usecases import health
 from tests.support import demo, mail, triggers
 from tests.support.services import Emulator
@@ -105,8 +106,8 @@ def test_an_unreachable_store_turns_it_red_with_the_fix(app_env: Emulator, monke
 
 
 def test_no_store_permission_names_the_role(app_env: Emulator) -> None:
-    from shared import doctor_operations
     from shared import settings as settings_module
+    from shared.doctor import operations as doctor_operations
     from shared.store import errors as store_errors
 
     settings = settings_module.load_settings({**app_env.env, "AzureWebJobsStorage__accountName": "stpalwatch"})

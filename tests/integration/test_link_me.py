@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared import cli
+from shared.cli import app as cli_app
 from shared.usecases import users
 from tests.support import demo, remembered, triggers, world
 from tests.support.world import links, onboard, pal_writes
@@ -51,7 +52,7 @@ def test_an_attested_user_keeps_counting_on_the_next_event(emulator, palwatch):
 
 
 def test_the_cli_offers_link_me_and_attest(capsys):
-    cli._load_commands()
+    cli_app._load_commands()
     help_text = cli.build_parser().format_help()
     assert "link-me" in help_text
     assert "attest" in help_text
@@ -80,7 +81,7 @@ OTHER_VALID = "6000001"  # another partner's valid ID: Microsoft would accept th
 
 def _link_me(emulator, monkeypatch, capsys, *args: str, **env: str) -> tuple[int, str]:
     """`palwatch link-me` as Bob, signed in (the emulator's token for him stands in for `az login`)."""
-    from shared import cli_link_me
+    from shared.cli import link_me as cli_link_me
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from shared import cli
+from shared.usecases import tenant_links
 from tests.support import demo, engines, triggers, world
 from tests.support.remembered import all_findings, open_findings
 from tests.support.world import links, onboard, pal_writes
@@ -64,14 +65,12 @@ def test_verify_dry_run_writes_nothing_and_lists_what_it_would_write(emulator, p
 def test_a_link_removed_by_hand_is_reported_not_repaired_in_observe_mode(emulator, palwatch, monkeypatch):
     from datetime import UTC, datetime
 
-    from shared.usecases import verify
-
     triggers.verify_now()  # repair mode: links made, remembered as ours
     engine = engines.rebuilt(monkeypatch, PAL_MODE="observe")
     emulator.control("DELETE", f"/links/{demo.MANAGING}/{demo.MI.object_id}")
     emulator.control("DELETE", "/journal")
 
-    verify.watch_links(engine, datetime.now(UTC))
+    tenant_links.watch_links(engine, datetime.now(UTC))
 
     assert pal_writes(emulator) == []
     assert demo.MI.object_id not in links(emulator)

@@ -12,6 +12,7 @@ import copy
 
 import pytest
 
+from shared.usecases import tenant_links
 from tests.support import demo, triggers, world
 from tests.support.remembered import all_findings, open_findings
 from tests.support.world import links, pal_writes
@@ -78,13 +79,12 @@ def test_a_link_deleted_by_hand_is_put_back_and_reported_once(emulator, palwatch
 
 
 def test_a_link_repointed_by_hand_is_repaired_within_the_watch_cadence(emulator, palwatch):
-    from shared.usecases import verify
 
     triggers.verify_now()
     emulator.control("PUT", f"/links/{demo.MANAGING}/{demo.OPS.object_id}", {"partnerId": demo.OTHER_PARTNER})
     emulator.control("DELETE", "/journal")
 
-    outcome = verify.watch_links(palwatch, _now())
+    outcome = tenant_links.watch_links(palwatch, _now())
 
     assert links(emulator)[demo.OPS.object_id] == demo.PARTNER
     assert [w["method"] for w in pal_writes(emulator)] == ["PATCH"]
@@ -95,7 +95,7 @@ def test_a_link_repointed_by_hand_is_repaired_within_the_watch_cadence(emulator,
 
 
 def test_a_link_put_back_by_a_pass_that_died_before_its_alert_is_still_announced_once(emulator, palwatch, monkeypatch):
-    from shared.usecases import alerts, verify
+    from shared.usecases import alerts
 
     triggers.verify_now()
     emulator.control("DELETE", f"/links/{demo.MANAGING}/{demo.MI.object_id}")
@@ -106,7 +106,7 @@ def test_a_link_put_back_by_a_pass_that_died_before_its_alert_is_still_announced
     with monkeypatch.context() as patched:
         patched.setattr(alerts, "enqueue", crash)
         with pytest.raises(RuntimeError, match="host recycled"):
-            verify.watch_links(palwatch, _now())
+            tenant_links.watch_links(palwatch, _now())
     assert links(emulator)[demo.MI.object_id] == demo.PARTNER  # put back before the pass died
 
     for _ in range(2):  # the next watch ticks' alert step
@@ -134,7 +134,7 @@ def test_multi_tenant_identity_is_linked_in_lighthouse_customers_with_that_tenan
 def test_a_tenant_without_the_app_is_remembered_quietly_and_asked_again_later(emulator, palwatch):
     from datetime import timedelta
 
-    from shared.usecases import engine, tenant_links, verify
+    from shared.usecases import engine, tenant_links
 
     fabrikam = demo.FABRIKAM.tenant_id  # a Lighthouse customer where the portal app has no principal
     assert not [p for p in demo.FABRIKAM.raw.get("principals", []) if p.get("appId") == demo.PORTAL.app_id]
@@ -168,7 +168,7 @@ def test_a_tenant_without_the_app_is_remembered_quietly_and_asked_again_later(em
     engine.reset_engine()
     palwatch = engine.get_engine()
     later = absent[(demo.PORTAL.app_id.lower(), fabrikam)] + timedelta(minutes=1)
-    outcome = verify.watch_links(palwatch, later)
+    outcome = tenant_links.watch_links(palwatch, later)
     assert len(asked(fabrikam)) == 1, "asked again once the retry time passed"
     assert fabrikam in outcome.facts["notInstalled"]
     assert palwatch.store.list_not_installed()[(demo.PORTAL.app_id.lower(), fabrikam)] > later
@@ -179,7 +179,7 @@ def test_a_tenant_without_the_app_is_remembered_quietly_and_asked_again_later(em
 
 
 def test_a_customer_listed_in_settings_is_linked_once_the_app_is_installed(emulator, palwatch, monkeypatch):
-    from shared.usecases import engine, verify
+    from shared.usecases import engine
 
     new_tenant = "0f5b8d7e-1c2a-4b3c-9d4e-5f6a7b8c9d0e"  # no Lighthouse: only the setting names it
     new_sp = "3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -187,7 +187,7 @@ def test_a_customer_listed_in_settings_is_linked_once_the_app_is_installed(emula
     emulator.control("PUT", f"/tenants/{new_tenant}", body)
     monkeypatch.setenv("PAL_CUSTOMER_TENANTS", new_tenant.upper())
     engine.reset_engine()
-    verify.watch_links(engine.get_engine(), _now())
+    tenant_links.watch_links(engine.get_engine(), _now())
     assert not links(emulator, new_tenant)
     assert (demo.PORTAL.app_id.lower(), new_tenant) in engine.get_engine().store.list_not_installed()
 
@@ -201,7 +201,7 @@ def test_a_customer_listed_in_settings_is_linked_once_the_app_is_installed(emula
     emulator.control("DELETE", "/journal")
     engine.reset_engine()
     later = _now() + timedelta_hours(7)  # past the retry time
-    verify.watch_links(engine.get_engine(), later)
+    tenant_links.watch_links(engine.get_engine(), later)
 
     assert links(emulator, new_tenant) == {new_sp: demo.PARTNER}
     assert [(w["method"], w["tenantId"], w["objectId"]) for w in pal_writes(emulator)] == [("PUT", new_tenant, new_sp)]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from shared import cli, cli_credentials
+from shared import cli
 from shared import settings as settings_module
+from shared.cli import app as cli_app
+from shared.cli import credentials as cli_credentials
 
 TENANT = "24c37422-30bf-4299-b2f0-a128b77a3378"
 
 
 def _parser():
-    cli._load_commands()
+    cli_app._load_commands()
     return cli.build_parser()
 
 

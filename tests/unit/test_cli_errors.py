@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from shared import cli
+from shared.cli import app as cli_app
 from tests.support.services import ROOT
 
 TENANT = "83abe5cd-bcc3-441a-bd86-e6a75360cecc"
@@ -42,7 +43,7 @@ def test_closed_pipe_ends_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
         raise BrokenPipeError
 
     monkeypatch.setitem(cli.COMMANDS, "pipe", cli.Command("pipe", "test", lambda _p: None, reader_went_away))
-    monkeypatch.setattr(cli, "_silence_stdout", lambda: None)
+    monkeypatch.setattr(cli_app, "_silence_stdout", lambda: None)
 
     assert cli.main(["pipe"]) == 0
 

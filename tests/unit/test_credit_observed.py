@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import model, roles
-from shared.reconcile import billing, credit_observed
+from shared.decisions import billing, credit_observed
 from shared.snapshots import AttributedBy, DelegationSnapshot
 
 NOW = datetime(2026, 12, 8, 6, 0, tzinfo=UTC)  # complete days: up to 2026-12-06

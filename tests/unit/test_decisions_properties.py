@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared import decisions as rc
 from shared import model, roles
-from shared import reconcile as rc
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 ROLES = [roles.CONTRIBUTOR, roles.READER]

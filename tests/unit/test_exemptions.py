@@ -9,7 +9,7 @@ import pytest
 
 from shared import catalogue, cli, model
 from shared import settings as settings_module
-from shared.reconcile import exemptions as ex
+from shared.decisions import exemptions as ex
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 TENANT = "01c0bcd5-4f47-4e4b-b492-418b7e2a8854"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared import model, reconcile
+from shared import decisions, model
 from shared.azure import errors, pal
 from shared.usecases import links
 from tests.support import clocks
@@ -92,7 +92,7 @@ def test_a_busy_lease_is_waited_for_on_the_clock_then_given_up_without_writing(d
         with pytest.raises(errors.TransientError, match="still linking"):
             w.ensure(IDENTITY, "home", "mi")
     else:
-        assert w.ensure(IDENTITY, "home", "mi") == reconcile.LinkStatus(partner_id=None)
+        assert w.ensure(IDENTITY, "home", "mi") == decisions.LinkStatus(partner_id=None)
         [problem] = w.problems
         assert "still linking" in problem
     assert service.writes == 0

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared import reconcile, words
+from shared import decisions, words
 from shared.snapshots import DelegationSnapshot
 
 
@@ -26,7 +26,7 @@ def test_a_removed_delegation_says_when_without_microseconds() -> None:
     snapshot = DelegationSnapshot(
         key="k", assignment_id="/subscriptions/s/providers/x/a", customer_tenant_id="t", scope="/subscriptions/s"
     )
-    removal = reconcile.assess_removal(snapshot, datetime(2025, 3, 1, 8, 0, 12, 345678, tzinfo=UTC))
+    removal = decisions.assess_removal(snapshot, datetime(2025, 3, 1, 8, 0, 12, 345678, tzinfo=UTC))
     assert "(2025-03-01 08:00 UTC)" in removal.finding.detail
     assert "345678" not in removal.finding.detail
     assert "+00:00" not in removal.finding.detail

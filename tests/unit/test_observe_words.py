@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from shared import catalogue, model
-from shared.reconcile import observe_words
+from shared.decisions import observe_words
 
 CUSTOMER = "372dd23e-a298-40d1-9e42-dca591de75da"
 PIPELINE = "8f3c1d2e-0000-4000-8000-000000000001"

@@ -10,7 +10,7 @@ from importlib import resources
 import pytest
 
 from shared import catalogue, model, money, offers, roles
-from shared import reconcile as rc
+from shared import decisions as rc
 from shared.reports import money as money_report
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 

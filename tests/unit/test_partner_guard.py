@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared import catalogue
-from shared.reconcile import LinkStatus
-from shared.reconcile import partner_guard as pg
+from shared.decisions import LinkStatus
+from shared.decisions import partner_guard as pg
 
 OURS, OTHER, THIRD = "5127255", "6000001", "7000001"
 

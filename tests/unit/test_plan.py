@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared import decisions as rc
 from shared import model, roles
-from shared import reconcile as rc
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PARTNER = "1234567"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from shared import decisions as rc
 from shared import model
-from shared import reconcile as rc
-from shared.reconcile import scopes
+from shared.decisions import scopes
 from tests.support.estate import CONTRIBUTOR, CUSTOMER, MANAGING, NOW, PARTNER, READER, SCOPE, SP, U, principal
 
 GROUP_SCOPE = f"{SCOPE}/resourceGroups/rg-app"

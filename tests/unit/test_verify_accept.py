@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from shared import cli_verify as commands
-from shared.usecases import verify
+from shared.cli import verify as commands
+from shared.usecases import coverage_view
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ from shared.usecases import verify
     ],
 )
 def test_prefers_html(accept, html):
-    assert verify.prefers_html(accept) is html
+    assert coverage_view.prefers_html(accept) is html
 
 
 def test_progress_bar_draws_only_when_asked():

@@ -2,7 +2,7 @@
 
 Registered with `shared.cli` on import (imported by `cli._load_commands`). They use the same
 engine and store as the function app (so they need `AzureWebJobsStorage` and the PAL_ settings).
-`--credential` (shared.cli_credentials) says who plays the app's managed identity from a
+`--credential` (shared.cli.credentials) says who plays the app's managed identity from a
 laptop: `default`, `cli` or `device-code`; the identities in PAL_IDENTITIES keep their own
 credentials.
 """
@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from shared import cli, cli_credentials, cli_output
+from shared.cli import base as cli
+from shared.cli import credentials as cli_credentials
+from shared.cli import output as cli_output
 
 CREDENTIALS = cli_credentials.CREDENTIALS
 

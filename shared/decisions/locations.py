@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from shared import catalogue, model
-from shared.reconcile.observation import LinkStatus
+from shared.decisions.observation import LinkStatus
 from shared.snapshots import CoverageRow
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared import catalogue, model, offers, roles, words
-from shared.reconcile import scopes
-from shared.reconcile.attribution import (
+from shared.decisions import scopes
+from shared.decisions.attribution import (
     RESTORE_WINDOW,
     Attribution,
     Carrier,
@@ -26,7 +26,7 @@ from shared.reconcile.attribution import (
     raises_attribution_lost,
     what_happened,
 )
-from shared.reconcile.observation import Observation
+from shared.decisions.observation import Observation
 from shared.snapshots import AttributedBy, DelegationSnapshot
 
 __all__ = ["RESTORE_WINDOW", "Carrier", "DelegationAssessment", "LinkAction", "expand_carriers", "judge"]

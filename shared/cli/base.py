@@ -1,23 +1,22 @@
-"""The `palwatch` operator CLI (also `python -m shared`), with Azure CLI manners.
+"""What every `palwatch` command shares: the registry, the common options, the exit codes, `emit`.
 
-Subcommands register themselves: `register(name, help, configure, run)` adds one
-(`configure(parser)` declares its options, `run(args) -> int` is its exit code); `verify`,
-`report`, `findings`, `link-me` and `attest` live in their own modules, `doctor` here. Every
-command takes `-o/--output`, `--query`, `-v` and `--debug` anywhere on the line and prints
-through `emit`; the exit codes below are documented in README.md.
+Subcommands register themselves on import: `register(name, help, configure, run)` adds one
+(`configure(parser)` declares its options, `run(args) -> int` is its exit code). Every command
+takes `-o/--output`, `--query`, `-v` and `--debug` anywhere on the line and prints through
+`emit`; the exit codes below are documented in README.md. Command modules import this one and
+never `shared.cli.app`, so the CLI has no import circle.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from shared import cli_output
+from shared.cli import output as cli_output
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def _fill_common(args: argparse.Namespace) -> None:
+def fill_common(args: argparse.Namespace) -> None:
     args.verbose = getattr(args, "verbose", 0)
     args.debug = getattr(args, "debug", False)
     args.output = "json" if getattr(args, "json", False) else getattr(args, "output", "table")
@@ -181,46 +180,6 @@ def findings_exit(severities: Iterable[str], fail_on: str) -> int:
     return EXIT_FINDINGS if any(s in blocking for s in severities) else EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    _load_commands()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _fill_common(args)
-    _configure_logging(args)
-    run = getattr(args, "_run", None)
-    if run is None:
-        parser.print_help()
-        return EXIT_USAGE
-    return _run_command(run, args)
-
-
-def _run_command(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    try:
-        return int(run(args))
-    except KeyboardInterrupt:
-        print("palwatch: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`palwatch verify | head -1`): stop quietly, as Unix tools do.
-        _silence_stdout()
-        return EXIT_OK
-    except cli_output.QueryError as e:
-        print(f"palwatch: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as e:  # the last line of defence: a user never sees a traceback unless asked
-        from shared import settings as settings_module
-        from shared.store import errors as store_errors
-
-        if isinstance(e, settings_module.SettingsError | store_errors.StoreError):
-            said = store_problem(e) if isinstance(e, store_errors.StoreError) else str(e)
-            print(f"palwatch: {said}", file=sys.stderr)
-            return EXIT_FAILED
-        log.debug("unexpected failure", exc_info=True)
-        hint = "" if args.debug else " (run with --debug for details)"
-        print(f"palwatch: {type(e).__name__}: {e}{hint}", file=sys.stderr)
-        return EXIT_FAILED
-
-
 def store_problem(error: Exception) -> str:
     """A store failure in an operator's words: which endpoint, which setting, what to check."""
     import re
@@ -243,92 +202,3 @@ def store_problem(error: Exception) -> str:
             "storage account (or Azurite) is up, and the network; then run the command again"
         )
     return f"the state tables at {endpoint} refused the request ({what}). Check AzureWebJobsStorage and your access"
-
-
-class _OursOnly(logging.Filter):
-    """Below -v, stderr carries PAL Watch's own messages: no SDK warnings, no telemetry records
-    (JSON meant for Azure Monitor)."""
-
-    def __init__(self, verbose: int) -> None:
-        super().__init__()
-        self.verbose = verbose
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "palwatch.telemetry":
-            return self.verbose > 0
-        return record.name.startswith(("shared", "palwatch")) or record.levelno >= logging.ERROR
-
-
-def _configure_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.debug or args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    if not args.debug:
-        handler.addFilter(_OursOnly(args.verbose))
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        if getattr(existing, "_palwatch", False):
-            root.removeHandler(existing)
-    handler._palwatch = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(level)
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe."""
-    import os
-
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-
-
-def _load_commands() -> None:
-    """The commands kept in their own modules register themselves when imported."""
-    from shared import cli_evidence, cli_exempt, cli_link_me, cli_lint_offer, cli_verify  # noqa: F401
-
-
-# -- doctor ------------------------------------------------------------------------------------
-
-
-def _configure_doctor(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--show-settings", action="store_true", help="also list every setting (secrets redacted)")
-    parser.add_argument(
-        "--send-test-mail", action="store_true", help="send a test alert mail to PAL_ALERT_MAIL_TO to prove Mail.Send"
-    )
-    parser.add_argument(
-        "--send-test-alert",
-        action="store_true",
-        help="deliver one test notice on every configured alert channel (mail, SMTP, webhook, Event Grid)",
-    )
-    from shared import cli_credentials
-
-    cli_credentials.add_option(parser)
-
-
-def _run_doctor(args: argparse.Namespace) -> int:
-    from shared import cli_credentials, doctor
-
-    kind = getattr(args, "credential", "managed-identity")
-    factory = None
-    if kind != "managed-identity":
-
-        def factory(settings):  # type: ignore[no-untyped-def]
-            return cli_credentials.credentials_for(kind, settings, retry_total=1, retry_backoff_factor=0.2)
-
-    report = doctor.run_doctor(
-        send_test_mail=args.send_test_mail,
-        send_test_alert=getattr(args, "send_test_alert", False),
-        credentials_factory=factory,
-    )
-    emit(args, report.to_json(), table=lambda: report.render(show_settings=args.show_settings))
-    return EXIT_OK if report.ok else EXIT_FAILED
-
-
-register(
-    "doctor",
-    "check settings, tokens and every permission PAL Watch needs, with the fix for what is missing",
-    _configure_doctor,
-    _run_doctor,
-    examples="examples:\n  palwatch doctor\n  palwatch doctor -o json --query \"checks[?status!='OK']\"",
-)

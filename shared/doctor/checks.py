@@ -14,10 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import catalogue, doctor_billing, doctor_mail, model
-from shared import doctor_fixes as fixes
-from shared import doctor_operations as operations
-from shared import doctor_reading as reading
+from shared import catalogue, model
 from shared import settings as settings_module
 from shared.azure import errors, http, identity
 from shared.azure import graph as graph_module
@@ -26,7 +23,10 @@ from shared.azure.arm import ArmClient
 from shared.azure.graph import GraphClient
 from shared.azure.lighthouse import LighthouseClient
 from shared.azure.pal import PartnerLinkClient
-from shared.reconcile import partner_guard
+from shared.decisions import partner_guard
+from shared.doctor import billing as doctor_billing
+from shared.doctor import fixes, operations, reading
+from shared.doctor import mail as doctor_mail
 from shared.roles import is_guid
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"

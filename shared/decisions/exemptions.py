@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from shared import model
-from shared.reconcile import scopes
+from shared.decisions import scopes
 
 
 def matches(exemption: model.Exemption, finding: model.Finding, definitions: Mapping[str, str]) -> bool:

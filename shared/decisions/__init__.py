@@ -23,9 +23,9 @@ from shared.catalogue import (
     removed_key,
 )
 from shared.catalogue import not_visible as not_visible_finding
-from shared.reconcile.aobo import AoboState
-from shared.reconcile.attribution import Attribution, attribute, raises_attribution_lost
-from shared.reconcile.delegation import (
+from shared.decisions.aobo import AoboState
+from shared.decisions.attribution import Attribution, attribute, raises_attribution_lost
+from shared.decisions.delegation import (
     RESTORE_WINDOW,
     Carrier,
     DelegationAssessment,
@@ -33,7 +33,7 @@ from shared.reconcile.delegation import (
     assess_delegation,
     judge,
 )
-from shared.reconcile.estate import (
+from shared.decisions.estate import (
     Plan,
     RemovalAssessment,
     assess_estate,
@@ -45,8 +45,8 @@ from shared.reconcile.estate import (
     snapshot_standing,
     standing,
 )
-from shared.reconcile.observation import LinkStatus, Observation
-from shared.reconcile.scopes import ScopeCredit, Standing, elsewhere_counts, scope_credit
+from shared.decisions.observation import LinkStatus, Observation
+from shared.decisions.scopes import ScopeCredit, Standing, elsewhere_counts, scope_credit
 from shared.snapshots import AttributedBy, CoverageRow, DelegationSnapshot
 
 __all__ = [

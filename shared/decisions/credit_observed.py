@@ -1,7 +1,7 @@
 """Credit observed: PAL Watch's verdicts checked against what Microsoft's billing export says it credited.
 
 Called by the credit snapshot (`shared.usecases.credit`) with the reduced export
-(`shared.reconcile.billing`), the stored delegation snapshots and the creation times of the links
+(`shared.decisions.billing`), the stored delegation snapshots and the creation times of the links
 of the identities PAL Watch acts as. Pure: data and `now` in, findings and per-scope rows out.
 
 A complete day of a scope is judged when Microsoft billed something on it:
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shared import catalogue, model
-from shared.reconcile import billing
+from shared.decisions import billing
 from shared.snapshots import DelegationSnapshot, ObservedCredit
 
 

@@ -1,7 +1,7 @@
 """What one pass saw, frozen: the decisions' only input besides the delegations and `now`.
 
 Built by `shared.usecases.observe.observe` from Graph, ARM, PAL and the store, and by tests
-from plain data; read by the decisions in `shared.reconcile.delegation` and `.estate`. Keys
+from plain data; read by the decisions in `shared.decisions.delegation` and `.estate`. Keys
 are lower-cased object ids and role ids, so callers need not normalise what they pass.
 """
 
@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from shared import model, roles
-from shared.reconcile.aobo import AoboState
+from shared.decisions.aobo import AoboState
 from shared.snapshots import DelegationSnapshot
 
 

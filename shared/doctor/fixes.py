@@ -1,6 +1,6 @@
 """The fix hints `palwatch doctor` prints: the exact role, Graph permission or command to run.
 
-Plain text builders, no I/O. Kept apart from the checks (`shared/doctor.py`) so the wording of
+Plain text builders, no I/O. Kept apart from the checks (`shared/doctor/checks.py`) so the wording of
 every grant lives in one place and matches what `scripts/grant-permissions.sh` does.
 """
 

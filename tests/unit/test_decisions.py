@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared import decisions as rc
 from shared import model, roles
-from shared import reconcile as rc
 from tests.support.estate import (
     ASSIGNMENT,
     CONTRIBUTOR,
@@ -449,7 +449,7 @@ def test_removal_notice() -> None:
 
 def test_a_withdrawn_attestation_stops_counting_even_with_history():
     """A user counts as linked only while attested: the previous snapshot must not keep them linked."""
-    from shared import model, reconcile
+    from shared import decisions, model
 
     user = model.Principal("11111111-1111-1111-1111-111111111111", model.PrincipalKind.USER, display_name="Ann")
     delegation = model.Delegation(
@@ -462,17 +462,17 @@ def test_a_withdrawn_attestation_stops_counting_even_with_history():
     )
     now = datetime(2026, 11, 27, tzinfo=UTC)
     people = {user.object_id: user}
-    attested = reconcile.assess_delegation(
-        delegation, reconcile.Observation("5127255", principals=people, attested={user.object_id}), now
+    attested = decisions.assess_delegation(
+        delegation, decisions.Observation("5127255", principals=people, attested={user.object_id}), now
     )
     assert attested.attributed
 
     history = {attested.snapshot.key: attested.snapshot}
-    withdrawn = reconcile.assess_delegation(
-        delegation, reconcile.Observation("5127255", principals=people, previous=history), now
+    withdrawn = decisions.assess_delegation(
+        delegation, decisions.Observation("5127255", principals=people, previous=history), now
     )
     assert not withdrawn.attributed  # with history it is reported as a loss; without, as users_only
-    fresh = reconcile.assess_delegation(delegation, reconcile.Observation("5127255", principals=people), now)
+    fresh = decisions.assess_delegation(delegation, decisions.Observation("5127255", principals=people), now)
     assert fresh.reason == "users_only"
 
 

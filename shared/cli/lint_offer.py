@@ -3,7 +3,7 @@
 Registered with `shared.cli` on import. Reads a JSON file (an ARM or Bicep-compiled template, a
 parameters file, or a registration definition as ARM returns it), optionally the parameters file
 the template is deployed with and role definitions (`az role definition list` output), and prints
-what `shared.reconcile.offer_lint` finds. Given a directory, it lints each of its *.json files that
+what `shared.decisions.offer_lint` finds. Given a directory, it lints each of its *.json files that
 holds an offer, on its own, and names the files it skipped as not an offer. Offline: it never
 calls Azure. Exit 0 when there is no error (warnings are printed), 1 when there is one or no offer
 was found, 2 when the input cannot be read.
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared import cli
+from shared.cli import base as cli
 
 MAX_BYTES = 5_000_000  # a template is small; refuse to read a huge file whole
 
@@ -87,7 +87,7 @@ _NOT_AN_OFFER = "not an offer (no Lighthouse registration definition, no offer p
 
 def _run_directory(args: argparse.Namespace, directory: Path, definitions: dict[str, Any]) -> int:
     """Each *.json of `directory` that holds an offer, linted on its own; the others named as skipped."""
-    from shared.reconcile import offer_lint
+    from shared.decisions import offer_lint
 
     linted: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -120,7 +120,7 @@ def _lint_file(
     parameters: dict[str, Any] | None,
     definitions: dict[str, Any],
 ) -> dict[str, Any]:
-    from shared.reconcile import offer_lint
+    from shared.decisions import offer_lint
 
     offers = offer_lint.offers_in(document, parameters)
     problems = [
@@ -142,7 +142,7 @@ def _lint_file(
 
 
 def _no_offer(message: str = _NO_OFFER_MESSAGE) -> dict[str, str]:
-    from shared.reconcile import offer_lint
+    from shared.decisions import offer_lint
 
     return _as_json(offer_lint.Problem(offer_lint.ERROR, "no_offer", message))
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from shared import catalogue, model
-from shared.reconcile.delegation import DelegationAssessment
-from shared.reconcile.estate import Plan
+from shared.decisions.delegation import DelegationAssessment
+from shared.decisions.estate import Plan
 from shared.snapshots import CoverageRow
 
 

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from shared import catalogue, model, offers, roles
-from shared.reconcile import scopes
-from shared.reconcile.observation import LinkStatus, Observation
+from shared.decisions import scopes
+from shared.decisions.observation import LinkStatus, Observation
 from shared.snapshots import AttributedBy, DelegationSnapshot
 
 RESTORE_WINDOW = timedelta(days=catalogue.RESTORE_DAYS)

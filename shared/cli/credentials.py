@@ -1,6 +1,6 @@
 """`--credential` for every `palwatch` command: who the CLI is when the app's identity is not at hand.
 
-Used by shared.cli (doctor), shared.cli_verify (verify, report, findings) and shared.cli_link_me
+Used by shared.cli (doctor), shared.cli.verify (verify, report, findings) and shared.cli.link_me
 (link-me, attest). In Azure the app runs as its managed identity; on a laptop there is none, so
 the operator's own sign-in plays that part wherever the app would use its managed identity:
 ARM, Graph, the activity log and the state tables. The operator then needs what the app has

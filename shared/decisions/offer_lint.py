@@ -1,6 +1,6 @@
 """The offer linter: is a Lighthouse offer right for PAL Watch before it is published or deployed?
 
-Pure: called by `palwatch lint-offer` (shared.cli_lint_offer) with a parsed JSON document (an
+Pure: called by `palwatch lint-offer` (shared.cli.lint_offer) with a parsed JSON document (an
 ARM or Bicep-compiled template, a parameters file, or a registration definition as ARM returns
 it), the object ids of the identities PAL Watch acts as, and optional role definitions. It uses
 the engine's own decisions: `roles.is_eligible` (PEC eligibility) and `delegation.expand_carriers`
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import model, roles
-from shared.reconcile import delegation as decide
-from shared.reconcile.observation import Observation
+from shared.decisions import delegation as decide
+from shared.decisions.observation import Observation
 
 # Built-in roles made for Lighthouse itself (not on the PEC list): lets the partner remove a delegation.
 LIGHTHOUSE_ROLES = {roles.MANAGED_SERVICES_REGISTRATION_DELETE: "Managed Services Registration assignment Delete Role"}

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from shared.reconcile.observation import LinkStatus
+from shared.decisions.observation import LinkStatus
 
 OBSERVE = "observe"
 SETTING_SUSPECT = "setting_suspect"

@@ -1,7 +1,7 @@
 """The partner billing export, reduced: per scope and per day, what was billed and what credit Microsoft applied.
 
 Fed line by line by the credit snapshot (`shared.usecases.credit`) from the Graph partner billing
-export (`shared.azure.billing`); read by the credit decisions (`shared.reconcile.credit_observed`).
+export (`shared.azure.billing`); read by the credit decisions (`shared.decisions.credit_observed`).
 Pure: no I/O, and memory grows with scopes x days, never with the number of lines.
 
 The join key. A daily rated usage line names two subscriptions: `SubscriptionId` is "the unique

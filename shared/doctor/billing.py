@@ -3,7 +3,7 @@
 Graph offers no read of partner billing cheaper than an export with the same permission
 (`PartnerBilling.Read.All`): the check makes the engine's own first call, the start of the current
 period's unbilled export (`shared.azure.billing.BillingClient.start_unbilled`), and says so in its
-row. It does not wait for the export: the call being accepted is the proof. Called by `shared.doctor`.
+row. It does not wait for the export: the call being accepted is the proof. Called by `shared.doctor.checks`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared import doctor_fixes as fixes
 from shared import settings as settings_module
 from shared.azure import billing as billing_adapter
 from shared.azure import errors, http
+from shared.doctor import fixes
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
 NAME = "Graph: partner billing export"

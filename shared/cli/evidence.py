@@ -12,7 +12,9 @@ import argparse
 import sys
 from typing import Any
 
-from shared import cli, cli_credentials, cli_verify
+from shared.cli import base as cli
+from shared.cli import credentials as cli_credentials
+from shared.cli import verify as cli_verify
 
 _LINK_COLUMNS = ("identity", "credential", "tenantId", "objectId", "type", "partnerId", "partnerName")
 _TIME_COLUMNS = ("linkState", "linkCreated", "linkUpdated")

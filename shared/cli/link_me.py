@@ -13,7 +13,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import cli, cli_credentials
+from shared.cli import base as cli
+from shared.cli import credentials as cli_credentials
 
 CREDENTIALS = ("default", "cli", "device-code")
 

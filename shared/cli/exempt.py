@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import cli
+from shared.cli import base as cli
 
 
 def _configure_exempt(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +110,7 @@ _ANY_TENANT = "00000000-0000-0000-0000-000000000000"
 
 def _matches_nothing(exemption: Any, coverage: Any) -> str:
     """Why the exemption would match no delegation PAL Watch knows, or empty when it matches one."""
-    from shared.reconcile import scopes
+    from shared.decisions import scopes
 
     if coverage is None:
         return ""  # nothing verified yet: nothing to hold it against

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared import catalogue, model, roles, words
-from shared.reconcile import attribution, scopes
-from shared.reconcile import delegation as decide
-from shared.reconcile.attribution import Attribution
-from shared.reconcile.observation import Observation
+from shared.decisions import attribution, scopes
+from shared.decisions import delegation as decide
+from shared.decisions.attribution import Attribution
+from shared.decisions.observation import Observation
 from shared.snapshots import CoverageRow, DelegationSnapshot
 
 
