@@ -221,6 +221,7 @@ def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[decisions.ScopeCredit]
             offer_type=r.offer_type,
             aobo=r.aobo,
             csp_customer=r.csp_customer,
+            customer_tenant_pal=r.customer_tenant_pal,
         )
         for r in rows
     )
