@@ -171,7 +171,7 @@ def first_watch(demo: Demo) -> None:
     for oid in linked_now:
         print(f"      + {demo.name_of(oid)} → partner ID {demo.links()[oid]}")
     attributed = sum(1 for s in snapshots if s.attributed and offers.classify(s.quota_id).eligible)
-    say(f"{attributed} of {len(snapshots)} delegations earn partner credit now. Open findings:")
+    say(f"{attributed} of {len(snapshots)} delegations are attributed now. Open findings:")
     for recorded in store.open_findings():
         finding = recorded.finding
         print(f"      [{finding.severity.value:<8}] {finding.title}")

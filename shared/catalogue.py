@@ -112,6 +112,10 @@ AOBO_REMOVED = "aobo_removed"  # the cause of an attribution_lost on a CSP subsc
 AOBO_ALONE = (
     "The scope's partner earned credit now rests on AOBO alone: if the customer removes Admin Agents, credit stops."
 )
+TENANT_PAL_ALONE = (
+    "The scope's partner earned credit now rests on an identity of ours linked in the customer's tenant: "
+    "if its role on the subscription is removed, credit stops."
+)
 AOBO_REMOVED_FIX = (
     "Link an identity with an eligible role in the Lighthouse offer (PAL Watch's managed identity or one in "
     "PAL_IDENTITIES with, for example, Contributor), or ask the customer to restore AOBO: New-AzRoleAssignment "

@@ -102,6 +102,7 @@ class CoverageRow:
     aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there (AOBO)
     csp_customer: bool = False  # the customer is the partner's own CSP business (recognition `csp`)
     foreign_aobo: tuple[str, ...] = ()  # foreign groups PAL Watch does not know holding roles there
+    customer_tenant_pal: bool = False  # CSP: our identity linked in the customer's tenant holds an eligible role
     credit_observed: str = ""  # what Microsoft's billing export says (credit snapshot); "" without billing data
 
 

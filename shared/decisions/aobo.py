@@ -9,6 +9,11 @@ credit explanation": AOBO is one of the paths that earn partner earned credit). 
 partner's own only when that id is one of its Admin Agents groups (its own, found in Graph, or one
 named by `PAL_AOBO_GROUP_IDS`: an indirect provider's or reseller's); a foreign group PAL Watch
 does not know is someone else's AOBO: shown, never counted.
+
+The same read names the service principals holding an eligible role there: a multi-tenant app
+identity of the partner's, linked in the customer's tenant as its principal there, is the third
+path ("a PAL-linked identity in the customer's own tenant"), which Microsoft counts only while that
+principal holds an eligible role on the subscription (`attribution.attribute` matches them).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from shared import model, roles
 
 FOREIGN_GROUP = "ForeignGroup"
+SERVICE_PRINCIPAL = "ServicePrincipal"
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class AoboState:
     groups: tuple[str, ...] = ()  # the partner's groups holding it
     roles: tuple[str, ...] = ()  # their roles (ids)
     foreign: tuple[str, ...] = ()  # foreign groups PAL Watch does not know (someone else's AOBO)
+    service_principals: tuple[str, ...] = ()  # customer-tenant service principals holding an eligible role
 
 
 def _at_or_above(scope: str, subscription_id: str) -> bool:
@@ -50,8 +57,13 @@ def state(
     groups: list[str] = []
     held: list[str] = []
     foreign: list[str] = []
+    principals: list[str] = []
     for a in assignments:
-        if a.principal_type != FOREIGN_GROUP or not _at_or_above(a.scope, subscription_id):
+        if not _at_or_above(a.scope, subscription_id):
+            continue
+        if a.principal_type == SERVICE_PRINCIPAL and eligible(a.role_id) is True:
+            principals.append(a.principal_id.lower())
+        if a.principal_type != FOREIGN_GROUP:
             continue
         pid = a.principal_id.lower()
         if pid not in known:
@@ -61,4 +73,6 @@ def state(
             if pid not in groups:
                 groups.append(pid)
             held.append(roles.normalize_role_id(a.role_id))
-    return AoboState(bool(groups), tuple(groups), tuple(dict.fromkeys(held)), tuple(foreign))
+    return AoboState(
+        bool(groups), tuple(groups), tuple(dict.fromkeys(held)), tuple(foreign), tuple(dict.fromkeys(principals))
+    )

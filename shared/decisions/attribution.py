@@ -175,6 +175,7 @@ class Attribution:
     aobo_lost_at: datetime | None = None  # CSP subscription: AOBO was seen gone since then
     csp_customer: bool = False  # the customer is the partner's own CSP business (recognised as `csp`)
     foreign_aobo: tuple[str, ...] = ()  # foreign groups PAL Watch does not know (someone else's AOBO), as read
+    customer_tenant_pal: bool = False  # CSP: our identity linked in the customer's tenant holds an eligible role
 
     @property
     def key(self) -> str:
@@ -215,10 +216,12 @@ class Attribution:
 
     @property
     def paths(self) -> tuple[str, ...]:
-        """The partner earned credit paths that hold now (CSP only): `aobo`, `lighthouse_pal`."""
+        """The partner earned credit paths that hold now (CSP only): `aobo`, `lighthouse_pal`,
+        `customer_tenant_pal`."""
         if not self.pec_applies:
             return ()
-        return tuple(p for p, held in ((AOBO, self.aobo), (LIGHTHOUSE_PAL, self.attributed)) if held)
+        held = ((AOBO, self.aobo), (LIGHTHOUSE_PAL, self.attributed), (CUSTOMER_TENANT_PAL, self.customer_tenant_pal))
+        return tuple(p for p, holds in held if holds)
 
     @property
     def level(self) -> str:
@@ -231,8 +234,10 @@ class Attribution:
 def raises_attribution_lost(attribution: Attribution, elsewhere: int) -> bool:
     """The one answer to "when is `attribution_lost` raised?": the delegation lost its last carrier
     (or its CSP subscription lost AOBO) and no other path still earns the scope its credit: no
-    identity attributing it through other delegations (`elsewhere`), no AOBO on a CSP subscription."""
-    return attribution.loses_credit and not elsewhere and not (attribution.pec_applies and attribution.aobo)
+    identity attributing it through other delegations (`elsewhere`), no AOBO and no linked identity
+    in the customer's tenant on a CSP subscription."""
+    other_path = attribution.pec_applies and (attribution.aobo or attribution.customer_tenant_pal)
+    return attribution.loses_credit and not elsewhere and not other_path
 
 
 def _aobo(
@@ -310,7 +315,17 @@ def attribute(delegation: model.Delegation, observation: Observation, now: datet
         aobo_lost_at=aobo_lost_at,
         csp_customer=delegation.customer_tenant_id.lower() in observation.csp_tenants,
         foreign_aobo=_foreign(delegation, observation),
+        customer_tenant_pal=offer.csp and _tenant_pal(delegation, observation),
     )
+
+
+def _tenant_pal(delegation: model.Delegation, observation: Observation) -> bool:
+    """An identity of ours linked in the customer's tenant holds an eligible role at its subscription,
+    as this pass read the role assignments (object id there known from its link; never a guess).
+    A pass that read no role assignments (an event) does not count it."""
+    read = observation.aobo.get(scopes.subscription_id(delegation.scope))
+    linked = observation.tenant_pal.get(delegation.customer_tenant_id.lower(), frozenset())
+    return read is not None and bool(linked.intersection(read.service_principals))
 
 
 def _foreign(delegation: model.Delegation, observation: Observation) -> tuple[str, ...]:

@@ -122,8 +122,9 @@ def judge(
                 partner_id=partner_id,
                 recognised=a.recognised,
             )
-            if a.pec_applies and a.aobo:
-                unattributed = replace(unattributed, detail=f"{unattributed.detail} {catalogue.AOBO_ALONE}")
+            if a.pec_applies and (a.aobo or a.customer_tenant_pal):
+                alone = catalogue.AOBO_ALONE if a.aobo else catalogue.TENANT_PAL_ALONE
+                unattributed = replace(unattributed, detail=f"{unattributed.detail} {alone}")
             findings.extend(_with_offer([unattributed], offer))
     else:
         since = previous.since if previous and not previous.attributed and previous.since else now
@@ -243,7 +244,8 @@ def loss_findings(
     ]
     if a.attributing:
         return found
-    rest = scopes.CREDITED_ELSEWHERE if elsewhere else catalogue.AOBO_ALONE
+    alone = catalogue.AOBO_ALONE if a.aobo or not a.customer_tenant_pal else catalogue.TENANT_PAL_ALONE
+    rest = scopes.CREDITED_ELSEWHERE if elsewhere else alone
     return [replace(f, detail=f"{f.detail} {rest}") for f in found]
 
 

@@ -135,6 +135,7 @@ def coverage_row(assessment: decide.DelegationAssessment, role_names: Mapping[st
         aobo=bool(a and a.pec_applies and a.aobo),
         csp_customer=bool(a and a.csp_customer),
         foreign_aobo=a.foreign_aobo if a else (),
+        customer_tenant_pal=bool(a and a.pec_applies and a.customer_tenant_pal),
     )
 
 
@@ -154,6 +155,7 @@ def standing(decided: decide.DelegationAssessment | Attribution) -> scopes.Stand
         offer_type=decided.offer.category,
         aobo=bool(attributed and attributed.aobo),
         csp_customer=bool(attributed and attributed.csp_customer),
+        customer_tenant_pal=bool(attributed and attributed.customer_tenant_pal),
     )
 
 

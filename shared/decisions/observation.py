@@ -68,6 +68,8 @@ class Observation:
     aobo: Mapping[str, AoboState] = field(default_factory=dict)
     # customer tenants whose subscriptions are the partner's own CSP business (recognised as `csp`)
     csp_tenants: frozenset[str] | Iterable[str] = frozenset()
+    # customer tenant -> object ids there of our multi-tenant identities linked to one of our IDs
+    tenant_pal: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         acting = self.acting if isinstance(self.acting, Mapping) else dict.fromkeys(self.acting, "")
@@ -83,6 +85,7 @@ class Observation:
         set_(self, "partner_ids", frozenset(self.partner_ids) | {self.partner_id})
         set_(self, "aobo", _frozen(self.aobo))
         set_(self, "csp_tenants", frozenset(t.lower() for t in self.csp_tenants))
+        set_(self, "tenant_pal", _frozen({t: frozenset(i.lower() for i in ids) for t, ids in self.tenant_pal.items()}))
 
     def ours(self, partner_id: str | None) -> bool:
         """A link to any of the partner's location IDs is the partner's own."""

@@ -68,6 +68,7 @@ class Standing:
     offer_type: str = ""  # the subscription's offer category (`shared.offers`); "" unknown
     aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there
     csp_customer: bool = False  # the customer is the partner's own CSP business
+    customer_tenant_pal: bool = False  # CSP: our identity linked in the customer's tenant holds an eligible role
 
 
 def credited_elsewhere(key: str, scope: str, standings: Iterable[Standing]) -> frozenset[str]:
@@ -93,6 +94,7 @@ class ScopeCredit:
     offer_type: str = ""  # the subscription's offer category, as its delegations last read it
     aobo: bool = False  # CSP subscription: the partner's Admin Agents hold an eligible role there
     csp_customer: bool = False  # the customer is the partner's own CSP business
+    customer_tenant_pal: bool = False  # CSP: our identity linked in the customer's tenant holds an eligible role
 
     @property
     def level(self) -> str:
@@ -110,10 +112,12 @@ class ScopeCredit:
 
     @property
     def pec_paths(self) -> tuple[str, ...]:
-        """The paths to partner earned credit that hold now (CSP only): `aobo`, `lighthouse_pal`."""
+        """The paths to partner earned credit that hold now (CSP only): `aobo`, `lighthouse_pal`,
+        `customer_tenant_pal`."""
         if not self.pec_applies:
             return ()
-        return tuple(p for p, held in (("aobo", self.aobo), ("lighthouse_pal", self.earns_credit)) if held)
+        held = {"aobo": self.aobo, "lighthouse_pal": self.earns_credit, "customer_tenant_pal": self.customer_tenant_pal}
+        return tuple(p for p, holds in held.items() if holds)
 
     @property
     def incentive_eligible(self) -> bool:
@@ -144,6 +148,7 @@ def scope_credit(standings: Iterable[Standing]) -> list[ScopeCredit]:
                 offer_type=next((s.offer_type for s in covering if s.offer_type), ""),
                 aobo=any(s.aobo for s in covering),
                 csp_customer=any(s.csp_customer for s in covering),
+                customer_tenant_pal=any(s.customer_tenant_pal for s in covering),
             )
         )
     return result

@@ -9,6 +9,7 @@ stack traces); the dispatcher records that per channel and retries later. Implem
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -21,17 +22,43 @@ class DeliveryError(Exception):
 
     `transient`: a later try may pass (network, throttling, 5xx). `channel_wide`: the channel
     itself refuses (credentials, sender, recipients, a webhook that no longer exists), so every
-    message would fail the same way; the notices are not to blame and stay pending.
+    message would fail the same way; the notices are not to blame and stay pending. `unknown`:
+    the request may have reached the receiver before the answer was lost (a timeout or a reset
+    after sending), so the message may have been delivered and is resent only as it was.
     """
 
     def __init__(
-        self, message: str, *, transient: bool = True, retry_after: float | None = None, channel_wide: bool = False
+        self,
+        message: str,
+        *,
+        transient: bool = True,
+        retry_after: float | None = None,
+        channel_wide: bool = False,
+        unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.transient = transient
         self.retry_after = retry_after
         self.channel_wide = channel_wide
+        self.unknown = unknown
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a network failure may have come after the request went out. Only a connection
+    that never opened (refused, unresolvable name, connect timeout) proves nothing was sent;
+    libraries wrap those (requests -> urllib3), so the causes and `reason`s are followed."""
+    seen: object = exc
+    for _ in range(6):
+        if not isinstance(seen, BaseException):
+            return True
+        if isinstance(seen, ConnectionRefusedError | socket.gaierror) or type(seen).__name__ in _NEVER_SENT:
+            return False
+        seen = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
+    return True
+
+
+_NEVER_SENT = frozenset({"NewConnectionError", "NameResolutionError", "ConnectTimeoutError", "ConnectTimeout"})
 
 
 @runtime_checkable

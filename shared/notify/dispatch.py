@@ -17,7 +17,8 @@ channel exception escapes: a run fails only when the outbox itself cannot be rea
 
 Delivery is at least once. A dispatcher that dies between a channel's send and `complete` (or a
 send whose answer is lost to a timeout) leaves the notice pending; after its claim expires the
-next run sends it again, in a message of its own with the notices of that same claim, so the
+next run sends it again, in a message of its own with the notices of that same claim (or of
+that same timed-out message, which each delivery remembers as its `batch`), so the
 resend carries the same identity (Message-ID, `X-PALWatch-Notice` headers, webhook `id`, Event
 Grid event ids) and receivers can drop it.
 
@@ -251,11 +252,12 @@ class Dispatcher:
         size = max(1, min(self.policy.max_batch, getattr(ch, "max_batch", self.policy.max_batch)))
         todo.sort(key=lambda w: w.notice.sort_key if w.notice else ())
         groups: dict[str, list[_Work]] = {}
-        for work in todo:  # what a dead dispatcher claimed goes out as it went before: same Message-ID
-            groups.setdefault(work.orphan_of, []).append(work)
+        for work in todo:  # what may have been delivered goes out as it went before: same Message-ID
+            batch = work.entry.delivery(ch.name).batch
+            groups.setdefault(f"sent:{batch}" if batch else work.orphan_of, []).append(work)
         for orphan_of, group in sorted(groups.items(), key=lambda g: g[0] == ""):
             if orphan_of:
-                log.warning("alerts: resending %d notice(s) whose delivery was never recorded", len(group))
+                log.warning("alerts: resending %d notice(s) whose delivery was never confirmed", len(group))
             for start in range(0, len(group), size):
                 self._deliver(ch, group[start : start + size], now=now, report=report, dead=dead)
 
@@ -277,6 +279,7 @@ class Dispatcher:
         stats.errors.append(error.message)
         if error.transient or error.channel_wide:
             self._channel_failed(ch, chunk, error, now, stats)
+            _remember_batch(ch, chunk, error)
             return
         refused: list[tuple[_Work, channel_.DeliveryError]] = []
         untried = chunk
@@ -308,7 +311,13 @@ class Dispatcher:
         for work in works:
             current = work.entry.delivery(ch.name)
             work.deliveries[ch.name] = dataclasses.replace(
-                current, state=SENT, attempts=current.attempts + 1, sent_at=now, next_attempt_at=None, last_error=""
+                current,
+                state=SENT,
+                attempts=current.attempts + 1,
+                sent_at=now,
+                next_attempt_at=None,
+                last_error="",
+                batch="",
             )
 
     def _channel_failed(
@@ -393,3 +402,13 @@ class Dispatcher:
             finding = catalogue.alert_delivery_failed(name, digest, len(lost), titles, policy, lost[-1][1])
             letters.append(notices_.Notice(finding=finding, kind=notices_.NoticeKind.OPENED, since=now))
         return self.outbox.enqueue(letters, now) if letters else 0
+
+
+def _remember_batch(ch: channel_.Channel, chunk: list[_Work], error: channel_.DeliveryError) -> None:
+    """When the message may have arrived (its outcome is unknown) its notices are resent together,
+    alone, so the resend has the same identity and is never merged with new notices."""
+    if not error.unknown:
+        return
+    batch = hashlib.sha256("\n".join(w.entry.notice_id for w in chunk).encode()).hexdigest()[:32]
+    for work in chunk:
+        work.deliveries[ch.name] = dataclasses.replace(work.deliveries[ch.name], batch=batch)

@@ -152,6 +152,8 @@ def adapter_error(exc: BaseException) -> channel.DeliveryError:
         transient=transient,
         retry_after=getattr(exc, "retry_after", None),
         channel_wide=isinstance(status, int) and channel.channel_wide_status(status),
+        # a network failure with no answer (timeout, reset): the request may have been taken
+        unknown=status is None and getattr(exc, "code", "") == "NetworkError" and channel.outcome_unknown(exc),
     )
 
 
@@ -253,7 +255,8 @@ class SmtpChannel:
                 channel.describe(exc), transient=exc.smtp_code < 500, channel_wide=exc.smtp_code in (421, 530, 535)
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:  # network, TLS, disconnects, timeouts
-            raise channel.DeliveryError(channel.describe(exc), transient=True) from exc
+            unknown = channel.outcome_unknown(exc)  # a late answer to DATA: the server may have taken it
+            raise channel.DeliveryError(channel.describe(exc), transient=True, unknown=unknown) from exc
         if refused:
             log.warning("smtp: %d of %d recipients refused the alert", len(refused), len(self.recipients))
         log.info("smtp mail sent: %d notices via %s:%d", len(batch), self.host, self.port)

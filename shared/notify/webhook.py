@@ -187,7 +187,8 @@ class WebhookChannel:
         try:
             response = self._session.post(self._url, json=payload(batch), timeout=self.timeout)
         except requests.RequestException as exc:
-            raise channel.DeliveryError(channel.describe(exc), transient=True) from exc
+            unknown = channel.outcome_unknown(exc)
+            raise channel.DeliveryError(channel.describe(exc), transient=True, unknown=unknown) from exc
         if response.status_code >= 300:
             raise channel.DeliveryError(
                 f"webhook answered HTTP {response.status_code}",

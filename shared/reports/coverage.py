@@ -221,6 +221,7 @@ def scopes(rows: Iterable[snapshots.CoverageRow]) -> list[decisions.ScopeCredit]
             offer_type=r.offer_type,
             aobo=r.aobo,
             csp_customer=r.csp_customer,
+            customer_tenant_pal=r.customer_tenant_pal,
         )
         for r in rows
     )
@@ -346,7 +347,7 @@ def summary_lines(coverage: store.Coverage) -> list[str]:
         + (f", {t['notEligibleOffer']} on offers that earn no ACR through PAL" if t["notEligibleOffer"] else ""),
         f"Customers: {t['customers']} ({t['customersAttributed']} fully attributed, "
         f"{t['customersAtRisk']} at risk, {t['customersNotAttributed']} with delegations not attributed)",
-        f"Scopes: {by_scope['scopes']} ({by_scope['scopesEarningCredit']} earn partner credit, "
+        f"Scopes: {by_scope['scopes']} ({by_scope['scopesEarningCredit']} earn credit, "
         f"{by_scope['scopesRecognisedOnly']} recognised only, {by_scope['scopesNotRecognised']} not recognised"
         + (
             f", {by_scope['scopesNotEligibleOffer']} on an offer that earns no ACR through PAL"
@@ -354,6 +355,7 @@ def summary_lines(coverage: store.Coverage) -> list[str]:
             else ""
         )
         + ")",
+        "Credit: PEC on CSP subscriptions; incentive eligibility on others.",
     ]
 
 

@@ -80,6 +80,27 @@ def basis(entries: Sequence[ScopeMoney]) -> str:
     return money.basis(e.offer_type == offers.CSP for e in entries if e.eligible_offer and e.cost is not None)
 
 
+ESTIMATED = "estimated (Cost Management)"
+OBSERVED = "observed (Microsoft billing)"
+
+
+def figures(entries: Sequence[ScopeMoney]) -> dict[str, int]:
+    """How many of the counted figures are observed in Microsoft's billing, how many estimated.
+
+    Every amount here comes from the Cost Management cache, so each is an estimate: what
+    Microsoft billed is shown per scope beside it (the coverage's credit column), not in these sums.
+    """
+    counted = [e for e in entries if e.eligible_offer and not e.inside_subscription and e.revenue is not None]
+    return {"observed": 0, "estimated": len(counted)}
+
+
+def figures_words(entries: Sequence[ScopeMoney]) -> str:
+    """`N scopes estimated (Cost Management), none observed (Microsoft billing)`, for the totals line."""
+    count = figures(entries)
+    observed = words.plural(count["observed"], "scope") if count["observed"] else "none"
+    return f"{words.plural(count['estimated'], 'scope')} {ESTIMATED}, {observed} {OBSERVED}"
+
+
 def money_json(coverage: store.Coverage | None, costs: Costs) -> dict[str, Any]:
     rows = coverage.rows if coverage is not None else ()
     return _document(scope_money(rows, costs))
@@ -93,7 +114,7 @@ def _document(entries: Sequence[ScopeMoney]) -> dict[str, Any]:
     return {
         "month": months[-1] if months else None,
         "basis": basis(entries),
-        "totals": _totals(entries).to_json(),
+        "totals": {**_totals(entries).to_json(), "figures": figures(entries)},
         "customers": [
             {
                 "customerTenantId": tid,
@@ -124,6 +145,7 @@ def _scope_json(e: ScopeMoney) -> dict[str, Any]:
         "insideDelegatedSubscription": e.inside_subscription,
         "offerType": e.offer_type or None,
         "basis": money.RETAIL_ESTIMATE if e.offer_type == offers.CSP else money.ACTUAL_COST,
+        "figure": ESTIMATED if known else None,
         "countedInTotals": e.eligible_offer and not e.inside_subscription,
     }
 
@@ -138,7 +160,8 @@ def money_lines(coverage: store.Coverage | None, costs: Costs) -> list[str]:
     lines = [
         f"Azure consumed revenue, {money.month_label(month)} ({basis(entries)}): "
         f"{totals.words('attributed')}/month attributed, "
-        f"{totals.words('at_stake')}/month at stake (scopes no linked identity earns credit on)."
+        f"{totals.words('at_stake')}/month at stake (scopes no linked identity earns credit on).",
+        f"  figures: {figures_words(entries)}.",
     ]
     stake = [e for e in entries if not e.attributed and e.revenue and e.eligible_offer]
     for e in stake[:5]:
@@ -189,6 +212,7 @@ def money_html(coverage: store.Coverage | None, costs: Costs) -> str:
         f"<p>Azure consumed revenue, {html.escape(month)} ({html.escape(document['basis'])}): "
         f"<strong>{html.escape(totals.words('attributed'))}/month attributed</strong>, "
         f"<strong>{html.escape(totals.words('at_stake'))}/month at stake</strong>.</p>"
+        f"<p>Figures: {html.escape(figures_words(entries))}.</p>"
         "<table><thead><tr><th>Customer</th><th>Attributed /month</th><th>At stake /month</th>"
         "<th>Scopes without cost</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>" + cannot + "</section>"
     )

@@ -189,6 +189,7 @@ def coverage_json(row: CoverageRow) -> str:
             "aobo": row.aobo,
             "csp": row.csp_customer,
             "fa": list(row.foreign_aobo),
+            "ctp": row.customer_tenant_pal,
         }
     )
 
@@ -216,4 +217,5 @@ def coverage_row(data: str) -> CoverageRow:
         aobo=bool(d.get("aobo")),
         csp_customer=bool(d.get("csp")),
         foreign_aobo=tuple(d.get("fa") or ()),
+        customer_tenant_pal=bool(d.get("ctp")),
     )

@@ -65,6 +65,9 @@ class Delivery:
     next_attempt_at: datetime | None = None
     last_error: str = ""
     sent_at: datetime | None = None
+    # The message this notice went out in when its outcome was unknown (the send may have been
+    # taken): the notices sharing it are resent together, alone, so the resend keeps its identity.
+    batch: str = ""
 
     @property
     def terminal(self) -> bool:
@@ -80,6 +83,7 @@ class Delivery:
             "next": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
             "error": self.last_error,
             "sent": self.sent_at.isoformat() if self.sent_at else None,
+            **({"batch": self.batch} if self.batch else {}),
         }
 
     @classmethod
@@ -90,6 +94,7 @@ class Delivery:
             next_attempt_at=datetime.fromisoformat(raw["next"]) if raw.get("next") else None,
             last_error=str(raw.get("error", "")),
             sent_at=datetime.fromisoformat(raw["sent"]) if raw.get("sent") else None,
+            batch=str(raw.get("batch") or ""),
         )
 
 

@@ -38,6 +38,8 @@ class Delegations:
     gone: frozenset[str] = frozenset()
     # subscription id -> AOBO as the verification read it (other passes go by what was stored)
     aobo: Mapping[str, decisions.AoboState] = field(default_factory=dict)
+    # customer tenant -> our identities linked there (their object ids), as the verification found them
+    tenant_pal: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def stored(cls, snapshots: Iterable[DelegationSnapshot]) -> Delegations:
@@ -129,7 +131,8 @@ def reconcile(
     observation = observe.observe(
         engine, directory, identities, statuses, previous=delegations.previous, gone=delegations.gone
     )
-    observation = replace(observation, aobo=delegations.aobo) if delegations.aobo else observation
+    if delegations.aobo:
+        observation = replace(observation, aobo=delegations.aobo, tenant_pal=delegations.tenant_pal)
     held = directory.held(delegations.current)
     if links.halts():  # the partner ID looks wrong: judge nothing against it
         problems = identities.problems + directory.problems + tuple(links.problems)

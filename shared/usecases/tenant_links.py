@@ -354,6 +354,20 @@ def _failed(check: LinkCheck, link: catalogue.Link, code: str, message: str, par
     return check
 
 
+def linked_in_customer_tenants(engine: Engine) -> dict[str, frozenset[str]]:
+    """Customer tenant -> object ids there of our multi-tenant identities whose link points to one
+    of our partner IDs, as remembered by the last link check (a tenant not linked: none)."""
+    managing = engine.managing_tenant_id.lower()
+    ours = set(engine.settings.partner_ids or (engine.settings.partner_id,))
+    multi_tenant = {i.client_id.lower() for i in engine.settings.identities if i.multi_tenant}
+    found: dict[str, set[str]] = {}
+    for row in engine.store.list_remembered_identities():
+        tenant = row.tenant_id.lower()
+        if tenant != managing and row.client_id.lower() in multi_tenant and row.partner_id in ours and row.object_id:
+            found.setdefault(tenant, set()).add(row.object_id.lower())
+    return {tenant: frozenset(ids) for tenant, ids in found.items()}
+
+
 # -- the watch cadence: links repaired within minutes ---------------------------------------------
 
 

@@ -213,7 +213,13 @@ def _verify(engine: Engine, now: datetime, progress: Progress | None) -> outcome
     gone = frozenset(previous.keys() - {d.key for d in current})
     result = _judge(
         engine,
-        pipeline.Delegations(tuple(current), previous, gone, aobo=inventory.aobo),
+        pipeline.Delegations(
+            tuple(current),
+            previous,
+            gone,
+            aobo=inventory.aobo,
+            tenant_pal=tenant_links.linked_in_customer_tenants(engine),
+        ),
         now=now,
         links=links,
         known=pipeline.Known(identities=identities, links=check.statuses),

@@ -163,3 +163,44 @@ def test_one_refused_send_is_not_a_failing_channel(palwatch, smtp, monkeypatch):
     store = engine.get_engine().store
     ever = [r for r in store.list_findings(include_resolved=True) if r.finding.subject == "channel:smtp"]
     assert not ever, [r.finding.title for r in ever]
+
+
+def test_a_send_that_timed_out_after_the_server_took_it_is_resent_alone_with_its_identity(palwatch, smtp, monkeypatch):
+    """The server takes the message after the client gave up waiting: the outcome is unknown, so
+    the next run resends exactly that message (same Message-ID and batch header), and what arrived
+    meanwhile goes in a message of its own."""
+    import time
+
+    from shared.notify import mail
+
+    clock = Clock(monkeypatch)
+    opened = mail.SmtpChannel.__init__
+
+    def impatient(self, *args, **kwargs):  # the client's timeout, shorter than the server's delay
+        opened(self, *args, **kwargs)
+        self.timeout = 1.0
+
+    monkeypatch.setattr(mail.SmtpChannel, "__init__", impatient)
+    engine.reset_engine()
+    box = alerts.dispatcher(engine.get_engine()).outbox
+    box.enqueue([news(n) for n in range(7)], clock.now)
+    smtp.slow_seconds = 3.0
+    watch(clock)  # the server takes the message; its answer comes after the client's timeout
+    (first,) = smtp.messages
+    assert {e.delivery("smtp").state for e in box.list_entries()} == {"pending"}
+    time.sleep(smtp.slow_seconds)  # the server's late answer goes nowhere
+
+    smtp.slow_seconds = 0.0
+    box.enqueue([news(n) for n in range(7, 9)], clock.now)  # something new arrives meanwhile
+    clock.advance(hours=2)  # past the back-off
+    watch(clock)
+    later = smtp.messages[1:]
+    resent = [m for m in later if m["Message-ID"] == first["Message-ID"]]
+    campaign.record("timeout_after_server_took_it", messages=len(later), resent_same_id=len(resent))
+    assert len(resent) == 1  # the same message again: a mail client drops it
+    assert resent[0]["X-PALWatch-Batch"] == first["X-PALWatch-Batch"]
+    assert resent[0].get_all("X-PALWatch-Notice") == first.get_all("X-PALWatch-Notice")
+    fresh = [i for m in later if m is not resent[0] for i in m.get_all("X-PALWatch-Notice")]
+    assert {news(n).notice_id for n in range(7, 9)} <= set(fresh)  # sent in a message of its own ...
+    assert not set(fresh) & set(first.get_all("X-PALWatch-Notice"))  # ... never merged with the resend
+    assert {e.delivery("smtp").state for e in box.list_entries()} == {"sent"}

@@ -239,8 +239,13 @@ def test_report_and_coverage_page_show_revenue_attributed_and_at_stake(emulator,
     woodgrove = next(c for c in document["customers"] if c["customerTenantName"] == "Woodgrove Bank")
     assert woodgrove["atStake"] == {"USD": 1450}  # the dev subscription; the core one's EA view charges are off
     assert woodgrove["scopesWithoutCost"] == 1
+    counted = [s for s in document["scopes"] if s["countedInTotals"] and s["monthlyRevenue"] is not None]
+    assert document["totals"]["figures"] == {"observed": 0, "estimated": len(counted)}
+    assert {s["figure"] for s in counted} == {"estimated (Cost Management)"}
     assert cli.main(["report"]) == 0
-    assert "at stake" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "at stake" in out
+    assert f"figures: {len(counted)} scopes estimated (Cost Management), none observed (Microsoft billing)." in out
     page = coverage_view.coverage_page(palwatch, "html", "")
     assert "Revenue attributed and at stake" in page.body
     csv_page = coverage_view.coverage_page(palwatch, "csv", "")

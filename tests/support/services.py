@@ -9,6 +9,7 @@ tables per engine).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -82,6 +83,7 @@ class Mailroom:
         self.password = b"pa55"
         self.refuse_all = False
         self.refuse_notice = ""  # refuse messages carrying a notice whose id holds this
+        self.slow_seconds = 0.0  # answer a message this long after taking it (past the client's timeout)
         self.messages: list[email.message.EmailMessage] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -91,6 +93,8 @@ class Mailroom:
         if self.refuse_notice and any(self.refuse_notice in i for i in message.get_all("X-PALWatch-Notice", [])):
             return "550 5.7.1 Content refused"
         self.messages.append(message)
+        if self.slow_seconds:  # taken, but the answer comes late
+            await asyncio.sleep(self.slow_seconds)
         return "250 OK"
 
     def auth(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:

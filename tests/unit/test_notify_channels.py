@@ -184,3 +184,43 @@ def test_a_configured_channel_without_its_wiring_is_refused() -> None:
 def test_remind_hours_setting(raw: str | None, hours: int) -> None:
     env = {} if raw is None else {"PAL_ALERT_REMIND_HOURS": raw}
     assert settings_of(env).alerts.remind_every.total_seconds() == hours * 3600
+
+
+def test_only_a_connection_that_never_opened_proves_a_send_was_not_taken() -> None:
+    """A refused connection or an unknown name sent nothing (the notices may join a new message);
+    a timeout or a reset may come after the server took the message (resent only as it was)."""
+    import socket
+
+    import requests
+
+    from scripts.services import free_port
+
+    port = free_port()  # nothing listens there
+    refused = mail.SmtpChannel("127.0.0.1", port, sender="a@contoso.example", recipients=["b@contoso.example"])
+    with pytest.raises(channel.DeliveryError) as smtp_refused:
+        refused.send(batch(), datetime(2026, 1, 1, tzinfo=UTC))
+    assert smtp_refused.value.transient
+    assert not smtp_refused.value.unknown
+    with pytest.raises(requests.ConnectionError) as http_refused:
+        requests.post(f"http://127.0.0.1:{port}/", timeout=2)
+    assert not channel.outcome_unknown(http_refused.value)
+    assert not channel.outcome_unknown(socket.gaierror("no such host"))
+    assert channel.outcome_unknown(TimeoutError("timed out"))
+    assert channel.outcome_unknown(ConnectionResetError("reset by peer"))
+    assert channel.outcome_unknown(requests.ReadTimeout("read timed out"))
+
+
+def test_a_graph_send_lost_to_a_timeout_is_of_unknown_outcome_and_a_refusal_is_not() -> None:
+    import requests
+
+    from shared.azure import errors
+
+    def lost(cause: BaseException) -> errors.TransientError:
+        try:
+            raise errors.TransientError("POST /users/x/sendMail: ReadTimeout", code="NetworkError") from cause
+        except errors.TransientError as exc:
+            return exc
+
+    assert mail.adapter_error(lost(requests.ReadTimeout("read timed out"))).unknown
+    assert not mail.adapter_error(lost(ConnectionRefusedError("refused"))).unknown
+    assert not mail.adapter_error(errors.TransientError("throttled", status=429)).unknown

@@ -281,6 +281,6 @@ def test_a_scope_on_an_offer_that_earns_nothing_is_never_counted_as_earning_cred
     assert by_scope[csp.scope]["level"] == rc.scopes.EARNS_CREDIT
     table = reports.coverage_table(coverage)
     assert (
-        "Scopes: 2 (1 earn partner credit, 0 recognised only, 0 not recognised, "
+        "Scopes: 2 (1 earn credit, 0 recognised only, 0 not recognised, "
         "1 on an offer that earns no ACR through PAL)" in table
     )
