@@ -106,4 +106,4 @@ def _silence_stdout() -> None:
 
 def _load_commands() -> None:
     """The commands kept in their own modules register themselves when imported."""
-    from shared.cli import doctor, evidence, exempt, link_me, lint_offer, verify  # noqa: F401
+    from shared.cli import doctor, evidence, exempt, link_me, lint_offer, verify, watch  # noqa: F401

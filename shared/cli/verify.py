@@ -79,7 +79,7 @@ def build_engine(credential: str = "managed-identity", *, dry_run: bool = False,
     return engine
 
 
-def _add_credential(parser: argparse.ArgumentParser) -> None:
+def add_credential(parser: argparse.ArgumentParser) -> None:
     cli_credentials.add_option(parser)
     parser.add_argument(
         "--write",
@@ -120,7 +120,7 @@ def _configure_verify(parser: argparse.ArgumentParser) -> None:
         help="write nothing anywhere (no PAL link, finding, snapshot, coverage, outbox or mail): print what "
         "the run would do. PAL_MODE=observe, the setting, is different: it records and alerts, and only links nothing",
     )
-    _add_credential(parser)
+    add_credential(parser)
 
 
 def _run_verify(args: argparse.Namespace) -> int:
@@ -192,7 +192,7 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
         "with -o html, a printable statement for that customer",
     )
     cli.add_fail_on(parser, "none")
-    _add_credential(parser)
+    add_credential(parser)
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -271,7 +271,7 @@ def _no_customer(wanted: str, candidates: tuple[str, ...], known: tuple[str, ...
 def _configure_findings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="include resolved findings")
     cli.add_fail_on(parser, "none")
-    _add_credential(parser)
+    add_credential(parser)
 
 
 def _run_findings(args: argparse.Namespace) -> int:
