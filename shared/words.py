@@ -62,6 +62,11 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def severity_count(count: int, severity: str) -> str:
+    """`1 warning`, `4 warnings`, `2 critical`, `3 info`: only "warning" is a noun that takes an s."""
+    return plural(count, severity) if severity == model.Severity.WARNING.value else f"{count} {severity}"
+
+
 def duration(since: datetime, now: datetime) -> str:
     """`2 d 3 h`, `4 h 10 min`, `12 min`; "" under a minute (or when `since` is after `now`)."""
     seconds = int((utc(now) - utc(since)).total_seconds())

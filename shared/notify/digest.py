@@ -241,11 +241,6 @@ def from_notice(notice: notices_.Notice) -> DigestSummary | None:
 # -- words -----------------------------------------------------------------------------------
 
 
-def severity_count(count: int, severity: str) -> str:
-    """`1 warning`, `4 warnings`, `2 critical`, `3 info`: only "warning" is a noun that takes an s."""
-    return words.plural(count, severity) if severity == model.Severity.WARNING.value else f"{count} {severity}"
-
-
 def headline(summary: DigestSummary) -> str:
     """`2 not attributed, 1 at risk of 12 delegations; 3 critical open` (the subject's tail)."""
     t, counts = summary.totals, summary.counts
@@ -262,7 +257,7 @@ def headline(summary: DigestSummary) -> str:
         parts = [f"all {words.plural(t['delegations'], 'delegation')} attributed"]
     if summary.coverage_at is not None and summary.stale:
         parts.append(f"coverage {words.duration(summary.coverage_at, summary.generated_at)} old")
-    open_bits = [severity_count(n, s) for s, n in counts.items() if n and s != model.Severity.INFO.value]
+    open_bits = [words.severity_count(n, s) for s, n in counts.items() if n and s != model.Severity.INFO.value]
     parts.append((", ".join(open_bits) + " open") if open_bits else "no open alerts")
     if summary.money:
         parts.insert(0, summary.money.split(" (")[0])  # the amount first, its details in the body
@@ -341,7 +336,7 @@ def _open_heading(summary: DigestSummary) -> str:
     total = sum(counts.values())
     if not total:
         return "Open findings: none."
-    return "Open findings: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    return "Open findings: " + ", ".join(words.severity_count(n, s) for s, n in counts.items() if n)
 
 
 def _accepted_heading(summary: DigestSummary) -> str:

@@ -254,7 +254,7 @@ def _findings_subject(items: list[notices_.Notice], room: int = SUBJECT_LIMIT) -
     if not items:
         return "[PAL Watch] no findings"
     open_counts = Counter(n.finding.severity for n in items if n.kind is not notices_.NoticeKind.RESOLVED)
-    parts = [digest.severity_count(open_counts[s], s.value) for s in sorted(open_counts, key=lambda s: s.rank)]
+    parts = [words.severity_count(open_counts[s], s.value) for s in sorted(open_counts, key=lambda s: s.rank)]
     resolved = sum(1 for n in items if n.kind is notices_.NoticeKind.RESOLVED)
     if resolved:
         parts.append(f"{resolved} resolved")

@@ -133,7 +133,7 @@ def findings_table(
         elif r.open:
             out += fix_lines(r.finding.fix, room)
     counts = {s: sum(1 for r in items if r.finding.severity is s and r.open) for s in model.Severity}
-    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "none"
+    summary = ", ".join(words.severity_count(n, s.value) for s, n in counts.items() if n) or "none"
     resolved = sum(1 for r in items if not r.open)
     tail = f"; {resolved} resolved" if resolved else ""
     return "\n".join([f"Open findings: {summary}{tail}", "", *out])

@@ -92,3 +92,13 @@ def test_pal_exemptions_refuses_an_unknown_key_rather_than_exempting_a_whole_ten
     captured = capsys.readouterr()
     assert code == cli.EXIT_FAILED, captured.out
     assert 'unknown key "scpoe" (did you mean "scope"?)' in captured.err
+
+
+def test_findings_count_in_plural_words(emulator, palwatch, capsys):
+    _verified(capsys)
+    assert cli.main(["findings", "-o", "table"]) == 0
+    heading = capsys.readouterr().out.splitlines()[0]
+    assert heading.startswith("Open findings: ")
+    warnings = sum(1 for r in palwatch.store.open_findings() if r.finding.severity.value == "warning")
+    assert warnings > 1, "the demo has several warnings after a verification"
+    assert f"{warnings} warnings" in heading
